@@ -1,0 +1,24 @@
+/**
+ * The one SQL interface the gateway talks to. Two implementations run the same SQL:
+ * PostgreSQL through `pg` (production, several instances) and PGlite (the embedded default).
+ */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+}
+
+/** A connection inside an open transaction. */
+export type Tx = Queryable;
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A dedicated connection that receives NOTIFY on `channel`; returns a function that stops listening. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
