@@ -1,0 +1,33 @@
+import type { Router } from 'express';
+import type { JSONWebKeySet } from 'jose';
+import type { RequestContext } from '../context.ts';
+
+export interface AuthConfig {
+  /** The gateway's public base URL, e.g. `http://localhost:8080`: token URL and token audience derive from it. */
+  issuer: string;
+  /** Access token lifetime; at most 300 (SMART Backend Services). */
+  tokenLifetimeSeconds: number;
+}
+
+export interface ClientRegistration {
+  clientId: string;
+  /** URA number (8 digits) of the organisation the client acts for. */
+  organizationUra: string;
+  organizationName: string;
+  roles: string[];
+  /** SMART `system/` scopes the client may ask for. */
+  scopes: string[];
+  /** Public keys for private_key_jwt. */
+  jwks?: JSONWebKeySet;
+  /** Shared secret for client_secret_basic; stored only as a scrypt hash. */
+  secret?: string;
+}
+
+export interface AuthService {
+  /** `POST /oauth2/token`, `GET /.well-known/smart-configuration`, `GET /.well-known/jwks.json`. */
+  router: Router;
+  /** Turns an `Authorization` header into who is acting, or throws a 401 HttpError. */
+  authenticate(authorizationHeader: string | undefined, requestId: string): Promise<RequestContext>;
+  /** Creates or replaces a client registration. */
+  registerClient(client: ClientRegistration): Promise<void>;
+}
