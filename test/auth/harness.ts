@@ -22,8 +22,10 @@ export async function authApp(db: Database, tokenLifetimeSeconds = 300): Promise
     requireScope(ctx, req.params.type, req.params.interaction as Interaction);
     res.json({ ok: true });
   });
-  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    if (err instanceof HttpError) {
+  app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+    } else if (err instanceof HttpError) {
       res.status(err.status).set(err.headers).type('application/fhir+json').send(JSON.stringify(err.outcome));
     } else {
       res.status(500).json({ error: 'unexpected' });
