@@ -10,7 +10,10 @@ const CLOCK_TOLERANCE_SECONDS = 5;
 const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 const JTI_CLEANUP_INTERVAL_MS = 60_000;
 
+class MissingKid extends Error {}
+
 function explain(err: unknown): string {
+  if (err instanceof MissingKid) return 'Client assertion header must name the signing key (kid)';
   if (err instanceof errors.JWTExpired) return 'Client assertion has expired';
   if (err instanceof errors.JOSEAlgNotAllowed) return `Client assertion algorithm not accepted (use ${ASSERTION_ALGS.join(' or ')})`;
   if (err instanceof errors.JWKSNoMatchingKey) return "No key in the client's registered JWKS matches the assertion's kid and alg";
@@ -54,6 +57,7 @@ export function createAssertionVerifier(db: Database, tokenUrl: string): Asserti
       if (formClientId !== undefined && formClientId !== clientId) throw invalidClient('client_id does not match the client assertion');
       const client = await findClient(db, clientId);
       if (!client?.jwks) throw invalidClient('Unknown client, or the client has no registered keys');
+      const registeredKeys = createLocalJWKSet(client.jwks);
 
       let payload: JWTPayload;
       try {
@@ -61,8 +65,8 @@ export function createAssertionVerifier(db: Database, tokenUrl: string): Asserti
           assertion,
           async (header, token) => {
             // Matching by kid is what SMART requires; without it the choice of key would be a guess.
-            if (typeof header.kid !== 'string') throw new errors.JWSInvalid('kid missing');
-            return createLocalJWKSet(client.jwks ?? { keys: [] })(header, token);
+            if (typeof header.kid !== 'string') throw new MissingKid();
+            return registeredKeys(header, token);
           },
           {
             algorithms: ASSERTION_ALGS,
@@ -74,7 +78,6 @@ export function createAssertionVerifier(db: Database, tokenUrl: string): Asserti
           },
         ));
       } catch (err) {
-        if (err instanceof errors.JWSInvalid && err.message === 'kid missing') throw invalidClient('Client assertion header must name the signing key (kid)');
         throw invalidClient(explain(err));
       }
       const now = Math.floor(Date.now() / 1000);

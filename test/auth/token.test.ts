@@ -98,6 +98,11 @@ describe('request shape', () => {
       .send('grant_type=client_credentials&grant_type=client_credentials');
     expectOAuthError(res, 400, 'invalid_request');
   });
+  test('an oversized body is invalid_request as OAuth JSON', async () => {
+    const res = await request(app).post('/oauth2/token').type('form').set('Authorization', basic('hap-vechtdal', SECRET))
+      .send(`grant_type=client_credentials&scope=${'x'.repeat(40_000)}`);
+    expectOAuthError(res, 400, 'invalid_request');
+  });
   test('client_secret_post is refused', async () => {
     expectOAuthError(await token({ grant_type: 'client_credentials', client_id: 'hap-vechtdal', client_secret: SECRET }), 401, 'invalid_client');
   });
@@ -154,11 +159,15 @@ describe('private_key_jwt', () => {
   });
 
   test('a missing jti is refused', async () => {
-    expectOAuthError(await token(assertionForm(await assertion(rsKey, 'rav-noordoost', { jti: null }))), 401, 'invalid_client');
+    const res = await token(assertionForm(await assertion(rsKey, 'rav-noordoost', { jti: null })));
+    expectOAuthError(res, 401, 'invalid_client');
+    expect(res.body.error_description).toMatch(/jti/);
   });
 
   test('a missing kid is refused', async () => {
-    expectOAuthError(await token(assertionForm(await assertion(rsKey, 'rav-noordoost', { kid: null }))), 401, 'invalid_client');
+    const res = await token(assertionForm(await assertion(rsKey, 'rav-noordoost', { kid: null })));
+    expectOAuthError(res, 401, 'invalid_client');
+    expect(res.body.error_description).toMatch(/kid/);
   });
 
   test('signed by a key that is not registered (same kid) is refused', async () => {
