@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { applyPatch, type Operation } from '@medplum/core';
+import type { RequestContext } from '../context.ts';
+import type { Database, Queryable, Tx } from '../store/database.ts';
+import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
+import { badRequest, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed } from './outcomes.ts';
+import { extractIndexValues } from './search/index-values.ts';
+import type { SearchParameterRegistry } from './search/parameters.ts';
+import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
+import { runSearch, type SearchResult } from './search/execute.ts';
+import { ID_PATTERN } from './resource-types.ts';
+
+export type Interaction = 'create' | 'update' | 'delete';
+
+/** A change about to be written, or just written, inside the writing transaction. */
+export interface WriteEvent {
+  interaction: Interaction;
+  previous?: StoredVersion;
+  stored: StoredVersion;
+}
+
+/**
+ * Rules other parts of the gateway attach to every write, whichever route it comes through
+ * (FHIR REST, transaction entries, native records): validation, workflow, authorization, outbox, audit.
+ */
+export interface WriteHooks {
+  /** Returns the problems that make `resource` invalid (profiles, base rules). */
+  validate?: (resource: Resource) => OperationOutcomeIssue[];
+  /** May refuse a change (throw an HttpError) or adjust it, before it is stored. */
+  beforeWrite?: (tx: Tx, ctx: RequestContext, change: { interaction: Interaction; previous?: StoredVersion; next: Resource }) => Promise<void>;
+  /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
+  afterWrite?: (tx: Tx, ctx: RequestContext, event: WriteEvent) => Promise<void>;
+}
+
+/** Computes the organisations party to a resource, stored beside it for authorization. */
+export type PartiesOf = (resource: Resource) => string[];
+
+export interface RepositoryDeps {
+  db: Database;
+  registry: SearchParameterRegistry;
+  hooks: WriteHooks[];
+  partiesOf?: PartiesOf;
+}
+
+export interface WriteResult {
+  stored: StoredVersion;
+  /** false when a conditional create found an existing match, or an update changed nothing. */
+  changed: boolean;
+  created: boolean;
+}
+
+export function parseIfMatch(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const m = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
+  if (!m) throw badRequest(`If-Match must be a version ETag like W/"3", got '${header}'`, ['If-Match']);
+  return m[1];
+}
+
+function withMeta(resource: Resource, id: string, versionId: string, lastUpdated: string): Resource {
+  // The server owns meta: whatever a client sent there is replaced.
+  const { meta: _ignored, ...rest } = resource as Resource & { meta?: unknown };
+  return { ...rest, id, meta: { versionId, lastUpdated } } as Resource;
+}
+
+/**
+ * The FHIR repository, bound to the organisation acting. Every read and write of every route goes
+ * through here, so that validation, versioning and (later) authorization cannot be forgotten.
+ */
+export class Repository {
+  private readonly deps: RepositoryDeps;
+  readonly ctx: RequestContext;
+  private readonly tx?: Tx;
+
+  constructor(deps: RepositoryDeps, ctx: RequestContext, tx?: Tx) {
+    this.deps = deps;
+    this.ctx = ctx;
+    this.tx = tx;
+  }
+
+  get registry(): SearchParameterRegistry {
+    return this.deps.registry;
+  }
+
+  private get q(): Queryable {
+    return this.tx ?? this.deps.db;
+  }
+
+  /** Runs `work` in one transaction with a repository bound to it (joins the current one if any). */
+  async transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
+    if (this.tx) return work(this);
+    return this.deps.db.transaction((tx) => work(new Repository(this.deps, this.ctx, tx)));
+  }
+
+  // --- reads -------------------------------------------------------------------------------
+
+  async read(resourceType: string, id: string): Promise<StoredVersion> {
+    const found = ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined;
+    if (!found) throw notFound(`${resourceType}/${id} is not known`);
+    if (found.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    return found;
+  }
+
+  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion> {
+    const found = ID_PATTERN.test(id) ? await resourceStore.version(this.q, resourceType, id, versionId) : undefined;
+    if (!found) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
+    if (found.deleted) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
+    return found;
+  }
+
+  async history(filter: { resourceType?: string; id?: string; since?: string }, count: number, offset: number) {
+    if (filter.id) await this.readOrDeleted(filter.resourceType!, filter.id);
+    return resourceStore.history(this.q, filter, count, offset);
+  }
+
+  private async readOrDeleted(resourceType: string, id: string): Promise<StoredVersion> {
+    const found = ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined;
+    if (!found) throw notFound(`${resourceType}/${id} is not known`);
+    return found;
+  }
+
+  parseSearch(resourceType: string, query: Query): SearchRequest {
+    return parseSearch(this.deps.registry, resourceType, query);
+  }
+
+  async search(req: SearchRequest): Promise<SearchResult> {
+    return runSearch(this.q, req);
+  }
+
+  // --- writes ------------------------------------------------------------------------------
+
+  /** Creates a resource; an `id` on it is used as is (only gateway code sets one: REST strips the client's). */
+  async create(resource: Resource, options: { ifNoneExist?: string } = {}): Promise<WriteResult> {
+    return this.transaction(async (repo) => repo.createInTx(resource, options));
+  }
+
+  async update(resource: Resource, options: { ifMatch?: string } = {}): Promise<WriteResult> {
+    return this.transaction(async (repo) => repo.updateInTx(resource, options));
+  }
+
+  async delete(resourceType: string, id: string, options: { ifMatch?: string } = {}): Promise<WriteResult | undefined> {
+    return this.transaction(async (repo) => repo.deleteInTx(resourceType, id, options));
+  }
+
+  async patch(resourceType: string, id: string, patch: Operation[], options: { ifMatch?: string } = {}): Promise<WriteResult> {
+    return this.transaction(async (repo) => {
+      const current = await resourceStore.current(repo.q, resourceType, id, true);
+      if (!current || current.deleted) throw notFound(`${resourceType}/${id} is not known`);
+      const patched = structuredClone(current.content);
+      try {
+        applyPatch(patched, patch);
+      } catch (err) {
+        throw badRequest(`The JSON Patch could not be applied: ${(err as Error).message}`);
+      }
+      if (patched.resourceType !== resourceType || patched.id !== id) throw badRequest('A patch may not change resourceType or id');
+      return repo.updateInTx(patched, options, current);
+    });
+  }
+
+  private async createInTx(resource: Resource, options: { ifNoneExist?: string }): Promise<WriteResult> {
+    const tx = this.tx!;
+    // Callers inside the gateway (transactions) may preassign a server-made id; REST clients cannot.
+    const id = resource.id && ID_PATTERN.test(resource.id) ? resource.id : randomUUID();
+    if (options.ifNoneExist !== undefined) {
+      const query = parseConditionalQuery(options.ifNoneExist);
+      const key = conditionalKey(query);
+      const holder = await resourceStore.claimConditionalKey(tx, resource.resourceType, key, id);
+      if (holder) {
+        const existing = await resourceStore.current(tx, resource.resourceType, holder);
+        if (existing && !existing.deleted) return { stored: existing, changed: false, created: false };
+        await tx.query('UPDATE conditional_keys SET id = $3 WHERE resource_type = $1 AND key = $2', [resource.resourceType, key, id]);
+      }
+      const matches = await this.search({ ...this.parseSearch(resource.resourceType, query), count: 2, total: 'none', offset: 0 });
+      if (matches.unknown.length > 0) throw badRequest(`If-None-Exist uses unknown search parameters: ${matches.unknown.join(', ')}`, ['If-None-Exist']);
+      if (matches.resources.length > 1) throw preconditionFailed(`If-None-Exist matches more than one ${resource.resourceType}`, ['If-None-Exist']);
+      if (matches.resources.length === 1) {
+        const match = matches.resources[0]!;
+        await tx.query('UPDATE conditional_keys SET id = $3 WHERE resource_type = $1 AND key = $2', [resource.resourceType, key, match.id]);
+        return { stored: match, changed: false, created: false };
+      }
+    }
+    const stored = await this.writeVersion(resource, id, '1', 'create', undefined);
+    return { stored, changed: true, created: true };
+  }
+
+  private async updateInTx(resource: Resource, options: { ifMatch?: string }, locked?: StoredVersion): Promise<WriteResult> {
+    const tx = this.tx!;
+    const id = resource.id;
+    if (!id || !ID_PATTERN.test(id)) throw badRequest('An update needs a valid id', [`${resource.resourceType}.id`]);
+    const current = locked ?? (await resourceStore.current(tx, resource.resourceType, id, true));
+    if (!current) throw methodNotAllowed(`${resource.resourceType}/${id} does not exist; this server assigns ids, create it with POST`);
+    if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
+      throw preconditionFailed(`${resource.resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}: read it again and retry`, ['If-Match']);
+    }
+    if (!current.deleted && sameContent(current.content, resource)) return { stored: current, changed: false, created: false };
+    const stored = await this.writeVersion(resource, id, String(Number(current.versionId) + 1), 'update', current);
+    return { stored, changed: true, created: false };
+  }
+
+  private async deleteInTx(resourceType: string, id: string, options: { ifMatch?: string }): Promise<WriteResult | undefined> {
+    const tx = this.tx!;
+    const current = ID_PATTERN.test(id) ? await resourceStore.current(tx, resourceType, id, true) : undefined;
+    if (!current) throw notFound(`${resourceType}/${id} is not known`);
+    if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
+      throw preconditionFailed(`${resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}`, ['If-Match']);
+    }
+    if (current.deleted) return undefined;
+    const versionId = String(Number(current.versionId) + 1);
+    const lastUpdated = new Date().toISOString();
+    const stored: StoredVersion = {
+      resourceType,
+      id,
+      versionId,
+      lastUpdated,
+      deleted: true,
+      content: withMeta(current.content, id, versionId, lastUpdated),
+    };
+    for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction: 'delete', previous: current, next: stored.content });
+    await resourceStore.write(tx, stored, { tokens: [], strings: [], dates: [] }, [], false);
+    for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction: 'delete', previous: current, stored });
+    return { stored, changed: true, created: false };
+  }
+
+  private async writeVersion(resource: Resource, id: string, versionId: string, interaction: Interaction, previous: StoredVersion | undefined): Promise<StoredVersion> {
+    const tx = this.tx!;
+    const lastUpdated = new Date().toISOString();
+    const next = withMeta(resource, id, versionId, lastUpdated);
+    for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction, previous, next });
+    const issues = this.deps.hooks.flatMap((h) => h.validate?.(next) ?? []);
+    if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
+    const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
+    const index = extractIndexValues(this.deps.registry, next);
+    await resourceStore.write(tx, stored, index, this.deps.partiesOf?.(next) ?? [], interaction === 'create');
+    for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction, previous, stored });
+    return stored;
+  }
+}
+
+/** `identifier=a|b&status=x` as a query; the order of parameters does not matter. */
+export function parseConditionalQuery(raw: string): Query {
+  const text = raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : raw;
+  const params = new URLSearchParams(text);
+  const query: Query = {};
+  for (const [k, v] of params) (query[k] ??= []).push(v);
+  if (Object.keys(query).length === 0) throw badRequest('A conditional request needs search parameters', ['If-None-Exist']);
+  return query;
+}
+
+function conditionalKey(query: Query): string {
+  return Object.keys(query)
+    .sort()
+    .map((k) => `${k}=${[...query[k]!].sort().join(',')}`)
+    .join('&');
+}
+
+function sameContent(stored: Resource, incoming: Resource): boolean {
+  const strip = (r: Resource): string => {
+    const { meta: _meta, ...rest } = r as Resource & { meta?: unknown };
+    return JSON.stringify(sortKeys(rest));
+  };
+  return strip(stored) === strip(incoming);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}

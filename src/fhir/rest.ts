@@ -1,0 +1,171 @@
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Operation } from '@medplum/core';
+import type { StoredVersion } from '../store/resource-store.ts';
+import { etag, fullUrl, historyBundle, httpDate, searchsetBundle } from './bundles.ts';
+import { allOk, badRequest, outcome } from './outcomes.ts';
+import { parseIfMatch, type Repository, type WriteResult } from './repository.ts';
+import { isWritableType } from './resource-types.ts';
+import type { FhirRequest, FhirResponse } from './rest-types.ts';
+import type { FhirRouter } from './router.ts';
+import { DEFAULT_COUNT, MAX_COUNT } from './search/parse.ts';
+
+export interface RestServices {
+  baseUrl: string;
+  repo: (req: FhirRequest) => Repository;
+  /** Checks the SMART scope for an interaction; throws 403 when the token lacks it. */
+  requireScope: (req: FhirRequest, resourceType: string, interaction: 'c' | 'r' | 'u' | 'd' | 's') => void;
+}
+
+export function versionHeaders(baseUrl: string, v: StoredVersion): Record<string, string> {
+  return {
+    ETag: etag(v.versionId),
+    'Last-Modified': httpDate(v.lastUpdated),
+    'Content-Location': `${fullUrl(baseUrl, v)}/_history/${v.versionId}`,
+  };
+}
+
+/** Applies `Prefer: return=minimal|representation|OperationOutcome` to a write's answer. */
+export function writeResponse(req: FhirRequest, baseUrl: string, status: number, result: WriteResult): FhirResponse {
+  const headers: Record<string, string> = { ...versionHeaders(baseUrl, result.stored) };
+  if (status === 201) headers.Location = `${fullUrl(baseUrl, result.stored)}/_history/${result.stored.versionId}`;
+  const prefer = /return=([A-Za-z]+)/.exec(req.headers.prefer ?? '')?.[1];
+  if (prefer === 'minimal') return { status, headers };
+  if (prefer === 'OperationOutcome') {
+    const text = result.created ? 'Created' : result.changed ? 'Updated' : 'Unchanged: the stored version already matches';
+    return { status, headers, body: allOk(text) };
+  }
+  return { status, headers, body: result.stored.content };
+}
+
+function checkType(type: string): void {
+  if (!isWritableType(type)) throw badRequest(`Resource type '${type}' is not supported here`);
+}
+
+function bodyResource(req: FhirRequest, type: string, id?: string): Resource {
+  const body = req.body as Resource | undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a FHIR resource');
+  if (body.resourceType !== type) throw badRequest(`resourceType '${String(body.resourceType)}' does not match the URL (${type})`, ['resourceType']);
+  if (id !== undefined && body.id !== id) throw badRequest(`The body's id '${String(body.id)}' does not match the URL's id '${id}'`, [`${type}.id`]);
+  return body;
+}
+
+function pageArgs(req: FhirRequest): { count: number; offset: number } {
+  const count = req.query._count?.[0];
+  const offset = req.query._offset?.[0];
+  if (count !== undefined && !/^\d{1,6}$/.test(count)) throw badRequest('_count must be a whole number', ['_count']);
+  if (offset !== undefined && !/^\d{1,9}$/.test(offset)) throw badRequest('_offset must be a whole number', ['_offset']);
+  return { count: Math.min(Number(count ?? DEFAULT_COUNT), MAX_COUNT), offset: Number(offset ?? 0) };
+}
+
+function sinceArg(req: FhirRequest): string | undefined {
+  const since = req.query._since?.[0];
+  if (since !== undefined && Number.isNaN(Date.parse(since))) throw badRequest('_since must be an instant', ['_since']);
+  return since;
+}
+
+function strict(req: FhirRequest): boolean {
+  return /handling=strict/.test(req.headers.prefer ?? '');
+}
+
+export async function searchType(services: RestServices, req: FhirRequest, type: string): Promise<FhirResponse> {
+  checkType(type);
+  services.requireScope(req, type, 's');
+  const repo = services.repo(req);
+  const search = repo.parseSearch(type, req.query);
+  if (search.unknown.length > 0 && strict(req)) {
+    throw badRequest(`Unknown search parameters: ${search.unknown.join(', ')}`, search.unknown);
+  }
+  const result = await repo.search(search);
+  const unknownOutcome: OperationOutcome | undefined =
+    search.unknown.length > 0 ? outcome('not-supported', `Ignored unknown search parameters: ${search.unknown.join(', ')}`, search.unknown, 'warning') : undefined;
+  return {
+    status: 200,
+    body: searchsetBundle({
+      baseUrl: services.baseUrl,
+      path: type,
+      query: req.query,
+      matches: result.resources,
+      included: result.included,
+      total: result.total,
+      count: search.count,
+      offset: search.offset,
+      outcome: unknownOutcome,
+    }),
+  };
+}
+
+/** The CRUD, history and search routes for every writable type. */
+export function registerRestRoutes(router: FhirRouter, services: RestServices): void {
+  const { baseUrl } = services;
+
+  router.add('GET', ':type', (req, { type }) => searchType(services, req, type!));
+  router.add('POST', ':type/_search', (req, { type }) => {
+    const form = (req.body ?? {}) as Record<string, string | string[]>;
+    const query = { ...req.query };
+    for (const [k, v] of Object.entries(form)) query[k] = [...(query[k] ?? []), ...(Array.isArray(v) ? v : [v])];
+    return searchType(services, { ...req, query }, type!);
+  });
+
+  router.add('POST', ':type', async (req, { type }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'c');
+    const resource = bodyResource(req, type!);
+    const { id: _clientId, ...rest } = resource;
+    const result = await services.repo(req).create(rest as Resource, { ifNoneExist: req.headers.ifNoneExist });
+    return writeResponse(req, baseUrl, result.created ? 201 : 200, result);
+  });
+
+  router.add('GET', ':type/_history', async (req, { type }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'r');
+    const { count, offset } = pageArgs(req);
+    const { versions, total } = await services.repo(req).history({ resourceType: type, since: sinceArg(req) }, count, offset);
+    return { status: 200, body: historyBundle(baseUrl, `${type}/_history`, versions, total, count, offset) };
+  });
+
+  router.add('GET', ':type/:id', async (req, { type, id }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'r');
+    const v = await services.repo(req).read(type!, id!);
+    return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
+  });
+
+  router.add('PUT', ':type/:id', async (req, { type, id }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'u');
+    const resource = bodyResource(req, type!, id);
+    const result = await services.repo(req).update(resource, { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    return writeResponse(req, baseUrl, 200, result);
+  });
+
+  router.add('PATCH', ':type/:id', async (req, { type, id }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'u');
+    if (!Array.isArray(req.body)) throw badRequest('PATCH takes a JSON Patch document (application/json-patch+json): an array of operations');
+    const result = await services.repo(req).patch(type!, id!, req.body as Operation[], { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    return writeResponse(req, baseUrl, 200, result);
+  });
+
+  router.add('DELETE', ':type/:id', async (req, { type, id }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'd');
+    const result = await services.repo(req).delete(type!, id!, { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    if (result) return { status: 200, body: allOk(`Deleted ${type}/${id}`), headers: { ETag: etag(result.stored.versionId) } };
+    return { status: 200, body: allOk(`${type}/${id} was already deleted`) };
+  });
+
+  router.add('GET', ':type/:id/_history', async (req, { type, id }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'r');
+    const { count, offset } = pageArgs(req);
+    const { versions, total } = await services.repo(req).history({ resourceType: type, id, since: sinceArg(req) }, count, offset);
+    return { status: 200, body: historyBundle(baseUrl, `${type}/${id}/_history`, versions, total, count, offset) };
+  });
+
+  router.add('GET', ':type/:id/_history/:vid', async (req, { type, id, vid }) => {
+    checkType(type!);
+    services.requireScope(req, type!, 'r');
+    const v = await services.repo(req).vread(type!, id!, vid!);
+    return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
+  });
+}

@@ -1,0 +1,86 @@
+import type { Queryable } from '../../store/database.ts';
+import { resourceStore, type StoredVersion } from '../../store/resource-store.ts';
+import type { SearchRequest } from './parse.ts';
+import { buildWhere } from './sql.ts';
+
+export interface SearchResult {
+  resources: StoredVersion[];
+  included: StoredVersion[];
+  total?: number;
+  unknown: string[];
+}
+
+interface Row {
+  resource_type: string;
+  id: string;
+  version_id: string;
+  last_updated: Date | string;
+  content: StoredVersion['content'];
+}
+
+const toStored = (r: Row): StoredVersion => ({
+  resourceType: r.resource_type,
+  id: r.id,
+  versionId: String(r.version_id),
+  lastUpdated: new Date(r.last_updated).toISOString(),
+  deleted: false,
+  content: r.content,
+});
+
+export async function runSearch(q: Queryable, req: SearchRequest, scope: { parties?: string[] } = {}): Promise<SearchResult> {
+  const { where, params } = buildWhere(req, scope);
+  let total: number | undefined;
+  if (req.total === 'accurate' || req.summaryCount) {
+    const count = await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params);
+    total = Number(count.rows[0]?.n ?? 0);
+  }
+  if (req.summaryCount) return { resources: [], included: [], total, unknown: req.unknown };
+
+  const order = req.sort === 'asc' ? 'ASC' : 'DESC';
+  const rows = await q.query<Row>(
+    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM resources r WHERE ${where}
+     ORDER BY r.last_updated ${order}, r.id ${order} LIMIT ${req.count} OFFSET ${req.offset}`,
+    params,
+  );
+  const resources = rows.rows.map(toStored);
+  const included = await includes(q, req, resources, scope);
+  return { resources, included, total, unknown: req.unknown };
+}
+
+async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion[], scope: { parties?: string[] }): Promise<StoredVersion[]> {
+  if (matches.length === 0) return [];
+  const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
+  const wanted: { resourceType: string; id: string }[] = [];
+  for (const inc of req.includes) {
+    for (const m of matches) {
+      for (const value of inc.parameter.evaluate(m.content)) {
+        const ref = (value as { reference?: string }).reference;
+        const match = ref ? /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(ref) : null;
+        if (!match) continue;
+        const key = `${match[1]}/${match[2]}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        wanted.push({ resourceType: match[1]!, id: match[2]! });
+      }
+    }
+  }
+  const found = await resourceStore.currentMany(q, wanted);
+  for (const rev of req.revIncludes) {
+    const targets = matches.map((m) => `${rev.param}=${m.resourceType}/${m.id}`);
+    const params: unknown[] = [rev.sourceType, targets];
+    const partyClause = scope.parties ? ` AND r.parties && $${params.push(scope.parties)}::text[]` : '';
+    const rows = await q.query<Row>(
+      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM resources r
+       WHERE r.resource_type = $1 AND NOT r.deleted AND r.tokens && $2::text[]${partyClause} LIMIT 1000`,
+      params,
+    );
+    for (const row of rows.rows) {
+      const key = `${row.resource_type}/${row.id}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        found.push(toStored(row));
+      }
+    }
+  }
+  return found;
+}

@@ -1,0 +1,123 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { SearchParameterRegistry } from './parameters.ts';
+
+/** What a resource contributes to the search index. */
+export interface IndexValues {
+  /** 'param=system|code', 'param=code', 'param=system|', 'param=Type/id', 'param=id'. */
+  tokens: string[];
+  strings: { param: string; value: string }[];
+  dates: { param: string; low: string; high: string }[];
+}
+
+/** Lower case with accents folded, so `Çelik` is found by `celik`. */
+export function normalizeString(value: string): string {
+  return value.normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase();
+}
+
+type Coded = { system?: string; code?: string; value?: string; coding?: Coded[]; reference?: string };
+
+function tokenValues(param: string, value: unknown, out: Set<string>): void {
+  if (value === null || value === undefined) return;
+  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
+    out.add(`${param}=${String(value)}`);
+    return;
+  }
+  const v = value as Coded;
+  if (Array.isArray(v.coding)) {
+    for (const c of v.coding) tokenValues(param, c, out);
+    return;
+  }
+  const code = v.code ?? v.value;
+  if (code === undefined) return;
+  out.add(`${param}=${code}`);
+  if (v.system) {
+    out.add(`${param}=${v.system}|${code}`);
+    out.add(`${param}=${v.system}|`);
+  } else {
+    out.add(`${param}=|${code}`);
+  }
+}
+
+function referenceValues(param: string, value: unknown, out: Set<string>): void {
+  const ref = (value as Coded | undefined)?.reference;
+  if (!ref) return;
+  out.add(`${param}=${ref}`);
+  const slash = ref.indexOf('/');
+  if (slash > 0 && !ref.includes('?')) out.add(`${param}=${ref.slice(slash + 1)}`);
+}
+
+function stringValues(value: unknown, out: string[]): void {
+  if (typeof value === 'string') {
+    out.push(normalizeString(value));
+    return;
+  }
+  if (value && typeof value === 'object') {
+    const name = value as { family?: string; given?: string[]; prefix?: string[]; suffix?: string[]; text?: string };
+    for (const part of [name.family, name.text, ...(name.given ?? []), ...(name.prefix ?? []), ...(name.suffix ?? [])]) {
+      if (part) out.push(normalizeString(part));
+    }
+  }
+}
+
+/** The instant range a FHIR date, dateTime, instant or Period covers. */
+export function dateRange(value: unknown): { low: string; high: string } | undefined {
+  if (typeof value === 'string') return stringDateRange(value);
+  if (value && typeof value === 'object') {
+    const period = value as { start?: string; end?: string };
+    const start = period.start ? stringDateRange(period.start) : undefined;
+    const end = period.end ? stringDateRange(period.end) : undefined;
+    if (!start && !end) return undefined;
+    return { low: start?.low ?? '-infinity', high: end?.high ?? 'infinity' };
+  }
+  return undefined;
+}
+
+export function stringDateRange(value: string): { low: string; high: string } | undefined {
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(T.*)?)?)?$/.exec(value);
+  if (!m) return undefined;
+  const [, y, mo, d, time] = m;
+  if (time) {
+    const t = Date.parse(value);
+    if (Number.isNaN(t)) return undefined;
+    // A dateTime without seconds' fraction covers its whole second.
+    const iso = new Date(t).toISOString();
+    return { low: iso, high: new Date(t + (/\.\d+/.test(time) ? 0 : 999)).toISOString() };
+  }
+  const year = Number(y);
+  const month = mo ? Number(mo) - 1 : 0;
+  const day = d ? Number(d) : 1;
+  const low = new Date(Date.UTC(year, month, day));
+  const high = d ? new Date(Date.UTC(year, month, day + 1) - 1) : mo ? new Date(Date.UTC(year, month + 1, 1) - 1) : new Date(Date.UTC(year + 1, 0, 1) - 1);
+  return { low: low.toISOString(), high: high.toISOString() };
+}
+
+export function extractIndexValues(registry: SearchParameterRegistry, resource: Resource): IndexValues {
+  const tokens = new Set<string>();
+  const strings: IndexValues['strings'] = [];
+  const dates: IndexValues['dates'] = [];
+  for (const sp of registry.forType(resource.resourceType)) {
+    const values = sp.evaluate(resource);
+    for (const value of values) {
+      switch (sp.type) {
+        case 'token':
+          tokenValues(sp.code, value, tokens);
+          break;
+        case 'reference':
+          referenceValues(sp.code, value, tokens);
+          break;
+        case 'string': {
+          const out: string[] = [];
+          stringValues(value, out);
+          for (const s of out) strings.push({ param: sp.code, value: s });
+          break;
+        }
+        case 'date': {
+          const range = dateRange(value);
+          if (range) dates.push({ param: sp.code, ...range });
+          break;
+        }
+      }
+    }
+  }
+  return { tokens: [...tokens], strings, dates };
+}

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Operation } from '@medplum/core';
+import { etag, fullUrl } from './bundles.ts';
+import { badRequest, HttpError, internalError, outcome, preconditionFailed } from './outcomes.ts';
+import { parseConditionalQuery, parseIfMatch, type Repository, type WriteResult } from './repository.ts';
+import { isWritableType, ID_PATTERN } from './resource-types.ts';
+import type { FhirRequest, FhirResponse } from './rest-types.ts';
+import type { FhirRouter } from './router.ts';
+import type { RestServices } from './rest.ts';
+
+const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
+const MAX_ENTRIES = 1000;
+
+interface Prepared {
+  index: number;
+  entry: BundleEntry;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+}
+
+function prepare(bundle: Bundle): Prepared[] {
+  const entries = bundle.entry ?? [];
+  if (entries.length > MAX_ENTRIES) throw badRequest(`A Bundle may hold at most ${MAX_ENTRIES} entries`, ['Bundle.entry']);
+  return entries.map((entry, index) => {
+    const method = entry.request?.method;
+    const url = entry.request?.url;
+    if (!method || !url) throw badRequest(`Bundle.entry[${index}] needs request.method and request.url`, [`Bundle.entry[${index}].request`]);
+    if (method === 'HEAD') return { index, entry, method: 'GET' as const, url };
+    return { index, entry, method, url };
+  });
+}
+
+/** Replaces every `reference` in `value` that `resolve` knows. */
+function rewriteReferences(value: unknown, resolve: (ref: string) => string | undefined): void {
+  if (Array.isArray(value)) {
+    for (const v of value) rewriteReferences(v, resolve);
+  } else if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    for (const [k, v] of Object.entries(obj)) {
+      if (k === 'reference' && typeof v === 'string') {
+        const resolved = resolve(v);
+        if (resolved) obj[k] = resolved;
+      } else {
+        rewriteReferences(v, resolve);
+      }
+    }
+  }
+}
+
+/** Finds conditional references (`Organization?identifier=…`) in `value`. */
+function conditionalReferences(value: unknown, out: Set<string>): void {
+  if (Array.isArray(value)) for (const v of value) conditionalReferences(v, out);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string' && /^[A-Z][A-Za-z]+\?/.test(v)) out.add(v);
+      else conditionalReferences(v, out);
+    }
+  }
+}
+
+function entryResponse(baseUrl: string, status: number, result: WriteResult, withResource: boolean): BundleEntry {
+  const e: BundleEntry = {
+    fullUrl: fullUrl(baseUrl, result.stored),
+    response: {
+      status: String(status),
+      location: `${fullUrl(baseUrl, result.stored)}/_history/${result.stored.versionId}`,
+      etag: etag(result.stored.versionId),
+      lastModified: result.stored.lastUpdated,
+    },
+  };
+  if (withResource) e.resource = result.stored.content;
+  return e;
+}
+
+async function resolveConditional(repo: Repository, ref: string): Promise<string | undefined> {
+  const type = ref.slice(0, ref.indexOf('?'));
+  if (!isWritableType(type)) throw badRequest(`Conditional reference to unsupported type: ${ref}`);
+  const search = repo.parseSearch(type, parseConditionalQuery(ref));
+  const found = await repo.search({ ...search, count: 2, total: 'none', offset: 0 });
+  if (found.resources.length === 1) return `${type}/${found.resources[0]!.id}`;
+  return undefined;
+}
+
+/**
+ * Processes a `transaction` Bundle atomically: every entry or none, `urn:uuid:` and conditional
+ * references resolved, entries in the order FHIR prescribes (DELETE, POST, PUT, PATCH, GET).
+ */
+export async function processTransaction(services: RestServices, router: FhirRouter, req: FhirRequest, bundle: Bundle): Promise<Bundle> {
+  const prepared = prepare(bundle);
+  const responses: BundleEntry[] = new Array(prepared.length);
+  const withResource = !/return=minimal/.test(req.headers.prefer ?? '');
+  const base = services.repo(req);
+  await base.transaction(async (repo) => {
+    const txServices: RestServices = { ...services, repo: () => repo };
+    const urnMap = new Map<string, string>();
+    // Ids for new resources are known before any entry is processed, so entries may reference each other in any order.
+    for (const p of prepared) {
+      if (p.method === 'POST' && p.entry.fullUrl?.startsWith('urn:uuid:') && p.entry.resource) {
+        urnMap.set(p.entry.fullUrl, `${p.entry.resource.resourceType}/${randomUUID()}`);
+      }
+    }
+    const conditional = new Set<string>();
+    for (const p of prepared) conditionalReferences(p.entry.resource, conditional);
+    const resolvedConditional = new Map<string, string>();
+    for (const ref of conditional) {
+      const resolved = await resolveConditional(repo, ref);
+      if (!resolved) throw new HttpError(412, outcome('not-found', `The conditional reference ${ref} matches no single resource`, [ref]));
+      resolvedConditional.set(ref, resolved);
+    }
+    const order = [...prepared].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
+    for (const p of order) {
+      try {
+        const resource = p.entry.resource ? (structuredClone(p.entry.resource) as Resource) : undefined;
+        if (resource) {
+          rewriteReferences(resource, (ref) => urnMap.get(ref) ?? resolvedConditional.get(ref));
+        }
+        responses[p.index] = await processEntry(txServices, router, repo, req, p, resource, urnMap, withResource);
+      } catch (err) {
+        if (err instanceof HttpError) {
+          const issue = err.outcome.issue?.[0];
+          if (issue) issue.diagnostics = `Bundle.entry[${p.index}] (${p.method} ${p.url}): ${issue.diagnostics ?? ''}`;
+        }
+        throw err;
+      }
+    }
+  });
+  return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+}
+
+async function processEntry(
+  services: RestServices,
+  router: FhirRouter,
+  repo: Repository,
+  req: FhirRequest,
+  p: Prepared,
+  resource: Resource | undefined,
+  urnMap: Map<string, string>,
+  withResource: boolean,
+): Promise<BundleEntry> {
+  const { baseUrl } = services;
+  const url = p.url.replace(/^\//, '');
+  const [path = '', queryText] = url.split('?', 2);
+  const ifMatch = parseIfMatch(p.entry.request?.ifMatch);
+  if (p.method === 'POST' && !path.includes('/') && !path.startsWith('$')) {
+    if (!resource || resource.resourceType !== path) throw badRequest(`The resource must be a ${path}`);
+    if (!isWritableType(path)) throw badRequest(`Resource type '${path}' is not supported here`);
+    services.requireScope(req, path, 'c');
+    const preset = p.entry.fullUrl ? urnMap.get(p.entry.fullUrl) : undefined;
+    const body = { ...resource, id: preset?.split('/')[1] } as Resource;
+    const result = await repo.create(body, { ifNoneExist: p.entry.request?.ifNoneExist });
+    if (!result.created && p.entry.fullUrl) urnMap.set(p.entry.fullUrl, `${result.stored.resourceType}/${result.stored.id}`);
+    return entryResponse(baseUrl, result.created ? 201 : 200, result, withResource);
+  }
+  if (p.method === 'PUT' && queryText !== undefined && !path.includes('/')) {
+    // Conditional update: update the single match, or create when there is none.
+    if (!resource || resource.resourceType !== path) throw badRequest(`The resource must be a ${path}`);
+    services.requireScope(req, path, 'u');
+    const search = repo.parseSearch(path, parseConditionalQuery(queryText));
+    const found = await repo.search({ ...search, count: 2, total: 'none', offset: 0 });
+    if (found.resources.length > 1) throw preconditionFailed(`The conditional update ${p.url} matches more than one resource`);
+    if (found.resources.length === 0) {
+      const preset = p.entry.fullUrl ? urnMap.get(p.entry.fullUrl) : undefined;
+      const result = await repo.create({ ...resource, id: preset?.split('/')[1] } as Resource, {});
+      return entryResponse(baseUrl, 201, result, withResource);
+    }
+    const result = await repo.update({ ...resource, id: found.resources[0]!.id }, { ifMatch });
+    if (p.entry.fullUrl) urnMap.set(p.entry.fullUrl, `${path}/${found.resources[0]!.id}`);
+    return entryResponse(baseUrl, 200, result, withResource);
+  }
+  const [type, id] = path.split('/');
+  if ((p.method === 'PUT' || p.method === 'PATCH' || p.method === 'DELETE') && (!type || !id || !ID_PATTERN.test(id))) {
+    throw badRequest(`${p.method} needs a url of the form Type/id`);
+  }
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of new URLSearchParams(queryText ?? '')) (query[k] ??= []).push(v);
+  const sub: FhirRequest = {
+    method: p.method,
+    path,
+    query,
+    body: p.method === 'PATCH' ? patchBody(p.entry) : resource,
+    headers: { ifMatch: p.entry.request?.ifMatch, ifNoneExist: p.entry.request?.ifNoneExist, prefer: req.headers.prefer },
+    ctx: req.ctx,
+  };
+  const res: FhirResponse = await router.handle(sub);
+  const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location } };
+  if (res.body && (withResource || p.method === 'GET')) e.resource = res.body;
+  return e;
+}
+
+/** A PATCH entry carries its JSON Patch as a Binary resource (base64 data), as FHIR R4 prescribes. */
+function patchBody(entry: BundleEntry): Operation[] {
+  const binary = entry.resource as { resourceType?: string; data?: string } | undefined;
+  if (binary?.resourceType !== 'Binary' || !binary.data) throw badRequest('A PATCH entry needs a Binary resource holding the JSON Patch');
+  try {
+    return JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8')) as Operation[];
+  } catch {
+    throw badRequest('The PATCH entry Binary does not hold a JSON Patch');
+  }
+}
+
+/** Processes a `batch` Bundle: each entry on its own; one failing entry does not stop the others. */
+export async function processBatch(services: RestServices, router: FhirRouter, req: FhirRequest, bundle: Bundle): Promise<Bundle> {
+  const prepared = prepare(bundle);
+  const entries: BundleEntry[] = [];
+  for (const p of prepared) {
+    const url = p.url.replace(/^\//, '');
+    const [path = '', queryText] = url.split('?', 2);
+    const query: Record<string, string[]> = {};
+    for (const [k, v] of new URLSearchParams(queryText ?? '')) (query[k] ??= []).push(v);
+    try {
+      const res = await router.handle({
+        method: p.method,
+        path,
+        query,
+        body: p.method === 'PATCH' ? patchBody(p.entry) : p.entry.resource,
+        headers: { ifMatch: p.entry.request?.ifMatch, ifNoneExist: p.entry.request?.ifNoneExist, prefer: req.headers.prefer },
+        ctx: req.ctx,
+      });
+      const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location } };
+      if (res.body) e.resource = res.body;
+      entries.push(e);
+    } catch (err) {
+      const failure = err instanceof HttpError ? err : internalError();
+      entries.push({ response: { status: String(failure.status), outcome: failure.outcome } });
+    }
+  }
+  return { resourceType: 'Bundle', type: 'batch-response', entry: entries };
+}

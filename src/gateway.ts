@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
+import pino, { type Logger } from 'pino';
+import type express from 'express';
+import { createAuth, demoClients, loadClientsFile, requireScope, type AuthService } from './auth/index.ts';
+import type { Config } from './config.ts';
+import { systemContext, type RequestContext } from './context.ts';
+import { seedDemoOrganizations } from './demo.ts';
+import { buildCapabilityStatement, type CapabilityContribution } from './fhir/capability.ts';
+import { badRequest } from './fhir/outcomes.ts';
+import { historyBundle } from './fhir/bundles.ts';
+import { Repository, type RepositoryDeps, type WriteHooks } from './fhir/repository.ts';
+import { registerRestRoutes, type RestServices } from './fhir/rest.ts';
+import { FhirRouter } from './fhir/router.ts';
+import { SearchParameterRegistry } from './fhir/search/parameters.ts';
+import { processBatch, processTransaction } from './fhir/transaction.ts';
+import { createApp } from './http/app.ts';
+import { baseValidationHook } from './fhir/base-validation.ts';
+import type { Database } from './store/database.ts';
+import { migrate } from './store/migrate.ts';
+import { PGliteDatabase } from './store/pglite.ts';
+import { PostgresDatabase } from './store/postgres.ts';
+
+export const ROOT_DIR = join(import.meta.dirname, '..');
+export const VERSION = '0.1.0';
+
+export interface Gateway {
+  app: express.Express;
+  db: Database;
+  auth: AuthService;
+  logger: Logger;
+  fhirBaseUrl: string;
+  /** A repository acting for `ctx` (tests, seeding, workers). */
+  repository(ctx: RequestContext): Repository;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: Config): Promise<Database> {
+  if (config.databaseUrl) return new PostgresDatabase({ connectionString: config.databaseUrl, maxConnections: config.dbPoolSize });
+  return PGliteDatabase.open(config.dataDir);
+}
+
+export interface GatewayOptions {
+  /** An open database (tests); otherwise opened from the configuration. */
+  db?: Database;
+  logger?: Logger;
+}
+
+/** Builds the whole gateway from configuration: database, migrations, FHIR, auth, HTTP. */
+export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const db = options.db ?? (await openDatabase(config));
+  const applied = await migrate(db);
+  if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+
+  const registry = SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json'));
+  const hooks: WriteHooks[] = [baseValidationHook()];
+  const repoDeps: RepositoryDeps = { db, registry, hooks };
+  const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
+
+  const auth = await createAuth(db, { issuer: config.publicUrl, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  if (config.clientsFile) {
+    for (const client of await loadClientsFile(config.clientsFile)) await auth.registerClient(client);
+  }
+  if (config.demo) {
+    await seedDemoOrganizations(repository(systemContext('demo-seed')));
+    for (const client of demoClients(config.demoClientSecret)) await auth.registerClient(client);
+  }
+
+  const fhirBaseUrl = `${config.publicUrl}/fhir`;
+  const fhir = new FhirRouter();
+  const services: RestServices = {
+    baseUrl: fhirBaseUrl,
+    repo: (req) => repository(req.ctx),
+    requireScope: (req, type, interaction) => requireScope(req.ctx, type, interaction),
+  };
+  const contributions: CapabilityContribution[] = [];
+  let capability: CapabilityStatement | undefined;
+  fhir.add('GET', 'metadata', async () => {
+    capability ??= buildCapabilityStatement({ baseUrl: fhirBaseUrl, version: VERSION, registry, contributions });
+    return { status: 200, body: capability };
+  });
+  fhir.add('POST', '', async (req) => {
+    const bundle = req.body as Bundle | undefined;
+    if (bundle?.resourceType !== 'Bundle') throw badRequest('POST to the base takes a Bundle of type transaction or batch');
+    if (bundle.type === 'transaction') return { status: 200, body: await processTransaction(services, fhir, req, bundle) };
+    if (bundle.type === 'batch') return { status: 200, body: await processBatch(services, fhir, req, bundle) };
+    throw badRequest(`Bundle.type must be transaction or batch, got '${String(bundle.type)}'`, ['Bundle.type']);
+  });
+  fhir.add('GET', '_history', async (req) => {
+    const count = Math.min(Number(req.query._count?.[0] ?? 20) || 20, 200);
+    const offset = Number(req.query._offset?.[0] ?? 0) || 0;
+    const since = req.query._since?.[0];
+    if (since !== undefined && Number.isNaN(Date.parse(since))) throw badRequest('_since must be an instant', ['_since']);
+    const { versions, total } = await repository(req.ctx).history({ since }, count, offset);
+    return { status: 200, body: historyBundle(fhirBaseUrl, '_history', versions, total, count, offset) };
+  });
+  registerRestRoutes(fhir, services);
+
+  const app = createApp({ logger, fhir, auth, maxBodyBytes: config.maxBodyBytes });
+
+  return {
+    app,
+    db,
+    auth,
+    logger,
+    fhirBaseUrl,
+    repository,
+    close: async () => {
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../context.ts';
+import type { FhirRouter } from '../fhir/router.ts';
+import type { FhirRequest } from '../fhir/rest-types.ts';
+import { badRequest, notFound } from '../fhir/outcomes.ts';
+import { errorHandler } from './errors.ts';
+import { parseJsonBody } from './json-body.ts';
+import { checkAccept, FHIR_JSON, requireContentType } from './media-types.ts';
+import { parseQuery } from './query.ts';
+
+export interface Authenticator {
+  /** Serves /oauth2/token and the /.well-known documents. */
+  router: Router;
+  authenticate(authorizationHeader: string | undefined, requestId: string): Promise<RequestContext>;
+}
+
+export interface AppDeps {
+  logger: Logger;
+  fhir: FhirRouter;
+  auth: Authenticator;
+  maxBodyBytes: number;
+  /** Routes mounted before authentication (health, metrics, docs). */
+  publicRoutes?: Router[];
+  /** Routes mounted after authentication (native records, ...); `res.locals.ctx` holds the RequestContext. */
+  protectedRoutes?: { path: string; router: Router }[];
+}
+
+const asyncRoute =
+  (fn: (req: Request, res: Response) => Promise<void>) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    fn(req, res).catch(next);
+  };
+
+/** Reads the body of requests that have one, as raw bytes under the size limit. */
+function rawBody(limit: number) {
+  return express.raw({ type: () => true, limit });
+}
+
+export function sendFhir(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.status(status);
+  if (body === undefined) {
+    res.end();
+    return;
+  }
+  res.type(FHIR_JSON).send(JSON.stringify(body));
+}
+
+/** HTTP wiring only: the FHIR router, auth and the other parts know nothing of express. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', (qs: string) => parseQuery(`?${qs}`));
+  app.use(helmet());
+  app.use((req, res, next) => {
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && /^[A-Za-z0-9._\-]{1,128}$/.test(given) ? given : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    next();
+  });
+
+  for (const r of deps.publicRoutes ?? []) app.use(r);
+  app.use(deps.auth.router);
+
+  const authenticate = (req: Request, res: Response, next: NextFunction): void => {
+    deps.auth
+      .authenticate(req.headers.authorization, res.locals.requestId as string)
+      .then((ctx) => {
+        res.locals.ctx = ctx;
+        next();
+      })
+      .catch(next);
+  };
+
+  // The CapabilityStatement needs no token.
+  app.get('/fhir/metadata', (req, res, next) => {
+    try {
+      checkAccept(req);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use(
+    '/fhir',
+    (req, res, next) => {
+      if (req.path === '/metadata' && req.method === 'GET') {
+        next();
+        return;
+      }
+      authenticate(req, res, next);
+    },
+    rawBody(deps.maxBodyBytes),
+    asyncRoute(async (req, res) => {
+      checkAccept(req);
+      let body: unknown;
+      const method = req.method as FhirRequest['method'];
+      const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
+      if (['POST', 'PUT', 'PATCH'].includes(method)) {
+        const type = requireContentType(req, ['application/json-patch+json', 'application/x-www-form-urlencoded']);
+        if (type === 'application/x-www-form-urlencoded') {
+          body = hasBody ? Object.fromEntries(Object.entries(parseQuery(`?${(req.body as Buffer).toString('utf8')}`))) : {};
+        } else if (hasBody) {
+          body = parseJsonBody(req.body as Buffer);
+        } else if (!req.path.endsWith('/_search')) {
+          throw badRequest('The request body is empty');
+        }
+      }
+      const fhirReq: FhirRequest = {
+        method,
+        path: req.path.replace(/^\/+/, ''),
+        query: req.query as FhirRequest['query'],
+        body,
+        headers: {
+          ifMatch: typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined,
+          ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
+          prefer: req.headers.prefer,
+          contentType: req.headers['content-type'],
+        },
+        ctx: (res.locals.ctx as RequestContext | undefined) ?? anonymous(res.locals.requestId as string),
+      };
+      const result = await deps.fhir.handle(fhirReq);
+      sendFhir(res, result.status, result.body, result.headers);
+    }),
+  );
+
+  for (const { path, router } of deps.protectedRoutes ?? []) {
+    app.use(path, authenticate, router);
+  }
+
+  app.use((req, _res, next) => next(notFound(`Nothing at ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps.logger));
+  return app;
+}
+
+/** Only ever used for GET /fhir/metadata, which reads nothing. */
+function anonymous(requestId: string): RequestContext {
+  return { organizationUra: 'anonymous', clientId: 'anonymous', scopes: [], roles: [], requestId };
+}

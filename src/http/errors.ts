@@ -1,0 +1,33 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { badRequest, HttpError, internalError, payloadTooLarge } from '../fhir/outcomes.ts';
+import { FHIR_JSON } from './media-types.ts';
+
+/** Domain errors → HTTP errors → a FHIR OperationOutcome, in one place. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const e = err as { type?: string; status?: number; code?: string };
+  if (e?.type === 'entity.too.large') return payloadTooLarge('The request body is larger than this server accepts');
+  if (e?.type === 'entity.parse.failed' || e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return badRequest('The request body could not be read');
+  if (e?.type === 'request.aborted') return badRequest('The request was aborted');
+  // PostgreSQL: invalid text representation / untranslatable character: bad input, not a server fault.
+  if (e?.code === '22P02' || e?.code === '22P05' || e?.code === '22021') return badRequest('A value in the request cannot be stored as given');
+  return internalError();
+}
+
+export function sendError(res: Response, err: HttpError): void {
+  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+  res.status(err.status).type(FHIR_JSON).send(JSON.stringify(err.outcome));
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const httpError = toHttpError(err);
+    if (httpError.status >= 500) {
+      // Only the error's kind and stack: never the request body (it may hold patient data).
+      logger.error({ requestId: res.locals.requestId, err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'request failed');
+    }
+    if (res.headersSent) return;
+    sendError(res, httpError);
+  };
+}

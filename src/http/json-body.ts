@@ -1,0 +1,53 @@
+import { badRequest } from '../fhir/outcomes.ts';
+
+export const MAX_JSON_DEPTH = 100;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Nesting depth of a JSON text, found without parsing it (so a hostile depth cannot exhaust the stack). */
+function exceedsDepth(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
+/**
+ * Parses a request body as JSON with the guards every entry point needs: valid UTF-8, no NUL
+ * characters (PostgreSQL cannot store them), bounded depth, no prototype-polluting keys.
+ */
+export function parseJsonBody(raw: Buffer): unknown {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw badRequest('The request body is not valid UTF-8');
+  }
+  if (text.trim() === '') throw badRequest('The request body is empty');
+  if (text.includes('\u0000') || /\\u0000/i.test(text)) throw badRequest('The request body contains a NUL character');
+  if (exceedsDepth(text, MAX_JSON_DEPTH)) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused`);
+  let forbidden: string | undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, function (key, v: unknown) {
+      if (FORBIDDEN_KEYS.has(key)) forbidden = key;
+      return v;
+    });
+  } catch (err) {
+    throw badRequest(`The request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (forbidden) throw badRequest(`The key '${forbidden}' is not allowed in a request body`, [forbidden]);
+  return value;
+}
+
+export function assertSafeKey(key: string, where: string): void {
+  if (FORBIDDEN_KEYS.has(key)) throw badRequest(`The key '${key}' is not allowed in ${where}`, [key]);
+}

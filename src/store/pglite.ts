@@ -1,0 +1,60 @@
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Database, QueryResult, Tx } from './database.ts';
+
+/**
+ * The embedded default: real PostgreSQL compiled to WASM, one connection in this process.
+ * PGlite serialises transactions itself, so code inside a transaction must use its `tx`.
+ */
+class PGliteTx implements Tx {
+  private readonly tx: Transaction;
+  constructor(tx: Transaction) {
+    this.tx = tx;
+  }
+  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    const r = await this.tx.query<R>(sql, params);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }
+  async exec(sql: string): Promise<void> {
+    await this.tx.exec(sql);
+  }
+}
+
+export class PGliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  private readonly db: PGlite;
+
+  private constructor(db: PGlite) {
+    this.db = db;
+  }
+
+  /** `dataDir` undefined keeps the database in memory (tests). */
+  static async open(dataDir?: string): Promise<PGliteDatabase> {
+    const db = dataDir ? new PGlite(dataDir) : new PGlite();
+    await db.waitReady;
+    return new PGliteDatabase(db);
+  }
+
+  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    const r = await this.db.query<R>(sql, params);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.db.exec(sql);
+  }
+
+  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => work(new PGliteTx(tx)));
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    const unsubscribe = await this.db.listen(channel, onNotify);
+    return async () => {
+      await unsubscribe();
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,126 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable, Tx } from './database.ts';
+import type { IndexValues } from '../fhir/search/index-values.ts';
+
+/** One stored version of a resource. */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: string;
+  lastUpdated: string;
+  deleted: boolean;
+  content: Resource;
+}
+
+interface Row {
+  resource_type: string;
+  id: string;
+  version_id: string;
+  last_updated: Date | string;
+  deleted: boolean;
+  content: Resource;
+}
+
+function toVersion(row: Row): StoredVersion {
+  const lastUpdated = row.last_updated instanceof Date ? row.last_updated.toISOString() : new Date(row.last_updated).toISOString();
+  return { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: row.content };
+}
+
+const COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';
+
+/** Plain SQL for resources and their history: no FHIR rules, no authorization (the repository does those). */
+export const resourceStore = {
+  async current(q: Queryable, resourceType: string, id: string, lock = false): Promise<StoredVersion | undefined> {
+    const r = await q.query<Row>(
+      `SELECT ${COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      [resourceType, id],
+    );
+    return r.rows[0] ? toVersion(r.rows[0]) : undefined;
+  },
+
+  async currentMany(q: Queryable, refs: { resourceType: string; id: string }[]): Promise<StoredVersion[]> {
+    if (refs.length === 0) return [];
+    const r = await q.query<Row>(
+      `SELECT ${COLUMNS} FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND NOT deleted`,
+      [refs.map((x) => x.resourceType), refs.map((x) => x.id)],
+    );
+    return r.rows.map(toVersion);
+  },
+
+  async version(q: Queryable, resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
+    if (!/^\d{1,15}$/.test(versionId)) return undefined;
+    const r = await q.query<Row>(
+      `SELECT ${COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      [resourceType, id, versionId],
+    );
+    return r.rows[0] ? toVersion(r.rows[0]) : undefined;
+  },
+
+  /** Writes a version: the current row, its history row and its search index, in the caller's transaction. */
+  async write(tx: Tx, version: StoredVersion, index: IndexValues, parties: string[], isNew: boolean): Promise<void> {
+    const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
+    if (isNew) {
+      await tx.query(
+        `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties],
+      );
+    } else {
+      await tx.query(
+        `UPDATE resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6, tokens = $7, parties = $8
+         WHERE resource_type = $1 AND id = $2`,
+        [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties],
+      );
+      await tx.query('DELETE FROM search_string WHERE resource_type = $1 AND id = $2', [resourceType, id]);
+      await tx.query('DELETE FROM search_date WHERE resource_type = $1 AND id = $2', [resourceType, id]);
+    }
+    await tx.query(
+      `INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [resourceType, id, versionId, lastUpdated, deleted, content],
+    );
+    if (index.strings.length > 0) {
+      await tx.query(
+        `INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest($3::text[], $4::text[]) AS t(p, v)`,
+        [resourceType, id, index.strings.map((s) => s.param), index.strings.map((s) => s.value)],
+      );
+    }
+    if (index.dates.length > 0) {
+      await tx.query(
+        `INSERT INTO search_date (resource_type, id, param, low, high)
+         SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest($3::text[], $4::text[], $5::text[]) AS t(p, l, h)`,
+        [resourceType, id, index.dates.map((d) => d.param), index.dates.map((d) => d.low), index.dates.map((d) => d.high)],
+      );
+    }
+  },
+
+  async history(
+    q: Queryable,
+    filter: { resourceType?: string; id?: string; since?: string },
+    count: number,
+    offset: number,
+  ): Promise<{ versions: StoredVersion[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.resourceType) where.push(`resource_type = $${params.push(filter.resourceType)}`);
+    if (filter.id) where.push(`id = $${params.push(filter.id)}`);
+    if (filter.since) where.push(`last_updated >= $${params.push(filter.since)}`);
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = await q.query<{ n: string }>(`SELECT count(*) AS n FROM resource_history ${clause}`, params);
+    const rows = await q.query<Row>(
+      `SELECT ${COLUMNS} FROM resource_history ${clause} ORDER BY last_updated DESC, version_id DESC LIMIT $${params.push(count)} OFFSET $${params.push(offset)}`,
+      params,
+    );
+    return { versions: rows.rows.map(toVersion), total: Number(total.rows[0]?.n ?? 0) };
+  },
+
+  /** Claims a conditional-create key; returns the id already holding it, if another create got there first. */
+  async claimConditionalKey(tx: Tx, resourceType: string, key: string, id: string): Promise<string | undefined> {
+    const r = await tx.query<{ id: string }>(
+      `INSERT INTO conditional_keys (resource_type, key, id) VALUES ($1, $2, $3) ON CONFLICT (resource_type, key) DO NOTHING RETURNING id`,
+      [resourceType, key, id],
+    );
+    if (r.rowCount > 0) return undefined;
+    const existing = await tx.query<{ id: string }>('SELECT id FROM conditional_keys WHERE resource_type = $1 AND key = $2', [resourceType, key]);
+    return existing.rows[0]?.id;
+  },
+};
