@@ -21,9 +21,15 @@ interface Row {
   content: Resource;
 }
 
+/** jsonb does not keep key order; FHIR readers expect resourceType, id and meta first. */
+export function orderedResource(content: Resource): Resource {
+  const { resourceType, id, meta, ...rest } = content as Resource & { meta?: unknown };
+  return { resourceType, id, meta, ...rest } as Resource;
+}
+
 function toVersion(row: Row): StoredVersion {
   const lastUpdated = row.last_updated instanceof Date ? row.last_updated.toISOString() : new Date(row.last_updated).toISOString();
-  return { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: row.content };
+  return { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: orderedResource(row.content) };
 }
 
 const COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../store/database.ts';
-import { resourceStore, type StoredVersion } from '../../store/resource-store.ts';
+import { orderedResource, resourceStore, type StoredVersion } from '../../store/resource-store.ts';
 import type { SearchRequest } from './parse.ts';
 import { buildWhere } from './sql.ts';
 
@@ -24,7 +24,7 @@ const toStored = (r: Row): StoredVersion => ({
   versionId: String(r.version_id),
   lastUpdated: new Date(r.last_updated).toISOString(),
   deleted: false,
-  content: r.content,
+  content: orderedResource(r.content),
 });
 
 export async function runSearch(q: Queryable, req: SearchRequest, scope: { parties?: string[] } = {}): Promise<SearchResult> {
