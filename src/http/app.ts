@@ -119,7 +119,7 @@ export function createApp(deps: AppDeps): express.Express {
         headers: {
           ifMatch: typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined,
           ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
-          prefer: req.headers.prefer,
+          prefer: typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined,
           contentType: req.headers['content-type'],
         },
         ctx: (res.locals.ctx as RequestContext | undefined) ?? anonymous(res.locals.requestId as string),
