@@ -10,6 +10,7 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
 import { NATIVE_FORMATS, type NativeFormat, type NativeIssue, type NativeValidationResult } from './types.ts';
 import { compileRules, type CompiledRule } from './validation/rules.ts';
 import { schemaIssues } from './validation/schema-issues.ts';
+import { assertTimeZoneData } from './validation/time.ts';
 
 export interface NativeValidators {
   /** Schema first (400); rules only for a record that passes it (422). */
@@ -43,6 +44,7 @@ async function readJson(file: string): Promise<unknown> {
  * either is missing or wrong, so that a broken mapping stops start-up rather than a request.
  */
 export async function loadNativeValidators(mappingsDir: string): Promise<NativeValidators> {
+  assertTimeZoneData();
   // `x-expected` is documentation for vendors and for our error messages; declaring it keeps strict mode on
   // for every other keyword, so a mis-spelt keyword in a schema still fails the load.
   // Both packages are CommonJS: under NodeNext the default import is module.exports, the class is `.default`.

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import type { NativeFormat, NativeValidationResult } from '../../src/native/types.ts';
 import { loadNativeValidators, toOperationOutcome, type NativeValidators } from '../../src/native/validation.ts';
 import { passesBsn11Proof } from '../../src/native/validation/checks.ts';
-import { localTimeInstants, parseDutchDate, parseIsoDate, parseOffsetDateTime } from '../../src/native/validation/time.ts';
+import { assertTimeZoneData, localTimeInstants, parseDutchDate, parseIsoDate, parseOffsetDateTime } from '../../src/native/validation/time.ts';
 
 const MAPPINGS = path.resolve(import.meta.dirname, '../../mappings');
 const EXAMPLES = path.resolve(import.meta.dirname, '../../../shared/native-formats/examples');
@@ -286,6 +286,13 @@ describe('dates and times', () => {
     ]);
     expect(localTimeInstants({ year: 2026, month: 7, day: 1 }, { hour: 2, minute: 30 })).toEqual([Date.parse('2026-07-01T00:30:00Z')]);
     expect(localTimeInstants({ year: 2026, month: 12, day: 1 }, { hour: 2, minute: 30 })).toEqual([Date.parse('2026-12-01T01:30:00Z')]);
+  });
+
+  it('checks at load that the runtime knows the Dutch summer-time changes', () => {
+    expect(() => assertTimeZoneData()).not.toThrow();
+    // A zone without summer time has no gap and no doubled hour.
+    expect(() => assertTimeZoneData('UTC')).toThrow(/does not know the 2026 summer-time changes/);
+    expect(() => assertTimeZoneData('Mars/Olympus_Mons')).toThrow(/not available/);
   });
 
   function vvtWindow(datum: string, van: string, tot: string): Json {

@@ -132,3 +132,21 @@ export function localTimeInstants(date: CalendarDate, time: ClockTime, timeZone 
     .filter((instant) => wallClock(instant, timeZone) === wanted)
     .sort((a, b) => a - b);
 }
+
+/**
+ * Fails when the runtime's time-zone data cannot tell the summer-time changes apart (a Node build without
+ * full ICU, or a broken tzdata), which would otherwise let impossible local times through unnoticed.
+ */
+export function assertTimeZoneData(timeZone = DUTCH_TIME_ZONE): void {
+  let gap: number[];
+  let doubled: number[];
+  try {
+    gap = localTimeInstants({ year: 2026, month: 3, day: 29 }, { hour: 2, minute: 30 }, timeZone);
+    doubled = localTimeInstants({ year: 2026, month: 10, day: 25 }, { hour: 2, minute: 30 }, timeZone);
+  } catch (err) {
+    throw new Error(`time-zone data for ${timeZone} is not available: ${(err as Error).message}`, { cause: err });
+  }
+  if (gap.length !== 0 || doubled.length !== 2) {
+    throw new Error(`time-zone data for ${timeZone} does not know the 2026 summer-time changes; the runtime needs full ICU`);
+  }
+}
