@@ -1,0 +1,57 @@
+import type { Expansion } from './terminology.ts';
+
+/** A FHIRPath invariant, parsed once; `test` answers whether a node satisfies it. */
+export interface CompiledInvariant {
+  readonly key: string;
+  readonly human: string;
+  readonly test: (node: unknown, resource: unknown) => boolean;
+}
+
+export interface CompiledBinding {
+  readonly valueSet: string;
+  readonly expansion: Expansion;
+}
+
+export interface CompiledSlice {
+  readonly name: string;
+  /** Set for extension slices: they are told apart by url. */
+  readonly extensionUrl?: string;
+  readonly matches: (item: unknown) => boolean;
+  readonly element: CompiledElement;
+}
+
+export interface CompiledSlicing {
+  readonly closed: boolean;
+  readonly slices: readonly CompiledSlice[];
+}
+
+/**
+ * The checks one element needs, resolved at load so validation only walks data. Only elements
+ * with something to check (or descendants that have) are kept.
+ */
+export interface CompiledElement {
+  /** JSON property name; for a choice element the prefix before the type (`value`). */
+  readonly key: string;
+  readonly choice: boolean;
+  readonly repeats: boolean;
+  /** Primitive: its `id` and `extension` live under `_key` in JSON. */
+  readonly primitive: boolean;
+  readonly cardinality?: { readonly min: number; readonly max: number };
+  readonly fixed?: unknown;
+  readonly pattern?: unknown;
+  readonly binding?: CompiledBinding;
+  /** Choice type suffixes allowed, as they appear in JSON (`Coding`, `DateTime`). */
+  readonly allowedTypes?: ReadonlySet<string>;
+  readonly referenceTargets?: ReadonlySet<string>;
+  readonly invariants: readonly CompiledInvariant[];
+  readonly children: readonly CompiledElement[];
+  readonly slicing?: CompiledSlicing;
+}
+
+export interface CompiledProfile {
+  readonly url: string;
+  readonly type: string;
+  readonly root: CompiledElement;
+  /** Required bindings that cannot be checked without a terminology server, for transparency. */
+  readonly uncheckedBindings: readonly string[];
+}

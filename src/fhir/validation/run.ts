@@ -1,0 +1,145 @@
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { CompiledBinding, CompiledElement } from './compiled.ts';
+import { issue } from './issues.ts';
+import { asArray, deepEqual, isObject, matchesPattern } from './json.ts';
+import type { JsonObject } from './json.ts';
+import { referencedTypes } from './references.ts';
+
+/** Runs compiled checks over parsed JSON; the expression of every issue is built as it walks. */
+export interface RunState {
+  readonly resource: JsonObject;
+  readonly issues: OperationOutcomeIssue[];
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+}
+
+function listCodes(binding: CompiledBinding): string {
+  const codes = [...binding.expansion.codes];
+  return codes.length <= 12 ? `: one of ${codes.join(', ')}` : '';
+}
+
+function inValueSet(value: unknown, binding: CompiledBinding): boolean {
+  const { codes, systemCodes } = binding.expansion;
+  if (typeof value === 'string') return codes.has(value);
+  if (!isObject(value)) return false;
+  if (value.coding !== undefined || value.text !== undefined) {
+    return asArray(value.coding).some((c) => isObject(c) && systemCodes.has(`${String(c.system)}|${String(c.code)}`));
+  }
+  return systemCodes.has(`${String(value.system)}|${String(value.code)}`);
+}
+
+function choiceKey(el: CompiledElement, parent: JsonObject): string | undefined {
+  const prefix = el.key;
+  for (const k of Object.keys(parent)) {
+    if (k.length > prefix.length && k.startsWith(prefix)) {
+      const c = k.charCodeAt(prefix.length);
+      if (c >= 65 && c <= 90) return k;
+    }
+  }
+  return undefined;
+}
+
+/** Checks one occurrence of an element: its value, its invariants and what lies below it. */
+export function checkItem(el: CompiledElement, value: unknown, shadow: unknown, expr: string, state: RunState): void {
+  if (value !== undefined) {
+    if (el.fixed !== undefined && !deepEqual(value, el.fixed)) {
+      state.issues.push(issue('value', expr, `${expr} must be exactly ${describe(el.fixed)}, but is ${describe(value)}`));
+    }
+    if (el.pattern !== undefined && !matchesPattern(value, el.pattern)) {
+      state.issues.push(issue('value', expr, `${expr} must contain ${describe(el.pattern)}, but is ${describe(value)}`));
+    }
+    if (el.binding && !inValueSet(value, el.binding)) {
+      state.issues.push(
+        issue('value', expr, `${expr} ${describe(value)} is not in the required value set ${el.binding.valueSet}${listCodes(el.binding)}`),
+      );
+    }
+    if (el.referenceTargets && isObject(value)) checkReference(el.referenceTargets, value, expr, state);
+    for (const invariant of el.invariants) {
+      if (!invariant.test(value, state.resource)) {
+        state.issues.push(issue('invariant', expr, `${invariant.human} (${invariant.key})`));
+      }
+    }
+  }
+  if (el.children.length) {
+    const container = el.primitive ? shadow : value;
+    if (isObject(container)) checkChildren(el.children, container, expr, state);
+  }
+}
+
+function checkReference(targets: ReadonlySet<string>, reference: JsonObject, expr: string, state: RunState): void {
+  const { types, unknowable } = referencedTypes(reference, state.resource);
+  const allowed = [...targets].join(' or ');
+  if (types.length === 0 && !unknowable) {
+    state.issues.push(issue('invalid', expr, `${expr} must refer to ${allowed}, but names no target`));
+  }
+  for (const type of types) {
+    if (!targets.has(type)) {
+      state.issues.push(issue('invalid', expr, `${expr} must refer to ${allowed}, not to ${type}`));
+      return;
+    }
+  }
+}
+
+export function checkChildren(children: readonly CompiledElement[], parent: JsonObject, expr: string, state: RunState): void {
+  for (const el of children) checkElement(el, parent, expr, state);
+}
+
+function checkElement(el: CompiledElement, parent: JsonObject, expr: string, state: RunState): void {
+  let key: string | undefined = el.key;
+  if (el.choice) {
+    key = choiceKey(el, parent);
+    if (key && el.allowedTypes && !el.allowedTypes.has(key.slice(el.key.length))) {
+      const allowed = [...el.allowedTypes].map((t) => el.key + t).join(', ');
+      state.issues.push(issue('invalid', `${expr}.${key}`, `${expr}.${key} has the wrong type: expected ${allowed}`));
+    }
+  }
+  const values = key === undefined ? [] : asArray(parent[key]);
+  const shadows = key !== undefined && el.primitive ? asArray(parent['_' + key]) : [];
+  const count = Math.max(values.length, shadows.length);
+  const label = key ?? el.key;
+
+  if (el.cardinality) {
+    const { min, max } = el.cardinality;
+    if (count < min) {
+      const what = min === 1 ? 'is required' : `needs at least ${min} values`;
+      state.issues.push(issue('required', `${expr}.${label}`, `${expr}.${label} ${what}${count ? `, but has ${count}` : ' but is missing'}`));
+    } else if (count > max) {
+      const what = max === 0 ? 'is not allowed here' : `allows at most ${max} value${max === 1 ? '' : 's'}, but has ${count}`;
+      state.issues.push(issue('invalid', `${expr}.${label}`, `${expr}.${label} ${what}`));
+    }
+  }
+
+  for (let i = 0; i < count; i++) {
+    checkItem(el, values[i], shadows[i], el.repeats ? `${expr}.${label}[${i}]` : `${expr}.${label}`, state);
+  }
+
+  if (el.slicing) checkSlices(el, values, `${expr}.${label}`, state);
+}
+
+function checkSlices(el: CompiledElement, items: unknown[], expr: string, state: RunState): void {
+  const slicing = el.slicing;
+  if (!slicing) return;
+  const counts = new Array<number>(slicing.slices.length).fill(0);
+  items.forEach((item, i) => {
+    const index = slicing.slices.findIndex((s) => s.matches(item));
+    if (index < 0) {
+      if (slicing.closed) state.issues.push(issue('invalid', `${expr}[${i}]`, `${expr}[${i}] matches none of the allowed kinds`));
+      return;
+    }
+    counts[index]++;
+    checkItem(slicing.slices[index].element, item, undefined, `${expr}[${i}]`, state);
+  });
+  slicing.slices.forEach((slice, index) => {
+    const cardinality = slice.element.cardinality;
+    if (!cardinality) return;
+    const where = slice.extensionUrl ? `${expr}('${slice.extensionUrl}')` : expr;
+    const what = slice.extensionUrl ? `extension ${slice.extensionUrl}` : `${expr} of kind '${slice.name}'`;
+    if (counts[index] < cardinality.min) {
+      state.issues.push(issue('required', where, `${what} is required but missing`));
+    } else if (counts[index] > cardinality.max) {
+      state.issues.push(issue('invalid', where, `${what} appears ${counts[index]} times, at most ${cardinality.max} allowed`));
+    }
+  });
+}
