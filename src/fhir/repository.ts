@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { applyPatch, type Operation } from '@medplum/core';
+import { applyPatch, InvalidOperationError, type Operation } from '@medplum/core';
 import type { RequestContext } from '../context.ts';
 import type { Database, Queryable, Tx } from '../store/database.ts';
 import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
-import { badRequest, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed } from './outcomes.ts';
+import { badRequest, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed, unprocessable } from './outcomes.ts';
 import { extractIndexValues } from './search/index-values.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
 import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
@@ -58,9 +58,10 @@ export function parseIfMatch(header: string | undefined): string | undefined {
 }
 
 function withMeta(resource: Resource, id: string, versionId: string, lastUpdated: string): Resource {
-  // The server owns meta: whatever a client sent there is replaced.
-  const { meta: _ignored, ...rest } = resource as Resource & { meta?: unknown };
-  return { ...rest, id, meta: { versionId, lastUpdated } } as Resource;
+  // The server owns meta: whatever a client sent there is replaced. resourceType, id and meta come
+  // first, as on a read (orderedResource): a write answers with the same shape.
+  const { resourceType, id: _id, meta: _ignored, ...rest } = resource as Resource & { meta?: unknown };
+  return { resourceType, id, meta: { versionId, lastUpdated }, ...rest } as Resource;
 }
 
 /**
@@ -90,6 +91,12 @@ export class Repository {
   async transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return work(this);
     return this.deps.db.transaction((tx) => work(new Repository(this.deps, this.ctx, tx)));
+  }
+
+  /** The open transaction, for gateway code that writes its own tables beside the resources. */
+  txHandle(): Tx {
+    if (!this.tx) throw new Error('txHandle() is only available inside Repository.transaction()');
+    return this.tx;
   }
 
   // --- reads -------------------------------------------------------------------------------
@@ -147,11 +154,15 @@ export class Repository {
       const current = await resourceStore.current(repo.q, resourceType, id, true);
       if (!current || current.deleted) throw notFound(`${resourceType}/${id} is not known`);
       const patched = structuredClone(current.content);
+      let failure: Error | null | undefined;
       try {
-        applyPatch(patched, patch);
+        // applyPatch reports failed operations (unknown op, missing path, failed `test`) in its result, not by throwing.
+        failure = applyPatch(patched, patch).find((e) => e !== null);
       } catch (err) {
         throw badRequest(`The JSON Patch could not be applied: ${(err as Error).message}`);
       }
+      if (failure instanceof InvalidOperationError) throw badRequest(`The JSON Patch is invalid: ${failure.message}`);
+      if (failure) throw unprocessable(`The JSON Patch could not be applied: ${failure.message}`);
       if (patched.resourceType !== resourceType || patched.id !== id) throw badRequest('A patch may not change resourceType or id');
       return repo.updateInTx(patched, options, current);
     });

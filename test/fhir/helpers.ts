@@ -1,0 +1,82 @@
+// Shared by the FHIR REST tests: JSON over supertest, and a complete handover made through the API.
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import request from 'supertest';
+import type { DemoClient, TestGateway } from '../support/gateway.ts';
+import { buildEncounter, buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
+
+export const FHIR_JSON = 'application/fhir+json';
+
+export interface Fhir {
+  get(path: string, headers?: Record<string, string>): request.Test;
+  post(path: string, body: unknown, headers?: Record<string, string>): request.Test;
+  put(path: string, body: unknown, headers?: Record<string, string>): request.Test;
+  patch(path: string, body: unknown, headers?: Record<string, string>): request.Test;
+  delete(path: string, headers?: Record<string, string>): request.Test;
+  /** Creates a resource and returns what the server stored (fails the test on anything but 201). */
+  create<T extends Resource>(resource: T): Promise<T>;
+}
+
+/** A FHIR client acting as `client`; paths are relative to /fhir/. */
+export async function fhirClient(tg: TestGateway, client: DemoClient = 'hap-vechtdal'): Promise<Fhir> {
+  const authorization = await tg.auth(client);
+  const withHeaders = (t: request.Test, headers: Record<string, string> = {}): request.Test => {
+    t.set('Authorization', authorization).set('Accept', FHIR_JSON);
+    for (const [k, v] of Object.entries(headers)) t.set(k, v);
+    return t;
+  };
+  const url = (path: string): string => `/fhir/${path.replace(/^\//, '')}`;
+  const send = (t: request.Test, body: unknown, headers?: Record<string, string>): request.Test =>
+    withHeaders(t, { 'Content-Type': FHIR_JSON, ...headers }).send(JSON.stringify(body));
+  const fhir: Fhir = {
+    get: (path, headers) => withHeaders(request(tg.app).get(url(path)), headers),
+    post: (path, body, headers) => send(request(tg.app).post(url(path)), body, headers),
+    put: (path, body, headers) => send(request(tg.app).put(url(path)), body, headers),
+    patch: (path, body, headers) => send(request(tg.app).patch(url(path)), body, { 'Content-Type': 'application/json-patch+json', ...headers }),
+    delete: (path, headers) => withHeaders(request(tg.app).delete(url(path)), headers),
+    create: async <T extends Resource>(resource: T): Promise<T> => {
+      const res = await fhir.post(resource.resourceType, resource);
+      if (res.status !== 201) throw new Error(`Creating ${resource.resourceType} gave ${res.status}: ${res.text}`);
+      return res.body as T;
+    },
+  };
+  return fhir;
+}
+
+export interface Handover {
+  patient: string;
+  serviceRequest: string;
+  encounter: string;
+  task: string;
+  requester: string;
+  owner: string;
+}
+
+/** Patient, ServiceRequest, Encounter and Task of one handover from HAP Vechtdal to RAV Noordoost, each created on its own. */
+export async function createHandover(tg: TestGateway, fhir: Fhir, taskOverrides: Parameters<typeof buildTask>[1] = {}): Promise<Handover> {
+  const requester = await tg.organizationRef('hap-vechtdal');
+  const owner = await tg.organizationRef('rav-noordoost');
+  const patient = `Patient/${(await fhir.create(buildPatient())).id}`;
+  const serviceRequest = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
+  const encounter = `Encounter/${(await fhir.create(buildEncounter({ patient, serviceProvider: owner }))).id}`;
+  const task = `Task/${(await fhir.create(buildTask({ focus: serviceRequest, patient, requester, owner, encounter }, taskOverrides))).id}`;
+  return { patient, serviceRequest, encounter, task, requester, owner };
+}
+
+export function entries(bundle: Bundle, mode?: 'match' | 'include' | 'outcome'): Resource[] {
+  return (bundle.entry ?? []).filter((e) => !mode || e.search?.mode === mode).map((e) => e.resource!);
+}
+
+/** Ids of the matches of a searchset. */
+export function matchIds(bundle: Bundle): string[] {
+  return entries(bundle, 'match').map((r) => r.id!);
+}
+
+/** Asserts an OperationOutcome body and returns it. */
+export function expectOutcome(res: request.Response, status: number): OperationOutcome {
+  if (res.status !== status) throw new Error(`Expected ${status}, got ${res.status}: ${res.text}`);
+  expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+  const body = JSON.parse(res.text) as OperationOutcome;
+  expect(body.resourceType).toBe('OperationOutcome');
+  expect(body.issue?.length).toBeGreaterThan(0);
+  return body;
+}
