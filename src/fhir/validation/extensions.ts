@@ -11,20 +11,33 @@ export type ExtensionLookup = (url: string) => CompiledElement | undefined;
  * mention an extension must not make a wrongly typed one acceptable.
  */
 export function checkExtensionInstances(value: unknown, expr: string, lookup: ExtensionLookup, state: RunState): void {
+  walk(value, [expr], lookup, state);
+}
+
+// The path is kept as parts and joined only when an extension is found: most walks find none.
+function walk(value: unknown, path: string[], lookup: ExtensionLookup, state: RunState): void {
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkExtensionInstances(item, `${expr}[${i}]`, lookup, state));
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item !== 'object' || item === null) continue;
+      path.push(`[${i}]`);
+      walk(item, path, lookup, state);
+      path.pop();
+    }
     return;
   }
   if (!isObject(value)) return;
-  for (const [key, child] of Object.entries(value)) {
+  for (const key in value) {
+    const child = value[key];
     if (typeof child !== 'object' || child === null) continue;
-    const label = key.charCodeAt(0) === 95 ? key.slice(1) : key;
     if ((key === 'extension' || key === 'modifierExtension') && Array.isArray(child)) {
-      child.forEach((ext, i) => {
+      child.forEach((ext: unknown, i) => {
         const definition = isObject(ext) && typeof ext.url === 'string' ? lookup(ext.url) : undefined;
-        if (definition) checkItem(definition, ext, undefined, `${expr}.${key}[${i}]`, state);
+        if (definition) checkItem(definition, ext, undefined, `${path.join('')}.${key}[${i}]`, state);
       });
     }
-    checkExtensionInstances(child, `${expr}.${label}`, lookup, state);
+    path.push('.' + (key.charCodeAt(0) === 95 ? key.slice(1) : key));
+    walk(child, path, lookup, state);
+    path.pop();
   }
 }

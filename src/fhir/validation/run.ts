@@ -95,6 +95,8 @@ function checkElement(el: CompiledElement, parent: JsonObject, expr: string, sta
       state.issues.push(issue('invalid', `${expr}.${key}`, `${expr}.${key} has the wrong type: expected ${allowed}`));
     }
   }
+  // Most elements are absent and unconstrained in any one resource: leave those at once.
+  if (!el.cardinality && !el.slicing && (key === undefined || (parent[key] === undefined && (!el.primitive || parent['_' + key] === undefined)))) return;
   const values = key === undefined ? [] : asArray(parent[key]);
   const shadows = key !== undefined && el.primitive ? asArray(parent['_' + key]) : [];
   const count = Math.max(values.length, shadows.length);
