@@ -15,7 +15,13 @@ import { FhirRouter } from './fhir/router.ts';
 import { SearchParameterRegistry } from './fhir/search/parameters.ts';
 import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
-import { baseValidationHook } from './fhir/base-validation.ts';
+import { nativeRouter } from './http/native-routes.ts';
+import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
+import { registerValidateRoutes } from './fhir/validate-routes.ts';
+import { loadProfileValidator } from './fhir/validation/index.ts';
+import { NativeIngest } from './handover/ingest.ts';
+import { loadNativeMapper } from './native/mapping/index.ts';
+import { loadNativeValidators } from './native/validation.ts';
 import type { Database } from './store/database.ts';
 import { migrate } from './store/migrate.ts';
 import { PGliteDatabase } from './store/pglite.ts';
@@ -54,7 +60,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
 
   const registry = SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json'));
-  const hooks: WriteHooks[] = [baseValidationHook()];
+  // Data over code: profiles, native schemas, rules and mappings are loaded and compiled once, here.
+  const profiles = loadProfileValidator(join(ROOT_DIR, 'profiles'));
+  const validators = await loadNativeValidators(join(ROOT_DIR, 'mappings'));
+  const mapper = loadNativeMapper(join(ROOT_DIR, 'mappings'));
+  const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }];
   const repoDeps: RepositoryDeps = { db, registry, hooks };
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
 
@@ -95,9 +105,18 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     const { versions, total } = await repository(req.ctx).history({ since }, count, offset);
     return { status: 200, body: historyBundle(fhirBaseUrl, '_history', versions, total, count, offset) };
   });
+  contributions.push(registerTerminologyRoutes(fhir, fhirBaseUrl, mapper.terminology));
+  contributions.push(registerValidateRoutes(fhir, profiles));
   registerRestRoutes(fhir, services);
 
-  const app = createApp({ logger, fhir, auth, maxBodyBytes: config.maxBodyBytes });
+  const ingest = new NativeIngest(fhirBaseUrl);
+  const app = createApp({
+    logger,
+    fhir,
+    auth,
+    maxBodyBytes: config.maxBodyBytes,
+    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes }) }],
+  });
 
   return {
     app,

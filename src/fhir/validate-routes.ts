@@ -1,0 +1,27 @@
+import type { Parameters, Resource } from '@medplum/fhirtypes';
+import type { CapabilityContribution } from './capability.ts';
+import { allOk, badRequest, outcomeOf } from './outcomes.ts';
+import { isWritableType } from './resource-types.ts';
+import type { FhirRouter } from './router.ts';
+import type { ProfileValidator } from './validation/index.ts';
+import { WRITABLE_TYPES } from './resource-types.ts';
+
+/** `POST [type]/$validate`: the same checks every write of that type passes, without storing anything. */
+export function registerValidateRoutes(router: FhirRouter, profiles: ProfileValidator): CapabilityContribution {
+  router.add('POST', ':type/$validate', async (req, { type }) => {
+    if (!isWritableType(type!)) throw badRequest(`Resource type '${type}' is not supported here`);
+    let resource = req.body as Resource | Parameters | undefined;
+    let profile = req.query.profile?.[0];
+    if (resource?.resourceType === 'Parameters') {
+      const params = resource.parameter ?? [];
+      profile = params.find((p) => p.name === 'profile')?.valueUri ?? profile;
+      resource = params.find((p) => p.name === 'resource')?.resource;
+    }
+    if (!resource || resource.resourceType !== type) throw badRequest(`$validate takes a ${type} (or Parameters with a 'resource' part)`);
+    const issues = profile ? profiles.validateAgainst(resource, profile) : profiles.validate(resource);
+    return { status: 200, body: issues.length ? outcomeOf(issues) : allOk('The resource is valid') };
+  });
+  return {
+    operations: WRITABLE_TYPES.map((type) => ({ type, operation: { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' } })),
+  };
+}

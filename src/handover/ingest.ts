@@ -1,0 +1,407 @@
+import { createHash } from 'node:crypto';
+import type { Bundle, BundleEntry, Encounter, Observation, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { RequestContext } from '../context.ts';
+import { etag, fullUrl } from '../fhir/bundles.ts';
+import { conflict, forbidden, HttpError, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
+import type { Repository, WriteResult } from '../fhir/repository.ts';
+import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
+import type { StoredVersion } from '../store/resource-store.ts';
+import { findByIdentifier, organizationByUra, resolveReferences, uraOfReference } from './references.ts';
+import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
+
+export const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
+
+export interface IngestResult {
+  status: 200 | 201;
+  location?: string;
+  bundle: Bundle;
+  /** Why nothing changed, when nothing did (re-send, superseded). */
+  note?: string;
+}
+
+interface Written {
+  result: WriteResult;
+  status: number;
+}
+
+/** Canonical JSON (sorted keys) so that a re-send with keys in another order is still the same record. */
+function contentHash(record: NativeRecord): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+  return createHash('sha256').update(JSON.stringify(sort(record))).digest('hex');
+}
+
+function ref(v: StoredVersion): Reference<Organization> {
+  return { reference: `${v.resourceType}/${v.id}` };
+}
+
+/**
+ * Stores what one native record says, all of it in one transaction: the ledger entry (idempotent
+ * re-sends, sequence numbers), the FHIR resources, the handover transitions and their Provenance.
+ */
+export class NativeIngest {
+  private readonly baseUrl: string;
+
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  async ingest(repo: Repository, format: NativeFormat, record: NativeRecord, mapped: MappedRecord): Promise<IngestResult> {
+    const ctx = repo.ctx;
+    if (mapped.senderUra !== ctx.organizationUra) {
+      throw forbidden(`This record is sent on behalf of URA ${mapped.senderUra}, but the access token is for URA ${ctx.organizationUra}: a system may only send its own organisation's records`);
+    }
+    const hash = contentHash(record);
+    return repo.transaction(async (txRepo) => {
+      const tx = txRepo.txHandle();
+      await tx.query(
+        `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [mapped.senderUra, format, mapped.recordId],
+      );
+      const head = await tx.query<{ last_sequence: number }>(
+        `SELECT last_sequence FROM native_record_heads WHERE sender_ura = $1 AND format = $2 AND record_id = $3 FOR UPDATE`,
+        [mapped.senderUra, format, mapped.recordId],
+      );
+      const lastSequence = head.rows[0]?.last_sequence ?? 0;
+      const earlier = await tx.query<{ content_hash: string; location: string | null; response: Bundle }>(
+        `SELECT content_hash, location, response FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 AND sequence = $4`,
+        [mapped.senderUra, format, mapped.recordId, mapped.sequence],
+      );
+      const previous = earlier.rows[0];
+      if (previous) {
+        if (previous.content_hash !== hash) {
+          throw conflict(`Sequence number ${mapped.sequence} of this record was already received with different content; send changes with a higher sequence number`, [format === 'vvt' ? '$.mutatie_nr' : '$.volgnummer']);
+        }
+        return { status: 200, location: previous.location ?? undefined, bundle: previous.response, note: 'Identical re-send: nothing changed' };
+      }
+      if (mapped.sequence < lastSequence) {
+        const latest = await tx.query<{ location: string | null }>(
+          `SELECT location FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 ORDER BY sequence DESC LIMIT 1`,
+          [mapped.senderUra, format, mapped.recordId],
+        );
+        return {
+          status: 200,
+          location: latest.rows[0]?.location ?? undefined,
+          bundle: { resourceType: 'Bundle', type: 'transaction-response', entry: [] },
+          note: `Superseded: sequence number ${mapped.sequence} is older than ${lastSequence}, which the gateway already holds; nothing changed`,
+        };
+      }
+
+      const written: Written[] = [];
+      const first = lastSequence === 0;
+      const { location, created } =
+        mapped.kind === 'answer' ? await this.applyAnswer(txRepo, mapped, written) : await this.applyRequest(txRepo, mapped, written);
+      await this.writeProvenance(txRepo, format, mapped, written);
+
+      const bundle: Bundle = {
+        resourceType: 'Bundle',
+        type: 'transaction-response',
+        entry: written.map((w): BundleEntry => ({
+          fullUrl: fullUrl(this.baseUrl, w.result.stored),
+          response: {
+            status: String(w.status),
+            location: `${fullUrl(this.baseUrl, w.result.stored)}/_history/${w.result.stored.versionId}`,
+            etag: etag(w.result.stored.versionId),
+            lastModified: w.result.stored.lastUpdated,
+          },
+        })),
+      };
+      const status: 200 | 201 = first && created ? 201 : 200;
+      await tx.query(
+        `INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, status, location ?? null, bundle],
+      );
+      await tx.query(`UPDATE native_record_heads SET last_sequence = $4 WHERE sender_ura = $1 AND format = $2 AND record_id = $3`, [
+        mapped.senderUra,
+        format,
+        mapped.recordId,
+        mapped.sequence,
+      ]);
+      return { status, location, bundle };
+    });
+  }
+
+  private async save(repo: Repository, resource: Resource, existing: StoredVersion | undefined, written: Written[]): Promise<StoredVersion> {
+    const result = existing ? await repo.update({ ...resource, id: existing.id } as Resource) : await repo.create(resource);
+    if (result.changed) written.push({ result, status: result.created ? 201 : 200 });
+    return result.stored;
+  }
+
+  private async upsertByIdentifier<T extends Resource & { identifier?: { system?: string; value?: string }[] }>(
+    repo: Repository,
+    resource: T,
+    written: Written[],
+  ): Promise<StoredVersion> {
+    let existing: StoredVersion | undefined;
+    for (const identifier of resource.identifier ?? []) {
+      existing = await findByIdentifier(repo, resource.resourceType, identifier);
+      if (existing) break;
+    }
+    return this.save(repo, resource, existing, written);
+  }
+
+  /** The patient of a record: found by BSN (or the record's own patient identifier), merged with what was known. */
+  private async upsertPatient(repo: Repository, patient: Patient, written: Written[]): Promise<StoredVersion> {
+    const bsn = patient.identifier?.find((i) => i.system === 'http://fhir.nl/fhir/NamingSystem/bsn');
+    const candidates = bsn ? [bsn] : (patient.identifier ?? []);
+    let existing: StoredVersion | undefined;
+    for (const identifier of candidates) {
+      existing = await findByIdentifier(repo, 'Patient', identifier);
+      if (existing) break;
+    }
+    if (existing) {
+      const known = (existing.content as Patient).identifier ?? [];
+      const identifiers = [...known];
+      for (const i of patient.identifier ?? []) {
+        if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
+      }
+      return this.save(repo, { ...patient, identifier: identifiers }, existing, written);
+    }
+    return this.save(repo, patient, undefined, written);
+  }
+
+  private localMap(mapped: MappedRecord, patient?: StoredVersion, encounter?: StoredVersion, serviceRequest?: StoredVersion): Map<string, string> {
+    const map = new Map<string, string>();
+    const put = (key: string, v?: StoredVersion): void => {
+      const url = mapped.fullUrls[key];
+      if (url && v) map.set(url, `${v.resourceType}/${v.id}`);
+    };
+    put('patient', patient);
+    put('encounter', encounter);
+    put('serviceRequest', serviceRequest);
+    return map;
+  }
+
+  private async applyRequest(repo: Repository, mapped: MappedRecord, written: Written[]): Promise<{ location?: string; created: boolean }> {
+    const clone = <T>(v: T): T => structuredClone(v);
+    const patientIn = clone(mapped.patient);
+    const encounterIn = mapped.encounter ? clone(mapped.encounter) : undefined;
+    const srIn = mapped.serviceRequest ? clone(mapped.serviceRequest) : undefined;
+    const taskIn = mapped.task ? clone(mapped.task) : undefined;
+    const observationsIn = clone(mapped.observations);
+    // Organisations first: an unknown URA refuses the record before anything is written.
+    await resolveReferences(repo, [patientIn, encounterIn, srIn, taskIn, ...observationsIn], new Map());
+
+    const patient = await this.upsertPatient(repo, patientIn, written);
+    let local = this.localMap(mapped, patient);
+    await resolveReferences(repo, [encounterIn], local);
+    const encounter = encounterIn ? await this.upsertByIdentifier(repo, encounterIn, written) : undefined;
+    local = this.localMap(mapped, patient, encounter);
+    for (const obs of observationsIn) {
+      await resolveReferences(repo, [obs], local);
+      await this.upsertByIdentifier(repo, obs, written);
+    }
+
+    const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
+    const open = group ? await this.openTasksInGroup(repo, group) : [];
+    const receiver = mapped.cancelled ? undefined : mapped.receiver;
+    const receiverOrg = receiver ? await organizationByUra(repo, receiver.ura) : undefined;
+    if (receiver && !receiverOrg) {
+      throw new HttpError(422, outcome('not-found', `No organisation with URA ${receiver.ura} is known to the gateway; nothing was stored`, ['overdracht.naar.ura']));
+    }
+    const receiverRef = receiverOrg ? `Organization/${receiverOrg.id}` : undefined;
+
+    // Withdrawn or re-addressed: every open handover of this record to another receiver is cancelled.
+    for (const task of open) {
+      const t = task.content as Task;
+      if (receiverRef && t.owner?.reference === receiverRef) continue;
+      await this.cancelTask(repo, task, mapped.cancelled?.reason ?? (receiverRef ? 'Opnieuw geadresseerd aan een andere ontvanger' : 'Overdracht ingetrokken door de aanvrager'), written);
+    }
+
+    let taskStored: StoredVersion | undefined;
+    let created = written.some((w) => w.result.created);
+    if (receiverRef && taskIn && srIn) {
+      const current = open.find((t) => (t.content as Task).owner?.reference === receiverRef);
+      const currentSr = current ? await this.focusOf(repo, current.content as Task) : undefined;
+      local = this.localMap(mapped, patient, encounter);
+      await resolveReferences(repo, [srIn], local);
+      const sr = await this.save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written);
+      local = this.localMap(mapped, patient, encounter, sr);
+      await resolveReferences(repo, [taskIn], local);
+      if (current) {
+        const stored = current.content as Task;
+        // A requester's re-send updates the request's data; the handover's state is the owner's to change.
+        const next: Task = { ...taskIn, status: stored.status, businessStatus: stored.businessStatus, statusReason: stored.statusReason, output: stored.output, executionPeriod: stored.executionPeriod, lastModified: new Date().toISOString() };
+        taskStored = await this.save(repo, next, current, written);
+      } else {
+        taskStored = await this.save(repo, { ...taskIn, status: 'requested', lastModified: new Date().toISOString() }, undefined, written);
+        created = true;
+      }
+    } else if (mapped.cancelled && open.length === 0 && group) {
+      taskStored = undefined;
+    }
+    const location = taskStored ? fullUrl(this.baseUrl, taskStored) : encounter ? fullUrl(this.baseUrl, encounter) : undefined;
+    return { location, created };
+  }
+
+  private async openTasksInGroup(repo: Repository, group: { system?: string; value?: string }): Promise<StoredVersion[]> {
+    const token = group.system ? `${group.system}|${group.value}` : (group.value ?? '');
+    const found = await repo.search({ ...repo.parseSearch('Task', { 'group-identifier': [token], status: [OPEN_STATUSES.join(',')] }), count: 100, total: 'none' });
+    return found.resources;
+  }
+
+  private async focusOf(repo: Repository, task: Task): Promise<StoredVersion | undefined> {
+    const m = /^ServiceRequest\/(.+)$/.exec(task.focus?.reference ?? '');
+    if (!m) return undefined;
+    try {
+      return await repo.read('ServiceRequest', m[1]!);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async cancelTask(repo: Repository, task: StoredVersion, reason: string, written: Written[]): Promise<void> {
+    const t = task.content as Task;
+    const from = t.status as TaskStatus;
+    if (whoMay(from, 'cancelled') !== 'requester') {
+      throw conflict(`The handover Task/${task.id} is ${from}: the requester can no longer cancel it (only while requested, received, on-hold or accepted)`);
+    }
+    await this.save(repo, { ...t, status: 'cancelled', statusReason: { text: reason }, lastModified: new Date().toISOString() }, task, written);
+    const sr = await this.focusOf(repo, t);
+    if (sr) await this.save(repo, { ...(sr.content as ServiceRequest), status: 'revoked' }, sr, written);
+  }
+
+  private async applyAnswer(repo: Repository, mapped: MappedRecord, written: Written[]): Promise<{ location?: string; created: boolean }> {
+    const handoverId = mapped.handoverId ?? mapped.recordId;
+    let task: StoredVersion;
+    try {
+      task = await repo.read('Task', handoverId);
+    } catch {
+      throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
+    }
+    const t = task.content as Task;
+    const ownerUra = await uraOfReference(repo, t.owner);
+    const requesterUra = await uraOfReference(repo, t.requester);
+    if (ownerUra !== repo.ctx.organizationUra) {
+      if (requesterUra === repo.ctx.organizationUra) throw forbidden(`Only the receiving organisation of handover ${handoverId} may answer it`);
+      throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
+    }
+    const patientRef = t.for?.reference;
+    await this.checkSamePatient(repo, patientRef, mapped.patient);
+
+    const local = new Map<string, string>();
+    if (mapped.fullUrls.patient && patientRef) local.set(mapped.fullUrls.patient, patientRef);
+    if (mapped.fullUrls.serviceRequest && t.focus?.reference) local.set(mapped.fullUrls.serviceRequest, t.focus.reference);
+    if (mapped.fullUrls.task) local.set(mapped.fullUrls.task, `Task/${task.id}`);
+
+    // The receiver's own encounter (the ride, the visit) and its findings.
+    let encounter: StoredVersion | undefined;
+    if (mapped.encounter) {
+      const enc = structuredClone(mapped.encounter) as Encounter;
+      await resolveReferences(repo, [enc], local);
+      encounter = await this.upsertByIdentifier(repo, enc, written);
+      if (mapped.fullUrls.encounter) local.set(mapped.fullUrls.encounter, `Encounter/${encounter.id}`);
+    }
+    for (const o of mapped.observations) {
+      const obs = structuredClone(o) as Observation;
+      await resolveReferences(repo, [obs], local);
+      await this.upsertByIdentifier(repo, obs, written);
+    }
+    const sr = await this.focusOf(repo, t);
+    if (sr && mapped.serviceRequest?.identifier?.length) {
+      const current = sr.content as ServiceRequest;
+      const identifiers = [...(current.identifier ?? [])];
+      for (const i of mapped.serviceRequest.identifier) if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
+      await this.save(repo, { ...current, identifier: identifiers }, sr, written);
+    }
+
+    await this.transitionTask(repo, task, mapped, written);
+    return { location: fullUrl(this.baseUrl, task), created: false };
+  }
+
+  private async checkSamePatient(repo: Repository, patientRef: string | undefined, incoming: Patient): Promise<void> {
+    const m = /^Patient\/(.+)$/.exec(patientRef ?? '');
+    if (!m) return;
+    const stored = (await repo.read('Patient', m[1]!)).content as Patient;
+    const bsnOf = (p: Patient): string | undefined => p.identifier?.find((i) => i.system === 'http://fhir.nl/fhir/NamingSystem/bsn')?.value;
+    const a = bsnOf(stored);
+    const b = bsnOf(incoming);
+    if (a && b) {
+      if (a !== b) throw unprocessable('The answer names another patient (BSN) than the handover: refused, a handover confused between two patients is dangerous', ['patient.bsn']);
+      return;
+    }
+    if (stored.birthDate && incoming.birthDate && stored.birthDate !== incoming.birthDate) {
+      throw unprocessable('The answer names another patient (birth date) than the handover: refused, a handover confused between two patients is dangerous', ['patient.geboortedatum']);
+    }
+  }
+
+  /** Applies the transition an answer asks for, through every implied step (each its own Task version). */
+  private async transitionTask(repo: Repository, task: StoredVersion, mapped: MappedRecord, written: Written[]): Promise<void> {
+    const t = task.content as Task;
+    const from = t.status as TaskStatus;
+    let target = (mapped.transition?.status ?? from) as TaskStatus;
+    // GEANNULEERD by the receiver: refused before acceptance, failed after.
+    if (target === 'rejected' && (from === 'accepted' || from === 'in-progress')) target = 'failed';
+    const incoming = mapped.task ?? ({} as Partial<Task>);
+    const details: Partial<Task> = {
+      businessStatus: mapped.transition?.businessStatus ? { text: mapped.transition.businessStatus, coding: incoming.businessStatus?.coding } : t.businessStatus,
+      statusReason: mapped.transition?.statusReason ? { text: mapped.transition.statusReason } : t.statusReason,
+      executionPeriod: incoming.executionPeriod ?? t.executionPeriod,
+      output: incoming.output ?? t.output,
+    };
+    if (target === from || (target === 'requested' && (from === 'requested' || from === 'received'))) {
+      await this.save(repo, { ...t, ...details, lastModified: new Date().toISOString() }, task, written);
+      return;
+    }
+    if (isFinal(from)) throw conflict(describeTransition(from, target));
+    const steps = pathTo(from, target);
+    if (!steps || steps.some((s, i) => whoMay(i === 0 ? from : steps[i - 1]!, s) !== 'owner')) throw conflict(describeTransition(from, target));
+    let current = task;
+    for (const [i, step] of steps.entries()) {
+      const last = i === steps.length - 1;
+      const base = current.content as Task;
+      const next: Task = { ...base, status: step, lastModified: new Date().toISOString(), ...(last ? details : {}) };
+      current = await this.save(repo, next, current, written);
+    }
+  }
+
+  private async writeProvenance(repo: Repository, format: NativeFormat, mapped: MappedRecord, written: Written[]): Promise<void> {
+    if (written.length === 0) return;
+    const sender = await organizationByUra(repo, mapped.senderUra);
+    const agent: Provenance['agent'] = [
+      {
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
+        who: sender ? { ...ref(sender), display: (sender.content as { name?: string }).name } : { display: `URA ${mapped.senderUra}` },
+        onBehalfOf: undefined,
+      },
+    ];
+    if (mapped.onBehalfOf) {
+      agent.push({
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'enterer' }] },
+        who: {
+          display: mapped.onBehalfOf.name,
+          ...(mapped.onBehalfOf.big ? { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/big', value: mapped.onBehalfOf.big } } : {}),
+        },
+        onBehalfOf: sender ? ref(sender) : undefined,
+      });
+    }
+    const provenance: Provenance = {
+      resourceType: 'Provenance',
+      target: written.map((w) => ({ reference: `${w.result.stored.resourceType}/${w.result.stored.id}/_history/${w.result.stored.versionId}` })),
+      recorded: new Date().toISOString(),
+      activity: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: written.some((w) => w.result.created) ? 'CREATE' : 'UPDATE' }],
+      },
+      agent,
+      entity: [
+        {
+          role: 'source',
+          what: {
+            identifier: { system: `${NATIVE_RECORD_SYSTEM}/${format}/${mapped.senderUra}`, value: `${mapped.recordId}#${mapped.sequence}` },
+            display: `${format} record ${mapped.recordId}, sequence ${mapped.sequence}`,
+          },
+        },
+      ],
+    };
+    const result = await repo.create(provenance);
+    written.push({ result, status: 201 });
+  }
+}
+
+function mergeServiceRequest(stored: ServiceRequest, incoming: ServiceRequest): ServiceRequest {
+  const identifiers = [...(stored.identifier ?? [])];
+  for (const i of incoming.identifier ?? []) if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
+  return { ...incoming, identifier: identifiers };
+}
+
+export type { RequestContext };

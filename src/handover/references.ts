@@ -1,0 +1,67 @@
+import type { Reference, Resource } from '@medplum/fhirtypes';
+import { HttpError, outcome } from '../fhir/outcomes.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { StoredVersion } from '../store/resource-store.ts';
+
+export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
+const CONDITIONAL_ORG = /^Organization\?identifier=http:\/\/fhir\.nl\/fhir\/NamingSystem\/ura\|(\d{8})$/;
+
+/** Finds the one current resource with `identifier` (system|value), if any. */
+export async function findByIdentifier(repo: Repository, type: string, identifier: { system?: string; value?: string } | undefined): Promise<StoredVersion | undefined> {
+  if (!identifier?.value) return undefined;
+  const token = identifier.system ? `${identifier.system}|${identifier.value}` : identifier.value;
+  const found = await repo.search({ ...repo.parseSearch(type, { identifier: [token] }), count: 1, total: 'none' });
+  return found.resources[0];
+}
+
+export async function organizationByUra(repo: Repository, ura: string): Promise<StoredVersion | undefined> {
+  return findByIdentifier(repo, 'Organization', { system: URA_SYSTEM, value: ura });
+}
+
+export function uraOf(org: Resource | undefined): string | undefined {
+  return (org as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
+}
+
+/** The URA behind an `Organization/<id>` reference. */
+export async function uraOfReference(repo: Repository, ref: Reference | undefined): Promise<string | undefined> {
+  const m = /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(ref?.reference ?? '');
+  if (!m) return undefined;
+  try {
+    return uraOf((await repo.read('Organization', m[1]!)).content);
+  } catch {
+    return undefined;
+  }
+}
+
+function walkReferences(value: unknown, visit: (ref: { reference?: string }) => void): void {
+  if (Array.isArray(value)) for (const v of value) walkReferences(v, visit);
+  else if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    if (typeof obj.reference === 'string') visit(obj as { reference: string });
+    for (const [k, v] of Object.entries(obj)) if (k !== 'reference') walkReferences(v, visit);
+  }
+}
+
+/**
+ * Replaces the mapping's symbolic references — `urn:uuid:` of the record's own resources and
+ * conditional `Organization?identifier=<URA>` — with stored ones. An unknown URA is refused with
+ * 422 naming it, before anything is stored.
+ */
+export async function resolveReferences(repo: Repository, resources: (Resource | undefined)[], local: Map<string, string>): Promise<void> {
+  const uras = new Set<string>();
+  for (const r of resources) walkReferences(r, (ref) => {
+    const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
+    if (m) uras.add(m[1]!);
+  });
+  const orgs = new Map<string, string>();
+  for (const ura of uras) {
+    const org = await organizationByUra(repo, ura);
+    if (!org) throw new HttpError(422, outcome('not-found', `No organisation with URA ${ura} is known to the gateway; nothing was stored`, [`URA ${ura}`]));
+    orgs.set(ura, `Organization/${org.id}`);
+  }
+  for (const r of resources) walkReferences(r, (ref) => {
+    const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
+    if (m) ref.reference = orgs.get(m[1]!);
+    else if (ref.reference && local.has(ref.reference)) ref.reference = local.get(ref.reference);
+  });
+}

@@ -1,0 +1,55 @@
+import type { Encounter, Observation, Organization, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { notFound } from '../fhir/outcomes.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { HandoverView, Perspective } from '../native/types.ts';
+import { uraOf } from './references.ts';
+
+async function readRef<T>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
+  const m = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference ?? '');
+  if (!m) return undefined;
+  try {
+    return (await repo.read(m[1]!, m[2]!)).content as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function party(org: Organization | undefined): HandoverView['requester'] {
+  return { ura: uraOf(org) ?? '', name: org?.name, kind: org?.type?.[0]?.coding?.[0]?.code };
+}
+
+/** Everything a rendered record of handover `taskId` may draw on, and whose view the caller has. */
+export async function loadHandoverView(repo: Repository, taskId: string): Promise<{ view: HandoverView; perspective: Perspective; version: number }> {
+  let task: Task;
+  let version: number;
+  try {
+    const stored = await repo.read('Task', taskId);
+    task = stored.content as Task;
+    version = Number(stored.versionId);
+  } catch {
+    throw notFound(`No handover with id ${taskId} is known`);
+  }
+  const [requesterOrg, ownerOrg] = await Promise.all([readRef<Organization>(repo, task.requester?.reference), readRef<Organization>(repo, task.owner?.reference)]);
+  const requester = party(requesterOrg);
+  const owner = party(ownerOrg);
+  const ura = repo.ctx.organizationUra;
+  const perspective: Perspective | undefined = ura === owner.ura ? 'receiver' : ura === requester.ura ? 'requester' : undefined;
+  // Someone not party to the handover learns nothing, not even that it exists.
+  if (!perspective) throw notFound(`No handover with id ${taskId} is known`);
+
+  const serviceRequest = await readRef<ServiceRequest>(repo, task.focus?.reference);
+  const patient = await readRef<Patient>(repo, task.for?.reference);
+  const encounters: Encounter[] = [];
+  const own = await readRef<Encounter>(repo, task.encounter?.reference);
+  if (own) encounters.push(own);
+  const observations: Observation[] = [];
+  if (task.focus?.reference) {
+    const receiverEncounters = await repo.search({ ...repo.parseSearch('Encounter', { 'based-on': [task.focus.reference] }), count: 10, total: 'none' });
+    for (const e of receiverEncounters.resources) {
+      encounters.push(e.content as Encounter);
+      const obs = await repo.search({ ...repo.parseSearch('Observation', { encounter: [`Encounter/${e.id}`] }), count: 100, total: 'none' });
+      observations.push(...obs.resources.map((o) => o.content as Observation));
+    }
+  }
+  return { view: { task, serviceRequest, encounters, patient, observations, requester, owner }, perspective, version };
+}

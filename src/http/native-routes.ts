@@ -1,0 +1,72 @@
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type { RequestContext } from '../context.ts';
+import { badRequest, HttpError, notFound } from '../fhir/outcomes.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { NativeIngest } from '../handover/ingest.ts';
+import { loadHandoverView } from '../handover/view.ts';
+import type { NativeMapper } from '../native/mapping/index.ts';
+import { NATIVE_FORMATS, type NativeFormat, type NativeRecord } from '../native/types.ts';
+import { toOperationOutcome, type NativeValidators } from '../native/validation.ts';
+import { sendFhir } from './app.ts';
+import { parseJsonBody } from './json-body.ts';
+import { requireContentType } from './media-types.ts';
+
+export interface NativeRouteDeps {
+  validators: NativeValidators;
+  mapper: NativeMapper;
+  ingest: NativeIngest;
+  repository: (ctx: RequestContext) => Repository;
+  maxBodyBytes: number;
+}
+
+function formatOf(raw: string | string[] | undefined): NativeFormat {
+  if (typeof raw === 'string' && (NATIVE_FORMATS as readonly string[]).includes(raw)) return raw as NativeFormat;
+  throw notFound(`Unknown native format '${String(raw)}'; the gateway speaks ${NATIVE_FORMATS.join(', ')}`);
+}
+
+const handle =
+  (fn: (req: Request, res: Response) => Promise<void>) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    fn(req, res).catch(next);
+  };
+
+/** POST /native/{format}: a system's own record in; GET /native/{format}/{handoverId}: a handover rendered in that format. */
+export function nativeRouter(deps: NativeRouteDeps): express.Router {
+  const router = express.Router();
+
+  router.post(
+    '/:format',
+    express.raw({ type: () => true, limit: deps.maxBodyBytes }),
+    handle(async (req, res) => {
+      const format = formatOf(req.params.format);
+      requireContentType(req);
+      if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('The request body is empty');
+      const record = parseJsonBody(req.body);
+      if (!record || typeof record !== 'object' || Array.isArray(record)) throw badRequest(`A ${format} record is a JSON object`);
+      const result = deps.validators.validate(format, record);
+      if (!result.ok) throw new HttpError(result.status, toOperationOutcome(result));
+      const ctx = res.locals.ctx as RequestContext;
+      const mapped = deps.mapper.toFhir(format, record as NativeRecord);
+      const outcome = await deps.ingest.ingest(deps.repository(ctx), format, record as NativeRecord, mapped);
+      const headers: Record<string, string> = {};
+      if (outcome.location) headers.Location = outcome.location;
+      if (outcome.note) headers['X-Handover-Note'] = outcome.note;
+      const bundle = outcome.note
+        ? { ...outcome.bundle, entry: [...(outcome.bundle.entry ?? []), { resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: outcome.note }] } }] }
+        : outcome.bundle;
+      sendFhir(res, outcome.status, bundle, headers);
+    }),
+  );
+
+  router.get(
+    '/:format/:handoverId',
+    handle(async (req, res) => {
+      const format = formatOf(req.params.format);
+      const ctx = res.locals.ctx as RequestContext;
+      const { view, perspective, version } = await loadHandoverView(deps.repository(ctx), String(req.params.handoverId));
+      const rendered = deps.mapper.render(format, view, perspective, version);
+      res.status(200).type('application/json').send(JSON.stringify(rendered));
+    }),
+  );
+  return router;
+}
