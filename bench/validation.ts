@@ -7,7 +7,7 @@ import { validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 
 const profilesDir = join(import.meta.dirname, '..', 'profiles');
-let t0 = performance.now();
+const t0 = performance.now();
 const validator = loadProfileValidator(profilesDir);
 console.log(`load (definitions + ${validator.profiles.length} profiles compiled): ${(performance.now() - t0).toFixed(0)} ms`);
 
