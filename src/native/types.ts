@@ -53,6 +53,17 @@ export interface MappedRecord {
     status: Task['status'];
     businessStatus?: string;
     statusReason?: string;
+    /**
+     * Set for a native cancel (`GEANNULEERD`) by the receiver: `status` is `rejected`, but when the Task was
+     * already accepted (or later) the handover becomes `failed` instead.
+     */
+    failsIfAccepted?: boolean;
+    /** The receiver's own reference for the handover (the ride number), for the ServiceRequest's identifiers. */
+    reference?: { system: string; value: string };
+    /** Planned start (vvt `gepland_*`) and done time (vvt `uitgevoerd_*`), for Task.executionPeriod. */
+    executionPeriod?: { start?: string; end?: string };
+    /** The receiver's report (vvt `verslag`), for Task.output. */
+    output?: string;
   };
 }
 
