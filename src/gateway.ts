@@ -20,6 +20,7 @@ import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
+import { workflowHooks } from './handover/workflow.ts';
 import { loadNativeMapper } from './native/mapping/index.ts';
 import { loadNativeValidators } from './native/validation.ts';
 import type { Database } from './store/database.ts';
@@ -66,6 +67,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const mapper = loadNativeMapper(join(ROOT_DIR, 'mappings'));
   const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }];
   const repoDeps: RepositoryDeps = { db, registry, hooks };
+  hooks.push(workflowHooks(() => repoDeps));
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
 
   const auth = await createAuth(db, { issuer: config.publicUrl, tokenLifetimeSeconds: config.tokenLifetimeSeconds });

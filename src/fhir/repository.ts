@@ -29,6 +29,11 @@ export interface WriteHooks {
   validate?: (resource: Resource) => OperationOutcomeIssue[];
   /** May refuse a change (throw an HttpError) or adjust it, before it is stored. */
   beforeWrite?: (tx: Tx, ctx: RequestContext, change: { interaction: Interaction; previous?: StoredVersion; next: Resource }) => Promise<void>;
+  /**
+   * Names that writers of `resource` must hold in turn (advisory locks taken before the row lock), so
+   * that changes which touch several resources (a group of candidate Tasks) are serialised, not deadlocked.
+   */
+  lockKeys?: (resource: Resource) => string[];
   /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
   afterWrite?: (tx: Tx, ctx: RequestContext, event: WriteEvent) => Promise<void>;
 }
@@ -151,6 +156,8 @@ export class Repository {
 
   async patch(resourceType: string, id: string, patch: Operation[], options: { ifMatch?: string } = {}): Promise<WriteResult> {
     return this.transaction(async (repo) => {
+      const unlocked = await resourceStore.current(repo.q, resourceType, id);
+      if (unlocked) await repo.takeLocks(unlocked.content);
       const current = await resourceStore.current(repo.q, resourceType, id, true);
       if (!current || current.deleted) throw notFound(`${resourceType}/${id} is not known`);
       const patched = structuredClone(current.content);
@@ -198,6 +205,7 @@ export class Repository {
     const tx = this.tx!;
     const id = resource.id;
     if (!id || !ID_PATTERN.test(id)) throw badRequest('An update needs a valid id', [`${resource.resourceType}.id`]);
+    if (!locked) await this.takeLocks(resource);
     const current = locked ?? (await resourceStore.current(tx, resource.resourceType, id, true));
     if (!current) throw methodNotAllowed(`${resource.resourceType}/${id} does not exist; this server assigns ids, create it with POST`);
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
@@ -206,6 +214,11 @@ export class Repository {
     if (!current.deleted && sameContent(current.content, resource)) return { stored: current, changed: false, created: false };
     const stored = await this.writeVersion(resource, id, String(Number(current.versionId) + 1), 'update', current);
     return { stored, changed: true, created: false };
+  }
+
+  private async takeLocks(resource: Resource): Promise<void> {
+    const keys = [...new Set(this.deps.hooks.flatMap((h) => h.lockKeys?.(resource) ?? []))].sort();
+    for (const key of keys) await this.tx!.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
   }
 
   private async deleteInTx(resourceType: string, id: string, options: { ifMatch?: string }): Promise<WriteResult | undefined> {
