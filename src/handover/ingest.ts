@@ -289,6 +289,10 @@ export class NativeIngest {
     if (mapped.encounter) {
       const enc = structuredClone(mapped.encounter) as Encounter;
       await resolveReferences(repo, [enc], local);
+      // The receiver's encounter carries out the handover's request: that is how the handover finds it again.
+      if (t.focus?.reference && !enc.basedOn?.some((b) => b.reference === t.focus?.reference)) {
+        enc.basedOn = [...(enc.basedOn ?? []), { reference: t.focus.reference }];
+      }
       encounter = await this.upsertByIdentifier(repo, enc, written);
       if (mapped.fullUrls.encounter) local.set(mapped.fullUrls.encounter, `Encounter/${encounter.id}`);
     }
