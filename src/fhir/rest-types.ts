@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
+import type { Repository } from './repository.ts';
 import type { Query } from './search/parse.ts';
 
 /** A FHIR REST request as plain data: the router knows nothing of HTTP. */
@@ -16,6 +17,11 @@ export interface FhirRequest {
     contentType?: string;
   };
   ctx: RequestContext;
+  /**
+   * Set for the entries of a transaction Bundle: the repository bound to the transaction, so that an
+   * entry routed like a request of its own still commits or rolls back with the others.
+   */
+  repository?: Repository;
 }
 
 export interface FhirResponse {

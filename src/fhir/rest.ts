@@ -16,6 +16,11 @@ export interface RestServices {
   requireScope: (req: FhirRequest, resourceType: string, interaction: 'c' | 'r' | 'u' | 'd' | 's') => void;
 }
 
+/** The repository a request works in: the transaction's for a transaction entry, otherwise its own. */
+export function repoFor(services: RestServices, req: FhirRequest): Repository {
+  return req.repository ?? services.repo(req);
+}
+
 export function versionHeaders(baseUrl: string, v: StoredVersion): Record<string, string> {
   return {
     ETag: etag(v.versionId),
@@ -70,7 +75,7 @@ function strict(req: FhirRequest): boolean {
 export async function searchType(services: RestServices, req: FhirRequest, type: string): Promise<FhirResponse> {
   checkType(type);
   services.requireScope(req, type, 's');
-  const repo = services.repo(req);
+  const repo = repoFor(services, req);
   const search = repo.parseSearch(type, req.query);
   if (search.unknown.length > 0 && strict(req)) {
     throw badRequest(`Unknown search parameters: ${search.unknown.join(', ')}`, search.unknown);
@@ -111,7 +116,7 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
     services.requireScope(req, type!, 'c');
     const resource = bodyResource(req, type!);
     const { id: _clientId, ...rest } = resource;
-    const result = await services.repo(req).create(rest as Resource, { ifNoneExist: req.headers.ifNoneExist });
+    const result = await repoFor(services, req).create(rest as Resource, { ifNoneExist: req.headers.ifNoneExist });
     return writeResponse(req, baseUrl, result.created ? 201 : 200, result);
   });
 
@@ -119,14 +124,14 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
     checkType(type!);
     services.requireScope(req, type!, 'r');
     const { count, offset } = pageArgs(req);
-    const { versions, total } = await services.repo(req).history({ resourceType: type, since: sinceArg(req) }, count, offset);
+    const { versions, total } = await repoFor(services, req).history({ resourceType: type, since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, `${type}/_history`, versions, total, count, offset) };
   });
 
   router.add('GET', ':type/:id', async (req, { type, id }) => {
     checkType(type!);
     services.requireScope(req, type!, 'r');
-    const v = await services.repo(req).read(type!, id!);
+    const v = await repoFor(services, req).read(type!, id!);
     return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
   });
 
@@ -134,7 +139,7 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
     checkType(type!);
     services.requireScope(req, type!, 'u');
     const resource = bodyResource(req, type!, id);
-    const result = await services.repo(req).update(resource, { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    const result = await repoFor(services, req).update(resource, { ifMatch: parseIfMatch(req.headers.ifMatch) });
     return writeResponse(req, baseUrl, 200, result);
   });
 
@@ -142,14 +147,14 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
     checkType(type!);
     services.requireScope(req, type!, 'u');
     if (!Array.isArray(req.body)) throw badRequest('PATCH takes a JSON Patch document (application/json-patch+json): an array of operations');
-    const result = await services.repo(req).patch(type!, id!, req.body as Operation[], { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    const result = await repoFor(services, req).patch(type!, id!, req.body as Operation[], { ifMatch: parseIfMatch(req.headers.ifMatch) });
     return writeResponse(req, baseUrl, 200, result);
   });
 
   router.add('DELETE', ':type/:id', async (req, { type, id }) => {
     checkType(type!);
     services.requireScope(req, type!, 'd');
-    const result = await services.repo(req).delete(type!, id!, { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    const result = await repoFor(services, req).delete(type!, id!, { ifMatch: parseIfMatch(req.headers.ifMatch) });
     if (result) return { status: 200, body: allOk(`Deleted ${type}/${id}`), headers: { ETag: etag(result.stored.versionId) } };
     return { status: 200, body: allOk(`${type}/${id} was already deleted`) };
   });
@@ -158,14 +163,14 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
     checkType(type!);
     services.requireScope(req, type!, 'r');
     const { count, offset } = pageArgs(req);
-    const { versions, total } = await services.repo(req).history({ resourceType: type, id, since: sinceArg(req) }, count, offset);
+    const { versions, total } = await repoFor(services, req).history({ resourceType: type, id, since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, `${type}/${id}/_history`, versions, total, count, offset) };
   });
 
   router.add('GET', ':type/:id/_history/:vid', async (req, { type, id, vid }) => {
     checkType(type!);
     services.requireScope(req, type!, 'r');
-    const v = await services.repo(req).vread(type!, id!, vid!);
+    const v = await repoFor(services, req).vread(type!, id!, vid!);
     return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
   });
 }

@@ -97,7 +97,11 @@ export async function processTransaction(services: RestServices, router: FhirRou
     // Ids for new resources are known before any entry is processed, so entries may reference each other in any order.
     for (const p of prepared) {
       if (p.method === 'POST' && p.entry.fullUrl?.startsWith('urn:uuid:') && p.entry.resource) {
-        urnMap.set(p.entry.fullUrl, `${p.entry.resource.resourceType}/${randomUUID()}`);
+        const type = p.entry.resource.resourceType;
+        // A conditional create that finds a match creates nothing: entries referring to it must point at the match.
+        const condition = p.entry.request?.ifNoneExist;
+        const existing = condition ? await resolveConditional(repo, `${type}?${condition.slice(condition.indexOf('?') + 1)}`) : undefined;
+        urnMap.set(p.entry.fullUrl, existing ?? `${type}/${randomUUID()}`);
       }
     }
     const conditional = new Set<string>();
@@ -181,6 +185,8 @@ async function processEntry(
     body: p.method === 'PATCH' ? patchBody(p.entry) : resource,
     headers: { ifMatch: p.entry.request?.ifMatch, ifNoneExist: p.entry.request?.ifNoneExist, prefer: req.headers.prefer },
     ctx: req.ctx,
+    // The routes would otherwise each open a transaction of their own and commit even when a later entry fails.
+    repository: repo,
   };
   const res: FhirResponse = await router.handle(sub);
   const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location } };
