@@ -88,6 +88,7 @@ class ProfileCompiler {
 
     let allowedTypes: Set<string> | undefined;
     let referenceTargets: Set<string> | undefined;
+    let targetRequired: boolean | undefined;
     if (!bindingsOnly) {
       if (choice && typeSignature(types) !== typeSignature(origin?.type)) allowedTypes = new Set(types.map((t) => upperFirst(t.code)));
       // Checked even where the base already restricts targets: Medplum lets e.g. Location through where Organization is asked.
@@ -100,6 +101,8 @@ class ProfileCompiler {
             return type;
           }),
         );
+        const baseTargets = (origin?.type ?? []).flatMap((t) => (t.code === 'Reference' ? (t.targetProfile ?? []) : [])).map(stripVersion);
+        if (targets.some((u) => !baseTargets.includes(stripVersion(u))) || baseTargets.some((u) => !targets.some((t) => stripVersion(t) === u))) targetRequired = true;
       }
       for (const profile of types.flatMap((t) => (t.code === 'Extension' ? (t.profile ?? []) : []))) {
         if (!this.env.knowsExtension(stripVersion(profile))) throw new Error(`${id}: extension ${profile} is not defined`);
@@ -141,6 +144,7 @@ class ProfileCompiler {
       binding,
       allowedTypes,
       referenceTargets,
+      targetRequired,
       invariants,
       children,
       slicing,

@@ -43,6 +43,11 @@ export interface CompiledElement {
   /** Choice type suffixes allowed, as they appear in JSON (`Coding`, `DateTime`). */
   readonly allowedTypes?: ReadonlySet<string>;
   readonly referenceTargets?: ReadonlySet<string>;
+  /**
+   * The profile narrows the base's targets (Task.owner: Organization only): a reference there must name a
+   * checkable target. Elsewhere a display-only reference is valid FHIR (a triagist known only by name).
+   */
+  readonly targetRequired?: boolean;
   readonly invariants: readonly CompiledInvariant[];
   readonly children: readonly CompiledElement[];
   readonly slicing?: CompiledSlicing;

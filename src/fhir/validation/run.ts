@@ -55,7 +55,7 @@ export function checkItem(el: CompiledElement, value: unknown, shadow: unknown, 
         issue('value', expr, `${expr} ${describe(value)} is not in the required value set ${el.binding.valueSet}${listCodes(el.binding)}`),
       );
     }
-    if (el.referenceTargets && isObject(value)) checkReference(el.referenceTargets, value, expr, state);
+    if (el.referenceTargets && isObject(value)) checkReference(el.referenceTargets, el.targetRequired === true, value, expr, state);
     for (const invariant of el.invariants) {
       if (!invariant.test(value, state.resource)) {
         state.issues.push(issue('invariant', expr, `${invariant.human} (${invariant.key})`));
@@ -68,10 +68,10 @@ export function checkItem(el: CompiledElement, value: unknown, shadow: unknown, 
   }
 }
 
-function checkReference(targets: ReadonlySet<string>, reference: JsonObject, expr: string, state: RunState): void {
+function checkReference(targets: ReadonlySet<string>, targetRequired: boolean, reference: JsonObject, expr: string, state: RunState): void {
   const { types, unknowable } = referencedTypes(reference, state.resource);
   const allowed = [...targets].join(' or ');
-  if (types.length === 0 && !unknowable) {
+  if (types.length === 0 && !unknowable && targetRequired) {
     state.issues.push(issue('invalid', expr, `${expr} must refer to ${allowed}, but names no target`));
   }
   for (const type of types) {
