@@ -224,7 +224,10 @@ export class NativeIngest {
         const next: Task = { ...taskIn, status: stored.status, businessStatus: stored.businessStatus, statusReason: stored.statusReason, output: stored.output, executionPeriod: stored.executionPeriod, lastModified: new Date().toISOString() };
         taskStored = await this.save(repo, next, current, written);
       } else {
-        taskStored = await this.save(repo, { ...taskIn, status: 'requested', lastModified: new Date().toISOString() }, undefined, written);
+        // authoredOn (required by the profile) is the record's own time where it has one (nts: the contact);
+        // ride and VVT requests carry none, and then the Task is authored when the gateway receives it.
+        const now = new Date().toISOString();
+        taskStored = await this.save(repo, { ...taskIn, status: 'requested', authoredOn: taskIn.authoredOn ?? now, lastModified: now }, undefined, written);
         created = true;
       }
     } else if (mapped.cancelled && open.length === 0 && group) {
@@ -302,10 +305,12 @@ export class NativeIngest {
       await this.upsertByIdentifier(repo, obs, written);
     }
     const sr = await this.focusOf(repo, t);
-    if (sr && mapped.serviceRequest?.identifier?.length) {
+    // The receiver's own reference (the ride number) comes as transition.reference: answers map no ServiceRequest of their own.
+    const references = [...(mapped.serviceRequest?.identifier ?? []), ...(mapped.transition?.reference ? [mapped.transition.reference] : [])];
+    if (sr && references.length) {
       const current = sr.content as ServiceRequest;
       const identifiers = [...(current.identifier ?? [])];
-      for (const i of mapped.serviceRequest.identifier) if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
+      for (const i of references) if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
       await this.save(repo, { ...current, identifier: identifiers }, sr, written);
     }
 
@@ -334,8 +339,9 @@ export class NativeIngest {
     const t = task.content as Task;
     const from = t.status as TaskStatus;
     let target = (mapped.transition?.status ?? from) as TaskStatus;
-    // GEANNULEERD by the receiver: refused before acceptance, failed after.
-    if (target === 'rejected' && (from === 'accepted' || from === 'in-progress')) target = 'failed';
+    // GEANNULEERD by the receiver: refused before acceptance, failed after. A refusal (GEWEIGERD, AFGEWEZEN)
+    // after acceptance is no cancel: it stays `rejected`, which an accepted Task cannot become (409).
+    if (target === 'rejected' && mapped.transition?.failsIfAccepted && (from === 'accepted' || from === 'in-progress')) target = 'failed';
     const incoming = mapped.task ?? ({} as Partial<Task>);
     const details: Partial<Task> = {
       businessStatus: mapped.transition?.businessStatus ? { text: mapped.transition.businessStatus, coding: incoming.businessStatus?.coding } : t.businessStatus,
