@@ -56,6 +56,7 @@ describe('senders and answerers', () => {
     const { taskId, record } = await native.createHandover(U1, 'hap-vechtdal');
     const answer: NativeRecord = { ...record, contactId: taskId, volgnummer: 1, overdrachtId: taskId, status: 'AFGEROND' };
     delete answer.overdracht;
+    answer.triage = { ...record.triage, vervolgactie: 'CONSULT_HAP' };
     refusal(await native.send('nts', answer, 'hap-vechtdal'), [403, 404]);
     expect((await task(taskId)).status).toBe('requested');
   });

@@ -102,7 +102,9 @@ export function nativeClient(tg: TestGateway): Native {
       .post(`/native/${format}`)
       .set('Authorization', await tg.auth(client))
       .set('Content-Type', contentType)
-      .send(typeof record === 'string' || Buffer.isBuffer(record) ? record : JSON.stringify(record));
+      // Bytes go out as they are (superagent would JSON-encode a Buffer under a JSON content type).
+      .serialize((body: unknown) => body as string)
+      .send(typeof record === 'string' || Buffer.isBuffer(record) ? (record as string) : JSON.stringify(record));
   const get = async (path: string, client: DemoClient = 'hap-vechtdal'): Promise<request.Response> =>
     request(tg.app).get(path).set('Authorization', await tg.auth(client)).set('Accept', FHIR_JSON);
   const native: Native = {
