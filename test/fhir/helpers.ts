@@ -2,7 +2,7 @@
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
 import type { DemoClient, TestGateway } from '../support/gateway.ts';
-import { buildEncounter, buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
+import { buildEncounter, buildPatient, buildServiceRequest, buildTask, IDENTIFIER_SYSTEM } from '../support/fhir-builders.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -79,4 +79,45 @@ export function expectOutcome(res: request.Response, status: number): OperationO
   expect(body.resourceType).toBe('OperationOutcome');
   expect(body.issue?.length).toBeGreaterThan(0);
   return body;
+}
+
+/** A valid example of every writable type, carrying `marker` as identifier where the type has one. */
+export function exampleOf(type: string, h: Handover, marker: string): Resource {
+  const identifier = [{ system: IDENTIFIER_SYSTEM, value: marker }];
+  switch (type) {
+    case 'Patient':
+      return buildPatient({ identifier: [...buildPatient().identifier!, ...identifier] });
+    case 'Organization':
+      return { resourceType: 'Organization', identifier, active: true, name: `Test organisation ${marker}` };
+    case 'Practitioner':
+      return { resourceType: 'Practitioner', identifier, name: [{ family: 'Visser', given: ['J.'] }] };
+    case 'PractitionerRole':
+      return { resourceType: 'PractitionerRole', identifier, active: true, organization: { reference: h.owner } };
+    case 'HealthcareService':
+      return { resourceType: 'HealthcareService', identifier, active: true, name: 'Spoedzorg', providedBy: { reference: h.owner } };
+    case 'Location':
+      return { resourceType: 'Location', identifier, status: 'active', name: 'Standplaats Zwolle', managingOrganization: { reference: h.owner } };
+    case 'Encounter':
+      return buildEncounter({ patient: h.patient, serviceProvider: h.owner }, { identifier, basedOn: [{ reference: h.serviceRequest }] });
+    case 'ServiceRequest':
+      return buildServiceRequest({ patient: h.patient, requester: h.requester, performer: h.owner }, { identifier });
+    case 'Task':
+      return buildTask({ focus: h.serviceRequest, patient: h.patient, requester: h.requester, owner: h.owner, encounter: h.encounter }, { identifier });
+    case 'Observation':
+      return {
+        resourceType: 'Observation',
+        identifier,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
+        subject: { reference: h.patient },
+        encounter: { reference: h.encounter },
+        effectiveDateTime: '2025-03-14T21:30:00+01:00',
+        valueQuantity: { value: 88, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+      };
+    case 'Provenance':
+      // R4 Provenance has no identifier.
+      return { resourceType: 'Provenance', target: [{ reference: h.task }], recorded: '2025-03-14T21:05:00+01:00', agent: [{ who: { reference: h.requester } }] };
+    default:
+      throw new Error(`No example for ${type}`);
+  }
 }

@@ -9,26 +9,30 @@ export interface SqlQuery {
   params: unknown[];
 }
 
-/** Condition on a stored [low, high] range for a searched [sLow, sHigh] range (FHIR date prefixes). */
-function rangeCondition(prefix: DatePrefix, low: string, high: string, sLow: string, sHigh: string): string {
+/**
+ * Condition on a stored [low, high] range for a searched [sLow, sHigh] range (FHIR date prefixes).
+ * The searched bounds are bound only when used: PostgreSQL refuses a parameter the SQL never mentions
+ * ("could not determine data type of parameter").
+ */
+function rangeCondition(prefix: DatePrefix, low: string, high: string, sLow: () => string, sHigh: () => string): string {
   switch (prefix) {
     case 'eq':
     case 'ap':
-      return `(${low} >= ${sLow} AND ${high} <= ${sHigh})`;
+      return `(${low} >= ${sLow()} AND ${high} <= ${sHigh()})`;
     case 'ne':
-      return `NOT (${low} >= ${sLow} AND ${high} <= ${sHigh})`;
+      return `NOT (${low} >= ${sLow()} AND ${high} <= ${sHigh()})`;
     case 'lt':
-      return `${low} < ${sLow}`;
+      return `${low} < ${sLow()}`;
     case 'gt':
-      return `${high} > ${sHigh}`;
+      return `${high} > ${sHigh()}`;
     case 'le':
-      return `${low} <= ${sHigh}`;
+      return `${low} <= ${sHigh()}`;
     case 'ge':
-      return `${high} >= ${sLow}`;
+      return `${high} >= ${sLow()}`;
     case 'sa':
-      return `${low} > ${sHigh}`;
+      return `${low} > ${sHigh()}`;
     case 'eb':
-      return `${high} < ${sLow}`;
+      return `${high} < ${sLow()}`;
   }
 }
 
@@ -46,7 +50,7 @@ function filterCondition(f: Filter, p: (v: unknown) => string): string {
     case 'id':
       return `r.id = ANY(${p(f.values)}::text[])`;
     case 'lastUpdated':
-      return rangeCondition(f.prefix, 'r.last_updated', 'r.last_updated', `${p(f.low)}::timestamptz`, `${p(f.high)}::timestamptz`);
+      return rangeCondition(f.prefix, 'r.last_updated', 'r.last_updated', () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`);
     case 'token':
       return f.not ? `NOT (r.tokens && ${p(f.values)}::text[])` : `r.tokens && ${p(f.values)}::text[]`;
     case 'string': {
@@ -54,6 +58,6 @@ function filterCondition(f: Filter, p: (v: unknown) => string): string {
       return `EXISTS (SELECT 1 FROM search_string s WHERE s.resource_type = r.resource_type AND s.id = r.id AND s.param = ${p(f.param)} AND ${match})`;
     }
     case 'date':
-      return `EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p(f.param)} AND ${rangeCondition(f.prefix, 'd.low', 'd.high', `${p(f.low)}::timestamptz`, `${p(f.high)}::timestamptz`)})`;
+      return `EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p(f.param)} AND ${rangeCondition(f.prefix, 'd.low', 'd.high', () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`)})`;
   }
 }
