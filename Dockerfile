@@ -26,6 +26,6 @@ VOLUME ["/data"]
 USER node
 EXPOSE 8080
 # Liveness: /health/live answers 200 while the process serves requests. Slim images have no curl: node's fetch.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "src/main.ts"]
