@@ -2,7 +2,7 @@ import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { etag, fullUrl, historyBundle, httpDate, searchsetBundle } from './bundles.ts';
-import { allOk, badRequest, outcome } from './outcomes.ts';
+import { allOk, badRequest, notFound, outcome } from './outcomes.ts';
 import { parseIfMatch, type Repository, type WriteResult } from './repository.ts';
 import { isWritableType } from './resource-types.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
@@ -43,7 +43,8 @@ export function writeResponse(req: FhirRequest, baseUrl: string, status: number,
 }
 
 function checkType(type: string): void {
-  if (!isWritableType(type)) throw badRequest(`Resource type '${type}' is not supported here`);
+  // FHIR http: a resource type the server does not support is 404 Not Found.
+  if (!isWritableType(type)) throw notFound(`Resource type '${type}' is not supported here`);
 }
 
 function bodyResource(req: FhirRequest, type: string, id?: string): Resource {

@@ -18,7 +18,9 @@ export function requireContentType(req: Request, allowed: string[] = []): string
 
 /** Refuses an Accept header that admits no JSON (406); `_format` may say json too. */
 export function checkAccept(req: Request, produces: string[] = [FHIR_JSON, 'application/json']): void {
-  const format = typeof req.query?._format === 'string' ? req.query._format : undefined;
+  // The gateway's query parser gives every parameter as an array of values.
+  const given = req.query?._format as string | string[] | undefined;
+  const format = Array.isArray(given) ? given[0] : given;
   if (format && !['json', 'application/json', 'application/fhir+json'].includes(format)) {
     throw notAcceptable(`_format=${format} is not supported; this server speaks JSON`);
   }
