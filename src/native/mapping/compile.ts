@@ -3,6 +3,7 @@
 // mapping file fails at start-up with its file and entry named, never halfway through a record.
 import fhirpath from 'fhirpath';
 import type { Model } from 'fhirpath';
+import { compileFastPath, FALLBACK } from './fast-path.ts';
 import type { Scope } from './scopes.ts';
 import { ANY } from './scopes.ts';
 import type { Transform } from './transforms/index.ts';
@@ -57,6 +58,8 @@ export interface CompileOptions {
   /** Environment variables (`%name`) the engine provides. */
   env: readonly string[];
   fragments?: Readonly<Record<string, unknown>>;
+  /** Evaluate every expression with both the fast path and fhirpath.js, and fail on any difference (tests). */
+  verifyFastPath?: boolean;
 }
 
 const VALUE_KEYS = new Set(['$value', '$fn', '$args', '$many', '$input', '$first', '$comment']);
@@ -94,12 +97,30 @@ export class Compiler {
     for (const m of unquoted.matchAll(/%([A-Za-z_][A-Za-z0-9_]*)/g)) {
       if (!env.has(m[1]) && !FHIRPATH_BUILTIN_VARS.has(m[1])) this.fail(at, `unknown variable %${m[1]} in FHIRPath "${source}"`);
     }
+    let slow: Evaluator;
     try {
       const compiled = fhirpath.compile(source, this.opts.model);
-      return (focus, vars) => compiled(focus, vars) as unknown[];
+      slow = (focus, vars) => compiled(focus, vars) as unknown[];
     } catch (err) {
       return this.fail(at, `FHIRPath does not compile: "${source}": ${(err as Error).message}`);
     }
+    const fast = compileFastPath(source, this.opts.model !== undefined);
+    if (!fast) return slow;
+    if (this.opts.verifyFastPath) {
+      const where = `${this.opts.file}: ${at}`;
+      return (focus, vars) => {
+        const expected = slow(focus, vars);
+        const got = fast(focus, vars);
+        if (got !== FALLBACK && JSON.stringify(got) !== JSON.stringify(expected)) {
+          throw new Error(`${where}: fast path gives ${JSON.stringify(got)}, fhirpath.js ${JSON.stringify(expected)} for "${source}"`);
+        }
+        return expected;
+      };
+    }
+    return (focus, vars) => {
+      const result = fast(focus, vars);
+      return result === FALLBACK ? slow(focus, vars) : result;
+    };
   }
 
   private transform(name: unknown, args: unknown, at: string): [Transform, unknown[]] {

@@ -36,7 +36,12 @@ function readJson(path: string): unknown {
   }
 }
 
-export function loadNativeMapper(mappingsDir: string): NativeMapper {
+export interface LoadOptions {
+  /** Run every FHIRPath expression through both the fast path and fhirpath.js and fail on a difference (tests). */
+  verifyFastPath?: boolean;
+}
+
+export function loadNativeMapper(mappingsDir: string, options: LoadOptions = {}): NativeMapper {
   const terminology = loadTerminology(mappingsDir);
   const ctx: TransformContext = { terminology };
   const toFhirByFormat = new Map<NativeFormat, CompiledToFhir>();
@@ -44,10 +49,10 @@ export function loadNativeMapper(mappingsDir: string): NativeMapper {
   for (const format of NATIVE_FORMATS) {
     const dir = join(mappingsDir, format);
     const toFhirFile = join(dir, 'to-fhir.json');
-    toFhirByFormat.set(format, compileToFhir(toFhirFile, format, readJson(toFhirFile)));
+    toFhirByFormat.set(format, compileToFhir(toFhirFile, format, readJson(toFhirFile), options.verifyFastPath));
     const fromFhirFile = join(dir, 'from-fhir.json');
     const shape = readJson(join(dir, 'native-shape.json')) as Shape;
-    renderByFormat.set(format, compileRender(fromFhirFile, format, readJson(fromFhirFile), shape));
+    renderByFormat.set(format, compileRender(fromFhirFile, format, readJson(fromFhirFile), shape, options.verifyFastPath));
   }
   const pick = <T>(map: Map<NativeFormat, T>, format: NativeFormat): T => {
     const found = map.get(format);

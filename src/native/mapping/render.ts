@@ -39,7 +39,7 @@ interface FromFhirFile {
   perspectives?: Record<string, { let?: Record<string, unknown>; template?: unknown }>;
 }
 
-export function compileRender(file: string, format: NativeFormat, json: unknown, shape: Shape): CompiledRender {
+export function compileRender(file: string, format: NativeFormat, json: unknown, shape: Shape, verifyFastPath = false): CompiledRender {
   const spec = json as FromFhirFile;
   const fail = (at: string, message: string): never => {
     throw new Error(`${file}: ${at}: ${message}`);
@@ -52,7 +52,7 @@ export function compileRender(file: string, format: NativeFormat, json: unknown,
     const section = found;
     const names = new Set<string>([...VIEW_ENV, ...Object.keys(BASE_ENV)]);
     const letNames = Object.keys(section.let ?? {});
-    const compiler = new Compiler({ file, model: r4 as unknown as Model, env: [...names, ...letNames], fragments: spec.fragments });
+    const compiler = new Compiler({ file, model: r4 as unknown as Model, env: [...names, ...letNames], fragments: spec.fragments, verifyFastPath });
     const lets: [string, Evaluator][] = [];
     for (const name of letNames) {
       lets.push([name, compiler.expression(section.let?.[name], `perspectives.${perspective}.let.${name}`, names)]);
@@ -73,14 +73,19 @@ const refersTo = (reference: string | undefined, resource: { resourceType: strin
 
 /**
  * Which encounter is the requester's (its triage contact or ride) and which the receiver's own: the Task
- * points at the requester's; otherwise the serviceProvider's URA decides; otherwise the order of the view.
+ * points at the requester's; the receiver's is based on the ServiceRequest or provided by the owner;
+ * otherwise the serviceProvider's URA decides; otherwise the order of the view.
  */
 function splitEncounters(view: HandoverView): { requester?: Encounter; receiver?: Encounter } {
   const taskRef = view.task.encounter?.reference;
-  const byTask = view.encounters.find((e) => refersTo(taskRef, e));
-  const providedBy = (ura: string): Encounter | undefined =>
-    view.encounters.find((e) => e.serviceProvider?.reference?.endsWith(`|${ura}`) || e.serviceProvider?.identifier?.value === ura);
-  const requester = byTask ?? providedBy(view.requester.ura) ?? view.encounters[0];
+  const sr = view.serviceRequest;
+  const providedBy = (ura: string | undefined): Encounter | undefined =>
+    ura ? view.encounters.find((e) => e.serviceProvider?.reference?.endsWith(`|${ura}`) || e.serviceProvider?.identifier?.value === ura) : undefined;
+  const receiverHint =
+    (sr ? view.encounters.find((e) => e.basedOn?.some((b) => refersTo(b.reference, sr as { resourceType: string; id?: string }))) : undefined) ??
+    providedBy(view.owner.ura);
+  const requester =
+    view.encounters.find((e) => refersTo(taskRef, e)) ?? providedBy(view.requester.ura) ?? view.encounters.find((e) => e !== receiverHint);
   const receiver = view.encounters.find((e) => e !== requester);
   return { requester, receiver };
 }

@@ -52,7 +52,7 @@ interface ToFhirFile {
   resources?: Record<string, unknown>;
 }
 
-export function compileToFhir(file: string, format: NativeFormat, json: unknown): CompiledToFhir {
+export function compileToFhir(file: string, format: NativeFormat, json: unknown, verifyFastPath = false): CompiledToFhir {
   const spec = json as ToFhirFile;
   const fail = (at: string, message: string): never => {
     throw new Error(`${file}: ${at}: ${message}`);
@@ -60,7 +60,7 @@ export function compileToFhir(file: string, format: NativeFormat, json: unknown)
   if (spec.format !== format) fail('format', `expected "${format}", found ${JSON.stringify(spec.format)}`);
   const varNames = Object.keys(spec.vars ?? {});
   const env = ['record', ...Object.keys(BASE_ENV), ...Object.keys(RESOURCES).map((k) => `${k}Url`)];
-  const compiler = new Compiler({ file, env: [...env, ...varNames], fragments: spec.fragments });
+  const compiler = new Compiler({ file, env: [...env, ...varNames], fragments: spec.fragments, verifyFastPath });
   const vars: [string, Evaluator][] = [];
   const known = new Set(env);
   for (const name of varNames) {
