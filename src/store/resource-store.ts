@@ -62,41 +62,46 @@ export const resourceStore = {
     return r.rows[0] ? toVersion(r.rows[0]) : undefined;
   },
 
-  /** Writes a version: the current row, its history row and its search index, in the caller's transaction. */
+  /**
+   * Writes a version: the current row, its history row and its search index, in the caller's transaction.
+   * One statement (data-modifying CTEs) instead of up to six: a native record writes several resources, and
+   * the round trips, not the database, were what each one cost. All parts see the statement's snapshot, so
+   * the old index rows are deleted and the new ones inserted without seeing each other; `content` is sent once.
+   */
   async write(tx: Tx, version: StoredVersion, index: IndexValues, parties: string[], isNew: boolean): Promise<void> {
     const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
-    if (isNew) {
-      await tx.query(
-        `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties],
-      );
-    } else {
-      await tx.query(
-        `UPDATE resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6, tokens = $7, parties = $8
-         WHERE resource_type = $1 AND id = $2`,
-        [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties],
-      );
-      await tx.query('DELETE FROM search_string WHERE resource_type = $1 AND id = $2', [resourceType, id]);
-      await tx.query('DELETE FROM search_date WHERE resource_type = $1 AND id = $2', [resourceType, id]);
-    }
+    const current = isNew
+      ? `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+      : `UPDATE resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6, tokens = $7, parties = $8
+         WHERE resource_type = $1 AND id = $2`;
+    const cleared = isNew
+      ? ''
+      : `, old_strings AS (DELETE FROM search_string WHERE resource_type = $1 AND id = $2)
+         , old_dates AS (DELETE FROM search_date WHERE resource_type = $1 AND id = $2)`;
+    // Empty arrays insert nothing; the parts stay in the statement so that every parameter has a type.
+    const strings = `, strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest($9::text[], $10::text[]) AS t(p, v))`;
+    const dates = `, dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
+           SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest($11::text[], $12::text[], $13::text[]) AS t(p, l, h))`;
     await tx.query(
-      `INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [resourceType, id, versionId, lastUpdated, deleted, content],
+      `WITH cur AS (${current})${cleared}${strings}${dates}
+       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        resourceType,
+        id,
+        versionId,
+        lastUpdated,
+        deleted,
+        content,
+        index.tokens,
+        parties,
+        index.strings.map((s) => s.param),
+        index.strings.map((s) => s.value),
+        index.dates.map((d) => d.param),
+        index.dates.map((d) => d.low),
+        index.dates.map((d) => d.high),
+      ],
     );
-    if (index.strings.length > 0) {
-      await tx.query(
-        `INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest($3::text[], $4::text[]) AS t(p, v)`,
-        [resourceType, id, index.strings.map((s) => s.param), index.strings.map((s) => s.value)],
-      );
-    }
-    if (index.dates.length > 0) {
-      await tx.query(
-        `INSERT INTO search_date (resource_type, id, param, low, high)
-         SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest($3::text[], $4::text[], $5::text[]) AS t(p, l, h)`,
-        [resourceType, id, index.dates.map((d) => d.param), index.dates.map((d) => d.low), index.dates.map((d) => d.high)],
-      );
-    }
   },
 
   async history(
