@@ -8,7 +8,6 @@ import { systemContext, type RequestContext } from './context.ts';
 import { seedDemoOrganizations } from './demo.ts';
 import { buildCapabilityStatement, type CapabilityContribution } from './fhir/capability.ts';
 import { badRequest } from './fhir/outcomes.ts';
-import { historyBundle } from './fhir/bundles.ts';
 import { Repository, type RepositoryDeps, type WriteHooks } from './fhir/repository.ts';
 import { registerRestRoutes, type RestServices } from './fhir/rest.ts';
 import { FhirRouter } from './fhir/router.ts';
@@ -98,14 +97,6 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     if (bundle.type === 'transaction') return { status: 200, body: await processTransaction(services, fhir, req, bundle) };
     if (bundle.type === 'batch') return { status: 200, body: await processBatch(services, fhir, req, bundle) };
     throw badRequest(`Bundle.type must be transaction or batch, got '${String(bundle.type)}'`, ['Bundle.type']);
-  });
-  fhir.add('GET', '_history', async (req) => {
-    const count = Math.min(Number(req.query._count?.[0] ?? 20) || 20, 200);
-    const offset = Number(req.query._offset?.[0] ?? 0) || 0;
-    const since = req.query._since?.[0];
-    if (since !== undefined && Number.isNaN(Date.parse(since))) throw badRequest('_since must be an instant', ['_since']);
-    const { versions, total } = await repository(req.ctx).history({ since }, count, offset);
-    return { status: 200, body: historyBundle(fhirBaseUrl, '_history', versions, total, count, offset) };
   });
   contributions.push(registerTerminologyRoutes(fhir, fhirBaseUrl, mapper.terminology));
   contributions.push(registerValidateRoutes(fhir, profiles));

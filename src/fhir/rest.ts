@@ -121,6 +121,13 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
     return writeResponse(req, baseUrl, result.created ? 201 : 200, result);
   });
 
+  // System history: the same paging checks as type and instance history (a negative _count is a 400, not a SQL error).
+  router.add('GET', '_history', async (req) => {
+    const { count, offset } = pageArgs(req);
+    const { versions, total } = await repoFor(services, req).history({ since: sinceArg(req) }, count, offset);
+    return { status: 200, body: historyBundle(baseUrl, '_history', versions, total, count, offset) };
+  });
+
   router.add('GET', ':type/_history', async (req, { type }) => {
     checkType(type!);
     services.requireScope(req, type!, 'r');

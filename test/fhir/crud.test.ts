@@ -132,6 +132,11 @@ describe('read, update, vread, delete, history', () => {
     const since = (await fhir.get(`Patient/_history?_since=${encodeURIComponent(a.meta!.lastUpdated!)}`)).body as Bundle;
     expect(since.entry!.some((e) => e.fullUrl?.endsWith(`/Patient/${a.id}`))).toBe(true);
     expect((await fhir.get('Patient/_history?_since=yesterday')).status).toBe(400);
+    for (const bad of ['_count=-5', '_offset=-1', '_count=abc', '_since=yesterday']) {
+      expect([bad, (await fhir.get(`_history?${bad}`)).status]).toEqual([bad, 400]);
+      expect([bad, (await fhir.get(`Patient/_history?${bad}`)).status]).toEqual([bad, 400]);
+      expect([bad, (await fhir.get(`Patient/${a.id}/_history?${bad}`)).status]).toEqual([bad, 400]);
+    }
   });
 
   it('history pages with a next link that works', async () => {

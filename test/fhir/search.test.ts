@@ -164,6 +164,9 @@ describe('common parameters', () => {
 
   it('refuses malformed values with 400', async () => {
     expectOutcome(await fhir.get('Patient?birthdate=yesterday'), 400);
+    expectOutcome(await fhir.get('Patient?birthdate=1958-02-30'), 400);
+    expectOutcome(await fhir.get('Patient?birthdate=1958-13'), 400);
+    expectOutcome(await fhir.get('Patient?_lastUpdated=2025-02-29T10:00:00Z'), 400);
     expectOutcome(await fhir.get('Patient?_lastUpdated=ge-soon'), 400);
     expectOutcome(await fhir.get('Patient?_count=-1'), 400);
     expectOutcome(await fhir.get('Patient?_count=ten'), 400);

@@ -76,6 +76,12 @@ export function stringDateRange(value: string): { low: string; high: string } | 
   const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(T.*)?)?)?$/.exec(value);
   if (!m) return undefined;
   const [, y, mo, d, time] = m;
+  const year = Number(y);
+  const month = mo ? Number(mo) - 1 : 0;
+  const day = d ? Number(d) : 1;
+  const low = new Date(Date.UTC(year, month, day));
+  // Date.UTC and Date.parse roll over (2025-02-30 is 2 March; year 50 is 1950): a date that does not exist is no date.
+  if (low.getUTCFullYear() !== year || low.getUTCMonth() !== month || low.getUTCDate() !== day) return undefined;
   if (time) {
     const t = Date.parse(value);
     if (Number.isNaN(t)) return undefined;
@@ -83,10 +89,6 @@ export function stringDateRange(value: string): { low: string; high: string } | 
     const iso = new Date(t).toISOString();
     return { low: iso, high: new Date(t + (/\.\d+/.test(time) ? 0 : 999)).toISOString() };
   }
-  const year = Number(y);
-  const month = mo ? Number(mo) - 1 : 0;
-  const day = d ? Number(d) : 1;
-  const low = new Date(Date.UTC(year, month, day));
   const high = d ? new Date(Date.UTC(year, month, day + 1) - 1) : mo ? new Date(Date.UTC(year, month + 1, 1) - 1) : new Date(Date.UTC(year + 1, 0, 1) - 1);
   return { low: low.toISOString(), high: high.toISOString() };
 }
