@@ -1,13 +1,19 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'data/', 'test/artifacts/'] },
+  { ignores: ['node_modules/', 'dist/', 'coverage/', 'data/', 'test/artifacts/', '.scratch/'] },
   ...tseslint.configs.strict,
   {
     files: ['src/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // A leading underscore marks what is left out on purpose (a rest sibling, an unused handler argument).
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
   {

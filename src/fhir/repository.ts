@@ -88,6 +88,11 @@ export class Repository {
     return this.deps.registry;
   }
 
+  /** The transaction every write runs in (writes always go through `transaction()`). */
+  private get writeTx(): Tx {
+    return this.txHandle();
+  }
+
   private get q(): Queryable {
     return this.tx ?? this.deps.db;
   }
@@ -121,7 +126,7 @@ export class Repository {
   }
 
   async history(filter: { resourceType?: string; id?: string; since?: string }, count: number, offset: number) {
-    if (filter.id) await this.readOrDeleted(filter.resourceType!, filter.id);
+    if (filter.id && filter.resourceType) await this.readOrDeleted(filter.resourceType, filter.id);
     return resourceStore.history(this.q, filter, count, offset);
   }
 
@@ -176,7 +181,7 @@ export class Repository {
   }
 
   private async createInTx(resource: Resource, options: { ifNoneExist?: string }): Promise<WriteResult> {
-    const tx = this.tx!;
+    const tx = this.writeTx;
     // Callers inside the gateway (transactions) may preassign a server-made id; REST clients cannot.
     const id = resource.id && ID_PATTERN.test(resource.id) ? resource.id : randomUUID();
     if (options.ifNoneExist !== undefined) {
@@ -192,7 +197,7 @@ export class Repository {
       if (matches.unknown.length > 0) throw badRequest(`If-None-Exist uses unknown search parameters: ${matches.unknown.join(', ')}`, ['If-None-Exist']);
       if (matches.resources.length > 1) throw preconditionFailed(`If-None-Exist matches more than one ${resource.resourceType}`, ['If-None-Exist']);
       if (matches.resources.length === 1) {
-        const match = matches.resources[0]!;
+        const match = matches.resources[0];
         await tx.query('UPDATE conditional_keys SET id = $3 WHERE resource_type = $1 AND key = $2', [resource.resourceType, key, match.id]);
         return { stored: match, changed: false, created: false };
       }
@@ -202,7 +207,7 @@ export class Repository {
   }
 
   private async updateInTx(resource: Resource, options: { ifMatch?: string }, locked?: StoredVersion): Promise<WriteResult> {
-    const tx = this.tx!;
+    const tx = this.writeTx;
     const id = resource.id;
     if (!id || !ID_PATTERN.test(id)) throw badRequest('An update needs a valid id', [`${resource.resourceType}.id`]);
     if (!locked) await this.takeLocks(resource);
@@ -218,11 +223,11 @@ export class Repository {
 
   private async takeLocks(resource: Resource): Promise<void> {
     const keys = [...new Set(this.deps.hooks.flatMap((h) => h.lockKeys?.(resource) ?? []))].sort();
-    for (const key of keys) await this.tx!.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+    for (const key of keys) await this.writeTx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
   }
 
   private async deleteInTx(resourceType: string, id: string, options: { ifMatch?: string }): Promise<WriteResult | undefined> {
-    const tx = this.tx!;
+    const tx = this.writeTx;
     const current = ID_PATTERN.test(id) ? await resourceStore.current(tx, resourceType, id, true) : undefined;
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
@@ -246,7 +251,7 @@ export class Repository {
   }
 
   private async writeVersion(resource: Resource, id: string, versionId: string, interaction: Interaction, previous: StoredVersion | undefined): Promise<StoredVersion> {
-    const tx = this.tx!;
+    const tx = this.writeTx;
     const lastUpdated = new Date().toISOString();
     const next = withMeta(resource, id, versionId, lastUpdated);
     for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction, previous, next });
@@ -273,7 +278,7 @@ export function parseConditionalQuery(raw: string): Query {
 function conditionalKey(query: Query): string {
   return Object.keys(query)
     .sort()
-    .map((k) => `${k}=${[...query[k]!].sort().join(',')}`)
+    .map((k) => `${k}=${[...query[k]].sort().join(',')}`)
     .join('&');
 }
 

@@ -104,18 +104,18 @@ export async function searchType(services: RestServices, req: FhirRequest, type:
 export function registerRestRoutes(router: FhirRouter, services: RestServices): void {
   const { baseUrl } = services;
 
-  router.add('GET', ':type', (req, { type }) => searchType(services, req, type!));
+  router.add('GET', ':type', (req, { type }) => searchType(services, req, type));
   router.add('POST', ':type/_search', (req, { type }) => {
     const form = (req.body ?? {}) as Record<string, string | string[]>;
     const query = { ...req.query };
     for (const [k, v] of Object.entries(form)) query[k] = [...(query[k] ?? []), ...(Array.isArray(v) ? v : [v])];
-    return searchType(services, { ...req, query }, type!);
+    return searchType(services, { ...req, query }, type);
   });
 
   router.add('POST', ':type', async (req, { type }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'c');
-    const resource = bodyResource(req, type!);
+    checkType(type);
+    services.requireScope(req, type, 'c');
+    const resource = bodyResource(req, type);
     const { id: _clientId, ...rest } = resource;
     const result = await repoFor(services, req).create(rest as Resource, { ifNoneExist: req.headers.ifNoneExist });
     return writeResponse(req, baseUrl, result.created ? 201 : 200, result);
@@ -129,56 +129,56 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
   });
 
   router.add('GET', ':type/_history', async (req, { type }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'r');
+    checkType(type);
+    services.requireScope(req, type, 'r');
     const { count, offset } = pageArgs(req);
     const { versions, total } = await repoFor(services, req).history({ resourceType: type, since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, `${type}/_history`, versions, total, count, offset) };
   });
 
   router.add('GET', ':type/:id', async (req, { type, id }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'r');
-    const v = await repoFor(services, req).read(type!, id!);
+    checkType(type);
+    services.requireScope(req, type, 'r');
+    const v = await repoFor(services, req).read(type, id);
     return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
   });
 
   router.add('PUT', ':type/:id', async (req, { type, id }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'u');
-    const resource = bodyResource(req, type!, id);
+    checkType(type);
+    services.requireScope(req, type, 'u');
+    const resource = bodyResource(req, type, id);
     const result = await repoFor(services, req).update(resource, { ifMatch: parseIfMatch(req.headers.ifMatch) });
     return writeResponse(req, baseUrl, 200, result);
   });
 
   router.add('PATCH', ':type/:id', async (req, { type, id }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'u');
+    checkType(type);
+    services.requireScope(req, type, 'u');
     if (!Array.isArray(req.body)) throw badRequest('PATCH takes a JSON Patch document (application/json-patch+json): an array of operations');
-    const result = await repoFor(services, req).patch(type!, id!, req.body as Operation[], { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    const result = await repoFor(services, req).patch(type, id, req.body as Operation[], { ifMatch: parseIfMatch(req.headers.ifMatch) });
     return writeResponse(req, baseUrl, 200, result);
   });
 
   router.add('DELETE', ':type/:id', async (req, { type, id }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'd');
-    const result = await repoFor(services, req).delete(type!, id!, { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    checkType(type);
+    services.requireScope(req, type, 'd');
+    const result = await repoFor(services, req).delete(type, id, { ifMatch: parseIfMatch(req.headers.ifMatch) });
     if (result) return { status: 200, body: allOk(`Deleted ${type}/${id}`), headers: { ETag: etag(result.stored.versionId) } };
     return { status: 200, body: allOk(`${type}/${id} was already deleted`) };
   });
 
   router.add('GET', ':type/:id/_history', async (req, { type, id }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'r');
+    checkType(type);
+    services.requireScope(req, type, 'r');
     const { count, offset } = pageArgs(req);
     const { versions, total } = await repoFor(services, req).history({ resourceType: type, id, since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, `${type}/${id}/_history`, versions, total, count, offset) };
   });
 
   router.add('GET', ':type/:id/_history/:vid', async (req, { type, id, vid }) => {
-    checkType(type!);
-    services.requireScope(req, type!, 'r');
-    const v = await repoFor(services, req).vread(type!, id!, vid!);
+    checkType(type);
+    services.requireScope(req, type, 'r');
+    const v = await repoFor(services, req).vread(type, id, vid);
     return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
   });
 }

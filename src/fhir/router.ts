@@ -39,8 +39,8 @@ function match(pattern: string[], parts: string[]): Record<string, string> | und
   if (pattern.length !== parts.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
-    const seg = pattern[i]!;
-    const part = parts[i]!;
+    const seg = pattern[i];
+    const part = parts[i];
     if (seg.startsWith(':')) {
       let value: string;
       try {

@@ -29,9 +29,9 @@ function filter(resources: Conformance[], query: FhirRequest['query']): Conforma
 export function registerTerminologyRoutes(router: FhirRouter, baseUrl: string, terminology: Terminology): CapabilityContribution {
   const byType: Record<string, Conformance[]> = { CodeSystem: terminology.codeSystems, ConceptMap: terminology.conceptMaps };
   for (const type of ['CodeSystem', 'ConceptMap']) {
-    router.add('GET', type, async (req) => ({ status: 200, body: searchset(baseUrl, type, filter(byType[type]!, req.query)) }));
+    router.add('GET', type, async (req) => ({ status: 200, body: searchset(baseUrl, type, filter(byType[type], req.query)) }));
     router.add('GET', `${type}/:id`, async (_req, { id }) => {
-      const found = byType[type]!.find((r) => r.id === id);
+      const found = byType[type].find((r) => r.id === id);
       if (!found) throw notFound(`${type}/${id} is not known`);
       return { status: 200, body: found as Resource };
     });

@@ -78,7 +78,7 @@ async function resolveConditional(repo: Repository, ref: string): Promise<string
   if (!isWritableType(type)) throw badRequest(`Conditional reference to unsupported type: ${ref}`);
   const search = repo.parseSearch(type, parseConditionalQuery(ref));
   const found = await repo.search({ ...search, count: 2, total: 'none', offset: 0 });
-  if (found.resources.length === 1) return `${type}/${found.resources[0]!.id}`;
+  if (found.resources.length === 1) return `${type}/${found.resources[0].id}`;
   return undefined;
 }
 
@@ -168,8 +168,8 @@ async function processEntry(
       const result = await repo.create({ ...resource, id: preset?.split('/')[1] } as Resource, {});
       return entryResponse(baseUrl, 201, result, withResource);
     }
-    const result = await repo.update({ ...resource, id: found.resources[0]!.id }, { ifMatch });
-    if (p.entry.fullUrl) urnMap.set(p.entry.fullUrl, `${path}/${found.resources[0]!.id}`);
+    const result = await repo.update({ ...resource, id: found.resources[0].id }, { ifMatch });
+    if (p.entry.fullUrl) urnMap.set(p.entry.fullUrl, `${path}/${found.resources[0].id}`);
     return entryResponse(baseUrl, 200, result, withResource);
   }
   const [type, id] = path.split('/');

@@ -9,7 +9,7 @@ import { WRITABLE_TYPES } from './resource-types.ts';
 /** `POST [type]/$validate`: the same checks every write of that type passes, without storing anything. */
 export function registerValidateRoutes(router: FhirRouter, profiles: ProfileValidator): CapabilityContribution {
   router.add('POST', ':type/$validate', async (req, { type }) => {
-    if (!isWritableType(type!)) throw badRequest(`Resource type '${type}' is not supported here`);
+    if (!isWritableType(type)) throw badRequest(`Resource type '${type}' is not supported here`);
     let resource = req.body as Resource | Parameters | undefined;
     let profile = req.query.profile?.[0];
     if (resource?.resourceType === 'Parameters') {

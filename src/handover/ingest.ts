@@ -247,7 +247,7 @@ export class NativeIngest {
     const m = /^ServiceRequest\/(.+)$/.exec(task.focus?.reference ?? '');
     if (!m) return undefined;
     try {
-      return await repo.read('ServiceRequest', m[1]!);
+      return await repo.read('ServiceRequest', m[1]);
     } catch {
       return undefined;
     }
@@ -321,7 +321,7 @@ export class NativeIngest {
   private async checkSamePatient(repo: Repository, patientRef: string | undefined, incoming: Patient): Promise<void> {
     const m = /^Patient\/(.+)$/.exec(patientRef ?? '');
     if (!m) return;
-    const stored = (await repo.read('Patient', m[1]!)).content as Patient;
+    const stored = (await repo.read('Patient', m[1])).content as Patient;
     const bsnOf = (p: Patient): string | undefined => p.identifier?.find((i) => i.system === 'http://fhir.nl/fhir/NamingSystem/bsn')?.value;
     const a = bsnOf(stored);
     const b = bsnOf(incoming);
@@ -355,7 +355,7 @@ export class NativeIngest {
     }
     if (isFinal(from)) throw conflict(describeTransition(from, target));
     const steps = pathTo(from, target);
-    if (!steps || steps.some((s, i) => whoMay(i === 0 ? from : steps[i - 1]!, s) !== 'owner')) throw conflict(describeTransition(from, target));
+    if (!steps || steps.some((s, i) => whoMay(i === 0 ? from : steps[i - 1], s) !== 'owner')) throw conflict(describeTransition(from, target));
     let current = task;
     for (const [i, step] of steps.entries()) {
       const last = i === steps.length - 1;

@@ -27,7 +27,7 @@ export async function uraOfReference(repo: Repository, ref: Reference | undefine
   const m = /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(ref?.reference ?? '');
   if (!m) return undefined;
   try {
-    return uraOf((await repo.read('Organization', m[1]!)).content);
+    return uraOf((await repo.read('Organization', m[1])).content);
   } catch {
     return undefined;
   }
@@ -51,7 +51,7 @@ export async function resolveReferences(repo: Repository, resources: (Resource |
   const uras = new Set<string>();
   for (const r of resources) walkReferences(r, (ref) => {
     const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
-    if (m) uras.add(m[1]!);
+    if (m) uras.add(m[1]);
   });
   const orgs = new Map<string, string>();
   for (const ura of uras) {
@@ -61,7 +61,7 @@ export async function resolveReferences(repo: Repository, resources: (Resource |
   }
   for (const r of resources) walkReferences(r, (ref) => {
     const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
-    if (m) ref.reference = orgs.get(m[1]!);
+    if (m) ref.reference = orgs.get(m[1]);
     else if (ref.reference && local.has(ref.reference)) ref.reference = local.get(ref.reference);
   });
 }

@@ -58,7 +58,7 @@ export function pathTo(from: TaskStatus, to: TaskStatus): TaskStatus[] | undefin
   const queue: { status: TaskStatus; path: TaskStatus[] }[] = [{ status: from, path: [] }];
   const seen = new Set<TaskStatus>([from]);
   while (queue.length > 0) {
-    const { status, path } = queue.shift()!;
+    const { status, path } = queue.shift() as { status: TaskStatus; path: TaskStatus[] };
     for (const t of TRANSITIONS[status] ?? []) {
       if (seen.has(t.to) || t.to === 'on-hold' || t.to === 'received') continue;
       const next = [...path, t.to];

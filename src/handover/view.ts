@@ -8,7 +8,7 @@ async function readRef<T>(repo: Repository, reference: string | undefined): Prom
   const m = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference ?? '');
   if (!m) return undefined;
   try {
-    return (await repo.read(m[1]!, m[2]!)).content as T;
+    return (await repo.read(m[1], m[2])).content as T;
   } catch {
     return undefined;
   }

@@ -16,10 +16,10 @@ function refused(message: string, expression: string): HttpError {
 async function uraOf(tx: Tx, ref: Reference | undefined, cache: Map<string, string | undefined>): Promise<string | undefined> {
   const m = /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(ref?.reference ?? '');
   if (!m) return undefined;
-  if (cache.has(m[1]!)) return cache.get(m[1]!);
-  const org = await resourceStore.current(tx, 'Organization', m[1]!);
+  if (cache.has(m[1])) return cache.get(m[1]);
+  const org = await resourceStore.current(tx, 'Organization', m[1]);
   const ura = (org?.content as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
-  cache.set(m[1]!, ura);
+  cache.set(m[1], ura);
   return ura;
 }
 

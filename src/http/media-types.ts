@@ -27,7 +27,7 @@ export function checkAccept(req: Request, produces: string[] = [FHIR_JSON, 'appl
   const accept = req.headers.accept;
   if (!accept) return;
   const ok = accept.split(',').some((part) => {
-    const t = part.split(';')[0]!.trim().toLowerCase();
+    const t = part.split(';')[0].trim().toLowerCase();
     const q = /;\s*q=([0-9.]+)/.exec(part)?.[1];
     if (q !== undefined && Number(q) === 0) return false;
     return t === '*/*' || t === 'application/*' || produces.includes(t);

@@ -60,7 +60,7 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
         const key = `${match[1]}/${match[2]}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        wanted.push({ resourceType: match[1]!, id: match[2]! });
+        wanted.push({ resourceType: match[1], id: match[2] });
       }
     }
   }

@@ -106,13 +106,13 @@ export function parseSearch(registry: SearchParameterRegistry, resourceType: str
           const list = name === '_include' ? SUPPORTED_INCLUDES : SUPPORTED_REVINCLUDES;
           const [sourceType, param] = value.split(':');
           const sp = sourceType && param ? registry.get(sourceType, param) : undefined;
-          if (!list.includes(value) || !sp) {
+          if (!list.includes(value) || !sp || !sourceType || !param) {
             throw badRequest(`${name}=${value} is not supported; supported: ${list.join(', ')}`, [name]);
           }
           if (name === '_include' && sourceType !== resourceType) {
             throw badRequest(`_include=${value} does not apply to ${resourceType}`, [name]);
           }
-          (name === '_include' ? req.includes : req.revIncludes).push({ sourceType: sourceType!, param: param!, parameter: sp });
+          (name === '_include' ? req.includes : req.revIncludes).push({ sourceType, param, parameter: sp });
           continue;
         }
         case '_id': {
