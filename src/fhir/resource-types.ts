@@ -21,3 +21,6 @@ export function isWritableType(type: string): type is WritableType {
 
 /** FHIR ids: 1–64 of letters, digits, '-' and '.'. */
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Types the gateway serves read-only, from its own data (mappings/terminology). */
+export const READ_ONLY_TYPES = ['CodeSystem', 'ConceptMap'];

@@ -2,9 +2,9 @@ import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { etag, fullUrl, historyBundle, httpDate, searchsetBundle } from './bundles.ts';
-import { allOk, badRequest, notFound, outcome } from './outcomes.ts';
+import { allOk, badRequest, methodNotAllowed, notFound, outcome } from './outcomes.ts';
 import { parseIfMatch, type Repository, type WriteResult } from './repository.ts';
-import { isWritableType } from './resource-types.ts';
+import { isWritableType, READ_ONLY_TYPES } from './resource-types.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
 import type { FhirRouter } from './router.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from './search/parse.ts';
@@ -43,6 +43,7 @@ export function writeResponse(req: FhirRequest, baseUrl: string, status: number,
 }
 
 function checkType(type: string): void {
+  if (READ_ONLY_TYPES.includes(type)) throw methodNotAllowed(`${type} is read-only here: the gateway's code systems and concept maps come from its mappings`);
   // FHIR http: a resource type the server does not support is 404 Not Found.
   if (!isWritableType(type)) throw notFound(`Resource type '${type}' is not supported here`);
 }
