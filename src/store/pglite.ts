@@ -55,6 +55,8 @@ export class PGliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    // Closing twice is harmless: the gateway and whoever opened the database (a test) may both close it.
+    if (this.db.closed) return;
     await this.db.close();
   }
 }
