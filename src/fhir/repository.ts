@@ -187,12 +187,11 @@ export class Repository {
     if (options.ifNoneExist !== undefined) {
       const query = parseConditionalQuery(options.ifNoneExist);
       const key = conditionalKey(query);
+      // The key makes creates with the same condition wait for each other; the search below then decides,
+      // not the key's holder: that resource may have been deleted or changed so that it no longer matches.
       const holder = await resourceStore.claimConditionalKey(tx, resource.resourceType, key, id);
-      if (holder) {
-        const existing = await resourceStore.current(tx, resource.resourceType, holder);
-        if (existing && !existing.deleted) return { stored: existing, changed: false, created: false };
-        await tx.query('UPDATE conditional_keys SET id = $3 WHERE resource_type = $1 AND key = $2', [resource.resourceType, key, id]);
-      }
+      // Lock the key row held by an earlier create, so that two creates finding no match cannot both create.
+      if (holder) await tx.query('UPDATE conditional_keys SET id = $3 WHERE resource_type = $1 AND key = $2', [resource.resourceType, key, id]);
       const matches = await this.search({ ...this.parseSearch(resource.resourceType, query), count: 2, total: 'none', offset: 0 });
       if (matches.unknown.length > 0) throw badRequest(`If-None-Exist uses unknown search parameters: ${matches.unknown.join(', ')}`, ['If-None-Exist']);
       if (matches.resources.length > 1) throw preconditionFailed(`If-None-Exist matches more than one ${resource.resourceType}`, ['If-None-Exist']);

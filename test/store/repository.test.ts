@@ -169,3 +169,17 @@ it('a conditional create finds a resource made without a condition, and makes a 
   await repo.create(withIdentifier(value));
   expect(await failure(() => repo.create(withIdentifier(value), { ifNoneExist: `identifier=${IDENTIFIER_SYSTEM}|${value}&gender=male` }))).toBe(412);
 });
+
+it('a conditional create does not answer with a resource that no longer matches the condition', async () => {
+  const value = unique('moved');
+  const condition = `identifier=${IDENTIFIER_SYSTEM}|${value}`;
+  const first = await repo.create(withIdentifier(value), { ifNoneExist: condition });
+  expect(first.created).toBe(true);
+  await repo.update({ ...(first.stored.content as Patient), identifier: [{ system: IDENTIFIER_SYSTEM, value: unique('elsewhere') }] });
+  const second = await repo.create(withIdentifier(value), { ifNoneExist: condition });
+  expect(second.created).toBe(true);
+  expect(second.stored.id).not.toBe(first.stored.id);
+  const third = await repo.create(withIdentifier(value), { ifNoneExist: condition });
+  expect(third).toMatchObject({ created: false });
+  expect(third.stored.id).toBe(second.stored.id);
+});
