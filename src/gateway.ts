@@ -15,6 +15,7 @@ import { SearchParameterRegistry } from './fhir/search/parameters.ts';
 import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
 import { nativeRouter } from './http/native-routes.ts';
+import { healthRouter } from './http/health.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
@@ -108,6 +109,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     fhir,
     auth,
     maxBodyBytes: config.maxBodyBytes,
+    publicRoutes: [healthRouter(db)],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes }) }],
   });
 
