@@ -153,6 +153,11 @@ describe('request bodies', () => {
     await refused(400, () => fhir.get('Patient?family=a%00b'));
   });
 
+  it('400 for a conditional create with unknown search parameters', async () => {
+    await refused(400, () => fhir.post('Patient', buildPatient(), { 'If-None-Exist': 'colour=blue' }));
+    await refused(400, () => fhir.post('Patient', buildPatient(), { 'If-None-Exist': '' }));
+  });
+
   it('400 for a JSON Patch that is not an array of operations', async () => {
     await refused(400, () => fhir.patch(`Patient/${patient.id}`, { op: 'replace', path: '/gender', value: 'female' }));
     await refused(400, () => raw('post', 'Patient', '{"resourceType":"Patient","gender":"male"', 'application/json-patch+json'));

@@ -65,7 +65,7 @@ const referenceCase = (ref: () => string, other: string): Case => ({ match: [ref
 
 /** What each search parameter must find on its type's subject, and what it must not. Keyed `Type.code`. */
 const CASES: Record<string, () => Case> = {
-  'Patient.family': () => ({ match: ['celik', 'ÇELIK-MÜ', 'Celik-Muller', 'xyz,celik'], miss: ['muller', 'jong', [':exact', 'celik']] }),
+  'Patient.family': () => ({ match: ['celik', 'ÇELIK-MÜ', 'Celik-Muller', 'xyz,celik'], miss: ['muller', 'jong', [':exact', 'celik'], '%', '_elik', 'c\\'] }),
   'Patient.name': () => ({ match: ['zoe', 'Zoë', 'celik', [':exact', 'celik-muller']], miss: ['oe', 'jong'] }),
   'Patient.gender': () => ({ match: ['female', 'male,female'], miss: ['male', [':not', 'female']] }),
   'Patient.birthdate': () => ({
