@@ -10,6 +10,7 @@ import type { SearchParameterRegistry } from './search/parameters.ts';
 import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
 import { runSearch, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
+import { parseQuery } from '../http/query.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -267,9 +268,8 @@ export class Repository {
 /** `identifier=a|b&status=x` as a query; the order of parameters does not matter. */
 export function parseConditionalQuery(raw: string): Query {
   const text = raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : raw;
-  const params = new URLSearchParams(text);
-  const query: Query = {};
-  for (const [k, v] of params) (query[k] ??= []).push(v);
+  // The request query parser: on a plain object, `__proto__=x` or `constructor=x` reached Object.prototype (a 500).
+  const query = parseQuery(`?${text}`);
   if (Object.keys(query).length === 0) throw badRequest('A conditional request needs search parameters', ['If-None-Exist']);
   return query;
 }

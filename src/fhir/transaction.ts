@@ -8,6 +8,7 @@ import { isWritableType, ID_PATTERN } from './resource-types.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
 import type { FhirRouter } from './router.ts';
 import type { RestServices } from './rest.ts';
+import { parseQuery } from '../http/query.ts';
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
 const MAX_ENTRIES = 1000;
@@ -176,8 +177,8 @@ async function processEntry(
   if ((p.method === 'PUT' || p.method === 'PATCH' || p.method === 'DELETE') && (!type || !id || !ID_PATTERN.test(id))) {
     throw badRequest(`${p.method} needs a url of the form Type/id`);
   }
-  const query: Record<string, string[]> = {};
-  for (const [k, v] of new URLSearchParams(queryText ?? '')) (query[k] ??= []).push(v);
+  // The request query parser: no prototype keys, no NUL, as for a request of its own.
+  const query = parseQuery(`?${queryText ?? ''}`);
   const sub: FhirRequest = {
     method: p.method,
     path,
@@ -212,9 +213,8 @@ export async function processBatch(services: RestServices, router: FhirRouter, r
   for (const p of prepared) {
     const url = p.url.replace(/^\//, '');
     const [path = '', queryText] = url.split('?', 2);
-    const query: Record<string, string[]> = {};
-    for (const [k, v] of new URLSearchParams(queryText ?? '')) (query[k] ??= []).push(v);
     try {
+      const query = parseQuery(`?${queryText ?? ''}`);
       const res = await router.handle({
         method: p.method,
         path,

@@ -65,7 +65,6 @@ it('50 concurrent If-Match updates of one Task leave a linear history without lo
   const fhir = await fhirClient(tg);
   const { task } = await createHandover(tg, fhir);
   const writers = 50;
-  let conflicts = 0;
 
   const write = async (n: number): Promise<void> => {
     for (;;) {
@@ -76,7 +75,6 @@ it('50 concurrent If-Match updates of one Task leave a linear history without lo
       const res = await send(request(server).put(`/fhir/${task}`), next, { 'If-Match': current.headers.etag! });
       if (res.status === 200) return;
       expect(res.status).toBe(412);
-      conflicts++;
     }
   };
   await Promise.all(Array.from({ length: writers }, (_, n) => write(n)));
@@ -95,5 +93,4 @@ it('50 concurrent If-Match updates of one Task leave a linear history without lo
   expect(final.meta!.versionId).toBe(String(writers + 1));
   expect(new Set(final.note!.map((n) => n.text))).toEqual(new Set(Array.from({ length: writers }, (_, n) => `writer ${n}`)));
   expect(final.note).toHaveLength(writers);
-  expect(conflicts).toBeGreaterThanOrEqual(0);
 });

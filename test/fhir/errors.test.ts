@@ -134,6 +134,19 @@ describe('request bodies', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('400 for prototype keys in If-None-Exist and in the urls of transaction and batch entries', async () => {
+    for (const key of ['__proto__', 'constructor']) {
+      await refused(400, () => fhir.post('Patient', buildPatient(), { 'If-None-Exist': `${key}=x` }));
+      await refused(400, () => fhir.post('', { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'GET', url: `Patient?${key}=x` } }] }));
+      await refused(400, () =>
+        fhir.post('', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: buildPatient(), request: { method: 'POST', url: 'Patient', ifNoneExist: `${key}=x` } }] }),
+      );
+      const batch = await fhir.post('', { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Patient?${key}=x` } }] });
+      expect(batch.status).toBe(200);
+      expect((batch.body as Bundle).entry![0]!.response!.status).toBe('400');
+    }
+  });
+
   it('400 for JSON nested deeper than 100 levels', async () => {
     const deep = `{"resourceType":"Patient","extension":${'['.repeat(101)}${']'.repeat(101)}}`;
     await refused(400, () => raw('post', 'Patient', deep));
