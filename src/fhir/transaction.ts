@@ -103,6 +103,8 @@ export async function processTransaction(services: RestServices, router: FhirRou
         const condition = p.entry.request?.ifNoneExist;
         const existing = condition ? await resolveConditional(repo, `${type}?${condition.slice(condition.indexOf('?') + 1)}`) : undefined;
         urnMap.set(p.entry.fullUrl, existing ?? `${type}/${randomUUID()}`);
+      } else if (p.method === 'PUT' && p.entry.fullUrl?.startsWith('urn:uuid:') && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(p.url)) {
+        urnMap.set(p.entry.fullUrl, p.url);
       }
     }
     const conditional = new Set<string>();
@@ -118,7 +120,12 @@ export async function processTransaction(services: RestServices, router: FhirRou
       try {
         const resource = p.entry.resource ? (structuredClone(p.entry.resource) as Resource) : undefined;
         if (resource) {
-          rewriteReferences(resource, (ref) => urnMap.get(ref) ?? resolvedConditional.get(ref));
+          rewriteReferences(resource, (ref) => {
+            const resolved = urnMap.get(ref) ?? resolvedConditional.get(ref);
+            // A urn:uuid names an entry of this Bundle: one that names none would be stored as a reference to nothing.
+            if (!resolved && ref.startsWith('urn:uuid:')) throw badRequest(`The reference ${ref} names no entry of this transaction`, [ref]);
+            return resolved;
+          });
         }
         responses[p.index] = await processEntry(txServices, router, repo, req, p, resource, urnMap, withResource);
       } catch (err) {

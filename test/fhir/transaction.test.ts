@@ -95,6 +95,24 @@ describe('transaction', () => {
     expect(after.total).toBe(before.total);
   });
 
+  it('a urn:uuid reference to no entry of the transaction is refused and nothing is stored', async () => {
+    const marker = unique('tx-dangling');
+    const { entries } = handoverEntries(marker);
+    entries.pop();
+    const res = await fhir.post('', { resourceType: 'Bundle', type: 'transaction', entry: entries });
+    expect(expectOutcome(res, 400).issue![0]!.diagnostics).toMatch(/urn:uuid:/);
+    expect(await countTasks(marker)).toBe(0);
+  });
+
+  it('a urn:uuid fullUrl of a PUT entry resolves to its url', async () => {
+    const patient = await fhir.create(buildPatient());
+    const { entries, urns } = handoverEntries(unique('tx-put'));
+    entries[2] = { fullUrl: urns.patient, resource: { ...patient, gender: 'female' }, request: { method: 'PUT', url: `Patient/${patient.id}` } };
+    const res = await fhir.post('', { resourceType: 'Bundle', type: 'transaction', entry: entries });
+    expect(res.status).toBe(200);
+    expect(((res.body as Bundle).entry![0]!.resource as Task).for!.reference).toBe(`Patient/${patient.id}`);
+  });
+
   it('a stale If-Match inside a transaction is a 412 and nothing is stored', async () => {
     const patient = await fhir.create(buildPatient());
     expect((await fhir.put(`Patient/${patient.id}`, { ...patient, gender: 'female' })).status).toBe(200);
