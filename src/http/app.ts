@@ -53,7 +53,8 @@ export function sendFhir(res: Response, status: number, body: unknown, headers: 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('query parser', (qs: string) => parseQuery(`?${qs}`));
+  // Express hands the parser null when a URL has no query string.
+  app.set('query parser', (qs: string | null) => parseQuery(qs ? `?${qs}` : ''));
   app.use(helmet());
   app.use((req, res, next) => {
     const given = req.headers['x-request-id'];
