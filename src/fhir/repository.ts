@@ -165,7 +165,9 @@ export class Repository {
       const unlocked = await resourceStore.current(repo.q, resourceType, id);
       if (unlocked) await repo.takeLocks(unlocked.content);
       const current = await resourceStore.current(repo.q, resourceType, id, true);
-      if (!current || current.deleted) throw notFound(`${resourceType}/${id} is not known`);
+      if (!current) throw notFound(`${resourceType}/${id} is not known`);
+      // As a read: a deleted resource is gone (410), not unknown.
+      if (current.deleted) throw gone(`${resourceType}/${id} was deleted`);
       const patched = structuredClone(current.content);
       let failure: Error | null | undefined;
       try {

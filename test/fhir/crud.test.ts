@@ -86,6 +86,8 @@ describe('read, update, vread, delete, history', () => {
     expect(del.status).toBe(200);
     expect((await fhir.get(`Patient/${id}`)).status).toBe(410);
     expectOutcome(await fhir.get(`Patient/${id}`), 410);
+    expectOutcome(await fhir.patch(`Patient/${id}`, [{ op: 'replace', path: '/gender', value: 'other' }]), 410);
+    expectOutcome(await fhir.patch('Patient/never-created', [{ op: 'replace', path: '/gender', value: 'other' }]), 404);
 
     const vread1 = await fhir.get(`Patient/${id}/_history/1`);
     expect(vread1.status).toBe(200);
