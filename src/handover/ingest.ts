@@ -6,7 +6,8 @@ import { conflict, forbidden, HttpError, notFound, outcome, unprocessable } from
 import type { Repository, WriteResult } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
-import { findByIdentifier, organizationByUra, resolveReferences, uraOfReference } from './references.ts';
+import { OrganizationDirectory } from './organization-directory.ts';
+import { findByIdentifier, resolveReferences, uraOfReference } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
 
 export const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
@@ -41,6 +42,7 @@ function ref(v: StoredVersion): Reference<Organization> {
  */
 export class NativeIngest {
   private readonly baseUrl: string;
+  private readonly orgs = new OrganizationDirectory();
 
   constructor(baseUrl: string) {
     this.baseUrl = baseUrl;
@@ -54,12 +56,11 @@ export class NativeIngest {
     const hash = contentHash(record);
     return repo.transaction(async (txRepo) => {
       const tx = txRepo.txHandle();
-      await tx.query(
-        `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-        [mapped.senderUra, format, mapped.recordId],
-      );
+      // One statement creates the head row or locks the existing one, and answers with the latest sequence.
       const head = await tx.query<{ last_sequence: number }>(
-        `SELECT last_sequence FROM native_record_heads WHERE sender_ura = $1 AND format = $2 AND record_id = $3 FOR UPDATE`,
+        `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3)
+         ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence
+         RETURNING last_sequence`,
         [mapped.senderUra, format, mapped.recordId],
       );
       const lastSequence = head.rows[0]?.last_sequence ?? 0;
@@ -108,15 +109,13 @@ export class NativeIngest {
       };
       const status: 200 | 201 = first && created ? 201 : 200;
       await tx.query(
-        `INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        `WITH head AS (
+           UPDATE native_record_heads SET last_sequence = $4 WHERE sender_ura = $1 AND format = $2 AND record_id = $3
+         )
+         INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, status, location ?? null, bundle],
       );
-      await tx.query(`UPDATE native_record_heads SET last_sequence = $4 WHERE sender_ura = $1 AND format = $2 AND record_id = $3`, [
-        mapped.senderUra,
-        format,
-        mapped.recordId,
-        mapped.sequence,
-      ]);
       return { status, location, bundle };
     });
   }
@@ -180,22 +179,22 @@ export class NativeIngest {
     const taskIn = mapped.task ? clone(mapped.task) : undefined;
     const observationsIn = clone(mapped.observations);
     // Organisations first: an unknown URA refuses the record before anything is written.
-    await resolveReferences(repo, [patientIn, encounterIn, srIn, taskIn, ...observationsIn], new Map());
+    await resolveReferences(repo, [patientIn, encounterIn, srIn, taskIn, ...observationsIn], new Map(), (ura) => this.orgs.byUra(repo, ura));
 
     const patient = await this.upsertPatient(repo, patientIn, written);
     let local = this.localMap(mapped, patient);
-    await resolveReferences(repo, [encounterIn], local);
+    await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
     const encounter = encounterIn ? await this.upsertByIdentifier(repo, encounterIn, written) : undefined;
     local = this.localMap(mapped, patient, encounter);
     for (const obs of observationsIn) {
-      await resolveReferences(repo, [obs], local);
+      await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       await this.upsertByIdentifier(repo, obs, written);
     }
 
     const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
     const open = group ? await this.openTasksInGroup(repo, group) : [];
     const receiver = mapped.cancelled ? undefined : mapped.receiver;
-    const receiverOrg = receiver ? await organizationByUra(repo, receiver.ura) : undefined;
+    const receiverOrg = receiver ? await this.orgs.byUra(repo, receiver.ura) : undefined;
     if (receiver && !receiverOrg) {
       throw new HttpError(422, outcome('not-found', `No organisation with URA ${receiver.ura} is known to the gateway; nothing was stored`, ['overdracht.naar.ura']));
     }
@@ -214,10 +213,10 @@ export class NativeIngest {
       const current = open.find((t) => (t.content as Task).owner?.reference === receiverRef);
       const currentSr = current ? await this.focusOf(repo, current.content as Task) : undefined;
       local = this.localMap(mapped, patient, encounter);
-      await resolveReferences(repo, [srIn], local);
+      await resolveReferences(repo, [srIn], local, (ura) => this.orgs.byUra(repo, ura));
       const sr = await this.save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written);
       local = this.localMap(mapped, patient, encounter, sr);
-      await resolveReferences(repo, [taskIn], local);
+      await resolveReferences(repo, [taskIn], local, (ura) => this.orgs.byUra(repo, ura));
       if (current) {
         const stored = current.content as Task;
         // A requester's re-send updates the request's data; the handover's state is the owner's to change.
@@ -291,7 +290,7 @@ export class NativeIngest {
     let encounter: StoredVersion | undefined;
     if (mapped.encounter) {
       const enc = structuredClone(mapped.encounter) as Encounter;
-      await resolveReferences(repo, [enc], local);
+      await resolveReferences(repo, [enc], local, (ura) => this.orgs.byUra(repo, ura));
       // The receiver's encounter carries out the handover's request: that is how the handover finds it again.
       if (t.focus?.reference && !enc.basedOn?.some((b) => b.reference === t.focus?.reference)) {
         enc.basedOn = [...(enc.basedOn ?? []), { reference: t.focus.reference }];
@@ -301,7 +300,7 @@ export class NativeIngest {
     }
     for (const o of mapped.observations) {
       const obs = structuredClone(o) as Observation;
-      await resolveReferences(repo, [obs], local);
+      await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       await this.upsertByIdentifier(repo, obs, written);
     }
     const sr = await this.focusOf(repo, t);
@@ -367,7 +366,7 @@ export class NativeIngest {
 
   private async writeProvenance(repo: Repository, format: NativeFormat, mapped: MappedRecord, written: Written[]): Promise<void> {
     if (written.length === 0) return;
-    const sender = await organizationByUra(repo, mapped.senderUra);
+    const sender = await this.orgs.byUra(repo, mapped.senderUra);
     const agent: Provenance['agent'] = [
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },

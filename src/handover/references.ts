@@ -47,7 +47,12 @@ function walkReferences(value: unknown, visit: (ref: { reference?: string }) => 
  * conditional `Organization?identifier=<URA>` — with stored ones. An unknown URA is refused with
  * 422 naming it, before anything is stored.
  */
-export async function resolveReferences(repo: Repository, resources: (Resource | undefined)[], local: Map<string, string>): Promise<void> {
+export async function resolveReferences(
+  repo: Repository,
+  resources: (Resource | undefined)[],
+  local: Map<string, string>,
+  lookup: (ura: string) => Promise<StoredVersion | undefined> = (ura) => organizationByUra(repo, ura),
+): Promise<void> {
   const uras = new Set<string>();
   for (const r of resources) walkReferences(r, (ref) => {
     const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
@@ -55,7 +60,7 @@ export async function resolveReferences(repo: Repository, resources: (Resource |
   });
   const orgs = new Map<string, string>();
   for (const ura of uras) {
-    const org = await organizationByUra(repo, ura);
+    const org = await lookup(ura);
     if (!org) throw new HttpError(422, outcome('not-found', `No organisation with URA ${ura} is known to the gateway; nothing was stored`, [`URA ${ura}`]));
     orgs.set(ura, `Organization/${org.id}`);
   }
