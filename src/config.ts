@@ -15,6 +15,8 @@ export interface Config {
   maxBodyBytes: number;
   tokenLifetimeSeconds: number;
   logLevel: string;
+  /** Bearer token that /metrics asks for; unset: /metrics is open (keep it on an internal network). */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: int('MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     tokenLifetimeSeconds: int('TOKEN_LIFETIME_SECONDS', 300, 1, 300),
     logLevel,
+    metricsToken: env.METRICS_TOKEN || undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -16,6 +16,8 @@ import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
 import { nativeRouter } from './http/native-routes.ts';
 import { healthRouter } from './http/health.ts';
+import { metricsRouter, requestObserver } from './http/observability.ts';
+import { Metrics } from './observability/metrics.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
@@ -104,13 +106,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   registerRestRoutes(fhir, services);
 
   const ingest = new NativeIngest(fhirBaseUrl);
+  const metrics = new Metrics();
   const app = createApp({
     logger,
     fhir,
     auth,
     maxBodyBytes: config.maxBodyBytes,
-    publicRoutes: [healthRouter(db)],
-    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes }) }],
+    observers: [requestObserver(logger, metrics)],
+    publicRoutes: [healthRouter(db), metricsRouter(metrics, config.metricsToken)],
+    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 
   return {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.ts';
@@ -22,6 +22,8 @@ export interface AppDeps {
   fhir: FhirRouter;
   auth: Authenticator;
   maxBodyBytes: number;
+  /** Middleware that sees every request first, after the request id is set (logging, metrics). */
+  observers?: RequestHandler[];
   /** Routes mounted before authentication (health, metrics, docs). */
   publicRoutes?: Router[];
   /** Routes mounted after authentication (native records, ...); `res.locals.ctx` holds the RequestContext. */
@@ -63,6 +65,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('X-Request-Id', requestId);
     next();
   });
+  for (const o of deps.observers ?? []) app.use(o);
 
   for (const r of deps.publicRoutes ?? []) app.use(r);
   app.use(deps.auth.router);

@@ -8,6 +8,7 @@ import type { NativeMapper } from '../native/mapping/index.ts';
 import { NATIVE_FORMATS, type NativeFormat, type NativeRecord } from '../native/types.ts';
 import { toOperationOutcome, type NativeValidators } from '../native/validation.ts';
 import { sendFhir } from './app.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { parseJsonBody } from './json-body.ts';
 import { requireContentType } from './media-types.ts';
 
@@ -17,6 +18,7 @@ export interface NativeRouteDeps {
   ingest: NativeIngest;
   repository: (ctx: RequestContext) => Repository;
   maxBodyBytes: number;
+  metrics?: Metrics;
 }
 
 function formatOf(raw: string | string[] | undefined): NativeFormat {
@@ -39,22 +41,28 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
     express.raw({ type: () => true, limit: deps.maxBodyBytes }),
     handle(async (req, res) => {
       const format = formatOf(req.params.format);
-      requireContentType(req);
-      if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('The request body is empty');
-      const record = parseJsonBody(req.body);
-      if (!record || typeof record !== 'object' || Array.isArray(record)) throw badRequest(`A ${format} record is a JSON object`);
-      const result = deps.validators.validate(format, record);
-      if (!result.ok) throw new HttpError(result.status, toOperationOutcome(result));
-      const ctx = res.locals.ctx as RequestContext;
-      const mapped = deps.mapper.toFhir(format, record as NativeRecord);
-      const outcome = await deps.ingest.ingest(deps.repository(ctx), format, record as NativeRecord, mapped);
-      const headers: Record<string, string> = {};
-      if (outcome.location) headers.Location = outcome.location;
-      if (outcome.note) headers['X-Handover-Note'] = outcome.note;
-      const bundle = outcome.note
-        ? { ...outcome.bundle, entry: [...(outcome.bundle.entry ?? []), { resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: outcome.note }] } }] }
-        : outcome.bundle;
-      sendFhir(res, outcome.status, bundle, headers);
+      try {
+        requireContentType(req);
+        if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('The request body is empty');
+        const record = parseJsonBody(req.body);
+        if (!record || typeof record !== 'object' || Array.isArray(record)) throw badRequest(`A ${format} record is a JSON object`);
+        const result = deps.validators.validate(format, record);
+        if (!result.ok) throw new HttpError(result.status, toOperationOutcome(result));
+        const ctx = res.locals.ctx as RequestContext;
+        const mapped = deps.mapper.toFhir(format, record as NativeRecord);
+        const outcome = await deps.ingest.ingest(deps.repository(ctx), format, record as NativeRecord, mapped);
+        const headers: Record<string, string> = {};
+        if (outcome.location) headers.Location = outcome.location;
+        if (outcome.note) headers['X-Handover-Note'] = outcome.note;
+        const bundle = outcome.note
+          ? { ...outcome.bundle, entry: [...(outcome.bundle.entry ?? []), { resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: outcome.note }] } }] }
+          : outcome.bundle;
+        deps.metrics?.nativeRecords.inc({ format, outcome: outcome.status === 201 ? 'created' : outcome.note ? 'unchanged' : 'updated' });
+        sendFhir(res, outcome.status, bundle, headers);
+      } catch (err) {
+        deps.metrics?.nativeRecords.inc({ format, outcome: 'refused' });
+        throw err;
+      }
     }),
   );
 
