@@ -17,6 +17,8 @@ export interface Config {
   logLevel: string;
   /** Bearer token that /metrics asks for; unset: /metrics is open (keep it on an internal network). */
   metricsToken?: string;
+  /** Bearer token of the operator endpoints (/admin, the CLI); unset: they do not exist. */
+  adminToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -76,6 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenLifetimeSeconds: int('TOKEN_LIFETIME_SECONDS', 300, 1, 300),
     logLevel,
     metricsToken: env.METRICS_TOKEN || undefined,
+    // The embedded sandbox has a known operator token so that its CLI works out of the box.
+    adminToken: env.ADMIN_TOKEN || (!databaseUrl && !['0', 'false', 'no'].includes((env.DEMO ?? '').toLowerCase()) ? 'demo-admin' : undefined),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

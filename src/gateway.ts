@@ -16,6 +16,7 @@ import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
 import { nativeRouter } from './http/native-routes.ts';
 import { healthRouter } from './http/health.ts';
+import { adminRouter } from './http/admin-routes.ts';
 import { metricsRouter, requestObserver } from './http/observability.ts';
 import { Metrics } from './observability/metrics.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
@@ -113,7 +114,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     auth,
     maxBodyBytes: config.maxBodyBytes,
     observers: [requestObserver(logger, metrics)],
-    publicRoutes: [healthRouter(db), metricsRouter(metrics, config.metricsToken)],
+    publicRoutes: [healthRouter(db), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository })],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 

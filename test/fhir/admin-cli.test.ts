@@ -1,0 +1,77 @@
+// Operators register a client organisation with its public keys through the CLI; the client then gets a
+// token with private_key_jwt. The CLI runs as a real child process against a gateway on a loopback port.
+import { execFile } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import request from 'supertest';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+
+const run = promisify(execFile);
+let gw: TestGateway;
+let server: Server;
+let url: string;
+
+beforeAll(async () => {
+  gw = await startTestGateway({ ADMIN_TOKEN: 'operator-secret' });
+  server = gw.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await gw.stop();
+});
+
+function cli(args: string[], token = 'operator-secret') {
+  return run(process.execPath, ['src/cli/main.ts', ...args], { env: { ...process.env, GATEWAY_URL: url, ADMIN_TOKEN: token } });
+}
+
+test('the operator endpoints refuse a wrong token', async () => {
+  await request(gw.app).get('/admin/clients').expect(401);
+  await request(gw.app).get('/admin/clients').set('Authorization', 'Bearer demo-admin').expect(401);
+  await expect(cli(['clients'], 'wrong')).rejects.toMatchObject({ stderr: expect.stringContaining('HTTP 401') });
+});
+
+test('a client registered with the CLI gets a token with private_key_jwt and acts for its new organisation', async () => {
+  const { publicKey, privateKey } = await generateKeyPair('ES384');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'key-1', alg: 'ES384', use: 'sig' };
+  const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+  const out = await cli(['register-client', '--client-id', 'hap-nieuw', '--ura', '90001299', '--name', 'Huisartsenpost Nieuw', '--jwks', join(dir, 'jwks.json')]);
+  expect(out.stdout).toContain('Registered client hap-nieuw for URA 90001299');
+
+  const listed = await cli(['clients']);
+  expect(listed.stdout).toMatch(/hap-nieuw\s+90001299\s+Huisartsenpost Nieuw/);
+
+  const tokenUrl = 'http://gateway.test/oauth2/token';
+  const assertion = await new SignJWT({})
+    .setProtectedHeader({ alg: 'ES384', kid: 'key-1', typ: 'JWT' })
+    .setIssuer('hap-nieuw')
+    .setSubject('hap-nieuw')
+    .setAudience(tokenUrl)
+    .setJti(`jti-${Date.now()}`)
+    .setExpirationTime('2m')
+    .sign(privateKey);
+  const token = await request(gw.app)
+    .post('/oauth2/token')
+    .type('form')
+    .send({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion })
+    .expect(200);
+  const org = await request(gw.app)
+    .get('/fhir/Organization')
+    .query({ identifier: 'http://fhir.nl/fhir/NamingSystem/ura|90001299' })
+    .set('Authorization', `Bearer ${token.body.access_token as string}`)
+    .expect(200);
+  expect(org.body.entry?.[0]?.resource?.name).toBe('Huisartsenpost Nieuw');
+});
+
+test('a bad registration is refused with the reason', async () => {
+  await expect(cli(['register-client', '--client-id', 'x', '--ura', '123', '--name', 'X', '--secret', 's'])).rejects.toMatchObject({
+    stderr: expect.stringContaining('organizationUra must be 8 digits'),
+  });
+});
