@@ -1,0 +1,30 @@
+import { demoToken } from './gateway-process.ts';
+import { load, type LoadResult } from './stats.ts';
+
+/** A BSN passing the 11-proof, different for every n (up to 10^8). */
+export function bsn(n: number): string {
+  for (let k = n; ; k += 7_777_777) {
+    const digits = (k % 100_000_000).toString().padStart(8, '0');
+    const sum = [...digits].reduce((s, d, i) => s + Number(d) * (9 - i), 0);
+    if (sum % 11 < 10) return `${digits}${sum % 11}`;
+  }
+}
+
+/**
+ * Native NTS ingest through HTTP: the U1 chest-pain record (HAP to ambulance) from `concurrency`
+ * keep-alive clients, each send a new contact with its own patient, so every call makes a handover.
+ */
+export async function nativeIngest(url: string, concurrency: number, seconds: number, example: Record<string, unknown>): Promise<LoadResult> {
+  const token = await demoToken(url, 'hap-vechtdal');
+  const run = Date.now().toString(36);
+  const offset = Number.parseInt(run.slice(-4), 36) * 1000;
+  let n = 0;
+  const patient = example.patient as Record<string, unknown>;
+  return load(concurrency, seconds, async () => {
+    const i = ++n;
+    const body = JSON.stringify({ ...example, contactId: `BENCH-${run}-${i}`, patient: { ...patient, bsn: bsn(offset + i) } });
+    const res = await fetch(`${url}/native/nts`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body });
+    await res.arrayBuffer();
+    return res.status === 201 || `HTTP ${res.status}`;
+  });
+}

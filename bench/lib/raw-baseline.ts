@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Resource } from '@medplum/fhirtypes';
+import { extractIndexValues, type IndexValues } from '../../src/fhir/search/index-values.ts';
+import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
+import { loadNativeMapper } from '../../src/native/mapping/index.ts';
+import type { Tx } from '../../src/store/database.ts';
+import { resourceStore } from '../../src/store/resource-store.ts';
+import { load, type LoadResult } from './stats.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * The floor: the rows one NTS handover stores (ledger, Patient, Encounter, ServiceRequest, Task and
+ * Provenance with history and search index), written straight through `pg` in the gateway's
+ * transaction shape, without HTTP, tokens, validation or mapping. The ingest benchmark divided by this
+ * says what the gateway's own work costs.
+ */
+export async function rawBaseline(databaseUrl: string, concurrency: number, seconds: number, example: Record<string, unknown>): Promise<LoadResult> {
+  const mapper = loadNativeMapper(join(ROOT, 'mappings'));
+  const registry = SearchParameterRegistry.load(join(ROOT, 'profiles/search-parameters/bundle.json'));
+  const mapped = mapper.toFhir('nts', example);
+  const provenance: Resource = { resourceType: 'Provenance', target: [{ reference: 'Task/x' }], recorded: new Date().toISOString(), agent: [{ who: { display: 'bench' } }] };
+  const templates = [mapped.patient, mapped.encounter, mapped.serviceRequest, mapped.task, provenance].filter((r): r is NonNullable<typeof r> => Boolean(r)) as Resource[];
+  // The index values are computed once: extracting them is the gateway's work, not the database's.
+  const indexed: { resource: Resource; index: IndexValues }[] = templates.map((resource) => ({ resource, index: extractIndexValues(registry, resource) }));
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+  let n = 0;
+  try {
+    return await load(concurrency, seconds, async () => {
+      const client = await pool.connect();
+      const tx: Tx = {
+        query: async <R>(sql: string, params?: unknown[]) => {
+          const r = await client.query(sql, params);
+          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+        },
+        exec: async (sql: string) => {
+          await client.query(sql);
+        },
+      };
+      const recordId = `RAW-${process.pid}-${++n}`;
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, 'nts', $2)
+           ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence RETURNING last_sequence`,
+          ['90001234', recordId],
+        );
+        await client.query(`SELECT content_hash FROM native_records WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2 AND sequence = 1`, ['90001234', recordId]);
+        // The identity lookups a send needs: the patient by BSN, the contact by its identifier.
+        await client.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND tokens && $1::text[] LIMIT 1`, [[`identifier=bsn|${n}`]]);
+        await client.query(`SELECT id FROM resources WHERE resource_type = 'Encounter' AND tokens && $1::text[] LIMIT 1`, [[`identifier=contact|${recordId}`]]);
+        const now = new Date().toISOString();
+        for (const { resource, index } of indexed) {
+          const id = randomUUID();
+          await resourceStore.write(tx, { resourceType: resource.resourceType, id, versionId: '1', lastUpdated: now, deleted: false, content: { ...resource, id, meta: { versionId: '1', lastUpdated: now } } as Resource }, index, ['90001234', '90004567'], true);
+        }
+        await client.query(
+          `WITH head AS (UPDATE native_record_heads SET last_sequence = 1 WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2)
+           INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response) VALUES ($1, 'nts', $2, 1, 'x', 201, null, '{}')`,
+          ['90001234', recordId],
+        );
+        await client.query('COMMIT');
+        return true;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    });
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,110 @@
+// `npm run bench`: every benchmark in one run against a real PostgreSQL, a table on stdout and
+// bench/results/latest.json. DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
+// each part makes its own database there (bench_ingest, bench_raw) and drops it at the end.
+// Options: BENCH_SECONDS per measurement (10), BENCH_CLIENTS (32), BENCH_SMOKE=1 (1 s each: CI checks that it runs),
+// COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, and the ratios).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { fhirOps, type FhirOpsResult } from './lib/fhir-ops.ts';
+import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
+import { nativeIngest } from './lib/ingest.ts';
+import { rawBaseline } from './lib/raw-baseline.ts';
+import type { LoadResult } from './lib/stats.ts';
+import { migrate } from '../src/store/migrate.ts';
+import { PostgresDatabase } from '../src/store/postgres.ts';
+
+const smoke = process.env.BENCH_SMOKE === '1';
+const seconds = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 10);
+const clients = smoke ? 4 : Number(process.env.BENCH_CLIENTS ?? 32);
+const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+const example = JSON.parse(readFileSync(join(import.meta.dirname, '../../shared/native-formats/examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
+
+/** A fresh database per part, so one part's rows do not slow the next. */
+async function freshDatabase(name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl.toString());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+const row = (label: string, r: LoadResult, unit = '/s'): string =>
+  `${label.padEnd(34)} ${r.perSecond.toFixed(1).padStart(8)} ${unit}   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${Object.values(r.errors).reduce((a, b) => a + b, 0)}`;
+
+const results: Record<string, unknown> = { date: new Date().toISOString(), seconds, clients, cores: availableParallelism(), smoke };
+const lines: string[] = [];
+
+// (a) native ingest through HTTP, gateway in its own process; (e) its peak RSS.
+const ingestDb = await freshDatabase('bench_ingest');
+const gateway = await startGatewayProcess({ DATABASE_URL: ingestDb, DEMO: '1' });
+let ingest: LoadResult;
+let ops: FhirOpsResult;
+try {
+  await nativeIngest(gateway.url, clients, smoke ? 0.5 : 2, example);
+  ingest = await nativeIngest(gateway.url, clients, seconds, example);
+  const token = await demoToken(gateway.url, 'hap-vechtdal');
+  const orgs = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90004567`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
+  const own = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90001234`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
+  // (c) FHIR Task create, read, search.
+  ops = await fhirOps(`${gateway.url}/fhir`, token, clients, seconds, `Organization/${orgs.entry?.[0]?.resource.id}`, `Organization/${own.entry?.[0]?.resource.id}`);
+  results.peakRssMb = gateway.peakRssMb();
+} finally {
+  await gateway.stop();
+}
+results.nativeIngest = ingest;
+results.fhir = ops;
+lines.push(row('(a) native NTS ingest', ingest, 'handovers/s'));
+
+// (b) the same rows straight through pg.
+const rawDb = await freshDatabase('bench_raw');
+const rawDatabase = new PostgresDatabase({ connectionString: rawDb });
+await migrate(rawDatabase);
+await rawDatabase.close();
+const raw = await rawBaseline(rawDb, clients, seconds, example);
+results.rawBaseline = raw;
+results.ingestToRawRatio = ingest.perSecond / raw.perSecond;
+lines.push(row('(b) raw baseline (same rows, pg)', raw, 'handovers/s'));
+lines.push(`    (a)/(b) = ${(100 * ingest.perSecond / raw.perSecond).toFixed(0)} %`);
+lines.push(row('(c) FHIR Task create', ops.create));
+lines.push(row('(c) FHIR Task read', ops.read));
+lines.push(row('(c) FHIR Task search status+owner', ops.search));
+lines.push('(d) notification latency            not measured here yet (subscriptions: see bench/notification-latency.ts when present)');
+lines.push(`(e) gateway peak RSS                ${(results.peakRssMb as number).toFixed(0)} MB`);
+
+// (f) the same FHIR operations against another server.
+if (process.env.COMPARE_FHIR_URL && process.env.COMPARE_FHIR_TOKEN) {
+  const other = await fhirOps(process.env.COMPARE_FHIR_URL.replace(/\/+$/, ''), process.env.COMPARE_FHIR_TOKEN, clients, seconds);
+  results.compare = { url: process.env.COMPARE_FHIR_URL, ...other };
+  for (const k of ['create', 'read', 'search'] as const) {
+    lines.push(`${row(`(f) ${k} at COMPARE_FHIR_URL`, other[k])}   gateway/other ${(ops[k].perSecond / other[k].perSecond).toFixed(2)}`);
+  }
+} else {
+  lines.push('(f) comparison                      set COMPARE_FHIR_URL and COMPARE_FHIR_TOKEN to compare with another FHIR server');
+}
+
+await dropDatabase('bench_ingest');
+await dropDatabase('bench_raw');
+results.loadAverage = loadavg()[0];
+console.log(`Benchmarks: ${clients} clients, ${seconds} s per measurement, ${availableParallelism()} cores, load average ${loadavg()[0]?.toFixed(1)}${smoke ? ' (smoke run: figures mean nothing)' : ''}`);
+for (const l of lines) console.log(l);
+mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+writeFileSync(join(import.meta.dirname, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+console.log('Written: bench/results/latest.json');
