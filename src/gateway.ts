@@ -16,6 +16,8 @@ import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
 import { nativeRouter } from './http/native-routes.ts';
 import { healthRouter } from './http/health.ts';
+import { docsRouter } from './http/docs.ts';
+import { gatewayOpenApi } from './http/openapi-document.ts';
 import { adminRouter } from './http/admin-routes.ts';
 import { metricsRouter, requestObserver } from './http/observability.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -114,7 +116,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     auth,
     maxBodyBytes: config.maxBodyBytes,
     observers: [requestObserver(logger, metrics)],
-    publicRoutes: [healthRouter(db), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository })],
+    publicRoutes: [healthRouter(db), docsRouter(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository })],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 
