@@ -19,6 +19,16 @@ export interface Config {
   metricsToken?: string;
   /** Bearer token of the operator endpoints (/admin, the CLI); unset: they do not exist. */
   adminToken?: string;
+  /** Plain http rest-hooks to 127.0.0.0/8 and ::1 (tests, the embedded demo). */
+  allowHttpLoopbackHooks: boolean;
+  /** Per organisation (URA, or `*` for all) the origins its rest-hook endpoints may use. */
+  hookAllowedOrigins: Record<string, string[]>;
+  /** Failed notifications are retried for this long before the subscription goes to error. */
+  hookRetryHorizonSeconds: number;
+  /** The first retry waits about this long; each next one twice as long (with jitter). */
+  hookRetryBaseMs: number;
+  /** The longest wait between two retries. */
+  hookRetryMaxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +73,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got '${logLevel}'`);
   }
+  let hookAllowedOrigins: Record<string, string[]> = {};
+  if (env.HOOK_ALLOWED_ORIGINS) {
+    try {
+      hookAllowedOrigins = parseAllowedOrigins(env.HOOK_ALLOWED_ORIGINS);
+    } catch (err) {
+      problems.push(`HOOK_ALLOWED_ORIGINS ${(err as Error).message}`);
+    }
+  }
   const config: Config = {
     port,
     host: env.HOST || '0.0.0.0',
@@ -80,7 +98,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: env.METRICS_TOKEN || undefined,
     // The embedded sandbox has a known operator token so that its CLI works out of the box.
     adminToken: env.ADMIN_TOKEN || (!databaseUrl && !['0', 'false', 'no'].includes((env.DEMO ?? '').toLowerCase()) ? 'demo-admin' : undefined),
+    // The embedded demo runs its receivers on this machine; a production PostgreSQL deployment does not.
+    allowHttpLoopbackHooks: bool('ALLOW_HTTP_LOOPBACK_HOOKS', !databaseUrl),
+    hookAllowedOrigins,
+    hookRetryHorizonSeconds: int('HOOK_RETRY_HORIZON_SECONDS', 72 * 3600, 1, 30 * 24 * 3600),
+    hookRetryBaseMs: int('HOOK_RETRY_BASE_MS', 1000, 1, 60_000),
+    hookRetryMaxMs: int('HOOK_RETRY_MAX_MS', 15 * 60_000, 1, 24 * 3600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** `{"90004567": ["https://hooks.rav.example"], "*": []}`: origins per URA (or `*`), each an absolute http(s) origin. */
+function parseAllowedOrigins(raw: string): Record<string, string[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('must be a JSON object of URA to a list of origins');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('must be a JSON object of URA to a list of origins');
+  const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
+  for (const [ura, list] of Object.entries(parsed)) {
+    if (ura !== '*' && !/^\d{8}$/.test(ura)) throw new Error(`has a key '${ura}' that is neither a URA (8 digits) nor '*'`);
+    if (!Array.isArray(list) || !list.every((o) => typeof o === 'string')) throw new Error(`must map '${ura}' to a list of origins`);
+    out[ura] = (list as string[]).map((o) => {
+      let url: URL;
+      try {
+        url = new URL(o);
+      } catch {
+        throw new Error(`has '${o}', which is not an origin such as https://hooks.example.nl`);
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`has '${o}': only http(s) origins`);
+      return url.origin;
+    });
+  }
+  return out;
 }

@@ -32,6 +32,7 @@ import type { Database } from './store/database.ts';
 import { migrate } from './store/migrate.ts';
 import { PGliteDatabase } from './store/pglite.ts';
 import { PostgresDatabase } from './store/postgres.ts';
+import { createSubscriptions } from './subscriptions/index.ts';
 
 export const ROOT_DIR = join(import.meta.dirname, '..');
 export const VERSION = '0.1.0';
@@ -73,6 +74,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }];
   const repoDeps: RepositoryDeps = { db, registry, hooks };
   hooks.push(workflowHooks(() => repoDeps));
+  const fhirBaseUrl = `${config.publicUrl}/fhir`;
+  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl });
+  hooks.push(subscriptions.hooks);
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
 
   const auth = await createAuth(db, { issuer: config.publicUrl, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
@@ -84,7 +88,6 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     for (const client of demoClients(config.demoClientSecret)) await auth.registerClient(client);
   }
 
-  const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const fhir = new FhirRouter();
   const services: RestServices = {
     baseUrl: fhirBaseUrl,
@@ -106,6 +109,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   });
   contributions.push(registerTerminologyRoutes(fhir, fhirBaseUrl, mapper.terminology));
   contributions.push(registerValidateRoutes(fhir, profiles));
+  subscriptions.registerRoutes(fhir, services);
+  contributions.push(subscriptions.capability);
   registerRestRoutes(fhir, services);
 
   const ingest = new NativeIngest(fhirBaseUrl);
@@ -120,6 +125,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 
+  await subscriptions.start(repository, mapper);
+
   return {
     app,
     db,
@@ -128,6 +135,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     fhirBaseUrl,
     repository,
     close: async () => {
+      // Delivery stops first and gives back what it claimed, while the database is still open.
+      await subscriptions.close();
       await db.close();
     },
   };

@@ -103,6 +103,14 @@ export function exampleOf(type: string, h: Handover, marker: string): Resource {
       return buildServiceRequest({ patient: h.patient, requester: h.requester, performer: h.owner }, { identifier });
     case 'Task':
       return buildTask({ focus: h.serviceRequest, patient: h.patient, requester: h.requester, owner: h.owner, encounter: h.encounter }, { identifier });
+    case 'Subscription':
+      return {
+        resourceType: 'Subscription',
+        status: 'requested',
+        reason: `Test subscription ${marker}`,
+        criteria: 'http://gateway.test/fhir/SubscriptionTopic/handover',
+        channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/hook', payload: 'application/fhir+json' },
+      } as Resource;
     case 'Observation':
       return {
         resourceType: 'Observation',

@@ -1,0 +1,29 @@
+import type { RequestContext } from '../context.ts';
+import { HttpError } from '../fhir/outcomes.ts';
+import type { Repository } from '../fhir/repository.ts';
+import { loadHandoverView } from '../handover/view.ts';
+import type { NativeMapper } from '../native/mapping/index.ts';
+import type { NativeFormat } from '../native/types.ts';
+
+export type RenderNative = (ura: string, format: NativeFormat, handoverId: string) => Promise<string | undefined>;
+
+/** The subscriber's read-only view: what it could GET itself, nothing more. */
+export function subscriberContext(ura: string, subscriptionId: string): RequestContext {
+  return { organizationUra: ura, clientId: `subscription:${subscriptionId}`, scopes: ['system/*.rs'], roles: [], requestId: `subscription-${subscriptionId}` };
+}
+
+/**
+ * A native notification's body: exactly what `GET /native/{format}/{handoverId}` gives the subscriber,
+ * rendered from its perspective. Undefined when it may not read the handover (any more).
+ */
+export function nativeRenderer(repository: (ctx: RequestContext) => Repository, mapper: NativeMapper): RenderNative {
+  return async (ura, format, handoverId) => {
+    try {
+      const { view, perspective, version } = await loadHandoverView(repository(subscriberContext(ura, 'render')), handoverId);
+      return JSON.stringify(mapper.render(format, view, perspective, version));
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 404) return undefined;
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,76 @@
+import type { Queryable } from '../store/database.ts';
+import type { Filters, Payload, SubscriptionStatus } from './spec.ts';
+
+/** The gateway's own row beside a stored Subscription resource. */
+export interface SubscriptionRow {
+  id: string;
+  owner_ura: string;
+  status: SubscriptionStatus;
+  secret: string;
+  filters: Filters;
+  endpoint: string;
+  payload: Payload;
+  heartbeat_period: number | null;
+  timeout_seconds: number;
+  events_count: string;
+  error_count: string;
+  last_error: string | null;
+  last_error_at: string | null;
+  reads_all: boolean;
+}
+
+export const subscriptionStore = {
+  async get(q: Queryable, id: string): Promise<SubscriptionRow | undefined> {
+    const r = await q.query<SubscriptionRow>('SELECT * FROM subscription_state WHERE id = $1', [id]);
+    return r.rows[0];
+  },
+
+  async insert(q: Queryable, row: Omit<SubscriptionRow, 'events_count' | 'error_count' | 'last_error' | 'last_error_at'>): Promise<void> {
+    await q.query(
+      `INSERT INTO subscription_state (id, owner_ura, status, secret, filters, endpoint, payload, heartbeat_period, timeout_seconds, reads_all)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [row.id, row.owner_ura, row.status, row.secret, JSON.stringify(row.filters), row.endpoint, row.payload, row.heartbeat_period, row.timeout_seconds, row.reads_all],
+    );
+  },
+
+  async update(q: Queryable, id: string, row: { status: SubscriptionStatus; secret?: string; filters: Filters; endpoint: string; payload: Payload; heartbeat_period: number | null; timeout_seconds: number }): Promise<void> {
+    await q.query(
+      `UPDATE subscription_state SET status = $2, secret = coalesce($3, secret), filters = $4, endpoint = $5, payload = $6, heartbeat_period = $7, timeout_seconds = $8,
+         handshake_at = CASE WHEN $2 = 'requested' THEN NULL ELSE handshake_at END
+       WHERE id = $1`,
+      [id, row.status, row.secret ?? null, JSON.stringify(row.filters), row.endpoint, row.payload, row.heartbeat_period, row.timeout_seconds],
+    );
+    // Re-activation resumes from the first undelivered event: dead letters are due again.
+    if (row.status === 'requested') {
+      await q.query(`UPDATE subscription_events SET state = 'pending', attempts = 0, first_failed_at = NULL, next_attempt = now(), claimed_by = NULL, claimed_until = NULL WHERE subscription_id = $1 AND state = 'dead'`, [id]);
+    }
+  },
+
+  async listOwned(q: Queryable, ura: string): Promise<string[]> {
+    const r = await q.query<{ id: string }>('SELECT id FROM subscription_state WHERE owner_ura = $1 ORDER BY id', [ura]);
+    return r.rows.map((x) => x.id);
+  },
+
+  async setStatus(q: Queryable, id: string, status: SubscriptionStatus, from: SubscriptionStatus[], error?: string): Promise<boolean> {
+    const r = await q.query(
+      `UPDATE subscription_state SET status = $2,
+         error_count = error_count + CASE WHEN $4::text IS NULL THEN 0 ELSE 1 END,
+         last_error = coalesce($4, last_error), last_error_at = CASE WHEN $4::text IS NULL THEN last_error_at ELSE now() END
+       WHERE id = $1 AND status = ANY($3::text[])`,
+      [id, status, from, error ?? null],
+    );
+    return r.rowCount > 0;
+  },
+
+  async recordError(q: Queryable, id: string, error: string): Promise<void> {
+    await q.query('UPDATE subscription_state SET error_count = error_count + 1, last_error = $2, last_error_at = now() WHERE id = $1', [id, error]);
+  },
+
+  async deliveryCounts(q: Queryable, id: string): Promise<{ state: string; n: string; first: string | null }[]> {
+    const r = await q.query<{ state: string; n: string; first: string | null }>(
+      `SELECT state, count(*)::text AS n, min(event_number)::text AS first FROM subscription_events WHERE subscription_id = $1 GROUP BY state`,
+      [id],
+    );
+    return r.rows;
+  },
+};

@@ -1,0 +1,73 @@
+// A gateway in a child process (`node src/main.ts`) on a given PostgreSQL database: for crash and multi-instance tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { DEMO_SECRET, type DemoClient } from './gateway.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ChildGateway {
+  url: string;
+  process: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `node src/main.ts` against `databaseUrl` and waits until it answers /health/live. */
+export async function startChildGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<ChildGateway> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', LOG_LEVEL: 'silent', ALLOW_HTTP_LOOPBACK_HOOKS: '1', DB_POOL_SIZE: '8', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`child gateway exited ${child.exitCode}: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/health/live`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 300) throw new Error(`child gateway did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    process: child,
+    kill: async (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+const tokens = new Map<string, string>();
+
+/** A bearer token from any instance (they share the signing key in the database). */
+export async function childAuth(g: ChildGateway, client: DemoClient): Promise<string> {
+  const known = tokens.get(`${g.url} ${client}`);
+  if (known) return known;
+  const res = await fetch(`${g.url}/oauth2/token`, {
+    method: 'POST',
+    headers: { Authorization: `Basic ${Buffer.from(`${client}:${DEMO_SECRET}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  });
+  if (!res.ok) throw new Error(`token: ${res.status}`);
+  const token = `Bearer ${((await res.json()) as { access_token: string }).access_token}`;
+  tokens.set(`${g.url} ${client}`, token);
+  return token;
+}

@@ -1,0 +1,128 @@
+// A receiving system played by a small HTTP server on loopback: records every notification and answers as told.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import type { Subscription } from '@medplum/fhirtypes';
+import { verifySignature } from '../../src/subscriptions/index.ts';
+import type { DemoClient, TestGateway } from './gateway.ts';
+
+export interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+  type: string;
+  subscription: string;
+  eventNumber: number;
+  idempotencyKey: string;
+  at: number;
+}
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** Event notifications only (no handshakes or heartbeats). */
+  events(): Received[];
+  /** The status the receiver answers with (200 unless set). */
+  status: number;
+  waitFor(predicate: (r: Received[]) => boolean, what: string, ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(): Promise<Receiver> {
+  const received: Received[] = [];
+  const waiters = new Set<() => void>();
+  const r: Receiver = {
+    url: '',
+    received,
+    events: () => received.filter((x) => x.type === 'event-notification'),
+    status: 200,
+    waitFor: (predicate, what, ms = 10_000) =>
+      new Promise((resolve, reject) => {
+        if (predicate(received)) return resolve();
+        const check = (): void => {
+          if (!predicate(received)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`receiver: no ${what} within ${ms} ms (got ${received.length} requests)`));
+        }, ms);
+        waiters.add(check);
+      }),
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = r.status;
+      if (status >= 200 && status < 300) {
+        received.push({
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          type: String(req.headers['x-notification-type']),
+          subscription: String(req.headers['x-subscription-id']),
+          eventNumber: Number(req.headers['x-event-number']),
+          idempotencyKey: String(req.headers['idempotency-key']),
+          at: Date.now(),
+        });
+      }
+      res.statusCode = status;
+      res.end();
+      for (const w of [...waiters]) w();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return r;
+}
+
+export const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+export const SECRET_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/subscription-signing-secret';
+
+export function subscriptionBody(endpoint: string, filter: string | undefined, payload = 'id-only', extra: { heartbeat?: number; secret?: string; timeout?: number } = {}): Subscription {
+  const native = payload.startsWith('application/');
+  const channelExt = [];
+  if (extra.heartbeat) channelExt.push({ url: `${BACKPORT}/backport-heartbeat-period`, valueUnsignedInt: extra.heartbeat });
+  if (extra.timeout) channelExt.push({ url: `${BACKPORT}/backport-timeout`, valueUnsignedInt: extra.timeout });
+  return {
+    resourceType: 'Subscription',
+    status: 'requested',
+    reason: 'Handovers for our system',
+    criteria: 'http://gateway.test/fhir/SubscriptionTopic/handover',
+    extension: extra.secret ? [{ url: SECRET_EXTENSION, valueString: extra.secret }] : undefined,
+    _criteria: filter ? { extension: [{ url: `${BACKPORT}/backport-filter-criteria`, valueString: filter }] } : undefined,
+    channel: {
+      type: 'rest-hook',
+      endpoint,
+      payload: native ? payload : 'application/fhir+json',
+      _payload: native ? undefined : { extension: [{ url: `${BACKPORT}/backport-payload-content`, valueCode: payload }] },
+      extension: channelExt.length ? channelExt : undefined,
+    },
+  } as Subscription;
+}
+
+/** Subscribes `client` and waits for the handshake to make the subscription active. Returns its id and secret. */
+export async function subscribe(tg: TestGateway, client: DemoClient, receiver: Receiver, filter: string | undefined, payload = 'id-only', extra: { heartbeat?: number; secret?: string; timeout?: number } = {}): Promise<{ id: string; secret: string }> {
+  const res = await request(tg.app).post('/fhir/Subscription').set('Authorization', await tg.auth(client)).set('Content-Type', 'application/fhir+json').send(subscriptionBody(receiver.url, filter, payload, extra));
+  if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${res.text}`);
+  const sub = res.body as Subscription;
+  const secret = extra.secret ?? sub.extension?.find((e) => e.url === SECRET_EXTENSION)?.valueString;
+  if (!sub.id || !secret) throw new Error('subscribe: no id or secret');
+  const id = sub.id;
+  await receiver.waitFor((r) => r.some((x) => x.subscription === id && x.type === 'handshake'), 'handshake');
+  for (let i = 0; i < 100; i++) {
+    const s = await request(tg.app).get(`/fhir/Subscription/${id}`).set('Authorization', await tg.auth(client));
+    if ((s.body as Subscription).status === 'active') return { id, secret };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('subscribe: not active after the handshake');
+}
+
+export function signatureOk(r: Received, secret: string): boolean {
+  return verifySignature(secret, Number(r.headers['x-signature-timestamp']), r.body, String(r.headers['x-signature']));
+}
