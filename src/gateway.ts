@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 import pino, { type Logger } from 'pino';
 import type express from 'express';
+import { createAudit, GATEWAY_ROLE, type Audit } from './audit/index.ts';
 import { createAuth, demoClients, loadClientsFile, requireScope, type AuthService } from './auth/index.ts';
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
@@ -41,6 +42,8 @@ export interface Gateway {
   app: express.Express;
   db: Database;
   auth: AuthService;
+  /** The audit trail: its log, the hash chain (link, head, verify). */
+  audit: Audit;
   logger: Logger;
   fhirBaseUrl: string;
   /** A repository acting for `ctx` (tests, seeding, workers). */
@@ -65,6 +68,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const db = options.db ?? (await openDatabase(config));
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+  // From here on the gateway works as a role that can only append to the audit trail.
+  await db.useRole(GATEWAY_ROLE);
+  const audit = createAudit(db, logger);
 
   const registry = SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json'));
   // Data over code: profiles, native schemas, rules and mappings are loaded and compiled once, here.
@@ -77,9 +83,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl });
   hooks.push(subscriptions.hooks);
+  // Last: the audit rows of a transaction are written when every other hook has had its say.
+  hooks.push(audit.hooks);
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
 
-  const auth = await createAuth(db, { issuer: config.publicUrl, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  const auth = await createAuth(db, { issuer: config.publicUrl, tokenLifetimeSeconds: config.tokenLifetimeSeconds, audit: (attempt) => audit.token(attempt) });
   if (config.clientsFile) {
     for (const client of await loadClientsFile(config.clientsFile)) await auth.registerClient(client);
   }
@@ -111,32 +119,39 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   contributions.push(registerValidateRoutes(fhir, profiles));
   subscriptions.registerRoutes(fhir, services);
   contributions.push(subscriptions.capability);
+  // Before the generic REST routes, which would claim `AuditEvent` as an unsupported type.
+  contributions.push(audit.registerRoutes(fhir, fhirBaseUrl));
   registerRestRoutes(fhir, services);
 
   const ingest = new NativeIngest(fhirBaseUrl);
   const metrics = new Metrics();
   const app = createApp({
     logger,
-    fhir,
+    fhir: audit.router(fhir),
     auth,
+    auditFailures: audit.failures,
     maxBodyBytes: config.maxBodyBytes,
     observers: [requestObserver(logger, metrics)],
     publicRoutes: [healthRouter(db), docsRouter(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository })],
-    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, maxBodyBytes: config.maxBodyBytes, metrics }) }],
+    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 
   await subscriptions.start(repository, mapper);
+
+  audit.start();
 
   return {
     app,
     db,
     auth,
+    audit,
     logger,
     fhirBaseUrl,
     repository,
     close: async () => {
       // Delivery stops first and gives back what it claimed, while the database is still open.
       await subscriptions.close();
+      await audit.close();
       await db.close();
     },
   };

@@ -8,7 +8,7 @@ import { loadGatewayKeys } from './keys.ts';
 import { TOKEN_PATH, tokenRouter } from './token-endpoint.ts';
 import type { AuthConfig, AuthService } from './types.ts';
 
-export type { AuthConfig, AuthService, ClientRegistration } from './types.ts';
+export type { AuthConfig, AuthService, ClientRegistration, TokenAttempt } from './types.ts';
 export { hasScope, requireScope, type Interaction } from './scopes.ts';
 export { loadClientsFile } from './clients-file.ts';
 export { demoClients } from './demo-clients.ts';
@@ -32,7 +32,7 @@ export async function createAuth(db: Database, config: AuthConfig): Promise<Auth
 
   const router = express.Router();
   router.use(discoveryRouter({ issuer, tokenUrl, keys }));
-  router.use(tokenRouter({ db, keys, tokens, tokenUrl, lifetimeSeconds: lifetime }));
+  router.use(tokenRouter({ db, keys, tokens, tokenUrl, lifetimeSeconds: lifetime, audit: config.audit }));
 
   return {
     router,

@@ -7,6 +7,7 @@ import type { StoredClient } from './clients.ts';
 import type { GatewayKeys } from './keys.ts';
 import { invalidClient, invalidRequest, noStore, OAuthError, sendOAuthError } from './oauth-error.ts';
 import { grantScopes } from './scopes.ts';
+import type { TokenAttempt } from './types.ts';
 
 export const TOKEN_PATH = '/oauth2/token';
 
@@ -16,6 +17,22 @@ export interface TokenEndpointOptions {
   tokens: TokenAudience;
   tokenUrl: string;
   lifetimeSeconds: number;
+  audit?: (attempt: TokenAttempt) => Promise<void>;
+}
+
+/** Who the request says it is, for the audit of a refusal (nothing here is trusted). */
+function claimedClient(req: Request): string | undefined {
+  const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+  if (typeof body.client_id === 'string') return body.client_id.slice(0, 128);
+  const basic = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(req.get('authorization') ?? '');
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const user = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : '';
+  try {
+    return decodeURIComponent(user).slice(0, 128) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // RFC 6749 §3.2: a parameter sent twice is an error, not a choice.
@@ -27,7 +44,7 @@ function param(body: Record<string, unknown>, name: string): string | undefined 
 }
 
 export function tokenRouter(options: TokenEndpointOptions): Router {
-  const { db, keys, tokens, tokenUrl, lifetimeSeconds } = options;
+  const { db, keys, tokens, tokenUrl, lifetimeSeconds, audit } = options;
   const assertions = createAssertionVerifier(db, tokenUrl);
   const router = express.Router();
 
@@ -52,6 +69,7 @@ export function tokenRouter(options: TokenEndpointOptions): Router {
   }
 
   router.post(TOKEN_PATH, express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 20 }), async (req: Request, res: Response) => {
+    const requestId = String(res.locals.requestId ?? '');
     try {
       if (!req.is('application/x-www-form-urlencoded') || typeof req.body !== 'object' || req.body === null) {
         throw invalidRequest('The token request must be application/x-www-form-urlencoded');
@@ -70,17 +88,30 @@ export function tokenRouter(options: TokenEndpointOptions): Router {
         { clientId: client.clientId, organizationUra: client.organizationUra, scopes: grant.scopes, roles: client.roles },
         lifetimeSeconds,
       );
+      // Audited before the token is handed out; no audit, no token.
+      await audit?.({ requestId, clientId: client.clientId, organizationUra: client.organizationUra, scopes: grant.scopes });
       noStore(res).json({ access_token: accessToken, token_type: 'Bearer', expires_in: lifetimeSeconds, scope: grant.scopes.join(' ') });
     } catch (err) {
-      sendOAuthError(res, err instanceof OAuthError ? err : new OAuthError('server_error', 'The token could not be issued'));
+      const error = err instanceof OAuthError ? err : new OAuthError('server_error', 'The token could not be issued');
+      try {
+        await audit?.({ requestId, clientId: claimedClient(req), error: { code: error.error, description: error.message, status: error.status } });
+        sendOAuthError(res, error);
+      } catch {
+        sendOAuthError(res, new OAuthError('server_error', 'The token could not be issued'));
+      }
     }
   });
 
   // Body parser failures (too large, bad charset) are the client's fault and get an OAuth answer, not a FHIR one.
-  router.use(TOKEN_PATH, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  router.use(TOKEN_PATH, (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const status = typeof err === 'object' && err !== null && 'status' in err ? Number(err.status) : 500;
-    sendOAuthError(res, status >= 400 && status < 500 ? invalidRequest('The request body could not be read') : new OAuthError('server_error', 'The token could not be issued'));
+    const error = status >= 400 && status < 500 ? invalidRequest('The request body could not be read') : new OAuthError('server_error', 'The token could not be issued');
+    const attempt = { requestId: String(res.locals.requestId ?? ''), clientId: claimedClient(req), error: { code: error.error, description: error.message, status: error.status } };
+    (audit?.(attempt) ?? Promise.resolve()).then(
+      () => sendOAuthError(res, error),
+      () => sendOAuthError(res, new OAuthError('server_error', 'The token could not be issued')),
+    );
   });
 
   return router;

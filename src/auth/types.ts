@@ -7,6 +7,18 @@ export interface AuthConfig {
   issuer: string;
   /** Access token lifetime; at most 300 (SMART Backend Services). */
   tokenLifetimeSeconds: number;
+  /** Told of every token issued or refused, before the answer is sent (the audit trail). */
+  audit?: (attempt: TokenAttempt) => Promise<void>;
+}
+
+/** A token request, issued or refused. */
+export interface TokenAttempt {
+  requestId: string;
+  /** The client as authenticated, or as the request claimed it when authentication failed. */
+  clientId?: string;
+  organizationUra?: string;
+  scopes?: string[];
+  error?: { code: string; description: string; status: number };
 }
 
 export interface ClientRegistration {

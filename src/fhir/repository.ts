@@ -37,6 +37,8 @@ export interface WriteHooks {
   lockKeys?: (resource: Resource) => string[];
   /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
   afterWrite?: (tx: Tx, ctx: RequestContext, event: WriteEvent) => Promise<void>;
+  /** Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). */
+  beforeCommit?: (tx: Tx, ctx: RequestContext) => Promise<void>;
 }
 
 /** Computes the organisations party to a resource, stored beside it for authorization. */
@@ -101,7 +103,11 @@ export class Repository {
   /** Runs `work` in one transaction with a repository bound to it (joins the current one if any). */
   async transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return work(this);
-    return this.deps.db.transaction((tx) => work(new Repository(this.deps, this.ctx, tx)));
+    return this.deps.db.transaction(async (tx) => {
+      const result = await work(new Repository(this.deps, this.ctx, tx));
+      for (const hook of this.deps.hooks) await hook.beforeCommit?.(tx, this.ctx);
+      return result;
+    });
   }
 
   /** The open transaction, for gateway code that writes its own tables beside the resources. */

@@ -19,13 +19,15 @@ export interface Authenticator {
 
 export interface AppDeps {
   logger: Logger;
-  fhir: FhirRouter;
+  fhir: Pick<FhirRouter, 'handle'>;
   auth: Authenticator;
   maxBodyBytes: number;
   /** Middleware that sees every request first, after the request id is set (logging, metrics). */
   observers?: RequestHandler[];
   /** Routes mounted before authentication (health, metrics, docs). */
   publicRoutes?: Router[];
+  /** Sees every error before it is answered (the audit of refusals); calls `next(err)`, or `next` with another error. */
+  auditFailures?: express.ErrorRequestHandler;
   /** Routes mounted after authentication (native records, ...); `res.locals.ctx` holds the RequestContext. */
   protectedRoutes?: { path: string; router: Router }[];
 }
@@ -138,6 +140,7 @@ export function createApp(deps: AppDeps): express.Express {
   }
 
   app.use((req, _res, next) => next(notFound(`Nothing at ${req.method} ${req.path}`)));
+  if (deps.auditFailures) app.use(deps.auditFailures);
   app.use(errorHandler(deps.logger));
   return app;
 }

@@ -1,4 +1,5 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
+import { describeNativeRequest, nativeRecordEntity, type AuditLog } from '../audit/index.ts';
 import type { RequestContext } from '../context.ts';
 import { badRequest, HttpError, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -17,6 +18,8 @@ export interface NativeRouteDeps {
   mapper: NativeMapper;
   ingest: NativeIngest;
   repository: (ctx: RequestContext) => Repository;
+  /** Records each record received (its writes are audited in the ingest transaction) and each rendering. */
+  audit?: AuditLog;
   maxBodyBytes: number;
   metrics?: Metrics;
 }
@@ -41,6 +44,8 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
     express.raw({ type: () => true, limit: deps.maxBodyBytes }),
     handle(async (req, res) => {
       const format = formatOf(req.params.format);
+      const ctx = res.locals.ctx as RequestContext;
+      deps.audit?.begin(ctx, describeNativeRequest('POST', `/${format}`));
       try {
         requireContentType(req);
         if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('The request body is empty');
@@ -48,8 +53,10 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
         if (!record || typeof record !== 'object' || Array.isArray(record)) throw badRequest(`A ${format} record is a JSON object`);
         const result = deps.validators.validate(format, record);
         if (!result.ok) throw new HttpError(result.status, toOperationOutcome(result));
-        const ctx = res.locals.ctx as RequestContext;
         const mapped = deps.mapper.toFhir(format, record as NativeRecord);
+        // NEN 7513: the person on whose behalf the system sends (triagist, crew, nurse) goes with every audit row of this record.
+        if (mapped.onBehalfOf) ctx.onBehalfOf = mapped.onBehalfOf.big ? `${mapped.onBehalfOf.name} (BIG ${mapped.onBehalfOf.big})` : mapped.onBehalfOf.name;
+        deps.audit?.describe(ctx, { detail: [nativeRecordEntity(format, mapped)] });
         const outcome = await deps.ingest.ingest(deps.repository(ctx), format, record as NativeRecord, mapped);
         const headers: Record<string, string> = {};
         if (outcome.location) headers.Location = outcome.location;
@@ -58,6 +65,8 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
           ? { ...outcome.bundle, entry: [...(outcome.bundle.entry ?? []), { resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: outcome.note }] } }] }
           : outcome.bundle;
         deps.metrics?.nativeRecords.inc({ format, outcome: outcome.status === 201 ? 'created' : outcome.note ? 'unchanged' : 'updated' });
+        // A re-send changes nothing, so the ingest transaction audited nothing: it is audited here, before the answer.
+        await deps.audit?.completed(ctx, { status: outcome.status, entities: outcome.location ? [outcome.location.replace(/^.*\/fhir\//, '')] : [] });
         sendFhir(res, outcome.status, bundle, headers);
       } catch (err) {
         deps.metrics?.nativeRecords.inc({ format, outcome: 'refused' });
@@ -71,8 +80,11 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
     handle(async (req, res) => {
       const format = formatOf(req.params.format);
       const ctx = res.locals.ctx as RequestContext;
+      deps.audit?.begin(ctx, describeNativeRequest('GET', `/${format}/${String(req.params.handoverId)}`));
       const { view, perspective, version } = await loadHandoverView(deps.repository(ctx), String(req.params.handoverId));
       const rendered = deps.mapper.render(format, view, perspective, version);
+      const shown = [view.task, view.serviceRequest, view.patient, ...view.encounters, ...view.observations].filter((r) => r !== undefined);
+      await deps.audit?.completed(ctx, { status: 200, resources: shown });
       res.status(200).type('application/json').send(JSON.stringify(rendered));
     }),
   );

@@ -22,5 +22,10 @@ export interface Database extends Queryable {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** A dedicated connection that receives NOTIFY on `channel`; returns a function that stops listening. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * From now on every connection works as `role` (after the migrations, which need the administrator).
+   * Fails, rather than carrying on as the administrator, when the role cannot be taken.
+   */
+  useRole(role: string): Promise<void>;
   close(): Promise<void>;
 }

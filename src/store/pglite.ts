@@ -19,6 +19,10 @@ class PGliteTx implements Tx {
   }
 }
 
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 export class PGliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   private readonly db: PGlite;
@@ -52,6 +56,13 @@ export class PGliteDatabase implements Database {
     return async () => {
       await unsubscribe();
     };
+  }
+
+  async useRole(role: string): Promise<void> {
+    // One connection: switched once, outside any transaction, so a rollback cannot undo it.
+    await this.db.exec(`SET ROLE ${quoteIdent(role)}`);
+    const who = await this.db.query<{ current_user: string }>('SELECT current_user');
+    if (who.rows[0]?.current_user !== role) throw new Error(`The database works as '${String(who.rows[0]?.current_user)}', not '${role}'`);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 export interface PostgresOptions {
   connectionString: string;
   maxConnections?: number;
-  /** Role the gateway switches to after connecting (see the audit migration). */
+  /** Role every connection works as from its start (see the audit migration and `useRole`). */
   role?: string;
 }
 
@@ -25,22 +25,45 @@ class ClientTx implements Tx {
   }
 }
 
+// The role is a startup parameter, so it holds before the first query and a missing role fails the
+// connection instead of leaving it with the administrator's rights.
+function connectionOptions(role: string | undefined): string | undefined {
+  if (role === undefined) return undefined;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error(`Invalid database role name '${role}'`);
+  return `-c role=${role}`;
+}
+
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
-  private readonly pool: pg.Pool;
-  private readonly options: PostgresOptions;
+  private pool: pg.Pool;
+  private options: PostgresOptions;
 
   constructor(options: PostgresOptions) {
     this.options = options;
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 20 });
-    const role = options.role;
-    if (role) {
-      this.pool.on('connect', (client) => {
-        client.query(`SET ROLE ${pg.escapeIdentifier(role)}`).catch(() => undefined);
-      });
-    }
+    this.pool = PostgresDatabase.createPool(options);
+  }
+
+  private static createPool(options: PostgresOptions): pg.Pool {
+    const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 20, options: connectionOptions(options.role) });
     // An idle client that loses its connection must not crash the process.
-    this.pool.on('error', () => undefined);
+    pool.on('error', () => undefined);
+    return pool;
+  }
+
+  async useRole(role: string): Promise<void> {
+    const next = { ...this.options, role };
+    const pool = PostgresDatabase.createPool(next);
+    try {
+      const r = await pool.query<{ current_user: string }>('SELECT current_user');
+      if (r.rows[0]?.current_user !== role) throw new Error(`The database connection works as '${String(r.rows[0]?.current_user)}', not '${role}'`);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    const old = this.pool;
+    this.pool = pool;
+    this.options = next;
+    await old.end();
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -68,7 +91,7 @@ export class PostgresDatabase implements Database {
   }
 
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    const client = new pg.Client({ connectionString: this.options.connectionString });
+    const client = new pg.Client({ connectionString: this.options.connectionString, options: connectionOptions(this.options.role) });
     client.on('error', () => undefined);
     await client.connect();
     client.on('notification', (msg) => {

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { Database, Queryable } from '../store/database.ts';
+
+/**
+ * The hash chain over the audit trail. Requests never wait on it: they only INSERT their rows. One
+ * linker at a time (an advisory lock, whichever instance holds it) appends them to `audit_chain`:
+ * hash = SHA-256(previous hash + RFC 8785 canonical JSON of the record).
+ *
+ * Commit order: row ids are taken at INSERT, not at COMMIT, so a row with a lower id can become
+ * visible after a higher one. Each pass therefore reads the oldest transaction id still running
+ * (the snapshot's xmin) and links only rows written by transactions below it: those have all ended,
+ * so no row of theirs can turn up later. The pass records that horizon (`sealed_below`) and the next
+ * pass starts there; nothing is skipped and nothing linked twice. A row that later appears below a
+ * sealed horizon was put there by someone else: `$verify` reports it as inserted.
+ */
+
+export const GENESIS_HASH = '0'.repeat(64);
+// Any constant works; it only has to be the same for every instance.
+const CHAIN_LOCK_KEY = 7_513_0005;
+const PASS_LIMIT = 5000;
+
+const TIME = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** The columns of an audit row as hashed: text casts, so both drivers and every time zone give the same JSON. */
+export const EVENT_COLUMNS = `e.id::text AS id, e.txid::text AS txid, e.event_id::text AS event_id, ${TIME('e.recorded')} AS recorded,
+  e.organization_ura, e.client_id, e.on_behalf_of, e.patient, e.action, e.type_code, e.subtype, e.resource_type, e.resource_id,
+  e.resource_version, e.entities, e.outcome, e.status, e.request_id, e.content`;
+
+export interface EventRecord {
+  id: string;
+  txid: string;
+  event_id: string;
+  recorded: string;
+  [column: string]: unknown;
+}
+
+export interface ChainLink {
+  seq: string;
+  linkedAt: string;
+  sealedBelow: string;
+}
+
+export function chainHash(prevHash: string, link: ChainLink, event: EventRecord): string {
+  const json = canonicalize({ seq: link.seq, linkedAt: link.linkedAt, sealedBelow: link.sealedBelow, event });
+  if (json === undefined) throw new Error('audit record cannot be canonicalised');
+  return createHash('sha256').update(prevHash).update(json).digest('hex');
+}
+
+export interface ChainHead {
+  seq: string;
+  hash: string;
+  linkedAt: string;
+}
+
+/** The newest link: exported (and logged) so that a copy kept elsewhere proves what the chain held. */
+export async function chainHead(q: Queryable): Promise<ChainHead | undefined> {
+  const r = await q.query<{ seq: string; hash: string; linked_at: string }>(
+    `SELECT c.seq::text AS seq, c.hash, ${TIME('c.linked_at')} AS linked_at FROM audit_chain c ORDER BY c.seq DESC LIMIT 1`,
+  );
+  const row = r.rows[0];
+  return row ? { seq: row.seq, hash: row.hash, linkedAt: row.linked_at } : undefined;
+}
+
+/** One linking pass; returns how many rows it linked (0 when another instance holds the chain). */
+export async function linkPending(db: Database): Promise<number> {
+  return db.transaction(async (tx) => {
+    const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [CHAIN_LOCK_KEY]);
+    if (!lock.rows[0]?.ok) return 0;
+    const head = await tx.query<{ seq: string; hash: string; sealed_below: string }>(
+      'SELECT c.seq::text AS seq, c.hash, c.sealed_below::text AS sealed_below FROM audit_chain c ORDER BY c.seq DESC LIMIT 1',
+    );
+    const horizon = await tx.query<{ xmin: string; at: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, ${TIME('now()')} AS at`);
+    const { xmin, at } = horizon.rows[0] ?? { xmin: '0', at: new Date().toISOString() };
+    const low = head.rows[0]?.sealed_below ?? '0';
+    // Every transaction below xmin has ended, so this (later) statement sees all of their rows.
+    const rows = await tx.query<EventRecord>(
+      `SELECT ${EVENT_COLUMNS} FROM audit_events e
+       WHERE e.txid >= $1::xid8 AND e.txid < $2::xid8 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)
+       ORDER BY e.txid, e.id LIMIT $3`,
+      [low, xmin, PASS_LIMIT],
+    );
+    if (rows.rows.length === 0) return 0;
+    // A pass cut short seals only below the last transaction it reached; the rest of that one follows next time.
+    const sealedBelow = rows.rows.length === PASS_LIMIT ? (rows.rows.at(-1)?.txid ?? low) : xmin;
+    let prev = head.rows[0]?.hash ?? GENESIS_HASH;
+    let seq = BigInt(head.rows[0]?.seq ?? '0');
+    const links: { seq: string; event_id: string; linked_at: string; sealed_below: string; prev_hash: string; hash: string }[] = [];
+    for (const event of rows.rows) {
+      seq += 1n;
+      const link = { seq: seq.toString(), linkedAt: at, sealedBelow };
+      const hash = chainHash(prev, link, event);
+      links.push({ seq: link.seq, event_id: event.id, linked_at: at, sealed_below: sealedBelow, prev_hash: prev, hash });
+      prev = hash;
+    }
+    await tx.query(
+      `INSERT INTO audit_chain (seq, event_id, linked_at, sealed_below, prev_hash, hash)
+       SELECT seq, event_id, linked_at, sealed_below::xid8, prev_hash, hash
+       FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, event_id bigint, linked_at timestamptz, sealed_below text, prev_hash text, hash text)`,
+      [JSON.stringify(links)],
+    );
+    return links.length;
+  });
+}
+
+/** Links until nothing linkable is left (tests, shutdown). */
+export async function linkAll(db: Database): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await linkPending(db);
+    total += n;
+    if (n < PASS_LIMIT) return total;
+  }
+}

@@ -1,0 +1,55 @@
+import type { ErrorRequestHandler } from 'express';
+import type { RequestContext } from '../context.ts';
+import { internalError } from '../fhir/outcomes.ts';
+import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
+import { toHttpError } from '../http/errors.ts';
+import { parseQuery } from '../http/query.ts';
+import { gatewaySubtype, REST_TYPE } from './event.ts';
+import { describeFhirRequest, describeNativeRequest, resourcesOf } from './fhir-request.ts';
+import type { AuditLog, RequestDescription } from './recorder.ts';
+
+/** The one place every FHIR interaction and operation is audited: around the router the HTTP adapter calls. */
+export function auditedRouter(router: { handle(req: FhirRequest): Promise<FhirResponse> }, log: AuditLog): { handle(req: FhirRequest): Promise<FhirResponse> } {
+  return {
+    handle: async (req) => {
+      log.begin(req.ctx, describeFhirRequest(req));
+      const res = await router.handle(req);
+      // Committed before the answer goes out; if it cannot be, the request fails (a plain 500).
+      await log.completed(req.ctx, { status: res.status, resources: resourcesOf(res) });
+      return res;
+    },
+  };
+}
+
+function fallbackDescription(method: string, path: string, query: string): RequestDescription {
+  if (path.startsWith('/fhir')) {
+    let parsed: FhirRequest['query'] = {};
+    try {
+      parsed = parseQuery(`?${query}`);
+    } catch {
+      // A query refused by its parser is described without it.
+    }
+    return describeFhirRequest({ method: method as FhirRequest['method'], path: path.slice('/fhir'.length), query: parsed, body: undefined });
+  }
+  if (path.startsWith('/native')) return describeNativeRequest(method, path.slice('/native'.length));
+  return { type: REST_TYPE, subtype: gatewaySubtype('http'), action: method === 'GET' ? 'R' : 'E', description: `${method} ${path}` };
+}
+
+/**
+ * Express error middleware, before the error handler: every refused or failed request is audited with
+ * its OperationOutcome, whatever refused it (authentication, body limits, validation, the router).
+ */
+export function auditFailures(log: AuditLog): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    const httpError = toHttpError(err);
+    const ctx = res.locals.ctx as RequestContext | undefined;
+    const requestId = String(res.locals.requestId ?? '');
+    const actor = ctx ?? { organizationUra: 'unknown', clientId: 'unknown', requestId };
+    const [path = '/', qs = ''] = req.originalUrl.split(/\?(.*)/s);
+    log.failed(ctx, actor, fallbackDescription(req.method, path, qs), httpError.status, httpError.outcome, typeof err === 'object' && err !== null ? err : undefined).then(
+      () => next(err),
+      // Not even the refusal could be audited: the client learns nothing but that it failed.
+      () => next(internalError()),
+    );
+  };
+}

@@ -1,0 +1,153 @@
+import type { AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { RequestContext } from '../context.ts';
+import type { WriteEvent, WriteHooks } from '../fhir/repository.ts';
+import type { Queryable, Tx } from '../store/database.ts';
+import { actorOf, outcomeOfStatus, patientOf, toAuditRow, type AuditAction, type AuditFacts, type AuditRow } from './event.ts';
+import { insertAuditRows } from './store.ts';
+
+/** What a request is, decided when it starts (the FHIR interaction, the native format). */
+export interface RequestDescription {
+  type: Coding;
+  subtype: Coding;
+  action: AuditAction;
+  query?: string;
+  resource?: { type: string; id?: string; version?: string };
+  description?: string;
+  detail?: AuditEventEntity[];
+}
+
+interface RequestAudit {
+  description: RequestDescription;
+  /** Set when a write transaction of this request already committed its audit rows with the change. */
+  written: boolean;
+}
+
+const WRITE_ACTION: Record<WriteEvent['interaction'], AuditAction> = { create: 'C', update: 'U', delete: 'D' };
+
+function ref(v: { resourceType: string; id: string; versionId?: string }): string {
+  return v.versionId ? `${v.resourceType}/${v.id}/_history/${v.versionId}` : `${v.resourceType}/${v.id}`;
+}
+
+/**
+ * Rows for what a request returned or touched: one per patient (BALP: a search over several patients is
+ * audited once for each), each naming that patient's resources; resources of no patient in one more row.
+ */
+export function rowsPerPatient(base: Omit<AuditFacts, 'entities' | 'patient'>, resources: Resource[], extra: string[] = []): AuditRow[] {
+  const byPatient = new Map<string | undefined, string[]>();
+  for (const r of resources) {
+    if (!r.id || r.resourceType === 'OperationOutcome' || r.resourceType === 'AuditEvent') continue;
+    const p = patientOf(r);
+    const list = byPatient.get(p) ?? [];
+    list.push(ref({ resourceType: r.resourceType, id: r.id, versionId: r.meta?.versionId }));
+    byPatient.set(p, list);
+  }
+  if (byPatient.size === 0) return [toAuditRow({ ...base, entities: extra })];
+  const recorded = new Date().toISOString();
+  return [...byPatient.entries()].map(([patient, entities]) => toAuditRow({ ...base, patient, entities: [...entities, ...extra] }, recorded));
+}
+
+/**
+ * The audit trail's writer. Writes are audited inside their own transaction (the write hooks);
+ * everything else (reads, searches, operations, refusals) is committed before the answer is sent,
+ * and when it cannot be, the request fails.
+ */
+export class AuditLog {
+  private readonly db: Queryable;
+  private readonly requests = new WeakMap<RequestContext, RequestAudit>();
+  private readonly pending = new WeakMap<Tx, { ctx: RequestContext; event: WriteEvent }[]>();
+  private readonly auditedErrors = new WeakSet<object>();
+
+  constructor(db: Queryable) {
+    this.db = db;
+  }
+
+  /** Names what the request of `ctx` is, so that its rows (written wherever) describe it. */
+  begin(ctx: RequestContext, description: RequestDescription): void {
+    this.requests.set(ctx, { description, written: false });
+  }
+
+  describe(ctx: RequestContext, change: Partial<RequestDescription>): void {
+    const r = this.requests.get(ctx);
+    if (r) r.description = { ...r.description, ...change };
+  }
+
+  /** Collect every version a transaction writes, and write their rows in one INSERT just before it commits. */
+  readonly hooks: WriteHooks = {
+    afterWrite: async (tx, ctx, event) => {
+      const list = this.pending.get(tx);
+      if (list) list.push({ ctx, event });
+      else this.pending.set(tx, [{ ctx, event }]);
+    },
+    beforeCommit: async (tx, ctx) => {
+      const list = this.pending.get(tx);
+      if (!list) return;
+      this.pending.delete(tx);
+      const request = this.requests.get(ctx);
+      const recorded = new Date().toISOString();
+      const rows = list.map(({ event }) => {
+        const s = event.stored;
+        return toAuditRow(
+          {
+            ...actorOf(ctx),
+            type: request?.description.type ?? { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+            subtype: request?.description.subtype ?? { system: 'http://hl7.org/fhir/restful-interaction', code: event.interaction },
+            action: WRITE_ACTION[event.interaction],
+            outcome: '0',
+            patient: patientOf(s.content),
+            resource: { type: s.resourceType, id: s.id, version: s.versionId },
+            entities: [ref(s)],
+            description: request?.description.description,
+            detail: request?.description.detail,
+          },
+          recorded,
+        );
+      });
+      await insertAuditRows(tx, rows);
+      if (request) request.written = true;
+    },
+  };
+
+  /**
+   * A request answered successfully: audited now, before the answer is sent, unless its writes already
+   * were. `resources` are what the answer carries (a read's resource, a search's matches).
+   */
+  async completed(ctx: RequestContext, result: { status: number; resources?: Resource[]; entities?: string[] }): Promise<void> {
+    const request = this.requests.get(ctx);
+    if (!request || request.written) return;
+    request.written = true;
+    const d = request.description;
+    const base = { ...actorOf(ctx), type: d.type, subtype: d.subtype, action: d.action, outcome: outcomeOfStatus(result.status), status: result.status, query: d.query, resource: d.resource, description: d.description, detail: d.detail };
+    await insertAuditRows(this.db, rowsPerPatient(base, result.resources ?? [], result.entities ?? []));
+  }
+
+  /** A refused or failed request, with its OperationOutcome. `fallback` describes requests that never got as far as `begin`. */
+  async failed(ctx: RequestContext | undefined, actor: Pick<RequestContext, 'organizationUra' | 'clientId' | 'requestId'>, fallback: RequestDescription, status: number, failure: OperationOutcome, error?: object): Promise<void> {
+    if (error) {
+      if (this.auditedErrors.has(error)) return;
+      this.auditedErrors.add(error);
+    }
+    const request = ctx ? this.requests.get(ctx) : undefined;
+    if (request) request.written = true;
+    const d = request?.description ?? fallback;
+    const row = toAuditRow({
+      ...actorOf({ ...actor, onBehalfOf: ctx?.onBehalfOf }),
+      type: d.type,
+      subtype: d.subtype,
+      action: d.action,
+      outcome: outcomeOfStatus(status),
+      status,
+      query: d.query,
+      resource: d.resource,
+      entities: d.resource?.id ? [`${d.resource.type}/${d.resource.id}`] : [],
+      description: d.description,
+      detail: d.detail,
+      failure,
+    });
+    await insertAuditRows(this.db, [row]);
+  }
+
+  /** An event outside any request (token endpoint, notification delivery). */
+  async record(facts: AuditFacts, q: Queryable = this.db): Promise<void> {
+    await insertAuditRows(q, [toAuditRow(facts)]);
+  }
+}

@@ -1,0 +1,65 @@
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { CapabilityContribution } from '../fhir/capability.ts';
+import { methodNotAllowed } from '../fhir/outcomes.ts';
+import type { FhirRouter } from '../fhir/router.ts';
+import type { Queryable } from '../store/database.ts';
+import { auditorReach } from './reach.ts';
+import { AUDIT_SEARCH_PARAMETERS, readAuditEvent, searchAuditEvents } from './search.ts';
+import { patientTrail, taskTrail } from './trail.ts';
+import { verifyChain, type VerifyResult } from './verify.ts';
+
+export function verifyOutcome(result: VerifyResult): OperationOutcome {
+  const summary = `${result.linked + result.pending} audit records: ${result.linked} linked, ${result.pending} not yet linked; head ${result.head ? `${result.head.seq} ${result.head.hash}` : '(empty)'}`;
+  if (result.intact) return { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: `Intact. ${summary}` }] };
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [
+      ...result.problems.map((p) => ({
+        severity: 'error' as const,
+        code: 'security' as const,
+        details: { coding: [{ system: 'https://handover-gateway.nl/fhir/CodeSystem/audit-chain-problem', code: p.kind }], text: p.kind },
+        diagnostics: p.detail,
+        ...(p.eventId ? { expression: [`AuditEvent/${p.eventId}`] } : {}),
+      })),
+      { severity: 'information', code: 'informational', diagnostics: summary },
+    ],
+  };
+}
+
+/** The auditor's FHIR routes; registered before the generic REST routes, which would otherwise claim `AuditEvent`. */
+export function registerAuditRoutes(router: FhirRouter, db: Queryable, baseUrl: string): CapabilityContribution {
+  router.add('GET', 'AuditEvent/$verify', async (req) => {
+    await auditorReach(db, req.ctx);
+    const head = req.query.head?.[0];
+    const result = await verifyChain(db, head);
+    return { status: 200, body: verifyOutcome(result) };
+  });
+  router.add('GET', 'AuditEvent', async (req) => ({ status: 200, body: await searchAuditEvents(db, baseUrl, req.query, await auditorReach(db, req.ctx)) }));
+  router.add('GET', 'AuditEvent/:id', async (req, { id }) => ({ status: 200, body: await readAuditEvent(db, id, await auditorReach(db, req.ctx)) }));
+  const readOnly = async (): Promise<never> => {
+    throw methodNotAllowed('AuditEvent is written by the gateway only: it cannot be created, changed or deleted');
+  };
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+    router.add(method, 'AuditEvent', readOnly);
+    router.add(method, 'AuditEvent/:id', readOnly);
+  }
+  router.add('GET', 'Task/:id/$trail', async (req, { id }) => ({ status: 200, body: await taskTrail(db, baseUrl, id, await auditorReach(db, req.ctx)) }));
+  router.add('GET', 'Patient/:id/$trail', async (req, { id }) => ({ status: 200, body: await patientTrail(db, baseUrl, id, await auditorReach(db, req.ctx)) }));
+
+  const op = (name: string, definition: string) => ({ name, definition });
+  return {
+    resources: [
+      {
+        type: 'AuditEvent',
+        profile: 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read',
+        interaction: [{ code: 'read' }, { code: 'search-type' }],
+        searchParam: AUDIT_SEARCH_PARAMETERS.filter((p) => !p.startsWith('_')).map((name) => ({ name, type: name === 'date' ? 'date' : name === 'entity' || name === 'patient' ? 'reference' : 'token' })),
+        operation: [op('verify', 'https://handover-gateway.nl/fhir/OperationDefinition/AuditEvent-verify')],
+      },
+    ],
+    operations: [
+      { type: 'Task', operation: op('trail', 'https://handover-gateway.nl/fhir/OperationDefinition/Task-trail') },
+      { type: 'Patient', operation: op('trail', 'https://handover-gateway.nl/fhir/OperationDefinition/Patient-trail') },
+    ],
+  };
+}

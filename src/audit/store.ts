@@ -1,0 +1,20 @@
+import type { AuditEvent } from '@medplum/fhirtypes';
+import type { Queryable } from '../store/database.ts';
+import type { AuditRow } from './event.ts';
+
+const COLUMNS = `event_id uuid, recorded timestamptz, organization_ura text, client_id text, on_behalf_of text, patient text,
+  action text, type_code text, subtype text, resource_type text, resource_id text, resource_version text, entities text[],
+  outcome text, status integer, request_id text, content jsonb`;
+const NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]).join(', ');
+
+/** Writes audit rows in one statement, however many (a native record writes several resources). */
+export async function insertAuditRows(q: Queryable, rows: AuditRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await q.query(`INSERT INTO audit_events (${NAMES}) SELECT ${NAMES} FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS})`, [JSON.stringify(rows)]);
+}
+
+/** The AuditEvent as served: the stored JSON, resourceType, id and meta first. */
+export function servedEvent(content: AuditEvent): AuditEvent {
+  const { resourceType, id, meta, ...rest } = content;
+  return { resourceType, id, meta, ...rest };
+}

@@ -1,0 +1,338 @@
+// The audit trail through HTTP on PostgreSQL: BALP AuditEvents for reads, writes, native records, tokens and refusals;
+// scenario S7 (the trail of S1's handover); the hash chain and its tamper evidence; the gateway's restricted role.
+import type { AuditEvent, Bundle, OperationOutcome, Task } from '@medplum/fhirtypes';
+import pg from 'pg';
+import request from 'supertest';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, idFrom, nativeClient, setBsn, uniqueBsn, uniqueId, uniqueRide, type Native } from '../support/native.ts';
+
+let tg: TestGateway;
+let native: Native;
+
+beforeAll(async () => {
+  tg = await startTestGateway();
+  native = nativeClient(tg);
+});
+afterAll(async () => {
+  await tg.stop();
+});
+
+interface Row {
+  organization_ura: string;
+  client_id: string;
+  on_behalf_of: string | null;
+  patient: string | null;
+  action: string;
+  type_code: string;
+  subtype: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  outcome: string;
+  status: number | null;
+  content: AuditEvent;
+}
+
+async function rowsOf(requestId: string): Promise<Row[]> {
+  const r = await tg.gateway.db.query<Row>('SELECT * FROM audit_events WHERE request_id = $1 ORDER BY id', [requestId]);
+  return r.rows;
+}
+
+async function adminClient(): Promise<pg.Client> {
+  const name = (await tg.gateway.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+  const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  url.pathname = `/${name}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  return client;
+}
+
+const get = async (path: string, client: Parameters<TestGateway['auth']>[0], requestId = uniqueId('req')) =>
+  request(tg.app).get(path).set('Authorization', await tg.auth(client)).set('Accept', 'application/fhir+json').set('X-Request-Id', requestId);
+
+function outcomeText(o: OperationOutcome): string {
+  return (o.issue ?? []).map((i) => i.diagnostics ?? '').join(' | ');
+}
+
+describe('reads', () => {
+  it('are audited (BALP read, the patient, the request id) and committed before the answer', async () => {
+    const { taskId } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    const requestId = uniqueId('read');
+    const res = await get(`/fhir/Task/${taskId}`, 'rav-noordoost', requestId);
+    expect(res.status).toBe(200);
+    const task = JSON.parse(res.text) as Task;
+    // Nothing awaited between the answer and this query: the row was there when the answer left.
+    const rows = await rowsOf(requestId);
+    expect(rows).toHaveLength(1);
+    const [row] = rows;
+    expect(row).toMatchObject({ organization_ura: '90004567', client_id: 'rav-noordoost', action: 'R', type_code: 'rest', subtype: 'read', resource_type: 'Task', resource_id: taskId, outcome: '0', status: 200, patient: task.for?.reference });
+    const event = row!.content;
+    expect(event.subtype?.[0]).toEqual({ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' });
+    expect(event.entity?.find((e) => e.type?.code === 'XrequestId')?.what?.identifier?.value).toBe(requestId);
+    expect(event.entity?.find((e) => e.role?.code === '1')?.what?.reference).toBe(task.for?.reference);
+    expect(event.agent.map((a) => a.who?.identifier?.value ?? a.who?.display)).toEqual(expect.arrayContaining(['rav-noordoost', 'handover-gateway', '90004567']));
+  });
+
+  it('audit a search with its query in base64, once per patient found', async () => {
+    const a = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    const b = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    const requestId = uniqueId('search');
+    const res = await get(`/fhir/Task?_id=${a.taskId},${b.taskId}`, 'hap-vechtdal', requestId);
+    expect(res.status).toBe(200);
+    const rows = await rowsOf(requestId);
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows.map((r) => r.patient)).size).toBe(2);
+    for (const r of rows) {
+      expect(r).toMatchObject({ action: 'E', subtype: 'search-type' });
+      const query = r.content.entity?.find((e) => e.role?.code === '24')?.query;
+      expect(Buffer.from(query ?? '', 'base64').toString('utf8')).toBe(`_id=${encodeURIComponent(`${a.taskId},${b.taskId}`)}`);
+    }
+  });
+
+  it('fail, without detail, when the audit record cannot be written', async () => {
+    const { taskId } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    const admin = await adminClient();
+    try {
+      await admin.query('ALTER TABLE audit_events ADD CONSTRAINT audit_broken CHECK (false) NOT VALID');
+      const res = await get(`/fhir/Task/${taskId}`, 'hap-vechtdal');
+      expect(res.status).toBe(500);
+      expect(res.text).not.toContain(taskId);
+      expect(res.text).not.toContain('"Task"');
+      expect(outcomeText(JSON.parse(res.text) as OperationOutcome)).toBe('Internal server error');
+    } finally {
+      await admin.query('ALTER TABLE audit_events DROP CONSTRAINT IF EXISTS audit_broken');
+      await admin.end();
+    }
+    expect((await get(`/fhir/Task/${taskId}`, 'hap-vechtdal')).status).toBe(200);
+  });
+});
+
+describe('writes and refusals', () => {
+  it('a native record: one row per resource written, in its transaction, on behalf of the triagist', async () => {
+    const record = setBsn('nts', example('nts-u1-pijn-op-de-borst-naar-ambulance'), uniqueBsn());
+    record.contactId = uniqueId('HAPV');
+    const requestId = uniqueId('native');
+    const res = await request(tg.app).post('/native/nts').set('Authorization', await tg.auth('hap-vechtdal')).set('X-Request-Id', requestId).set('Content-Type', 'application/json').send(JSON.stringify(record));
+    expect(res.status).toBe(201);
+    const taskId = idFrom(res.headers.location, 'Task');
+    const rows = await rowsOf(requestId);
+    expect(rows.map((r) => r.resource_type)).toEqual(expect.arrayContaining(['Patient', 'Encounter', 'ServiceRequest', 'Task', 'Provenance']));
+    for (const r of rows) expect(r).toMatchObject({ action: 'C', subtype: 'native-record', organization_ura: '90001234', client_id: 'hap-vechtdal', outcome: '0', on_behalf_of: expect.stringContaining('S. Mulder') });
+    expect(rows.find((r) => r.resource_type === 'Task')?.resource_id).toBe(taskId);
+    expect(new Set(rows.map((r) => r.patient))).toEqual(new Set([rows.find((r) => r.resource_type === 'Patient')?.patient]));
+    // The record's identity goes with every row.
+    expect(rows[0]!.content.entity?.some((e) => e.what?.identifier?.value === `${record.contactId}#${record.volgnummer}`)).toBe(true);
+  });
+
+  it('an invalid native record is refused, stores nothing, and the refusal is audited with its OperationOutcome', async () => {
+    const requestId = uniqueId('invalid');
+    const record = example('invalid-nts-bsn-elfproef');
+    const res = await request(tg.app).post('/native/nts').set('Authorization', await tg.auth('hap-vechtdal')).set('X-Request-Id', requestId).set('Content-Type', 'application/json').send(JSON.stringify(record));
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    const rows = await rowsOf(requestId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ subtype: 'native-record', outcome: '4', status: res.status, client_id: 'hap-vechtdal' });
+    const contained = rows[0]!.content.contained?.[0] as OperationOutcome;
+    expect(contained.resourceType).toBe('OperationOutcome');
+    expect(outcomeText(contained)).toBe(outcomeText(JSON.parse(res.text) as OperationOutcome));
+  });
+
+  it('a bad access token is refused and audited', async () => {
+    const requestId = uniqueId('badtoken');
+    const res = await request(tg.app).get('/fhir/Task').set('Authorization', 'Bearer not.a.token').set('X-Request-Id', requestId);
+    expect(res.status).toBe(401);
+    const rows = await rowsOf(requestId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ outcome: '4', status: 401, client_id: 'unknown', subtype: 'search-type' });
+    expect((rows[0]!.content.contained?.[0] as OperationOutcome).issue?.[0]?.code).toBe('login');
+  });
+
+  it('tokens issued and refused are audited', async () => {
+    const refusedId = uniqueId('token-refused');
+    const refused = await request(tg.app).post('/oauth2/token').set('X-Request-Id', refusedId).auth('rav-noordoost', 'wrong-secret').type('form').send({ grant_type: 'client_credentials' });
+    expect(refused.status).toBe(401);
+    const issuedId = uniqueId('token-issued');
+    const issued = await request(tg.app).post('/oauth2/token').set('X-Request-Id', issuedId).auth('rav-noordoost', 'demo-secret').type('form').send({ grant_type: 'client_credentials' });
+    expect(issued.status).toBe(200);
+    const [r] = await rowsOf(refusedId);
+    expect(r).toMatchObject({ type_code: '110114', subtype: 'token', outcome: '4', client_id: 'rav-noordoost', organization_ura: 'unknown' });
+    expect(outcomeText(r!.content.contained?.[0] as OperationOutcome)).toContain('invalid_client');
+    const [i] = await rowsOf(issuedId);
+    expect(i).toMatchObject({ type_code: '110114', subtype: 'token', outcome: '0', client_id: 'rav-noordoost', organization_ura: '90004567' });
+    expect(JSON.stringify(i!.content)).not.toContain((issued.body as { access_token: string }).access_token);
+  });
+});
+
+describe('S7: the auditor', () => {
+  it("gets S1's whole trail in time order, every step and every read, and it verifies", async () => {
+    const bsn = uniqueBsn();
+    const { taskId, record } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal', { bsn });
+    const ride = uniqueRide();
+    const readByRav = uniqueId('rav-read');
+    expect((await get(`/fhir/Task/${taskId}`, 'rav-noordoost', readByRav)).status).toBe(200);
+    expect((await native.send('ambulance', fillHandover({ ...setBsn('ambulance', example('ambulance-antwoord-geaccepteerd'), bsn), ...ride }, taskId), 'rav-noordoost')).status).toBeLessThan(300);
+    expect((await native.send('ambulance', fillHandover({ ...setBsn('ambulance', example('ambulance-antwoord-rit-afgesloten'), bsn), ...ride }, taskId), 'rav-noordoost')).status).toBeLessThan(300);
+    const renderedByRav = uniqueId('rav-render');
+    expect((await request(tg.app).get(`/native/ambulance/${taskId}`).set('Authorization', await tg.auth('rav-noordoost')).set('X-Request-Id', renderedByRav)).status).toBe(200);
+    const task = await native.read<Task>(`Task/${taskId}`, 'hap-vechtdal');
+    const patientRead = uniqueId('patient-read');
+    expect((await get(`/fhir/${task.for!.reference!}`, 'hap-vechtdal', patientRead)).status).toBe(200);
+
+    const trailId = uniqueId('trail');
+    const res = await get(`/fhir/Task/${taskId}/$trail`, 'auditor', trailId);
+    expect(res.status).toBe(200);
+    const trail = JSON.parse(res.text) as Bundle;
+    expect(trail.type).toBe('collection');
+    const times = (trail.entry ?? []).map((e) => (e.resource?.resourceType === 'AuditEvent' ? (e.resource as AuditEvent).recorded : e.resource?.resourceType === 'Provenance' ? e.resource.recorded : e.resource?.meta?.lastUpdated) ?? '');
+    expect([...times].sort()).toEqual(times);
+
+    const resources = (trail.entry ?? []).map((e) => e.resource!);
+    const taskStatuses = resources.filter((r): r is Task => r.resourceType === 'Task').map((t) => t.status);
+    expect(taskStatuses).toEqual(['requested', 'accepted', 'in-progress', 'completed']);
+    expect(resources.filter((r) => r.resourceType === 'ServiceRequest').length).toBeGreaterThanOrEqual(2);
+    expect(new Set(resources.filter((r) => r.resourceType === 'Encounter').map((r) => r.id)).size).toBe(2);
+    expect(resources.filter((r) => r.resourceType === 'Provenance')).toHaveLength(3);
+    const events = resources.filter((r): r is AuditEvent => r.resourceType === 'AuditEvent');
+    const requestIdOf = (e: AuditEvent): string | undefined => e.entity?.find((x) => x.type?.code === 'XrequestId')?.what?.identifier?.value;
+    const who = (e: AuditEvent): string | undefined => e.agent.find((a) => a.type?.coding?.[0]?.code === '110153')?.who?.display;
+    // Who created, read, changed: the HAP's record on behalf of its triagist, the RAV's read, answers and rendering.
+    expect(events.some((e) => e.subtype?.[0]?.code === 'native-record' && e.action === 'C' && who(e) === 'hap-vechtdal' && e.agent.some((a) => a.who?.display?.includes('S. Mulder')))).toBe(true);
+    expect(events.some((e) => requestIdOf(e) === readByRav && e.action === 'R')).toBe(true);
+    expect(events.filter((e) => e.subtype?.[0]?.code === 'native-record' && e.action === 'U' && who(e) === 'rav-noordoost').length).toBeGreaterThanOrEqual(2);
+    expect(events.some((e) => requestIdOf(e) === renderedByRav && e.subtype?.[0]?.code === 'native-render')).toBe(true);
+    expect(record.contactId).toBeDefined();
+
+    // The patient's trail holds every read of the patient's data, the HAP's read of the Patient included.
+    const patientTrail = JSON.parse((await get(`/fhir/${task.for!.reference!}/$trail`, 'auditor')).text) as Bundle;
+    const patientEvents = (patientTrail.entry ?? []).map((e) => e.resource!).filter((r): r is AuditEvent => r.resourceType === 'AuditEvent');
+    expect(patientEvents.some((e) => requestIdOf(e) === patientRead)).toBe(true);
+    expect(patientEvents.some((e) => requestIdOf(e) === readByRav)).toBe(true);
+
+    // The auditor's own query is audited, and can be found by search.
+    const search = await get(`/fhir/AuditEvent?agent=auditor&subtype=operation&entity=Task/${taskId}`, 'auditor');
+    expect(search.status).toBe(200);
+    const found = (JSON.parse(search.text) as Bundle).entry?.map((e) => e.resource as AuditEvent) ?? [];
+    expect(found.some((e) => requestIdOf(e) === trailId)).toBe(true);
+
+    await tg.gateway.audit.link();
+    const verify = await get('/fhir/AuditEvent/$verify', 'auditor');
+    expect(verify.status).toBe(200);
+    const outcome = JSON.parse(verify.text) as OperationOutcome;
+    expect(outcome.issue?.[0]?.diagnostics).toMatch(/^Intact\. \d+ audit records/);
+    const head = await tg.gateway.audit.head();
+    expect(head).toBeDefined();
+    expect(outcomeText(outcome)).toContain(head!.hash);
+  });
+
+  it('answers AuditEvent search by date, type, outcome and patient, with paging', async () => {
+    const { taskId } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    const task = await native.read<Task>(`Task/${taskId}`, 'hap-vechtdal');
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const page = await get(`/fhir/AuditEvent?patient=${task.for!.reference!}&type=rest&outcome=0&date=ge${since}&_count=1`, 'auditor');
+    expect(page.status).toBe(200);
+    const bundle = JSON.parse(page.text) as Bundle;
+    expect(bundle.total).toBeGreaterThanOrEqual(2);
+    expect(bundle.entry).toHaveLength(1);
+    expect(bundle.link?.some((l) => l.relation === 'next')).toBe(true);
+    expect((await get('/fhir/AuditEvent?nonsense=1', 'auditor')).status).toBe(400);
+    const one = (bundle.entry?.[0]?.resource as AuditEvent).id!;
+    expect((await get(`/fhir/AuditEvent/${one}`, 'auditor')).status).toBe(200);
+  });
+
+  it('is the only one who reads audit data, and cannot write it', async () => {
+    const { taskId } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    for (const client of ['hap-vechtdal', 'rav-noordoost', 'zcc-ijsselland'] as const) {
+      expect((await get('/fhir/AuditEvent', client)).status).toBe(403);
+      expect((await get('/fhir/AuditEvent/$verify', client)).status).toBe(403);
+      expect((await get(`/fhir/Task/${taskId}/$trail`, client)).status).toBe(403);
+    }
+    const create = await request(tg.app)
+      .post('/fhir/AuditEvent')
+      .set('Authorization', await tg.auth('auditor'))
+      .set('Content-Type', 'application/fhir+json')
+      .send(JSON.stringify({ resourceType: 'AuditEvent' }));
+    expect([403, 405]).toContain(create.status);
+    const write = await request(tg.app)
+      .post('/fhir/Task')
+      .set('Authorization', await tg.auth('auditor'))
+      .set('Content-Type', 'application/fhir+json')
+      .send(JSON.stringify({ resourceType: 'Task', status: 'requested', intent: 'order' }));
+    expect(write.status).toBe(403);
+    expect((await get('/fhir/Task/does-not-exist/$trail', 'auditor')).status).toBe(404);
+  });
+});
+
+describe('tamper evidence', () => {
+  it('the gateway role cannot change, remove, truncate or backdate audit records', async () => {
+    await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    const db = tg.gateway.db;
+    expect((await db.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u).toBe('gateway_app');
+    await expect(db.query(`UPDATE audit_events SET client_id = 'someone-else'`)).rejects.toThrow(/permission denied/);
+    await expect(db.query('DELETE FROM audit_events')).rejects.toThrow(/permission denied/);
+    await expect(db.query('TRUNCATE audit_events')).rejects.toThrow(/permission denied/);
+    await expect(db.query('UPDATE audit_chain SET hash = hash')).rejects.toThrow(/permission denied/);
+    await expect(db.query('DELETE FROM audit_chain')).rejects.toThrow(/permission denied/);
+    await expect(db.query('TRUNCATE audit_chain')).rejects.toThrow(/permission denied/);
+    await expect(db.query('ALTER TABLE audit_events DISABLE TRIGGER USER')).rejects.toThrow(/must be owner|permission denied/);
+    await expect(db.query('SET session_replication_role = replica')).rejects.toThrow(/permission denied/);
+    await expect(db.query('RESET ROLE; DELETE FROM audit_events')).rejects.toThrow();
+    const forged = `INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
+      VALUES (gen_random_uuid(), now() - interval '1 day', '90001234', 'hap-vechtdal', 'R', 'rest', 'read', '0', 'forged', '{}')`;
+    await expect(db.query(forged)).rejects.toThrow(/not now/);
+    await expect(db.query(`INSERT INTO audit_events (txid, event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
+      VALUES ('1', gen_random_uuid(), now(), '90001234', 'hap-vechtdal', 'R', 'rest', 'read', '0', 'forged', '{}')`)).rejects.toThrow(/permission denied/);
+  });
+
+  it('$verify names the record an administrator changed, the one removed and the one inserted', async () => {
+    for (let i = 0; i < 3; i++) await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    await tg.gateway.audit.link();
+    const before = await tg.gateway.audit.verify();
+    expect(before.problems).toEqual([]);
+    const head = before.head!.hash;
+
+    const admin = await adminClient();
+    let changed: string;
+    let removed: string;
+    let inserted: string;
+    try {
+      // Only an administrator who switches the triggers off gets this far.
+      await admin.query('SET session_replication_role = replica');
+      const linked = (await admin.query<{ id: string; event_id: string }>('SELECT e.id::text AS id, e.event_id::text AS event_id FROM audit_events e JOIN audit_chain c ON c.event_id = e.id ORDER BY c.seq DESC LIMIT 5')).rows;
+      changed = linked[1]!.event_id;
+      removed = linked[3]!.event_id;
+      await admin.query(`UPDATE audit_events SET client_id = 'someone-else' WHERE event_id = $1`, [changed]);
+      await admin.query('DELETE FROM audit_events WHERE event_id = $1', [removed]);
+      inserted = (
+        await admin.query<{ event_id: string }>(
+          `INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
+           SELECT gen_random_uuid(), recorded - interval '1 day', organization_ura, client_id, action, type_code, subtype, outcome, 'forged', content
+           FROM audit_events WHERE event_id = $1 RETURNING event_id::text`,
+          [linked[0]!.event_id],
+        )
+      ).rows[0]!.event_id;
+    } finally {
+      await admin.end();
+    }
+
+    const check = async (): Promise<OperationOutcome> => {
+      const res = await get(`/fhir/AuditEvent/$verify?head=${head}`, 'auditor');
+      expect(res.status).toBe(200);
+      return JSON.parse(res.text) as OperationOutcome;
+    };
+    const problems = (o: OperationOutcome) => (o.issue ?? []).filter((i) => i.severity === 'error').map((i) => ({ kind: i.details?.text, text: i.diagnostics ?? '' }));
+
+    const found = problems(await check());
+    expect(found).toEqual(
+      expect.arrayContaining([
+        { kind: 'changed', text: expect.stringContaining(changed) },
+        { kind: 'removed', text: expect.stringMatching(/audit record \d+ \(chain link \d+\) was removed/) },
+        { kind: 'inserted', text: expect.stringContaining(inserted) },
+      ]),
+    );
+    expect(found.map((p) => p.text).join(' ')).not.toContain(removed);
+
+    // Linking the forged record does not make it legitimate.
+    await tg.gateway.audit.link();
+    expect(problems(await check())).toEqual(expect.arrayContaining([{ kind: 'inserted', text: expect.stringContaining(inserted) }]));
+  });
+});
