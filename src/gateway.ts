@@ -3,6 +3,7 @@ import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 import pino, { type Logger } from 'pino';
 import type express from 'express';
 import { createAudit, GATEWAY_ROLE, type Audit } from './audit/index.ts';
+import { partiesAtWrite, partyPropagation } from './access/parties.ts';
 import { createAuth, demoClients, loadClientsFile, requireScope, type AuthService } from './auth/index.ts';
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
@@ -78,8 +79,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const validators = await loadNativeValidators(join(ROOT_DIR, 'mappings'));
   const mapper = loadNativeMapper(join(ROOT_DIR, 'mappings'));
   const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }];
-  const repoDeps: RepositoryDeps = { db, registry, hooks };
-  hooks.push(workflowHooks(() => repoDeps));
+  const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
+  hooks.push(workflowHooks(() => repoDeps), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl });
   hooks.push(subscriptions.hooks);

@@ -1,5 +1,9 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation } from '@medplum/fhirtypes';
 import { WRITABLE_TYPES } from './resource-types.ts';
+import { SERVER_OWNED_TYPES } from '../access/policy.ts';
+
+const ALL_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
+const READ_INTERACTIONS = ['read', 'vread', 'history-instance', 'history-type', 'search-type'];
 import type { SearchParameterRegistry } from './search/parameters.ts';
 import { SUPPORTED_INCLUDES, SUPPORTED_REVINCLUDES } from './search/parse.ts';
 
@@ -23,13 +27,12 @@ export function buildCapabilityStatement(args: {
   const { baseUrl, registry, contributions } = args;
   const resources: CapabilityStatementRestResource[] = WRITABLE_TYPES.map((type) => ({
     type,
-    interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({
-      code: code as 'read',
-    })),
+    // Provenance is the gateway's own record of what a native record changed: clients read it, never write it.
+    interaction: (SERVER_OWNED_TYPES.includes(type) ? READ_INTERACTIONS : ALL_INTERACTIONS).map((code) => ({ code: code as 'read' })),
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: false,
-    conditionalCreate: true,
+    conditionalCreate: !SERVER_OWNED_TYPES.includes(type),
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
     searchInclude: SUPPORTED_INCLUDES.filter((i) => i.startsWith(`${type}:`)),

@@ -3,8 +3,9 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { applyPatch, InvalidOperationError, type Operation } from '@medplum/core';
 import type { RequestContext } from '../context.ts';
 import type { Database, Queryable, Tx } from '../store/database.ts';
-import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
-import { badRequest, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed, unprocessable } from './outcomes.ts';
+import { resourceStore, type PartyScope, type StoredVersion } from '../store/resource-store.ts';
+import { canChange, canRead, checkOrganizationWrite, checkWriteAllowed, DIRECTORY_TYPES, readableParties } from '../access/policy.ts';
+import { badRequest, forbidden, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed, unprocessable } from './outcomes.ts';
 import { extractIndexValues } from './search/index-values.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
 import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
@@ -41,8 +42,8 @@ export interface WriteHooks {
   beforeCommit?: (tx: Tx, ctx: RequestContext) => Promise<void>;
 }
 
-/** Computes the organisations party to a resource, stored beside it for authorization. */
-export type PartiesOf = (resource: Resource) => string[];
+/** Computes the organisations party to a resource at a write (src/access/parties.ts), stored beside it for authorization. */
+export type PartiesOf = (tx: Tx, ctx: RequestContext, resource: Resource, previous: readonly string[]) => Promise<string[]>;
 
 export interface RepositoryDeps {
   db: Database;
@@ -91,6 +92,36 @@ export class Repository {
     return this.deps.registry;
   }
 
+  /** The same transaction, acting as the gateway for the same organisation: for ingest's server-owned writes (Provenance) and patient matching. */
+  asGateway(): Repository {
+    return new Repository(this.deps, { ...this.ctx, roles: ['system'] }, this.txHandle());
+  }
+
+  /** What this organisation may see: every read, search, include and history goes through it. */
+  private get scope(): PartyScope {
+    return { parties: readableParties(this.ctx), open: DIRECTORY_TYPES };
+  }
+
+  /** Whether the acting organisation may change `v` (party to it), as opposed to only reading it. */
+  mayChange(v: StoredVersion): boolean {
+    return canChange(this.ctx, v.resourceType, v.parties);
+  }
+
+  /** A resource the caller may not read answers exactly as one that does not exist. */
+  private visible(found: StoredVersion | undefined): StoredVersion | undefined {
+    return found && canRead(this.ctx, found.resourceType, found.parties) ? found : undefined;
+  }
+
+  /** Before a change: unknown to the caller as a read would be, and refused when it may read but not change it. */
+  private changeable(found: StoredVersion | undefined): StoredVersion | undefined {
+    const seen = this.visible(found);
+    if (seen && !canChange(this.ctx, seen.resourceType, seen.parties)) {
+      throw forbidden(`${seen.resourceType}/${seen.id} belongs to a handover your organisation is not party to: it may read it, not change it`);
+    }
+    if (seen?.resourceType === 'Organization') checkOrganizationWrite(this.ctx, seen.content, undefined);
+    return seen;
+  }
+
   /** The transaction every write runs in (writes always go through `transaction()`). */
   private get writeTx(): Tx {
     return this.txHandle();
@@ -119,26 +150,27 @@ export class Repository {
   // --- reads -------------------------------------------------------------------------------
 
   async read(resourceType: string, id: string): Promise<StoredVersion> {
-    const found = ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined;
+    const found = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
     if (!found) throw notFound(`${resourceType}/${id} is not known`);
     if (found.deleted) throw gone(`${resourceType}/${id} was deleted`);
     return found;
   }
 
   async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion> {
-    const found = ID_PATTERN.test(id) ? await resourceStore.version(this.q, resourceType, id, versionId) : undefined;
+    const current = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
+    const found = current ? await resourceStore.version(this.q, resourceType, id, versionId) : undefined;
     if (!found) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
     if (found.deleted) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
     return found;
   }
 
-  async history(filter: { resourceType?: string; id?: string; since?: string }, count: number, offset: number) {
+  async history(filter: { resourceType?: string; id?: string; since?: string; types?: string[] }, count: number, offset: number) {
     if (filter.id && filter.resourceType) await this.readOrDeleted(filter.resourceType, filter.id);
-    return resourceStore.history(this.q, filter, count, offset);
+    return resourceStore.history(this.q, filter, count, offset, this.scope);
   }
 
   private async readOrDeleted(resourceType: string, id: string): Promise<StoredVersion> {
-    const found = ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined;
+    const found = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
     if (!found) throw notFound(`${resourceType}/${id} is not known`);
     return found;
   }
@@ -148,29 +180,35 @@ export class Repository {
   }
 
   async search(req: SearchRequest): Promise<SearchResult> {
-    return runSearch(this.q, req);
+    return runSearch(this.q, req, this.scope);
   }
 
   // --- writes ------------------------------------------------------------------------------
 
   /** Creates a resource; an `id` on it is used as is (only gateway code sets one: REST strips the client's). */
   async create(resource: Resource, options: { ifNoneExist?: string } = {}): Promise<WriteResult> {
+    checkWriteAllowed(this.ctx, resource.resourceType);
+    if (resource.resourceType === 'Organization') checkOrganizationWrite(this.ctx, undefined, resource);
     return this.transaction(async (repo) => repo.createInTx(resource, options));
   }
 
   async update(resource: Resource, options: { ifMatch?: string } = {}): Promise<WriteResult> {
+    checkWriteAllowed(this.ctx, resource.resourceType);
+    if (resource.resourceType === 'Organization') checkOrganizationWrite(this.ctx, undefined, resource);
     return this.transaction(async (repo) => repo.updateInTx(resource, options));
   }
 
   async delete(resourceType: string, id: string, options: { ifMatch?: string } = {}): Promise<WriteResult | undefined> {
+    checkWriteAllowed(this.ctx, resourceType);
     return this.transaction(async (repo) => repo.deleteInTx(resourceType, id, options));
   }
 
   async patch(resourceType: string, id: string, patch: Operation[], options: { ifMatch?: string } = {}): Promise<WriteResult> {
+    checkWriteAllowed(this.ctx, resourceType);
     return this.transaction(async (repo) => {
-      const unlocked = await resourceStore.current(repo.q, resourceType, id);
+      const unlocked = repo.changeable(ID_PATTERN.test(id) ? await resourceStore.current(repo.q, resourceType, id) : undefined);
       if (unlocked) await repo.takeLocks(unlocked.content);
-      const current = await resourceStore.current(repo.q, resourceType, id, true);
+      const current = unlocked && (await resourceStore.current(repo.q, resourceType, id, true));
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
       // As a read: a deleted resource is gone (410), not unknown.
       if (current.deleted) throw gone(`${resourceType}/${id} was deleted`);
@@ -185,6 +223,7 @@ export class Repository {
       if (failure instanceof InvalidOperationError) throw badRequest(`The JSON Patch is invalid: ${failure.message}`);
       if (failure) throw unprocessable(`The JSON Patch could not be applied: ${failure.message}`);
       if (patched.resourceType !== resourceType || patched.id !== id) throw badRequest('A patch may not change resourceType or id');
+      if (resourceType === 'Organization') checkOrganizationWrite(repo.ctx, undefined, patched);
       return repo.updateInTx(patched, options, current);
     });
   }
@@ -219,7 +258,7 @@ export class Repository {
     const id = resource.id;
     if (!id || !ID_PATTERN.test(id)) throw badRequest('An update needs a valid id', [`${resource.resourceType}.id`]);
     if (!locked) await this.takeLocks(resource);
-    const current = locked ?? (await resourceStore.current(tx, resource.resourceType, id, true));
+    const current = locked ?? this.changeable(await resourceStore.current(tx, resource.resourceType, id, true));
     if (!current) throw methodNotAllowed(`${resource.resourceType}/${id} does not exist; this server assigns ids, create it with POST`);
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
       throw preconditionFailed(`${resource.resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}: read it again and retry`, ['If-Match']);
@@ -236,7 +275,7 @@ export class Repository {
 
   private async deleteInTx(resourceType: string, id: string, options: { ifMatch?: string }): Promise<WriteResult | undefined> {
     const tx = this.writeTx;
-    const current = ID_PATTERN.test(id) ? await resourceStore.current(tx, resourceType, id, true) : undefined;
+    const current = this.changeable(ID_PATTERN.test(id) ? await resourceStore.current(tx, resourceType, id, true) : undefined);
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
       throw preconditionFailed(`${resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}`, ['If-Match']);
@@ -253,7 +292,8 @@ export class Repository {
       content: withMeta(current.content, id, versionId, lastUpdated),
     };
     for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction: 'delete', previous: current, next: stored.content });
-    await resourceStore.write(tx, stored, { tokens: [], strings: [], dates: [] }, [], false);
+    // A deletion keeps its parties: they still read it as gone (410) and its history.
+    await resourceStore.write(tx, stored, { tokens: [], strings: [], dates: [] }, current.parties ?? [], false);
     for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction: 'delete', previous: current, stored });
     return { stored, changed: true, created: false };
   }
@@ -267,7 +307,8 @@ export class Repository {
     if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
-    await resourceStore.write(tx, stored, index, this.deps.partiesOf?.(next) ?? [], interaction === 'create');
+    const parties = this.deps.partiesOf ? await this.deps.partiesOf(tx, this.ctx, next, previous?.parties ?? []) : [];
+    await resourceStore.write(tx, stored, index, parties, interaction === 'create');
     for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction, previous, stored });
     return stored;
   }

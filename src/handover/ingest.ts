@@ -134,6 +134,8 @@ export class NativeIngest {
     let existing: StoredVersion | undefined;
     for (const identifier of resource.identifier ?? []) {
       existing = await findByIdentifier(repo, resource.resourceType, identifier);
+      // What the sender may read but not change (the ZCC reads the region) is not its to update: it gets its own.
+      if (existing && !repo.mayChange(existing)) existing = undefined;
       if (existing) break;
     }
     return this.save(repo, resource, existing, written);
@@ -145,7 +147,10 @@ export class NativeIngest {
     const candidates = bsn ? [bsn] : (patient.identifier ?? []);
     let existing: StoredVersion | undefined;
     for (const identifier of candidates) {
+      // Matched among the patients the sender may change (those of its own handovers): a BSN alone never opens another
+      // organisation's patient record. An unknown BSN makes a Patient of the sender's own, shared from then on with its handovers.
       existing = await findByIdentifier(repo, 'Patient', identifier);
+      if (existing && !repo.mayChange(existing)) existing = undefined;
       if (existing) break;
     }
     if (existing) {
@@ -402,7 +407,8 @@ export class NativeIngest {
         },
       ],
     };
-    const result = await repo.create(provenance);
+    // Provenance is the gateway's (clients cannot write it): written with the gateway's authority, for the sender.
+    const result = await repo.asGateway().create(provenance);
     written.push({ result, status: 201 });
   }
 }

@@ -10,6 +10,8 @@ export interface StoredVersion {
   lastUpdated: string;
   deleted: boolean;
   content: Resource;
+  /** URAs of the organisations party to it (current versions only; history rows do not keep them). */
+  parties?: string[];
 }
 
 interface Row {
@@ -19,6 +21,7 @@ interface Row {
   last_updated: Date | string;
   deleted: boolean;
   content: Resource;
+  parties?: string[];
 }
 
 /** jsonb does not keep key order; FHIR readers expect resourceType, id and meta first. */
@@ -29,26 +32,46 @@ export function orderedResource(content: Resource): Resource {
 
 function toVersion(row: Row): StoredVersion {
   const lastUpdated = row.last_updated instanceof Date ? row.last_updated.toISOString() : new Date(row.last_updated).toISOString();
-  return { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: orderedResource(row.content) };
+  const v: StoredVersion = { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: orderedResource(row.content) };
+  if (row.parties) v.parties = row.parties;
+  return v;
 }
 
 const COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';
+const CURRENT_COLUMNS = `${COLUMNS}, parties`;
+
+/**
+ * Who may see which rows, as SQL: rows of `open` types are visible to all; others only when they share a
+ * party with `parties`. Undefined parties: no restriction. The repository decides; the store only applies it.
+ */
+export interface PartyScope {
+  parties?: string[];
+  open?: readonly string[];
+}
+
+function scopeCondition(scope: PartyScope | undefined, params: unknown[], alias = ''): string {
+  if (!scope?.parties) return '';
+  const open = `$${params.push(scope.open ?? [])}::text[]`;
+  const parties = `$${params.push(scope.parties)}::text[]`;
+  return ` AND (${alias}resource_type = ANY(${open}) OR ${alias}parties && ${parties})`;
+}
 
 /** Plain SQL for resources and their history: no FHIR rules, no authorization (the repository does those). */
 export const resourceStore = {
   async current(q: Queryable, resourceType: string, id: string, lock = false): Promise<StoredVersion | undefined> {
     const r = await q.query<Row>(
-      `SELECT ${COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
       [resourceType, id],
     );
     return r.rows[0] ? toVersion(r.rows[0]) : undefined;
   },
 
-  async currentMany(q: Queryable, refs: { resourceType: string; id: string }[]): Promise<StoredVersion[]> {
+  async currentMany(q: Queryable, refs: { resourceType: string; id: string }[], scope?: PartyScope): Promise<StoredVersion[]> {
     if (refs.length === 0) return [];
+    const params: unknown[] = [refs.map((x) => x.resourceType), refs.map((x) => x.id)];
     const r = await q.query<Row>(
-      `SELECT ${COLUMNS} FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND NOT deleted`,
-      [refs.map((x) => x.resourceType), refs.map((x) => x.id)],
+      `SELECT ${CURRENT_COLUMNS} FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND NOT deleted${scopeCondition(scope, params)}`,
+      params,
     );
     return r.rows.map(toVersion);
   },
@@ -106,15 +129,20 @@ export const resourceStore = {
 
   async history(
     q: Queryable,
-    filter: { resourceType?: string; id?: string; since?: string },
+    filter: { resourceType?: string; id?: string; since?: string; types?: string[] },
     count: number,
     offset: number,
+    scope?: PartyScope,
   ): Promise<{ versions: StoredVersion[]; total: number }> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.resourceType) where.push(`resource_type = $${params.push(filter.resourceType)}`);
+    if (filter.types) where.push(`resource_type = ANY($${params.push(filter.types)}::text[])`);
     if (filter.id) where.push(`id = $${params.push(filter.id)}`);
     if (filter.since) where.push(`last_updated >= $${params.push(filter.since)}`);
+    // History rows keep no parties: a version is visible when its resource (the current row) is.
+    const visible = scopeCondition(scope, params, 'c.');
+    if (visible) where.push(`EXISTS (SELECT 1 FROM resources c WHERE c.resource_type = resource_history.resource_type AND c.id = resource_history.id${visible})`);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = await q.query<{ n: string }>(`SELECT count(*) AS n FROM resource_history ${clause}`, params);
     const rows = await q.query<Row>(

@@ -2,6 +2,7 @@
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
 import type { DemoClient, TestGateway } from '../support/gateway.ts';
+import { systemContext } from '../../src/context.ts';
 import { buildEncounter, buildPatient, buildServiceRequest, buildTask, IDENTIFIER_SYSTEM } from '../support/fhir-builders.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
@@ -60,6 +61,12 @@ export async function createHandover(tg: TestGateway, fhir: Fhir, taskOverrides:
   const encounter = `Encounter/${(await fhir.create(buildEncounter({ patient, serviceProvider: owner }))).id}`;
   const task = `Task/${(await fhir.create(buildTask({ focus: serviceRequest, patient, requester, owner, encounter }, taskOverrides))).id}`;
   return { patient, serviceRequest, encounter, task, requester, owner };
+}
+
+/** Writes a resource as the gateway itself (Provenance and other server-owned types); returns what was stored. */
+export async function createAsGateway<T extends Resource>(tg: TestGateway, resource: T): Promise<T> {
+  const result = await tg.gateway.repository(systemContext('test-fixture')).create(resource);
+  return result.stored.content as T;
 }
 
 export function entries(bundle: Bundle, mode?: 'match' | 'include' | 'outcome'): Resource[] {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Bundle, OperationOutcome, Patient, Resource, SearchParameter, Task } from '@medplum/fhirtypes';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { BSN_SYSTEM, buildPatient, IDENTIFIER_SYSTEM, TASK_CODE_SYSTEM, unique } from '../support/fhir-builders.ts';
-import { createHandover, entries, exampleOf, expectOutcome, fhirClient, matchIds, type Fhir, type Handover } from './helpers.ts';
+import { createAsGateway, createHandover, entries, exampleOf, expectOutcome, fhirClient, matchIds, type Fhir, type Handover } from './helpers.ts';
 
 const BUNDLE = JSON.parse(readFileSync(join(import.meta.dirname, '../../profiles/search-parameters/bundle.json'), 'utf8')) as Bundle<SearchParameter>;
 const SEARCH_PARAMETERS = BUNDLE.entry!.map((e) => e.resource!);
@@ -43,7 +43,9 @@ beforeAll(async () => {
     }),
   };
   for (const type of ['Patient', 'Organization', 'Practitioner', 'PractitionerRole', 'HealthcareService', 'Location', 'Encounter', 'ServiceRequest', 'Task', 'Observation', 'Provenance']) {
-    subjects[type] = await fhir.create(make[type]?.() ?? exampleOf(type, h, marker));
+    const resource = make[type]?.() ?? exampleOf(type, h, marker);
+    // Provenance is the gateway's to write (clients get 405): the fixture is written as the gateway.
+    subjects[type] = type === 'Provenance' ? await createAsGateway(tg, resource) : await fhir.create(resource);
   }
 });
 afterAll(async () => {

@@ -92,14 +92,14 @@ function freshExample(name: string, bsn = uniqueBsn()): NativeRecord {
   return record;
 }
 
-/** Every resource version a native send reports in its transaction-response, read back through /fhir and checked with $validate. */
-async function expectStoredAndValid(bundle: Bundle): Promise<Resource[]> {
+/** Every resource version a native send reports in its transaction-response, read back through /fhir by the sender and checked with $validate. */
+async function expectStoredAndValid(bundle: Bundle, client: DemoClient): Promise<Resource[]> {
   expect(bundle.resourceType).toBe('Bundle');
   expect(bundle.type).toBe('transaction-response');
   const resources: Resource[] = [];
   for (const entry of bundle.entry ?? []) {
     if (!entry.response?.location) continue;
-    const stored = await native.read(entry.response.location);
+    const stored = await native.read(entry.response.location, client);
     expect(stored.meta?.versionId).toBeDefined();
     const validation = await native.post(`/fhir/${stored.resourceType}/$validate`, stored);
     expect(validation.status).toBe(200);
@@ -110,8 +110,8 @@ async function expectStoredAndValid(bundle: Bundle): Promise<Resource[]> {
   return resources;
 }
 
-async function focusOf(task: Task): Promise<ServiceRequest> {
-  return native.read<ServiceRequest>(task.focus!.reference!);
+async function focusOf(task: Task, client?: DemoClient): Promise<ServiceRequest> {
+  return native.read<ServiceRequest>(task.focus!.reference!, client);
 }
 
 describe('valid shared examples', () => {
@@ -132,33 +132,33 @@ describe('valid shared examples', () => {
       record = fillHandover(record, taskId);
       if (format === 'ambulance') Object.assign(record, uniqueRide());
     }
-    const tasksBefore = await native.count('Task');
+    const tasksBefore = await native.count('Task', {}, client);
 
     const res = await native.sendOk(format, record, client);
     if (!handover) expect(res.status).toBe(201);
     expect(res.headers.location).toMatch(/^http:\/\/gateway\.test\/fhir\/(Task|Encounter)\/[A-Za-z0-9\-.]+$/);
-    const stored = await expectStoredAndValid(JSON.parse(res.text) as Bundle);
+    const stored = await expectStoredAndValid(JSON.parse(res.text) as Bundle, client);
     expect(stored.length).toBeGreaterThan(0);
 
     // The patient is found by the record's BSN (or, without one, by the stored resources).
     const bsnInRecord = format === 'vvt' ? record.client_bsn : record.patient?.bsn;
-    if (bsnInRecord) expect(await native.count('Patient', { identifier: `${BSN_SYSTEM}|${bsn}` })).toBe(1);
+    if (bsnInRecord) expect(await native.count('Patient', { identifier: `${BSN_SYSTEM}|${bsn}` }, client)).toBe(1);
 
     const expected = EXPECTED_TASK[name]!;
     if (expected === 'none') {
       expect(idFrom(res.headers.location, 'Encounter')).toBeTruthy();
-      expect(await native.count('Task')).toBe(tasksBefore);
+      expect(await native.count('Task', {}, client)).toBe(tasksBefore);
       expect(stored.some((r) => r.resourceType === 'Patient')).toBe(true);
       return;
     }
-    const task = await native.read<Task>(`Task/${idFrom(res.headers.location, 'Task')}`);
+    const task = await native.read<Task>(`Task/${idFrom(res.headers.location, 'Task')}`, client);
     if (taskId) expect(task.id).toBe(taskId);
-    else expect(await native.count('Task')).toBe(tasksBefore + 1);
+    else expect(await native.count('Task', {}, client)).toBe(tasksBefore + 1);
     expect(task.status).toBe(expected.status);
-    if (expected.requester) expect(uraOf(await native.read<Organization>(task.requester!.reference!))).toBe(expected.requester);
-    if (expected.owner) expect(uraOf(await native.read<Organization>(task.owner!.reference!))).toBe(expected.owner);
-    if (expected.priority) expect((await focusOf(task)).priority).toBe(expected.priority);
-    const patient = await native.read<Patient>(task.for!.reference!);
+    if (expected.requester) expect(uraOf(await native.read<Organization>(task.requester!.reference!, client))).toBe(expected.requester);
+    if (expected.owner) expect(uraOf(await native.read<Organization>(task.owner!.reference!, client))).toBe(expected.owner);
+    if (expected.priority) expect((await focusOf(task, client)).priority).toBe(expected.priority);
+    const patient = await native.read<Patient>(task.for!.reference!, client);
     if (bsnInRecord) expect(patient.identifier).toContainEqual(expect.objectContaining({ system: BSN_SYSTEM, value: bsn }));
 
     if (name === 'vvt-antwoord-afgewezen.json') expect(task.statusReason?.text).toContain('Geen capaciteit');

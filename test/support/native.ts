@@ -90,7 +90,7 @@ export interface Native {
   post(path: string, body: unknown, client?: DemoClient): Promise<request.Response>;
   read<T extends Resource>(reference: string, client?: DemoClient): Promise<T>;
   search<T extends Resource>(type: string, query: Record<string, string>, client?: DemoClient): Promise<T[]>;
-  count(type: string, query?: Record<string, string>): Promise<number>;
+  count(type: string, query?: Record<string, string>, client?: DemoClient): Promise<number>;
   history(reference: string): Promise<Resource[]>;
   /** Creates a handover with a request example (fresh identity and patient) and returns its Task id. */
   createHandover(name: string, client: DemoClient, opts?: { bsn?: string; edit?: (r: NativeRecord) => void }): Promise<{ taskId: string; record: NativeRecord; bsn: string }>;
@@ -128,8 +128,8 @@ export function nativeClient(tg: TestGateway): Native {
       if (res.status !== 200) throw new Error(`Searching ${type} gave ${res.status}: ${res.text}`);
       return ((JSON.parse(res.text) as Bundle).entry ?? []).filter((e) => e.search?.mode !== 'include').map((e) => e.resource as T);
     },
-    count: async (type, query = {}) => {
-      const res = await get(`/fhir/${type}?${new URLSearchParams({ ...query, _summary: 'count' }).toString()}`);
+    count: async (type, query = {}, client) => {
+      const res = await get(`/fhir/${type}?${new URLSearchParams({ ...query, _summary: 'count' }).toString()}`, client);
       if (res.status !== 200) throw new Error(`Counting ${type} gave ${res.status}: ${res.text}`);
       return (JSON.parse(res.text) as Bundle).total!;
     },

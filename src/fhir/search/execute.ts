@@ -1,5 +1,5 @@
 import type { Queryable } from '../../store/database.ts';
-import { orderedResource, resourceStore, type StoredVersion } from '../../store/resource-store.ts';
+import { orderedResource, resourceStore, type PartyScope, type StoredVersion } from '../../store/resource-store.ts';
 import type { SearchRequest } from './parse.ts';
 import { buildWhere } from './sql.ts';
 
@@ -16,6 +16,7 @@ interface Row {
   version_id: string;
   last_updated: Date | string;
   content: StoredVersion['content'];
+  parties: string[];
 }
 
 const toStored = (r: Row): StoredVersion => ({
@@ -25,9 +26,10 @@ const toStored = (r: Row): StoredVersion => ({
   lastUpdated: new Date(r.last_updated).toISOString(),
   deleted: false,
   content: orderedResource(r.content),
+  parties: r.parties,
 });
 
-export async function runSearch(q: Queryable, req: SearchRequest, scope: { parties?: string[] } = {}): Promise<SearchResult> {
+export async function runSearch(q: Queryable, req: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
   const { where, params } = buildWhere(req, scope);
   let total: number | undefined;
   if (req.total === 'accurate' || req.summaryCount) {
@@ -38,7 +40,7 @@ export async function runSearch(q: Queryable, req: SearchRequest, scope: { parti
 
   const order = req.sort === 'asc' ? 'ASC' : 'DESC';
   const rows = await q.query<Row>(
-    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM resources r WHERE ${where}
+    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.parties FROM resources r WHERE ${where}
      ORDER BY r.last_updated ${order}, r.id ${order} LIMIT ${req.count} OFFSET ${req.offset}`,
     params,
   );
@@ -47,7 +49,7 @@ export async function runSearch(q: Queryable, req: SearchRequest, scope: { parti
   return { resources, included, total, unknown: req.unknown };
 }
 
-async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion[], scope: { parties?: string[] }): Promise<StoredVersion[]> {
+async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion[], scope: PartyScope): Promise<StoredVersion[]> {
   if (matches.length === 0) return [];
   const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
   const wanted: { resourceType: string; id: string }[] = [];
@@ -64,13 +66,14 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
       }
     }
   }
-  const found = await resourceStore.currentMany(q, wanted);
+  // Included resources are filtered like matches: an _include never reaches what a read would not.
+  const found = await resourceStore.currentMany(q, wanted, scope);
   for (const rev of req.revIncludes) {
     const targets = matches.map((m) => `${rev.param}=${m.resourceType}/${m.id}`);
     const params: unknown[] = [rev.sourceType, targets];
-    const partyClause = scope.parties ? ` AND r.parties && $${params.push(scope.parties)}::text[]` : '';
+    const partyClause = scope.parties && !(scope.open ?? []).includes(rev.sourceType) ? ` AND r.parties && $${params.push(scope.parties)}::text[]` : '';
     const rows = await q.query<Row>(
-      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM resources r
+      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.parties FROM resources r
        WHERE r.resource_type = $1 AND NOT r.deleted AND r.tokens && $2::text[]${partyClause} LIMIT 1000`,
       params,
     );

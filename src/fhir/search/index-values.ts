@@ -44,6 +44,9 @@ function referenceValues(param: string, value: unknown, out: Set<string>): void 
   out.add(`${param}=${ref}`);
   const slash = ref.indexOf('/');
   if (slash > 0 && !ref.includes('?')) out.add(`${param}=${ref.slice(slash + 1)}`);
+  // A versioned reference (Provenance.target) is also found by its resource: `target=Task/1` finds `Task/1/_history/2`.
+  const versioned = /^([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})\/_history\/\d+$/.exec(ref);
+  if (versioned) out.add(`${param}=${versioned[1]}`);
 }
 
 function stringValues(value: unknown, out: string[]): void {

@@ -1,3 +1,4 @@
+import type { PartyScope } from '../../store/resource-store.ts';
 import type { DatePrefix, Filter, SearchRequest } from './parse.ts';
 
 /**
@@ -36,11 +37,11 @@ function rangeCondition(prefix: DatePrefix, low: string, high: string, sLow: () 
   }
 }
 
-export function buildWhere(req: SearchRequest, extra: { parties?: string[] } = {}): SqlQuery {
+export function buildWhere(req: SearchRequest, scope: PartyScope = {}): SqlQuery {
   const params: unknown[] = [req.resourceType];
   const conditions = ['r.resource_type = $1', 'NOT r.deleted'];
   const p = (value: unknown): string => `$${params.push(value)}`;
-  if (extra.parties) conditions.push(`r.parties && ${p(extra.parties)}::text[]`);
+  if (scope.parties && !(scope.open ?? []).includes(req.resourceType)) conditions.push(`r.parties && ${p(scope.parties)}::text[]`);
   for (const f of req.filters) conditions.push(filterCondition(f, p));
   return { where: conditions.join(' AND '), params };
 }

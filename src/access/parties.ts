@@ -1,0 +1,132 @@
+import type { Resource, Task } from '@medplum/fhirtypes';
+import type { RequestContext } from '../context.ts';
+import type { WriteHooks } from '../fhir/repository.ts';
+import type { Tx } from '../store/database.ts';
+import { OPEN_STATUSES } from '../handover/state-machine.ts';
+import { isGateway, readableParties } from './policy.ts';
+
+/**
+ * Which organisations are party to a resource, stored in `resources.parties` at every write (see
+ * docs/architecture.md, "Who is party to what"). Parties only grow: what an organisation was once
+ * given cannot be unsent, and a shared resource (the patient) is reached from several handovers.
+ */
+
+const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
+const OPEN = [...OPEN_STATUSES];
+/** The handover's own resources: a resource referring to one of these joins its parties. The patient is not one: it is shared. */
+const HANDOVER_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'Observation']);
+const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d{1,15})?$/;
+
+function walkReferences(value: unknown, visit: (ref: string) => void): void {
+  if (Array.isArray(value)) {
+    for (const v of value) walkReferences(v, visit);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string') visit(v);
+      else walkReferences(v, visit);
+    }
+  }
+}
+
+function groupTokens(task: Task): string[] {
+  const g = task.groupIdentifier;
+  return g?.value ? [`group-identifier=${g.system ? `${g.system}|` : ''}${g.value}`] : [];
+}
+
+function organizationId(reference: string | undefined): string | undefined {
+  return /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(reference ?? '')?.[1];
+}
+
+/** The acting organisation, when it is one (the gateway's own start-up work has none). */
+function writerOf(ctx: RequestContext): string[] {
+  return /^\d{8}$/.test(ctx.organizationUra) ? [ctx.organizationUra] : [];
+}
+
+/**
+ * A Task: its requester, its owner, and the owners of the open Tasks of its group (the other candidates).
+ * Anything else: the parties of the handover resources it refers to (an Observation of an Encounter, a
+ * Provenance of a Task) — only those the writer can itself read, so that a reference to someone else's
+ * handover neither reveals nor joins it.
+ */
+async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Promise<string[]> {
+  if (next.resourceType === 'Task') {
+    const task = next as Task;
+    const orgIds = [organizationId(task.requester?.reference), organizationId(task.owner?.reference)].filter((x): x is string => x !== undefined);
+    const r = await tx.query<{ ura: string }>(
+      `SELECT DISTINCT i->>'value' AS ura
+         FROM resources o CROSS JOIN LATERAL jsonb_array_elements(o.content->'identifier') i
+        WHERE o.resource_type = 'Organization' AND i->>'system' = $1
+          AND o.id = ANY($2::text[] || ARRAY(
+                SELECT substr(s.content->'owner'->>'reference', 14) FROM resources s
+                 WHERE s.resource_type = 'Task' AND s.tokens && $3::text[] AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
+                   AND s.content->'owner'->>'reference' LIKE 'Organization/%'))`,
+      [URA_SYSTEM, orgIds, groupTokens(task), OPEN, next.id ?? ''],
+    );
+    return r.rows.map((x) => x.ura);
+  }
+  const refs = new Map<string, { type: string; id: string }>();
+  walkReferences(next, (ref) => {
+    const m = REFERENCE.exec(ref);
+    if (m && HANDOVER_TYPES.has(m[1]) && !(m[1] === next.resourceType && m[2] === next.id)) refs.set(`${m[1]}/${m[2]}`, { type: m[1], id: m[2] });
+  });
+  if (refs.size === 0) return [];
+  const readable = readableParties(ctx);
+  const params: unknown[] = [[...refs.values()].map((r) => r.type), [...refs.values()].map((r) => r.id)];
+  const visible = readable ? ` AND parties && $${params.push(readable)}::text[]` : '';
+  const r = await tx.query<{ p: string }>(
+    `SELECT DISTINCT unnest(parties) AS p FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))${visible}`,
+    params,
+  );
+  return r.rows.map((x) => x.p);
+}
+
+/** The `partiesOf` of the Repository: what was there, the writer, and what the resource itself implies. */
+export async function partiesAtWrite(tx: Tx, ctx: RequestContext, next: Resource, previous: readonly string[]): Promise<string[]> {
+  const all = new Set([...previous, ...writerOf(ctx), ...(await derivedParties(tx, ctx, next))]);
+  return [...all].sort();
+}
+
+/**
+ * When a Task is written, its parties reach the rest of the handover in the same transaction: the other
+ * open candidates of its group, the ServiceRequest it is about, its Encounter and Patient, the Encounters
+ * carrying out its request, their Observations, and the Provenance of all of these. One statement; rows
+ * that already hold every party are left alone (no lock taken), and only rows the writer may read are touched.
+ */
+export function partyPropagation(): WriteHooks {
+  return {
+    afterWrite: async (tx, ctx, event) => {
+      if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
+      const task = event.stored.content as Task;
+      const params: unknown[] = [event.stored.id, groupTokens(task), OPEN];
+      const readable = isGateway(ctx) ? undefined : readableParties(ctx);
+      const visible = readable ? ` AND r.parties && $${params.push(readable)}::text[]` : '';
+      await tx.query(
+        `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
+         tasks AS (
+           SELECT r.resource_type, r.id, r.content FROM resources r
+            WHERE r.resource_type = 'Task' AND (r.id = $1 OR (r.tokens && $2::text[] AND r.content->>'status' = ANY($3::text[])))),
+         refs AS (
+           SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
+             FROM tasks CROSS JOIN LATERAL (VALUES (content->'focus'->>'reference'), (content->'encounter'->>'reference'), (content->'for'->>'reference')) AS x(ref)
+            WHERE x.ref ~ '^(ServiceRequest|Encounter|Patient)/[A-Za-z0-9.-]{1,64}$'),
+         seed AS (SELECT resource_type, id FROM tasks UNION SELECT resource_type, id FROM refs),
+         encounters AS (
+           SELECT r.resource_type, r.id FROM resources r
+            WHERE r.resource_type = 'Encounter' AND r.tokens && ARRAY(SELECT 'based-on=ServiceRequest/' || id FROM seed WHERE resource_type = 'ServiceRequest')
+           UNION SELECT resource_type, id FROM seed WHERE resource_type = 'Encounter'),
+         observations AS (
+           SELECT r.resource_type, r.id FROM resources r
+            WHERE r.resource_type = 'Observation' AND r.tokens && ARRAY(SELECT 'encounter=Encounter/' || id FROM encounters)),
+         handover AS (SELECT * FROM seed UNION SELECT * FROM encounters UNION SELECT * FROM observations),
+         provenance AS (
+           SELECT r.resource_type, r.id FROM resources r
+            WHERE r.resource_type = 'Provenance' AND r.tokens && ARRAY(SELECT 'target=' || resource_type || '/' || id FROM handover WHERE resource_type <> 'Patient')),
+         targets AS (SELECT * FROM handover UNION SELECT * FROM provenance)
+         UPDATE resources r SET parties = ARRAY(SELECT DISTINCT p FROM unnest(r.parties || t.parties) AS p ORDER BY p)
+           FROM targets x, t
+          WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties${visible}`,
+        params,
+      );
+    },
+  };
+}
