@@ -18,12 +18,16 @@ function party(org: Organization | undefined): HandoverView['requester'] {
   return { ura: uraOf(org) ?? '', name: org?.name, kind: org?.type?.[0]?.coding?.[0]?.code };
 }
 
-/** Everything a rendered record of handover `taskId` may draw on, and whose view the caller has. */
-export async function loadHandoverView(repo: Repository, taskId: string): Promise<{ view: HandoverView; perspective: Perspective; version: number }> {
+/**
+ * Everything a rendered record of handover `taskId` may draw on, and whose view the caller has. With
+ * `taskVersion` the Task is taken at that version (a notification tells the state of its event); the
+ * resources around it are their current versions.
+ */
+export async function loadHandoverView(repo: Repository, taskId: string, taskVersion?: string): Promise<{ view: HandoverView; perspective: Perspective; version: number }> {
   let task: Task;
   let version: number;
   try {
-    const stored = await repo.read('Task', taskId);
+    const stored = taskVersion === undefined ? await repo.read('Task', taskId) : await repo.vread('Task', taskId, taskVersion);
     task = stored.content as Task;
     version = Number(stored.versionId);
   } catch {
@@ -43,6 +47,11 @@ export async function loadHandoverView(repo: Repository, taskId: string): Promis
   const own = await readRef<Encounter>(repo, task.encounter?.reference);
   if (own) encounters.push(own);
   const observations: Observation[] = [];
+  // The requester's findings (the triage's ABCD check, criteria, pain score) belong to its own encounter.
+  if (own?.id) {
+    const obs = await repo.search({ ...repo.parseSearch('Observation', { encounter: [`Encounter/${own.id}`] }), count: 100, total: 'none' });
+    observations.push(...obs.resources.map((o) => o.content as Observation));
+  }
   if (task.focus?.reference) {
     const receiverEncounters = await repo.search({ ...repo.parseSearch('Encounter', { 'based-on': [task.focus.reference] }), count: 10, total: 'none' });
     for (const e of receiverEncounters.resources) {

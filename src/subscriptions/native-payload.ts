@@ -5,7 +5,8 @@ import { loadHandoverView } from '../handover/view.ts';
 import type { NativeMapper } from '../native/mapping/index.ts';
 import type { NativeFormat } from '../native/types.ts';
 
-export type RenderNative = (ura: string, format: NativeFormat, handoverId: string) => Promise<string | undefined>;
+/** Renders the handover with its Task at `version` (the event's), or the current one when absent. */
+export type RenderNative = (ura: string, format: NativeFormat, handoverId: string, version?: string) => Promise<string | undefined>;
 
 /** The subscriber's read-only view: what it could GET itself, nothing more. */
 export function subscriberContext(ura: string, subscriptionId: string): RequestContext {
@@ -17,9 +18,9 @@ export function subscriberContext(ura: string, subscriptionId: string): RequestC
  * rendered from its perspective. Undefined when it may not read the handover (any more).
  */
 export function nativeRenderer(repository: (ctx: RequestContext) => Repository, mapper: NativeMapper): RenderNative {
-  return async (ura, format, handoverId) => {
+  return async (ura, format, handoverId, taskVersion) => {
     try {
-      const { view, perspective, version } = await loadHandoverView(repository(subscriberContext(ura, 'render')), handoverId);
+      const { view, perspective, version } = await loadHandoverView(repository(subscriberContext(ura, 'render')), handoverId, taskVersion);
       return JSON.stringify(mapper.render(format, view, perspective, version));
     } catch (err) {
       if (err instanceof HttpError && err.status === 404) return undefined;

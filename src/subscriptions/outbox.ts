@@ -68,9 +68,10 @@ export function matches(filters: Filters, task: Task, owner: Party, requester: P
 
 /**
  * The outbox: for every Task create and status change, one event row per matching subscription whose
- * organisation may read the handover, numbered from the subscription's counter, all in the writing
- * transaction (no commit without its events, no event without its commit). The NOTIFY is delivered
- * at commit, waking the delivery workers of every instance.
+ * organisation may read the handover, in the writing transaction (no commit without its events, no
+ * event without its commit). The rows carry no number yet: numbering them here would lock a counter
+ * per subscriber until commit and serialise every writer. The NOTIFY, delivered at commit, wakes the
+ * workers of every instance, which number the committed events (subscription_number_events) and send them.
  */
 export function outboxHooks(): WriteHooks {
   const orgCache = new Map<string, string | undefined>();
@@ -79,22 +80,22 @@ export function outboxHooks(): WriteHooks {
       if (event.stored.resourceType !== 'Task') return;
       const task = event.stored.content as Task;
       if (!firesOn(event.interaction, task, event.previous?.content as Task | undefined)) return;
-      const candidates = await tx.query<Candidate>(`SELECT id, owner_ura, filters, reads_all FROM subscription_state WHERE status <> 'off' ORDER BY id`);
+      const candidates = await tx.query<Candidate>(`SELECT id, owner_ura, filters, reads_all FROM subscription_state WHERE status <> 'off'`);
       if (candidates.rows.length === 0) return;
       const [owner, requester] = await Promise.all([partyOf(tx, task.owner, orgCache), partyOf(tx, task.requester, orgCache)]);
       const targets = candidates.rows.filter(
         (s) => (s.reads_all || s.owner_ura === owner.ura || s.owner_ura === requester.ura) && matches(s.filters, task, owner, requester),
       );
-      // In id order, so that concurrent writers lock the counters in the same order (no deadlock).
-      for (const s of targets) {
-        await tx.query(
-          `WITH n AS (UPDATE subscription_state SET events_count = events_count + 1 WHERE id = $1 RETURNING id, events_count)
-           INSERT INTO subscription_events (subscription_id, event_number, handover_id, focus_version, task_status, occurred, next_attempt)
-           SELECT id, events_count, $2, $3, $4, $5, now() FROM n`,
-          [s.id, event.stored.id, event.stored.versionId, task.status ?? 'unknown', event.stored.lastUpdated],
-        );
-      }
-      if (targets.length > 0) await tx.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+      if (targets.length === 0) return;
+      const patient = /^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(task.for?.reference ?? '') ? task.for?.reference : undefined;
+      await tx.query(
+        `WITH ins AS (
+           INSERT INTO subscription_events (subscription_id, handover_id, focus_version, task_status, occurred, next_attempt, patient)
+           SELECT unnest($1::text[]), $2, $3, $4, $5, now(), $6
+         )
+         SELECT pg_notify($7, '')`,
+        [targets.map((s) => s.id), event.stored.id, event.stored.versionId, task.status ?? 'unknown', event.stored.lastUpdated, patient ?? null, OUTBOX_CHANNEL],
+      );
     },
   };
 }

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Database } from '../store/database.ts';
+import { auditNotificationAttempt } from '../audit/index.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { connectionPolicy, type EndpointPolicy } from './endpoint.ts';
 import type { RenderNative } from './native-payload.ts';
 import { notificationBundle, type NotificationType } from './notification.ts';
 import { OUTBOX_CHANNEL } from './outbox.ts';
-import { postHook } from './rest-hook.ts';
+import { postHook, type HookResult } from './rest-hook.ts';
 import { sign } from './signing.ts';
 import { NATIVE_PAYLOADS, type Payload } from './spec.ts';
 import { subscriptionStore, type SubscriptionRow } from './store.ts';
@@ -31,13 +32,18 @@ export interface WorkerDeps {
   maxInFlight?: number;
 }
 
+/** A claimed event with what sending it needs of its subscription, read in the claim itself. */
 interface ClaimedEvent {
+  id: string;
   subscription_id: string;
   event_number: string;
   handover_id: string;
   focus_version: string;
   occurred: string | Date;
   attempts: number;
+  patient: string | null;
+  sub: SubscriptionRow;
+  header: string[] | null;
 }
 
 const MARGIN_SECONDS = 5;
@@ -111,6 +117,9 @@ export class DeliveryWorker {
   }
 
   private async runCycle(): Promise<void> {
+    // Numbers what was committed since the last cycle: woken by the NOTIFY of a commit, and as the
+    // sweep (poll) for events whose committing process died before any worker heard of them.
+    await this.deps.db.query('SELECT subscription_number_events()');
     if (this.maintenance) {
       this.maintenance = false;
       await this.handshakes();
@@ -125,9 +134,9 @@ export class DeliveryWorker {
   private async claim(limit: number): Promise<ClaimedEvent[]> {
     const r = await this.deps.db.query<ClaimedEvent>(
       `WITH due AS (
-         SELECT e.subscription_id, e.event_number
+         SELECT e.id
          FROM subscription_events e JOIN subscription_state s ON s.id = e.subscription_id
-         WHERE s.status = 'active'
+         WHERE s.status = 'active' AND e.event_number IS NOT NULL
            AND ((e.state = 'pending' AND e.next_attempt <= now()) OR (e.state = 'sending' AND e.claimed_until < now()))
            AND NOT EXISTS (SELECT 1 FROM subscription_events p
                            WHERE p.subscription_id = e.subscription_id AND p.handover_id = e.handover_id
@@ -140,8 +149,11 @@ export class DeliveryWorker {
           SET state = 'sending', claimed_by = $2, attempts = e.attempts + 1,
               claimed_until = now() + make_interval(secs => s.timeout_seconds + ${MARGIN_SECONDS})
          FROM due, subscription_state s
-        WHERE e.subscription_id = due.subscription_id AND e.event_number = due.event_number AND s.id = e.subscription_id
-       RETURNING e.subscription_id, e.event_number::text AS event_number, e.handover_id, e.focus_version::text AS focus_version, e.occurred, e.attempts`,
+        WHERE e.id = due.id AND s.id = e.subscription_id
+       RETURNING e.id::text AS id, e.subscription_id, e.event_number::text AS event_number, e.handover_id, e.focus_version::text AS focus_version,
+                 e.occurred, e.attempts, e.patient,
+                 to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
+                 (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
       [limit, this.workerId],
     );
     return r.rows;
@@ -161,19 +173,16 @@ export class DeliveryWorker {
 
   private async deliver(e: ClaimedEvent, signal: AbortSignal): Promise<void> {
     const { db } = this.deps;
-    const sub = await subscriptionStore.get(db, e.subscription_id);
-    if (!sub || sub.status !== 'active') {
-      await this.release(e);
-      return;
-    }
+    const { sub } = e;
     const format = NATIVE_PAYLOADS[sub.payload as keyof typeof NATIVE_PAYLOADS] as (typeof NATIVE_PAYLOADS)[keyof typeof NATIVE_PAYLOADS] | undefined;
     let body: string;
     let contentType: string;
     if (format) {
-      const rendered = await this.deps.renderNative(sub.owner_ura, format, e.handover_id);
+      // The handover as it was at the event (the Task at its version), not as it is when the worker gets to it.
+      const rendered = await this.deps.renderNative(sub.owner_ura, format, e.handover_id, e.focus_version);
       if (rendered === undefined) {
         // The subscriber may no longer read this handover: there is nothing it may be told.
-        await db.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), last_error = 'not readable by the subscriber', claimed_by = NULL WHERE subscription_id = $1 AND event_number = $2`, [e.subscription_id, e.event_number]);
+        await db.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), last_error = 'not readable by the subscriber', claimed_by = NULL WHERE id = $1`, [e.id]);
         return;
       }
       body = rendered;
@@ -188,30 +197,56 @@ export class DeliveryWorker {
       body = JSON.stringify(bundle);
       contentType = 'application/fhir+json';
     }
-    const result = await this.send(sub, 'event-notification', e.event_number, `${sub.id}-${e.event_number}`, contentType, body, signal);
+    const started = performance.now();
+    const result = await this.send(sub, 'event-notification', e.event_number, `${sub.id}-${e.event_number}`, contentType, body, signal, e.header);
+    const latencyMs = performance.now() - started;
     if (this.stopped && signal.aborted) return;
     if (result.ok) {
-      await db.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = NULL WHERE subscription_id = $1 AND event_number = $2`, [e.subscription_id, e.event_number]);
+      await db.transaction(async (tx) => {
+        await tx.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = NULL WHERE id = $1`, [e.id]);
+        await this.audit(tx, e, result, latencyMs);
+      });
       return;
     }
-    await this.failed(sub, e, result.error ?? 'failed');
+    await this.failed(e, result, latencyMs);
   }
 
-  private async failed(sub: SubscriptionRow, e: ClaimedEvent, error: string): Promise<void> {
+  /** Every attempt is audited in the transaction that records its outcome (NEN 7513: what went to whom). */
+  private async audit(tx: Queryable, e: ClaimedEvent, result: HookResult, latencyMs: number): Promise<void> {
+    await auditNotificationAttempt(tx, {
+      subscriptionId: e.subscription_id,
+      organizationUra: e.sub.owner_ura,
+      endpoint: e.sub.endpoint,
+      eventNumber: e.event_number,
+      status: result.status,
+      latencyMs,
+      error: result.ok ? undefined : result.error,
+      focus: `Task/${e.handover_id}/_history/${e.focus_version}`,
+      patient: e.patient ?? undefined,
+    });
+  }
+
+  private async failed(e: ClaimedEvent, result: HookResult, latencyMs: number): Promise<void> {
     const { db, retry } = this.deps;
+    const { sub } = e;
+    const error = result.error ?? 'failed';
     const delay = retryDelayMs(retry, e.attempts);
-    const r = await db.query<{ state: string }>(
-      `UPDATE subscription_events
-          SET first_failed_at = coalesce(first_failed_at, now()),
-              state = CASE WHEN coalesce(first_failed_at, now()) + make_interval(secs => $3) < now() + make_interval(secs => $4 / 1000.0) THEN 'dead' ELSE 'pending' END,
-              next_attempt = now() + make_interval(secs => $4 / 1000.0), claimed_by = NULL, claimed_until = NULL, last_error = $5
-        WHERE subscription_id = $1 AND event_number = $2
-       RETURNING state`,
-      [e.subscription_id, e.event_number, retry.horizonSeconds, delay, error],
-    );
-    await subscriptionStore.recordError(db, sub.id, `event ${e.event_number}: ${error}`);
+    const state = await db.transaction(async (tx) => {
+      const r = await tx.query<{ state: string }>(
+        `UPDATE subscription_events
+            SET first_failed_at = coalesce(first_failed_at, now()),
+                state = CASE WHEN coalesce(first_failed_at, now()) + make_interval(secs => $2) < now() + make_interval(secs => $3 / 1000.0) THEN 'dead' ELSE 'pending' END,
+                next_attempt = now() + make_interval(secs => $3 / 1000.0), claimed_by = NULL, claimed_until = NULL, last_error = $4
+          WHERE id = $1
+         RETURNING state`,
+        [e.id, retry.horizonSeconds, delay, error],
+      );
+      await subscriptionStore.recordError(tx, sub.id, `event ${e.event_number}: ${error}`);
+      await this.audit(tx, e, result, latencyMs);
+      return r.rows[0]?.state;
+    });
     this.deps.logger.warn({ subscription: sub.id, event: e.event_number, attempts: e.attempts, error }, 'notification not delivered');
-    if (r.rows[0]?.state === 'dead') {
+    if (state === 'dead') {
       // Past the horizon: the subscription stops, its undelivered events wait as dead letters until re-activated.
       await db.transaction(async (tx) => {
         await subscriptionStore.setStatus(tx, sub.id, 'error', ['active', 'requested'], `retries exhausted at event ${e.event_number}`);
@@ -222,14 +257,7 @@ export class DeliveryWorker {
     this.wakeIn(delay + 5);
   }
 
-  private async release(e: ClaimedEvent): Promise<void> {
-    await this.deps.db.query(
-      `UPDATE subscription_events SET state = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = greatest(attempts - 1, 0) WHERE subscription_id = $1 AND event_number = $2 AND state = 'sending'`,
-      [e.subscription_id, e.event_number],
-    );
-  }
-
-  private async send(sub: SubscriptionRow, type: NotificationType, number: string, idempotencyKey: string, contentType: string | undefined, body: string, signal?: AbortSignal) {
+  private async send(sub: SubscriptionRow, type: NotificationType, number: string, idempotencyKey: string, contentType: string | undefined, body: string, signal?: AbortSignal, channelHeaders?: string[] | null): Promise<HookResult> {
     const conn = connectionPolicy(this.deps.policy, sub.owner_ura, sub.endpoint);
     if (!conn.allowed) return { ok: false, error: 'the endpoint is no longer allowed' };
     const timestamp = Math.floor(Date.now() / 1000);
@@ -243,7 +271,7 @@ export class DeliveryWorker {
       'X-Signature': sign(sub.secret, timestamp, body),
     };
     if (contentType) headers['Content-Type'] = contentType;
-    for (const h of (await this.channelHeaders(sub.id)) ?? []) {
+    for (const h of (channelHeaders === undefined ? await this.channelHeaders(sub.id) : channelHeaders) ?? []) {
       const i = h.indexOf(':');
       headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
     }
