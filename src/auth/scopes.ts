@@ -97,3 +97,15 @@ export function grantScopes(registered: readonly string[], requested: string | u
   }
   return { ok: true, scopes: granted };
 }
+
+/**
+ * The native endpoints in SMART terms: a record may create or update a handover and everything it carries,
+ * so `POST /native/{format}` needs create and update on each of these types (`system/*.cu` or per type);
+ * `GET /native/{format}/{id}` renders them, so it needs read on each (`system/*.r`).
+ */
+export const NATIVE_TYPES = ['Task', 'ServiceRequest', 'Encounter', 'Patient', 'Observation'] as const;
+
+export function requireNativeScope(ctx: Pick<RequestContext, 'scopes'>, method: 'POST' | 'GET'): void {
+  const needed: Interaction[] = method === 'POST' ? ['c', 'u'] : ['r'];
+  for (const type of NATIVE_TYPES) for (const interaction of needed) requireScope(ctx, type, interaction);
+}

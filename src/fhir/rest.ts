@@ -124,6 +124,8 @@ export function registerRestRoutes(router: FhirRouter, services: RestServices): 
 
   // System history: the same paging checks as type and instance history (a negative _count is a 400, not a SQL error).
   router.add('GET', '_history', async (req) => {
+    // Every type at once: only a wildcard read scope covers it (per-type scopes never add up to "every type").
+    services.requireScope(req, '*', 'r');
     const { count, offset } = pageArgs(req);
     const { versions, total } = await repoFor(services, req).history({ since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, '_history', versions, total, count, offset) };

@@ -1,3 +1,4 @@
+import { requireScope } from '../auth/scopes.ts';
 import type { Bundle, CodeSystem, ConceptMap, Resource } from '@medplum/fhirtypes';
 import type { Terminology } from '../native/mapping/index.ts';
 import type { CapabilityContribution } from './capability.ts';
@@ -29,14 +30,19 @@ function filter(resources: Conformance[], query: FhirRequest['query']): Conforma
 export function registerTerminologyRoutes(router: FhirRouter, baseUrl: string, terminology: Terminology): CapabilityContribution {
   const byType: Record<string, Conformance[]> = { CodeSystem: terminology.codeSystems, ConceptMap: terminology.conceptMaps };
   for (const type of ['CodeSystem', 'ConceptMap']) {
-    router.add('GET', type, async (req) => ({ status: 200, body: searchset(baseUrl, type, filter(byType[type], req.query)) }));
-    router.add('GET', `${type}/:id`, async (_req, { id }) => {
+    router.add('GET', type, async (req) => {
+      requireScope(req.ctx, type, 's');
+      return { status: 200, body: searchset(baseUrl, type, filter(byType[type], req.query)) };
+    });
+    router.add('GET', `${type}/:id`, async (req, { id }) => {
+      requireScope(req.ctx, type, 'r');
       const found = byType[type].find((r) => r.id === id);
       if (!found) throw notFound(`${type}/${id} is not known`);
       return { status: 200, body: found as Resource };
     });
   }
   const translate = async (req: FhirRequest, id?: string) => {
+    requireScope(req.ctx, 'ConceptMap', 'r');
     const q = (name: string): string | undefined => req.query[name]?.[0];
     let url = q('url');
     if (id) {

@@ -172,6 +172,8 @@ async function processEntry(
     const found = await repo.search({ ...search, count: 2, total: 'none', offset: 0 });
     if (found.resources.length > 1) throw preconditionFailed(`The conditional update ${p.url} matches more than one resource`);
     if (found.resources.length === 0) {
+      // Creating: the same scope as a POST of that type.
+      services.requireScope(req, path, 'c');
       const preset = p.entry.fullUrl ? urnMap.get(p.entry.fullUrl) : undefined;
       const result = await repo.create({ ...resource, id: preset?.split('/')[1] } as Resource, {});
       return entryResponse(baseUrl, 201, result, withResource);

@@ -1,3 +1,4 @@
+import { hasScope, requireScope } from '../auth/scopes.ts';
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import type { CapabilityContribution } from './capability.ts';
 import { allOk, badRequest, outcomeOf } from './outcomes.ts';
@@ -10,6 +11,8 @@ import { WRITABLE_TYPES } from './resource-types.ts';
 export function registerValidateRoutes(router: FhirRouter, profiles: ProfileValidator): CapabilityContribution {
   router.add('POST', ':type/$validate', async (req, { type }) => {
     if (!isWritableType(type)) throw badRequest(`Resource type '${type}' is not supported here`);
+    // $validate answers "would this create or update pass?": it is for clients that may write the type.
+    if (!hasScope(req.ctx, type, 'c') && !hasScope(req.ctx, type, 'u')) requireScope(req.ctx, type, 'c');
     let resource = req.body as Resource | Parameters | undefined;
     let profile = req.query.profile?.[0];
     if (resource?.resourceType === 'Parameters') {

@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { describeNativeRequest, nativeRecordEntity, type AuditLog } from '../audit/index.ts';
+import { requireNativeScope } from '../auth/scopes.ts';
 import type { RequestContext } from '../context.ts';
 import { badRequest, HttpError, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -47,6 +48,7 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
       const ctx = res.locals.ctx as RequestContext;
       deps.audit?.begin(ctx, describeNativeRequest('POST', `/${format}`));
       try {
+        requireNativeScope(ctx, 'POST');
         requireContentType(req);
         if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('The request body is empty');
         const record = parseJsonBody(req.body);
@@ -81,6 +83,7 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
       const format = formatOf(req.params.format);
       const ctx = res.locals.ctx as RequestContext;
       deps.audit?.begin(ctx, describeNativeRequest('GET', `/${format}/${String(req.params.handoverId)}`));
+      requireNativeScope(ctx, 'GET');
       const { view, perspective, version } = await loadHandoverView(deps.repository(ctx), String(req.params.handoverId));
       const rendered = deps.mapper.render(format, view, perspective, version);
       const shown = [view.task, view.serviceRequest, view.patient, ...view.encounters, ...view.observations].filter((r) => r !== undefined);
