@@ -60,5 +60,8 @@ export async function loadHandoverView(repo: Repository, taskId: string, taskVer
       observations.push(...obs.resources.map((o) => o.content as Observation));
     }
   }
+  // A stable order, so that the same handover always renders the same record.
+  const key = (o: Observation): string => `${o.identifier?.[0]?.value ?? ''}|${o.id ?? ''}`;
+  observations.sort((a, b) => key(a).localeCompare(key(b)));
   return { view: { task, serviceRequest, encounters, patient, observations, requester, owner }, perspective, version };
 }
