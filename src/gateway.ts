@@ -21,6 +21,7 @@ import { healthRouter } from './http/health.ts';
 import { docsRouter } from './http/docs.ts';
 import { gatewayOpenApi } from './http/openapi-document.ts';
 import { adminRouter } from './http/admin-routes.ts';
+import { OUTBOX_CHANNEL } from './subscriptions/outbox.ts';
 import { metricsRouter, requestObserver } from './http/observability.ts';
 import { Metrics } from './observability/metrics.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
@@ -133,7 +134,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     auditFailures: audit.failures,
     maxBodyBytes: config.maxBodyBytes,
     observers: [requestObserver(logger, metrics)],
-    publicRoutes: [healthRouter(db), docsRouter(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository })],
+    publicRoutes: [healthRouter(db), docsRouter(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, outboxChannel: OUTBOX_CHANNEL })],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 

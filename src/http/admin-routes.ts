@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Audit } from '../audit/index.ts';
 import type { AuthService } from '../auth/index.ts';
 import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
 import { systemContext } from '../context.ts';
 import { organizationResource, URA_SYSTEM } from '../demo.ts';
-import { badRequest, unauthorized } from '../fhir/outcomes.ts';
+import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Database } from '../store/database.ts';
 import { parseJsonBody } from './json-body.ts';
@@ -14,6 +15,9 @@ export interface AdminDeps {
   db: Database;
   auth: AuthService;
   repository: (ctx: ReturnType<typeof systemContext>) => Repository;
+  audit: Audit;
+  /** The channel the delivery workers listen on, to wake them after a re-activation. */
+  outboxChannel: string;
   /** Further operator routes (subscriptions, audit) mounted behind the same token. */
   extra?: express.Router[];
 }
@@ -81,6 +85,68 @@ export function adminRouter(deps: AdminDeps): express.Router {
           authentication: [r.has_jwks ? 'private_key_jwt' : undefined, r.has_secret ? 'client_secret_basic' : undefined].filter(Boolean),
         })),
       );
+    }),
+  );
+
+  router.get(
+    '/admin/subscriptions',
+    handle(async (_req, res) => {
+      const rows = await deps.db.query<{ id: string; owner_ura: string; status: string; endpoint: string; payload: string; error_count: string; last_error: string | null; pending: string; dead: string }>(
+        `SELECT s.id, s.owner_ura, s.status, s.endpoint, s.payload, s.error_count::text, s.last_error,
+                count(e.*) FILTER (WHERE e.state IN ('pending', 'sending'))::text AS pending,
+                count(e.*) FILTER (WHERE e.state = 'dead')::text AS dead
+         FROM subscription_state s LEFT JOIN subscription_events e ON e.subscription_id = s.id
+         GROUP BY s.id ORDER BY s.owner_ura, s.id`,
+      );
+      res.json(
+        rows.rows.map((r) => ({
+          id: r.id,
+          organizationUra: r.owner_ura,
+          status: r.status,
+          endpoint: r.endpoint,
+          payload: r.payload,
+          undelivered: Number(r.pending),
+          deadLetters: Number(r.dead),
+          errors: Number(r.error_count),
+          lastError: r.last_error ?? '',
+        })),
+      );
+    }),
+  );
+
+  router.post(
+    '/admin/subscriptions/:id/reactivate',
+    handle(async (req, res) => {
+      const id = String(req.params.id);
+      // As a subscriber's own re-activation: a new handshake, then delivery resumes from the first undelivered event.
+      const done = await deps.db.transaction(async (tx) => {
+        const r = await tx.query(`UPDATE subscription_state SET status = 'requested', handshake_at = NULL WHERE id = $1 AND status <> 'off'`, [id]);
+        if (r.rowCount === 0) return false;
+        await tx.query(
+          `UPDATE subscription_events SET state = 'pending', attempts = 0, first_failed_at = NULL, next_attempt = now(), claimed_by = NULL, claimed_until = NULL
+           WHERE subscription_id = $1 AND state = 'dead'`,
+          [id],
+        );
+        await tx.query('SELECT pg_notify($1, $2)', [deps.outboxChannel, '']);
+        return true;
+      });
+      if (!done) throw notFound(`No active or failed subscription ${id}`);
+      res.json({ id, status: 'requested' });
+    }),
+  );
+
+  router.get(
+    '/admin/audit/head',
+    handle(async (_req, res) => {
+      const result = await deps.audit.verify();
+      res.json({
+        intact: result.intact,
+        linkedRecords: result.linked,
+        notYetLinked: result.pending,
+        head: result.head ?? null,
+        problems: result.problems.length,
+        verifiedAt: new Date().toISOString(),
+      });
     }),
   );
 

@@ -17,7 +17,7 @@ let server: Server;
 let url: string;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ ADMIN_TOKEN: 'operator-secret' });
+  gw = await startTestGateway({ ADMIN_TOKEN: 'operator-secret', ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
   server = gw.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -74,4 +74,44 @@ test('a bad registration is refused with the reason', async () => {
   await expect(cli(['register-client', '--client-id', 'x', '--ura', '123', '--name', 'X', '--secret', 's'])).rejects.toMatchObject({
     stderr: expect.stringContaining('organizationUra must be 8 digits'),
   });
+});
+
+test('operators list subscriptions, re-activate one in error, and read a verified audit head', async () => {
+  const hap = await gw.auth('hap-vechtdal');
+  const hapOrg = await gw.organizationRef('hap-vechtdal');
+  // Nothing listens on this port: the handshake fails and the subscription goes to error.
+  const sub = await request(gw.app)
+    .post('/fhir/Subscription')
+    .set('Authorization', hap)
+    .set('Content-Type', 'application/fhir+json')
+    .send(
+      JSON.stringify({
+        resourceType: 'Subscription',
+        status: 'requested',
+        reason: 'operator test',
+        criteria: 'http://gateway.test/fhir/SubscriptionTopic/handover',
+        _criteria: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria', valueString: `Task?requester=${hapOrg}` }] },
+        channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/nobody-home', payload: 'application/fhir+json' },
+      }),
+    );
+  expect(sub.status).toBe(201);
+  const id = sub.body.id as string;
+  const deadline = Date.now() + 15_000;
+  let listed = '';
+  while (Date.now() < deadline) {
+    listed = (await cli(['subscriptions'])).stdout;
+    if (new RegExp(`${id}\\s+90001234\\s+error`).test(listed)) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  expect(listed).toMatch(new RegExp(`${id}\\s+90001234\\s+error`));
+
+  const reactivated = await cli(['reactivate', id]);
+  expect(reactivated.stdout).toContain(`Subscription ${id}: requested`);
+  await expect(cli(['reactivate', 'no-such-subscription'])).rejects.toMatchObject({ stderr: expect.stringContaining('HTTP 404') });
+
+  await gw.gateway.audit.link();
+  const head = JSON.parse((await cli(['audit-head'])).stdout) as { intact: boolean; linkedRecords: number; head?: { hash: string } };
+  expect(head.intact).toBe(true);
+  expect(head.linkedRecords).toBeGreaterThan(0);
+  expect(head.head?.hash).toMatch(/^[0-9a-f]{64}$/);
 });
