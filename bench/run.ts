@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark in one run against a real PostgreSQL, a table on stdout and
 // bench/results/latest.json. DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
-// each part makes its own database there (bench_ingest, bench_raw) and drops it at the end.
-// Options: BENCH_SECONDS per measurement (10), BENCH_CLIENTS (32), BENCH_SMOKE=1 (1 s each: CI checks that it runs),
+// each part makes its own database there (bench_ingest, bench_raw, bench_notify) and drops it at the end.
+// Options: BENCH_SECONDS per measurement (10), BENCH_CLIENTS (32), BENCH_NOTIFY_RATE (handovers/s offered for (d), 100),
+// BENCH_SMOKE=1 (1 s each: CI checks that it runs),
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, and the ratios).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -10,6 +11,7 @@ import pg from 'pg';
 import { fhirOps, type FhirOpsResult } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
+import { latencyLine, notificationBench, type NotificationLatency } from './lib/notification-latency.ts';
 import { rawBaseline } from './lib/raw-baseline.ts';
 import type { LoadResult } from './lib/stats.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -80,13 +82,30 @@ await migrate(rawDatabase);
 await rawDatabase.close();
 const raw = await rawBaseline(rawDb, clients, seconds, example);
 results.rawBaseline = raw;
+
+// (d) notification latency, commit to a subscribed receiver's endpoint, at a steady rate offered (open loop).
+const notifyRate = smoke ? 10 : Number(process.env.BENCH_NOTIFY_RATE ?? 100);
+const notifyDb = await freshDatabase('bench_notify');
+const notifyGateway = await startGatewayProcess({ DATABASE_URL: notifyDb, DEMO: '1', ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
+let notify: NotificationLatency;
+try {
+  const bench = await notificationBench(notifyGateway.url, notifyDb, example);
+  try {
+    notify = await bench.run(notifyRate, seconds);
+  } finally {
+    await bench.close();
+  }
+} finally {
+  await notifyGateway.stop();
+}
+results.notificationLatency = notify;
 results.ingestToRawRatio = ingest.perSecond / raw.perSecond;
 lines.push(row('(b) raw baseline (same rows, pg)', raw, 'handovers/s'));
 lines.push(`    (a)/(b) = ${(100 * ingest.perSecond / raw.perSecond).toFixed(0)} %`);
 lines.push(row('(c) FHIR Task create', ops.create));
 lines.push(row('(c) FHIR Task read', ops.read));
 lines.push(row('(c) FHIR Task search status+owner', ops.search));
-lines.push('(d) notification latency            not measured here yet (subscriptions: see bench/notification-latency.ts when present)');
+lines.push(`(d) notification latency            ${latencyLine(notify)}`);
 lines.push(`(e) gateway peak RSS                ${(results.peakRssMb as number).toFixed(0)} MB`);
 
 // (f) the same FHIR operations against another server.
@@ -102,6 +121,7 @@ if (process.env.COMPARE_FHIR_URL && process.env.COMPARE_FHIR_TOKEN) {
 
 await dropDatabase('bench_ingest');
 await dropDatabase('bench_raw');
+await dropDatabase('bench_notify');
 results.loadAverage = loadavg()[0];
 console.log(`Benchmarks: ${clients} clients, ${seconds} s per measurement, ${availableParallelism()} cores, load average ${loadavg()[0]?.toFixed(1)}${smoke ? ' (smoke run: figures mean nothing)' : ''}`);
 for (const l of lines) console.log(l);

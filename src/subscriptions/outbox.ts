@@ -72,6 +72,7 @@ export function matches(filters: Filters, task: Task, owner: Party, requester: P
  * event without its commit). The rows carry no number yet: numbering them here would lock a counter
  * per subscriber until commit and serialise every writer. The NOTIFY, delivered at commit, wakes the
  * workers of every instance, which number the committed events (subscription_number_events) and send them.
+ * Its payload is the handover's id: anyone listening learns when that change was committed (the benchmark).
  */
 export function outboxHooks(): WriteHooks {
   const orgCache = new Map<string, string | undefined>();
@@ -93,7 +94,7 @@ export function outboxHooks(): WriteHooks {
            INSERT INTO subscription_events (subscription_id, handover_id, focus_version, task_status, occurred, next_attempt, patient)
            SELECT unnest($1::text[]), $2, $3, $4, $5, now(), $6
          )
-         SELECT pg_notify($7, '')`,
+         SELECT pg_notify($7, $2)`,
         [targets.map((s) => s.id), event.stored.id, event.stored.versionId, task.status ?? 'unknown', event.stored.lastUpdated, patient ?? null, OUTBOX_CHANNEL],
       );
     },
