@@ -29,6 +29,8 @@ export interface Config {
   hookRetryBaseMs: number;
   /** The longest wait between two retries. */
   hookRetryMaxMs: number;
+  /** Requests a minute per client (and per address at the token endpoint), per instance; 0: no limit. */
+  rateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hookRetryHorizonSeconds: int('HOOK_RETRY_HORIZON_SECONDS', 72 * 3600, 1, 30 * 24 * 3600),
     hookRetryBaseMs: int('HOOK_RETRY_BASE_MS', 1000, 1, 60_000),
     hookRetryMaxMs: int('HOOK_RETRY_MAX_MS', 15 * 60_000, 1, 24 * 3600_000),
+    rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

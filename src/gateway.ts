@@ -23,6 +23,7 @@ import { gatewayOpenApi } from './http/openapi-document.ts';
 import { adminRouter } from './http/admin-routes.ts';
 import { OUTBOX_CHANNEL } from './subscriptions/outbox.ts';
 import { metricsRouter, requestObserver } from './http/observability.ts';
+import { RateLimiter } from './http/rate-limit.ts';
 import { Metrics } from './observability/metrics.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
@@ -133,6 +134,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     auth,
     auditFailures: audit.failures,
     maxBodyBytes: config.maxBodyBytes,
+    rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     observers: [requestObserver(logger, metrics)],
     publicRoutes: [healthRouter(db), docsRouter(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, outboxChannel: OUTBOX_CHANNEL })],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],

@@ -10,6 +10,7 @@ import { errorHandler } from './errors.ts';
 import { parseJsonBody } from './json-body.ts';
 import { checkAccept, FHIR_JSON, requireContentType } from './media-types.ts';
 import { parseQuery } from './query.ts';
+import { limitPerAddress, limitPerClient, type RateLimiter } from './rate-limit.ts';
 
 export interface Authenticator {
   /** Serves /oauth2/token and the /.well-known documents. */
@@ -30,6 +31,8 @@ export interface AppDeps {
   auditFailures?: express.ErrorRequestHandler;
   /** Routes mounted after authentication (native records, ...); `res.locals.ctx` holds the RequestContext. */
   protectedRoutes?: { path: string; router: Router }[];
+  /** Requests per client (after authentication) and per address at the token endpoint; none: no limit. */
+  rateLimiter?: RateLimiter;
 }
 
 const asyncRoute =
@@ -70,14 +73,18 @@ export function createApp(deps: AppDeps): express.Express {
   for (const o of deps.observers ?? []) app.use(o);
 
   for (const r of deps.publicRoutes ?? []) app.use(r);
+  // Before the client is known: guessing secrets or flooding the token endpoint costs per address.
+  if (deps.rateLimiter) app.use('/oauth2/token', limitPerAddress(deps.rateLimiter));
   app.use(deps.auth.router);
 
+  const perClient = deps.rateLimiter ? limitPerClient(deps.rateLimiter) : undefined;
   const authenticate = (req: Request, res: Response, next: NextFunction): void => {
     deps.auth
       .authenticate(req.headers.authorization, res.locals.requestId as string)
       .then((ctx) => {
         res.locals.ctx = ctx;
-        next();
+        if (perClient) perClient(req, res, next);
+        else next();
       })
       .catch(next);
   };
