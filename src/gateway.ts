@@ -24,6 +24,7 @@ import { adminRouter } from './http/admin-routes.ts';
 import { OUTBOX_CHANNEL } from './subscriptions/outbox.ts';
 import { metricsRouter, requestObserver } from './http/observability.ts';
 import { RateLimiter } from './http/rate-limit.ts';
+import { redactingLogger } from './observability/logging.ts';
 import { Metrics } from './observability/metrics.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
@@ -67,7 +68,8 @@ export interface GatewayOptions {
 
 /** Builds the whole gateway from configuration: database, migrations, FHIR, auth, HTTP. */
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  // Whoever made the logger, patient data stays out of it (src/observability/logging.ts).
+  const logger = redactingLogger(options.logger ?? pino({ level: config.logLevel }));
   const db = options.db ?? (await openDatabase(config));
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');

@@ -6,6 +6,7 @@ import { outcome } from '../fhir/outcomes.ts';
 import type { WriteHooks } from '../fhir/repository.ts';
 import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
+import { safeError } from '../observability/logging.ts';
 import type { Database } from '../store/database.ts';
 import { chainHead, linkAll, linkPending, type ChainHead } from './chain.ts';
 import { gatewaySubtype, LOGIN_TYPE } from './event.ts';
@@ -54,7 +55,7 @@ export function createAudit(db: Database, logger: Logger): Audit {
         // The head hash, logged so that a copy outside the database proves the past (compare with $verify?head=).
         if (head) logger.info({ auditHead: head }, 'audit chain head');
       })
-      .catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'audit chain linking failed; retrying'))
+      .catch((err: unknown) => logger.error({ err: safeError(err) }, 'audit chain linking failed; retrying'))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, LINK_INTERVAL_MS).unref();
       });

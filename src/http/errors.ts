@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { badRequest, HttpError, internalError, payloadTooLarge } from '../fhir/outcomes.ts';
+import { safeError } from '../observability/logging.ts';
 import { FHIR_JSON } from './media-types.ts';
 
 /** Domain errors → HTTP errors → a FHIR OperationOutcome, in one place. */
@@ -24,8 +25,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const httpError = toHttpError(err);
     if (httpError.status >= 500) {
-      // Only the error's kind and stack: never the request body (it may hold patient data).
-      logger.error({ requestId: res.locals.requestId, err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'request failed');
+      // Only the error's kind, code and stack: never the request body, nor the values a database error quotes.
+      logger.error({ requestId: res.locals.requestId, err: safeError(err) }, 'request failed');
     }
     if (res.headersSent) return;
     sendError(res, httpError);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Resource } from '@medplum/fhirtypes';
 import { auditNotificationAttempt } from '../audit/index.ts';
+import { safeError } from '../observability/logging.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { connectionPolicy, type EndpointPolicy } from './endpoint.ts';
@@ -97,7 +98,7 @@ export class DeliveryWorker {
       return;
     }
     this.cycle = this.runCycle()
-      .catch((err: unknown) => this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'subscription delivery cycle failed'))
+      .catch((err: unknown) => this.deps.logger.error({ err: safeError(err) }, 'subscription delivery cycle failed'))
       .finally(() => {
         this.cycle = undefined;
         if (this.again) {
@@ -163,7 +164,7 @@ export class DeliveryWorker {
     const key = `${e.subscription_id}:${e.event_number}`;
     const abort = new AbortController();
     const done = this.deliver(e, abort.signal)
-      .catch((err: unknown) => this.deps.logger.error({ subscription: e.subscription_id, event: e.event_number, err: err instanceof Error ? err.message : String(err) }, 'delivery failed'))
+      .catch((err: unknown) => this.deps.logger.error({ subscription: e.subscription_id, event: e.event_number, err: safeError(err) }, 'delivery failed'))
       .finally(() => {
         this.inFlight.delete(key);
         this.wake();
