@@ -35,14 +35,16 @@ export async function startChildGateway(databaseUrl: string, env: Record<string,
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
+  // Several processes starting together on a busy machine take a while (definitions, profiles, migrations).
+  const deadline = Date.now() + 90_000;
+  for (;;) {
     if (child.exitCode !== null) throw new Error(`child gateway exited ${child.exitCode}: ${stderr}`);
     try {
       if ((await fetch(`${url}/health/live`)).ok) break;
     } catch {
       // not listening yet
     }
-    if (i > 300) throw new Error(`child gateway did not start: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`child gateway did not start within 90 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
