@@ -9,5 +9,6 @@ export default {
   transform,
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
-  testTimeout: 30000,
+  // Hooks start whole gateways (and child processes); a busy 2-core machine needs the room.
+  testTimeout: 60000,
 };

@@ -1,4 +1,5 @@
 // What the sender reads back: its own record, whole, with the receiver's feedback (README "Rendered records").
+import type { Task } from '@medplum/fhirtypes';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { nativeClient, type Native } from '../support/native.ts';
 
@@ -27,7 +28,7 @@ test("the HAP's own triage comes back whole: ABCD check, criteria and pain score
 
 test('a re-send with a higher sequence number updates the triage findings instead of adding a second set', async () => {
   const { taskId, record } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
-  const task = await native.read<{ encounter?: { reference?: string } }>(`Task/${taskId}`);
+  const task = await native.read<Task>(`Task/${taskId}`);
   const before = await native.count('Observation', { encounter: task.encounter?.reference ?? '' });
   await native.sendOk('nts', { ...record, volgnummer: 2, triage: { ...record.triage, pijnscore: 9 } }, 'hap-vechtdal');
   expect(await native.count('Observation', { encounter: task.encounter?.reference ?? '' })).toBe(before);
