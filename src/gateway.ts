@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type express from 'express';
 import { createAudit, GATEWAY_ROLE, type Audit } from './audit/index.ts';
 import { partiesAtWrite, partyPropagation } from './access/parties.ts';
+import { boardFeedHooks, createBoard } from './board/index.ts';
 import { createAuth, demoClients, loadClientsFile, requireScope, type AuthService } from './auth/index.ts';
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
@@ -88,6 +89,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl });
   hooks.push(subscriptions.hooks);
+  hooks.push(boardFeedHooks());
   // Last: the audit rows of a transaction are written when every other hook has had its say.
   hooks.push(audit.hooks);
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
@@ -128,6 +130,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   contributions.push(audit.registerRoutes(fhir, fhirBaseUrl));
   registerRestRoutes(fhir, services);
 
+  const board = createBoard({ db, logger, rootDir: ROOT_DIR, targetsSetting: config.boardTargets, repository, authenticate: (h, id) => auth.authenticate(h, id), audit: audit.log });
   const ingest = new NativeIngest(fhirBaseUrl);
   const metrics = new Metrics();
   const app = createApp({
@@ -138,11 +141,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     maxBodyBytes: config.maxBodyBytes,
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     observers: [requestObserver(logger, metrics)],
-    publicRoutes: [healthRouter(db), docsRouter(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, outboxChannel: OUTBOX_CHANNEL })],
+    publicRoutes: [healthRouter(db), docsRouter(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 
   await subscriptions.start(repository, mapper);
+  await board.start();
 
   audit.start();
 
@@ -157,6 +161,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     close: async () => {
       // Delivery stops first and gives back what it claimed, while the database is still open.
       await subscriptions.close();
+      await board.close();
       await audit.close();
       await db.close();
     },

@@ -1,0 +1,130 @@
+import type { Encounter } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import type { WriteHooks } from '../fhir/repository.ts';
+import type { Database } from '../store/database.ts';
+
+export const BOARD_CHANNEL = 'board_events';
+const SWEEP_MS = 1000;
+const RETENTION = '1 day';
+const PRUNE_EVERY_MS = 60_000;
+
+export interface FeedEvent {
+  number: number;
+  handoverId: string;
+}
+
+/**
+ * The board's outbox: every Task write, and every write of an encounter based on a handover's request (ride
+ * times, a planned visit), adds an event for the handover in the writing transaction and NOTIFYs at commit.
+ * What a viewer may see of it is decided when it is sent, through the viewer's repository.
+ */
+export function boardFeedHooks(): WriteHooks {
+  return {
+    afterWrite: async (tx, _ctx, event) => {
+      const s = event.stored;
+      let handovers: string[] = [];
+      if (s.resourceType === 'Task') handovers = [s.id];
+      else if (s.resourceType === 'Encounter') {
+        const requests = ((s.content as Encounter).basedOn ?? []).map((b) => b.reference ?? '').filter((r) => /^ServiceRequest\/[A-Za-z0-9\-.]{1,64}$/.test(r));
+        if (requests.length === 0) return;
+        const tasks = await tx.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task' AND tokens && $1::text[]`, [requests.map((r) => `focus=${r}`)]);
+        handovers = tasks.rows.map((t) => t.id);
+      }
+      if (handovers.length === 0) return;
+      await tx.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [handovers, BOARD_CHANNEL]);
+    },
+  };
+}
+
+type Listener = (events: FeedEvent[]) => void;
+
+/**
+ * One per gateway: numbers committed events (woken by NOTIFY, and by a sweep for anything missed), and hands
+ * each new number, in order, to the open board connections of this instance.
+ */
+export class BoardFeed {
+  private readonly db: Database;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<Listener>();
+  private head = 0;
+  private cycle: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private lastPrune = 0;
+  private stopped = false;
+
+  constructor(db: Database, logger: Logger) {
+    this.db = db;
+    this.logger = logger;
+  }
+
+  async start(): Promise<void> {
+    this.head = await this.numberNow();
+    this.unlisten = await this.db.listen(BOARD_CHANNEL, () => this.wake());
+    this.timer = setInterval(() => this.wake(), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.unlisten?.();
+    await this.cycle;
+    this.listeners.clear();
+  }
+
+  /** Numbers what is committed and returns the feed's head. */
+  async numberNow(): Promise<number> {
+    const r = await this.db.query<{ head: string }>('SELECT board_number_events()::text AS head');
+    return Number(r.rows[0]?.head ?? 0);
+  }
+
+  /** Events after `number`, or undefined when the feed no longer holds them all (or `number` is not of this feed). */
+  async after(number: number, upTo: number): Promise<FeedEvent[] | undefined> {
+    if (number > upTo) return undefined;
+    const r = await this.db.query<{ number: string; handover_id: string }>(
+      'SELECT number::text, handover_id FROM board_events WHERE number > $1 AND number <= $2 ORDER BY number',
+      [number, upTo],
+    );
+    const events = r.rows.map((e) => ({ number: Number(e.number), handoverId: e.handover_id }));
+    // Gap-free numbering: anything missing at the start was pruned.
+    if (number < upTo && events[0]?.number !== number + 1) return undefined;
+    return events;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.cycle) {
+      this.again = true;
+      return;
+    }
+    this.cycle = this.run()
+      .catch((err: unknown) => this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'board feed cycle failed'))
+      .finally(() => {
+        this.cycle = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async run(): Promise<void> {
+    const head = await this.numberNow();
+    if (head > this.head) {
+      const events = (await this.after(this.head, head)) ?? [];
+      this.head = head;
+      if (events.length) for (const l of this.listeners) l(events);
+    }
+    if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = Date.now();
+      await this.db.query(`DELETE FROM board_events WHERE number IS NOT NULL AND occurred < now() - interval '${RETENTION}'`);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import type { Resource } from '@medplum/fhirtypes';
+import type express from 'express';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/index.ts';
+import { gatewaySubtype, REST_TYPE } from '../audit/event.ts';
+import type { RequestContext } from '../context.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { Database } from '../store/database.ts';
+import { BoardFeed } from './feed.ts';
+import { boardRouter } from './routes.ts';
+import { loadBoardTargets } from './targets.ts';
+
+export { boardFeedHooks } from './feed.ts';
+
+export interface Board {
+  router: express.Router;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The regional coordination board (issue 7): its feed, page and data routes, composed from the gateway's parts. */
+export function createBoard(args: {
+  db: Database;
+  logger: Logger;
+  rootDir: string;
+  targetsSetting?: string;
+  repository: (ctx: RequestContext) => Repository;
+  authenticate(header: string | undefined, requestId: string): Promise<RequestContext>;
+  audit: AuditLog;
+}): Board {
+  const feed = new BoardFeed(args.db, args.logger);
+  const targets = loadBoardTargets(join(args.rootDir, 'mappings/board/targets.json'), args.targetsSetting);
+  const audit = async (ctx: RequestContext, resources: Resource[]): Promise<void> => {
+    // A fresh context per message: the audit log keys a request's description on it.
+    const c = { ...ctx };
+    args.audit.begin(c, { type: REST_TYPE, subtype: gatewaySubtype('board'), action: 'R', description: 'GET /board' });
+    await args.audit.completed(c, { status: 200, resources });
+  };
+  return {
+    router: boardRouter({ feed, targets, repository: args.repository, audit, authenticate: args.authenticate }),
+    start: () => feed.start(),
+    close: () => feed.close(),
+  };
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { requireScope } from '../auth/index.ts';
+import type { RequestContext } from '../context.ts';
+import { badRequest, notFound } from '../fhir/outcomes.ts';
+import { projectRow } from './rows.ts';
+import { openStream, type StreamDeps } from './stream.ts';
+import { timelineOf } from './timeline.ts';
+
+const PUBLIC_DIR = join(import.meta.dirname, 'public');
+
+// Nothing inline and nothing from elsewhere: scripts, styles and data from the gateway only.
+export const BOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export interface BoardRouteDeps extends StreamDeps {
+  authenticate(header: string | undefined, requestId: string): Promise<RequestContext>;
+}
+
+const handle =
+  (fn: (req: Request, res: Response) => Promise<void>) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    fn(req, res).catch(next);
+  };
+
+/** The `exp` of a token that `authenticate` has just verified. */
+function expiryOf(header: string | undefined): number {
+  const payload = header?.split(' ')[1]?.split('.')[1];
+  try {
+    const exp = (JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp * 1000 : Date.now();
+  } catch {
+    return Date.now();
+  }
+}
+
+/** `/board` (the page, no token) and its data: `/board/events` (server-sent events) and `/board/handovers/{id}`, with a Bearer token. */
+export function boardRouter(deps: BoardRouteDeps): express.Router {
+  const router = express.Router();
+  const files: Record<string, { type: string; body: string }> = {
+    '/board': { type: 'text/html', body: readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8') },
+    '/board/board.js': { type: 'text/javascript', body: readFileSync(join(PUBLIC_DIR, 'board.js'), 'utf8') },
+    '/board/board.css': { type: 'text/css', body: readFileSync(join(PUBLIC_DIR, 'board.css'), 'utf8') },
+  };
+  for (const [path, file] of Object.entries(files)) {
+    router.get(path, (_req, res) => {
+      res.status(200).type(file.type).set({ 'Content-Security-Policy': BOARD_CSP, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' }).send(file.body);
+    });
+  }
+  router.get('/board/', (_req, res) => res.redirect(301, '../board'));
+
+  const viewer = async (req: Request, res: Response, scope: 'r' | 's'): Promise<RequestContext> => {
+    const ctx = await deps.authenticate(req.headers.authorization, res.locals.requestId as string);
+    res.locals.ctx = ctx;
+    requireScope(ctx, 'Task', scope);
+    return ctx;
+  };
+
+  router.get(
+    '/board/events',
+    handle(async (req, res) => {
+      const ctx = await viewer(req, res, 's');
+      const given = req.headers['last-event-id'];
+      let last: number | undefined;
+      if (typeof given === 'string' && given !== '') {
+        if (!/^\d{1,15}$/.test(given)) throw badRequest('Last-Event-ID is the number of the last board event received');
+        last = Number(given);
+      }
+      await openStream(deps, ctx, res, last, expiryOf(req.headers.authorization));
+    }),
+  );
+
+  router.get(
+    '/board/handovers/:id',
+    handle(async (req, res) => {
+      const ctx = await viewer(req, res, 'r');
+      const repo = deps.repository(ctx);
+      const id = String(req.params.id);
+      const projected = await projectRow(repo, id, deps.targets);
+      if (!projected) throw notFound(`No handover with id ${id} is known`);
+      const timeline = await timelineOf(repo, id);
+      await deps.audit(ctx, [...projected.resources, ...timeline.resources]);
+      res.status(200).type('application/json').set('Cache-Control', 'no-store').send(JSON.stringify({ row: projected.row, open: projected.open, timeline: timeline.items }));
+    }),
+  );
+  return router;
+}

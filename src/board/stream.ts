@@ -1,0 +1,109 @@
+import type { Response } from 'express';
+import type { Resource } from '@medplum/fhirtypes';
+import type { RequestContext } from '../context.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { BoardFeed, FeedEvent } from './feed.ts';
+import { openHandoverIds, projectRow, type BoardRow } from './rows.ts';
+import type { BoardTargets } from './targets.ts';
+
+const HEARTBEAT_MS = 15_000;
+
+export interface StreamDeps {
+  feed: BoardFeed;
+  targets: BoardTargets;
+  repository: (ctx: RequestContext) => Repository;
+  /** Audits what one message showed (NEN 7513: every read of patient data). */
+  audit: (ctx: RequestContext, resources: Resource[]) => Promise<void>;
+}
+
+function send(res: Response, event: string, id: number, data: unknown): void {
+  res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/**
+ * One board connection: a snapshot of the open handovers the viewer may see (or, with Last-Event-ID, the
+ * changes since that number), then each change as it is numbered. Each message carries the feed's number as
+ * its id. A change the viewer may not see still moves the id (an id-only message), so that a reconnect does
+ * not ask for it again; it tells nothing but that the region's feed moved on.
+ */
+export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Response, lastEventId: number | undefined, expiresAt: number): Promise<void> {
+  const repo = deps.repository(ctx);
+  const queue: FeedEvent[] = [];
+  let sentUpTo = 0;
+  let closed = false;
+  let chain: Promise<void> = Promise.resolve();
+
+  const project = async (ids: string[]): Promise<{ rows: BoardRow[]; removed: string[]; resources: Resource[] }> => {
+    const rows: BoardRow[] = [];
+    const removed: string[] = [];
+    const resources: Resource[] = [];
+    for (const id of ids) {
+      const p = await projectRow(repo, id, deps.targets);
+      if (!p) continue;
+      if (p.open) {
+        rows.push(p.row);
+        resources.push(...p.resources);
+      } else removed.push(id);
+    }
+    return { rows, removed, resources };
+  };
+
+  const deliver = async (events: FeedEvent[]): Promise<void> => {
+    const fresh = events.filter((e) => e.number > sentUpTo);
+    if (fresh.length === 0 || closed) return;
+    // Several changes of one handover in a batch: its current state once, under the last number.
+    const last = new Map<string, number>();
+    for (const e of fresh) last.set(e.handoverId, e.number);
+    const { rows, removed, resources } = await project([...last.keys()]);
+    if (resources.length) await deps.audit(ctx, resources);
+    const out: { number: number; event: string; data: unknown }[] = [];
+    for (const r of rows) out.push({ number: last.get(r.id) ?? 0, event: 'row', data: r });
+    for (const id of removed) out.push({ number: last.get(id) ?? 0, event: 'remove', data: { id } });
+    out.sort((a, b) => a.number - b.number);
+    if (closed) return;
+    for (const o of out) send(res, o.event, o.number, o.data);
+    sentUpTo = fresh[fresh.length - 1]?.number ?? sentUpTo;
+    if (out.at(-1)?.number !== sentUpTo) res.write(`id: ${sentUpTo}\n\n`);
+  };
+  const enqueue = (events: FeedEvent[]): void => {
+    queue.push(...events);
+    chain = chain.then(async () => {
+      const batch = queue.splice(0, queue.length);
+      if (batch.length) await deliver(batch);
+    }).catch(() => close());
+  };
+
+  // Listening before the snapshot is taken: nothing committed in between is lost (numbers ≤ the snapshot's are skipped).
+  const unsubscribe = deps.feed.subscribe(enqueue);
+  const heartbeat = setInterval(() => res.write(': ♥\n\n'), HEARTBEAT_MS);
+  const expiry = setTimeout(() => close(), Math.max(0, expiresAt - Date.now()));
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    clearInterval(heartbeat);
+    clearTimeout(expiry);
+    res.end();
+  };
+  res.on('close', close);
+
+  res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
+  res.flushHeaders();
+  res.write('retry: 1000\n\n');
+
+  chain = chain.then(async () => {
+    const head = await deps.feed.numberNow();
+    const missed = lastEventId === undefined ? undefined : await deps.feed.after(lastEventId, head);
+    if (missed) {
+      await deliver(missed);
+      sentUpTo = head;
+      if (!closed) send(res, 'caught-up', head, { head });
+      return;
+    }
+    const { rows, resources } = await project(await openHandoverIds(repo));
+    if (resources.length) await deps.audit(ctx, resources);
+    if (closed) return;
+    send(res, 'snapshot', head, { rows, viewer: { ura: ctx.organizationUra, client: ctx.clientId, regional: ctx.roles.includes('zcc') || ctx.roles.includes('auditor') } });
+    sentUpTo = head;
+  }).catch(() => close());
+}
