@@ -31,7 +31,8 @@ export function subscriptionStatus(a: StatusArgs): Parameters {
     { name: 'topic', valueCanonical: a.topic },
     { name: 'status', valueCode: a.status },
     { name: 'type', valueCode: a.type },
-    { name: 'events-since-subscription-start', valueString: a.eventsSinceStart },
+    // String() because PGlite hands bigint columns over as numbers, where pg gives strings.
+    { name: 'events-since-subscription-start', valueString: String(a.eventsSinceStart) },
   ];
   for (const e of a.events) {
     parameter.push({

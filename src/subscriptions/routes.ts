@@ -145,6 +145,9 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
   router.add('GET', 'Subscription/:id/$status', async (req, { id }) => {
     deps.requireScope(req, 'Subscription', 'r');
     const repo = repoOf(req);
+    await own(repo, id);
+    // Events are numbered just after their commit; numbering now makes the answer include every event committed before the request.
+    await deps.db.query('SELECT subscription_number_events()');
     const row = await own(repo, id);
     const counts = await subscriptionStore.deliveryCounts(deps.db, id);
     const errors: string[] = [];
@@ -162,6 +165,8 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
   router.add('GET', 'Subscription/:id/$events', async (req, { id }) => {
     deps.requireScope(req, 'Subscription', 'r');
     const repo = repoOf(req);
+    await own(repo, id);
+    await deps.db.query('SELECT subscription_number_events()');
     const row = await own(repo, id);
     const num = (name: string): number | undefined => {
       const raw = req.query[name]?.[0];

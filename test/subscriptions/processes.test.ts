@@ -40,10 +40,13 @@ async function accept(g: ChildGateway, taskId: string, bsn: string): Promise<boo
   return res.status === 200 || res.status === 201;
 }
 
-async function eventsCount(g: ChildGateway, id: string): Promise<number> {
+async function statusOf(g: ChildGateway, id: string): Promise<Parameters> {
   const res = await fetch(`${g.url}/fhir/Subscription/${id}/$status`, { headers: { Authorization: await childAuth(g, 'rav-noordoost') } });
-  const status = ((await res.json()) as Bundle).entry![0]!.resource as Parameters;
-  return Number(status.parameter!.find((p) => p.name === 'events-since-subscription-start')!.valueString);
+  return ((await res.json()) as Bundle).entry![0]!.resource as Parameters;
+}
+
+async function eventsCount(g: ChildGateway, id: string): Promise<number> {
+  return Number((await statusOf(g, id)).parameter!.find((p) => p.name === 'events-since-subscription-start')!.valueString);
 }
 
 function focusOf(r: Received): [string, number] {
@@ -67,8 +70,8 @@ afterEach(async () => {
   await db?.drop();
 });
 
-async function child(): Promise<ChildGateway> {
-  const c = await startChildGateway(db.url);
+async function child(env: Record<string, string> = {}): Promise<ChildGateway> {
+  const c = await startChildGateway(db.url, env);
   children.push(c);
   return c;
 }
@@ -117,4 +120,44 @@ it('two gateway processes on one database ingest and deliver together: every eve
     expect(version).toBeGreaterThan(last.get(id) ?? 0);
     last.set(id, version);
   }
+}, 120_000);
+
+it('S6: a receiver down while the gateway restarts gets every event afterwards, in order per handover, each once', async () => {
+  const fast = { HOOK_RETRY_BASE_MS: '50', HOOK_RETRY_MAX_MS: '300' };
+  let g = await child(fast);
+  const sub = await subscribeVia(g, receiver);
+  receiver.status = 503;
+  const before = (await Promise.all(Array.from({ length: 3 }, () => sendHandover(g)))).filter((h) => h !== undefined);
+  for (const h of before) expect(await accept(g, h.taskId, h.bsn)).toBe(true);
+  // $status shows the failures while the receiver is down.
+  let errors = '';
+  for (let i = 0; i < 200 && !/HTTP 503/.test(errors); i++) {
+    errors = ((await statusOf(g, sub)).parameter ?? []).filter((p) => p.name === 'error').map((p) => p.valueCodeableConcept?.text).join(' ');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(errors).toMatch(/HTTP 503/);
+  // A restart in the middle of the outage: the new process takes over the retries and the stream.
+  await g.kill('SIGTERM');
+  g = await child(fast);
+  const after = (await Promise.all(Array.from({ length: 2 }, () => sendHandover(g)))).filter((h) => h !== undefined);
+  expect(before.length + after.length).toBe(5);
+  expect(await eventsCount(g, sub)).toBe(8);
+  expect(receiver.events()).toEqual([]);
+
+  receiver.status = 200;
+  await receiver.waitFor(() => new Set(receiver.events().map((e) => e.eventNumber)).size === 8, 'all 8 events', 30_000);
+  const numbers = receiver.events().map((e) => e.eventNumber);
+  expect([...new Set(numbers)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  expect(numbers.length).toBe(8);
+  const last = new Map<string, number>();
+  for (const e of receiver.events()) {
+    const [id, version] = focusOf(e);
+    expect(version).toBeGreaterThan(last.get(id) ?? 0);
+    last.set(id, version);
+  }
+  expect(new Set(receiver.events().map((e) => focusOf(e)[0]))).toEqual(new Set([...before, ...after].map((h) => h.taskId)));
+  // Any stored event by number.
+  const res = await fetch(`${g.url}/fhir/Subscription/${sub}/$events?eventsSinceNumber=7&eventsUntilNumber=8`, { headers: { Authorization: await childAuth(g, 'rav-noordoost') } });
+  const events = ((await res.json()) as Bundle).entry![0]!.resource as Parameters;
+  expect(events.parameter!.filter((p) => p.name === 'notification-event').map((p) => p.part![0]!.valueString)).toEqual(['7', '8']);
 }, 120_000);
