@@ -1,9 +1,10 @@
 // Notification latency: from the commit of a handover (the outbox's NOTIFY, heard by the benchmark itself) to the
 // receiver's endpoint, at steady rates of new handovers offered, against a gateway process on
-// PostgreSQL (a fresh database bench_notify, dropped at the end). Also the native ingest rate (closed loop) without and
+// PostgreSQL (a fresh database of its own, dropped at the end). Also the native ingest rate (closed loop) without and
 // with the subscribed receiver.
 // Run: node bench/notification-latency.ts   Options: DATABASE_URL (the server, default postgres://postgres@127.0.0.1:5432/postgres),
 // BENCH_RATES (handovers/s offered, comma-separated, default 20,50,100,200), BENCH_SECONDS (10), BENCH_CLIENTS (32; 0 skips the ingest runs).
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -27,10 +28,11 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-await admin('DROP DATABASE IF EXISTS bench_notify WITH (FORCE)');
-await admin('CREATE DATABASE bench_notify');
+// Its own name (a leftover is dropped by CI after a day), so that it never meets `npm run bench`'s bench_notify.
+const name = `bench_notify_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+await admin(`CREATE DATABASE ${name}`);
 const dbUrl = new URL(adminUrl.toString());
-dbUrl.pathname = '/bench_notify';
+dbUrl.pathname = `/${name}`;
 const gateway = await startGatewayProcess({ DATABASE_URL: dbUrl.toString(), DEMO: '1', ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
 try {
   if (clients > 0) {
@@ -51,5 +53,5 @@ try {
   }
 } finally {
   await gateway.stop();
-  await admin('DROP DATABASE IF EXISTS bench_notify WITH (FORCE)');
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
