@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark in one run against a real PostgreSQL, a table on stdout and
 // bench/results/latest.json. DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
-// each part makes its own database there (bench_ingest, bench_raw, bench_notify) and drops it at the end.
+// each part makes its own database there (bench_ingest_<pid>, bench_raw_<pid>, bench_notify_<pid>: runs side by side do not
+// drop each other's) and drops it at the end.
 // Options: BENCH_SECONDS per measurement (10), BENCH_CLIENTS (32), BENCH_NOTIFY_RATE (handovers/s offered for (d), 100),
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs),
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, and the ratios).
@@ -24,7 +25,8 @@ const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.
 const example = JSON.parse(readFileSync(join(import.meta.dirname, '../../shared/native-formats/examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
 
 /** A fresh database per part, so one part's rows do not slow the next. */
-async function freshDatabase(name: string): Promise<string> {
+async function freshDatabase(part: string): Promise<string> {
+  const name = `${part}_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
   try {
@@ -38,7 +40,8 @@ async function freshDatabase(name: string): Promise<string> {
   return url.toString();
 }
 
-async function dropDatabase(name: string): Promise<void> {
+async function dropDatabase(part: string): Promise<void> {
+  const name = `${part}_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
   try {
