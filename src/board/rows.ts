@@ -28,7 +28,8 @@ export interface BoardRow {
   status: string;
   /** The receiver's own status word (GEACCEPTEERD, INGEPLAND, ...), when it gave one. */
   nativeStatus?: string;
-  urgency: { code: string; label: string; colour: string; rank: number; targetMinutes: number | null; also?: string };
+  /** `code` is the handover's own (native) urgency code, `badge` what the badge shows, `also` the other scale's. */
+  urgency: { code: string; badge: string; label: string; colour: string; rank: number; targetMinutes: number | null; also?: string };
   complaint?: string;
   careNeeds: string[];
   request?: string;
@@ -129,7 +130,9 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
   const u = targets.urgencies[code];
   const to = party(ownerOrg, task.owner?.display);
   // The receiver's scale beside the requester's: U1 to an ambulance is A1, BINNEN_4_UUR is U3.
-  const also = u?.scale === 'nts' && to.kind === 'RAV' ? u.ambulance : u?.scale === 'nts' && to.kind === 'VVT' ? u.vvt : u?.scale !== 'nts' ? u?.nts : undefined;
+  const vvtShort = (c: string | undefined): string | undefined => (c ? (targets.urgencies[c]?.short ?? c) : undefined);
+  const also = u?.scale === 'nts' && to.kind === 'RAV' ? u.ambulance : u?.scale === 'nts' && to.kind === 'VVT' ? vvtShort(u.vvt) : u?.scale === 'vvt' ? u.short : u?.nts;
+  const badge = u?.scale === 'vvt' ? (u.nts ?? code) : code;
   const answeredVersion = versions.find((v) => !UNANSWERED.has((v.content as Task).status ?? ''));
   const ride = receiverEncounters.map((e) => ({ e, step: lastRideStep(e) })).find((x) => x.step);
   const receiverEncounter = receiverEncounters[0];
@@ -139,7 +142,7 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
     version: stored.versionId,
     status,
     nativeStatus: task.businessStatus?.coding?.[0]?.code ?? task.businessStatus?.text,
-    urgency: { code, label: u?.label ?? code, colour: u?.colour ?? 'grijs', rank: u?.rank ?? 9, targetMinutes: u ? u.targetMinutes : null, also },
+    urgency: { code, badge, label: u?.label ?? code, colour: u?.colour ?? 'grijs', rank: u?.rank ?? 9, targetMinutes: u ? u.targetMinutes : null, also },
     complaint: contact?.reasonCode?.[0]?.text ?? contact?.reasonCode?.[0]?.coding?.[0]?.display ?? receiverEncounter?.reasonCode?.[0]?.text,
     careNeeds: (sr?.orderDetail ?? []).map((d) => d.coding?.[0]?.display ?? d.text ?? d.coding?.[0]?.code ?? '').filter(Boolean),
     request: sr?.note?.[0]?.text ?? sr?.code?.coding?.[0]?.display,

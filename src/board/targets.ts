@@ -7,6 +7,8 @@ export interface Urgency {
   targetMinutes: number | null;
   colour: string;
   label: string;
+  /** What the badge shows when the code itself is too long for it (VVT codes). */
+  short?: string;
   nts?: string;
   ambulance?: string;
   vvt?: string;

@@ -141,7 +141,7 @@ interface Board {
     expect(await shown(salland)).toEqual([]);
     const urgency = await row(zcc, s2.taskId).locator('.badge').textContent();
     expect(urgency).toBe('U3');
-    expect(await row(zcc, s2.taskId).locator('.also').textContent()).toBe('BINNEN_4_UUR');
+    expect(await row(zcc, s2.taskId).locator('.also').textContent()).toBe('VVT 4 u');
     // Nor through the data endpoint: another organisation's handover is unknown.
     const res = await request(tg.app).get(`/board/handovers/${s2.taskId}`).set('Authorization', await tg.auth('hap-vechtdal'));
     expect(res.status).toBe(404);

@@ -27,6 +27,7 @@
   const hhmm = (iso) => { const d = new Date(iso); return `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
   const duration = (ms) => {
     const m = Math.floor(Math.abs(ms) / 60000);
+    if (m < 1) return `${Math.floor(Math.abs(ms) / 1000)} s`;
     if (m < 60) return `${m} min`;
     if (m < 48 * 60) return `${Math.floor(m / 60)} u ${pad(m % 60)}`;
     return `${Math.floor(m / 1440)} d ${Math.floor((m % 1440) / 60)} u`;
@@ -185,7 +186,7 @@
   }
 
   function describe(r) {
-    return `${r.urgency.code} ${r.complaint || r.careNeeds.join(', ') || ''}, ${r.from.name || '?'} naar ${r.to.name || '?'}`;
+    return `${r.urgency.badge}${r.urgency.also ? ` (${r.urgency.also})` : ''} ${r.complaint || r.careNeeds.join(', ') || ''}, ${r.from.name || '?'} naar ${r.to.name || '?'}`;
   }
   function announce(before, after) {
     let text;
@@ -220,7 +221,7 @@
       else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role' || k === 'tabindex' || k === 'datetime') e.setAttribute(k, v);
       else e[k] = v;
     }
-    for (const c of children) if (c !== undefined && c !== null && c !== '') e.append(c);
+    for (const c of children) if (c !== undefined && c !== null && c !== '' && c !== false) e.append(c);
     return e;
   };
 
@@ -240,7 +241,7 @@
   }
 
   function responder(r) {
-    if (r.ride) return [el('span', {}, `${RIDE[r.ride.step] || r.ride.step} ${hhmm(r.ride.at)}`), el('span', { class: 'sub' }, [r.ride.callSign && `eenheid ${r.ride.callSign}`, r.ride.status].filter(Boolean).join(' · '))];
+    if (r.ride) return [el('span', {}, `${RIDE[r.ride.step] || r.ride.step} ${hhmm(r.ride.at)}`), r.ride.callSign && el('span', { class: 'sub' }, `eenheid ${r.ride.callSign}`)];
     if (r.visit?.planned) return [el('span', {}, `bezoek ${hhmm(r.visit.planned)}`), el('span', { class: 'sub' }, 'gepland')];
     if (r.visit?.windowStart) return [el('span', {}, `gewenst ${hhmm(r.visit.windowStart)}–${r.visit.windowEnd ? hhmm(r.visit.windowEnd) : ''}`)];
     return ['—'];
@@ -252,11 +253,11 @@
     const label = `${r.urgency.label}. ${describe(r)}. ${STATUS[r.status] || r.status}. Wacht ${t.age}.${isLate ? ' Over de norm.' : ''} Enter voor het verloop.`;
     const tr = el('tr', { tabindex: '0', 'data-handover-id': r.id, 'data-colour': r.urgency.colour, 'data-status': r.status, 'aria-label': label, class: [isLate && 'late', fresh.has(r.id) && 'fresh'].filter(Boolean).join(' ') });
     tr.append(
-      el('td', { class: 'urgency' }, el('span', { class: 'badge', 'data-colour': r.urgency.colour, title: r.urgency.label }, r.urgency.code), r.urgency.also && el('span', { class: 'also' }, r.urgency.also)),
+      el('td', { class: 'urgency' }, el('span', { class: 'badge', 'data-colour': r.urgency.colour, title: r.urgency.label }, r.urgency.badge), r.urgency.also && el('span', { class: 'also' }, r.urgency.also)),
       el('td', {}, el('span', { class: 'complaint' }, r.complaint || r.careNeeds.join(', ') || r.request || '—'), el('span', { class: 'sub' }, r.complaint && r.careNeeds.length ? r.careNeeds.join(', ') : r.complaint ? '' : r.careNeeds.length ? r.request || '' : '')),
       el('td', { class: 'patient' }, r.patient ? `${r.patient.initials}${r.patient.age !== undefined ? `, ${r.patient.age} jr` : ''}` : '—'),
       el('td', { class: 'route' }, r.from.name || '?', el('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'), el('span', { class: 'visually-hidden' }, ' naar '), r.to.name || '?'),
-      el('td', {}, el('span', { class: 'status', 'data-status': r.status }, STATUS[r.status] || r.status), r.nativeStatus && el('span', { class: 'sub' }, r.nativeStatus.toLowerCase().replace(/_/g, ' '))),
+      el('td', {}, el('span', { class: 'status', 'data-status': r.status }, STATUS[r.status] || r.status), r.nativeStatus && r.nativeStatus.toLowerCase() !== (STATUS[r.status] || '').toLowerCase() && el('span', { class: 'sub' }, r.nativeStatus.toLowerCase().replace(/_/g, ' '))),
       el('td', { class: 'num age' }, t.age),
       el('td', { class: 'norm' }, t.norm, el('span', { class: 'sub' }, t.target), isLate && el('span', { class: 'warn' }, '⚠ onbeantwoord')),
       el('td', { class: 'responder' }, ...responder(r)),
@@ -335,7 +336,7 @@
     if (!dialog.open) dialog.showModal();
     try {
       const { row: r, timeline } = await api(`board/handovers/${encodeURIComponent(id)}`, { headers: { Accept: 'application/json' } });
-      $('detail-title').textContent = `${r.urgency.code} ${r.complaint || r.careNeeds.join(', ') || 'Overdracht'}`;
+      $('detail-title').textContent = `${r.urgency.badge} ${r.complaint || r.careNeeds.join(', ') || 'Overdracht'}`;
       const facts = [
         ['Urgentie', `${r.urgency.label}${r.urgency.also ? ` (${r.urgency.also})` : ''}`],
         ['Van → naar', `${r.from.name || '?'} → ${r.to.name || '?'}`],
