@@ -130,6 +130,20 @@ describe('S5: cancelled before acceptance', () => {
     const status = await request(tg.app).get(`/fhir/Subscription/${sub.id}/$status`).set('Authorization', await tg.auth('rav-noordoost'));
     const count = ((status.body as Bundle).entry?.[0]?.resource as Parameters).parameter?.find((p) => p.name === 'events-since-subscription-start')?.valueString;
     expect(count).toBe('2');
+
+    // Each delivery attempt is audited (NEN 7513): to whom, where, with which answer, about which handover.
+    let details: string[] = [];
+    for (let i = 0; i < 100 && details.length < 2; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 50));
+      const audited = (await request(tg.app).get('/fhir/AuditEvent').query({ entity: `Subscription/${sub.id}` }).set('Authorization', await tg.auth('auditor'))).body as Bundle;
+      details = (audited.entry ?? []).map((e) => JSON.stringify(e.resource)).filter((d) => d.includes('"event-number"'));
+    }
+    expect(details).toHaveLength(2);
+    for (const d of details) {
+      expect(d).toContain(rav.url);
+      expect(d).toContain(`Task/${taskId}`);
+      expect(d).toMatch(/"http-status","valueString":"200"/);
+    }
   });
 });
 
