@@ -9,6 +9,8 @@ export default {
   transform,
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
+  // Every response a test receives from the gateway is checked against its OpenAPI description.
+  setupFilesAfterEnv: ['<rootDir>/test/support/contract-setup.ts'],
   // Hooks start whole gateways (and child processes); a busy 2-core machine needs the room.
   testTimeout: 60000,
 };

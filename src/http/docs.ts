@@ -51,10 +51,12 @@ const INIT = `window.ui = SwaggerUIBundle({
 `;
 
 /** `GET /openapi.json` (the assembled description) and `GET /docs` (Swagger UI); no token. */
-export function docsRouter(description: object): express.Router {
+export function docsRouter(description: () => object): express.Router {
   const router = express.Router();
-  const json = JSON.stringify(description);
+  // Assembled on first use, not at start: start-up stays as fast as before (several instances, restarts).
+  let json: string | undefined;
   router.get('/openapi.json', (_req, res) => {
+    json ??= JSON.stringify(description());
     res.status(200).type('application/json').set('Cache-Control', 'no-cache').send(json);
   });
   const page = (res: express.Response, type: string, body: string): void => {
@@ -62,7 +64,7 @@ export function docsRouter(description: object): express.Router {
   };
   router.get('/docs', (req, res) => {
     // The page's URLs are relative to /docs: /docs/ would load them from /docs/docs/.
-    if (req.path.endsWith('/')) res.redirect(301, '../docs');
+    if (req.path.endsWith('/')) res.status(301).location('../docs').end();
     else page(res, 'text/html', PAGE);
   });
   router.get('/docs/init.js', (_req, res) => page(res, 'text/javascript', INIT));

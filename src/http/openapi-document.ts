@@ -78,7 +78,11 @@ function hoistSchema(file: string, name: string, schemas: JsonObject): void {
   }
 }
 
-/** The same schema for reading: `$defs` inlined and no `required` anywhere (rendered records fill what they can). */
+// A rendered record fills what the sender's data can (no field is required) and carries codes and ids of
+// the handover, which need not be the receiving format's input codes and patterns: its fields and types stay.
+const NOT_FOR_RENDERED = new Set(['required', 'enum', 'const', 'pattern', '$defs', '$schema', '$id']);
+
+/** The same schema for reading: `$defs` inlined, the same fields and types, no input-only constraints. */
 function renderedSchema(file: string): JsonObject {
   const schema = readData(file);
   if (!isObject(schema)) throw new Error(`${file}: a schema file holds one JSON object`);
@@ -94,7 +98,7 @@ function renderedSchema(file: string): JsonObject {
         const body = def === undefined ? undefined : defs[def];
         if (body === undefined) throw new Error(`${file}: cannot resolve '${v}'`);
         Object.assign(out, inline(body, depth + 1));
-      } else if (k !== 'required' && k !== '$defs' && k !== '$schema' && k !== '$id') {
+      } else if (!NOT_FOR_RENDERED.has(k)) {
         out[k] = k === 'properties' && isObject(v) ? Object.fromEntries(Object.entries(v).map(([p, s]) => [p, inline(s, depth)])) : inline(v, depth);
       }
     }

@@ -1,8 +1,10 @@
 // The whole gateway on a fresh test database, driven through HTTP with supertest; demo clients and their tokens.
+import { createServer, type RequestListener, type Server } from 'node:http';
 import request from 'supertest';
 import { loadConfig } from '../../src/config.ts';
 import { URA_SYSTEM } from '../../src/demo.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
+import { Contract } from './contract.ts';
 import { createTestDatabase } from './database.ts';
 
 export const DEMO_SECRET = 'demo-secret';
@@ -21,7 +23,10 @@ export type DemoClient = keyof typeof DEMO_CLIENTS;
 
 export interface TestGateway {
   gateway: Gateway;
-  app: Gateway['app'];
+  /** The gateway's request handler; every response through it is checked against /openapi.json (contract.ts). */
+  app: RequestListener & { listen(port: number, host?: string, callback?: () => void): Server };
+  /** The gateway's OpenAPI description, as served. */
+  contract: Contract;
   /** A bearer token for a demo client (cached per client and scope). */
   token(client?: DemoClient, scope?: string): Promise<string>;
   /** `Bearer <token>`, ready for an Authorization header. */
@@ -41,13 +46,19 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     await testDb.drop();
     throw err;
   }
+  const served = await request(gateway.app).get('/openapi.json');
+  if (served.status !== 200) throw new Error(`GET /openapi.json: ${served.status} ${served.text}`);
+  const contract = new Contract(served.body);
+  const handler = contract.recording(gateway.app as unknown as RequestListener);
+  // `listen` as express has it, for tests that need a real port.
+  const app = Object.assign(handler, { listen: (port: number, host?: string, callback?: () => void): Server => createServer(handler).listen(port, host, callback) });
   const tokens = new Map<string, Promise<string>>();
   const organizations = new Map<string, string>();
 
   const fetchToken = async (client: DemoClient, scope?: string): Promise<string> => {
     const form: Record<string, string> = { grant_type: 'client_credentials' };
     if (scope) form.scope = scope;
-    const res = await request(gateway.app).post('/oauth2/token').auth(client, DEMO_SECRET).type('form').send(form);
+    const res = await request(app).post('/oauth2/token').auth(client, DEMO_SECRET).type('form').send(form);
     if (res.status !== 200) throw new Error(`No token for ${client}: ${res.status} ${res.text}`);
     return (res.body as { access_token: string }).access_token;
   };
@@ -65,14 +76,15 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
 
   return {
     gateway,
-    app: gateway.app,
+    app,
+    contract,
     token,
     auth: async (client, scope) => `Bearer ${await token(client, scope)}`,
     organizationRef: async (clientOrUra) => {
       const ura = (DEMO_CLIENTS as Record<string, string>)[clientOrUra] ?? clientOrUra;
       const known = organizations.get(ura);
       if (known) return known;
-      const res = await request(gateway.app)
+      const res = await request(app)
         .get('/fhir/Organization')
         .query({ identifier: `${URA_SYSTEM}|${ura}` })
         .set('Authorization', `Bearer ${await token()}`);
