@@ -1,6 +1,10 @@
 import { badRequest } from '../fhir/outcomes.ts';
 
 export const MAX_JSON_DEPTH = 100;
+/** FHIR R4: a string SHALL NOT exceed 1 MB; no native field comes near it. */
+export const MAX_JSON_STRING_LENGTH = 1024 * 1024;
+/** Far more than any record or Bundle of this region holds; a bound on the work one request can ask for. */
+export const MAX_JSON_ARRAY_LENGTH = 10_000;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Nesting depth of a JSON text, found without parsing it (so a hostile depth cannot exhaust the stack). */
@@ -22,7 +26,8 @@ function exceedsDepth(text: string, max: number): boolean {
 
 /**
  * Parses a request body as JSON with the guards every entry point needs: valid UTF-8, no NUL
- * characters (PostgreSQL cannot store them), bounded depth, no prototype-polluting keys.
+ * characters (PostgreSQL cannot store them), bounded depth, string and array lengths, no
+ * prototype-polluting keys.
  */
 export function parseJsonBody(raw: Buffer): unknown {
   let text: string;
@@ -35,16 +40,20 @@ export function parseJsonBody(raw: Buffer): unknown {
   if (text.includes('\u0000') || /\\u0000/i.test(text)) throw badRequest('The request body contains a NUL character');
   if (exceedsDepth(text, MAX_JSON_DEPTH)) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused`);
   let forbidden: string | undefined;
+  let tooLong: string | undefined;
   let value: unknown;
   try {
     value = JSON.parse(text, function (key, v: unknown) {
       if (FORBIDDEN_KEYS.has(key)) forbidden = key;
+      if (typeof v === 'string' && v.length > MAX_JSON_STRING_LENGTH) tooLong = `A string longer than ${MAX_JSON_STRING_LENGTH} characters is refused`;
+      else if (Array.isArray(v) && v.length > MAX_JSON_ARRAY_LENGTH) tooLong = `An array of more than ${MAX_JSON_ARRAY_LENGTH} elements is refused`;
       return v;
     });
   } catch (err) {
     throw badRequest(`The request body is not valid JSON: ${(err as Error).message}`);
   }
   if (forbidden) throw badRequest(`The key '${forbidden}' is not allowed in a request body`, [forbidden]);
+  if (tooLong) throw badRequest(tooLong);
   return value;
 }
 

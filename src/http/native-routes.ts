@@ -12,7 +12,7 @@ import { toOperationOutcome, type NativeValidators } from '../native/validation.
 import { sendFhir } from './app.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { parseJsonBody } from './json-body.ts';
-import { requireContentType } from './media-types.ts';
+import { checkAccept, requireContentType } from './media-types.ts';
 
 export interface NativeRouteDeps {
   validators: NativeValidators;
@@ -49,6 +49,7 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
       deps.audit?.begin(ctx, describeNativeRequest('POST', `/${format}`));
       try {
         requireNativeScope(ctx, 'POST');
+        checkAccept(req);
         requireContentType(req);
         if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('The request body is empty');
         const record = parseJsonBody(req.body);

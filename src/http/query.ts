@@ -9,7 +9,16 @@ export function parseQuery(url: string): Query {
   const q = url.indexOf('?');
   const query: Query = Object.create(null) as Query;
   if (q < 0) return query;
-  const params = new URLSearchParams(url.slice(q + 1));
+  const raw = url.slice(q + 1);
+  // URLSearchParams turns bytes that are not UTF-8 into U+FFFD without a word: refused here instead.
+  for (const part of raw.split('&')) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      throw badRequest('The query string is not valid percent-encoded UTF-8');
+    }
+  }
+  const params = new URLSearchParams(raw);
   let n = 0;
   for (const [k, v] of params) {
     if (++n > MAX_QUERY_PARAMETERS) throw badRequest(`At most ${MAX_QUERY_PARAMETERS} query parameters are accepted`);

@@ -74,6 +74,8 @@ export class DeliveryWorker {
   private cycle: Promise<void> | undefined;
   private again = false;
   private maintenance = true;
+  /** A commit was heard (or the sweep is due): number events before claiming. Other wakes (a send done, a retry due) need not. */
+  private numbering = true;
   private poll: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private unlisten: (() => Promise<void>) | undefined;
@@ -83,7 +85,10 @@ export class DeliveryWorker {
   }
 
   async start(): Promise<void> {
-    this.unlisten = await this.deps.db.listen(OUTBOX_CHANNEL, () => this.wake());
+    this.unlisten = await this.deps.db.listen(OUTBOX_CHANNEL, () => {
+      this.numbering = true;
+      this.wake();
+    });
     this.poll = setInterval(() => this.wake(true), this.deps.pollMs ?? 1000);
     this.poll.unref();
     this.wake(true);
@@ -92,7 +97,10 @@ export class DeliveryWorker {
   /** Looks for work now; `maintenance` also runs handshakes and heartbeats (a new subscription). */
   wake(maintenance = false): void {
     if (this.stopped) return;
-    if (maintenance) this.maintenance = true;
+    if (maintenance) {
+      this.maintenance = true;
+      this.numbering = true;
+    }
     if (this.cycle) {
       this.again = true;
       return;
@@ -120,7 +128,10 @@ export class DeliveryWorker {
   private async runCycle(): Promise<void> {
     // Numbers what was committed since the last cycle: woken by the NOTIFY of a commit, and as the
     // sweep (poll) for events whose committing process died before any worker heard of them.
-    await this.deps.db.query('SELECT subscription_number_events()');
+    if (this.numbering) {
+      this.numbering = false;
+      await this.deps.db.query('SELECT subscription_number_events()');
+    }
     if (this.maintenance) {
       this.maintenance = false;
       await this.handshakes();
