@@ -2,7 +2,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import { describeNativeRequest, nativeRecordEntity, type AuditLog } from '../audit/index.ts';
 import { requireNativeScope } from '../auth/scopes.ts';
 import type { RequestContext } from '../context.ts';
-import { badRequest, HttpError, notFound } from '../fhir/outcomes.ts';
+import { badRequest, HttpError, notFound, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { NativeIngest } from '../handover/ingest.ts';
 import { loadHandoverView } from '../handover/view.ts';
@@ -24,6 +24,9 @@ export interface NativeRouteDeps {
   maxBodyBytes: number;
   metrics?: Metrics;
 }
+
+/** The format each kind of organisation's system speaks (the ZCC's VVT centralist uses the vvt format). */
+const FORMAT_OF_KIND: Record<string, NativeFormat> = { HAP: 'nts', RAV: 'ambulance', VVT: 'vvt', ZCC: 'vvt' };
 
 function formatOf(raw: string | string[] | undefined): NativeFormat {
   if (typeof raw === 'string' && (NATIVE_FORMATS as readonly string[]).includes(raw)) return raw as NativeFormat;
@@ -86,6 +89,15 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
       deps.audit?.begin(ctx, describeNativeRequest('GET', `/${format}/${String(req.params.handoverId)}`));
       requireNativeScope(ctx, 'GET');
       const { view, perspective, version } = await loadHandoverView(deps.repository(ctx), String(req.params.handoverId));
+      // Each side reads a handover in its own system's format; another format has no place for its side of it.
+      const side = perspective === 'receiver' ? view.owner : view.requester;
+      const own = FORMAT_OF_KIND[side.kind ?? ''];
+      if (own && own !== format) {
+        throw new HttpError(
+          422,
+          outcome('business-rule', `A ${side.kind} reads its handovers as ${own} records: ask GET /native/${own}/${String(req.params.handoverId)}`, ['format']),
+        );
+      }
       const rendered = deps.mapper.render(format, view, perspective, version);
       const shown = [view.task, view.serviceRequest, view.patient, ...view.encounters, ...view.observations].filter((r) => r !== undefined);
       await deps.audit?.completed(ctx, { status: 200, resources: shown });

@@ -78,11 +78,11 @@ function hoistSchema(file: string, name: string, schemas: JsonObject): void {
   }
 }
 
-// A rendered record fills what the sender's data can (no field is required) and carries codes and ids of
-// the handover, which need not be the receiving format's input codes and patterns: its fields and types stay.
-const NOT_FOR_RENDERED = new Set(['required', 'enum', 'const', 'pattern', '$defs', '$schema', '$id']);
+// A rendered record fills what the sender's data can (no field is required); its codes and patterns are the
+// format's own, as in what the systems send.
+const NOT_FOR_RENDERED = new Set(['required', '$defs', '$schema', '$id']);
 
-/** The same schema for reading: `$defs` inlined, the same fields and types, no input-only constraints. */
+/** The same schema for reading: `$defs` inlined, the same fields, types, codes and patterns; nothing required. */
 function renderedSchema(file: string): JsonObject {
   const schema = readData(file);
   if (!isObject(schema)) throw new Error(`${file}: a schema file holds one JSON object`);
