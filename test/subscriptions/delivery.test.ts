@@ -66,7 +66,9 @@ describe('S6: receiver down', () => {
     let status: Parameters | undefined;
     for (let i = 0; i < 200; i++) {
       status = await statusParams(tg, sub.id);
-      if (status.parameter?.some((p) => p.name === 'error' && /failed attempts/.test(p.valueCodeableConcept?.text ?? ''))) break;
+      // Events are numbered just after their commit (once older transactions have finished): wait for all 8 too.
+      const counted = status.parameter?.find((p) => p.name === 'events-since-subscription-start')?.valueString === '8';
+      if (counted && status.parameter?.some((p) => p.name === 'error' && /failed attempts/.test(p.valueCodeableConcept?.text ?? ''))) break;
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(status?.parameter?.find((p) => p.name === 'events-since-subscription-start')?.valueString).toBe('8');
