@@ -1,7 +1,7 @@
 import type { AuditEvent, Bundle, BundleEntry, Organization, Provenance, Resource, Task } from '@medplum/fhirtypes';
 import { notFound } from '../fhir/outcomes.ts';
 import type { Queryable } from '../store/database.ts';
-import { orderedResource } from '../store/resource-store.ts';
+import { orderedResource, type VersionRow } from '../store/resource-store.ts';
 import type { AuditorReach } from './reach.ts';
 import { servedEvent } from './store.ts';
 
@@ -11,15 +11,6 @@ const REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 interface Timed {
   at: string;
   entry: BundleEntry;
-}
-
-interface VersionRow {
-  resource_type: string;
-  id: string;
-  version_id: string;
-  last_updated: Date | string;
-  deleted: boolean;
-  content: Resource;
 }
 
 const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();

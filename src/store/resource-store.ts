@@ -14,7 +14,8 @@ export interface StoredVersion {
   parties?: string[];
 }
 
-interface Row {
+/** A resources or resource_history row as it comes from the database. */
+export interface VersionRow {
   resource_type: string;
   id: string;
   version_id: string;
@@ -30,7 +31,7 @@ export function orderedResource(content: Resource): Resource {
   return { resourceType, id, meta, ...rest } as Resource;
 }
 
-function toVersion(row: Row): StoredVersion {
+function toVersion(row: VersionRow): StoredVersion {
   const lastUpdated = row.last_updated instanceof Date ? row.last_updated.toISOString() : new Date(row.last_updated).toISOString();
   const v: StoredVersion = { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: orderedResource(row.content) };
   if (row.parties) v.parties = row.parties;
@@ -59,7 +60,7 @@ function scopeCondition(scope: PartyScope | undefined, params: unknown[], alias 
 /** Plain SQL for resources and their history: no FHIR rules, no authorization (the repository does those). */
 export const resourceStore = {
   async current(q: Queryable, resourceType: string, id: string, lock = false): Promise<StoredVersion | undefined> {
-    const r = await q.query<Row>(
+    const r = await q.query<VersionRow>(
       `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
       [resourceType, id],
     );
@@ -69,7 +70,7 @@ export const resourceStore = {
   async currentMany(q: Queryable, refs: { resourceType: string; id: string }[], scope?: PartyScope): Promise<StoredVersion[]> {
     if (refs.length === 0) return [];
     const params: unknown[] = [refs.map((x) => x.resourceType), refs.map((x) => x.id)];
-    const r = await q.query<Row>(
+    const r = await q.query<VersionRow>(
       `SELECT ${CURRENT_COLUMNS} FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND NOT deleted${scopeCondition(scope, params)}`,
       params,
     );
@@ -78,7 +79,7 @@ export const resourceStore = {
 
   async version(q: Queryable, resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
     if (!/^\d{1,15}$/.test(versionId)) return undefined;
-    const r = await q.query<Row>(
+    const r = await q.query<VersionRow>(
       `SELECT ${COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
       [resourceType, id, versionId],
     );
@@ -145,7 +146,7 @@ export const resourceStore = {
     if (visible) where.push(`EXISTS (SELECT 1 FROM resources c WHERE c.resource_type = resource_history.resource_type AND c.id = resource_history.id${visible})`);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = await q.query<{ n: string }>(`SELECT count(*) AS n FROM resource_history ${clause}`, params);
-    const rows = await q.query<Row>(
+    const rows = await q.query<VersionRow>(
       `SELECT ${COLUMNS} FROM resource_history ${clause} ORDER BY last_updated DESC, version_id DESC LIMIT $${params.push(count)} OFFSET $${params.push(offset)}`,
       params,
     );
