@@ -103,8 +103,10 @@ export function partyPropagation(): WriteHooks {
       await tx.query(
         `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
          tasks AS (
+           SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1
+           UNION
            SELECT r.resource_type, r.id, r.content FROM resources r
-            WHERE r.resource_type = 'Task' AND (r.id = $1 OR (r.tokens && $2::text[] AND r.content->>'status' = ANY($3::text[])))),
+            WHERE r.resource_type = 'Task' AND r.tokens && $2::text[] AND r.content->>'status' = ANY($3::text[])),
          refs AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM tasks CROSS JOIN LATERAL (VALUES (content->'focus'->>'reference'), (content->'encounter'->>'reference'), (content->'for'->>'reference')) AS x(ref)
