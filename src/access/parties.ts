@@ -17,6 +17,34 @@ const OPEN = [...OPEN_STATUSES];
 const HANDOVER_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'Observation']);
 const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d{1,15})?$/;
 
+/**
+ * The parties of what this transaction wrote, by `Type/id`: an ingest writes Patient, Encounter, Observations,
+ * ServiceRequest, Task and Provenance in a row, each referring to the ones before, and need not read back what it
+ * has just decided. Rows this transaction wrote are locked by it, so no other writer changes them meanwhile;
+ * the propagation below changes them and updates this from what it returns.
+ */
+const writtenParties = new WeakMap<Tx, Map<string, readonly string[]>>();
+
+function remember(tx: Tx, key: string, parties: readonly string[]): void {
+  let known = writtenParties.get(tx);
+  if (!known) writtenParties.set(tx, (known = new Map()));
+  known.set(key, parties);
+}
+
+/** The parties of `refs` as the query below would find them, if this transaction wrote every one of them. */
+function partiesFromThisTransaction(tx: Tx, refs: Iterable<string>, readable: readonly string[] | undefined): string[] | undefined {
+  const known = writtenParties.get(tx);
+  if (!known) return undefined;
+  const found = new Set<string>();
+  for (const ref of refs) {
+    const parties = known.get(ref);
+    if (!parties) return undefined;
+    if (readable && !parties.some((p) => readable.includes(p))) continue;
+    for (const p of parties) found.add(p);
+  }
+  return [...found];
+}
+
 function walkReferences(value: unknown, visit: (ref: string) => void): void {
   if (Array.isArray(value)) {
     for (const v of value) walkReferences(v, visit);
@@ -71,6 +99,8 @@ async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Prom
   });
   if (refs.size === 0) return [];
   const readable = readableParties(ctx);
+  const fromThisTransaction = partiesFromThisTransaction(tx, refs.keys(), readable);
+  if (fromThisTransaction) return fromThisTransaction;
   const params: unknown[] = [[...refs.values()].map((r) => r.type), [...refs.values()].map((r) => r.id)];
   const visible = readable ? ` AND parties && $${params.push(readable)}::text[]` : '';
   const r = await tx.query<{ p: string }>(
@@ -82,8 +112,9 @@ async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Prom
 
 /** The `partiesOf` of the Repository: what was there, the writer, and what the resource itself implies. */
 export async function partiesAtWrite(tx: Tx, ctx: RequestContext, next: Resource, previous: readonly string[]): Promise<string[]> {
-  const all = new Set([...previous, ...writerOf(ctx), ...(await derivedParties(tx, ctx, next))]);
-  return [...all].sort();
+  const all = [...new Set([...previous, ...writerOf(ctx), ...(await derivedParties(tx, ctx, next))])].sort();
+  if (next.id) remember(tx, `${next.resourceType}/${next.id}`, all);
+  return all;
 }
 
 /**
@@ -100,7 +131,7 @@ export function partyPropagation(): WriteHooks {
       const params: unknown[] = [event.stored.id, groupTokens(task), OPEN];
       const readable = isGateway(ctx) ? undefined : readableParties(ctx);
       const visible = readable ? ` AND r.parties && $${params.push(readable)}::text[]` : '';
-      await tx.query(
+      const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
         `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
          tasks AS (
            SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1
@@ -126,9 +157,13 @@ export function partyPropagation(): WriteHooks {
          targets AS (SELECT * FROM handover UNION SELECT * FROM provenance)
          UPDATE resources r SET parties = ARRAY(SELECT DISTINCT p FROM unnest(r.parties || t.parties) AS p ORDER BY p)
            FROM targets x, t
-          WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties${visible}`,
+          WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties${visible}
+          RETURNING r.resource_type, r.id, r.parties`,
         params,
       );
+      for (const row of changed.rows) {
+        if (writtenParties.get(tx)?.has(`${row.resource_type}/${row.id}`)) remember(tx, `${row.resource_type}/${row.id}`, row.parties);
+      }
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Repository, WriteResult } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { OrganizationDirectory } from './organization-directory.ts';
-import { findByIdentifier, resolveReferences, uraOfReference } from './references.ts';
+import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences, uraOfReference } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
 
 export const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
@@ -126,14 +126,16 @@ export class NativeIngest {
     return result.stored;
   }
 
+  /** `known`: the current resources of this type found for every identifier of the record at once (see applyRequest). */
   private async upsertByIdentifier<T extends Resource & { identifier?: { system?: string; value?: string }[] }>(
     repo: Repository,
     resource: T,
     written: Written[],
+    known?: readonly StoredVersion[],
   ): Promise<StoredVersion> {
     let existing: StoredVersion | undefined;
     for (const identifier of resource.identifier ?? []) {
-      existing = await findByIdentifier(repo, resource.resourceType, identifier);
+      existing = known ? known.find((k) => identifier.value && hasIdentifier(k, identifier)) : await findByIdentifier(repo, resource.resourceType, identifier);
       // What the sender may read but not change (the ZCC reads the region) is not its to update: it gets its own.
       if (existing && !repo.mayChange(existing)) existing = undefined;
       if (existing) break;
@@ -191,9 +193,12 @@ export class NativeIngest {
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
     const encounter = encounterIn ? await this.upsertByIdentifier(repo, encounterIn, written) : undefined;
     local = this.localMap(mapped, patient, encounter);
+    // A record's findings are looked up together: one search instead of one per finding.
+    const knownObservations = await findByIdentifiers(repo, 'Observation', observationsIn.flatMap((o) => o.identifier ?? []));
     for (const obs of observationsIn) {
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
-      await this.upsertByIdentifier(repo, obs, written);
+      // Two findings with one identifier make one Observation, as when each was looked up after the other was written.
+      knownObservations.unshift(await this.upsertByIdentifier(repo, obs, written, knownObservations));
     }
 
     const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;

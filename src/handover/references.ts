@@ -6,12 +6,32 @@ import type { StoredVersion } from '../store/resource-store.ts';
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 const CONDITIONAL_ORG = /^Organization\?identifier=http:\/\/fhir\.nl\/fhir\/NamingSystem\/ura\|(\d{8})$/;
 
+type Identifier = { system?: string; value?: string };
+
+const identifierToken = (identifier: Identifier): string => (identifier.system ? `${identifier.system}|${identifier.value}` : (identifier.value ?? ''));
+
+/**
+ * The current resources of `type` carrying any of `identifiers`, in one search. The filter is built here rather
+ * than parsed from a query string: a comma in an identifier's value would split it into two values there.
+ */
+export async function findByIdentifiers(repo: Repository, type: string, identifiers: readonly (Identifier | undefined)[]): Promise<StoredVersion[]> {
+  const tokens = [...new Set(identifiers.filter((i): i is Identifier => Boolean(i?.value)).map(identifierToken))];
+  if (tokens.length === 0) return [];
+  const req = repo.parseSearch(type, {});
+  req.filters.push({ kind: 'token', param: 'identifier', values: tokens.map((t) => `identifier=${t}`), not: false });
+  const found = await repo.search({ ...req, count: Math.min(1000, tokens.length * 4), total: 'none' });
+  return found.resources;
+}
+
+/** Whether `resource` carries `identifier` (the same system and value; no system matches any). */
+export function hasIdentifier(resource: StoredVersion, identifier: Identifier): boolean {
+  const own = (resource.content as { identifier?: Identifier[] }).identifier ?? [];
+  return own.some((i) => i.value === identifier.value && (identifier.system === undefined || i.system === identifier.system));
+}
+
 /** Finds the one current resource with `identifier` (system|value), if any. */
-export async function findByIdentifier(repo: Repository, type: string, identifier: { system?: string; value?: string } | undefined): Promise<StoredVersion | undefined> {
-  if (!identifier?.value) return undefined;
-  const token = identifier.system ? `${identifier.system}|${identifier.value}` : identifier.value;
-  const found = await repo.search({ ...repo.parseSearch(type, { identifier: [token] }), count: 1, total: 'none' });
-  return found.resources[0];
+export async function findByIdentifier(repo: Repository, type: string, identifier: Identifier | undefined): Promise<StoredVersion | undefined> {
+  return (await findByIdentifiers(repo, type, [identifier]))[0];
 }
 
 export async function organizationByUra(repo: Repository, ura: string): Promise<StoredVersion | undefined> {
