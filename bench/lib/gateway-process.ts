@@ -4,6 +4,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** Node's options in `npm start` (the heap cap): the benchmarks measure the gateway as it is started. */
+const START_OPTIONS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((arg) => arg.startsWith('--'));
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -28,7 +32,7 @@ export interface GatewayProcess {
 export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...START_OPTIONS, ...nodeArgs, 'src/main.ts'], {
     cwd: ROOT,
     // A benchmark measures capacity: the per-client rate limit would only measure itself.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },

@@ -25,10 +25,20 @@ export function stripVersion(canonical: string): string {
   return bar < 0 ? canonical : canonical.slice(0, bar);
 }
 
+/**
+ * The definitions without their narratives: validation reads none of them, and the narratives of the value
+ * sets and code systems alone held some 40 MB of the gateway's heap for as long as it ran. (The elements'
+ * own texts stay: profile snapshots are generated from them.)
+ */
+function withoutNarrative<T extends Resource>(resource: T): T {
+  delete (resource as { text?: unknown }).text;
+  return resource;
+}
+
 function resourcesOf<T extends Resource>(bundle: Bundle, resourceType: T['resourceType']): T[] {
   const out: T[] = [];
   for (const entry of bundle.entry ?? []) {
-    if (entry.resource?.resourceType === resourceType) out.push(entry.resource as T);
+    if (entry.resource?.resourceType === resourceType) out.push(withoutNarrative(entry.resource as T));
   }
   return out;
 }
