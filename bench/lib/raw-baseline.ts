@@ -7,22 +7,36 @@ import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
 import { loadNativeMapper } from '../../src/native/mapping/index.ts';
 import type { Tx } from '../../src/store/database.ts';
 import { resourceStore } from '../../src/store/resource-store.ts';
+import { gatewaySubtype, toAuditRow, type AuditRow } from '../../src/audit/event.ts';
+import { insertAuditRows } from '../../src/audit/store.ts';
 import { load, type LoadResult } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const AUDIT_BASE = {
+  type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+  subtype: gatewaySubtype('native-record'),
+  action: 'C',
+  outcome: '0',
+  status: 201,
+  organizationUra: '90001234',
+  clientId: 'hap-vechtdal',
+  onBehalfOf: 'triagist',
+  description: 'POST /native/nts',
+} as const;
 
 /**
- * The floor: the rows one NTS handover stores (ledger, Patient, Encounter, ServiceRequest, Task and
- * Provenance with history and search index), written straight through `pg` in the gateway's
- * transaction shape, without HTTP, tokens, validation or mapping. The ingest benchmark divided by this
- * says what the gateway's own work costs.
+ * The floor: the rows one NTS handover stores (ledger, Patient, Encounter, the record's Observations,
+ * ServiceRequest, Task and Provenance with history and search index, an audit row per resource, the board's
+ * feed row), written straight through `pg` in the gateway's transaction shape, without HTTP, tokens,
+ * validation, mapping or access rules. The ingest benchmark divided by this says what the gateway's own work
+ * costs. (The bench's gateway has no subscriptions, so neither writes outbox rows.)
  */
 export async function rawBaseline(databaseUrl: string, concurrency: number, seconds: number, example: Record<string, unknown>): Promise<LoadResult> {
   const mapper = loadNativeMapper(join(ROOT, 'mappings'));
   const registry = SearchParameterRegistry.load(join(ROOT, 'profiles/search-parameters/bundle.json'));
   const mapped = mapper.toFhir('nts', example);
   const provenance: Resource = { resourceType: 'Provenance', target: [{ reference: 'Task/x' }], recorded: new Date().toISOString(), agent: [{ who: { display: 'bench' } }] };
-  const templates = [mapped.patient, mapped.encounter, mapped.serviceRequest, mapped.task, provenance].filter((r): r is NonNullable<typeof r> => Boolean(r)) as Resource[];
+  const templates = [mapped.patient, mapped.encounter, ...mapped.observations, mapped.serviceRequest, mapped.task, provenance].filter((r): r is NonNullable<typeof r> => Boolean(r)) as Resource[];
   // The index values are computed once: extracting them is the gateway's work, not the database's.
   const indexed: { resource: Resource; index: IndexValues }[] = templates.map((resource) => ({ resource, index: extractIndexValues(registry, resource) }));
   const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
@@ -52,10 +66,18 @@ export async function rawBaseline(databaseUrl: string, concurrency: number, seco
         await client.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND tokens && $1::text[] LIMIT 1`, [[`identifier=bsn|${n}`]]);
         await client.query(`SELECT id FROM resources WHERE resource_type = 'Encounter' AND tokens && $1::text[] LIMIT 1`, [[`identifier=contact|${recordId}`]]);
         const now = new Date().toISOString();
+        const audit: AuditRow[] = [];
+        let taskId = '';
         for (const { resource, index } of indexed) {
           const id = randomUUID();
+          if (resource.resourceType === 'Task') taskId = id;
           await resourceStore.write(tx, { resourceType: resource.resourceType, id, versionId: '1', lastUpdated: now, deleted: false, content: { ...resource, id, meta: { versionId: '1', lastUpdated: now } } as Resource }, index, ['90001234', '90004567'], true);
+          audit.push(
+            toAuditRow({ ...AUDIT_BASE, requestId: recordId, resource: { type: resource.resourceType, id, version: '1' }, entities: [`${resource.resourceType}/${id}/_history/1`] }, now),
+          );
         }
+        await insertAuditRows(tx, audit);
+        await client.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [[taskId], 'board_events']);
         await client.query(
           `WITH head AS (UPDATE native_record_heads SET last_sequence = 1 WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2)
            INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response) VALUES ($1, 'nts', $2, 1, 'x', 201, null, '{}')`,
