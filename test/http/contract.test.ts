@@ -1,6 +1,11 @@
 // The contract check itself (test/support/contract.ts) finds what it is there to find: otherwise every suite
 // would pass against it whatever the gateway answered.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import request from 'supertest';
+import { takeViolations } from '../support/contract.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startReceiver } from '../support/receiver.ts';
 
 let tg: TestGateway;
 beforeAll(async () => {
@@ -44,4 +49,71 @@ test('the most specific path wins: $validate, _history and the terminology types
   expect(tg.contract.matchPath('/fhir/Task/_history')).toBe('/fhir/{type}/_history');
   expect(tg.contract.matchPath('/fhir/ConceptMap/$translate')).toBe('/fhir/ConceptMap/$translate');
   expect(tg.contract.matchPath('/fhir/metadata')).toBe('/fhir/metadata');
+});
+
+describe('request bodies the gateway accepts', () => {
+  // A stand-in for the gateway that reads the body late (as express does after its middleware) and
+  // answers $validate with `status`: what `recording` checks is the body the test sent.
+  const fakeValidate = (status: number) => async (req: IncomingMessage, res: ServerResponse) => {
+    await sleep(10);
+    for await (const _chunk of req); // read to the end
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/fhir+json');
+    res.setHeader('x-request-id', 'r1');
+    res.end(outcome);
+  };
+  const post = (status: number, type: string, body: string) =>
+    request(tg.contract.recording(fakeValidate(status))).post('/fhir/Patient/$validate').set('Content-Type', type).send(body);
+
+  test('a body that does not match its schema, or in an undeclared content type, is found when answered 2xx', async () => {
+    await post(200, 'application/fhir+json', JSON.stringify({ resourceType: 'Patient', id: 'p1' }));
+    expect(takeViolations()).toEqual([]);
+    await post(200, 'application/fhir+json', JSON.stringify({ id: 'p1' }));
+    expect(takeViolations()).toEqual([{ request: 'POST /fhir/Patient/$validate → 200', problem: expect.stringMatching(/body of the request does not match the schema: \(root\) must have required property 'resourceType'/) }]);
+    await post(200, 'text/plain', 'Patient p1');
+    expect(takeViolations()).toEqual([{ request: 'POST /fhir/Patient/$validate → 200', problem: expect.stringMatching(/Content-Type text\/plain is not declared for the request/) }]);
+  });
+
+  test('a bad body the gateway refuses is not a violation (tests send them on purpose)', async () => {
+    await post(400, 'application/fhir+json', JSON.stringify({ id: 'p1' }));
+    await post(400, 'text/plain', 'Patient p1');
+    expect(takeViolations()).toEqual([]);
+  });
+
+  test('form fields, a missing required body and a body an operation does not take are checked too', () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect(tg.contract.checkRequest('POST', '/oauth2/token', form, Buffer.from('grant_type=client_credentials&scope=system%2F*.rs'))).toEqual([]);
+    expect(tg.contract.checkRequest('POST', '/oauth2/token', form, Buffer.from('grant_type=password'))).toEqual([expect.stringMatching(/\/grant_type must be equal to constant/)]);
+    expect(tg.contract.checkRequest('POST', '/native/nts', {}, Buffer.alloc(0))).toEqual([expect.stringMatching(/requires a request body/)]);
+    expect(tg.contract.checkRequest('DELETE', '/fhir/Patient/p1', { 'content-type': 'application/json' }, Buffer.from('{}'))).toEqual([expect.stringMatching(/declares no request body/)]);
+  });
+});
+
+test('a notification that does not match the handover webhook is found by the receiver', async () => {
+  const receiver = await startReceiver();
+  const headers = {
+    'X-Subscription-Id': 's1',
+    'X-Subscription-Topic': 'http://gateway.test/fhir/SubscriptionTopic/handover',
+    'X-Notification-Type': 'event-notification',
+    'X-Event-Number': '1',
+    'Idempotency-Key': 's1-1',
+    'X-Signature-Timestamp': '1767225600',
+    'X-Signature': 'v1=00',
+  };
+  const notify = (contentType: string, body: unknown, without?: string) =>
+    fetch(receiver.url, { method: 'POST', headers: Object.fromEntries(Object.entries({ ...headers, 'Content-Type': contentType }).filter(([k]) => k !== without)), body: JSON.stringify(body) });
+  try {
+    await notify('application/fhir+json', { resourceType: 'Bundle', type: 'history' });
+    expect(takeViolations()).toEqual([]);
+    await notify('application/fhir+json', { resourceType: 'Patient', type: 'history' });
+    expect(takeViolations()).toEqual([{ request: 'notification event-notification of Subscription/s1', problem: expect.stringMatching(/\/resourceType must be equal to constant/) }]);
+    await notify('application/x-vvt+json', { status: 'INGEPLAND', onbekend_veld: 1 });
+    expect(takeViolations()).toEqual([expect.objectContaining({ problem: expect.stringMatching(/must NOT have additional properties 'onbekend_veld'/) })]);
+    await notify('application/json', {});
+    expect(takeViolations()).toEqual([expect.objectContaining({ problem: expect.stringMatching(/Content-Type application\/json is not declared for the notification/) })]);
+    await notify('application/fhir+json', { resourceType: 'Bundle', type: 'history' }, 'X-Signature');
+    expect(takeViolations()).toEqual([expect.objectContaining({ problem: 'header X-Signature is required' })]);
+  } finally {
+    await receiver.close();
+  }
 });

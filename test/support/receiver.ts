@@ -1,10 +1,29 @@
 // A receiving system played by a small HTTP server on loopback: records every notification and answers as told.
+// Each notification is checked against the `handover` webhook of the gateway's OpenAPI description (contract.ts).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import request from 'supertest';
 import type { Subscription } from '@medplum/fhirtypes';
+import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
+import { ROOT_DIR, VERSION } from '../../src/gateway.ts';
+import { gatewayOpenApi } from '../../src/http/openapi-document.ts';
 import { verifySignature } from '../../src/subscriptions/index.ts';
+import { Contract, recordNotification } from './contract.ts';
 import type { DemoClient, TestGateway } from './gateway.ts';
+
+// The description a gateway serves, assembled here as src/gateway.ts does for /openapi.json (through
+// JSON, as served): the receiver also hears gateways in child processes, which have no Contract in this
+// process. Built once per test file (jest gives each file its own modules), on the first notification.
+let served: Contract | undefined;
+function webhookContract(): Contract {
+  served ??= new Contract(
+    JSON.parse(
+      JSON.stringify(gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: 'http://gateway.test', version: VERSION, registry: SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json')) })),
+    ),
+  );
+  return served;
+}
 
 export interface Received {
   headers: IncomingHttpHeaders;
@@ -59,6 +78,7 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      recordNotification(webhookContract(), req.headers, Buffer.concat(chunks));
       const status = r.status;
       if (status >= 200 && status < 300) {
         received.push({
