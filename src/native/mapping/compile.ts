@@ -3,7 +3,7 @@
 // mapping file fails at start-up with its file and entry named, never halfway through a record.
 import fhirpath from 'fhirpath';
 import type { Model } from 'fhirpath';
-import { compileFastPath, FALLBACK } from './fast-path.ts';
+import { compileFastPath, FALLBACK } from '../../fhir/fast-fhirpath.ts';
 import type { Scope } from './scopes.ts';
 import { ANY } from './scopes.ts';
 import type { Transform } from './transforms/index.ts';

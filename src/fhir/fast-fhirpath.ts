@@ -1,8 +1,9 @@
-// A closure compiler for the small FHIRPath subset mapping files use most (member paths, where/exists/
-// first/extension, =, and/or, iif, string concatenation), built from the fhirpath package's own parse
-// tree. fhirpath.js evaluates these at 5-60 µs each (its equality tries date parsing on strings), which
-// would make a record cost milliseconds; these closures cost well under a microsecond. Any expression
-// outside the subset keeps the fhirpath.js evaluator; the mapping tests run both and compare.
+// A closure compiler for the small FHIRPath subset that mapping files and search parameters use most (member
+// paths, where/exists/first/extension/startsWith, =, and/or, union, iif, string concatenation), built from the
+// fhirpath package's own parse tree. fhirpath.js evaluates these at 5-60 µs each (its equality tries date
+// parsing on strings), which would make a record cost milliseconds; these closures cost well under a
+// microsecond. Any expression outside the subset keeps the fhirpath.js evaluator; the mapping and search index
+// tests run both and compare.
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 
