@@ -239,6 +239,8 @@ describe('paging, sorting, totals', () => {
       url = next ? relative(next) : undefined;
     }
     expect(pages.map((p) => p.entry!.length)).toEqual([50, 50, 50, 50, 5]);
+    // Full pages count the matches; the last, short page gives its total from its own length: the same total.
+    expect(pages.map((p) => p.total)).toEqual([205, 205, 205, 205, 205]);
     expect(seen).toHaveLength(205);
     expect(new Set(seen)).toEqual(new Set(created));
     expect(pages[0]!.link!.some((l) => l.relation === 'previous')).toBe(false);
@@ -254,6 +256,14 @@ describe('paging, sorting, totals', () => {
     expect(times(desc)).toEqual([...times(desc)].sort((a, b) => b - a));
     const all = (await fhir.get(`Patient?${byMarker()}&_count=200&_offset=200&_sort=_lastUpdated`)).body as Bundle;
     expect(new Set([...matchIds(asc), ...matchIds(all)])).toEqual(new Set(created));
+  });
+
+  it('a page past the last match is empty and still tells the total', async () => {
+    const past = (await fhir.get(`Patient?${byMarker()}&_count=50&_offset=300`)).body as Bundle;
+    expect(past.entry ?? []).toEqual([]);
+    expect(past.total).toBe(205);
+    const exact = (await fhir.get(`Patient?${byMarker()}&_count=5&_offset=200`)).body as Bundle;
+    expect({ entries: exact.entry?.length, total: exact.total }).toEqual({ entries: 5, total: 205 });
   });
 
   it('_summary=count gives the total without entries; _total=none leaves the total out', async () => {

@@ -31,12 +31,8 @@ const toStored = (r: Row): StoredVersion => ({
 
 export async function runSearch(q: Queryable, req: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
   const { where, params } = buildWhere(req, scope);
-  let total: number | undefined;
-  if (req.total === 'accurate' || req.summaryCount) {
-    const count = await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params);
-    total = Number(count.rows[0]?.n ?? 0);
-  }
-  if (req.summaryCount) return { resources: [], included: [], total, unknown: req.unknown };
+  const countAll = async (): Promise<number> => Number((await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params)).rows[0]?.n ?? 0);
+  if (req.summaryCount) return { resources: [], included: [], total: await countAll(), unknown: req.unknown };
 
   const order = req.sort === 'asc' ? 'ASC' : 'DESC';
   const rows = await q.query<Row>(
@@ -44,6 +40,9 @@ export async function runSearch(q: Queryable, req: SearchRequest, scope: PartySc
      ORDER BY r.last_updated ${order}, r.id ${order} LIMIT ${req.count} OFFSET ${req.offset}`,
     params,
   );
+  // A page that is not full is the last one, and says the total itself: most searches need no count.
+  let total: number | undefined;
+  if (req.total === 'accurate') total = rows.rows.length < req.count && (rows.rows.length > 0 || req.offset === 0) ? req.offset + rows.rows.length : await countAll();
   const resources = rows.rows.map(toStored);
   const included = await includes(q, req, resources, scope);
   return { resources, included, total, unknown: req.unknown };
