@@ -10,7 +10,16 @@ export interface FhirOpsResult {
  * Task create, read and search (`status` + `owner`) rates against any FHIR R4 server: the gateway, or
  * a server named by COMPARE_FHIR_URL (HAPI FHIR, Medplum, ...), so the figures can be set side by side.
  */
-export async function fhirOps(base: string, token: string, concurrency: number, seconds: number, ownerRef?: string, requesterRef?: string): Promise<FhirOpsResult> {
+export async function fhirOps(
+  base: string,
+  token: string,
+  concurrency: number,
+  seconds: number,
+  ownerRef?: string,
+  requesterRef?: string,
+  /** Runs between the creates and the reads (the gateway's run refreshes the planner's statistics there). */
+  afterCreate?: () => Promise<void>,
+): Promise<FhirOpsResult> {
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' };
   const post = async (type: string, body: object): Promise<{ id: string }> => {
     const res = await fetch(`${base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -56,6 +65,7 @@ export async function fhirOps(base: string, token: string, concurrency: number, 
     if (id) created.push(id);
     return res.status === 201 || `HTTP ${res.status}`;
   });
+  await afterCreate?.();
   let i = 0;
   const read = await load(concurrency, seconds, async () => {
     const id = created[i++ % Math.max(created.length, 1)];
