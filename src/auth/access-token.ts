@@ -57,7 +57,41 @@ function explain(err: unknown): string {
 
 const stringArray = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined);
 
+/**
+ * Tokens whose signature and claims were checked, until they expire: a client sends the same token with every
+ * request for up to five minutes, and checking an ES256 signature each time was a few per cent of the gateway's
+ * CPU. Only the token's own checks are kept; whether its client is still registered is asked at every request
+ * (authenticate.ts). Bounded, so a flood of distinct tokens cannot grow it.
+ */
+const VERIFIED_LIMIT = 10_000;
+const verified = new WeakMap<GatewayKeys, Map<string, { claims: AccessTokenClaims; until: number }>>();
+
+function verifiedBefore(keys: GatewayKeys, where: TokenAudience, token: string): AccessTokenClaims | undefined {
+  const key = `${where.issuer} ${where.audience} ${token}`;
+  const hit = verified.get(keys)?.get(key);
+  if (!hit) return undefined;
+  if (Date.now() < hit.until) return hit.claims;
+  verified.get(keys)?.delete(key);
+  return undefined;
+}
+
+function remember(keys: GatewayKeys, where: TokenAudience, token: string, claims: AccessTokenClaims, exp: unknown): void {
+  if (typeof exp !== 'number') return;
+  let cache = verified.get(keys);
+  if (!cache) verified.set(keys, (cache = new Map()));
+  if (cache.size >= VERIFIED_LIMIT) {
+    const now = Date.now();
+    for (const [k, v] of cache) if (v.until <= now) cache.delete(k);
+    // Still full: forget the oldest (a Map iterates in insertion order).
+    if (cache.size >= VERIFIED_LIMIT) cache.delete(cache.keys().next().value as string);
+  }
+  // Valid as long as jwtVerify would accept it: until exp, plus the clock tolerance it allows.
+  cache.set(`${where.issuer} ${where.audience} ${token}`, { claims, until: (exp + CLOCK_TOLERANCE_SECONDS) * 1000 });
+}
+
 export async function verifyAccessToken(keys: GatewayKeys, where: TokenAudience, token: string): Promise<AccessTokenClaims> {
+  const known = verifiedBefore(keys, where, token);
+  if (known) return { ...known, scopes: [...known.scopes], roles: [...known.roles] };
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(
@@ -90,5 +124,7 @@ export async function verifyAccessToken(keys: GatewayKeys, where: TokenAudience,
   if (typeof payload.exp === 'number' && typeof payload.iat === 'number' && payload.exp - payload.iat > MAX_TOKEN_LIFETIME_SECONDS) {
     throw new InvalidAccessToken('Access token lifetime exceeds 300 seconds');
   }
-  return { clientId: sub, organizationUra: organization, scopes: scope.split(' ').filter((s) => s.length > 0), roles };
+  const claims = { clientId: sub, organizationUra: organization, scopes: scope.split(' ').filter((s) => s.length > 0), roles };
+  remember(keys, where, token, claims, payload.exp);
+  return { ...claims, scopes: [...claims.scopes], roles: [...claims.roles] };
 }

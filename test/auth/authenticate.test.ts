@@ -117,6 +117,15 @@ describe('authenticate', () => {
     await expect401(`Bearer ${await forge({ iat: now - 400, exp: now - 100 })}`, /expired/);
   });
 
+  test('a token accepted before is refused once it expires (what was verified is not kept beyond exp and the clock tolerance)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // Expired four seconds ago: still within the five seconds of clock tolerance, for about one more second.
+    const token = await forge({ iat: now - 60, exp: now - 4 });
+    expect((await whoami(`Bearer ${token}`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (now + 1) * 1000 - Date.now()) + 200));
+    await expect401(`Bearer ${token}`, /expired/);
+  });
+
   test('wrong audience', () => forge({ aud: 'https://elsewhere.example/fhir' }).then((tk) => expect401(`Bearer ${tk}`, /audience/)));
   test('wrong issuer', () => forge({ iss: 'https://elsewhere.example' }).then((tk) => expect401(`Bearer ${tk}`, /issuer/)));
   test('wrong typ (e.g. a client assertion replayed as access token)', () => forge({ typ: 'JWT' }).then((tk) => expect401(`Bearer ${tk}`, /type/)));
