@@ -69,7 +69,10 @@ const referenceCase = (ref: () => string, other: string): Case => ({ match: [ref
 const CASES: Record<string, () => Case> = {
   'Patient.family': () => ({ match: ['celik', 'ÇELIK-MÜ', 'Celik-Muller', 'xyz,celik'], miss: ['muller', 'jong', [':exact', 'celik'], '%', '_elik', 'c\\'] }),
   'Patient.name': () => ({ match: ['zoe', 'Zoë', 'celik', [':exact', 'celik-muller']], miss: ['oe', 'jong'] }),
-  'Patient.gender': () => ({ match: ['female', 'male,female'], miss: ['male', [':not', 'female']] }),
+  'Patient.gender': () => ({
+    match: ['female', 'male,female', 'http://hl7.org/fhir/administrative-gender|female', 'http://hl7.org/fhir/administrative-gender|'],
+    miss: ['male', [':not', 'female'], 'http://other|female', 'http://hl7.org/fhir/administrative-gender|male', '|female'],
+  }),
   'Patient.birthdate': () => ({
     match: ['1958-06-02', 'eq1958-06-02', '1958', '1958-06', 'le1958-06-02', 'ge1958-06-02', 'lt1958-06-03', 'gt1958-06-01'],
     miss: ['1958-06-03', 'eq1958-06-01', 'lt1958-06-02', 'gt1958-06-02', 'le1958-06-01', 'ge1958-06-03'],
@@ -82,7 +85,7 @@ const CASES: Record<string, () => Case> = {
   'Encounter.patient': () => referenceCase(() => h.patient, 'Patient/other'),
   'Encounter.class': () => ({ match: ['http://terminology.hl7.org/CodeSystem/v3-ActCode|EMER', 'EMER'], miss: ['AMB', 'http://other|EMER'] }),
   'Encounter.service-provider': () => referenceCase(() => h.owner, 'Organization/other'),
-  'Encounter.status': () => ({ match: ['in-progress', 'finished,in-progress'], miss: ['finished'] }),
+  'Encounter.status': () => ({ match: ['in-progress', 'finished,in-progress', 'http://hl7.org/fhir/encounter-status|in-progress'], miss: ['finished', 'http://other|in-progress'] }),
   'Encounter.based-on': () => referenceCase(() => h.serviceRequest, 'ServiceRequest/other'),
   'ServiceRequest.patient': () => referenceCase(() => h.patient, 'Patient/other'),
   'ServiceRequest.authored': () => ({
@@ -90,10 +93,10 @@ const CASES: Record<string, () => Case> = {
     miss: ['2025-03-15', 'gt2025-03-14T21:05:00+01:00', 'lt2025-03-14T21:05:00+01:00', 'lt2025-03-14', 'ge2025-03-15'],
   }),
   'ServiceRequest.performer': () => referenceCase(() => h.owner, h.requester),
-  // A code is indexed without its (implicit) system: search it by code.
-  'ServiceRequest.priority': () => ({ match: ['urgent', 'routine,urgent'], miss: ['routine'] }),
+  // A plain code is found by itself and with the one system its required binding takes codes from.
+  'ServiceRequest.priority': () => ({ match: ['urgent', 'routine,urgent', 'http://hl7.org/fhir/request-priority|urgent'], miss: ['routine', 'http://other|urgent'] }),
   'ServiceRequest.requester': () => referenceCase(() => h.requester, h.owner),
-  'ServiceRequest.status': () => ({ match: ['active'], miss: ['completed'] }),
+  'ServiceRequest.status': () => ({ match: ['active', 'http://hl7.org/fhir/request-status|active'], miss: ['completed', 'http://hl7.org/fhir/request-status|completed'] }),
   'Task.authored-on': () => ({ match: ['2025-03-14', 'ge2025-03-14T21:00:00+01:00', 'lt2025-03-15'], miss: ['2025-03-13', 'gt2025-03-14', 'lt2025-03-14'] }),
   'Task.business-status': () => ({ match: [`${STATUS_SYSTEM}|AANGEVRAAGD`, 'AANGEVRAAGD'], miss: ['GEACCEPTEERD', `http://other|AANGEVRAAGD`] }),
   'Task.code': () => ({ match: [`${TASK_CODE_SYSTEM}|fulfill`, 'fulfill', `${TASK_CODE_SYSTEM}|`], miss: ['approve', `${TASK_CODE_SYSTEM}|approve`] }),
@@ -103,9 +106,12 @@ const CASES: Record<string, () => Case> = {
   'Task.modified': () => ({ match: ['2025-03-14', 'eq2025-03-14T21:10:00+01:00', 'ge2025-03-14T21:10:00+01:00', 'le2025-03-14T21:10:00+01:00'], miss: ['2025-03-15', 'gt2025-03-14T21:10:00+01:00', 'lt2025-03-14T21:10:00+01:00'] }),
   'Task.owner': () => referenceCase(() => h.owner, h.requester),
   'Task.patient': () => referenceCase(() => h.patient, 'Patient/other'),
-  'Task.priority': () => ({ match: ['urgent'], miss: ['routine', 'stat'] }),
+  'Task.priority': () => ({ match: ['urgent', 'http://hl7.org/fhir/request-priority|urgent'], miss: ['routine', 'stat', 'http://hl7.org/fhir/task-status|urgent'] }),
   'Task.requester': () => referenceCase(() => h.requester, h.owner),
-  'Task.status': () => ({ match: ['requested', [':not', 'accepted'], 'accepted,requested'], miss: ['accepted', [':not', 'requested']] }),
+  'Task.status': () => ({
+    match: ['requested', [':not', 'accepted'], 'accepted,requested', 'http://hl7.org/fhir/task-status|requested', [':not', 'http://hl7.org/fhir/task-status|accepted']],
+    miss: ['accepted', [':not', 'requested'], 'http://hl7.org/fhir/request-status|requested', [':not', 'http://hl7.org/fhir/task-status|requested']],
+  }),
   'Task.subject': () => referenceCase(() => h.patient, 'Patient/other'),
   'Observation.code': () => ({ match: ['http://loinc.org|8867-4', '8867-4'], miss: ['1234-5', 'http://other|8867-4'] }),
   'Observation.date': () => ({ match: ['2025-03-14', 'ge2025-03-14T21:30:00+01:00', 'le2025-03-14T21:30:00+01:00'], miss: ['2025-03-13', 'gt2025-03-14T21:30:00+01:00', 'lt2025-03-14T21:30:00+01:00'] }),

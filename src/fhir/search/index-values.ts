@@ -16,10 +16,14 @@ export function normalizeString(value: string): string {
 
 type Coded = { system?: string; code?: string; value?: string; coding?: Coded[]; reference?: string };
 
-function tokenValues(param: string, value: unknown, out: Set<string>): void {
+function tokenValues(param: string, value: unknown, out: Set<string>, implicitSystem?: string): void {
   if (value === null || value === undefined) return;
   if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
     out.add(`${param}=${String(value)}`);
+    if (implicitSystem) {
+      out.add(`${param}=${implicitSystem}|${String(value)}`);
+      out.add(`${param}=${implicitSystem}|`);
+    }
     return;
   }
   const v = value as Coded;
@@ -105,7 +109,7 @@ export function extractIndexValues(registry: SearchParameterRegistry, resource: 
     for (const value of values) {
       switch (sp.type) {
         case 'token':
-          tokenValues(sp.code, value, tokens);
+          tokenValues(sp.code, value, tokens, sp.implicitSystem);
           break;
         case 'reference':
           referenceValues(sp.code, value, tokens);

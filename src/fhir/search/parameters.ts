@@ -3,6 +3,7 @@ import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4/index.js';
 import { compileFastPath, FALLBACK } from '../fast-fhirpath.ts';
+import { baseDefinitions, type BaseDefinitions } from '../validation/definitions.ts';
 
 export type SearchParamType = 'token' | 'reference' | 'string' | 'date';
 
@@ -15,6 +16,22 @@ export interface CompiledSearchParameter {
   evaluate: (resource: object) => unknown[];
   /** The same by fhirpath.js alone, which the tests compare the fast path with. */
   evaluateWithFhirpathJs: (resource: object) => unknown[];
+  /**
+   * For a token on a plain `code` element (Task.status, Patient.gender): the code system its required binding
+   * takes every code from, so that `status=http://hl7.org/fhir/task-status|requested` finds it as `requested` does.
+   */
+  implicitSystem?: string;
+}
+
+/** The one code system of a `code` element's required value set, if the element is `Type.element` and has one. */
+function implicitSystemOf(definitions: BaseDefinitions, base: string, expression: string): string | undefined {
+  const m = /^([A-Z][A-Za-z]+)\.([a-z][A-Za-z]*)$/.exec(expression.trim());
+  if (!m || m[1] !== base) return undefined;
+  const element = definitions.elementAt(expression.trim());
+  if (element?.type?.length !== 1 || element.type[0]?.code !== 'code') return undefined;
+  if (element.binding?.strength !== 'required' || !element.binding.valueSet) return undefined;
+  const include = definitions.valueSet(element.binding.valueSet)?.compose?.include ?? [];
+  return include.length === 1 && include[0]?.system && !include[0].valueSet?.length ? include[0].system : undefined;
 }
 
 /**
@@ -33,7 +50,7 @@ function withFastPath(base: string, fast: (focus: unknown, env: Record<string, u
 export class SearchParameterRegistry {
   private readonly byType = new Map<string, Map<string, CompiledSearchParameter>>();
 
-  constructor(bundle: Bundle<SearchParameter>) {
+  constructor(bundle: Bundle<SearchParameter>, definitions: BaseDefinitions = baseDefinitions()) {
     for (const entry of bundle.entry ?? []) {
       const sp = entry.resource;
       if (!sp?.code || !sp.expression || !sp.type) continue;
@@ -51,7 +68,8 @@ export class SearchParameterRegistry {
         let params = this.byType.get(base);
         if (!params) this.byType.set(base, (params = new Map()));
         const evaluate = fast ? withFastPath(base, fast, compiled) : compiled;
-        params.set(sp.code, { code: sp.code, resourceType: base, type: sp.type as SearchParamType, definition: sp, evaluate, evaluateWithFhirpathJs: compiled });
+        const implicitSystem = sp.type === 'token' ? implicitSystemOf(definitions, base, sp.expression) : undefined;
+        params.set(sp.code, { code: sp.code, resourceType: base, type: sp.type as SearchParamType, definition: sp, evaluate, evaluateWithFhirpathJs: compiled, implicitSystem });
       }
     }
   }
