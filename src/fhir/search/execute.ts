@@ -35,10 +35,12 @@ export async function runSearch(q: Queryable, req: SearchRequest, scope: PartySc
   if (req.summaryCount) return { resources: [], included: [], total: await countAll(), unknown: req.unknown };
 
   const order = req.sort === 'asc' ? 'ASC' : 'DESC';
+  // The page is a parameter too: the statement's text then depends only on which filters a search uses, and is
+  // prepared once (src/store/postgres.ts) instead of once per page size and offset.
   const rows = await q.query<Row>(
     `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.parties FROM resources r WHERE ${where}
-     ORDER BY r.last_updated ${order}, r.id ${order} LIMIT ${req.count} OFFSET ${req.offset}`,
-    params,
+     ORDER BY r.last_updated ${order}, r.id ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+    [...params, req.count, req.offset],
   );
   // A page that is not full is the last one, and says the total itself: most searches need no count.
   let total: number | undefined;
