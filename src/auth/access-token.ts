@@ -66,8 +66,12 @@ const stringArray = (v: unknown): string[] | undefined => (Array.isArray(v) && v
 const VERIFIED_LIMIT = 10_000;
 const verified = new WeakMap<GatewayKeys, Map<string, { claims: AccessTokenClaims; until: number }>>();
 
+const verifiedKey = (where: TokenAudience, token: string): string => `${where.issuer} ${where.audience} ${token}`;
+/** A copy the caller may change without changing what is kept. */
+const copyOf = (claims: AccessTokenClaims): AccessTokenClaims => ({ ...claims, scopes: [...claims.scopes], roles: [...claims.roles] });
+
 function verifiedBefore(keys: GatewayKeys, where: TokenAudience, token: string): AccessTokenClaims | undefined {
-  const key = `${where.issuer} ${where.audience} ${token}`;
+  const key = verifiedKey(where, token);
   const hit = verified.get(keys)?.get(key);
   if (!hit) return undefined;
   if (Date.now() < hit.until) return hit.claims;
@@ -86,12 +90,12 @@ function remember(keys: GatewayKeys, where: TokenAudience, token: string, claims
     if (cache.size >= VERIFIED_LIMIT) cache.delete(cache.keys().next().value as string);
   }
   // Valid as long as jwtVerify would accept it: until exp, plus the clock tolerance it allows.
-  cache.set(`${where.issuer} ${where.audience} ${token}`, { claims, until: (exp + CLOCK_TOLERANCE_SECONDS) * 1000 });
+  cache.set(verifiedKey(where, token), { claims, until: (exp + CLOCK_TOLERANCE_SECONDS) * 1000 });
 }
 
 export async function verifyAccessToken(keys: GatewayKeys, where: TokenAudience, token: string): Promise<AccessTokenClaims> {
   const known = verifiedBefore(keys, where, token);
-  if (known) return { ...known, scopes: [...known.scopes], roles: [...known.roles] };
+  if (known) return copyOf(known);
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(
@@ -126,5 +130,5 @@ export async function verifyAccessToken(keys: GatewayKeys, where: TokenAudience,
   }
   const claims = { clientId: sub, organizationUra: organization, scopes: scope.split(' ').filter((s) => s.length > 0), roles };
   remember(keys, where, token, claims, payload.exp);
-  return { ...claims, scopes: [...claims.scopes], roles: [...claims.roles] };
+  return copyOf(claims);
 }

@@ -25,9 +25,10 @@ export interface CompiledSearchParameter {
 
 /** The one code system of a `code` element's required value set, if the element is `Type.element` and has one. */
 function implicitSystemOf(definitions: BaseDefinitions, base: string, expression: string): string | undefined {
-  const m = /^([A-Z][A-Za-z]+)\.([a-z][A-Za-z]*)$/.exec(expression.trim());
+  const path = expression.trim();
+  const m = /^([A-Z][A-Za-z]+)\.([a-z][A-Za-z]*)$/.exec(path);
   if (!m || m[1] !== base) return undefined;
-  const element = definitions.elementAt(expression.trim());
+  const element = definitions.elementAt(path);
   if (element?.type?.length !== 1 || element.type[0]?.code !== 'code') return undefined;
   if (element.binding?.strength !== 'required' || !element.binding.valueSet) return undefined;
   const include = definitions.valueSet(element.binding.valueSet)?.compose?.include ?? [];
