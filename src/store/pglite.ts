@@ -1,4 +1,5 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import type { Database, QueryResult, Tx } from './database.ts';
 
 /**
@@ -33,7 +34,8 @@ export class PGliteDatabase implements Database {
 
   /** `dataDir` undefined keeps the database in memory (tests). */
   static async open(dataDir?: string): Promise<PGliteDatabase> {
-    const db = dataDir ? new PGlite(dataDir) : new PGlite();
+    // btree_gin: migration 009's index over resource type and tokens.
+    const db = new PGlite({ dataDir, extensions: { btree_gin } });
     await db.waitReady;
     return new PGliteDatabase(db);
   }
