@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { cpuLine, cpuPerUnit, cpuSnapshot } from './lib/cpu-time.ts';
 import { startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 
@@ -21,10 +22,13 @@ const nodeArgs = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
 try {
   await nativeIngest(gateway.url, clients, Math.min(2, seconds), example);
+  const before = cpuSnapshot(gateway.pid);
   const r = await nativeIngest(gateway.url, clients, seconds, example);
+  const cpu = cpuPerUnit(before, cpuSnapshot(gateway.pid), r.ok);
   console.log(`native ingest, nts U1 → ambulance: ${clients} clients, ${seconds} s, gateway pid ${gateway.pid}`);
   console.log(`  handovers/s   ${r.perSecond.toFixed(1)}  (${r.ok} in ${r.seconds.toFixed(1)} s)`);
   console.log(`  latency       p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms`);
+  console.log(`  ${cpuLine('gateway', cpu)}`);
   console.log(`  errors        ${JSON.stringify(r.errors)}`);
   console.log(`  gateway RSS   peak ${gateway.peakRssMb().toFixed(0)} MB; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores`);
 } finally {

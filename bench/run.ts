@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, type CpuPerUnit } from './lib/cpu-time.ts';
 import { fhirOps, type FhirOpsResult } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
@@ -61,10 +62,13 @@ const lines: string[] = [];
 const ingestDb = await freshDatabase('bench_ingest');
 const gateway = await startGatewayProcess({ DATABASE_URL: ingestDb, DEMO: '1' });
 let ingest: LoadResult;
+let ingestCpu: CpuPerUnit;
 let ops: FhirOpsResult;
 try {
   await nativeIngest(gateway.url, clients, smoke ? 0.5 : 2, example);
+  const before = cpuSnapshot(gateway.pid);
   ingest = await nativeIngest(gateway.url, clients, seconds, example);
+  ingestCpu = cpuPerUnit(before, cpuSnapshot(gateway.pid), ingest.ok);
   const token = await demoToken(gateway.url, 'hap-vechtdal');
   const orgs = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90004567`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
   const own = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90001234`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
@@ -82,7 +86,7 @@ try {
 } finally {
   await gateway.stop();
 }
-results.nativeIngest = ingest;
+results.nativeIngest = { ...ingest, cpuPerHandoverMs: ingestCpu };
 results.fhir = ops;
 lines.push(row('(a) native NTS ingest', ingest, 'handovers/s'));
 
@@ -92,6 +96,7 @@ const rawDatabase = new PostgresDatabase({ connectionString: rawDb });
 await migrate(rawDatabase);
 await rawDatabase.close();
 const raw = await rawBaseline(rawDb, clients, seconds, example);
+const rawCpu = raw.cpuPerHandoverMs;
 results.rawBaseline = raw;
 
 // (d) notification latency, commit to a subscribed receiver's endpoint, at a steady rate offered (open loop).
@@ -111,8 +116,15 @@ try {
 }
 results.notificationLatency = notify;
 results.ingestToRawRatio = ingest.perSecond / raw.perSecond;
+lines.push(`    ${cpuLine('gateway', ingestCpu)}`);
 lines.push(row('(b) raw baseline (same rows, pg)', raw, 'handovers/s'));
-lines.push(`    (a)/(b) = ${(100 * ingest.perSecond / raw.perSecond).toFixed(0)} %`);
+lines.push(`    ${cpuLine('client', rawCpu)}`);
+// The same ratio in CPU time: what one handover costs through the gateway against straight through pg.
+const ingestTotal = cpuTotal('gateway', ingestCpu);
+const rawTotal = cpuTotal('client', rawCpu);
+results.ingestToRawCpuRatio = ingestTotal && rawTotal ? rawTotal / ingestTotal : undefined;
+const cpuRatio = results.ingestToRawCpuRatio ? `; by CPU time per handover ${(100 * (results.ingestToRawCpuRatio as number)).toFixed(0)} %` : '';
+lines.push(`    (a)/(b) = ${(100 * ingest.perSecond / raw.perSecond).toFixed(0)} % by throughput${cpuRatio}`);
 lines.push(row('(c) FHIR Task create', ops.create));
 lines.push(row('(c) FHIR Task read', ops.read));
 lines.push(row('(c) FHIR Task search status+owner', ops.search));

@@ -9,6 +9,7 @@ import type { Tx } from '../../src/store/database.ts';
 import { resourceStore } from '../../src/store/resource-store.ts';
 import { gatewaySubtype, toAuditRow, type AuditRow } from '../../src/audit/event.ts';
 import { insertAuditRows } from '../../src/audit/store.ts';
+import { cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time.ts';
 import { load, type LoadResult } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -31,7 +32,12 @@ const AUDIT_BASE = {
  * validation, mapping or access rules. The ingest benchmark divided by this says what the gateway's own work
  * costs. (The bench's gateway has no subscriptions, so neither writes outbox rows.)
  */
-export async function rawBaseline(databaseUrl: string, concurrency: number, seconds: number, example: Record<string, unknown>): Promise<LoadResult> {
+export async function rawBaseline(
+  databaseUrl: string,
+  concurrency: number,
+  seconds: number,
+  example: Record<string, unknown>,
+): Promise<LoadResult & { cpuPerHandoverMs: CpuPerUnit }> {
   const mapper = loadNativeMapper(join(ROOT, 'mappings'));
   const registry = SearchParameterRegistry.load(join(ROOT, 'profiles/search-parameters/bundle.json'));
   const mapped = mapper.toFhir('nts', example);
@@ -42,7 +48,9 @@ export async function rawBaseline(databaseUrl: string, concurrency: number, seco
   const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
   let n = 0;
   try {
-    return await load(concurrency, seconds, async () => {
+    // CPU from here on: loading the mappings above is start-up, not work per handover.
+    const before = cpuSnapshot();
+    const result = await load(concurrency, seconds, async () => {
       const client = await pool.connect();
       const tx: Tx = {
         query: async <R>(sql: string, params?: unknown[]) => {
@@ -92,6 +100,7 @@ export async function rawBaseline(databaseUrl: string, concurrency: number, seco
         client.release();
       }
     });
+    return { ...result, cpuPerHandoverMs: cpuPerUnit(before, cpuSnapshot(), result.ok) };
   } finally {
     await pool.end();
   }

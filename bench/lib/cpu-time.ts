@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * CPU time spent by each side of a benchmark, read from /proc (Linux). Throughput on a shared VM moves with
+ * what the host steals (a quarter of the CPU in some runs here); the CPU time a side used per handover does
+ * not, so it says more reliably how much work the gateway adds to the database's.
+ */
+export interface CpuSnapshot {
+  /** The benchmark's own process (the load generator, or the raw baseline's `pg` client). */
+  selfMs: number;
+  gatewayMs?: number;
+  /** Every process named `postgres` on this machine; undefined when the server runs elsewhere. */
+  postgresMs?: number;
+}
+
+// USER_HZ: /proc counts CPU time in ticks of 1/100 s on every Linux architecture.
+const MS_PER_TICK = 10;
+
+/** utime + stime (+ the children's, which is where PostgreSQL's ended backends are counted). */
+function statTicks(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
+}
+
+function processMs(pid: number): number | undefined {
+  try {
+    return statTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) * MS_PER_TICK;
+  } catch {
+    return undefined;
+  }
+}
+
+function postgresMs(): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  let ticks = 0;
+  let found = false;
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      ticks += statTicks(stat);
+      found = true;
+    } catch {
+      // the process ended while we read
+    }
+  }
+  return found ? ticks * MS_PER_TICK : undefined;
+}
+
+export function cpuSnapshot(gatewayPid?: number): CpuSnapshot {
+  const self = process.cpuUsage();
+  return { selfMs: (self.user + self.system) / 1000, gatewayMs: gatewayPid ? processMs(gatewayPid) : undefined, postgresMs: postgresMs() };
+}
+
+export interface CpuPerUnit {
+  selfMs: number;
+  gatewayMs?: number;
+  postgresMs?: number;
+}
+
+/** CPU milliseconds per unit of work (a handover) between two snapshots. */
+export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: number): CpuPerUnit {
+  const per = (a?: number, b?: number): number | undefined => (a === undefined || b === undefined || units === 0 ? undefined : (b - a) / units);
+  return { selfMs: per(before.selfMs, after.selfMs) ?? Number.NaN, gatewayMs: per(before.gatewayMs, after.gatewayMs), postgresMs: per(before.postgresMs, after.postgresMs) };
+}
+
+const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
+
+/** "gateway 21.9 ms + PostgreSQL 14.8 ms": `first` names the process measured besides PostgreSQL. */
+export function cpuLine(first: 'gateway' | 'client', cpu: CpuPerUnit): string {
+  const own = first === 'gateway' ? cpu.gatewayMs : cpu.selfMs;
+  const total = own !== undefined && cpu.postgresMs !== undefined ? `, together ${ms(own + cpu.postgresMs)}` : '';
+  return `CPU per handover: ${first} ${ms(own)} + PostgreSQL ${ms(cpu.postgresMs)}${total}`;
+}
+
+/** Together: the CPU time one handover costs on this machine, or undefined when a side could not be measured. */
+export function cpuTotal(first: 'gateway' | 'client', cpu: CpuPerUnit): number | undefined {
+  const own = first === 'gateway' ? cpu.gatewayMs : cpu.selfMs;
+  return own !== undefined && cpu.postgresMs !== undefined ? own + cpu.postgresMs : undefined;
+}
