@@ -8,7 +8,9 @@ import { loadNativeMapper } from '../../src/native/mapping/index.ts';
 import type { Tx } from '../../src/store/database.ts';
 import { resourceStore } from '../../src/store/resource-store.ts';
 import { gatewaySubtype, toAuditRow, type AuditRow } from '../../src/audit/event.ts';
+import { linkPending } from '../../src/audit/chain.ts';
 import { insertAuditRows } from '../../src/audit/store.ts';
+import { PostgresDatabase } from '../../src/store/postgres.ts';
 import { cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time.ts';
 import { load, type LoadResult } from './stats.ts';
 
@@ -29,7 +31,8 @@ const AUDIT_BASE = {
  * The floor: the rows one NTS handover stores (ledger, Patient, Encounter, the record's Observations,
  * ServiceRequest, Task and Provenance with history and search index, an audit row per resource, the board's
  * feed row), written straight through `pg` in the gateway's transaction shape, without HTTP, tokens,
- * validation, mapping or access rules. The ingest benchmark divided by this says what the gateway's own work
+ * validation, mapping or access rules. The audit rows are linked into the hash chain as the gateway links
+ * them: by the same linker, once a second, beside the load. The ingest benchmark divided by this says what the gateway's own work
  * costs. (The bench's gateway has no subscriptions, so neither writes outbox rows.)
  */
 export async function rawBaseline(
@@ -42,7 +45,10 @@ export async function rawBaseline(
   const registry = SearchParameterRegistry.load(join(ROOT, 'profiles/search-parameters/bundle.json'));
   const mapped = mapper.toFhir('nts', example);
   const provenance: Resource = { resourceType: 'Provenance', target: [{ reference: 'Task/x' }], recorded: new Date().toISOString(), agent: [{ who: { display: 'bench' } }] };
-  const templates = [mapped.patient, mapped.encounter, ...mapped.observations, mapped.serviceRequest, mapped.task, provenance].filter((r): r is NonNullable<typeof r> => Boolean(r)) as Resource[];
+  // The Task as the gateway stores a new handover: requested, with the times it adds (they are indexed).
+  const authored = new Date().toISOString();
+  const task = mapped.task ? { ...mapped.task, status: 'requested', authoredOn: mapped.task.authoredOn ?? authored, lastModified: authored } : undefined;
+  const templates = [mapped.patient, mapped.encounter, ...mapped.observations, mapped.serviceRequest, task, provenance].filter((r): r is NonNullable<typeof r> => Boolean(r)) as Resource[];
   // The index values are computed once: extracting them is the gateway's work, not the database's.
   const indexed: { resource: Resource; index: IndexValues }[] = templates.map((resource) => ({ resource, index: extractIndexValues(registry, resource) }));
   const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
@@ -50,58 +56,88 @@ export async function rawBaseline(
   try {
     // CPU from here on: loading the mappings above is start-up, not work per handover.
     const before = cpuSnapshot();
-    const result = await load(concurrency, seconds, async () => {
-      const client = await pool.connect();
-      const tx: Tx = {
-        query: async <R>(sql: string, params?: unknown[]) => {
-          const r = await client.query(sql, params);
-          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-        },
-        exec: async (sql: string) => {
-          await client.query(sql);
-        },
-      };
-      const recordId = `RAW-${process.pid}-${++n}`;
-      try {
-        await client.query('BEGIN');
-        await client.query(
-          `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, 'nts', $2)
-           ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence RETURNING last_sequence`,
-          ['90001234', recordId],
-        );
-        await client.query(`SELECT content_hash FROM native_records WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2 AND sequence = 1`, ['90001234', recordId]);
-        // The identity lookups a send needs: the patient by BSN, the contact by its identifier.
-        await client.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND tokens && $1::text[] LIMIT 1`, [[`identifier=bsn|${n}`]]);
-        await client.query(`SELECT id FROM resources WHERE resource_type = 'Encounter' AND tokens && $1::text[] LIMIT 1`, [[`identifier=contact|${recordId}`]]);
-        const now = new Date().toISOString();
-        const audit: AuditRow[] = [];
-        let taskId = '';
-        for (const { resource, index } of indexed) {
-          const id = randomUUID();
-          if (resource.resourceType === 'Task') taskId = id;
-          await resourceStore.write(tx, { resourceType: resource.resourceType, id, versionId: '1', lastUpdated: now, deleted: false, content: { ...resource, id, meta: { versionId: '1', lastUpdated: now } } as Resource }, index, ['90001234', '90004567'], true);
-          audit.push(
-            toAuditRow({ ...AUDIT_BASE, requestId: recordId, resource: { type: resource.resourceType, id, version: '1' }, entities: [`${resource.resourceType}/${id}/_history/1`] }, now),
+    const linker = chainLinker(databaseUrl);
+    let result: LoadResult;
+    try {
+      result = await load(concurrency, seconds, async () => {
+        const client = await pool.connect();
+        const tx: Tx = {
+          query: async <R>(sql: string, params?: unknown[]) => {
+            const r = await client.query(sql, params);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          },
+          exec: async (sql: string) => {
+            await client.query(sql);
+          },
+        };
+        const recordId = `RAW-${process.pid}-${++n}`;
+        try {
+          await client.query('BEGIN');
+          await client.query(
+            `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, 'nts', $2)
+             ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence RETURNING last_sequence`,
+            ['90001234', recordId],
           );
+          await client.query(`SELECT content_hash FROM native_records WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2 AND sequence = 1`, ['90001234', recordId]);
+          // The identity lookups a send needs: the patient by BSN, the contact by its identifier.
+          await client.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND tokens && $1::text[] LIMIT 1`, [[`identifier=bsn|${n}`]]);
+          await client.query(`SELECT id FROM resources WHERE resource_type = 'Encounter' AND tokens && $1::text[] LIMIT 1`, [[`identifier=contact|${recordId}`]]);
+          const now = new Date().toISOString();
+          const audit: AuditRow[] = [];
+          let taskId = '';
+          for (const { resource, index } of indexed) {
+            const id = randomUUID();
+            if (resource.resourceType === 'Task') taskId = id;
+            await resourceStore.write(tx, { resourceType: resource.resourceType, id, versionId: '1', lastUpdated: now, deleted: false, content: { ...resource, id, meta: { versionId: '1', lastUpdated: now } } as Resource }, index, ['90001234', '90004567'], true);
+            audit.push(
+              toAuditRow({ ...AUDIT_BASE, requestId: recordId, resource: { type: resource.resourceType, id, version: '1' }, entities: [`${resource.resourceType}/${id}/_history/1`] }, now),
+            );
+          }
+          await insertAuditRows(tx, audit);
+          await client.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [[taskId], 'board_events']);
+          await client.query(
+            `WITH head AS (UPDATE native_record_heads SET last_sequence = 1 WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2)
+             INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response) VALUES ($1, 'nts', $2, 1, 'x', 201, null, '{}')`,
+            ['90001234', recordId],
+          );
+          await client.query('COMMIT');
+          return true;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          client.release();
         }
-        await insertAuditRows(tx, audit);
-        await client.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [[taskId], 'board_events']);
-        await client.query(
-          `WITH head AS (UPDATE native_record_heads SET last_sequence = 1 WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2)
-           INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response) VALUES ($1, 'nts', $2, 1, 'x', 201, null, '{}')`,
-          ['90001234', recordId],
-        );
-        await client.query('COMMIT');
-        return true;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-    });
+      });
+    } finally {
+      await linker.stop();
+    }
     return { ...result, cpuPerHandoverMs: cpuPerUnit(before, cpuSnapshot(), result.ok) };
   } finally {
     await pool.end();
   }
+}
+
+/** The audit chain's linker, as the gateway runs it (src/audit/index.ts): a pass, then a second's pause. */
+function chainLinker(databaseUrl: string): { stop(): Promise<void> } {
+  const db = new PostgresDatabase({ connectionString: databaseUrl, maxConnections: 1 });
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const running = (async () => {
+    while (!stopped) {
+      await linkPending(db);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 1000);
+      });
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      wake?.();
+      await running;
+      await db.close();
+    },
+  };
 }
