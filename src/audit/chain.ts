@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
 import type { Database, Queryable } from '../store/database.ts';
+import { canonicalJson } from './canonical-json.ts';
 
 /**
  * The hash chain over the audit trail. Requests never wait on it: they only INSERT their rows. One
@@ -42,7 +42,7 @@ export interface ChainLink {
 }
 
 export function chainHash(prevHash: string, link: ChainLink, event: EventRecord): string {
-  const json = canonicalize({ seq: link.seq, linkedAt: link.linkedAt, sealedBelow: link.sealedBelow, event });
+  const json = canonicalJson({ seq: link.seq, linkedAt: link.linkedAt, sealedBelow: link.sealedBelow, event });
   if (json === undefined) throw new Error('audit record cannot be canonicalised');
   return createHash('sha256').update(prevHash).update(json).digest('hex');
 }
