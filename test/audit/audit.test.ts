@@ -3,19 +3,12 @@
 import type { AuditEvent, Bundle, OperationOutcome, Task } from '@medplum/fhirtypes';
 import pg from 'pg';
 import request from 'supertest';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { example, fillHandover, idFrom, nativeClient, setBsn, uniqueBsn, uniqueId, uniqueRide, type Native } from '../support/native.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, idFrom, setBsn, uniqueBsn, uniqueId, uniqueRide, withNativeGateway, type Native } from '../support/native.ts';
 
 let tg: TestGateway;
 let native: Native;
-
-beforeAll(async () => {
-  tg = await startTestGateway();
-  native = nativeClient(tg);
-});
-afterAll(async () => {
-  await tg.stop();
-});
+withNativeGateway((g) => ({ tg, native } = g));
 
 interface Row {
   organization_ura: string;

@@ -1,18 +1,11 @@
 // Hostile and broken input on POST /native/{format}: each refused with an OperationOutcome, nothing stored, and the gateway keeps serving.
 import request from 'supertest';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { example, idFrom, nativeClient, refusal, setBsn, uniqueBsn, uniqueId, type Native } from '../support/native.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { example, idFrom, refusal, setBsn, uniqueBsn, uniqueId, withNativeGateway, type Native } from '../support/native.ts';
 
 let tg: TestGateway;
 let native: Native;
-
-beforeAll(async () => {
-  tg = await startTestGateway();
-  native = nativeClient(tg);
-});
-afterAll(async () => {
-  await tg?.stop();
-});
+withNativeGateway((g) => ({ tg, native } = g));
 
 const U1 = 'nts-u1-pijn-op-de-borst-naar-ambulance.json';
 

@@ -1,19 +1,12 @@
 // Who may send and answer what: wrong organisations, wrong patients, unknown receivers; S3 re-addressing, S5 cancelling;
 // handovers rendered for their parties only.
 import type { ServiceRequest, Task } from '@medplum/fhirtypes';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { example, fillHandover, idFrom, nativeClient, refusal, setBsn, statusTrail, uniqueBsn, uniqueRide, type Native, type NativeRecord } from '../support/native.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, idFrom, refusal, setBsn, statusTrail, uniqueBsn, uniqueRide, withNativeGateway, type Native, type NativeRecord } from '../support/native.ts';
 
 let tg: TestGateway;
 let native: Native;
-
-beforeAll(async () => {
-  tg = await startTestGateway();
-  native = nativeClient(tg);
-});
-afterAll(async () => {
-  await tg?.stop();
-});
+withNativeGateway((g) => ({ tg, native } = g));
 
 const U1 = 'nts-u1-pijn-op-de-borst-naar-ambulance.json';
 const U3 = 'nts-u3-naar-wijkverpleging.json';

@@ -1,6 +1,6 @@
 // Native records in through HTTP on PostgreSQL: every shared example, scenario S1 (steps 1, 3, 4, 5) and the sequence-number rules.
 import type { Bundle, Encounter, Observation, OperationOutcome, Organization, Patient, Provenance, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
-import { startTestGateway, type DemoClient, type TestGateway } from '../support/gateway.ts';
+import type { DemoClient, TestGateway } from '../support/gateway.ts';
 import {
   BSN_SYSTEM,
   example,
@@ -8,7 +8,6 @@ import {
   fillHandover,
   formatOf,
   idFrom,
-  nativeClient,
   refusal,
   RIDE_SYSTEM,
   setBsn,
@@ -18,20 +17,14 @@ import {
   uniqueRide,
   URA_SYSTEM,
   whyInvalid,
+  withNativeGateway,
   type Native,
   type NativeRecord,
 } from '../support/native.ts';
 
 let tg: TestGateway;
 let native: Native;
-
-beforeAll(async () => {
-  tg = await startTestGateway();
-  native = nativeClient(tg);
-});
-afterAll(async () => {
-  await tg?.stop();
-});
+withNativeGateway((g) => ({ tg, native } = g));
 
 const U1 = 'nts-u1-pijn-op-de-borst-naar-ambulance.json';
 const U3 = 'nts-u3-naar-wijkverpleging.json';

@@ -1,17 +1,9 @@
 // What the sender reads back: its own record, whole, with the receiver's feedback (README "Rendered records").
 import type { Task } from '@medplum/fhirtypes';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { nativeClient, type Native } from '../support/native.ts';
+import { withNativeGateway, type Native } from '../support/native.ts';
 
-let tg: TestGateway;
 let native: Native;
-beforeAll(async () => {
-  tg = await startTestGateway();
-  native = nativeClient(tg);
-});
-afterAll(async () => {
-  await tg.stop();
-});
+withNativeGateway((g) => ({ native } = g));
 
 test("the HAP's own triage comes back whole: ABCD check, criteria and pain score included", async () => {
   const { taskId, record } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');

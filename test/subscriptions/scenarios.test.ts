@@ -3,9 +3,9 @@
 import type { Bundle, Parameters, Subscription, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { example, fillHandover, idFrom, nativeClient, refusal, setBsn, uniqueRide, type Native, type NativeRecord } from '../support/native.ts';
-import { startReceiver, subscribe, subscriptionBody, type Received, type Receiver } from '../support/receiver.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, idFrom, refusal, setBsn, uniqueRide, withNativeGateway, type Native, type NativeRecord } from '../support/native.ts';
+import { receiversForFile, subscribe, subscriptionBody, type Received, type Receiver } from '../support/receiver.ts';
 
 const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
 const HAP = '90001234';
@@ -15,22 +15,8 @@ const SALLAND = { soort: 'VVT', ura: '90007891', naam: 'Zorggroep Sallandse Heuv
 
 let tg: TestGateway;
 let native: Native;
-const receivers: Receiver[] = [];
-
-beforeAll(async () => {
-  tg = await startTestGateway({ ALLOW_HTTP_LOOPBACK_HOOKS: '1', HOOK_ALLOWED_ORIGINS: JSON.stringify({ [RAV]: ['https://hooks.rav.example'] }) });
-  native = nativeClient(tg);
-});
-afterAll(async () => {
-  await tg?.stop();
-  await Promise.all(receivers.map((r) => r.close()));
-});
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  receivers.push(r);
-  return r;
-}
+withNativeGateway((g) => ({ tg, native } = g), { ALLOW_HTTP_LOOPBACK_HOOKS: '1', HOOK_ALLOWED_ORIGINS: JSON.stringify({ [RAV]: ['https://hooks.rav.example'] }) });
+const receiver = receiversForFile();
 
 const records = (r: Receiver): NativeRecord[] => r.events().map((e) => JSON.parse(e.body) as NativeRecord);
 const task = (id: string, client: 'hap-vechtdal' | 'rav-noordoost' | 'zcc-ijsselland' = 'hap-vechtdal'): Promise<Task> => native.read<Task>(`Task/${id}`, client);

@@ -3,28 +3,14 @@
 import type { Bundle, CapabilityStatement, Parameters, Subscription, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { example, fillHandover, nativeClient, setBsn, uniqueRide, type Native, type NativeRecord } from '../support/native.ts';
-import { signatureOk, startReceiver, subscribe, subscriptionBody, type Receiver } from '../support/receiver.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, setBsn, uniqueRide, withNativeGateway, type Native, type NativeRecord } from '../support/native.ts';
+import { receiversForFile, signatureOk, subscribe, subscriptionBody, type Receiver } from '../support/receiver.ts';
 
 let tg: TestGateway;
 let native: Native;
-const receivers: Receiver[] = [];
-
-beforeAll(async () => {
-  tg = await startTestGateway({ ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
-  native = nativeClient(tg);
-});
-afterAll(async () => {
-  await tg?.stop();
-  await Promise.all(receivers.map((r) => r.close()));
-});
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  receivers.push(r);
-  return r;
-}
+withNativeGateway((g) => ({ tg, native } = g), { ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
+const receiver = receiversForFile();
 
 const TOPIC = 'http://gateway.test/fhir/SubscriptionTopic/handover';
 

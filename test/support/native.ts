@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
-import type { DemoClient, TestGateway } from './gateway.ts';
+import { startTestGateway, type DemoClient, type TestGateway } from './gateway.ts';
 
 export const EXAMPLES_DIR = join(import.meta.dirname, '../../../shared/native-formats/examples');
 export const FHIR_JSON = 'application/fhir+json';
@@ -165,4 +165,19 @@ export function refusal(res: request.Response, statuses: number[]): { outcome: O
   if (outcome.resourceType !== 'OperationOutcome' || !outcome.issue?.length) throw new Error(`Expected an OperationOutcome, got ${res.text}`);
   const text = outcome.issue.map((i) => [...(i.expression ?? []), i.diagnostics ?? ''].join(' ')).join(' | ');
   return { outcome, text };
+}
+
+/**
+ * A gateway of the file's own, with a native client for it: started before the file's tests, stopped after
+ * them. `use` receives both once the gateway is up (`withNativeGateway((g) => ({ tg, native } = g))`).
+ */
+export function withNativeGateway(use: (started: { tg: TestGateway; native: Native }) => void, env: Record<string, string> = {}): void {
+  let tg: TestGateway | undefined;
+  beforeAll(async () => {
+    tg = await startTestGateway(env);
+    use({ tg, native: nativeClient(tg) });
+  });
+  afterAll(async () => {
+    await tg?.stop();
+  });
 }

@@ -101,6 +101,19 @@ export async function startReceiver(): Promise<Receiver> {
   return r;
 }
 
+/** Receivers for the tests of one file: each starts when asked for, all close after the file's tests. */
+export function receiversForFile(): () => Promise<Receiver> {
+  const started: Receiver[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((r) => r.close()));
+  });
+  return async () => {
+    const r = await startReceiver();
+    started.push(r);
+    return r;
+  };
+}
+
 export const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 export const SECRET_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/subscription-signing-secret';
 
