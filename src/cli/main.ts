@@ -19,6 +19,8 @@ Commands:
         Set a subscription in error back to active; delivery resumes from its first undelivered event.
   audit-head
         Verify the audit chain and print its head hash (count and hash), to keep outside the gateway.
+  reindex [--batch N]
+        Rewrite the search index of every stored resource (after an update that indexes more), N at a time (default 500).
 
 Environment: GATEWAY_URL (default http://localhost:8080), ADMIN_TOKEN (default demo-admin, the embedded demo's).`;
 
@@ -75,6 +77,12 @@ async function withProgress<T>(label: string, work: Promise<T>): Promise<T> {
   }
 }
 
+/** A progress line on stderr that rewrites itself (a terminal only); without text it clears the line. */
+function progress(text?: string): void {
+  if (!process.stderr.isTTY) return;
+  process.stderr.write(text ? `\r${text}\x1b[K` : '\r\x1b[K');
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   switch (command) {
@@ -119,6 +127,26 @@ async function main(argv: string[]): Promise<void> {
     case 'audit-head': {
       const head = (await withProgress('verifying the audit chain', call('GET', '/admin/audit/head'))) as Record<string, unknown>;
       console.log(JSON.stringify(head, null, 2));
+      return;
+    }
+    case 'reindex': {
+      const batch = Number(option(args, 'batch') ?? 500);
+      if (!Number.isInteger(batch) || batch < 1 || batch > 5000) throw new Error('--batch must be a whole number from 1 to 5000');
+      let after: string | null = null;
+      let total = 0;
+      let done = 0;
+      let outOfDate = 0;
+      do {
+        const query = `?count=${batch}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+        const r = (await call('POST', `/admin/reindex${query}`)) as { reindexed: number; outOfDate: number; next: string | null; total?: number };
+        total = r.total ?? total;
+        done += r.reindexed;
+        outOfDate += r.outOfDate;
+        after = r.next;
+        progress(`reindexing: ${done.toLocaleString('en')} of ${Math.max(total, done).toLocaleString('en')}`);
+      } while (after);
+      progress();
+      console.log(`Reindexed ${done.toLocaleString('en')} resources; ${outOfDate.toLocaleString('en')} had an index that was out of date.`);
       return;
     }
     case undefined:

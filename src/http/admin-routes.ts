@@ -7,6 +7,8 @@ import { systemContext } from '../context.ts';
 import { organizationResource, URA_SYSTEM } from '../demo.ts';
 import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
+import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/reindex.ts';
+import type { SearchParameterRegistry } from '../fhir/search/parameters.ts';
 import type { Database } from '../store/database.ts';
 import { parseJsonBody } from './json-body.ts';
 
@@ -16,6 +18,8 @@ export interface AdminDeps {
   auth: AuthService;
   repository: (ctx: ReturnType<typeof systemContext>) => Repository;
   audit: Audit;
+  /** The search parameters, for rewriting the search index of stored resources. */
+  registry: SearchParameterRegistry;
   /** The channel the delivery workers listen on, to wake them after a re-activation. */
   outboxChannel: string;
   /** Further operator routes (subscriptions, audit) mounted behind the same token. */
@@ -30,8 +34,8 @@ const handle =
 
 /**
  * Operator endpoints behind `ADMIN_TOKEN` (the CLI's way in, for the embedded store and for several
- * instances alike): register a client organisation with its public keys, list clients. Without a
- * configured token they do not exist.
+ * instances alike): register a client organisation with its public keys, list clients, subscriptions,
+ * the audit head; rewrite the search index. Without a configured token they do not exist.
  */
 export function adminRouter(deps: AdminDeps): express.Router {
   const router = express.Router();
@@ -147,6 +151,22 @@ export function adminRouter(deps: AdminDeps): express.Router {
         problems: result.problems.length,
         verifiedAt: new Date().toISOString(),
       });
+    }),
+  );
+
+  // One batch per call, in key order: the CLI calls again with `next` until it is null, showing progress,
+  // and no request holds locks on more than one batch.
+  router.post(
+    '/admin/reindex',
+    handle(async (req, res) => {
+      // The gateway's query parser gives every parameter as a list of values.
+      const query = req.query as Record<string, string[] | undefined>;
+      const after = query.after?.[0];
+      const count = query.count?.[0] === undefined ? 500 : Number(query.count[0]);
+      if (after !== undefined && !isReindexCursor(after)) throw badRequest('after must be the key of a resource, such as Patient/123: the next of the previous batch', ['after']);
+      if (!Number.isInteger(count) || count < 1 || count > 5000) throw badRequest('count must be a whole number from 1 to 5000', ['count']);
+      const batch = await reindexBatch(deps.db, deps.registry, after, count);
+      res.json(after === undefined ? { ...batch, total: await reindexTotal(deps.db) } : batch);
     }),
   );
 

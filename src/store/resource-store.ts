@@ -128,6 +128,31 @@ export const resourceStore = {
     );
   },
 
+  /**
+   * Rewrites the search index of a current version in place (tokens, strings, dates), without a new version:
+   * the index is derived from the content, and an earlier version of the gateway may have derived less.
+   */
+  async writeIndex(tx: Tx, resourceType: string, id: string, index: IndexValues): Promise<void> {
+    await tx.query(
+      `WITH cur AS (UPDATE resources SET tokens = $3 WHERE resource_type = $1 AND id = $2)
+       , old_strings AS (DELETE FROM search_string WHERE resource_type = $1 AND id = $2)
+       , old_dates AS (DELETE FROM search_date WHERE resource_type = $1 AND id = $2)
+       , strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest($4::text[], $5::text[]) AS t(p, v))
+       INSERT INTO search_date (resource_type, id, param, low, high)
+       SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest($6::text[], $7::text[], $8::text[]) AS t(p, l, h)`,
+      [
+        resourceType,
+        id,
+        index.tokens,
+        index.strings.map((s) => s.param),
+        index.strings.map((s) => s.value),
+        index.dates.map((d) => d.param),
+        index.dates.map((d) => d.low),
+        index.dates.map((d) => d.high),
+      ],
+    );
+  },
+
   async history(
     q: Queryable,
     filter: { resourceType?: string; id?: string; since?: string; types?: string[] },

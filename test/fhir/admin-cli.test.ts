@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { buildPatient } from '../support/fhir-builders.ts';
+import { uniqueBsn } from '../support/native.ts';
 
 const run = promisify(execFile);
 let gw: TestGateway;
@@ -114,4 +116,48 @@ test('operators list subscriptions, re-activate one in error, and read a verifie
   expect(head.intact).toBe(true);
   expect(head.linkedRecords).toBeGreaterThan(0);
   expect(head.head?.hash).toMatch(/^[0-9a-f]{64}$/);
+});
+
+test('reindex gives resources stored with an older index the index the gateway derives now, so searches find them', async () => {
+  const hap = await gw.auth('hap-vechtdal');
+  const bsn = uniqueBsn();
+  const created = await request(gw.app)
+    .post('/fhir/Patient')
+    .set('Authorization', hap)
+    .set('Content-Type', 'application/fhir+json')
+    .send(buildPatient({ identifier: [{ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: bsn }], name: [{ family: 'Reindex' }] }))
+    .expect(201);
+  const find = () => request(gw.app).get('/fhir/Patient').query({ identifier: `http://fhir.nl/fhir/NamingSystem/bsn|${bsn}` }).set('Authorization', hap).expect(200);
+  expect((await find()).body.entry).toHaveLength(1);
+
+  // As an earlier version of the gateway left it: no tokens and no string index for this Patient.
+  await gw.gateway.db.query(`UPDATE resources SET tokens = '{}' WHERE resource_type = 'Patient' AND id = $1`, [created.body.id]);
+  await gw.gateway.db.query(`DELETE FROM search_string WHERE resource_type = 'Patient' AND id = $1`, [created.body.id]);
+  expect((await find()).body.entry ?? []).toHaveLength(0);
+  await request(gw.app).get('/fhir/Patient').query({ family: 'Reindex' }).set('Authorization', hap).expect(200).expect((res) => expect(res.body.entry ?? []).toHaveLength(0));
+
+  // Small batches, so that the CLI follows `next` through several calls.
+  const out = await cli(['reindex', '--batch', '7']);
+  const m = /Reindexed ([\d,]+) resources; ([\d,]+) had an index that was out of date\./.exec(out.stdout);
+  expect(m).not.toBeNull();
+  const stored = await gw.gateway.db.query<{ n: string }>('SELECT count(*)::text AS n FROM resources WHERE NOT deleted');
+  expect(Number(m?.[1].replace(/,/g, ''))).toBe(Number(stored.rows[0]?.n));
+  expect(Number(m?.[2].replace(/,/g, ''))).toBeGreaterThanOrEqual(1);
+  expect((await find()).body.entry?.[0]?.resource?.id).toBe(created.body.id);
+  await request(gw.app).get('/fhir/Patient').query({ family: 'Reindex' }).set('Authorization', hap).expect(200).expect((res) => expect(res.body.entry).toHaveLength(1));
+
+  // A second pass finds nothing out of date, and writes no new versions.
+  const again = await cli(['reindex']);
+  expect(again.stdout).toMatch(/; 0 had an index that was out of date\./);
+  const read = await request(gw.app).get(`/fhir/Patient/${created.body.id as string}`).set('Authorization', hap).expect(200);
+  expect(read.body.meta.versionId).toBe('1');
+});
+
+test('reindex refuses a batch size or a start key it cannot use', async () => {
+  const admin = 'Bearer operator-secret';
+  const bad = await request(gw.app).post('/admin/reindex').query({ count: '0' }).set('Authorization', admin).expect(400);
+  expect(bad.body.issue[0].expression).toEqual(['count']);
+  const key = await request(gw.app).post('/admin/reindex').query({ after: 'Patient' }).set('Authorization', admin).expect(400);
+  expect(key.body.issue[0].expression).toEqual(['after']);
+  await expect(cli(['reindex', '--batch', 'many'])).rejects.toMatchObject({ stderr: expect.stringContaining('--batch must be a whole number') });
 });
