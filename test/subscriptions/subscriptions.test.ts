@@ -192,7 +192,24 @@ describe('S4: racing accepts', () => {
     }
     const cancelledSeen = (r: Receiver): string[] =>
       r.events().flatMap((x) => ((JSON.parse(x.body) as Bundle).entry ?? []).slice(1).map((e) => e.resource as Task)).filter((t) => t.status === 'cancelled' && t.statusReason?.text === 'not selected').map((t) => t.id!);
-    await Promise.all([recvA, recvB].map((r) => r.waitFor(() => losers.every((id) => cancelledSeen(recvA).includes(id) || cancelledSeen(recvB).includes(id)), 'every loser notified', 30_000)));
+    const notified = (id: string): boolean => cancelledSeen(recvA).includes(id) || cancelledSeen(recvB).includes(id);
+    try {
+      await Promise.all([recvA, recvB].map((r) => r.waitFor(() => losers.every(notified), 'every loser notified', 30_000)));
+    } catch (err) {
+      // Say what happened to each loser not seen: its outbox rows, and the versions of it that did arrive.
+      const missing = await Promise.all(
+        losers.filter((id) => !notified(id)).map(async (id) => ({
+          id,
+          outbox: (await tg.gateway.db.query('SELECT event_number, state, attempts, focus_version FROM subscription_events WHERE handover_id = $1 ORDER BY event_number', [id])).rows,
+          arrived: [recvA, recvB]
+            .flatMap((r) => r.events())
+            .flatMap((x) => ((JSON.parse(x.body) as Bundle).entry ?? []).slice(1).map((e) => e.resource as Task))
+            .filter((t) => t.id === id)
+            .map((t) => `${t.status} v${t.meta?.versionId} ${t.statusReason?.text ?? ''}`),
+        })),
+      );
+      throw new Error(`${(err as Error).message}; not seen: ${JSON.stringify(missing)}`, { cause: err });
+    }
     expect(new Set([...cancelledSeen(recvA), ...cancelledSeen(recvB)]).size).toBe(100);
   }, 120_000);
 });
