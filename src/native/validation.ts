@@ -41,9 +41,10 @@ async function readJson(file: string): Promise<unknown> {
 /**
  * Loads and compiles the schema and rules of every native format from `mappingsDir`
  * (`<format>/schema.json`, `<format>/rules.json`). Throws an Error naming the file and the problem when
- * either is missing or wrong, so that a broken mapping stops start-up rather than a request.
+ * either is missing or wrong, so that a broken mapping stops start-up rather than a request. `verifyFastPath`
+ * (tests) evaluates every rule with both FHIRPath evaluators and throws where they differ.
  */
-export async function loadNativeValidators(mappingsDir: string): Promise<NativeValidators> {
+export async function loadNativeValidators(mappingsDir: string, options: { verifyFastPath?: boolean } = {}): Promise<NativeValidators> {
   assertTimeZoneData();
   // `x-expected` is documentation for vendors and for our error messages; declaring it keeps strict mode on
   // for every other keyword, so a mis-spelt keyword in a schema still fails the load.
@@ -65,7 +66,7 @@ export async function loadNativeValidators(mappingsDir: string): Promise<NativeV
     } catch (err) {
       throw new Error(`${schemaFile}: is not a valid JSON Schema (draft 2020-12, strict): ${(err as Error).message}`, { cause: err });
     }
-    const rules = compileRules(rulesFile, await readJson(rulesFile), format, schema as Record<string, unknown>);
+    const rules = compileRules(rulesFile, await readJson(rulesFile), format, schema as Record<string, unknown>, options.verifyFastPath);
     validators.set(format, { schema: compiled, rules });
     schemas[format] = schema as Record<string, unknown>;
   }
