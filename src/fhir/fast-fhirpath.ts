@@ -1,5 +1,6 @@
-// A closure compiler for the small FHIRPath subset that mapping files and search parameters use most (member
-// paths, where/exists/first/extension/startsWith, =, and/or, union, iif, string concatenation), built from the
+// A closure compiler for the small FHIRPath subset that mapping files, native rules, profile invariants and search
+// parameters use most (member paths, where/exists/first/extension/startsWith/matches/substring/toInteger, =, in,
+// and/or/implies, union, iif, string concatenation, integer arithmetic), built from the
 // fhirpath package's own parse tree. fhirpath.js evaluates these at 5-60 µs each (its equality tries date
 // parsing on strings), which would make a record cost milliseconds; these closures cost well under a
 // microsecond. Any expression outside the subset keeps the fhirpath.js evaluator; the mapping and search index
@@ -173,6 +174,38 @@ function invoke(name: string, params: AstNode[], input: Fn, model: boolean): Fn 
         return v === undefined ? [] : [String(v).startsWith(prefix)];
       };
     }
+    case 'matches': {
+      if (params.length !== 1) throw new Unsupported('matches with flags');
+      // As fhirpath.js: Unicode, dot matches newlines, found anywhere in the string.
+      const pattern = new RegExp(literalArg(params, 0), 'us');
+      return (f, env, root) => {
+        const v = singleton(input(f, env, root));
+        if (v === undefined) return [];
+        if (typeof v !== 'string') throw new Unsupported('matches on a non-string');
+        return [pattern.test(v)];
+      };
+    }
+    case 'substring': {
+      const [start, length] = [0, 1].map((i) => (params[i] ? Number(literalArg(params, i)) : undefined));
+      if (!Number.isInteger(start) || (length !== undefined && !Number.isInteger(length))) throw new Unsupported('substring arguments');
+      return (f, env, root) => {
+        const v = singleton(input(f, env, root));
+        if (v === undefined) return [];
+        if (typeof v !== 'string') throw new Unsupported('substring of a non-string');
+        const from = start as number;
+        if (from < 0 || from >= v.length) return [];
+        return [length === undefined ? v.substring(from) : v.substring(from, from + length)];
+      };
+    }
+    case 'toInteger':
+      return (f, env, root) => {
+        const v = singleton(input(f, env, root));
+        if (v === undefined) return [];
+        if (typeof v === 'boolean') return [v ? 1 : 0];
+        if (typeof v === 'number') return Number.isInteger(v) ? [v] : [];
+        if (typeof v === 'string') return /^[+-]?\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? [Number.parseInt(v, 10)] : [];
+        throw new Unsupported('toInteger of an object');
+      };
     case 'split': {
       const sep = literalArg(params, 0);
       return (f, env, root) => {
@@ -301,19 +334,63 @@ function compileNode(node: AstNode | undefined, model: boolean): Fn {
       if (node.text === '&') {
         return (f, env, root) => [String(singleton(a(f, env, root)) ?? '') + String(singleton(b(f, env, root)) ?? '')];
       }
+      if (node.text === '-') {
+        return (f, env, root) => {
+          const xy = integers(a(f, env, root), b(f, env, root));
+          return xy ? [safe(xy[0] - xy[1])] : [];
+        };
+      }
       if (node.text !== '+') throw new Unsupported(`operator ${node.text}`);
       return (f, env, root) => {
         const x = singleton(a(f, env, root));
         const y = singleton(b(f, env, root));
         if (x === undefined || y === undefined) return [];
         if (typeof x === 'string' && typeof y === 'string') return [x + y];
-        if (typeof x === 'number' && typeof y === 'number') return [x + y];
+        if (Number.isSafeInteger(x) && Number.isSafeInteger(y)) return [safe((x as number) + (y as number))];
         throw new Unsupported('mixed +');
+      };
+    }
+    case 'MultiplicativeExpression': {
+      if (node.text !== '*' && node.text !== 'mod') throw new Unsupported(`operator ${node.text}`);
+      const [a, b] = kids.map((k) => compileNode(k, model));
+      const times = node.text === '*';
+      return (f, env, root) => {
+        const xy = integers(a(f, env, root), b(f, env, root));
+        if (!xy) return [];
+        const [x, y] = xy;
+        if (times) return [safe(x * y)];
+        // Remainders of negative numbers and by zero: left to fhirpath.js and its decimals.
+        if (x < 0 || y <= 0) throw new Unsupported('mod of negatives');
+        return [x % y];
+      };
+    }
+    case 'ImpliesExpression': {
+      const [a, b] = kids.map((k) => compileNode(k, model));
+      return (f, env, root) => {
+        const x = truth(a(f, env, root));
+        if (x === false) return [true];
+        const y = truth(b(f, env, root));
+        if (x === true) return y === undefined ? [] : [y];
+        return y === true ? [true] : [];
       };
     }
     default:
       throw new Unsupported(node.type);
   }
+}
+
+/** Two integer operands, undefined when either is empty; anything else is fhirpath.js's (decimals, quantities). */
+function integers(xs: unknown[], ys: unknown[]): [number, number] | undefined {
+  const x = singleton(xs);
+  const y = singleton(ys);
+  if (x === undefined || y === undefined) return undefined;
+  if (!Number.isSafeInteger(x) || !Number.isSafeInteger(y)) throw new Unsupported('arithmetic on non-integers');
+  return [x as number, y as number];
+}
+
+function safe(n: number): number {
+  if (!Number.isSafeInteger(n)) throw new Unsupported('integer overflow');
+  return n;
 }
 
 /** A fast evaluator for `expression`, or undefined when it uses FHIRPath outside the subset. */

@@ -12,7 +12,8 @@ const PROFILES = join(import.meta.dirname, '..', '..', 'profiles');
 
 let validator: ProfileValidator;
 beforeAll(() => {
-  validator = loadProfileValidator(PROFILES);
+  // Invariants run with both FHIRPath evaluators here: a difference fails the test that met it.
+  validator = loadProfileValidator(PROFILES, { verifyFastPath: true });
 });
 
 /** Applies a change to a copy of a valid resource. */

@@ -15,6 +15,8 @@ export interface CompileEnvironment {
   readonly typeOfProfile: (url: string) => string | undefined;
   /** Whether an extension definition can be found for the URL. */
   readonly knowsExtension: (url: string) => boolean;
+  /** Tests: evaluate invariants with both FHIRPath evaluators and throw where they differ. */
+  readonly verifyFastPath?: boolean;
 }
 
 const CORE = 'http://hl7.org/fhir/StructureDefinition/';
@@ -115,7 +117,7 @@ class ProfileCompiler {
       for (const c of element.constraint ?? []) {
         if (c.severity !== 'error' || !c.expression || inherited.has(c.key)) continue;
         try {
-          invariants.push(compileInvariant(c.key, c.human ?? c.key, c.expression, element.path ?? id));
+          invariants.push(compileInvariant(c.key, c.human ?? c.key, c.expression, element.path ?? id, this.env.verifyFastPath));
         } catch (err) {
           throw new Error(`invariant ${c.key} on ${id} does not compile: ${(err as Error).message}`);
         }

@@ -32,7 +32,7 @@ export interface ProfileValidator {
   readonly profiles: readonly LoadedProfile[];
 }
 
-export function loadProfileValidator(profilesDir: string): ProfileValidator {
+export function loadProfileValidator(profilesDir: string, options: { verifyFastPath?: boolean } = {}): ProfileValidator {
   const base = baseDefinitions();
   const directory = readProfileDirectory(profilesDir, base);
 
@@ -57,6 +57,7 @@ export function loadProfileValidator(profilesDir: string): ProfileValidator {
     terminology,
     typeOfProfile: (url) => byUrl.get(url)?.definition.type ?? base.structureDefinition(url)?.type,
     knowsExtension: (url) => byUrl.get(url)?.definition.type === 'Extension' || base.structureDefinition(url)?.type === 'Extension',
+    verifyFastPath: options.verifyFastPath,
   };
 
   const compiled = new Map<string, CompiledProfile>();

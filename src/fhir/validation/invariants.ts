@@ -1,23 +1,50 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
+import { compileFastPath, FALLBACK } from '../fast-fhirpath.ts';
 import type { CompiledInvariant } from './compiled.ts';
+
+type Evaluate = (node: unknown, resource: unknown) => unknown[];
+
+/** The two FHIRPath evaluators disagree (tests only): not an invariant that fails, a fault to report. */
+export class FastPathMismatch extends Error {}
 
 /**
  * Parses a FHIRPath invariant once. `basePath` is the element path the expression is written
  * for, so the R4 model can type the node it receives. Anything but a single `true` fails: the
  * spec asks constraints to evaluate to true, and an evaluation error must not pass silently.
+ * Within the fast FHIRPath subset the invariant runs as compiled closures, fhirpath.js otherwise;
+ * `verifyFastPath` (tests) runs both and throws where they differ.
  */
-export function compileInvariant(key: string, human: string, expression: string, basePath: string): CompiledInvariant {
+export function compileInvariant(key: string, human: string, expression: string, basePath: string, verifyFastPath = false): CompiledInvariant {
   const isRoot = !basePath.includes('.');
   const fn = fhirpath.compile(isRoot ? expression : { base: basePath, expression }, r4, { async: false });
+  const slow: Evaluate = (node, resource) => fn(node, { resource, rootResource: resource }) as unknown[];
+  const fast = compileFastPath(expression, true);
+  let evaluate: Evaluate = slow;
+  if (fast && verifyFastPath) {
+    evaluate = (node, resource) => {
+      const expected = slow(node, resource);
+      const got = fast(node, { resource, rootResource: resource });
+      if (got !== FALLBACK && JSON.stringify(got) !== JSON.stringify(expected)) {
+        throw new FastPathMismatch(`invariant ${key}: fast path gives ${JSON.stringify(got)}, fhirpath.js ${JSON.stringify(expected)} for "${expression}"`);
+      }
+      return expected;
+    };
+  } else if (fast) {
+    evaluate = (node, resource) => {
+      const result = fast(node, { resource, rootResource: resource });
+      return result === FALLBACK ? slow(node, resource) : result;
+    };
+  }
   return {
     key,
     human,
     test(node, resource) {
       try {
-        const result: unknown[] = fn(node, { resource, rootResource: resource });
+        const result = evaluate(node, resource);
         return result.length === 1 && result[0] === true;
-      } catch {
+      } catch (err) {
+        if (err instanceof FastPathMismatch) throw err;
         return false;
       }
     },
