@@ -84,3 +84,13 @@ export function cpuTotal(first: 'gateway' | 'client', cpu: CpuPerUnit): number |
   const own = first === 'gateway' ? cpu.gatewayMs : cpu.selfMs;
   return own !== undefined && cpu.postgresMs !== undefined ? own + cpu.postgresMs : undefined;
 }
+
+/** CPU per unit over several runs: each run's figures weighted by the units it did. */
+export function combineCpu(parts: { cpu: CpuPerUnit; units: number }[]): CpuPerUnit {
+  const units = parts.reduce((n, p) => n + p.units, 0);
+  const weighted = (pick: (c: CpuPerUnit) => number | undefined): number | undefined => {
+    if (units === 0 || parts.some((p) => pick(p.cpu) === undefined)) return undefined;
+    return parts.reduce((sum, p) => sum + (pick(p.cpu) as number) * p.units, 0) / units;
+  };
+  return { selfMs: weighted((c) => c.selfMs) ?? Number.NaN, gatewayMs: weighted((c) => c.gatewayMs), postgresMs: weighted((c) => c.postgresMs) };
+}

@@ -11,6 +11,18 @@ export interface LoadResult {
   perSecond: number;
   p50: number;
   p99: number;
+  /** Every call's latency (ms), ascending: for combining runs (not written to the results file). */
+  latencies?: number[];
+}
+
+/** Several runs of one measurement as one: calls and seconds added up, percentiles over every call. */
+export function combineLoads(parts: LoadResult[]): LoadResult {
+  const latencies = parts.flatMap((p) => p.latencies ?? []).sort((a, b) => a - b);
+  const ok = parts.reduce((n, p) => n + p.ok, 0);
+  const seconds = parts.reduce((n, p) => n + p.seconds, 0);
+  const errors: Record<string, number> = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.errors)) errors[k] = (errors[k] ?? 0) + v;
+  return { ok, errors, seconds, perSecond: ok / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
 }
 
 /**
@@ -44,5 +56,5 @@ export async function load(concurrency: number, seconds: number, call: (worker: 
   );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { ok, errors, seconds: elapsed, perSecond: ok / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { ok, errors, seconds: elapsed, perSecond: ok / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies };
 }
