@@ -415,3 +415,37 @@ export function compileFastPath(expression: string, model: boolean): ((focus: un
 
 /** Returned when an evaluation meets something the subset does not do: the caller uses fhirpath.js. */
 export const FALLBACK: unknown[] = [];
+
+export type Evaluator = (focus: unknown, env: Env) => unknown[];
+
+export interface FastPathOptions {
+  /** Tests: run both evaluators every time and throw where they differ; names the place in the error. */
+  verify?: string;
+  /** The error thrown for a difference (a caller may need to tell it from its own failures). */
+  mismatch?: new (message: string) => Error;
+}
+
+/**
+ * `slow` (fhirpath.js, compiled by the caller) behind the fast subset: the closures where the expression and the
+ * value at hand lie within the subset, `slow` where not.
+ */
+export function evaluatorWithFastPath(expression: string, model: boolean, slow: Evaluator, options: FastPathOptions = {}): Evaluator {
+  const fast = compileFastPath(expression, model);
+  if (!fast) return slow;
+  const where = options.verify;
+  if (where !== undefined) {
+    const Mismatch = options.mismatch ?? Error;
+    return (focus, env) => {
+      const expected = slow(focus, env);
+      const got = fast(focus, env);
+      if (got !== FALLBACK && JSON.stringify(got) !== JSON.stringify(expected)) {
+        throw new Mismatch(`${where}: fast path gives ${JSON.stringify(got)}, fhirpath.js ${JSON.stringify(expected)} for "${expression}"`);
+      }
+      return expected;
+    };
+  }
+  return (focus, env) => {
+    const result = fast(focus, env);
+    return result === FALLBACK ? slow(focus, env) : result;
+  };
+}

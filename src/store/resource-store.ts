@@ -57,6 +57,28 @@ function scopeCondition(scope: PartyScope | undefined, params: unknown[], alias 
   return ` AND (${alias}resource_type = ANY(${open}) OR ${alias}parties && ${parties})`;
 }
 
+/**
+ * The parts of a statement that write a resource's string and date index ($1 its type, $2 its id, the five index
+ * arrays of `indexParams` from `$from` on), after deleting the rows it had when `replace`. All parts see the
+ * statement's snapshot, so the old rows are deleted and the new ones inserted without seeing each other. Empty
+ * arrays insert nothing; the parts stay in the statement so that every parameter has a type.
+ */
+function indexWrites(from: number, replace: boolean): string {
+  const param = (i: number): string => `$${from + i}`;
+  const cleared = replace
+    ? `, old_strings AS (DELETE FROM search_string WHERE resource_type = $1 AND id = $2)
+       , old_dates AS (DELETE FROM search_date WHERE resource_type = $1 AND id = $2)`
+    : '';
+  return `${cleared}
+       , strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest(${param(0)}::text[], ${param(1)}::text[]) AS t(p, v))
+       , dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
+           SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest(${param(2)}::text[], ${param(3)}::text[], ${param(4)}::text[]) AS t(p, l, h))`;
+}
+
+function indexParams(index: IndexValues): unknown[] {
+  return [index.strings.map((s) => s.param), index.strings.map((s) => s.value), index.dates.map((d) => d.param), index.dates.map((d) => d.low), index.dates.map((d) => d.high)];
+}
+
 /** Plain SQL for resources and their history: no FHIR rules, no authorization (the repository does those). */
 export const resourceStore = {
   async current(q: Queryable, resourceType: string, id: string, lock = false): Promise<StoredVersion | undefined> {
@@ -99,32 +121,10 @@ export const resourceStore = {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
       : `UPDATE resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6, tokens = $7, parties = $8
          WHERE resource_type = $1 AND id = $2`;
-    const cleared = isNew
-      ? ''
-      : `, old_strings AS (DELETE FROM search_string WHERE resource_type = $1 AND id = $2)
-         , old_dates AS (DELETE FROM search_date WHERE resource_type = $1 AND id = $2)`;
-    // Empty arrays insert nothing; the parts stay in the statement so that every parameter has a type.
-    const strings = `, strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest($9::text[], $10::text[]) AS t(p, v))`;
-    const dates = `, dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
-           SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest($11::text[], $12::text[], $13::text[]) AS t(p, l, h))`;
     await tx.query(
-      `WITH cur AS (${current})${cleared}${strings}${dates}
+      `WITH cur AS (${current})${indexWrites(9, !isNew)}
        INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        resourceType,
-        id,
-        versionId,
-        lastUpdated,
-        deleted,
-        content,
-        index.tokens,
-        parties,
-        index.strings.map((s) => s.param),
-        index.strings.map((s) => s.value),
-        index.dates.map((d) => d.param),
-        index.dates.map((d) => d.low),
-        index.dates.map((d) => d.high),
-      ],
+      [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, ...indexParams(index)],
     );
   },
 
@@ -133,24 +133,12 @@ export const resourceStore = {
    * the index is derived from the content, and an earlier version of the gateway may have derived less.
    */
   async writeIndex(tx: Tx, resourceType: string, id: string, index: IndexValues): Promise<void> {
-    await tx.query(
-      `WITH cur AS (UPDATE resources SET tokens = $3 WHERE resource_type = $1 AND id = $2)
-       , old_strings AS (DELETE FROM search_string WHERE resource_type = $1 AND id = $2)
-       , old_dates AS (DELETE FROM search_date WHERE resource_type = $1 AND id = $2)
-       , strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest($4::text[], $5::text[]) AS t(p, v))
-       INSERT INTO search_date (resource_type, id, param, low, high)
-       SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest($6::text[], $7::text[], $8::text[]) AS t(p, l, h)`,
-      [
-        resourceType,
-        id,
-        index.tokens,
-        index.strings.map((s) => s.param),
-        index.strings.map((s) => s.value),
-        index.dates.map((d) => d.param),
-        index.dates.map((d) => d.low),
-        index.dates.map((d) => d.high),
-      ],
-    );
+    await tx.query(`WITH cur AS (UPDATE resources SET tokens = $3 WHERE resource_type = $1 AND id = $2)${indexWrites(4, true)} SELECT 1`, [
+      resourceType,
+      id,
+      index.tokens,
+      ...indexParams(index),
+    ]);
   },
 
   async history(

@@ -1,9 +1,7 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
-import { compileFastPath, FALLBACK } from '../fast-fhirpath.ts';
+import { evaluatorWithFastPath } from '../fast-fhirpath.ts';
 import type { CompiledInvariant } from './compiled.ts';
-
-type Evaluate = (node: unknown, resource: unknown) => unknown[];
 
 /** The two FHIRPath evaluators disagree (tests only): not an invariant that fails, a fault to report. */
 export class FastPathMismatch extends Error {}
@@ -18,30 +16,16 @@ export class FastPathMismatch extends Error {}
 export function compileInvariant(key: string, human: string, expression: string, basePath: string, verifyFastPath = false): CompiledInvariant {
   const isRoot = !basePath.includes('.');
   const fn = fhirpath.compile(isRoot ? expression : { base: basePath, expression }, r4, { async: false });
-  const slow: Evaluate = (node, resource) => fn(node, { resource, rootResource: resource }) as unknown[];
-  const fast = compileFastPath(expression, true);
-  let evaluate: Evaluate = slow;
-  if (fast && verifyFastPath) {
-    evaluate = (node, resource) => {
-      const expected = slow(node, resource);
-      const got = fast(node, { resource, rootResource: resource });
-      if (got !== FALLBACK && JSON.stringify(got) !== JSON.stringify(expected)) {
-        throw new FastPathMismatch(`invariant ${key}: fast path gives ${JSON.stringify(got)}, fhirpath.js ${JSON.stringify(expected)} for "${expression}"`);
-      }
-      return expected;
-    };
-  } else if (fast) {
-    evaluate = (node, resource) => {
-      const result = fast(node, { resource, rootResource: resource });
-      return result === FALLBACK ? slow(node, resource) : result;
-    };
-  }
+  const evaluate = evaluatorWithFastPath(expression, true, (node, env) => fn(node, env) as unknown[], {
+    verify: verifyFastPath ? `invariant ${key}` : undefined,
+    mismatch: FastPathMismatch,
+  });
   return {
     key,
     human,
     test(node, resource) {
       try {
-        const result = evaluate(node, resource);
+        const result = evaluate(node, { resource, rootResource: resource });
         return result.length === 1 && result[0] === true;
       } catch (err) {
         if (err instanceof FastPathMismatch) throw err;

@@ -3,7 +3,7 @@
 // mapping file fails at start-up with its file and entry named, never halfway through a record.
 import fhirpath from 'fhirpath';
 import type { Model } from 'fhirpath';
-import { compileFastPath, FALLBACK } from '../../fhir/fast-fhirpath.ts';
+import { evaluatorWithFastPath } from '../../fhir/fast-fhirpath.ts';
 import type { Scope } from './scopes.ts';
 import { ANY } from './scopes.ts';
 import type { Transform } from './transforms/index.ts';
@@ -104,23 +104,7 @@ export class Compiler {
     } catch (err) {
       return this.fail(at, `FHIRPath does not compile: "${source}": ${(err as Error).message}`);
     }
-    const fast = compileFastPath(source, this.opts.model !== undefined);
-    if (!fast) return slow;
-    if (this.opts.verifyFastPath) {
-      const where = `${this.opts.file}: ${at}`;
-      return (focus, vars) => {
-        const expected = slow(focus, vars);
-        const got = fast(focus, vars);
-        if (got !== FALLBACK && JSON.stringify(got) !== JSON.stringify(expected)) {
-          throw new Error(`${where}: fast path gives ${JSON.stringify(got)}, fhirpath.js ${JSON.stringify(expected)} for "${source}"`);
-        }
-        return expected;
-      };
-    }
-    return (focus, vars) => {
-      const result = fast(focus, vars);
-      return result === FALLBACK ? slow(focus, vars) : result;
-    };
+    return evaluatorWithFastPath(source, this.opts.model !== undefined, slow, { verify: this.opts.verifyFastPath ? `${this.opts.file}: ${at}` : undefined });
   }
 
   private transform(name: unknown, args: unknown, at: string): [Transform, unknown[]] {
