@@ -72,17 +72,19 @@ export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: numbe
 
 const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
 
-/** "gateway 21.9 ms + PostgreSQL 14.8 ms": `first` names the process measured besides PostgreSQL. */
-export function cpuLine(first: 'gateway' | 'client', cpu: CpuPerUnit): string {
-  const own = first === 'gateway' ? cpu.gatewayMs : cpu.selfMs;
-  const total = own !== undefined && cpu.postgresMs !== undefined ? `, together ${ms(own + cpu.postgresMs)}` : '';
-  return `CPU per handover: ${first} ${ms(own)} + PostgreSQL ${ms(cpu.postgresMs)}${total}`;
-}
+/** The CPU of the process measured besides PostgreSQL: the gateway's, or the benchmark's own (the raw client). */
+const ownMs = (first: 'gateway' | 'client', cpu: CpuPerUnit): number | undefined => (first === 'gateway' ? cpu.gatewayMs : cpu.selfMs);
 
 /** Together: the CPU time one handover costs on this machine, or undefined when a side could not be measured. */
 export function cpuTotal(first: 'gateway' | 'client', cpu: CpuPerUnit): number | undefined {
-  const own = first === 'gateway' ? cpu.gatewayMs : cpu.selfMs;
+  const own = ownMs(first, cpu);
   return own !== undefined && cpu.postgresMs !== undefined ? own + cpu.postgresMs : undefined;
+}
+
+/** "CPU per handover: gateway 21.9 ms + PostgreSQL 14.8 ms, together 36.7 ms". */
+export function cpuLine(first: 'gateway' | 'client', cpu: CpuPerUnit): string {
+  const total = cpuTotal(first, cpu);
+  return `CPU per handover: ${first} ${ms(ownMs(first, cpu))} + PostgreSQL ${ms(cpu.postgresMs)}${total === undefined ? '' : `, together ${ms(total)}`}`;
 }
 
 /** CPU per unit over several runs: each run's figures weighted by the units it did. */
