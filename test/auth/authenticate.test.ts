@@ -119,10 +119,11 @@ describe('authenticate', () => {
 
   test('a token accepted before is refused once it expires (what was verified is not kept beyond exp and the clock tolerance)', async () => {
     const now = Math.floor(Date.now() / 1000);
-    // Expired four seconds ago: still within the five seconds of clock tolerance, for about one more second.
-    const token = await forge({ iat: now - 60, exp: now - 4 });
+    // Expired two seconds ago: still within the five seconds of clock tolerance until now + 3 (`now` is rounded down,
+    // so 2 to 3 seconds from here: a first request on a loaded machine still gets in; one second was too tight).
+    const token = await forge({ iat: now - 60, exp: now - 2 });
     expect((await whoami(`Bearer ${token}`)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (now + 1) * 1000 - Date.now()) + 200));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (now + 3) * 1000 - Date.now()) + 200));
     await expect401(`Bearer ${token}`, /expired/);
   });
 
