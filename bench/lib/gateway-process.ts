@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { freePort } from '../../test/support/free-port.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -25,8 +26,15 @@ export async function startGatewayProcess(env: Record<string, string>, nodeArgs:
     cwd: ROOT,
     // A benchmark measures capacity: the per-client rate limit would only measure itself.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // At LOG_LEVEL=error the log lines (JSON) are the gateway's errors: a benchmark that counts failed requests shows
+  // why they failed. The start-up banner (plain text) is left out.
+  if (child.stdout) {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('{')) console.error(`gateway ${child.pid}: ${line}`);
+    });
+  }
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the gateway exited with ${child.exitCode} before it was ready`);

@@ -11,7 +11,10 @@ export interface NotificationLatency {
   offeredPerSecond: number;
   reachedPerSecond: number;
   handovers: number;
+  /** Handovers of this run whose notification arrived. */
   notifications: number;
+  /** Notifications that arrived a second time for one handover (a retry after a lost answer). */
+  duplicates: number;
   requestErrors: number;
   /** From the commit (the outbox's NOTIFY reaching a listener of the benchmark) to arrival at the receiver. */
   commitToReceiver: { p50: number; p99: number; max: number };
@@ -37,9 +40,8 @@ interface StatusBundle { entry: { resource: { parameter: { name: string; part?: 
  * moment each handover was committed.
  */
 export async function notificationBench(url: string, databaseUrl: string, example: Record<string, unknown>): Promise<NotifyBench> {
-  let commitToReceiver: number[] = [];
-  let writeToReceiver: number[] = [];
-  let requestToReceiver: number[] = [];
+  /** Every event notification that arrived, by handover: a run counts only its own handovers' (see `run`). */
+  let arrivals: { task: string; arrivedPerf: number; writeToReceiver?: number }[] = [];
   const sentAt = new Map<string, number>();
   const committedAt = new Map<string, number>();
   const listener = new pg.Client({ connectionString: databaseUrl });
@@ -62,13 +64,18 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
       const event = bundle.entry[0]?.resource.parameter.find((p) => p.name === 'notification-event');
       const ts = event?.part?.find((p) => p.name === 'timestamp')?.valueInstant;
       const task = /Task\/([^/]+)\//.exec(event?.part?.find((p) => p.name === 'focus')?.valueReference?.reference ?? '')?.[1];
-      if (ts) writeToReceiver.push(arrived - Date.parse(ts));
-      const committed = task ? committedAt.get(task) : undefined;
-      if (committed !== undefined) commitToReceiver.push(arrivedPerf - committed);
-      const sent = task ? sentAt.get(task) : undefined;
-      if (sent !== undefined) requestToReceiver.push(arrivedPerf - sent);
+      if (task) arrivals.push({ task, arrivedPerf, writeToReceiver: ts ? arrived - Date.parse(ts) : undefined });
     });
   });
+  /** Waits until the gateway has no notification left to deliver: what an earlier run left behind is not this run's latency. */
+  const drained = async (): Promise<void> => {
+    for (let i = 0; i < 600; i++) {
+      const r = await listener.query<{ n: string }>(`SELECT count(*)::text AS n FROM subscription_events WHERE state IN ('pending', 'sending')`);
+      if (r.rows[0]?.n === '0') return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('the notifications of an earlier run were still not delivered after 60 s');
+  };
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   const hap = `Bearer ${await demoToken(url, 'hap-vechtdal')}`;
@@ -93,9 +100,8 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
 
   return {
     async run(rate, seconds) {
-      commitToReceiver = [];
-      writeToReceiver = [];
-      requestToReceiver = [];
+      await drained();
+      arrivals = [];
       sentAt.clear();
       committedAt.clear();
       const total = Math.max(1, Math.round(rate * seconds));
@@ -123,15 +129,20 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
       }
       await Promise.all(sends);
       const elapsed = (performance.now() - started) / 1000;
-      for (let i = 0; i < 100 && writeToReceiver.length < total - errors; i++) await new Promise((r) => setTimeout(r, 100));
-      const c = [...commitToReceiver].sort((a, b) => a - b);
-      const w = [...writeToReceiver].sort((a, b) => a - b);
-      const e = [...requestToReceiver].sort((a, b) => a - b);
+      // A notification may arrive before its handover's answer: this run's are known once every answer is in.
+      const ours = (): typeof arrivals => arrivals.filter((a) => sentAt.has(a.task));
+      for (let i = 0; i < 100 && ours().length < sentAt.size; i++) await new Promise((r) => setTimeout(r, 100));
+      const mine = ours();
+      const sorted = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+      const c = sorted(mine.map((a) => (committedAt.has(a.task) ? a.arrivedPerf - committedAt.get(a.task)! : undefined)));
+      const w = sorted(mine.map((a) => a.writeToReceiver));
+      const e = sorted(mine.map((a) => a.arrivedPerf - sentAt.get(a.task)!));
       return {
         offeredPerSecond: rate,
         reachedPerSecond: total / elapsed,
         handovers: total - errors,
-        notifications: w.length,
+        notifications: new Set(mine.map((a) => a.task)).size,
+        duplicates: mine.length - new Set(mine.map((a) => a.task)).size,
         requestErrors: errors,
         commitToReceiver: { p50: percentile(c, 50), p99: percentile(c, 99), max: c.at(-1) ?? Number.NaN },
         writeToReceiver: { p50: percentile(w, 50), p99: percentile(w, 99) },
@@ -149,5 +160,5 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
 }
 
 export function latencyLine(r: NotificationLatency): string {
-  return `${r.offeredPerSecond}/s offered, ${r.reachedPerSecond.toFixed(1)}/s reached: commit → receiver p50 ${r.commitToReceiver.p50.toFixed(1)} ms, p99 ${r.commitToReceiver.p99.toFixed(1)} ms, max ${r.commitToReceiver.max.toFixed(1)} ms; Task write → receiver p50 ${r.writeToReceiver.p50.toFixed(1)} ms, p99 ${r.writeToReceiver.p99.toFixed(1)} ms; request → receiver p50 ${r.requestToReceiver.p50.toFixed(1)} ms, p99 ${r.requestToReceiver.p99.toFixed(1)} ms; ${r.notifications} of ${r.handovers} notified, ${r.requestErrors} request errors`;
+  return `${r.offeredPerSecond}/s offered, ${r.reachedPerSecond.toFixed(1)}/s reached: commit → receiver p50 ${r.commitToReceiver.p50.toFixed(1)} ms, p99 ${r.commitToReceiver.p99.toFixed(1)} ms, max ${r.commitToReceiver.max.toFixed(1)} ms; Task write → receiver p50 ${r.writeToReceiver.p50.toFixed(1)} ms, p99 ${r.writeToReceiver.p99.toFixed(1)} ms; request → receiver p50 ${r.requestToReceiver.p50.toFixed(1)} ms, p99 ${r.requestToReceiver.p99.toFixed(1)} ms; ${r.notifications} of ${r.handovers} notified${r.duplicates ? ` (${r.duplicates} twice)` : ''}, ${r.requestErrors} request errors`;
 }

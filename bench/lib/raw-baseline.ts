@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { Resource } from '@medplum/fhirtypes';
 import { extractIndexValues, type IndexValues } from '../../src/fhir/search/index-values.ts';
 import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
 import { loadNativeMapper } from '../../src/native/mapping/index.ts';
-import type { Tx } from '../../src/store/database.ts';
 import { resourceStore } from '../../src/store/resource-store.ts';
 import { gatewaySubtype, toAuditRow, type AuditRow } from '../../src/audit/event.ts';
 import { linkPending } from '../../src/audit/chain.ts';
@@ -30,7 +28,7 @@ const AUDIT_BASE = {
 /**
  * The floor: the rows one NTS handover stores (ledger, Patient, Encounter, the record's Observations,
  * ServiceRequest, Task and Provenance with history and search index, an audit row per resource, the board's
- * feed row), written straight through `pg` in the gateway's transaction shape, without HTTP, tokens,
+ * feed row), written straight through `pg` in the gateway's transaction shape (its store: the same pool and prepared statements), without HTTP, tokens,
  * validation, mapping or access rules. The audit rows are linked into the hash chain as the gateway links
  * them: by the same linker, once a second, beside the load. The ingest benchmark divided by this says what the gateway's own work
  * costs. (The bench's gateway has no subscriptions, so neither writes outbox rows.)
@@ -51,7 +49,8 @@ export async function rawBaseline(
   const templates = [mapped.patient, mapped.encounter, ...mapped.observations, mapped.serviceRequest, task, provenance].filter((r): r is NonNullable<typeof r> => Boolean(r)) as Resource[];
   // The index values are computed once: extracting them is the gateway's work, not the database's.
   const indexed: { resource: Resource; index: IndexValues }[] = templates.map((resource) => ({ resource, index: extractIndexValues(registry, resource) }));
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+  // The gateway's own store: the same pool, and the same statements prepared once per connection.
+  const db = new PostgresDatabase({ connectionString: databaseUrl, maxConnections: concurrency });
   // Record ids unique to this call: a benchmark runs the baseline several times on one database.
   const run = randomUUID().slice(0, 8);
   let n = 0;
@@ -61,29 +60,18 @@ export async function rawBaseline(
     const linker = chainLinker(databaseUrl);
     let result: LoadResult;
     try {
-      result = await load(concurrency, seconds, async () => {
-        const client = await pool.connect();
-        const tx: Tx = {
-          query: async <R>(sql: string, params?: unknown[]) => {
-            const r = await client.query(sql, params);
-            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-          },
-          exec: async (sql: string) => {
-            await client.query(sql);
-          },
-        };
-        const recordId = `RAW-${run}-${++n}`;
-        try {
-          await client.query('BEGIN');
-          await client.query(
+      result = await load(concurrency, seconds, () =>
+        db.transaction(async (tx) => {
+          const recordId = `RAW-${run}-${++n}`;
+          await tx.query(
             `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, 'nts', $2)
              ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence RETURNING last_sequence`,
             ['90001234', recordId],
           );
-          await client.query(`SELECT content_hash FROM native_records WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2 AND sequence = 1`, ['90001234', recordId]);
+          await tx.query(`SELECT content_hash FROM native_records WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2 AND sequence = 1`, ['90001234', recordId]);
           // The identity lookups a send needs: the patient by BSN, the contact by its identifier.
-          await client.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND tokens && $1::text[] LIMIT 1`, [[`identifier=bsn|${n}`]]);
-          await client.query(`SELECT id FROM resources WHERE resource_type = 'Encounter' AND tokens && $1::text[] LIMIT 1`, [[`identifier=contact|${recordId}`]]);
+          await tx.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND tokens && $1::text[] LIMIT 1`, [[`identifier=bsn|${n}`]]);
+          await tx.query(`SELECT id FROM resources WHERE resource_type = 'Encounter' AND tokens && $1::text[] LIMIT 1`, [[`identifier=contact|${recordId}`]]);
           const now = new Date().toISOString();
           const audit: AuditRow[] = [];
           let taskId = '';
@@ -96,27 +84,21 @@ export async function rawBaseline(
             );
           }
           await insertAuditRows(tx, audit);
-          await client.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [[taskId], 'board_events']);
-          await client.query(
+          await tx.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [[taskId], 'board_events']);
+          await tx.query(
             `WITH head AS (UPDATE native_record_heads SET last_sequence = 1 WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2)
              INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response) VALUES ($1, 'nts', $2, 1, 'x', 201, null, '{}')`,
             ['90001234', recordId],
           );
-          await client.query('COMMIT');
           return true;
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        } finally {
-          client.release();
-        }
-      });
+        }),
+      );
     } finally {
       await linker.stop();
     }
     return { ...result, cpuPerHandoverMs: cpuPerUnit(before, cpuSnapshot(), result.ok) };
   } finally {
-    await pool.end();
+    await db.close();
   }
 }
 
