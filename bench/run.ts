@@ -56,7 +56,19 @@ async function dropDatabase(part: string): Promise<void> {
 const row = (label: string, r: LoadResult, unit = '/s'): string =>
   `${label.padEnd(34)} ${r.perSecond.toFixed(1).padStart(8)} ${unit}   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${Object.values(r.errors).reduce((a, b) => a + b, 0)}`;
 
-const results: Record<string, unknown> = { date: new Date().toISOString(), seconds, clients, cores: availableParallelism(), smoke };
+// What the figures depend on besides the gateway: how busy the machine was before the run, and whether the server
+// keeps planner statistics and clears dead rows as a production server does (autovacuum; some test machines turn it off).
+const loadBefore = loadavg()[0] ?? 0;
+const autovacuum = await (async (): Promise<string> => {
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  try {
+    return (await admin.query<{ autovacuum: string }>('SHOW autovacuum')).rows[0]?.autovacuum ?? 'unknown';
+  } finally {
+    await admin.end();
+  }
+})();
+const results: Record<string, unknown> = { date: new Date().toISOString(), seconds, clients, cores: availableParallelism(), loadAverageBefore: loadBefore, autovacuum, smoke };
 const lines: string[] = [];
 
 // (a) native ingest through HTTP, gateway in its own process, and (b) the same rows straight through pg, in
@@ -160,7 +172,7 @@ await dropDatabase('bench_ingest');
 await dropDatabase('bench_raw');
 await dropDatabase('bench_notify');
 results.loadAverage = loadavg()[0];
-console.log(`Benchmarks: ${clients} clients, ${seconds} s per measurement, ${availableParallelism()} cores, load average ${loadavg()[0]?.toFixed(1)}${smoke ? ' (smoke run: figures mean nothing)' : ''}`);
+console.log(`Benchmarks: ${clients} clients, ${seconds} s per measurement, ${availableParallelism()} cores, load average before ${loadBefore.toFixed(1)}, PostgreSQL autovacuum ${autovacuum}${smoke ? ' (smoke run: figures mean nothing)' : ''}`);
 for (const l of lines) console.log(l);
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
 writeFileSync(join(import.meta.dirname, 'results', 'latest.json'), `${JSON.stringify(results, (key, value: unknown) => (key === 'latencies' ? undefined : value), 2)}\n`);
