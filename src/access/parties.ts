@@ -122,6 +122,8 @@ export async function partiesAtWrite(tx: Tx, ctx: RequestContext, next: Resource
  * open candidates of its group, the ServiceRequest it is about, its Encounter and Patient, the Encounters
  * carrying out its request, their Observations, and the Provenance of all of these. One statement; rows
  * that already hold every party are left alone (no lock taken), and only rows the writer may read are touched.
+ * The rows are locked in one order (type, id) before they change: Tasks written at once about one request and
+ * patient each lock both rows, and in the order a plan happened to visit them they deadlocked (seen in the benchmark).
  */
 export function partyPropagation(): WriteHooks {
   return {
@@ -154,10 +156,15 @@ export function partyPropagation(): WriteHooks {
          provenance AS (
            SELECT r.resource_type, r.id FROM resources r
             WHERE r.resource_type = 'Provenance' AND r.tokens && ARRAY(SELECT 'target=' || resource_type || '/' || id FROM handover WHERE resource_type <> 'Patient')),
-         targets AS (SELECT * FROM handover UNION SELECT * FROM provenance)
+         targets AS (SELECT * FROM handover UNION SELECT * FROM provenance),
+         locked AS (
+           SELECT r.resource_type, r.id FROM resources r JOIN targets x ON r.resource_type = x.resource_type AND r.id = x.id, t
+            WHERE NOT r.parties @> t.parties${visible}
+            ORDER BY r.resource_type, r.id
+            FOR UPDATE OF r)
          UPDATE resources r SET parties = ARRAY(SELECT DISTINCT p FROM unnest(r.parties || t.parties) AS p ORDER BY p)
-           FROM targets x, t
-          WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties${visible}
+           FROM locked x, t
+          WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties
           RETURNING r.resource_type, r.id, r.parties`,
         params,
       );

@@ -47,6 +47,8 @@ export const unsupportedMediaType = fail(415, 'not-supported');
 export const unprocessable = fail(422, 'processing');
 export const tooManyRequests = (diagnostics: string, retryAfterSeconds: number): HttpError =>
   new HttpError(429, outcome('throttled', diagnostics), { 'Retry-After': String(retryAfterSeconds) });
+/** The database gave up the request's transaction to end a conflict with another (deadlock, serialization): nothing was stored. */
+export const transientConflict = (diagnostics: string): HttpError => new HttpError(503, outcome('transient', diagnostics), { 'Retry-After': '1' });
 
 export function allOk(diagnostics = 'All OK'): OperationOutcome {
   return outcome('informational', diagnostics, undefined, 'information');

@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { Bundle, Patient, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { buildPatient, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
+import { buildPatient, buildServiceRequest, buildTask, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
+import type { Tx } from '../../src/store/database.ts';
 import { createHandover, FHIR_JSON, fhirClient } from './helpers.ts';
 
 let tg: TestGateway;
@@ -93,4 +94,60 @@ it('50 concurrent If-Match updates of one Task leave a linear history without lo
   expect(final.meta!.versionId).toBe(String(writers + 1));
   expect(new Set(final.note!.map((n) => n.text))).toEqual(new Set(Array.from({ length: writers }, (_, n) => `writer ${n}`)));
   expect(final.note).toHaveLength(writers);
+});
+
+describe('spreading a new Task\'s parties locks the rows of its handover in one order (type, id)', () => {
+  // Tasks written at once about one request and patient each lock both rows; in the order a query plan happened
+  // to visit them, two of them deadlocked (the benchmark's concurrent Task creates met it every few runs).
+  // Another transaction holds one of the two rows; the Task's write waits for it. In one global order it then
+  // holds a row after that one (Patient < ServiceRequest) only when it waits for the first.
+  const rowLock = async (tx: Tx, ref: string, nowait = false): Promise<void> => {
+    const [type, id] = ref.split('/');
+    await tx.query(`SELECT 1 FROM resources WHERE resource_type = $1 AND id = $2 FOR UPDATE${nowait ? ' NOWAIT' : ''}`, [type, id]);
+  };
+  /** Until another transaction waits for `holder`'s (pg_locks: anyone may read it, unlike another role's pg_stat_activity). */
+  const waitUntilWaitedFor = async (holder: Tx): Promise<void> => {
+    const xid = (await holder.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0]!.xid;
+    for (let i = 0; i < 200; i++) {
+      const r = await tg.gateway.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'transactionid' AND transactionid::text = $1 AND NOT granted`,
+        [xid],
+      );
+      if ((r.rows[0]?.n ?? 0) > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error('the Task write never waited for the held row');
+  };
+  /** While `held` is locked elsewhere and the Task's write waits for it: may a third transaction lock `probe`? */
+  const probeWhileWaiting = async (held: 'patient' | 'serviceRequest', probe: 'patient' | 'serviceRequest'): Promise<boolean> => {
+    const fhir = await fhirClient(tg);
+    const requester = await tg.organizationRef('hap-vechtdal');
+    const owner = await tg.organizationRef('rav-noordoost');
+    const rows = { patient: `Patient/${(await fhir.create(buildPatient())).id}`, serviceRequest: '' };
+    rows.serviceRequest = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient: rows.patient, requester, performer: owner }))).id}`;
+    let free = false;
+    let create: Promise<request.Response> | undefined;
+    await tg.gateway.db.transaction(async (holder) => {
+      await rowLock(holder, rows[held]);
+      create = send(request(server).post('/fhir/Task'), buildTask({ focus: rows.serviceRequest, patient: rows.patient, requester, owner }), { Prefer: 'return=minimal' }).then((r) => r);
+      await waitUntilWaitedFor(holder);
+      free = await tg.gateway.db.transaction(async (prober) => rowLock(prober, rows[probe], true)).then(
+        () => true,
+        (err: { code?: string }) => {
+          if (err.code !== '55P03') throw err;
+          return false;
+        },
+      );
+    });
+    expect((await create!).status).toBe(201);
+    return free;
+  };
+
+  it('waiting for the Patient, it holds no lock on the ServiceRequest', async () => {
+    expect(await probeWhileWaiting('patient', 'serviceRequest')).toBe(true);
+  });
+
+  it('waiting for the ServiceRequest, it already holds the Patient', async () => {
+    expect(await probeWhileWaiting('serviceRequest', 'patient')).toBe(false);
+  });
 });
