@@ -31,6 +31,8 @@ export interface Config {
   hookRetryMaxMs: number;
   /** Requests a minute per client (and per address at the token endpoint), per instance; 0: no limit. */
   rateLimitPerMinute: number;
+  /** Write requests at work at once per instance; 0: no limit. */
+  maxConcurrentWrites: number;
   /** The board's urgency targets: a file like mappings/board/targets.json, or inline JSON of minutes per code. */
   boardTargets?: string;
 }
@@ -109,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hookRetryBaseMs: int('HOOK_RETRY_BASE_MS', 1000, 1, 60_000),
     hookRetryMaxMs: int('HOOK_RETRY_MAX_MS', 15 * 60_000, 1, 24 * 3600_000),
     rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    maxConcurrentWrites: int('MAX_CONCURRENT_WRITES', 8, 0, 10_000),
     boardTargets: env.BOARD_TARGETS || undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);

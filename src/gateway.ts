@@ -25,6 +25,7 @@ import { adminRouter } from './http/admin-routes.ts';
 import { OUTBOX_CHANNEL } from './subscriptions/outbox.ts';
 import { metricsRouter, requestObserver } from './http/observability.ts';
 import { RateLimiter } from './http/rate-limit.ts';
+import { WriteLimit } from './http/write-limit.ts';
 import { redactingLogger } from './observability/logging.ts';
 import { Metrics } from './observability/metrics.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
@@ -140,6 +141,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     auditFailures: audit.failures,
     maxBodyBytes: config.maxBodyBytes,
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
+    writeLimit: config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites) : undefined,
     observers: [requestObserver(logger, metrics)],
     publicRoutes: [healthRouter(db), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],

@@ -11,6 +11,7 @@ import { parseJsonBody } from './json-body.ts';
 import { checkAccept, FHIR_JSON, requireContentType } from './media-types.ts';
 import { parseQuery } from './query.ts';
 import { limitPerAddress, limitPerClient, type RateLimiter } from './rate-limit.ts';
+import type { WriteLimit } from './write-limit.ts';
 
 export interface Authenticator {
   /** Serves /oauth2/token and the /.well-known documents. */
@@ -33,6 +34,8 @@ export interface AppDeps {
   protectedRoutes?: { path: string; router: Router }[];
   /** Requests per client (after authentication) and per address at the token endpoint; none: no limit. */
   rateLimiter?: RateLimiter;
+  /** Write requests (FHIR and native) at work at once, after authentication; more wait their turn. */
+  writeLimit?: WriteLimit;
 }
 
 const asyncRoute =
@@ -78,13 +81,19 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(deps.auth.router);
 
   const perClient = deps.rateLimiter ? limitPerClient(deps.rateLimiter) : undefined;
+  const inTurn = deps.writeLimit?.middleware();
+  // Only authenticated requests within their client's rate wait for a turn to write.
+  const admitted = (req: Request, res: Response, next: NextFunction): void => {
+    if (inTurn) inTurn(req, res, next);
+    else next();
+  };
   const authenticate = (req: Request, res: Response, next: NextFunction): void => {
     deps.auth
       .authenticate(req.headers.authorization, res.locals.requestId as string)
       .then((ctx) => {
         res.locals.ctx = ctx;
-        if (perClient) perClient(req, res, next);
-        else next();
+        if (perClient) perClient(req, res, (err?: unknown) => (err ? next(err) : admitted(req, res, next)));
+        else admitted(req, res, next);
       })
       .catch(next);
   };
