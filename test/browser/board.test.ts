@@ -181,7 +181,8 @@ interface Board {
     await page.click('#request-form button[type=submit]');
     await page.waitForSelector('#request-message:has-text("Verstuurd aan 2")', { timeout: 10_000 });
     await page.waitForSelector('#request', { state: 'hidden' });
-    await page.waitForFunction('document.querySelectorAll(\'tr[data-handover-id][data-colour="geel"]\').length >= 3');
+    // Locators, not waitForFunction: the board's CSP (script-src 'self') refuses the eval a string predicate polls with.
+    await page.locator('tr[data-handover-id][data-colour="geel"]').nth(2).waitFor();
     const rows = await page.$$eval('tr[data-handover-id]', (trs) => trs.map((t) => ({ id: t.getAttribute('data-handover-id') ?? '', text: t.textContent ?? '' })));
     const mine = rows.filter((r) => r.text.includes('ZCC IJsselland') && r.text.includes('Palliatieve zorg'));
     expect(mine).toHaveLength(2);
@@ -206,7 +207,7 @@ interface Board {
     await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
     await native.createHandover('vvt-aanvraag-van-zcc.json', 'zcc-ijsselland');
     await zcc.page.waitForSelector(`tr[data-handover-id="${s1.taskId}"][data-status="accepted"]`);
-    await zcc.page.waitForFunction('document.querySelectorAll("tr[data-handover-id]").length >= 7');
+    await zcc.page.locator('tr[data-handover-id]').nth(6).waitFor();
     mkdirSync(ARTIFACTS, { recursive: true });
     await zcc.page.screenshot({ path: join(ARTIFACTS, 'board.png'), fullPage: true });
   }, 60_000);
