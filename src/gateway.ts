@@ -88,7 +88,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
   hooks.push(workflowHooks(() => repoDeps), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
-  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl });
+  const metrics = new Metrics();
+  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics });
   hooks.push(subscriptions.hooks);
   hooks.push(boardFeedHooks());
   // Last: the audit rows of a transaction are written when every other hook has had its say.
@@ -133,7 +134,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   const board = createBoard({ db, logger, rootDir: ROOT_DIR, targetsSetting: config.boardTargets, repository, authenticate: (h, id) => auth.authenticate(h, id), audit: audit.log });
   const ingest = new NativeIngest(fhirBaseUrl);
-  const metrics = new Metrics();
+  const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites) : undefined;
+  if (writeLimit) {
+    metrics.gauge('gateway_writes_active', 'Write requests at work in this instance (at most MAX_CONCURRENT_WRITES)', async () => writeLimit.state.active);
+    metrics.gauge('gateway_writes_waiting', 'Write requests in this instance waiting for their turn', async () => writeLimit.state.waiting);
+  }
   const app = createApp({
     logger,
     fhir: audit.router(fhir),
@@ -141,7 +146,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     auditFailures: audit.failures,
     maxBodyBytes: config.maxBodyBytes,
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
-    writeLimit: config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites) : undefined,
+    writeLimit,
     observers: [requestObserver(logger, metrics)],
     publicRoutes: [healthRouter(db), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],

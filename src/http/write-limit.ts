@@ -18,7 +18,7 @@ export class WriteLimit {
     this.limit = limit;
   }
 
-  /** Writes at work now, and waiting for a turn (for /metrics and tests). */
+  /** Writes at work now, and waiting for a turn (for /metrics). */
   get state(): { active: number; waiting: number } {
     return { active: this.active, waiting: this.waiting.length };
   }

@@ -6,6 +6,7 @@ import type { Repository, WriteHooks } from '../fhir/repository.ts';
 import type { FhirRequest } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 import type { NativeMapper } from '../native/mapping/index.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { Database } from '../store/database.ts';
 import type { EndpointPolicy } from './endpoint.ts';
 import { nativeRenderer } from './native-payload.ts';
@@ -27,8 +28,9 @@ export interface Subscriptions {
 }
 
 /** The handover topic, its subscriptions, the outbox and the delivery worker, composed from configuration. */
-export function createSubscriptions(args: { db: Database; logger: Logger; config: Config; fhirBaseUrl: string }): Subscriptions {
-  const { db, logger, config, fhirBaseUrl } = args;
+export function createSubscriptions(args: { db: Database; logger: Logger; config: Config; fhirBaseUrl: string; metrics: Metrics }): Subscriptions {
+  const { db, logger, config, fhirBaseUrl, metrics } = args;
+  watchOutbox(db, metrics);
   const policy: EndpointPolicy = { allowHttpLoopback: config.allowHttpLoopbackHooks, allowedOrigins: config.hookAllowedOrigins };
   let worker: DeliveryWorker | undefined;
   return {
@@ -45,6 +47,10 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
         policy,
         retry: { baseMs: config.hookRetryBaseMs, maxMs: config.hookRetryMaxMs, horizonSeconds: config.hookRetryHorizonSeconds },
         renderNative: nativeRenderer(repository, mapper),
+        onAttempt: (outcome, seconds) => {
+          metrics.deliveryAttempts.inc({ outcome });
+          metrics.deliveryDuration.observe({ outcome }, seconds);
+        },
       });
       await worker.start();
     },
@@ -52,4 +58,21 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
       await worker?.close();
     },
   };
+}
+
+/** What operators watch of the outbox, read from the database at each scrape: the same figures from every instance. */
+function watchOutbox(db: Database, metrics: Metrics): void {
+  const count = async (sql: string): Promise<number> => Number((await db.query<{ n: string | null }>(sql)).rows[0]?.n ?? 0);
+  metrics.gauge('gateway_outbox_backlog', 'Notifications stored and not yet delivered (waiting, being sent or waiting for a retry)', () =>
+    count(`SELECT count(*)::text AS n FROM subscription_events WHERE state IN ('pending', 'sending')`),
+  );
+  metrics.gauge('gateway_outbox_oldest_event_age_seconds', 'Age of the oldest notification not yet delivered; 0 when there is none', () =>
+    count(`SELECT coalesce(extract(epoch FROM now() - min(occurred)), 0)::text AS n FROM subscription_events WHERE state IN ('pending', 'sending')`),
+  );
+  metrics.gauge('gateway_outbox_dead_letters', 'Notifications given up after the retry horizon, kept until their subscription is re-activated', () =>
+    count(`SELECT count(*)::text AS n FROM subscription_events WHERE state = 'dead'`),
+  );
+  metrics.gauge('gateway_subscriptions_in_error', 'Subscriptions in status error (a failed handshake, or retries exhausted)', () =>
+    count(`SELECT count(*)::text AS n FROM subscription_state WHERE status = 'error'`),
+  );
 }

@@ -31,6 +31,8 @@ export interface WorkerDeps {
   /** How often due retries, expired claims, handshakes and heartbeats are looked for. */
   pollMs?: number;
   maxInFlight?: number;
+  /** Told of every event notification sent and answered (or not): for the delivery metrics. */
+  onAttempt?: (outcome: 'delivered' | 'failed', seconds: number) => void;
 }
 
 /** A claimed event with what sending it needs of its subscription, read in the claim itself. */
@@ -213,6 +215,7 @@ export class DeliveryWorker {
     const result = await this.send(sub, 'event-notification', e.event_number, `${sub.id}-${e.event_number}`, contentType, body, signal, e.header);
     const latencyMs = performance.now() - started;
     if (this.stopped && signal.aborted) return;
+    this.deps.onAttempt?.(result.ok ? 'delivered' : 'failed', latencyMs / 1000);
     if (result.ok) {
       await db.transaction(async (tx) => {
         await tx.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = NULL WHERE id = $1`, [e.id]);
