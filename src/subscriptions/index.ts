@@ -24,6 +24,8 @@ export interface Subscriptions {
   registerRoutes(router: FhirRouter, services: { repo: (req: FhirRequest) => Repository; requireScope: (req: FhirRequest, type: string, interaction: 'c' | 'r' | 'u' | 'd' | 's') => void }): void;
   /** Starts the delivery worker (after the routes and hooks exist). */
   start(repository: (ctx: RequestContext) => Repository, mapper: NativeMapper): Promise<void>;
+  /** Whether this instance's delivery worker is started and not stuck (readiness). */
+  delivering(): boolean;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,8 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
       });
       await worker.start();
     },
+    // A cycle starts every second (the poll); one that has not begun or ended for half a minute is stuck.
+    delivering: () => worker?.running(30_000) ?? false,
     close: async () => {
       await worker?.close();
     },

@@ -81,6 +81,9 @@ export class DeliveryWorker {
   private poll: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private unlisten: (() => Promise<void>) | undefined;
+  private started = false;
+  /** When a cycle last began or ended: the poll starts one every second, so a stale time means a stuck worker. */
+  private lastActivity = 0;
 
   constructor(deps: WorkerDeps) {
     this.deps = deps;
@@ -93,7 +96,13 @@ export class DeliveryWorker {
     });
     this.poll = setInterval(() => this.wake(true), this.deps.pollMs ?? 1000);
     this.poll.unref();
+    this.started = true;
     this.wake(true);
+  }
+
+  /** Started, not stopped, and a cycle began or ended within `withinMs` (readiness). */
+  running(withinMs: number): boolean {
+    return this.started && !this.stopped && Date.now() - this.lastActivity < withinMs;
   }
 
   /** Looks for work now; `maintenance` also runs handshakes and heartbeats (a new subscription). */
@@ -107,10 +116,12 @@ export class DeliveryWorker {
       this.again = true;
       return;
     }
+    this.lastActivity = Date.now();
     this.cycle = this.runCycle()
       .catch((err: unknown) => this.deps.logger.error({ err: safeError(err) }, 'subscription delivery cycle failed'))
       .finally(() => {
         this.cycle = undefined;
+        this.lastActivity = Date.now();
         if (this.again) {
           this.again = false;
           this.wake();
