@@ -66,17 +66,17 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
 
 /** What operators watch of the outbox, read from the database at each scrape: the same figures from every instance. */
 function watchOutbox(db: Database, metrics: Metrics): void {
-  const count = async (sql: string): Promise<number> => Number((await db.query<{ n: string | null }>(sql)).rows[0]?.n ?? 0);
+  const value = async (sql: string): Promise<number> => Number((await db.query<{ n: string | null }>(sql)).rows[0]?.n ?? 0);
   metrics.gauge('gateway_outbox_backlog', 'Notifications stored and not yet delivered (waiting, being sent or waiting for a retry)', () =>
-    count(`SELECT count(*)::text AS n FROM subscription_events WHERE state IN ('pending', 'sending')`),
+    value(`SELECT count(*)::text AS n FROM subscription_events WHERE state IN ('pending', 'sending')`),
   );
   metrics.gauge('gateway_outbox_oldest_event_age_seconds', 'Age of the oldest notification not yet delivered; 0 when there is none', () =>
-    count(`SELECT coalesce(extract(epoch FROM now() - min(occurred)), 0)::text AS n FROM subscription_events WHERE state IN ('pending', 'sending')`),
+    value(`SELECT coalesce(extract(epoch FROM now() - min(occurred)), 0)::text AS n FROM subscription_events WHERE state IN ('pending', 'sending')`),
   );
   metrics.gauge('gateway_outbox_dead_letters', 'Notifications given up after the retry horizon, kept until their subscription is re-activated', () =>
-    count(`SELECT count(*)::text AS n FROM subscription_events WHERE state = 'dead'`),
+    value(`SELECT count(*)::text AS n FROM subscription_events WHERE state = 'dead'`),
   );
   metrics.gauge('gateway_subscriptions_in_error', 'Subscriptions in status error (a failed handshake, or retries exhausted)', () =>
-    count(`SELECT count(*)::text AS n FROM subscription_state WHERE status = 'error'`),
+    value(`SELECT count(*)::text AS n FROM subscription_state WHERE status = 'error'`),
   );
 }

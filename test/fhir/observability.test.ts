@@ -1,6 +1,7 @@
 // What operators watch: Prometheus metrics by route pattern, native records by outcome, and a token when configured.
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { metricValue } from '../support/metrics.ts';
 
 let gw: TestGateway;
 let guarded: TestGateway;
@@ -13,10 +14,8 @@ afterAll(async () => {
   await guarded.stop();
 });
 
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+/** A counter not yet incremented has no sample: 0. */
+const sample = (text: string, name: string, labels: Record<string, string>): number => metricValue(text, name, labels) ?? 0;
 
 test('requests are counted by route pattern, without ids', async () => {
   const auth = await gw.auth();

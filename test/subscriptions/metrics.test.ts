@@ -2,6 +2,7 @@
 // event, dead letters and subscriptions in error.
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { metricValue } from '../support/metrics.ts';
 import { nativeClient } from '../support/native.ts';
 import { startReceiver, subscribe, type Receiver } from '../support/receiver.ts';
 
@@ -18,13 +19,8 @@ afterAll(async () => {
   await rav?.close();
 });
 
-/** A metric's value in the Prometheus text; `labels` must all match (none: the sample without labels). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const line = text
-    .split('\n')
-    .find((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line ? Number(line.split(' ').pop()) : Number.NaN;
-}
+/** A gauge must be there; a counter not yet incremented has no sample (0). */
+const sample = (text: string, name: string, labels: Record<string, string> = {}): number => metricValue(text, name, labels) ?? Number.NaN;
 const scrape = async (): Promise<string> => (await request(tg.app).get('/metrics').expect(200)).text;
 
 async function until(what: string, check: (metrics: string) => boolean): Promise<string> {
