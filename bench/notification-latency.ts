@@ -16,7 +16,7 @@ const rates = (process.env.BENCH_RATES ?? '20,50,100,200').split(',').map(Number
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);
 const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-const example = JSON.parse(readFileSync(join(import.meta.dirname, '../../shared/native-formats/examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
+const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
 
 async function admin(sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: adminUrl.toString() });

@@ -24,7 +24,7 @@ const smoke = process.env.BENCH_SMOKE === '1';
 const seconds = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 10);
 const clients = smoke ? 4 : Number(process.env.BENCH_CLIENTS ?? 32);
 const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-const example = JSON.parse(readFileSync(join(import.meta.dirname, '../../shared/native-formats/examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
+const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
 
 /** A fresh database per part, so one part's rows do not slow the next. */
 async function freshDatabase(part: string): Promise<string> {

@@ -1,6 +1,6 @@
 import type { Encounter, Observation, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 
-/** The three native formats the region's systems speak (../shared/native-formats/). */
+/** The three native formats the region's systems speak (the region's native formats; examples in test/fixtures/native-examples). */
 export type NativeFormat = 'nts' | 'ambulance' | 'vvt';
 export const NATIVE_FORMATS: readonly NativeFormat[] = ['nts', 'ambulance', 'vvt'];
 

@@ -1,4 +1,4 @@
-// Validation of native records (../shared/native-formats/): first the format's JSON Schema
+// Validation of native records (the region's native formats; examples in test/fixtures/native-examples): first the format's JSON Schema
 // (mappings/<format>/schema.json, refused with 400), then, only for records that pass it, the format's
 // cross-field rules (mappings/<format>/rules.json, refused with 422). Everything is compiled once, at load.
 import { readFile } from 'node:fs/promises';

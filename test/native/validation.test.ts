@@ -9,7 +9,7 @@ import { passesBsn11Proof } from '../../src/native/validation/checks.ts';
 import { assertTimeZoneData, localTimeInstants, parseDutchDate, parseIsoDate, parseOffsetDateTime } from '../../src/native/validation/time.ts';
 
 const MAPPINGS = path.resolve(import.meta.dirname, '../../mappings');
-const EXAMPLES = path.resolve(import.meta.dirname, '../../../shared/native-formats/examples');
+const EXAMPLES = path.resolve(import.meta.dirname, '../fixtures/native-examples');
 const HANDOVER_ID = '9b2f6c1e-5d4a-4c3b-8a71-2f0e9d8c7b6a';
 
 type Json = Record<string, any>;

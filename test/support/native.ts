@@ -5,7 +5,7 @@ import type { Bundle, OperationOutcome, Resource, Task } from '@medplum/fhirtype
 import request from 'supertest';
 import { startTestGateway, type DemoClient, type TestGateway } from './gateway.ts';
 
-export const EXAMPLES_DIR = join(import.meta.dirname, '../../../shared/native-formats/examples');
+export const EXAMPLES_DIR = join(import.meta.dirname, '../fixtures/native-examples');
 export const FHIR_JSON = 'application/fhir+json';
 export const BSN_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/bsn';
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
