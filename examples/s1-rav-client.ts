@@ -1,6 +1,6 @@
 // Scenario S1 from the ambulance service's side, as an integration developer would write it: only
 // `fetch`, `jose` and Node's own modules. Run it against `npm start` (the embedded demo):
-//   node examples/s1-rav-client.ts            (GATEWAY_URL, default http://localhost:8080; ADMIN_TOKEN, default demo-admin)
+//   npm run example:s1                        (GATEWAY_URL, default http://localhost:8080; ADMIN_TOKEN, default demo-admin)
 // What it does:
 //  1. makes an ES384 key pair and has the public key registered for RAV Noordoost with the operator CLI;
 //  2. gets an access token with private_key_jwt (SMART Backend Services);

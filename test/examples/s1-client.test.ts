@@ -41,8 +41,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('examples/s1-rav-client.ts runs scenario S1 against the embedded demo', async () => {
-  const { stdout } = await run(process.execPath, ['examples/s1-rav-client.ts'], { cwd: root, env: { ...process.env, GATEWAY_URL: url }, timeout: 60_000 });
+test('npm run example:s1 (examples/s1-rav-client.ts, with the project\'s Node) runs scenario S1 against the embedded demo', async () => {
+  const { stdout } = await run('npm', ['run', '--silent', 'example:s1'], { cwd: root, env: { ...process.env, GATEWAY_URL: url }, timeout: 60_000 });
   expect(stdout).toContain('handshake received, signature valid');
   expect(stdout).toMatch(/status AANGEVRAAGD, urgentie A1, overdrachtId [0-9a-f-]{36}/);
   expect(stdout).toContain('"status":"GEACCEPTEERD"');
