@@ -2,7 +2,8 @@
 // `/board/` works, times are Amsterdam's whatever the browser's zone, the wall mode (`?wand=1`) fits at least
 // 15 handovers at 1920×1080 and pages through the rest by itself, nothing is clipped from 1280 px up, the header
 // names the organisation and an unknown patient reads as the record describes them.
-// Leaves test/artifacts/board-wand.png (gitignored): the wall mode with 20 handovers.
+// Leaves in test/artifacts/ (gitignored): board-wand.png, the wall mode with 20 handovers at 1920×1080;
+// board-wand-1280x560.png, a page of it on a small screen; board-1280.png, the ordinary board at 1280 px.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +56,7 @@ const amsterdamTime = (at: Date | string, seconds = false): string =>
     await new Promise((resolve) => server.once('listening', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await launchChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -261,17 +263,17 @@ const amsterdamTime = (at: Date | string, seconds = false): string =>
     expect(await b.page.$eval('html', (html) => html.scrollHeight <= html.ownerDocument.defaultView.innerHeight)).toBe(true);
     // The picture of the first page, as the room sees it most of the time.
     for (let wait = 0; wait < 50 && !/^(blad 1 van \d+)?$/.test((await b.page.textContent('#page')) ?? ''); wait++) await new Promise((resolve) => setTimeout(resolve, 200));
-    mkdirSync(ARTIFACTS, { recursive: true });
     await b.page.screenshot({ path: join(ARTIFACTS, 'board-wand.png') });
   }, 120_000);
 
   it('wall mode on a smaller screen pages through every handover by itself, without motion when reduced motion is asked', async () => {
     await twenty();
-    const b = await open({ path: '/board?wand=1&wissel=3', viewport: { width: 1280, height: 720 }, reducedMotion: 'reduce' });
+    const b = await open({ path: '/board?wand=1&wissel=3', viewport: { width: 1280, height: 560 }, reducedMotion: 'reduce' });
     await signIn(b, 'zcc-ijsselland');
     const wall = await watchWall(b, 20, 60_000);
     expect(wall.pages).toBeGreaterThan(1);
     await expectNothingClipped(b);
+    await b.page.screenshot({ path: join(ARTIFACTS, 'board-wand-1280x560.png') });
     // Paging, not scrolling: the page never moves, and no animation runs.
     expect(await b.page.$eval('html', (html) => [html.ownerDocument.defaultView.scrollY, html.ownerDocument.getAnimations().length])).toEqual([0, 0]);
   }, 120_000);
@@ -283,6 +285,7 @@ const amsterdamTime = (at: Date | string, seconds = false): string =>
       await signIn(b, 'zcc-ijsselland');
       await b.page.locator('tr[data-handover-id]').nth(19).waitFor();
       await expectNothingClipped(b);
+      if (width === 1280) await b.page.screenshot({ path: join(ARTIFACTS, 'board-1280.png') });
     }
     const wall = await open({ path: '/board?wand=1', viewport: { width: 1280, height: 1024 } });
     await signIn(wall, 'zcc-ijsselland');
