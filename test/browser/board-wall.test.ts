@@ -235,7 +235,7 @@ const amsterdamTime = (at: Date | string, seconds = false): string =>
     await hap.page.locator('#viewer:has-text("Huisartsenpost Vechtdal")').waitFor({ timeout: 5000 });
   }, 60_000);
 
-  it('an unknown patient reads "onbekend (man, ~45 jr)", as the ambulance record describes him', async () => {
+  it('an unknown patient reads "onbekend (man, ~45 jr)", as the ambulance record describes him; a name kept as spoken gives initials', async () => {
     const { taskId } = await native.createHandover('ambulance-niet-vervoerd-naar-hap.json', 'rav-noordoost', {
       edit: (r) => {
         delete (r.patient as Record<string, unknown>).bsn;
@@ -249,6 +249,18 @@ const amsterdamTime = (at: Date | string, seconds = false): string =>
     const cell = b.page.locator(`tr[data-handover-id="${taskId}"] .patient`);
     await cell.waitFor({ timeout: 5000 });
     expect(await cell.textContent()).toBe('onbekend (man, ~45 jr)');
+
+    // A name the crew spoke that does not parse into parts (kept as text) still gives initials, not "?".
+    const spoken = await native.createHandover('ambulance-niet-vervoerd-naar-hap.json', 'rav-noordoost', {
+      edit: (r) => {
+        r.patient = { naam: 'Piet de Jong', geslacht: 'man', geschatteLeeftijd: 80 };
+      },
+    });
+    const named = await request(tg.app).get(`/board/handovers/${spoken.taskId}`).set('Authorization', await tg.auth('hap-vechtdal'));
+    expect((named.body as { row: { patient: unknown } }).row.patient).toEqual({ initials: 'P. de J.', age: 80, ageEstimated: true });
+    const namedCell = b.page.locator(`tr[data-handover-id="${spoken.taskId}"] .patient`);
+    await namedCell.waitFor({ timeout: 5000 });
+    expect(await namedCell.textContent()).toBe('P. de J., ~80 jr');
   }, 60_000);
 
   it('wall mode at 1920×1080: at least 15 handovers at once, and all 20 come up by themselves; a screenshot', async () => {
