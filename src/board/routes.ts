@@ -46,7 +46,9 @@ function expiryOf(header: string | undefined): number {
 
 /** `/board` (the page, no token) and its data: `/board/events` (server-sent events) and `/board/handovers/{id}`, with a Bearer token. */
 export function boardRouter(deps: BoardRouteDeps): express.Router {
-  const router = express.Router();
+  // Strict: `/board/` is not `/board`. Served at `/board/`, the page's relative URLs (its style sheet, script and
+  // data) would resolve under `/board/board/…` and the page would be dead; it is redirected instead.
+  const router = express.Router({ strict: true });
   const files: Record<string, { type: string; body: string }> = {
     '/board': { type: 'text/html', body: readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8') },
     '/board/board.js': { type: 'text/javascript', body: readFileSync(join(PUBLIC_DIR, 'board.js'), 'utf8') },
@@ -57,7 +59,11 @@ export function boardRouter(deps: BoardRouteDeps): express.Router {
       res.status(200).type(file.type).set({ 'Content-Security-Policy': BOARD_CSP, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' }).send(file.body);
     });
   }
-  router.get('/board/', (_req, res) => res.redirect(301, '../board'));
+  router.get('/board/', (req, res) => {
+    // Relative, so that it also holds behind a proxy that serves the gateway under a path; the query (`?wand=1`) stays.
+    const query = req.originalUrl.indexOf('?');
+    res.status(301).location(`../board${query >= 0 ? req.originalUrl.slice(query) : ''}`).end();
+  });
 
   const viewer = async (req: Request, res: Response, scope: 'r' | 's'): Promise<RequestContext> => {
     const ctx = await deps.authenticate(req.headers.authorization, res.locals.requestId as string);

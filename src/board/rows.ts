@@ -42,7 +42,11 @@ export interface BoardRow {
   lastChange: string;
   ride?: { status?: string; step: string; at: string; callSign?: string };
   visit?: { planned?: string; windowStart?: string; windowEnd?: string };
-  patient?: { initials: string; age?: number };
+  /**
+   * Initials and age; an unknown patient (no name, or a name that says `onbekend`) as `unknown` with the gender
+   * and the age the record gives (`ageEstimated`: the crew's estimate, no birth date).
+   */
+  patient?: { initials?: string; unknown?: true; gender?: 'male' | 'female'; age?: number; ageEstimated?: true };
   group?: string;
   /** The viewer asked for it and it has not started: the board offers to cancel it. */
   mayCancel: boolean;
@@ -69,6 +73,37 @@ function nativeCode(el: { extension?: Extension[] } | undefined): string | undef
   return el?.extension?.find((e) => e.url === NATIVE_CODE)?.valueCoding?.code;
 }
 
+const ESTIMATED_AGE = 'https://handover-gateway.nl/fhir/StructureDefinition/estimated-age';
+/** A name as spoken that says the patient is not known (the ambulance's `onbekende man`, `onbekend`). */
+const UNKNOWN_NAME = /^\s*onbekend/i;
+
+/** Today's date on the region's calendar: an age turns at midnight in Amsterdam, not where the server's clock is set. */
+function todayInAmsterdam(): [number, number, number] {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Amsterdam', year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date());
+  const part = (type: string): number => Number(parts.find((x) => x.type === type)?.value);
+  return [part('year'), part('month'), part('day')];
+}
+
+function ageOf(p: Patient): { age?: number; ageEstimated?: true } {
+  if (p.birthDate && /^\d{4}-\d{2}-\d{2}$/.test(p.birthDate)) {
+    const [y, m, d] = p.birthDate.split('-').map(Number);
+    const [ty, tm, td] = todayInAmsterdam();
+    return { age: ty - y - (tm < m || (tm === m && td < d) ? 1 : 0) };
+  }
+  // No birth date: the crew's estimate (ambulance `geschatteLeeftijd`), shown as such.
+  const estimate = p.extension?.find((e) => e.url === ESTIMATED_AGE)?.valueAge?.value;
+  return typeof estimate === 'number' ? { age: Math.round(estimate), ageEstimated: true } : {};
+}
+
+/** Initials of a name that is only text (as spoken, not parsed into parts): `Piet de Jong` → `P. de J.`. */
+function initialsOfText(text: string): string {
+  return text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => (/^\p{Lu}/u.test(w) ? `${w.charAt(0)}.` : w))
+    .join(' ');
+}
+
 function initials(p: Patient | undefined): BoardRow['patient'] {
   if (!p) return undefined;
   const name = (p.name?.find((n) => n.use === 'official') ?? p.name?.[0]) as (HumanName & { _family?: { extension?: Extension[] } }) | undefined;
@@ -76,13 +111,13 @@ function initials(p: Patient | undefined): BoardRow['patient'] {
   const own = name?._family?.extension?.find((e) => e.url === 'http://hl7.org/fhir/StructureDefinition/humanname-own-name')?.valueString ?? name?.family ?? '';
   const prefix = name?._family?.extension?.find((e) => e.url === 'http://hl7.org/fhir/StructureDefinition/humanname-own-prefix')?.valueString;
   const family = own ? `${prefix ? `${prefix} ` : ''}${own.charAt(0).toUpperCase()}.` : '';
-  let age: number | undefined;
-  if (p.birthDate && /^\d{4}-\d{2}-\d{2}$/.test(p.birthDate)) {
-    const [y, m, d] = p.birthDate.split('-').map(Number);
-    const now = new Date();
-    age = now.getFullYear() - y - (now.getMonth() + 1 < m || (now.getMonth() + 1 === m && now.getDate() < d) ? 1 : 0);
-  }
-  return { initials: [given, family].filter(Boolean).join(' ') || '?', age };
+  const fromParts = [given, family].filter(Boolean).join(' ');
+  const text = name?.text?.trim() ?? '';
+  const known = fromParts || (text && !UNKNOWN_NAME.test(text) ? initialsOfText(text) : '');
+  if (known) return { initials: known, ...ageOf(p) };
+  // Nobody knows who this is: the board says so, with what the record does tell (gender, estimated age).
+  const gender = p.gender === 'male' || p.gender === 'female' ? p.gender : undefined;
+  return { unknown: true, ...(gender ? { gender } : {}), ...ageOf(p) };
 }
 
 function party(org: Organization | undefined, display: string | undefined): Party {

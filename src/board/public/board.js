@@ -13,6 +13,15 @@
   };
   const VVT_PRIORITY = { BINNEN_1_UUR: 'asap', BINNEN_4_UUR: 'urgent', ZELFDE_DAG: 'routine', VOLGENDE_DAG: 'routine' };
   const NS = 'https://handover-gateway.nl/fhir';
+  const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
+  const GENDER = { male: 'man', female: 'vrouw' };
+
+  // Wall-screen mode (?wand=1): one line per handover, no controls, and pages that turn by themselves every
+  // `wissel` seconds (default 10) when not everything fits.
+  const params = new URLSearchParams(location.search);
+  const WALL = params.get('wand') === '1';
+  const PAGE_MS = Math.min(120, Math.max(3, Number(params.get('wissel')) || 10)) * 1000;
+  if (WALL) document.documentElement.dataset.wand = '1';
 
   let session; // { client, secret, token, expiresAt, renewTimer }
   let viewer;
@@ -23,8 +32,14 @@
   const fresh = new Set();
 
   // --- time ---------------------------------------------------------------------------------
+  // Every time in the region's zone, whatever zone the screen's PC was left on.
   const pad = (n) => String(n).padStart(2, '0');
-  const hhmm = (iso) => { const d = new Date(iso); return `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
+  const ZONE = 'Europe/Amsterdam';
+  const timeFormat = new Intl.DateTimeFormat('nl-NL', { timeZone: ZONE, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const clockFormat = new Intl.DateTimeFormat('nl-NL', { timeZone: ZONE, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  const dateTimeFormat = new Intl.DateTimeFormat('nl-NL', { timeZone: ZONE, dateStyle: 'short', timeStyle: 'medium' });
+  const hhmm = (iso) => timeFormat.format(new Date(iso));
+  const dateTime = (iso) => dateTimeFormat.format(new Date(iso));
   const duration = (ms) => {
     const m = Math.floor(Math.abs(ms) / 60000);
     if (m < 1) return `${Math.floor(Math.abs(ms) / 1000)} s`;
@@ -165,7 +180,7 @@
     if (event === 'snapshot') {
       document.body.dataset.sync = 'snapshot';
       viewer = body.viewer;
-      $('viewer').textContent = `— ${viewer.client}`;
+      showOrganisation(viewer);
       $('new-request').hidden = !viewer.regional;
       rows.clear();
       for (const r of body.rows) rows.set(r.id, r);
@@ -183,6 +198,34 @@
       render();
     }
     if (event === 'caught-up') document.body.dataset.sync = 'catch-up';
+  }
+
+  // The header names the organisation, as the directory has it (the Organization with the viewer's URA).
+  const organisations = new Map();
+  async function showOrganisation(v) {
+    const known = organisations.get(v.ura);
+    $('viewer').textContent = known ? `— ${known}` : '';
+    if (known) return;
+    let name;
+    try {
+      const bundle = await api(`fhir/Organization?identifier=${encodeURIComponent(`${URA}|${v.ura}`)}&_count=1`);
+      name = bundle.entry?.[0]?.resource?.name;
+    } catch {
+      // Not to be read now: the client id says who is signed in until the next snapshot asks again.
+    }
+    if (name) organisations.set(v.ura, name);
+    if (viewer === v) $('viewer').textContent = `— ${name || v.client}`;
+  }
+
+  /** `A.J. de J., 75 jr`; an unknown patient as the record describes them: `onbekend (man, ~45 jr)`. */
+  function patientText(p, years = 'jr') {
+    if (!p) return '—';
+    const age = p.age === undefined ? '' : `${p.ageEstimated ? '~' : ''}${p.age} ${years}`;
+    if (p.unknown) {
+      const what = [GENDER[p.gender], age].filter(Boolean).join(', ');
+      return what ? `onbekend (${what})` : 'onbekend';
+    }
+    return age ? `${p.initials}, ${age}` : p.initials;
   }
 
   function describe(r) {
@@ -255,7 +298,7 @@
     tr.append(
       el('td', { class: 'urgency' }, el('span', { class: 'badge', 'data-colour': r.urgency.colour, title: r.urgency.label }, r.urgency.badge), r.urgency.also && el('span', { class: 'also' }, r.urgency.also)),
       el('td', {}, el('span', { class: 'complaint' }, r.complaint || r.careNeeds.join(', ') || r.request || '—'), el('span', { class: 'sub' }, r.complaint && r.careNeeds.length ? r.careNeeds.join(', ') : r.complaint ? '' : r.careNeeds.length ? r.request || '' : '')),
-      el('td', { class: 'patient' }, r.patient ? `${r.patient.initials}${r.patient.age !== undefined ? `, ${r.patient.age} jr` : ''}` : '—'),
+      el('td', { class: 'patient' }, patientText(r.patient)),
       el('td', { class: 'route' }, r.from.name || '?', el('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'), el('span', { class: 'visually-hidden' }, ' naar '), r.to.name || '?'),
       el('td', {}, el('span', { class: 'status', 'data-status': r.status }, STATUS[r.status] || r.status), r.nativeStatus && r.nativeStatus.toLowerCase() !== (STATUS[r.status] || '').toLowerCase() && el('span', { class: 'sub' }, r.nativeStatus.toLowerCase().replace(/_/g, ' '))),
       el('td', { class: 'num age' }, t.age),
@@ -283,6 +326,54 @@
     const lateCount = all.filter((r) => late(r, now)).length;
     $('counts').replaceChildren(el('strong', {}, String(all.length)), ' open', lateCount ? ' · ' : '', lateCount ? el('strong', { class: 'late' }, `${lateCount} over de norm`) : '');
     updateOrgFilter(all);
+    paginate();
+  }
+
+  // --- wall mode: pages of whole rows that fit the screen, turning by themselves ---------------------------
+  let page = 0;
+  let pages = [];
+  function paginate() {
+    if (!WALL) return;
+    const trs = [...$('rows').children];
+    for (const tr of trs) tr.hidden = false;
+    pages = [];
+    if (trs.length) {
+      // What fits below the first row's top, with a small margin; later pages start where the first did.
+      const room = window.innerHeight - trs[0].getBoundingClientRect().top - 8;
+      let current = [];
+      let top = 0;
+      for (const tr of trs) {
+        const box = tr.getBoundingClientRect();
+        if (current.length && box.bottom - top > room) {
+          pages.push(current);
+          current = [];
+        }
+        if (!current.length) top = box.top;
+        current.push(tr);
+      }
+      pages.push(current);
+    }
+    page = Math.min(page, Math.max(0, pages.length - 1));
+    showPage(false);
+  }
+  function showPage(turned) {
+    pages.forEach((rowsOfPage, i) => { for (const tr of rowsOfPage) tr.hidden = i !== page; });
+    $('page').textContent = pages.length > 1 ? `blad ${page + 1} van ${pages.length}` : '';
+    // A short fade marks the turn; with reduced motion asked for (prefers-reduced-motion) the CSS has none.
+    if (turned) {
+      const body = $('rows');
+      body.classList.remove('turn');
+      void body.offsetWidth;
+      body.classList.add('turn');
+    }
+  }
+  if (WALL) {
+    setInterval(() => {
+      if (pages.length < 2) return;
+      page = (page + 1) % pages.length;
+      showPage(true);
+    }, PAGE_MS);
+    window.addEventListener('resize', paginate);
   }
 
   function updateOrgFilter(all) {
@@ -298,7 +389,7 @@
   // Ages and time left move every second; only those cells are touched, so focus and screen readers stay put.
   function tick() {
     const now = new Date();
-    $('clock').textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+    $('clock').textContent = clockFormat.format(now);
     $('clock').setAttribute('datetime', now.toISOString());
     let changedLateness = false;
     for (const tr of $('rows').children) {
@@ -341,13 +432,13 @@
         ['Urgentie', `${r.urgency.label}${r.urgency.also ? ` (${r.urgency.also})` : ''}`],
         ['Van → naar', `${r.from.name || '?'} → ${r.to.name || '?'}`],
         ['Status', `${STATUS[r.status] || r.status}${r.nativeStatus ? ` (${r.nativeStatus})` : ''}`],
-        ['Patiënt', r.patient ? `${r.patient.initials}${r.patient.age !== undefined ? `, ${r.patient.age} jaar` : ''}` : '—'],
+        ['Patiënt', patientText(r.patient, 'jaar')],
         ['Zorgvraag', r.careNeeds.join(', ') || '—'],
         ['Verzoek', r.request || '—'],
-        ['Ontvangen', new Date(r.received).toLocaleString('nl-NL')],
+        ['Ontvangen', dateTime(r.received)],
       ];
       $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-      $('detail-timeline').replaceChildren(...timeline.map((i) => el('li', {}, el('time', { datetime: i.at }, new Date(i.at).toLocaleString('nl-NL', { dateStyle: 'short', timeStyle: 'medium' })), i.kind === 'status' ? (STATUS[i.text.split(' ')[0].replace(/:$/, '')] ? `${STATUS[i.text.split(' ')[0].replace(/:$/, '')]}${i.text.slice(i.text.split(' ')[0].length)}` : i.text) : i.kind === 'ride' ? `ambulance: ${RIDE[i.text] || i.text}` : i.text, i.by ? el('span', { class: 'sub' }, i.by) : '')));
+      $('detail-timeline').replaceChildren(...timeline.map((i) => el('li', {}, el('time', { datetime: i.at }, dateTime(i.at)), i.kind === 'status' ? (STATUS[i.text.split(' ')[0].replace(/:$/, '')] ? `${STATUS[i.text.split(' ')[0].replace(/:$/, '')]}${i.text.slice(i.text.split(' ')[0].length)}` : i.text) : i.kind === 'ride' ? `ambulance: ${RIDE[i.text] || i.text}` : i.text, i.by ? el('span', { class: 'sub' }, i.by) : '')));
       $('detail-cancel').hidden = !r.mayCancel;
     } catch (err) {
       $('detail-timeline').replaceChildren(el('li', {}, `Niet te laden: ${err.message}`));
