@@ -13,6 +13,8 @@ export interface Config {
   demoClientSecret: string;
   clientsFile?: string;
   maxBodyBytes: number;
+  /** HTTP server timeouts (src/http/server.ts): whole request, its headers, its body, an idle keep-alive connection. */
+  httpTimeouts: HttpTimeouts;
   tokenLifetimeSeconds: number;
   logLevel: string;
   /** Bearer token that /metrics asks for; unset: /metrics is open (keep it on an internal network). */
@@ -35,6 +37,17 @@ export interface Config {
   maxConcurrentWrites: number;
   /** The board's urgency targets: a file like mappings/board/targets.json, or inline JSON of minutes per code. */
   boardTargets?: string;
+}
+
+export interface HttpTimeouts {
+  /** Receiving the whole request (headers and body); Node's own cut-off, a backstop for the two below. */
+  requestMs: number;
+  /** Receiving the request line and headers (slow-header clients). */
+  headersMs: number;
+  /** Reading the body once the request is authenticated; it holds no write slot meanwhile. */
+  bodyMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveMs: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +112,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoClientSecret: env.DEMO_CLIENT_SECRET || 'demo-secret',
     clientsFile: env.CLIENTS_FILE || undefined,
     maxBodyBytes: int('MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    httpTimeouts: {
+      requestMs: int('HTTP_REQUEST_TIMEOUT_MS', 60_000, 1000, 3600_000),
+      headersMs: int('HTTP_HEADERS_TIMEOUT_MS', 20_000, 1000, 3600_000),
+      bodyMs: int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 3600_000),
+      keepAliveMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 1000, 3600_000),
+    },
     tokenLifetimeSeconds: int('TOKEN_LIFETIME_SECONDS', 300, 1, 300),
     logLevel,
     metricsToken: env.METRICS_TOKEN || undefined,
@@ -114,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentWrites: int('MAX_CONCURRENT_WRITES', 8, 0, 10_000),
     boardTargets: env.BOARD_TARGETS || undefined,
   };
+  // Node refuses a headers timeout longer than the request timeout; the body timeout should fire before Node's cut-off.
+  if (config.httpTimeouts.headersMs > config.httpTimeouts.requestMs) problems.push('HTTP_HEADERS_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS');
+  if (config.httpTimeouts.bodyMs > config.httpTimeouts.requestMs) problems.push('HTTP_BODY_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

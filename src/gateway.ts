@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { RequestListener, Server } from 'node:http';
 import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 import pino, { type Logger } from 'pino';
 import type express from 'express';
@@ -17,6 +18,7 @@ import { FhirRouter } from './fhir/router.ts';
 import { SearchParameterRegistry } from './fhir/search/parameters.ts';
 import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
+import { createHttpServer } from './http/server.ts';
 import { nativeRouter } from './http/native-routes.ts';
 import { healthRouter } from './http/health.ts';
 import { docsRouter } from './http/docs.ts';
@@ -46,6 +48,8 @@ export const VERSION = '0.1.0';
 
 export interface Gateway {
   app: express.Express;
+  /** An HTTP server for `handler` (the app by default) with the gateway's timeouts and audited early refusals; not listening. */
+  serve(handler?: RequestListener): Server;
   db: Database;
   auth: AuthService;
   /** The audit trail: its log, the hash chain (link, head, verify). */
@@ -145,11 +149,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     auth,
     auditFailures: audit.failures,
     maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.httpTimeouts.bodyMs,
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     writeLimit,
     observers: [requestObserver(logger, metrics)],
     publicRoutes: [healthRouter(db, () => subscriptions.delivering()), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
-    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
+    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, metrics }) }],
   });
 
   await subscriptions.start(repository, mapper);
@@ -159,6 +164,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   return {
     app,
+    serve: (handler = app) => createHttpServer(handler, { timeouts: config.httpTimeouts, logger, refused: audit.earlyRefusals }),
     db,
     auth,
     audit,

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const gateway = await createGateway(config);
-  const server: Server = gateway.app.listen(config.port, config.host, () => {
+  const server: Server = gateway.serve().listen(config.port, config.host, () => {
     const store = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`;
     gateway.logger.info({ url: config.publicUrl, store }, 'handover gateway listening');
     if (config.demo) {

@@ -3,6 +3,7 @@ import type { RequestContext } from '../context.ts';
 import { internalError } from '../fhir/outcomes.ts';
 import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
 import { toHttpError } from '../http/errors.ts';
+import type { EarlyRefusal } from '../http/server.ts';
 import { parseQuery } from '../http/query.ts';
 import { gatewaySubtype, REST_TYPE } from './event.ts';
 import { describeFhirRequest, describeNativeRequest, resourcesOf } from './fhir-request.ts';
@@ -51,5 +52,25 @@ export function auditFailures(log: AuditLog): ErrorRequestHandler {
       // Not even the refusal could be audited: the client learns nothing but that it failed.
       () => next(internalError()),
     );
+  };
+}
+
+/**
+ * A request Node's HTTP parser refused before express saw it (URL or headers too large, too slow, not HTTP):
+ * audited with what is known, the client's address and the method and start of the path when they were seen.
+ * Nobody is authenticated yet: the actor is `unknown`, as for any refusal before authentication.
+ */
+export function auditEarlyRefusal(log: AuditLog): (refusal: EarlyRefusal) => Promise<void> {
+  return async (r) => {
+    const seen = `${r.method && r.pathPrefix !== undefined ? `${r.method} ${r.pathPrefix}… ` : ''}from ${r.address ?? 'an unknown address'}`;
+    const description: RequestDescription = {
+      type: REST_TYPE,
+      subtype: gatewaySubtype('http'),
+      action: r.method === 'GET' || r.method === 'HEAD' ? 'R' : 'E',
+      description: `${seen}, refused before it was read`,
+      // The AuditEvent keeps the failure's diagnostics as its outcome description; what was seen goes in an entity.
+      detail: [{ type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' }, name: 'request as seen', description: seen }],
+    };
+    await log.failed(undefined, { organizationUra: 'unknown', clientId: 'unknown', requestId: r.requestId }, description, r.status, r.outcome);
   };
 }

@@ -6,11 +6,12 @@ import { outcome } from '../fhir/outcomes.ts';
 import type { WriteHooks } from '../fhir/repository.ts';
 import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
+import type { EarlyRefusal } from '../http/server.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database } from '../store/database.ts';
 import { chainHead, linkAll, linkPending, type ChainHead } from './chain.ts';
 import { gatewaySubtype, LOGIN_TYPE } from './event.ts';
-import { auditedRouter, auditFailures } from './http.ts';
+import { auditedRouter, auditEarlyRefusal, auditFailures } from './http.ts';
 import { AuditLog } from './recorder.ts';
 import { registerAuditRoutes } from './routes.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
@@ -29,6 +30,8 @@ export interface Audit {
   hooks: WriteHooks;
   router(fhir: FhirRouter): { handle(req: FhirRequest): Promise<FhirResponse> };
   failures: ErrorRequestHandler;
+  /** Requests Node's HTTP parser refused before express saw them (src/http/server.ts). */
+  earlyRefusals: (refusal: EarlyRefusal) => Promise<void>;
   registerRoutes(fhir: FhirRouter, baseUrl: string): CapabilityContribution;
   token(attempt: TokenAttempt): Promise<void>;
   /** Links what is linkable now (tests; the background linker does this every second). */
@@ -66,6 +69,7 @@ export function createAudit(db: Database, logger: Logger): Audit {
     hooks: log.hooks,
     router: (fhir) => auditedRouter(fhir, log),
     failures: auditFailures(log),
+    earlyRefusals: auditEarlyRefusal(log),
     registerRoutes: (fhir, baseUrl) => registerAuditRoutes(fhir, db, baseUrl),
     token: async (a) => {
       await log.record({

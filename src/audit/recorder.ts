@@ -2,6 +2,7 @@ import type { AuditEventEntity, Coding, OperationOutcome, Resource } from '@medp
 import type { RequestContext } from '../context.ts';
 import type { WriteEvent, WriteHooks } from '../fhir/repository.ts';
 import type { Queryable, Tx } from '../store/database.ts';
+import { wellFormed } from './well-formed.ts';
 import { actorOf, outcomeOfStatus, patientOf, toAuditRow, type AuditAction, type AuditFacts, type AuditRow } from './event.ts';
 import { insertAuditRows } from './store.ts';
 
@@ -128,9 +129,10 @@ export class AuditLog {
     }
     const request = ctx ? this.requests.get(ctx) : undefined;
     if (request) request.written = true;
-    const d = request?.description ?? fallback;
+    // Quoted from the request: made storable (see wellFormed).
+    const d = wellFormed(request?.description ?? fallback);
     const row = toAuditRow({
-      ...actorOf({ ...actor, onBehalfOf: ctx?.onBehalfOf }),
+      ...actorOf({ ...actor, onBehalfOf: ctx?.onBehalfOf?.toWellFormed() }),
       type: d.type,
       subtype: d.subtype,
       action: d.action,
@@ -141,7 +143,7 @@ export class AuditLog {
       entities: d.resource?.id ? [`${d.resource.type}/${d.resource.id}`] : [],
       description: d.description,
       detail: d.detail,
-      failure,
+      failure: wellFormed(failure),
     });
     await insertAuditRows(this.db, [row]);
   }

@@ -6,6 +6,7 @@ import type { RequestContext } from '../context.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 import type { FhirRequest } from '../fhir/rest-types.ts';
 import { badRequest, notFound } from '../fhir/outcomes.ts';
+import { readBodyWithin } from './body.ts';
 import { errorHandler } from './errors.ts';
 import { parseJsonBody } from './json-body.ts';
 import { checkAccept, FHIR_JSON, requireContentType } from './media-types.ts';
@@ -24,6 +25,8 @@ export interface AppDeps {
   fhir: Pick<FhirRouter, 'handle'>;
   auth: Authenticator;
   maxBodyBytes: number;
+  /** Reading a request's body (after authentication) may take this long; then 408. Default 30 s. */
+  bodyTimeoutMs?: number;
   /** Middleware that sees every request first, after the request id is set (logging, metrics). */
   observers?: RequestHandler[];
   /** Routes mounted before authentication (health, metrics, docs). */
@@ -34,7 +37,7 @@ export interface AppDeps {
   protectedRoutes?: { path: string; router: Router }[];
   /** Requests per client (after authentication) and per address at the token endpoint; none: no limit. */
   rateLimiter?: RateLimiter;
-  /** Write requests (FHIR and native) at work at once, after authentication; more wait their turn. */
+  /** Write requests (FHIR and native) at work at once, after authentication and reading the body; more wait their turn. */
   writeLimit?: WriteLimit;
 }
 
@@ -43,11 +46,6 @@ const asyncRoute =
   (req: Request, res: Response, next: NextFunction): void => {
     fn(req, res).catch(next);
   };
-
-/** Reads the body of requests that have one, as raw bytes under the size limit. */
-function rawBody(limit: number) {
-  return express.raw({ type: () => true, limit });
-}
 
 export function sendFhir(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
@@ -82,18 +80,20 @@ export function createApp(deps: AppDeps): express.Express {
 
   const perClient = deps.rateLimiter ? limitPerClient(deps.rateLimiter) : undefined;
   const inTurn = deps.writeLimit?.middleware();
-  // Only authenticated requests within their client's rate wait for a turn to write.
+  // Only authenticated requests within their client's rate, with their body read, wait for a turn to write: a
+  // client sending its body slowly holds no write slot meanwhile (issue 14: eight bodies at 1 byte a second held all 8).
   const admitted = (req: Request, res: Response, next: NextFunction): void => {
     if (inTurn) inTurn(req, res, next);
     else next();
   };
+  const readBody = readBodyWithin(deps.maxBodyBytes, deps.bodyTimeoutMs ?? 30_000);
   const authenticate = (req: Request, res: Response, next: NextFunction): void => {
     deps.auth
       .authenticate(req.headers.authorization, res.locals.requestId as string)
       .then((ctx) => {
         res.locals.ctx = ctx;
-        if (perClient) perClient(req, res, (err?: unknown) => (err ? next(err) : admitted(req, res, next)));
-        else admitted(req, res, next);
+        if (perClient) perClient(req, res, next);
+        else next();
       })
       .catch(next);
   };
@@ -117,7 +117,8 @@ export function createApp(deps: AppDeps): express.Express {
       }
       authenticate(req, res, next);
     },
-    rawBody(deps.maxBodyBytes),
+    readBody,
+    admitted,
     asyncRoute(async (req, res) => {
       checkAccept(req);
       let body: unknown;
@@ -152,7 +153,7 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   for (const { path, router } of deps.protectedRoutes ?? []) {
-    app.use(path, authenticate, router);
+    app.use(path, authenticate, readBody, admitted, router);
   }
 
   app.use((req, _res, next) => next(notFound(`Nothing at ${req.method} ${req.path}`)));

@@ -11,13 +11,23 @@ export function toHttpError(err: unknown): HttpError {
   if (e?.type === 'entity.too.large') return payloadTooLarge('The request body is larger than this server accepts');
   if (e?.type === 'entity.parse.failed' || e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return badRequest('The request body could not be read');
   if (e?.type === 'request.aborted') return badRequest('The request was aborted');
+  // A body that does not decompress as its Content-Encoding says (gzip, deflate, br): zlib's error, given status 400 by the body parser.
+  if (isDecompressionError(err)) return badRequest('The request body could not be decompressed as its Content-Encoding says');
   // PostgreSQL: invalid text representation / untranslatable character: bad input, not a server fault.
   if (e?.code === '22P02' || e?.code === '22P05' || e?.code === '22021') return badRequest('A value in the request cannot be stored as given');
+  // Numeric value out of range: a number (a sequence number, a search value) larger than its column holds.
+  if (e?.code === '22003') return badRequest('A number in the request is out of the range the gateway stores');
   // Deadlock, serialization failure: the whole transaction was rolled back, and the same request may well succeed now.
   if (e?.code === '40P01' || e?.code === '40001') {
     return transientConflict('The database broke off this request to settle a conflict with another request at the same moment; nothing was stored. Send it again');
   }
   return internalError();
+}
+
+/** zlib's errors carry a numeric `errno` and a `Z_…` or `ERR_…` code; the body parser marks them 400. */
+function isDecompressionError(err: unknown): boolean {
+  const e = err as { status?: unknown; errno?: unknown; code?: unknown };
+  return e?.status === 400 && typeof e.errno === 'number' && typeof e.code === 'string' && /^(Z_|ERR_)/.test(e.code);
 }
 
 export function sendError(res: Response, err: HttpError): void {

@@ -26,8 +26,9 @@ function exceedsDepth(text: string, max: number): boolean {
 
 /**
  * Parses a request body as JSON with the guards every entry point needs: valid UTF-8, no NUL
- * characters (PostgreSQL cannot store them), bounded depth, string and array lengths, no
- * prototype-polluting keys.
+ * characters (PostgreSQL cannot store them), no lone UTF-16 surrogates (`"\ud800"` is valid JSON but no
+ * Unicode text: jsonb refuses it, so it could neither be stored nor quoted in the audit of its refusal),
+ * bounded depth, string and array lengths, no prototype-polluting keys.
  */
 export function parseJsonBody(raw: Buffer): unknown {
   let text: string;
@@ -41,10 +42,12 @@ export function parseJsonBody(raw: Buffer): unknown {
   if (exceedsDepth(text, MAX_JSON_DEPTH)) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused`);
   let forbidden: string | undefined;
   let tooLong: string | undefined;
+  let loneSurrogate = false;
   let value: unknown;
   try {
     value = JSON.parse(text, function (key, v: unknown) {
       if (FORBIDDEN_KEYS.has(key)) forbidden = key;
+      if (!key.isWellFormed() || (typeof v === 'string' && !v.isWellFormed())) loneSurrogate = true;
       if (typeof v === 'string' && v.length > MAX_JSON_STRING_LENGTH) tooLong = `A string longer than ${MAX_JSON_STRING_LENGTH} characters is refused`;
       else if (Array.isArray(v) && v.length > MAX_JSON_ARRAY_LENGTH) tooLong = `An array of more than ${MAX_JSON_ARRAY_LENGTH} elements is refused`;
       return v;
@@ -53,6 +56,8 @@ export function parseJsonBody(raw: Buffer): unknown {
     throw badRequest(`The request body is not valid JSON: ${(err as Error).message}`);
   }
   if (forbidden) throw badRequest(`The key '${forbidden}' is not allowed in a request body`, [forbidden]);
+  // The value itself is not quoted: it is not text that could be shown or stored.
+  if (loneSurrogate) throw badRequest('The request body holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not Unicode text');
   if (tooLong) throw badRequest(tooLong);
   return value;
 }

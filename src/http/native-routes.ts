@@ -21,7 +21,6 @@ export interface NativeRouteDeps {
   repository: (ctx: RequestContext) => Repository;
   /** Records each record received (its writes are audited in the ingest transaction) and each rendering. */
   audit?: AuditLog;
-  maxBodyBytes: number;
   metrics?: Metrics;
 }
 
@@ -43,9 +42,9 @@ const handle =
 export function nativeRouter(deps: NativeRouteDeps): express.Router {
   const router = express.Router();
 
+  // The body is read by the HTTP wiring (src/http/app.ts) before the write slot is taken, under its size and time limits.
   router.post(
     '/:format',
-    express.raw({ type: () => true, limit: deps.maxBodyBytes }),
     handle(async (req, res) => {
       const format = formatOf(req.params.format);
       const ctx = res.locals.ctx as RequestContext;

@@ -64,6 +64,8 @@ function issueFor(error: ErrorObject, format: string): NativeIssue {
       return { path, message: `${label} must not be empty (leave an optional field out instead)` };
     case 'minItems':
       return { path, message: `${label} must hold at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
+    case 'maxItems':
+      return { path, message: `${label} must hold at most ${String(params.limit)} items, not ${Array.isArray(error.data) ? error.data.length : '?'}: each becomes work (a resource or an element) of its own` };
     case 'minimum':
       return { path, message: `${label} must be at least ${String(params.limit)}, not ${String(error.data)}` };
     case 'maximum':
