@@ -28,6 +28,8 @@ import { RateLimiter } from './http/rate-limit.ts';
 import { WriteLimit } from './http/write-limit.ts';
 import { redactingLogger } from './observability/logging.ts';
 import { Metrics } from './observability/metrics.ts';
+import { RouteLabels } from './observability/route-labels.ts';
+import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
@@ -147,7 +149,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     maxBodyBytes: config.maxBodyBytes,
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     writeLimit,
-    observers: [requestObserver(logger, metrics)],
+    observers: [requestObserver(logger, metrics, RouteLabels.fromOpenApi(join(ROOT_DIR, 'openapi/openapi.yaml'), WRITABLE_TYPES))],
     publicRoutes: [healthRouter(db, () => subscriptions.delivering()), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
