@@ -56,6 +56,9 @@ export interface Gateway {
   fhirBaseUrl: string;
   /** A repository acting for `ctx` (tests, seeding, workers). */
   repository(ctx: RequestContext): Repository;
+  /** Ends the responses that never end by themselves (board streams), so that the HTTP server can close (shutdown). */
+  endStreams(): void;
+  /** Stops delivery (claims given back), the board feed and the audit linker, then closes the database. */
   close(): Promise<void>;
 }
 
@@ -167,6 +170,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     logger,
     fhirBaseUrl,
     repository,
+    endStreams: () => board.endStreams(),
     close: async () => {
       // Delivery stops first and gives back what it claimed, while the database is still open.
       await subscriptions.close();
