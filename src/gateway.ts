@@ -78,6 +78,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   // Whoever made the logger, patient data stays out of it (src/observability/logging.ts).
   const logger = redactingLogger(options.logger ?? pino({ level: config.logLevel }));
   const db = options.db ?? (await openDatabase(config));
+  try {
+    return await assemble(config, db, logger);
+  } catch (err) {
+    // A start that fails half-way leaves no pool open; a database the caller gave is the caller's to close.
+    if (!options.db) await db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(config: Config, db: Database, logger: Logger): Promise<Gateway> {
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   // From here on the gateway works as a role that can only append to the audit trail.
@@ -157,8 +167,15 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 
-  await subscriptions.start(repository, mapper);
-  await board.start();
+  try {
+    await subscriptions.start(repository, mapper);
+    await board.start();
+  } catch (err) {
+    // Nothing left running half-started: the delivery worker stops and gives back what it claimed.
+    await subscriptions.close().catch(() => undefined);
+    await board.close().catch(() => undefined);
+    throw err;
+  }
 
   audit.start();
 
