@@ -36,10 +36,6 @@ export class OpenStreams {
     this.open.delete(close);
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Ends every open stream, and every one opened from now on. */
   endAll(): void {
     this.ended = true;
