@@ -30,6 +30,8 @@ import { RateLimiter } from './http/rate-limit.ts';
 import { WriteLimit } from './http/write-limit.ts';
 import { redactingLogger } from './observability/logging.ts';
 import { Metrics } from './observability/metrics.ts';
+import { RouteLabels } from './observability/route-labels.ts';
+import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
@@ -58,6 +60,9 @@ export interface Gateway {
   fhirBaseUrl: string;
   /** A repository acting for `ctx` (tests, seeding, workers). */
   repository(ctx: RequestContext): Repository;
+  /** Ends the responses that never end by themselves (board streams), so that the HTTP server can close (shutdown). */
+  endStreams(): void;
+  /** Stops delivery (claims given back), the board feed and the audit linker, then closes the database. */
   close(): Promise<void>;
 }
 
@@ -77,6 +82,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   // Whoever made the logger, patient data stays out of it (src/observability/logging.ts).
   const logger = redactingLogger(options.logger ?? pino({ level: config.logLevel }));
   const db = options.db ?? (await openDatabase(config));
+  try {
+    return await assemble(config, db, logger);
+  } catch (err) {
+    // A start that fails half-way leaves no pool open; a database the caller gave is the caller's to close.
+    if (!options.db) await db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(config: Config, db: Database, logger: Logger): Promise<Gateway> {
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   // From here on the gateway works as a role that can only append to the audit trail.
@@ -152,13 +167,20 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     bodyTimeoutMs: config.httpTimeouts.bodyMs,
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     writeLimit,
-    observers: [requestObserver(logger, metrics)],
+    observers: [requestObserver(logger, metrics, RouteLabels.fromOpenApi(join(ROOT_DIR, 'openapi/openapi.yaml'), WRITABLE_TYPES))],
     publicRoutes: [healthRouter(db, () => subscriptions.delivering()), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, metrics }) }],
   });
 
-  await subscriptions.start(repository, mapper);
-  await board.start();
+  try {
+    await subscriptions.start(repository, mapper);
+    await board.start();
+  } catch (err) {
+    // Nothing left running half-started: the delivery worker stops and gives back what it claimed.
+    await subscriptions.close().catch(() => undefined);
+    await board.close().catch(() => undefined);
+    throw err;
+  }
 
   audit.start();
 
@@ -171,6 +193,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     logger,
     fhirBaseUrl,
     repository,
+    endStreams: () => board.endStreams(),
     close: async () => {
       // Delivery stops first and gives back what it claimed, while the database is still open.
       await subscriptions.close();

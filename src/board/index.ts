@@ -9,6 +9,7 @@ import type { Repository } from '../fhir/repository.ts';
 import type { Database } from '../store/database.ts';
 import { BoardFeed } from './feed.ts';
 import { boardRouter } from './routes.ts';
+import { OpenStreams } from './stream.ts';
 import { loadBoardTargets } from './targets.ts';
 
 export { boardFeedHooks } from './feed.ts';
@@ -16,6 +17,8 @@ export { boardFeedHooks } from './feed.ts';
 export interface Board {
   router: express.Router;
   start(): Promise<void>;
+  /** Ends the open board streams (and any opened later), so that the HTTP server can close. */
+  endStreams(): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,7 @@ export function createBoard(args: {
   audit: AuditLog;
 }): Board {
   const feed = new BoardFeed(args.db, args.logger);
+  const streams = new OpenStreams();
   const targets = loadBoardTargets(join(args.rootDir, 'mappings/board/targets.json'), args.targetsSetting);
   const audit = async (ctx: RequestContext, resources: Resource[]): Promise<void> => {
     // A fresh context per message: the audit log keys a request's description on it.
@@ -38,8 +42,12 @@ export function createBoard(args: {
     await args.audit.completed(c, { status: 200, resources });
   };
   return {
-    router: boardRouter({ feed, targets, repository: args.repository, audit, authenticate: args.authenticate }),
+    router: boardRouter({ feed, streams, targets, repository: args.repository, audit, authenticate: args.authenticate }),
     start: () => feed.start(),
-    close: () => feed.close(),
+    endStreams: () => streams.endAll(),
+    close: async () => {
+      streams.endAll();
+      await feed.close();
+    },
   };
 }

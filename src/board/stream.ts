@@ -10,10 +10,38 @@ const HEARTBEAT_MS = 15_000;
 
 export interface StreamDeps {
   feed: BoardFeed;
+  /** This instance's open connections, ended together when it shuts down. */
+  streams: OpenStreams;
   targets: BoardTargets;
   repository: (ctx: RequestContext) => Repository;
   /** Audits what one message showed (NEN 7513: every read of patient data). */
   audit: (ctx: RequestContext, resources: Resource[]) => Promise<void>;
+}
+
+/**
+ * The open board connections of one instance. A stream never ends by itself (only when its token expires),
+ * so shutting down ends them, instead of waiting for them: the page reconnects (`retry`), to another instance.
+ */
+export class OpenStreams {
+  private readonly open = new Set<() => void>();
+  private ended = false;
+
+  /** Keeps `close` to call at shutdown; calls it at once when shutdown has begun. */
+  add(close: () => void): void {
+    if (this.ended) close();
+    else this.open.add(close);
+  }
+
+  remove(close: () => void): void {
+    this.open.delete(close);
+  }
+
+  /** Ends every open stream, and every one opened from now on. */
+  endAll(): void {
+    this.ended = true;
+    for (const close of [...this.open]) close();
+    this.open.clear();
+  }
 }
 
 function send(res: Response, event: string, id: number, data: unknown): void {
@@ -80,6 +108,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   const close = (): void => {
     if (closed) return;
     closed = true;
+    deps.streams.remove(close);
     unsubscribe();
     clearInterval(heartbeat);
     clearTimeout(expiry);
@@ -90,6 +119,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
   res.flushHeaders();
   res.write('retry: 1000\n\n');
+  deps.streams.add(close);
 
   chain = chain.then(async () => {
     const head = await deps.feed.numberNow();

@@ -13,8 +13,11 @@ Commands:
         Register (or replace) a client system of an organisation, with its public keys (JWKS file) for private_key_jwt.
   clients
         List the registered clients.
+  delete-client CLIENT_ID
+        Remove a client registration: no new tokens, and the tokens it holds are refused at once (audited).
+        A client from CLIENTS_FILE or the demo set comes back at the next start unless removed there too.
   subscriptions
-        List subscriptions and their state (active, error, requested, off).
+        List subscriptions and their state (requested, active, error, off; deleted: removed by their owner).
   reactivate SUBSCRIPTION_ID
         Set a subscription in error back to active; delivery resumes from its first undelivered event.
   audit-head
@@ -49,6 +52,10 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
   }
   if (!res.ok) {
     const diagnostics = (parsed as { issue?: { diagnostics?: string }[] })?.issue?.[0]?.diagnostics ?? text;
+    // Not a wrong URL or id: the gateway runs without ADMIN_TOKEN. Say that, and what to do.
+    if (res.status === 404 && diagnostics.startsWith('operator endpoints are disabled')) {
+      throw new Error(`${diagnostics} on the gateway at ${gatewayUrl}: start it with ADMIN_TOKEN set, and give the CLI the same ADMIN_TOKEN`);
+    }
     throw new Error(`${method} ${path}: HTTP ${res.status}: ${diagnostics}`);
   }
   return parsed;
@@ -110,6 +117,13 @@ async function main(argv: string[]): Promise<void> {
     case 'clients': {
       const rows = (await call('GET', '/admin/clients')) as Record<string, unknown>[];
       console.log(table(rows.map((r) => ({ ...r, roles: (r.roles as string[]).join(' '), authentication: (r.authentication as string[]).join(', ') })), ['clientId', 'organizationUra', 'organizationName', 'roles', 'authentication']));
+      return;
+    }
+    case 'delete-client': {
+      const clientId = args[0];
+      if (!clientId) throw new Error('delete-client needs a client id');
+      const done = (await call('DELETE', `/admin/clients/${encodeURIComponent(clientId)}`)) as { clientId: string; organizationUra: string };
+      console.log(`Deleted client ${done.clientId} (URA ${done.organizationUra}); its tokens are refused from now on`);
       return;
     }
     case 'subscriptions': {

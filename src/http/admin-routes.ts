@@ -5,6 +5,7 @@ import type { AuthService } from '../auth/index.ts';
 import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
 import { systemContext } from '../context.ts';
 import { organizationResource, URA_SYSTEM } from '../demo.ts';
+import { gatewaySubtype } from '../audit/event.ts';
 import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/reindex.ts';
@@ -32,15 +33,27 @@ const handle =
     fn(req, res).catch(next);
   };
 
+/** What the operator endpoints answer when no `ADMIN_TOKEN` is configured; the CLI shows it as it is. */
+export const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)';
+
+/** DICOM "User Security Attributes Changed": a client's registration (its access) removed by an operator. */
+const SECURITY_CHANGE = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110137', display: 'User Security Attributes Changed' };
+const CLIENT_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/client-id';
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+
 /**
  * Operator endpoints behind `ADMIN_TOKEN` (the CLI's way in, for the embedded store and for several
- * instances alike): register a client organisation with its public keys, list clients, subscriptions,
- * the audit head; rewrite the search index. Without a configured token they do not exist.
+ * instances alike): register and remove a client organisation with its public keys, list clients,
+ * subscriptions, the audit head; rewrite the search index. Without a configured token they answer 404
+ * saying so, rather than a bare "nothing here" that sends an operator looking for a wrong URL.
  */
 export function adminRouter(deps: AdminDeps): express.Router {
   const router = express.Router();
   const { token } = deps;
-  if (!token) return router;
+  if (!token) {
+    router.use('/admin', (_req, _res, next) => next(notFound(OPERATORS_DISABLED)));
+    return router;
+  }
   const wanted = Buffer.from(`Bearer ${token}`);
   router.use('/admin', (req, _res, next) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -92,15 +105,53 @@ export function adminRouter(deps: AdminDeps): express.Router {
     }),
   );
 
+  router.delete(
+    '/admin/clients/:clientId',
+    handle(async (req, res) => {
+      const clientId = String(req.params.clientId);
+      if (!CLIENT_ID.test(clientId)) throw badRequest('A client id is 1-128 of letters, digits and . _ ~ -', ['clientId']);
+      const requestId = res.locals.requestId as string;
+      // The removal and its audit record commit together: no access is taken away unrecorded.
+      const removed = await deps.db.transaction(async (tx) => {
+        const r = await tx.query<{ organization_ura: string }>('DELETE FROM oauth_clients WHERE client_id = $1 RETURNING organization_ura', [clientId]);
+        const ura = r.rows[0]?.organization_ura;
+        if (ura === undefined) return undefined;
+        await deps.audit.log.record(
+          {
+            type: SECURITY_CHANGE,
+            subtype: gatewaySubtype('delete-client'),
+            action: 'D',
+            outcome: '0',
+            status: 200,
+            organizationUra: 'system',
+            clientId: 'operator',
+            requestId,
+            entities: [],
+            description: `DELETE /admin/clients/${clientId}: client of URA ${ura} removed`,
+            detail: [{ what: { identifier: { system: CLIENT_SYSTEM, value: clientId } }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2' }, detail: [{ type: 'organization-ura', valueString: ura }] }],
+          },
+          tx,
+        );
+        return ura;
+      });
+      if (removed === undefined) throw notFound(`No client ${clientId} is registered`);
+      res.json({ clientId, organizationUra: removed, deleted: true });
+    }),
+  );
+
   router.get(
     '/admin/subscriptions',
     handle(async (_req, res) => {
+      // A deleted Subscription keeps its state row (switched off, so that a read answers 410): the stored
+      // resource says it was deleted, which `off` alone (also a subscriber's own pause) does not.
       const rows = await deps.db.query<{ id: string; owner_ura: string; status: string; endpoint: string; payload: string; error_count: string; last_error: string | null; pending: string; dead: string }>(
-        `SELECT s.id, s.owner_ura, s.status, s.endpoint, s.payload, s.error_count::text, s.last_error,
+        `SELECT s.id, s.owner_ura, CASE WHEN r.deleted THEN 'deleted' ELSE s.status END AS status, s.endpoint, s.payload, s.error_count::text, s.last_error,
                 count(e.*) FILTER (WHERE e.state IN ('pending', 'sending'))::text AS pending,
                 count(e.*) FILTER (WHERE e.state = 'dead')::text AS dead
-         FROM subscription_state s LEFT JOIN subscription_events e ON e.subscription_id = s.id
-         GROUP BY s.id ORDER BY s.owner_ura, s.id`,
+         FROM subscription_state s
+         LEFT JOIN resources r ON r.resource_type = 'Subscription' AND r.id = s.id
+         LEFT JOIN subscription_events e ON e.subscription_id = s.id
+         GROUP BY s.id, r.deleted ORDER BY s.owner_ura, s.id`,
       );
       res.json(
         rows.rows.map((r) => ({

@@ -2,18 +2,20 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.ts';
-import { type Metrics, routePattern } from '../observability/metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { RouteLabels } from '../observability/route-labels.ts';
 
 /**
  * One log line and one metric sample per request, when it is answered. Only the route pattern,
  * status, timing, client and request id: never the query string or body, which may name a patient.
  */
-export function requestObserver(logger: Logger, metrics: Metrics) {
+export function requestObserver(logger: Logger, metrics: Metrics, routes: RouteLabels) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routePattern(req.method, req.path);
+      // The whole path: inside a mounted router (/fhir, /native) `req.path` is what follows the mount point.
+      const route = routes.label(req.originalUrl);
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
       const ctx = res.locals.ctx as RequestContext | undefined;

@@ -64,30 +64,3 @@ export class Metrics {
     });
   }
 }
-
-/**
- * The route pattern of a request, for metric labels and logs: ids and query strings left out, so
- * that labels stay few and nothing about a patient (a search by name) reaches them.
- */
-export function routePattern(method: string, path: string): string {
-  const parts = path.split('/').filter(Boolean);
-  if (parts[0] === 'fhir') {
-    const [, type, second, third, fourth] = parts;
-    if (!type) return '/fhir';
-    if (type === 'metadata' || type.startsWith('$') || type.startsWith('_')) return `/fhir/${type}`;
-    const typeLabel = /^[A-Z][A-Za-z]{1,40}$/.test(type) ? type : '{type}';
-    if (second === undefined) return `/fhir/${typeLabel}`;
-    if (second.startsWith('$') || second.startsWith('_')) return `/fhir/${typeLabel}/${second}`;
-    if (third === undefined) return `/fhir/${typeLabel}/{id}`;
-    if (third === '_history') return fourth === undefined ? `/fhir/${typeLabel}/{id}/_history` : `/fhir/${typeLabel}/{id}/_history/{vid}`;
-    return `/fhir/${typeLabel}/{id}/${third.startsWith('$') ? third : '{part}'}`;
-  }
-  if (parts[0] === 'native') {
-    const format = parts[1] && /^[a-z]{2,20}$/.test(parts[1]) ? parts[1] : '{format}';
-    return parts.length > 2 ? `/native/${format}/{id}` : `/native/${format}`;
-  }
-  const known = ['oauth2/token', '.well-known/smart-configuration', '.well-known/jwks.json', 'health/live', 'health/ready', 'metrics', 'openapi.json', 'docs', 'board'];
-  const joined = parts.join('/');
-  const hit = known.find((k) => joined === k || joined.startsWith(`${k}/`));
-  return hit ? `/${hit}` : method === 'GET' ? '/{other}' : '/{other}';
-}

@@ -161,3 +161,73 @@ test('reindex refuses a batch size or a start key it cannot use', async () => {
   expect(key.body.issue[0].expression).toEqual(['after']);
   await expect(cli(['reindex', '--batch', 'many'])).rejects.toMatchObject({ stderr: expect.stringContaining('--batch must be a whole number') });
 });
+
+test('delete-client removes a registration: no new token, the token it holds refused at once, and the removal audited', async () => {
+  await cli(['register-client', '--client-id', 'vvt-weg', '--ura', '90007999', '--name', 'VVT die stopt', '--secret', 'weg-secret-123']);
+  const tokenOf = () => request(gw.app).post('/oauth2/token').auth('vvt-weg', 'weg-secret-123').type('form').send({ grant_type: 'client_credentials' });
+  const held = (await tokenOf().expect(200)).body.access_token as string;
+  await request(gw.app).get('/fhir/Organization').set('Authorization', `Bearer ${held}`).expect(200);
+
+  const out = await cli(['delete-client', 'vvt-weg']);
+  expect(out.stdout).toContain('Deleted client vvt-weg (URA 90007999)');
+  expect((await cli(['clients'])).stdout).not.toContain('vvt-weg');
+  await tokenOf().expect(401);
+  await request(gw.app).get('/fhir/Organization').set('Authorization', `Bearer ${held}`).expect(401);
+
+  const audit = await gw.gateway.db.query<{ action: string; type_code: string; outcome: string; client_id: string; content: { entity?: { what?: { identifier?: { value?: string } } }[] } }>(
+    `SELECT action, type_code, outcome, client_id, content FROM audit_events WHERE type_code = '110137' AND content::text LIKE '%vvt-weg%'`,
+  );
+  expect(audit.rows).toHaveLength(1);
+  expect(audit.rows[0]).toMatchObject({ action: 'D', type_code: '110137', outcome: '0', client_id: 'operator' });
+  expect(JSON.stringify(audit.rows[0]?.content)).toContain('vvt-weg');
+
+  await expect(cli(['delete-client', 'vvt-weg'])).rejects.toMatchObject({ stderr: expect.stringContaining('HTTP 404: No client vvt-weg is registered') });
+  await expect(cli(['delete-client'])).rejects.toMatchObject({ stderr: expect.stringContaining('delete-client needs a client id') });
+});
+
+test('a subscription its owner deleted is listed as deleted, not as off', async () => {
+  const hap = await gw.auth('hap-vechtdal');
+  const hapOrg = await gw.organizationRef('hap-vechtdal');
+  const body = (status: string) =>
+    JSON.stringify({
+      resourceType: 'Subscription',
+      status,
+      reason: 'listing test',
+      criteria: 'http://gateway.test/fhir/SubscriptionTopic/handover',
+      _criteria: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria', valueString: `Task?requester=${hapOrg}` }] },
+      channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/nobody-home', payload: 'application/fhir+json' },
+    });
+  const create = async (): Promise<string> => {
+    const res = await request(gw.app).post('/fhir/Subscription').set('Authorization', hap).set('Content-Type', 'application/fhir+json').send(body('requested'));
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+  const deleted = await create();
+  const paused = await create();
+  await request(gw.app).delete(`/fhir/Subscription/${deleted}`).set('Authorization', hap).expect(200);
+  await request(gw.app).put(`/fhir/Subscription/${paused}`).set('Authorization', hap).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ ...JSON.parse(body('off')), id: paused })).expect(200);
+
+  const listed = (await cli(['subscriptions'])).stdout;
+  expect(listed).toMatch(new RegExp(`${deleted}\\s+90001234\\s+deleted`));
+  expect(listed).toMatch(new RegExp(`${paused}\\s+90001234\\s+off`));
+});
+
+test('without ADMIN_TOKEN the operator endpoints say they are disabled, and the CLI says so instead of a bare 404', async () => {
+  const plain = await startTestGateway({ DEMO: '0' });
+  const server2 = plain.app.listen(0, '127.0.0.1');
+  try {
+    await new Promise((resolve) => server2.once('listening', resolve));
+    const url2 = `http://127.0.0.1:${(server2.address() as AddressInfo).port}`;
+    for (const [method, path] of [['get', '/admin/clients'], ['get', '/admin/subscriptions'], ['delete', '/admin/clients/someone'], ['post', '/admin/subscriptions/x/reactivate']] as const) {
+      const res = await request(plain.app)[method](path).set('Authorization', 'Bearer demo-admin');
+      expect(res.status).toBe(404);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      expect(res.body.issue[0].diagnostics).toBe('operator endpoints are disabled (ADMIN_TOKEN unset)');
+    }
+    const failed = run(process.execPath, ['src/cli/main.ts', 'clients'], { env: { ...process.env, GATEWAY_URL: url2, ADMIN_TOKEN: 'anything' } });
+    await expect(failed).rejects.toMatchObject({ stderr: expect.stringContaining(`operator endpoints are disabled (ADMIN_TOKEN unset) on the gateway at ${url2}`) });
+  } finally {
+    await new Promise((resolve) => server2.close(resolve));
+    await plain.stop();
+  }
+});
