@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, OperationOutcome, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
+import { systemContext } from '../../src/context.ts';
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
 import { DEMO_CLIENTS, startTestGateway, type DemoClient, type TestGateway } from '../support/gateway.ts';
 
@@ -86,6 +87,30 @@ describe('a Task in another organisation’s group of candidates', () => {
       .send(JSON.stringify([{ op: 'replace', path: '/groupIdentifier', value: group }]));
     expect(moved.status).toBe(422);
     expect((moved.body as OperationOutcome).issue?.[0]?.expression).toEqual(['Task.groupIdentifier']);
+  });
+
+  it('a foreign Task already in the group (stored before this rule, or by a race) is no candidate of it: accepting it cancels nothing and spreads no party', async () => {
+    const group = { system: 'urn:oid:2.16.840.1.113883.2.4.3.32.5', value: `RAVNO-${randomUUID()}` };
+    const real = await handover('hap-vechtdal', 'rav-noordoost', group);
+    expect(real.status).toBe(201);
+    // The gateway writes past the workflow's checks, as the data of an older version (or two racing creates) would be.
+    const vvt = await tg.organizationRef('vvt-sallandse-heuvelrug');
+    const patient = await post('vvt-sallandse-heuvelrug', buildPatient());
+    const sr = await post('vvt-sallandse-heuvelrug', buildServiceRequest({ patient: `Patient/${patient.body.id}`, requester: vvt, performer: vvt }));
+    const foreign = await tg.gateway
+      .repository(systemContext('test'))
+      .create(buildTask({ focus: `ServiceRequest/${sr.body.id}`, patient: `Patient/${patient.body.id}`, requester: vvt, owner: vvt }, { groupIdentifier: group }));
+    const accepted = await request(tg.app)
+      .patch(`/fhir/Task/${foreign.stored.id}`)
+      .set('Authorization', await tg.auth('vvt-sallandse-heuvelrug'))
+      .set('Content-Type', 'application/json-patch+json')
+      .send(JSON.stringify([{ op: 'replace', path: '/status', value: 'accepted' }]));
+    expect(accepted.status).toBe(200);
+    const victim = (await get('hap-vechtdal', `Task/${real.body.id}`)).body as Task;
+    expect([victim.status, victim.meta?.versionId]).toEqual(['requested', '1']);
+    // Neither side became party to the other's Task.
+    expect((await get('rav-noordoost', `Task/${foreign.stored.id}`)).status).toBe(404);
+    expect((await get('vvt-sallandse-heuvelrug', `Task/${real.body.id}`)).status).toBe(404);
   });
 
   it('a requester still adds candidates to a group of its own, and the first acceptance cancels only them', async () => {
