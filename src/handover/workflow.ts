@@ -25,6 +25,9 @@ function groupLockKey(task: Task): string | undefined {
   return token ? `task-group:${task.requester?.reference ?? ''}|${token}` : undefined;
 }
 
+/** A gateway NamingSystem of one organisation's numbering: the base, a kind, and the organisation's URA last. */
+const SENDER_NAMESPACE = /^https:\/\/handover-gateway\.nl\/fhir\/NamingSystem\/[a-z][a-z0-9/-]*\/(\d{8})$/;
+
 /** The URA of a Task's requester, as SQL over the row alias `t`. */
 const REQUESTER_URA = uraOfReferenceSql("t.content->'requester'->>'reference'");
 
@@ -39,6 +42,12 @@ const REQUESTER_URA = uraOfReferenceSql("t.content->'requester'->>'reference'");
 async function checkGroupOwnership(tx: Tx, ctx: RequestContext, task: Task, id: string | undefined): Promise<void> {
   const token = groupToken(task);
   if (!token) return;
+  // The native formats' group systems carry their sender's URA (nts: the HAP's contacts, vvt: the requester's
+  // requests): such a value is its organisation's before any Task uses it, so it cannot be taken in advance.
+  const namespace = SENDER_NAMESPACE.exec(task.groupIdentifier?.system ?? '');
+  if (namespace && namespace[1] !== ctx.organizationUra) {
+    throw new HttpError(422, outcome('business-rule', `This groupIdentifier's system is the numbering of the organisation with URA ${namespace[1]}; only it may open a group in it`, ['Task.groupIdentifier']));
+  }
   const foreign = await tx.query<{ id: string }>(
     `SELECT t.id FROM resources t
       WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2

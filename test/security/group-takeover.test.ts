@@ -44,7 +44,8 @@ async function handover(requester: DemoClient, owner: DemoClient, group: { syste
 describe('a Task in another organisation’s group of candidates', () => {
   it.each(PAIRS)('%s cannot join (nor cancel) a group %s opened', async (attacker, victim) => {
     const receiver = ORGANISATIONS.find((o) => o !== attacker && o !== victim)!;
-    const group = { system: 'https://handover-gateway.nl/fhir/NamingSystem/nts-contact/90001234', value: `HAPV-${randomUUID()}` };
+    // A value of a shared numbering (the ambulance ride numbers): the group's system says nothing of its owner.
+    const group = { system: 'urn:oid:2.16.840.1.113883.2.4.3.32.5', value: `RAVNO-${randomUUID()}` };
     const real = await handover(victim, receiver, group);
     expect(real.status).toBe(201);
     const victimTask = real.body as Task;
@@ -73,6 +74,18 @@ describe('a Task in another organisation’s group of candidates', () => {
     const stored = await tg.gateway.db.query<{ n: string }>(`SELECT count(*) AS n FROM resources WHERE resource_type = 'Task' AND tokens && $1::text[]`, [[`group-identifier=${group.system}|${group.value}`]]);
     expect(Number(stored.rows[0]!.n)).toBe(1);
     if (attacker !== 'zcc-ijsselland') expect((await get(attacker, `Task/${victimTask.id}`)).status).toBe(404);
+  });
+
+  it.each([
+    ['nts', 'https://handover-gateway.nl/fhir/NamingSystem/nts-contact/90001234'],
+    ['vvt', 'https://handover-gateway.nl/fhir/NamingSystem/vvt-aanvraag/90001234'],
+  ])('nor take a value of the HAP’s own %s numbering before the HAP uses it', async (_format, system) => {
+    const group = { system, value: `HAPV-${randomUUID()}` };
+    const early = await handover('vvt-sallandse-heuvelrug', 'vvt-sallandse-heuvelrug', group);
+    expect(early.status).toBe(422);
+    expect((early.body as OperationOutcome).issue?.[0]?.expression).toEqual(['Task.groupIdentifier']);
+    // The HAP itself still opens it afterwards.
+    expect((await handover('hap-vechtdal', 'rav-noordoost', group)).status).toBe(201);
   });
 
   it('nor move a Task of its own into that group afterwards', async () => {
