@@ -4,6 +4,7 @@ import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 import pino, { type Logger } from 'pino';
 import type express from 'express';
 import { createAudit, GATEWAY_ROLE, type Audit } from './audit/index.ts';
+import { OrganizationDirectory } from './access/organizations.ts';
 import { partiesAtWrite, partyPropagation } from './access/parties.ts';
 import { boardFeedHooks, createBoard } from './board/index.ts';
 import { createAuth, demoClients, loadClientsFile, requireScope, type AuthService } from './auth/index.ts';
@@ -103,12 +104,15 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const profiles = loadProfileValidator(join(ROOT_DIR, 'profiles'));
   const validators = await loadNativeValidators(join(ROOT_DIR, 'mappings'));
   const mapper = loadNativeMapper(join(ROOT_DIR, 'mappings'));
-  const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }];
+  // Organization ↔ URA, one cache per instance, cleared on every instance when an Organization changes.
+  const organizations = new OrganizationDirectory();
+  const stopOrganizations = await organizations.listen(db);
+  const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
-  hooks.push(workflowHooks(() => repoDeps), partyPropagation());
+  hooks.push(workflowHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const metrics = new Metrics();
-  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics });
+  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics, organizations });
   hooks.push(subscriptions.hooks);
   hooks.push(boardFeedHooks());
   // Last: the audit rows of a transaction are written when every other hook has had its say.
@@ -152,7 +156,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   registerRestRoutes(fhir, services);
 
   const board = createBoard({ db, logger, rootDir: ROOT_DIR, targetsSetting: config.boardTargets, repository, authenticate: (h, id) => auth.authenticate(h, id), audit: audit.log });
-  const ingest = new NativeIngest(fhirBaseUrl);
+  const ingest = new NativeIngest(fhirBaseUrl, organizations);
   const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites) : undefined;
   if (writeLimit) {
     metrics.gauge('gateway_writes_active', 'Write requests at work in this instance (at most MAX_CONCURRENT_WRITES)', async () => writeLimit.state.active);
@@ -199,6 +203,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
       await subscriptions.close();
       await board.close();
       await audit.close();
+      await stopOrganizations();
       await db.close();
     },
   };

@@ -4,6 +4,7 @@ import type { WriteHooks } from '../fhir/repository.ts';
 import type { Tx } from '../store/database.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { isGateway, readableParties } from './policy.ts';
+import { URA_SYSTEM, uraOfReferenceSql } from './organizations.ts';
 
 /**
  * Which organisations are party to a resource, stored in `resources.parties` at every write (see
@@ -11,7 +12,6 @@ import { isGateway, readableParties } from './policy.ts';
  * given cannot be unsent, and a shared resource (the patient) is reached from several handovers.
  */
 
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 const OPEN = [...OPEN_STATUSES];
 /** The handover's own resources: a resource referring to one of these joins its parties. The patient is not one: it is shared. */
 const HANDOVER_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'Observation']);
@@ -56,9 +56,20 @@ function walkReferences(value: unknown, visit: (ref: string) => void): void {
   }
 }
 
-function groupTokens(task: Task): string[] {
+/** The search token of a Task's group of candidates (the index's `group-identifier=system|value`), if it has one. */
+export function groupToken(task: Task): string | undefined {
   const g = task.groupIdentifier;
-  return g?.value ? [`group-identifier=${g.system ? `${g.system}|` : ''}${g.value}`] : [];
+  return g?.value ? `group-identifier=${g.system ? `${g.system}|` : ''}${g.value}` : undefined;
+}
+
+/**
+ * A group of candidates is its requester's (src/handover/workflow.ts): only Tasks of the same requesting
+ * organisation (by URA) and group value are candidates together. Another requester's Task with the same
+ * value is not, so a guessed value neither shares parties nor joins the group.
+ */
+function groupTokens(task: Task): string[] {
+  const token = groupToken(task);
+  return token ? [token] : [];
 }
 
 function organizationId(reference: string | undefined): string | undefined {
@@ -87,8 +98,9 @@ async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Prom
           AND o.id = ANY($2::text[] || ARRAY(
                 SELECT substr(s.content->'owner'->>'reference', 14) FROM resources s
                  WHERE s.resource_type = 'Task' AND s.tokens && $3::text[] AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
-                   AND s.content->'owner'->>'reference' LIKE 'Organization/%'))`,
-      [URA_SYSTEM, orgIds, groupTokens(task), OPEN, next.id ?? ''],
+                   AND s.content->'owner'->>'reference' LIKE 'Organization/%'
+                   AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`,
+      [URA_SYSTEM, orgIds, groupTokens(task), OPEN, next.id ?? '', task.requester?.reference ?? ''],
     );
     return r.rows.map((x) => x.ura);
   }
@@ -130,7 +142,7 @@ export function partyPropagation(): WriteHooks {
     afterWrite: async (tx, ctx, event) => {
       if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
       const task = event.stored.content as Task;
-      const params: unknown[] = [event.stored.id, groupTokens(task), OPEN];
+      const params: unknown[] = [event.stored.id, groupTokens(task), OPEN, task.requester?.reference ?? ''];
       const readable = isGateway(ctx) ? undefined : readableParties(ctx);
       const visible = readable ? ` AND r.parties && $${params.push(readable)}::text[]` : '';
       const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
@@ -139,7 +151,8 @@ export function partyPropagation(): WriteHooks {
            SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1
            UNION
            SELECT r.resource_type, r.id, r.content FROM resources r
-            WHERE r.resource_type = 'Task' AND r.tokens && $2::text[] AND r.content->>'status' = ANY($3::text[])),
+            WHERE r.resource_type = 'Task' AND r.tokens && $2::text[] AND r.content->>'status' = ANY($3::text[])
+              AND ${uraOfReferenceSql("r.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$4::text')}),
          refs AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM tasks CROSS JOIN LATERAL (VALUES (content->'focus'->>'reference'), (content->'encounter'->>'reference'), (content->'for'->>'reference')) AS x(ref)

@@ -14,6 +14,14 @@ import { forbidden, methodNotAllowed } from '../fhir/outcomes.ts';
  */
 export const DIRECTORY_TYPES: readonly string[] = ['Organization', 'Practitioner', 'PractitionerRole', 'HealthcareService', 'Location', 'Endpoint', 'CodeSystem', 'ConceptMap'];
 
+/**
+ * Read by their owner only, whatever role reads the rest of the region: a Subscription holds its organisation's
+ * endpoint and the credentials it sends there (`channel.header`). The ZCC reads every handover, not other
+ * organisations' delivery configuration; the auditor (read-only, with the ZCC's URA) reads none at all: who
+ * made or changed a Subscription is in the audit trail, its credentials are nobody's business but the owner's.
+ */
+export const OWNER_ONLY_TYPES: readonly string[] = ['Subscription'];
+
 /** Written by the gateway only (native ingest, audit): a client can neither create nor change them through /fhir. */
 export const SERVER_OWNED_TYPES: readonly string[] = ['Provenance', 'AuditEvent'];
 
@@ -35,9 +43,20 @@ export function readableParties(ctx: RequestContext): string[] | undefined {
   return [ctx.organizationUra];
 }
 
+/** Whose owner-only resources (OWNER_ONLY_TYPES) `ctx` reads: undefined for all (the gateway), none for the auditor. */
+export function ownedParties(ctx: RequestContext): string[] | undefined {
+  if (isGateway(ctx)) return undefined;
+  if (ctx.roles.includes('auditor')) return [];
+  return [ctx.organizationUra];
+}
+
 /** Whether `ctx` may read a resource of `type` whose parties are `parties`. */
 export function canRead(ctx: RequestContext, type: string, parties: readonly string[] | undefined): boolean {
   if (!isProtectedType(type)) return true;
+  if (OWNER_ONLY_TYPES.includes(type)) {
+    const owned = ownedParties(ctx);
+    return owned === undefined || owned.some((p) => parties?.includes(p) === true);
+  }
   const readable = readableParties(ctx);
   return readable === undefined || readable.some((p) => parties?.includes(p) === true);
 }

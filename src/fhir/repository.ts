@@ -4,7 +4,7 @@ import { applyPatch, InvalidOperationError, type Operation } from '@medplum/core
 import type { RequestContext } from '../context.ts';
 import type { Database, Queryable, Tx } from '../store/database.ts';
 import { resourceStore, type PartyScope, type StoredVersion } from '../store/resource-store.ts';
-import { canChange, canRead, checkOrganizationWrite, checkWriteAllowed, DIRECTORY_TYPES, readableParties } from '../access/policy.ts';
+import { canChange, canRead, checkOrganizationWrite, checkWriteAllowed, DIRECTORY_TYPES, OWNER_ONLY_TYPES, ownedParties, readableParties } from '../access/policy.ts';
 import { badRequest, forbidden, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed, unprocessable } from './outcomes.ts';
 import { extractIndexValues } from './search/index-values.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
@@ -99,7 +99,8 @@ export class Repository {
 
   /** What this organisation may see: every read, search, include and history goes through it. */
   private get scope(): PartyScope {
-    return { parties: readableParties(this.ctx), open: DIRECTORY_TYPES };
+    const owned = ownedParties(this.ctx);
+    return { parties: readableParties(this.ctx), open: DIRECTORY_TYPES, ownerOnly: owned && { types: OWNER_ONLY_TYPES, parties: owned } };
   }
 
   /** Whether the acting organisation may change `v` (party to it), as opposed to only reading it. */

@@ -6,8 +6,8 @@ import { conflict, forbidden, HttpError, notFound, outcome, unprocessable } from
 import type { Repository, WriteResult } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
-import { OrganizationDirectory } from './organization-directory.ts';
-import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences, uraOfReference } from './references.ts';
+import { OrganizationDirectory } from '../access/organizations.ts';
+import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
 
 export const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
@@ -42,10 +42,12 @@ function ref(v: StoredVersion): Reference<Organization> {
  */
 export class NativeIngest {
   private readonly baseUrl: string;
-  private readonly orgs = new OrganizationDirectory();
+  private readonly orgs: OrganizationDirectory;
 
-  constructor(baseUrl: string) {
+  /** `orgs`: the gateway's one Organization ↔ URA directory (src/access/organizations.ts), invalidated on every change. */
+  constructor(baseUrl: string, orgs = new OrganizationDirectory()) {
     this.baseUrl = baseUrl;
+    this.orgs = orgs;
   }
 
   async ingest(repo: Repository, format: NativeFormat, record: NativeRecord, mapped: MappedRecord): Promise<IngestResult> {
@@ -249,7 +251,11 @@ export class NativeIngest {
   private async openTasksInGroup(repo: Repository, group: { system?: string; value?: string }): Promise<StoredVersion[]> {
     const token = group.system ? `${group.system}|${group.value}` : (group.value ?? '');
     const found = await repo.search({ ...repo.parseSearch('Task', { 'group-identifier': [token], status: [OPEN_STATUSES.join(',')] }), count: 100, total: 'none' });
-    return found.resources;
+    // A group is the sender's own (src/handover/workflow.ts): a Task of another requester with the same value is not in it.
+    const tx = repo.txHandle();
+    const mine: StoredVersion[] = [];
+    for (const t of found.resources) if ((await this.orgs.uraOf(tx, (t.content as Task).requester)) === repo.ctx.organizationUra) mine.push(t);
+    return mine;
   }
 
   private async focusOf(repo: Repository, task: Task): Promise<StoredVersion | undefined> {
@@ -282,8 +288,8 @@ export class NativeIngest {
       throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
     }
     const t = task.content as Task;
-    const ownerUra = await uraOfReference(repo, t.owner);
-    const requesterUra = await uraOfReference(repo, t.requester);
+    const ownerUra = await this.orgs.uraOf(repo.txHandle(), t.owner);
+    const requesterUra = await this.orgs.uraOf(repo.txHandle(), t.requester);
     if (ownerUra !== repo.ctx.organizationUra) {
       if (requesterUra === repo.ctx.organizationUra) throw forbidden(`Only the receiving organisation of handover ${handoverId} may answer it`);
       throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);

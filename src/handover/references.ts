@@ -1,4 +1,4 @@
-import type { Reference, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
@@ -40,17 +40,6 @@ export async function organizationByUra(repo: Repository, ura: string): Promise<
 
 export function uraOf(org: Resource | undefined): string | undefined {
   return (org as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
-}
-
-/** The URA behind an `Organization/<id>` reference. */
-export async function uraOfReference(repo: Repository, ref: Reference | undefined): Promise<string | undefined> {
-  const m = /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(ref?.reference ?? '');
-  if (!m) return undefined;
-  try {
-    return uraOf((await repo.read('Organization', m[1])).content);
-  } catch {
-    return undefined;
-  }
 }
 
 function walkReferences(value: unknown, visit: (ref: { reference?: string }) => void): void {

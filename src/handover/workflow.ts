@@ -1,10 +1,11 @@
-import type { Reference, Resource, Task } from '@medplum/fhirtypes';
+import type { Resource, Task } from '@medplum/fhirtypes';
 import { systemContext, type RequestContext } from '../context.ts';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 import { Repository, type RepositoryDeps, type WriteHooks } from '../fhir/repository.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
-import { URA_SYSTEM } from './references.ts';
+import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
+import { groupToken } from '../access/parties.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 
 export const NOT_SELECTED = 'not selected';
@@ -13,19 +14,53 @@ function refused(message: string, expression: string): HttpError {
   return new HttpError(409, outcome('business-rule', message, [expression]));
 }
 
-async function uraOf(tx: Tx, ref: Reference | undefined, cache: Map<string, string | undefined>): Promise<string | undefined> {
-  const m = /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(ref?.reference ?? '');
-  if (!m) return undefined;
-  if (cache.has(m[1])) return cache.get(m[1]);
-  const org = await resourceStore.current(tx, 'Organization', m[1]);
-  const ura = (org?.content as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
-  cache.set(m[1], ura);
-  return ura;
+/**
+ * The advisory lock of a group of candidates: its requester and its identifier. A group belongs to the
+ * organisation that opened it, so another requester's Task with the same value never shares its lock. The
+ * requester is named by its reference here (the hook sees the resource only); every Task of a group has
+ * the same one in practice, and two Organizations of one URA at worst serialise less (the row locks still do).
+ */
+function groupLockKey(task: Task): string | undefined {
+  const token = groupToken(task);
+  return token ? `task-group:${task.requester?.reference ?? ''}|${token}` : undefined;
 }
 
-function groupKey(task: Task): string | undefined {
-  const g = task.groupIdentifier;
-  return g?.value ? `task-group:${g.system ?? ''}|${g.value}` : undefined;
+/** A gateway NamingSystem of one organisation's numbering: the base, a kind, and the organisation's URA last. */
+const SENDER_NAMESPACE = /^https:\/\/handover-gateway\.nl\/fhir\/NamingSystem\/[a-z][a-z0-9/-]*\/(\d{8})$/;
+
+/** The URA of a Task's requester, as SQL over the row alias `t`. */
+const REQUESTER_URA = uraOfReferenceSql("t.content->'requester'->>'reference'");
+
+/**
+ * A group of candidates belongs to the organisation that opened it: a Task may only carry a
+ * groupIdentifier no other requester's Task carries. Otherwise anyone who guessed a group value (a HAP's
+ * contact number, a ride number) could put a Task of its own in it and, by accepting that one, cancel the
+ * real candidates. The ZCC gets no exception: it opens groups of its own (S4), and acting in a group it
+ * did not open would let it cancel another organisation's requests, which reading the region does not give it.
+ * The check reads every Task, whoever may see it: the refusal says only that the value is taken.
+ */
+async function checkGroupOwnership(tx: Tx, ctx: RequestContext, task: Task, id: string | undefined): Promise<void> {
+  const token = groupToken(task);
+  if (!token) return;
+  // The native formats' group systems carry their sender's URA (nts: the HAP's contacts, vvt: the requester's
+  // requests): such a value is its organisation's before any Task uses it, so it cannot be taken in advance.
+  const namespace = SENDER_NAMESPACE.exec(task.groupIdentifier?.system ?? '');
+  if (namespace && namespace[1] !== ctx.organizationUra) {
+    throw new HttpError(422, outcome('business-rule', `This groupIdentifier's system is the numbering of the organisation with URA ${namespace[1]}; only it may open a group in it`, ['Task.groupIdentifier']));
+  }
+  const foreign = await tx.query<{ id: string }>(
+    `SELECT t.id FROM resources t
+      WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2
+        AND ${REQUESTER_URA} IS DISTINCT FROM $3
+      LIMIT 1`,
+    [[token], id ?? '', ctx.organizationUra],
+  );
+  if (foreign.rows.length > 0) {
+    throw new HttpError(
+      422,
+      outcome('business-rule', 'This groupIdentifier belongs to a group of candidates another organisation opened; a Task may only join groups its own requester opened: choose another value', ['Task.groupIdentifier']),
+    );
+  }
 }
 
 /**
@@ -33,13 +68,12 @@ function groupKey(task: Task): string | undefined {
  * entry, native answer): allowed transitions and who may make them, the requester on create, the owner
  * fixed after acceptance, and the first accept in a group of candidates winning.
  */
-export function workflowHooks(deps: () => RepositoryDeps): WriteHooks {
-  const orgCache = new Map<string, string | undefined>();
+export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDirectory): WriteHooks {
   const isSystem = (ctx: RequestContext): boolean => ctx.roles.includes('system');
   return {
     lockKeys: (resource: Resource) => {
       if (resource.resourceType !== 'Task') return [];
-      const key = groupKey(resource as Task);
+      const key = groupLockKey(resource as Task);
       return key ? [key] : [];
     },
     beforeWrite: async (tx, ctx, change) => {
@@ -49,21 +83,26 @@ export function workflowHooks(deps: () => RepositoryDeps): WriteHooks {
         if (next.status !== 'requested' && next.status !== 'draft') {
           throw refused(`A new handover starts as requested (or draft), not ${next.status}`, 'Task.status');
         }
-        const requester = await uraOf(tx, next.requester, orgCache);
+        const requester = await orgs.uraOf(tx, next.requester);
         if (requester !== ctx.organizationUra) {
           throw new HttpError(422, outcome('business-rule', `Task.requester must be your own organisation (URA ${ctx.organizationUra})`, ['Task.requester']));
         }
+        await checkGroupOwnership(tx, ctx, next, next.id);
         return;
       }
       const previous = change.previous?.content as Task | undefined;
       if (!previous || change.previous?.deleted) return;
-      const [ownerUra, requesterUra] = await Promise.all([uraOf(tx, previous.owner, orgCache), uraOf(tx, previous.requester, orgCache)]);
+      const [ownerUra, requesterUra] = await Promise.all([orgs.uraOf(tx, previous.owner), orgs.uraOf(tx, previous.requester)]);
       const role = ctx.organizationUra === ownerUra ? 'owner' : ctx.organizationUra === requesterUra ? 'requester' : undefined;
       if (change.interaction === 'delete') {
         if (role !== 'requester') throw refused('Only the requesting organisation may delete a handover', 'Task');
         return;
       }
       if (next.requester?.reference !== previous.requester?.reference) throw refused('The requester of a handover cannot change', 'Task.requester');
+      if (groupToken(next) !== groupToken(previous)) {
+        if (ctx.organizationUra !== requesterUra) throw refused('Only the requesting organisation may move a handover to another group of candidates', 'Task.groupIdentifier');
+        await checkGroupOwnership(tx, ctx, next, next.id);
+      }
       if (next.owner?.reference !== previous.owner?.reference) {
         if (role !== 'requester') throw refused('Only the requesting organisation may re-address a handover', 'Task.owner');
         if (!['requested', 'received', 'on-hold', 'draft'].includes(previous.status ?? '')) {
@@ -85,12 +124,14 @@ export function workflowHooks(deps: () => RepositoryDeps): WriteHooks {
       const task = event.stored.content as Task;
       const before = event.previous?.content as Task | undefined;
       if (task.status !== 'accepted' || before?.status === 'accepted' || !task.groupIdentifier?.value) return;
-      // First accept wins: every other open candidate of the group is cancelled in this same transaction.
-      const g = task.groupIdentifier;
-      const token = `group-identifier=${g.system ? `${g.system}|` : ''}${g.value}`;
+      // First accept wins: every other open candidate of the group is cancelled in this same transaction. The
+      // group is its requester's: a Task of another requester carrying the same value is not a sibling.
       const siblings = await tx.query<{ id: string }>(
-        `SELECT id FROM resources WHERE resource_type = 'Task' AND NOT deleted AND tokens && $1::text[] AND id <> $2 ORDER BY id`,
-        [[token], event.stored.id],
+        `SELECT t.id FROM resources t
+          WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2
+            AND ${REQUESTER_URA} = ${uraOfReferenceSql('$3::text')}
+          ORDER BY t.id`,
+        [[groupToken(task)], event.stored.id, task.requester?.reference ?? ''],
       );
       const repo = new Repository(deps(), systemContext(ctx.requestId), tx);
       for (const { id } of siblings.rows) {

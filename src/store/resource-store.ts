@@ -48,13 +48,23 @@ const CURRENT_COLUMNS = `${COLUMNS}, parties`;
 export interface PartyScope {
   parties?: string[];
   open?: readonly string[];
+  /** Types visible only when they share a party with `parties` here, even when `parties` above is undefined (every handover). */
+  ownerOnly?: { types: readonly string[]; parties: string[] };
 }
 
 function scopeCondition(scope: PartyScope | undefined, params: unknown[], alias = ''): string {
-  if (!scope?.parties) return '';
-  const open = `$${params.push(scope.open ?? [])}::text[]`;
-  const parties = `$${params.push(scope.parties)}::text[]`;
-  return ` AND (${alias}resource_type = ANY(${open}) OR ${alias}parties && ${parties})`;
+  let condition = '';
+  if (scope?.parties) {
+    const open = `$${params.push(scope.open ?? [])}::text[]`;
+    const parties = `$${params.push(scope.parties)}::text[]`;
+    condition += ` AND (${alias}resource_type = ANY(${open}) OR ${alias}parties && ${parties})`;
+  }
+  if (scope?.ownerOnly) {
+    const types = `$${params.push(scope.ownerOnly.types)}::text[]`;
+    const owned = `$${params.push(scope.ownerOnly.parties)}::text[]`;
+    condition += ` AND (${alias}resource_type <> ALL(${types}) OR ${alias}parties && ${owned})`;
+  }
+  return condition;
 }
 
 /**

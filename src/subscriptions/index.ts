@@ -11,6 +11,7 @@ import type { Database } from '../store/database.ts';
 import type { EndpointPolicy } from './endpoint.ts';
 import { nativeRenderer } from './native-payload.ts';
 import { outboxHooks } from './outbox.ts';
+import type { OrganizationDirectory } from '../access/organizations.ts';
 import { registerSubscriptionRoutes } from './routes.ts';
 import { topicCapability, topicUrl } from './topic.ts';
 import { DeliveryWorker } from './worker.ts';
@@ -30,13 +31,13 @@ export interface Subscriptions {
 }
 
 /** The handover topic, its subscriptions, the outbox and the delivery worker, composed from configuration. */
-export function createSubscriptions(args: { db: Database; logger: Logger; config: Config; fhirBaseUrl: string; metrics: Metrics }): Subscriptions {
-  const { db, logger, config, fhirBaseUrl, metrics } = args;
+export function createSubscriptions(args: { db: Database; logger: Logger; config: Config; fhirBaseUrl: string; metrics: Metrics; organizations: OrganizationDirectory }): Subscriptions {
+  const { db, logger, config, fhirBaseUrl, metrics, organizations } = args;
   watchOutbox(db, metrics);
   const policy: EndpointPolicy = { allowHttpLoopback: config.allowHttpLoopbackHooks, allowedOrigins: config.hookAllowedOrigins };
   let worker: DeliveryWorker | undefined;
   return {
-    hooks: outboxHooks(),
+    hooks: outboxHooks(organizations),
     capability: topicCapability(fhirBaseUrl),
     registerRoutes: (router, services) =>
       registerSubscriptionRoutes(router, { fhirBaseUrl, db, policy, repo: services.repo, requireScope: services.requireScope, kick: () => worker?.wake(true) }),

@@ -2,7 +2,7 @@ import type { Reference, Task } from '@medplum/fhirtypes';
 import type { WriteHooks } from '../fhir/repository.ts';
 import { URA_SYSTEM } from '../handover/references.ts';
 import type { Tx } from '../store/database.ts';
-import { resourceStore } from '../store/resource-store.ts';
+import type { OrganizationDirectory } from '../access/organizations.ts';
 import type { Filters } from './spec.ts';
 import { firesOn } from './topic.ts';
 
@@ -20,16 +20,8 @@ interface Party {
   ura?: string;
 }
 
-async function partyOf(tx: Tx, ref: Reference | undefined, cache: Map<string, string | undefined>): Promise<Party> {
-  const reference = ref?.reference;
-  const m = /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(reference ?? '');
-  if (!m) return { reference };
-  if (!cache.has(m[1])) {
-    const org = await resourceStore.current(tx, 'Organization', m[1]);
-    const identifiers = (org?.content as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier;
-    cache.set(m[1], identifiers?.find((i) => i.system === URA_SYSTEM)?.value);
-  }
-  return { reference, ura: cache.get(m[1]) };
+async function partyOf(tx: Tx, ref: Reference | undefined, orgs: OrganizationDirectory): Promise<Party> {
+  return { reference: ref?.reference, ura: await orgs.uraOf(tx, ref) };
 }
 
 function matchesParty(party: Party, value: string): boolean {
@@ -74,8 +66,7 @@ export function matches(filters: Filters, task: Task, owner: Party, requester: P
  * workers of every instance, which number the committed events (subscription_number_events) and send them.
  * Its payload is the handover's id: anyone listening learns when that change was committed (the benchmark).
  */
-export function outboxHooks(): WriteHooks {
-  const orgCache = new Map<string, string | undefined>();
+export function outboxHooks(orgs: OrganizationDirectory): WriteHooks {
   return {
     afterWrite: async (tx, _ctx, event) => {
       if (event.stored.resourceType !== 'Task') return;
@@ -83,7 +74,7 @@ export function outboxHooks(): WriteHooks {
       if (!firesOn(event.interaction, task, event.previous?.content as Task | undefined)) return;
       const candidates = await tx.query<Candidate>(`SELECT id, owner_ura, filters, reads_all FROM subscription_state WHERE status <> 'off'`);
       if (candidates.rows.length === 0) return;
-      const [owner, requester] = await Promise.all([partyOf(tx, task.owner, orgCache), partyOf(tx, task.requester, orgCache)]);
+      const [owner, requester] = await Promise.all([partyOf(tx, task.owner, orgs), partyOf(tx, task.requester, orgs)]);
       const targets = candidates.rows.filter(
         (s) => (s.reads_all || s.owner_ura === owner.ura || s.owner_ura === requester.ura) && matches(s.filters, task, owner, requester),
       );

@@ -6,6 +6,7 @@ import { URA_SYSTEM } from '../../src/demo.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { Contract } from './contract.ts';
 import { createTestDatabase } from './database.ts';
+import { PostgresDatabase } from '../../src/store/postgres.ts';
 
 export const DEMO_SECRET = 'demo-secret';
 
@@ -33,6 +34,8 @@ export interface TestGateway {
   auth(client?: DemoClient, scope?: string): Promise<string>;
   /** `Organization/<id>` of a seeded demo organisation, by client id or URA. */
   organizationRef(clientOrUra: DemoClient | string): Promise<string>;
+  /** The database's connection string (empty on PGlite). */
+  databaseUrl: string;
   stop(): Promise<void>;
 }
 
@@ -46,6 +49,21 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     await testDb.drop();
     throw err;
   }
+  return testGateway(gateway, () => testDb.drop(), testDb.url);
+}
+
+/**
+ * Another instance on the database of `first` (its own pool and LISTEN connections, its own caches), as a
+ * second process would be; `env` may configure it differently (an operator's change). Stopping it leaves the database.
+ */
+export async function startSecondInstance(first: TestGateway, env: Record<string, string> = {}): Promise<TestGateway> {
+  if (!first.databaseUrl) throw new Error('A second instance needs PostgreSQL (PGlite is one connection)');
+  const db = new PostgresDatabase({ connectionString: first.databaseUrl, maxConnections: 5 });
+  const gateway = await createGateway(loadConfig({ DEMO: '1', PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'silent', ...env }), { db });
+  return testGateway(gateway, async () => undefined, first.databaseUrl);
+}
+
+async function testGateway(gateway: Gateway, drop: () => Promise<void>, databaseUrl: string): Promise<TestGateway> {
   const served = await request(gateway.app).get('/openapi.json');
   if (served.status !== 200) throw new Error(`GET /openapi.json: ${served.status} ${served.text}`);
   const contract = new Contract(served.body);
@@ -93,9 +111,10 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       organizations.set(ura, `Organization/${id}`);
       return `Organization/${id}`;
     },
+    databaseUrl,
     stop: async () => {
       await gateway.close().catch(() => undefined);
-      await testDb.drop();
+      await drop();
     },
   };
 }

@@ -73,9 +73,10 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
     const targets = matches.map((m) => `${rev.param}=${m.resourceType}/${m.id}`);
     const params: unknown[] = [rev.sourceType, targets];
     const partyClause = scope.parties && !(scope.open ?? []).includes(rev.sourceType) ? ` AND r.parties && $${params.push(scope.parties)}::text[]` : '';
+    const ownerClause = scope.ownerOnly?.types.includes(rev.sourceType) ? ` AND r.parties && $${params.push(scope.ownerOnly.parties)}::text[]` : '';
     const rows = await q.query<Row>(
       `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.parties FROM resources r
-       WHERE r.resource_type = $1 AND NOT r.deleted AND r.tokens && $2::text[]${partyClause} LIMIT 1000`,
+       WHERE r.resource_type = $1 AND NOT r.deleted AND r.tokens && $2::text[]${partyClause}${ownerClause} LIMIT 1000`,
       params,
     );
     for (const row of rows.rows) {

@@ -42,6 +42,7 @@ export function buildWhere(req: SearchRequest, scope: PartyScope = {}): SqlQuery
   const conditions = ['r.resource_type = $1', 'NOT r.deleted'];
   const p = (value: unknown): string => `$${params.push(value)}`;
   if (scope.parties && !(scope.open ?? []).includes(req.resourceType)) conditions.push(`r.parties && ${p(scope.parties)}::text[]`);
+  if (scope.ownerOnly?.types.includes(req.resourceType)) conditions.push(`r.parties && ${p(scope.ownerOnly.parties)}::text[]`);
   for (const f of req.filters) conditions.push(filterCondition(f, p));
   return { where: conditions.join(' AND '), params };
 }

@@ -1,0 +1,116 @@
+import type { Reference, Resource } from '@medplum/fhirtypes';
+import type { Repository, WriteHooks } from '../fhir/repository.ts';
+import type { Database, Queryable, Tx } from '../store/database.ts';
+import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
+import { organizationByUra } from '../handover/references.ts';
+
+/**
+ * Organization ↔ URA, the one place the gateway knows it. The URA on an Organization decides who is
+ * requester and owner of a handover (the workflow), who hears of it (the outbox) and which organisation a
+ * native record names (ingest), so every instance must see an Organization's change at once:
+ * - a write of an Organization clears this instance's cache in the writing transaction, and a lookup in
+ *   that transaction reads the database (it sees its own uncommitted change; nothing it reads is kept);
+ * - the same write sends `NOTIFY organization_changed` (delivered at commit), on which every instance,
+ *   this one included, clears its cache again, after the commit;
+ * - a lookup that started before a clearing does not store what it read (the generation check), so a read
+ *   racing with a change cannot put the old URA back;
+ * - entries expire after `ttlMs` all the same, a bound for a notification lost with a broken LISTEN connection.
+ */
+
+export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
+export const ORGANIZATION_CHANNEL = 'organization_changed';
+const ORGANIZATION_REFERENCE = /^Organization\/([A-Za-z0-9\-.]{1,64})$/;
+
+/** The URA an Organization carries (an organisation may only name its own, so all of them are the same). */
+export function uraOfOrganization(org: Resource | undefined): string | undefined {
+  return (org as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
+}
+
+/** The id in an `Organization/<id>` reference. */
+export function organizationId(ref: Reference | string | undefined): string | undefined {
+  return ORGANIZATION_REFERENCE.exec(typeof ref === 'string' ? ref : (ref?.reference ?? ''))?.[1];
+}
+
+/**
+ * SQL for the URA of the Organization that `referenceSql` (an SQL expression giving `Organization/<id>`)
+ * points at: for decisions made inside one statement, which read the transaction's own snapshot.
+ */
+export function uraOfReferenceSql(referenceSql: string): string {
+  return `(SELECT ui->>'value' FROM resources uo CROSS JOIN LATERAL jsonb_array_elements(uo.content->'identifier') ui
+            WHERE uo.resource_type = 'Organization' AND NOT uo.deleted AND uo.id = substr(${referenceSql}, 14)
+              AND ${referenceSql} LIKE 'Organization/%' AND ui->>'system' = '${URA_SYSTEM}' LIMIT 1)`;
+}
+
+interface Entry<T> {
+  value: T;
+  until: number;
+}
+
+export class OrganizationDirectory {
+  private readonly ttlMs: number;
+  private readonly uraById = new Map<string, Entry<string | undefined>>();
+  private readonly orgByUra = new Map<string, Entry<StoredVersion>>();
+  /** Transactions that wrote an Organization: their lookups read the database and keep nothing. */
+  private readonly changedIn = new WeakSet<Queryable>();
+  private generation = 0;
+
+  constructor(ttlMs = 60_000) {
+    this.ttlMs = ttlMs;
+  }
+
+  /** Forgets everything: Organizations change seldom, and a change may move a URA from one to another. */
+  invalidate(): void {
+    this.generation++;
+    this.uraById.clear();
+    this.orgByUra.clear();
+  }
+
+  /** The URA of the Organization `ref` points at, or undefined (not an Organization reference, unknown, no URA). */
+  async uraOf(q: Queryable, ref: Reference | string | undefined): Promise<string | undefined> {
+    const id = organizationId(ref);
+    if (!id) return undefined;
+    const cacheable = !this.changedIn.has(q);
+    const hit = cacheable ? this.uraById.get(id) : undefined;
+    if (hit && hit.until > Date.now()) return hit.value;
+    const generation = this.generation;
+    const org = await resourceStore.current(q, 'Organization', id);
+    const ura = org && !org.deleted ? uraOfOrganization(org.content) : undefined;
+    if (cacheable && generation === this.generation) this.uraById.set(id, { value: ura, until: Date.now() + this.ttlMs });
+    return ura;
+  }
+
+  /**
+   * URA → Organization, through `repo` (the directory is readable by all). Only found organisations are
+   * remembered, so a newly registered one is seen at once. A native record names the same two or three
+   * organisations many times over; asking the database each time was a tenth of an ingest's work.
+   */
+  async byUra(repo: Repository, ura: string): Promise<StoredVersion | undefined> {
+    // Only native ingest asks by URA, and it never writes an Organization: no transaction check is needed here.
+    const hit = this.orgByUra.get(ura);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const generation = this.generation;
+    const org = await organizationByUra(repo, ura);
+    if (generation === this.generation) {
+      if (org) this.orgByUra.set(ura, { value: org, until: Date.now() + this.ttlMs });
+      else this.orgByUra.delete(ura);
+    }
+    return org;
+  }
+
+  /** The write hook: an Organization written clears this instance now and, at commit, every instance. */
+  hooks(): WriteHooks {
+    return {
+      afterWrite: async (tx: Tx, _ctx, event) => {
+        if (event.stored.resourceType !== 'Organization') return;
+        this.changedIn.add(tx);
+        this.invalidate();
+        await tx.query('SELECT pg_notify($1, $2)', [ORGANIZATION_CHANNEL, event.stored.id]);
+      },
+    };
+  }
+
+  /** Listens for other instances' (and this one's committed) Organization changes; returns the way to stop. */
+  async listen(db: Database): Promise<() => Promise<void>> {
+    return db.listen(ORGANIZATION_CHANNEL, () => this.invalidate());
+  }
+}
