@@ -14,4 +14,5 @@ const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtu
 const r = await pgliteMemory(clients, seconds, example, settleSeconds);
 console.log(`embedded demo (PGlite): ${clients} clients, ${seconds} s ingest then ${seconds} s Task search`);
 for (const l of pgliteMemoryLines(r)) console.log(l);
+console.log(`    errors ${JSON.stringify({ ingest: r.ingest.errors, search: r.search.errors })}`);
 console.log(`    ingest p50 ${r.ingest.p50.toFixed(0)} ms p99 ${r.ingest.p99.toFixed(0)} ms; search p50 ${r.search.p50.toFixed(0)} ms p99 ${r.search.p99.toFixed(0)} ms`);
