@@ -1,7 +1,9 @@
 # The handover gateway. Node 24 runs the TypeScript sources directly (type stripping): no build step.
 #   docker build -t handover-gateway .
-#   docker run -p 8080:8080 handover-gateway                       embedded PGlite demo, data in /data
-#   docker run -p 8080:8080 -e DATABASE_URL=postgres://... handover-gateway
+#   docker run -p 127.0.0.1:8080:8080 handover-gateway             embedded PGlite demo, data in /data (this machine only:
+#                                                                  its demo clients share a published secret)
+#   docker run -p 8080:8080 -e DATABASE_URL=postgres://... -e PUBLIC_URL=https://... handover-gateway
+# docker-compose.yml is the production shape (TLS proxy, two instances, PostgreSQL, secrets from .env).
 # Every environment variable is described in the README.
 
 # Stage 1: production dependencies only, from the lockfile.
@@ -12,7 +14,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # Stage 2: the runtime image: node, the production node_modules and the files the gateway reads.
 FROM node:24-slim
+# HOST: the gateway listens on loopback unless told otherwise; in a container that is the container's own, so
+# it listens on every interface of the container and the port is published (or not) by whoever runs it.
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/data
 WORKDIR /app
@@ -28,5 +33,5 @@ EXPOSE 8080
 # Liveness: /health/live answers 200 while the process serves requests. Slim images have no curl: node's fetch.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# The heap cap as in `npm start` (see the README, "Memory").
-CMD ["node", "--max-old-space-size=384", "src/main.ts"]
+# Node's options as in `npm start` (see the README, "Memory").
+CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=4", "--liftoff-only", "src/main.ts"]

@@ -1,10 +1,11 @@
-// `npm run bench`: every benchmark in one run against a real PostgreSQL, a table on stdout and
+// `npm run bench`: every benchmark in one run against a real PostgreSQL (and (g) on the embedded PGlite), a table on stdout and
 // bench/results/latest.json. DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
 // each part makes its own database there (bench_ingest_<pid>, bench_raw_<pid>, bench_notify_<pid>: runs side by side do not
 // drop each other's) and drops it at the end.
 // Options: BENCH_SECONDS per measurement (10), BENCH_CLIENTS (32), BENCH_SLICES ((a) and (b) alternate in this many slices, 2),
 // BENCH_NOTIFY_RATE (handovers/s offered for (d), 100),
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs),
+// BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, and the ratios).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -15,6 +16,7 @@ import { fhirOps, type FhirOpsResult } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 import { latencyLine, notificationBench, type NotificationLatency } from './lib/notification-latency.ts';
+import { pgliteMemory, pgliteMemoryLines, type PgliteMemory } from './lib/pglite-memory.ts';
 import { rawBaseline } from './lib/raw-baseline.ts';
 import { combineLoads, type LoadResult } from './lib/stats.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -141,6 +143,10 @@ try {
   await notifyGateway.stop();
 }
 results.notificationLatency = notify;
+
+// (g) the embedded demo (PGlite, as `npm start` runs it without DATABASE_URL): RSS idle after start, peak under load.
+const pglite: PgliteMemory = await pgliteMemory(clients, seconds, example, smoke ? 1 : Number(process.env.BENCH_SETTLE_SECONDS ?? 10));
+results.pglite = pglite;
 results.ingestToRawRatio = ingest.perSecond / raw.perSecond;
 lines.push(`    ${cpuLine('gateway', ingestCpu)}`);
 lines.push(row('(b) raw baseline (same rows, pg)', raw, 'handovers/s'));
@@ -167,6 +173,8 @@ if (process.env.COMPARE_FHIR_URL && process.env.COMPARE_FHIR_TOKEN) {
 } else {
   lines.push('(f) comparison                      set COMPARE_FHIR_URL and COMPARE_FHIR_TOKEN to compare with another FHIR server');
 }
+
+lines.push(...pgliteMemoryLines(pglite));
 
 await dropDatabase('bench_ingest');
 await dropDatabase('bench_raw');

@@ -83,9 +83,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push(`DATABASE_URL must start with postgres:// or postgresql://`);
   let publicUrl = env.PUBLIC_URL || `http://localhost:${port}`;
+  let publicUrlValid = true;
   try {
     publicUrl = new URL(publicUrl).toString().replace(/\/+$/, '');
   } catch {
+    publicUrlValid = false;
     problems.push(`PUBLIC_URL must be an absolute URL such as https://gateway.example.nl, got '${env.PUBLIC_URL}'`);
   }
   const logLevel = env.LOG_LEVEL || 'info';
@@ -100,15 +102,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`HOOK_ALLOWED_ORIGINS ${(err as Error).message}`);
     }
   }
+  const demo = bool('DEMO', !databaseUrl);
+  const loopback = isLoopbackUrl(publicUrl);
+  // The demo clients (the ZCC and the auditor among them) share one secret, published in the README: only on
+  // this machine, or with a secret the operator chose.
+  if (demo && publicUrlValid && !loopback && !env.DEMO_CLIENT_SECRET) {
+    problems.push(
+      `DEMO is on while PUBLIC_URL (${publicUrl}) is not a loopback address: the demo clients, the ZCC and the auditor among them, would accept the published secret 'demo-secret'. ` +
+        'Set DEMO=0 and register your clients with CLIENTS_FILE, or, for a demo reachable from other machines, set DEMO_CLIENT_SECRET to a secret of your own',
+    );
+  }
   const config: Config = {
     port,
-    host: env.HOST || '0.0.0.0',
+    // This machine only unless told otherwise: the embedded demo's clients and operator token are published.
+    // The container image sets HOST=0.0.0.0 (its port is published or not by whoever runs it).
+    host: env.HOST || '127.0.0.1',
     publicUrl,
     databaseUrl,
     dataDir: env.DATA_DIR || './data',
     dbPoolSize: int('DB_POOL_SIZE', 20, 1, 500),
     // The embedded default is a sandbox: demo organisations unless told otherwise.
-    demo: bool('DEMO', !databaseUrl),
+    demo,
     demoClientSecret: env.DEMO_CLIENT_SECRET || 'demo-secret',
     clientsFile: env.CLIENTS_FILE || undefined,
     maxBodyBytes: int('MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -121,8 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenLifetimeSeconds: int('TOKEN_LIFETIME_SECONDS', 300, 1, 300),
     logLevel,
     metricsToken: env.METRICS_TOKEN || undefined,
-    // The embedded sandbox has a known operator token so that its CLI works out of the box.
-    adminToken: env.ADMIN_TOKEN || (!databaseUrl && !['0', 'false', 'no'].includes((env.DEMO ?? '').toLowerCase()) ? 'demo-admin' : undefined),
+    // The embedded sandbox on this machine has a known operator token so that its CLI works out of the box;
+    // anywhere else the operator endpoints exist only with an ADMIN_TOKEN of the operator's own.
+    adminToken: env.ADMIN_TOKEN || (!databaseUrl && demo && loopback ? 'demo-admin' : undefined),
     // The embedded demo runs its receivers on this machine; a production PostgreSQL deployment does not.
     allowHttpLoopbackHooks: bool('ALLOW_HTTP_LOOPBACK_HOOKS', !databaseUrl),
     hookAllowedOrigins,
@@ -138,6 +153,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.httpTimeouts.bodyMs > config.httpTimeouts.requestMs) problems.push('HTTP_BODY_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Whether a URL names this machine only: `localhost` (and `*.localhost`), 127.0.0.0/8 or ::1. */
+export function isLoopbackUrl(url: string): boolean {
+  let hostname: string;
+  try {
+    hostname = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) return true;
+  if (hostname === '[::1]') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /** `{"90004567": ["https://hooks.rav.example"], "*": []}`: origins per URA (or `*`), each an absolute http(s) origin. */

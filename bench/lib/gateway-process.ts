@@ -15,6 +15,8 @@ export interface GatewayProcess {
   pid: number;
   /** Peak resident set size of the gateway process so far (VmHWM), in MB. */
   peakRssMb(): number;
+  /** Resident set size of the gateway process now (VmRSS), in MB. */
+  rssMb(): number;
   stop(): Promise<void>;
 }
 
@@ -53,11 +55,8 @@ export async function startGatewayProcess(env: Record<string, string>, nodeArgs:
   return {
     url,
     pid: child.pid ?? 0,
-    peakRssMb: () => {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-      return kb / 1024;
-    },
+    peakRssMb: () => procStatusMb(child.pid, 'VmHWM'),
+    rssMb: () => procStatusMb(child.pid, 'VmRSS'),
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -67,6 +66,13 @@ export async function startGatewayProcess(env: Record<string, string>, nodeArgs:
       clearTimeout(timer);
     },
   };
+}
+
+/** A memory figure of a process from /proc/<pid>/status (Linux), in MB. */
+function procStatusMb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
 }
 
 export async function demoToken(url: string, client = 'hap-vechtdal'): Promise<string> {

@@ -1,6 +1,10 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import type { Database, QueryResult, Tx } from './database.ts';
+import { pgliteOptions } from './pglite-options.ts';
 
 /**
  * The embedded default: real PostgreSQL compiled to WASM, one connection in this process.
@@ -24,6 +28,21 @@ function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * initdb in a child process (src/store/pglite-create.ts), with this process's Node options: what it takes (two
+ * PostgreSQL WASM instances and initdb's) goes back to the operating system when the child exits, instead of
+ * raising the gateway's peak memory at its first start.
+ */
+async function createCluster(dataDir: string): Promise<void> {
+  const script = join(import.meta.dirname, 'pglite-create.ts');
+  try {
+    await promisify(execFile)(process.execPath, [...process.execArgv, script, dataDir], { timeout: 120_000 });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new Error(`The embedded database could not be created in ${dataDir}${stderr ? `: ${stderr}` : ''}`, { cause: err });
+  }
+}
+
 export class PGliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   private readonly db: PGlite;
@@ -34,8 +53,8 @@ export class PGliteDatabase implements Database {
 
   /** `dataDir` undefined keeps the database in memory (tests). */
   static async open(dataDir?: string): Promise<PGliteDatabase> {
-    // btree_gin: migration 009's index over resource type and tokens.
-    const db = new PGlite({ dataDir, extensions: { btree_gin } });
+    if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) await createCluster(dataDir);
+    const db = new PGlite({ dataDir, ...pgliteOptions() });
     await db.waitReady;
     return new PGliteDatabase(db);
   }

@@ -33,7 +33,7 @@ const token = async (client: DemoClient): Promise<string> => {
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: 'logs' });
   const logger = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) });
-  gateway = await createGateway(loadConfig({ DEMO: '1', PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'trace' }), { db: testDb.db, logger });
+  gateway = await createGateway(loadConfig({ DEMO: '1', DEMO_CLIENT_SECRET: 'demo-secret', PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'trace' }), { db: testDb.db, logger });
   // The native helpers need only the app and tokens.
   native = nativeClient({ app: gateway.app, auth: token } as unknown as TestGateway);
 });

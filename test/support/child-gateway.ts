@@ -17,7 +17,7 @@ export async function startChildGateway(databaseUrl: string, env: Record<string,
   const port = await freePort();
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', LOG_LEVEL: 'silent', ALLOW_HTTP_LOOPBACK_HOOKS: '1', DB_POOL_SIZE: '8', ...env },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, LOG_LEVEL: 'silent', ALLOW_HTTP_LOOPBACK_HOOKS: '1', DB_POOL_SIZE: '8', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

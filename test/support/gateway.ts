@@ -44,7 +44,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
   const testDb = await createTestDatabase({ prefix: 'gw' });
   let gateway: Gateway;
   try {
-    gateway = await createGateway(loadConfig({ DEMO: '1', PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'silent', ...env }), { db: testDb.db });
+    gateway = await createGateway(loadConfig({ DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'silent', ...env }), { db: testDb.db });
   } catch (err) {
     await testDb.drop();
     throw err;

@@ -1,0 +1,38 @@
+// The embedded store as `npm start` opens it: on files in a data directory, with its own PostgreSQL settings, the
+// cluster of a new directory created in a child process (src/store/pglite-create.ts).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGliteDatabase } from '../../src/store/pglite.ts';
+
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'pglite-store-'));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+test('a new data directory gets a cluster, with a small buffer pool, and keeps what was written across a reopen', async () => {
+  const dataDir = join(scratch, 'data');
+  const first = await PGliteDatabase.open(dataDir);
+  try {
+    expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
+    // 128 MB (PostgreSQL's default) would all be resident: Emscripten zeroes the memory it maps.
+    expect((await first.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0]?.shared_buffers).toBe('16MB');
+    await first.exec('CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)');
+  } finally {
+    await first.close();
+  }
+  const again = await PGliteDatabase.open(dataDir);
+  try {
+    expect((await again.query<{ n: number }>('SELECT n FROM kept')).rows).toEqual([{ n: 42 }]);
+    expect((await again.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0]?.shared_buffers).toBe('16MB');
+  } finally {
+    await again.close();
+  }
+});
+
+test('a data directory that cannot be made says so', async () => {
+  const file = join(scratch, 'not-a-directory');
+  writeFileSync(file, 'x');
+  await expect(PGliteDatabase.open(join(file, 'data'))).rejects.toThrow(/The embedded database could not be created in .*not-a-directory\/data/);
+});
