@@ -1,5 +1,5 @@
 import type { Reference, Resource } from '@medplum/fhirtypes';
-import { HttpError, outcome } from '../fhir/outcomes.ts';
+import { HttpError, isAbsent, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 
@@ -48,8 +48,10 @@ export async function uraOfReference(repo: Repository, ref: Reference | undefine
   if (!m) return undefined;
   try {
     return uraOf((await repo.read('Organization', m[1])).content);
-  } catch {
-    return undefined;
+  } catch (err) {
+    // An organisation that is not there has no URA; a database fault is not that.
+    if (isAbsent(err)) return undefined;
+    throw err;
   }
 }
 

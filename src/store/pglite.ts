@@ -1,6 +1,6 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
-import type { Database, QueryResult, Tx } from './database.ts';
+import type { Database, ListenStatus, QueryResult, Tx } from './database.ts';
 
 /**
  * The embedded default: real PostgreSQL compiled to WASM, one connection in this process.
@@ -53,11 +53,25 @@ export class PGliteDatabase implements Database {
     return this.db.transaction((tx) => work(new PGliteTx(tx)));
   }
 
+  private readonly listening = new Map<object, ListenStatus>();
+
+  // In the same process as the database: a LISTEN here cannot be cut off.
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    const unsubscribe = await this.db.listen(channel, onNotify);
+    const status: ListenStatus = { channel, listening: true, notifications: 0, reconnects: 0 };
+    const key = {};
+    const unsubscribe = await this.db.listen(channel, (payload) => {
+      status.notifications++;
+      onNotify(payload);
+    });
+    this.listening.set(key, status);
     return async () => {
+      this.listening.delete(key);
       await unsubscribe();
     };
+  }
+
+  listenStatus(): ListenStatus[] {
+    return [...this.listening.values()].map((s) => ({ ...s }));
   }
 
   async useRole(role: string): Promise<void> {
