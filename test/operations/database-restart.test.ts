@@ -135,11 +135,14 @@ it('with the database stopped: 503 with Retry-After and an OperationOutcome (nev
     const state = await ready();
     expect(state.status).toBe(503);
     expect(state.checks.database).toBe('fail');
+    // The LISTEN connections went with the database; readiness names them until they are back.
+    expect(state.checks.listen).toMatch(/^fail: .*subscription_events/);
     expect((await fetch(`${gateway.url}/health/live`)).status).toBe(200);
   } finally {
     await cluster.start();
   }
   await untilReady();
+  expect((await ready()).checks.listen).toBe('pass');
   expect((await fetch(`${gateway.url}/native/nts/${taskId}`, { headers: { Authorization: hap } })).status).toBe(200);
   expect(gateway.process.exitCode).toBeNull();
 }, 120_000);
