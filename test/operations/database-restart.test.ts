@@ -5,6 +5,7 @@
 import type { Bundle, OperationOutcome, Parameters } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { childAuth, startChildGateway, type ChildGateway } from '../support/child-gateway.ts';
+import { DEMO_SECRET } from '../support/gateway.ts';
 import { example, setBsn, uniqueBsn, uniqueId } from '../support/native.ts';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.ts';
 import { startReceiver, subscriptionBody, type Received, type Receiver } from '../support/receiver.ts';
@@ -132,6 +133,15 @@ it('with the database stopped: 503 with Retry-After and an OperationOutcome (nev
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
       expect(((await res.json()) as OperationOutcome).resourceType).toBe('OperationOutcome');
     }
+    // A new token cannot be issued (nor audited) either: OAuth's temporarily_unavailable, 503 with Retry-After.
+    const token = await fetch(`${gateway.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from(`rav-noordoost:${DEMO_SECRET}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    expect(token.status).toBe(503);
+    expect(token.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await token.json()) as { error: string }).error).toBe('temporarily_unavailable');
     const state = await ready();
     expect(state.status).toBe(503);
     expect(state.checks.database).toBe('fail');
