@@ -9,6 +9,12 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   dbPoolSize: number;
+  /** How long a request waits for a PostgreSQL connection before it is answered 503; 0: no limit. */
+  dbConnectTimeoutMs: number;
+  /** PostgreSQL `statement_timeout` of the gateway's connections; 0: none. */
+  dbStatementTimeoutMs: number;
+  /** The client's own limit on waiting for an answer (a database that stopped answering); 0: none. */
+  dbQueryTimeoutMs: number;
   demo: boolean;
   demoClientSecret: string;
   clientsFile?: string;
@@ -80,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 
   const port = int('PORT', 8080, 0, 65535);
+  const dbStatementTimeoutMs = int('DB_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000);
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push(`DATABASE_URL must start with postgres:// or postgresql://`);
   let publicUrl = env.PUBLIC_URL || `http://localhost:${port}`;
@@ -121,6 +128,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     dataDir: env.DATA_DIR || './data',
     dbPoolSize: int('DB_POOL_SIZE', 20, 1, 500),
+    dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 5000, 0, 600_000),
+    dbStatementTimeoutMs,
+    // A little longer than the server's own limit, so that a statement that runs too long is ended by the server (57014).
+    dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', dbStatementTimeoutMs > 0 ? dbStatementTimeoutMs + 5000 : 0, 0, 3_600_000),
     // The embedded default is a sandbox: demo organisations unless told otherwise.
     demo,
     demoClientSecret: env.DEMO_CLIENT_SECRET || 'demo-secret',

@@ -29,7 +29,7 @@ import { OUTBOX_CHANNEL } from './subscriptions/outbox.ts';
 import { metricsRouter, requestObserver } from './http/observability.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { WriteLimit } from './http/write-limit.ts';
-import { redactingLogger } from './observability/logging.ts';
+import { redactingLogger, safeError } from './observability/logging.ts';
 import { Metrics } from './observability/metrics.ts';
 import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
@@ -40,7 +40,7 @@ import { NativeIngest } from './handover/ingest.ts';
 import { workflowHooks } from './handover/workflow.ts';
 import { loadNativeMapper } from './native/mapping/index.ts';
 import { loadNativeValidators } from './native/validation.ts';
-import type { Database } from './store/database.ts';
+import type { Database, ListenStatus } from './store/database.ts';
 import { migrate } from './store/migrate.ts';
 import { PGliteDatabase } from './store/pglite.ts';
 import { PostgresDatabase } from './store/postgres.ts';
@@ -67,8 +67,18 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config): Promise<Database> {
-  if (config.databaseUrl) return new PostgresDatabase({ connectionString: config.databaseUrl, maxConnections: config.dbPoolSize });
+export async function openDatabase(config: Config, logger?: Logger): Promise<Database> {
+  if (config.databaseUrl) {
+    return new PostgresDatabase({
+      connectionString: config.databaseUrl,
+      maxConnections: config.dbPoolSize,
+      connectTimeoutMs: config.dbConnectTimeoutMs,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      queryTimeoutMs: config.dbQueryTimeoutMs,
+      // What the gateway lives through is logged (kind, SQLSTATE, stack; never a message that may quote a row).
+      onFault: (err, what) => logger?.warn({ err: safeError(err) }, what),
+    });
+  }
   return PGliteDatabase.open(config.dataDir);
 }
 
@@ -82,7 +92,7 @@ export interface GatewayOptions {
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   // Whoever made the logger, patient data stays out of it (src/observability/logging.ts).
   const logger = redactingLogger(options.logger ?? pino({ level: config.logLevel }));
-  const db = options.db ?? (await openDatabase(config));
+  const db = options.db ?? (await openDatabase(config, logger));
   try {
     return await assemble(config, db, logger);
   } catch (err) {
@@ -131,6 +141,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const fhir = new FhirRouter();
   const services: RestServices = {
     baseUrl: fhirBaseUrl,
+    logger,
     repo: (req) => repository(req.ctx),
     requireScope: (req, type, interaction) => requireScope(req.ctx, type, interaction),
   };
@@ -162,6 +173,12 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     metrics.gauge('gateway_writes_active', 'Write requests at work in this instance (at most MAX_CONCURRENT_WRITES)', async () => writeLimit.state.active);
     metrics.gauge('gateway_writes_waiting', 'Write requests in this instance waiting for their turn', async () => writeLimit.state.waiting);
   }
+  // LISTEN/NOTIFY: whether every LISTEN connection is up, and what it heard: a count that grows after a database
+  // restart shows that NOTIFY, not the poll, wakes the delivery worker and the board again.
+  const sumListen = (f: (l: ListenStatus) => number) => async (): Promise<number> => db.listenStatus().reduce((n, l) => n + f(l), 0);
+  metrics.gauge('gateway_db_listen_connections', 'LISTEN connections of this instance that listen now (one per channel when all is well)', sumListen((l) => (l.listening ? 1 : 0)));
+  metrics.gauge('gateway_db_notifications_received', 'NOTIFYs heard by this instance since it started', sumListen((l) => l.notifications));
+  metrics.gauge('gateway_db_listen_reconnects', 'Times a lost LISTEN connection was opened again since this instance started', sumListen((l) => l.reconnects));
   const app = createApp({
     logger,
     fhir: audit.router(fhir),
@@ -172,7 +189,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     writeLimit,
     observers: [requestObserver(logger, metrics, RouteLabels.fromOpenApi(join(ROOT_DIR, 'openapi/openapi.yaml'), WRITABLE_TYPES))],
-    publicRoutes: [healthRouter(db, () => subscriptions.delivering()), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
+    publicRoutes: [healthRouter(db, () => subscriptions.delivering(), logger), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, metrics }) }],
   });
 

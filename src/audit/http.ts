@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import type { RequestContext } from '../context.ts';
-import { internalError } from '../fhir/outcomes.ts';
+import { databaseFault, internalError } from '../fhir/outcomes.ts';
 import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
 import { toHttpError } from '../http/errors.ts';
 import type { EarlyRefusal } from '../http/server.ts';
@@ -49,8 +49,9 @@ export function auditFailures(log: AuditLog): ErrorRequestHandler {
     const [path = '/', qs = ''] = req.originalUrl.split(/\?(.*)/s);
     log.failed(ctx, actor, fallbackDescription(req.method, path, qs), httpError.status, httpError.outcome, typeof err === 'object' && err !== null ? err : undefined).then(
       () => next(err),
-      // Not even the refusal could be audited: the client learns nothing but that it failed.
-      () => next(internalError()),
+      // Not even the refusal could be audited: the client learns nothing but that it failed, or, when the
+      // database is what failed, that it may try again later (503); the error handler logs why.
+      (auditErr: unknown) => next(databaseFault(auditErr) ? auditErr : internalError()),
     );
   };
 }

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 
-export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope' | 'server_error';
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope' | 'server_error' | 'temporarily_unavailable';
 
 /** A token endpoint error (RFC 6749 §5.2): plain OAuth JSON, not a FHIR OperationOutcome. */
 export class OAuthError extends Error {
@@ -11,7 +11,7 @@ export class OAuthError extends Error {
   constructor(error: OAuthErrorCode, description: string, headers: Record<string, string> = {}) {
     super(description);
     this.error = error;
-    this.status = error === 'invalid_client' ? 401 : error === 'server_error' ? 500 : 400;
+    this.status = error === 'invalid_client' ? 401 : error === 'server_error' ? 500 : error === 'temporarily_unavailable' ? 503 : 400;
     this.headers = headers;
   }
 }

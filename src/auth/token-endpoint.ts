@@ -5,6 +5,7 @@ import { createAssertionVerifier } from './client-assertion.ts';
 import { authenticateBasic, isBasic } from './client-secret.ts';
 import type { StoredClient } from './clients.ts';
 import type { GatewayKeys } from './keys.ts';
+import { databaseFault } from '../fhir/outcomes.ts';
 import { invalidClient, invalidRequest, noStore, OAuthError, sendOAuthError } from './oauth-error.ts';
 import { grantScopes } from './scopes.ts';
 import type { TokenAttempt } from './types.ts';
@@ -92,12 +93,13 @@ export function tokenRouter(options: TokenEndpointOptions): Router {
       await audit?.({ requestId, clientId: client.clientId, organizationUra: client.organizationUra, scopes: grant.scopes });
       noStore(res).json({ access_token: accessToken, token_type: 'Bearer', expires_in: lifetimeSeconds, scope: grant.scopes.join(' ') });
     } catch (err) {
-      const error = err instanceof OAuthError ? err : new OAuthError('server_error', 'The token could not be issued');
+      const error = err instanceof OAuthError ? err : (unavailable(err) ?? new OAuthError('server_error', 'The token could not be issued'));
       try {
         await audit?.({ requestId, clientId: claimedClient(req), error: { code: error.error, description: error.message, status: error.status } });
         sendOAuthError(res, error);
-      } catch {
-        sendOAuthError(res, new OAuthError('server_error', 'The token could not be issued'));
+      } catch (auditErr) {
+        // Not audited, no answer but a failure: 503 when the database is what failed (try again later), else 500.
+        sendOAuthError(res, unavailable(auditErr) ?? new OAuthError('server_error', 'The token could not be issued'));
       }
     }
   });
@@ -115,4 +117,10 @@ export function tokenRouter(options: TokenEndpointOptions): Router {
   });
 
   return router;
+}
+
+/** The database cannot serve the request now (restarting, unreachable, too slow): 503 with Retry-After, in OAuth's terms. */
+function unavailable(err: unknown): OAuthError | undefined {
+  const fault = databaseFault(err);
+  return fault ? new OAuthError('temporarily_unavailable', 'The token could not be issued now; try again later', { 'Retry-After': fault.headers['Retry-After'] ?? '5' }) : undefined;
 }

@@ -1,4 +1,5 @@
 import type { Encounter, Extension, HumanName, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { isAbsent } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { uraOf } from '../handover/references.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
@@ -64,8 +65,10 @@ async function readRef<T extends Resource>(repo: Repository, reference: string |
   if (!m) return undefined;
   try {
     return (await repo.read(m[1], m[2])).content as T;
-  } catch {
-    return undefined;
+  } catch (err) {
+    // Only a resource that is not there is absent: a database fault fails the row, it does not blank it.
+    if (isAbsent(err)) return undefined;
+    throw err;
   }
 }
 
@@ -140,8 +143,9 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
   let stored;
   try {
     stored = await repo.read('Task', taskId);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (isAbsent(err)) return undefined;
+    throw err;
   }
   const task = stored.content as Task & { _priority?: { extension?: Extension[] } };
   const resources: Resource[] = [task];

@@ -1,4 +1,5 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { classifyDatabaseError } from '../store/faults.ts';
 
 /**
  * Errors as values that carry their FHIR outcome and HTTP status. Every failure a client can cause
@@ -49,6 +50,39 @@ export const tooManyRequests = (diagnostics: string, retryAfterSeconds: number):
   new HttpError(429, outcome('throttled', diagnostics), { 'Retry-After': String(retryAfterSeconds) });
 /** The database gave up the request's transaction to end a conflict with another (deadlock, serialization): nothing was stored. */
 export const transientConflict = (diagnostics: string): HttpError => new HttpError(503, outcome('transient', diagnostics), { 'Retry-After': '1' });
+
+/** Seconds a client is asked to wait after the database could not be reached: about a restart's time. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The answer to a database fault of the moment (src/store/faults.ts), or undefined for any other error:
+ * 503 with `Retry-After` and a `transient` outcome. Never 404: a database that does not answer says
+ * nothing about whether a resource exists.
+ */
+export function databaseFault(err: unknown): HttpError | undefined {
+  switch (classifyDatabaseError(err)) {
+    case 'conflict':
+      return transientConflict('The database broke off this request to settle a conflict with another request at the same moment, again after being retried; nothing was stored. Send it again');
+    case 'unavailable':
+      return new HttpError(503, outcome('transient', 'The database is not reachable at the moment; nothing was stored. Send the request again later'), {
+        'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+      });
+    case 'timeout':
+      return new HttpError(503, outcome('timeout', 'The database did not answer in time; nothing was stored. Send the request again later'), {
+        'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+      });
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether `err` says that a resource is not there for the caller (unknown, not shared with it, or deleted):
+ * the only errors a lookup may turn into "absent". Anything else, a database fault above all, is passed on.
+ */
+export function isAbsent(err: unknown): boolean {
+  return err instanceof HttpError && (err.status === 404 || err.status === 410);
+}
 
 export function allOk(diagnostics = 'All OK'): OperationOutcome {
   return outcome('informational', diagnostics, undefined, 'information');

@@ -3,6 +3,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { applyPatch, InvalidOperationError, type Operation } from '@medplum/core';
 import type { RequestContext } from '../context.ts';
 import type { Database, Queryable, Tx } from '../store/database.ts';
+import { retryDelayMs } from '../store/faults.ts';
 import { resourceStore, type PartyScope, type StoredVersion } from '../store/resource-store.ts';
 import { canChange, canRead, checkOrganizationWrite, checkWriteAllowed, DIRECTORY_TYPES, OWNER_ONLY_TYPES, ownedParties, readableParties } from '../access/policy.ts';
 import { badRequest, forbidden, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed, unprocessable } from './outcomes.ts';
@@ -132,14 +133,27 @@ export class Repository {
     return this.tx ?? this.deps.db;
   }
 
-  /** Runs `work` in one transaction with a repository bound to it (joins the current one if any). */
+  /**
+   * Runs `work` in one transaction with a repository bound to it (joins the current one if any). A transaction
+   * the database broke off to settle a conflict (serialization failure, deadlock) is run again from its start,
+   * a few times with a random wait (src/store/faults.ts): only whole transactions, never a joined one, so
+   * `work` and the write hooks must keep what they collect per attempt (per `tx`), not across attempts.
+   */
   async transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return work(this);
-    return this.deps.db.transaction(async (tx) => {
-      const result = await work(new Repository(this.deps, this.ctx, tx));
-      for (const hook of this.deps.hooks) await hook.beforeCommit?.(tx, this.ctx);
-      return result;
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deps.db.transaction(async (tx) => {
+          const result = await work(new Repository(this.deps, this.ctx, tx));
+          for (const hook of this.deps.hooks) await hook.beforeCommit?.(tx, this.ctx);
+          return result;
+        });
+      } catch (err) {
+        const delay = retryDelayMs(err, attempt);
+        if (delay === undefined) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   /** The open transaction, for gateway code that writes its own tables beside the resources. */

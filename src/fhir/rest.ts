@@ -1,5 +1,6 @@
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
+import type { Logger } from 'pino';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { etag, fullUrl, historyBundle, httpDate, searchsetBundle } from './bundles.ts';
 import { allOk, badRequest, methodNotAllowed, notFound, outcome } from './outcomes.ts';
@@ -11,6 +12,8 @@ import { DEFAULT_COUNT, MAX_COUNT } from './search/parse.ts';
 
 export interface RestServices {
   baseUrl: string;
+  /** For errors a route answers itself rather than throwing (a batch entry's): logged through `safeError`. */
+  logger: Logger;
   repo: (req: FhirRequest) => Repository;
   /** Checks the SMART scope for an interaction; throws 403 when the token lacks it. */
   requireScope: (req: FhirRequest, resourceType: string, interaction: 'c' | 'r' | 'u' | 'd' | 's') => void;

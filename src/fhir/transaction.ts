@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
 import { etag, fullUrl } from './bundles.ts';
-import { badRequest, HttpError, internalError, outcome, preconditionFailed } from './outcomes.ts';
+import { badRequest, databaseFault, HttpError, internalError, outcome, preconditionFailed } from './outcomes.ts';
 import { parseConditionalQuery, parseIfMatch, type Repository, type WriteResult } from './repository.ts';
 import { isWritableType, ID_PATTERN } from './resource-types.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
 import type { FhirRouter } from './router.ts';
 import type { RestServices } from './rest.ts';
 import { parseQuery } from '../http/query.ts';
+import { safeError } from '../observability/logging.ts';
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
 const MAX_ENTRIES = 1000;
@@ -236,7 +237,10 @@ export async function processBatch(services: RestServices, router: FhirRouter, r
       if (res.body) e.resource = res.body;
       entries.push(e);
     } catch (err) {
-      const failure = err instanceof HttpError ? err : internalError();
+      // An entry's failure is its own: the batch goes on. A database fault is 503 (with the outcome saying to
+      // send it again), anything else 500 and logged; neither says "not found".
+      const failure = err instanceof HttpError ? err : (databaseFault(err) ?? internalError());
+      if (failure.status >= 500) services.logger.error({ requestId: req.ctx.requestId, entry: entries.length, err: safeError(err) }, 'batch entry failed');
       entries.push({ response: { status: String(failure.status), outcome: failure.outcome } });
     }
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Encounter, Observation, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import { etag, fullUrl } from '../fhir/bundles.ts';
-import { conflict, forbidden, HttpError, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
+import { conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
 import type { Repository, WriteResult } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
@@ -263,8 +263,9 @@ export class NativeIngest {
     if (!m) return undefined;
     try {
       return await repo.read('ServiceRequest', m[1]);
-    } catch {
-      return undefined;
+    } catch (err) {
+      if (isAbsent(err)) return undefined;
+      throw err;
     }
   }
 
@@ -284,7 +285,9 @@ export class NativeIngest {
     let task: StoredVersion;
     try {
       task = await repo.read('Task', handoverId);
-    } catch {
+    } catch (err) {
+      // Only a handover that is not there (for this sender) is unknown: a database fault is passed on (503).
+      if (!isAbsent(err)) throw err;
       throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
     }
     const t = task.content as Task;

@@ -1,5 +1,5 @@
 import type { Encounter, Observation, Organization, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
-import { notFound } from '../fhir/outcomes.ts';
+import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { HandoverView, Perspective } from '../native/types.ts';
 import { uraOf } from './references.ts';
@@ -9,8 +9,10 @@ async function readRef<T>(repo: Repository, reference: string | undefined): Prom
   if (!m) return undefined;
   try {
     return (await repo.read(m[1], m[2])).content as T;
-  } catch {
-    return undefined;
+  } catch (err) {
+    // Only a resource that is not there is absent: a database fault is not "no such organisation".
+    if (isAbsent(err)) return undefined;
+    throw err;
   }
 }
 
@@ -30,8 +32,9 @@ export async function loadHandoverView(repo: Repository, taskId: string, taskVer
     const stored = taskVersion === undefined ? await repo.read('Task', taskId) : await repo.vread('Task', taskId, taskVersion);
     task = stored.content as Task;
     version = Number(stored.versionId);
-  } catch {
-    throw notFound(`No handover with id ${taskId} is known`);
+  } catch (err) {
+    if (isAbsent(err)) throw notFound(`No handover with id ${taskId} is known`);
+    throw err;
   }
   const [requesterOrg, ownerOrg] = await Promise.all([readRef<Organization>(repo, task.requester?.reference), readRef<Organization>(repo, task.owner?.reference)]);
   const requester = party(requesterOrg);

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { badRequest, HttpError, internalError, payloadTooLarge, transientConflict } from '../fhir/outcomes.ts';
+import { badRequest, databaseFault, HttpError, internalError, payloadTooLarge } from '../fhir/outcomes.ts';
 import { safeError } from '../observability/logging.ts';
 import { FHIR_JSON } from './media-types.ts';
 
@@ -17,11 +17,8 @@ export function toHttpError(err: unknown): HttpError {
   if (e?.code === '22P02' || e?.code === '22P05' || e?.code === '22021') return badRequest('A value in the request cannot be stored as given');
   // Numeric value out of range: a number (a sequence number, a search value) larger than its column holds.
   if (e?.code === '22003') return badRequest('A number in the request is out of the range the gateway stores');
-  // Deadlock, serialization failure: the whole transaction was rolled back, and the same request may well succeed now.
-  if (e?.code === '40P01' || e?.code === '40001') {
-    return transientConflict('The database broke off this request to settle a conflict with another request at the same moment; nothing was stored. Send it again');
-  }
-  return internalError();
+  // Deadlock or serialization failure (already retried), the database unreachable or too slow: 503 with Retry-After.
+  return databaseFault(err) ?? internalError();
 }
 
 /** zlib's errors carry a numeric `errno` and a `Z_…` or `ERR_…` code; the body parser marks them 400. */

@@ -13,6 +13,16 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** One LISTEN connection: whether it is listening now, and what it heard (readiness, metrics). */
+export interface ListenStatus {
+  channel: string;
+  listening: boolean;
+  /** NOTIFYs heard since the process started. */
+  notifications: number;
+  /** How often the connection was lost and opened again. */
+  reconnects: number;
+}
+
 /** A connection inside an open transaction. */
 export type Tx = Queryable;
 
@@ -20,8 +30,14 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
-  /** A dedicated connection that receives NOTIFY on `channel`; returns a function that stops listening. */
+  /**
+   * A dedicated connection that receives NOTIFY on `channel`; returns a function that stops listening.
+   * A lost connection is opened again (with back-off) until then; once it listens again, `onNotify('')` is
+   * called, as whatever was notified meanwhile was lost.
+   */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** The state of every LISTEN connection open now. */
+  listenStatus(): ListenStatus[];
   /**
    * From now on every connection works as `role` (after the migrations, which need the administrator).
    * Fails, rather than carrying on as the administrator, when the role cannot be taken.

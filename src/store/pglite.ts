@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Database, QueryResult, Tx } from './database.ts';
+import type { Database, ListenStatus, QueryResult, Tx } from './database.ts';
 import { pgliteOptions } from './pglite-options.ts';
 
 /**
@@ -72,11 +72,25 @@ export class PGliteDatabase implements Database {
     return this.db.transaction((tx) => work(new PGliteTx(tx)));
   }
 
+  private readonly listening = new Map<object, ListenStatus>();
+
+  // In the same process as the database: a LISTEN here cannot be cut off.
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    const unsubscribe = await this.db.listen(channel, onNotify);
+    const status: ListenStatus = { channel, listening: true, notifications: 0, reconnects: 0 };
+    const key = {};
+    const unsubscribe = await this.db.listen(channel, (payload) => {
+      status.notifications++;
+      onNotify(payload);
+    });
+    this.listening.set(key, status);
     return async () => {
+      this.listening.delete(key);
       await unsubscribe();
     };
+  }
+
+  listenStatus(): ListenStatus[] {
+    return [...this.listening.values()].map((s) => ({ ...s }));
   }
 
   async useRole(role: string): Promise<void> {

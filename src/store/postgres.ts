@@ -1,5 +1,7 @@
 import pg from 'pg';
-import type { Database, QueryResult, Tx } from './database.ts';
+import type { Database, ListenStatus, QueryResult, Tx } from './database.ts';
+import { classifyDatabaseError } from './faults.ts';
+import { ReconnectingListener } from './pg-listener.ts';
 
 // Timestamps and bigints stay strings: the store turns them into FHIR instants and version ids itself.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
@@ -9,6 +11,17 @@ export interface PostgresOptions {
   maxConnections?: number;
   /** Role every connection works as from its start (see the audit migration and `useRole`). */
   role?: string;
+  /** How long to wait for a new connection (then the request fails with 503); 0: no limit. */
+  connectTimeoutMs?: number;
+  /**
+   * The longest a statement may run: `statement_timeout` on the server, and a client-side read timeout
+   * `queryTimeoutMs` for a server that stopped answering altogether. Only for the gateway's role (after
+   * `useRole`): the migrations, run before as the administrator, may take as long as they need.
+   */
+  statementTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  /** Told of what the gateway lives through (a lost LISTEN connection, a client that broke): for the log. */
+  onFault?: (err: unknown, what: string) => void;
 }
 
 // Statements are prepared once per connection and reused: parsing and planning the same text for every
@@ -59,10 +72,24 @@ export class PostgresDatabase implements Database {
     this.pool = PostgresDatabase.createPool(options);
   }
 
+  private static clientConfig(options: PostgresOptions): pg.ClientConfig {
+    const limited = options.role !== undefined;
+    return {
+      connectionString: options.connectionString,
+      options: connectionOptions(options.role),
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 0,
+      statement_timeout: limited && options.statementTimeoutMs ? options.statementTimeoutMs : undefined,
+      query_timeout: limited && options.queryTimeoutMs ? options.queryTimeoutMs : undefined,
+      // A connection to a database that vanished without a word (a failover) is noticed, not waited on for hours.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    };
+  }
+
   private static createPool(options: PostgresOptions): pg.Pool {
-    const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 20, options: connectionOptions(options.role) });
-    // An idle client that loses its connection must not crash the process.
-    pool.on('error', () => undefined);
+    const pool = new pg.Pool({ ...PostgresDatabase.clientConfig(options), max: options.maxConnections ?? 20 });
+    // An idle client that loses its connection must not crash the process; the pool drops it.
+    pool.on('error', (err) => options.onFault?.(err, 'an idle database connection was lost'));
     return pool;
   }
 
@@ -93,30 +120,56 @@ export class PostgresDatabase implements Database {
 
   async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // pg-pool takes its idle 'error' listener off a client it hands out: without one of ours, a connection
+    // lost during the transaction (a database restart) is an unhandled 'error' event, which ends the process.
+    let broken: unknown;
+    const onError = (err: unknown): void => {
+      broken ??= err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(new ClientTx(client));
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that is gone, or a server that stopped answering, is not asked to roll back: the server
+      // rolls back a transaction whose connection ends, and the client is thrown away below.
+      const fault = classifyDatabaseError(err);
+      if (broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === 'Query read timeout')) {
+        await client.query('ROLLBACK').catch((rollbackFailed: unknown) => {
+          broken ??= rollbackFailed;
+        });
+      } else {
+        broken ??= err;
+      }
       throw err;
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      // A broken client is destroyed rather than handed to the next request.
+      client.release(broken === undefined ? undefined : broken instanceof Error ? broken : true);
     }
   }
 
+  private readonly listeners = new Set<ReconnectingListener>();
+
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    const client = new pg.Client({ connectionString: this.options.connectionString, options: connectionOptions(this.options.role) });
-    client.on('error', () => undefined);
-    await client.connect();
-    client.on('notification', (msg) => {
-      if (msg.channel === channel) onNotify(msg.payload ?? '');
+    const listener = new ReconnectingListener({
+      channel,
+      client: () => new pg.Client(PostgresDatabase.clientConfig({ ...this.options, statementTimeoutMs: undefined, queryTimeoutMs: undefined })),
+      onNotify,
+      onError: (err, state) => this.options.onFault?.(err, `the LISTEN connection of '${channel}' is ${state}`),
     });
-    await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    await listener.start();
+    this.listeners.add(listener);
     return async () => {
-      await client.end().catch(() => undefined);
+      this.listeners.delete(listener);
+      await listener.stop();
     };
+  }
+
+  listenStatus(): ListenStatus[] {
+    return [...this.listeners].map((l) => ({ channel: l.channel, listening: l.state === 'listening', notifications: l.notifications, reconnects: l.reconnects }));
   }
 
   async close(): Promise<void> {

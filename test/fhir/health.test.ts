@@ -13,7 +13,7 @@ afterAll(async () => {
 test('live and ready answer without a token while the database is up and migrated', async () => {
   await request(gw.app).get('/health/live').expect(200, { status: 'pass' });
   const ready = await request(gw.app).get('/health/ready').expect(200);
-  expect(ready.body.checks).toEqual({ database: 'pass', migrations: 'pass', delivery: 'pass' });
+  expect(ready.body.checks).toEqual({ database: 'pass', migrations: 'pass', delivery: 'pass', listen: 'pass' });
 });
 
 test('ready fails once the delivery worker has stopped (shutdown), so a load balancer sends no more', async () => {
