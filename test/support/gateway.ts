@@ -59,7 +59,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
 export async function startSecondInstance(first: TestGateway, env: Record<string, string> = {}): Promise<TestGateway> {
   if (!first.databaseUrl) throw new Error('A second instance needs PostgreSQL (PGlite is one connection)');
   const db = new PostgresDatabase({ connectionString: first.databaseUrl, maxConnections: 5 });
-  const gateway = await createGateway(loadConfig({ DEMO: '1', PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'silent', ...env }), { db });
+  const gateway = await createGateway(loadConfig({ DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'silent', ...env }), { db });
   return testGateway(gateway, async () => undefined, first.databaseUrl);
 }
 
