@@ -40,6 +40,7 @@ import { migrate } from './store/migrate.ts';
 import { PGliteDatabase } from './store/pglite.ts';
 import { PostgresDatabase } from './store/postgres.ts';
 import { createSubscriptions } from './subscriptions/index.ts';
+import { Retention } from './store/retention.ts';
 
 export const ROOT_DIR = join(import.meta.dirname, '..');
 export const VERSION = '0.1.0';
@@ -54,6 +55,8 @@ export interface Gateway {
   fhirBaseUrl: string;
   /** A repository acting for `ctx` (tests, seeding, workers). */
   repository(ctx: RequestContext): Repository;
+  /** Pruning of delivered notifications, old ledger rows and conditional-create keys (runs by itself; `runOnce` for tests and operators). */
+  retention: Retention;
   close(): Promise<void>;
 }
 
@@ -156,6 +159,18 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   await board.start();
 
   audit.start();
+  const retention = new Retention({
+    db,
+    logger,
+    policy: {
+      deliveredEventsDays: config.retentionDeliveredEventsDays,
+      nativeRecordsDays: config.retentionNativeRecordsDays,
+      conditionalKeysHours: config.retentionConditionalKeysHours,
+      batchSize: config.retentionBatchSize,
+      intervalSeconds: config.retentionIntervalSeconds,
+    },
+  });
+  retention.start();
 
   return {
     app,
@@ -165,9 +180,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     logger,
     fhirBaseUrl,
     repository,
+    retention,
     close: async () => {
       // Delivery stops first and gives back what it claimed, while the database is still open.
       await subscriptions.close();
+      await retention.close();
       await board.close();
       await audit.close();
       await db.close();
