@@ -29,7 +29,10 @@ export interface Config {
   hookRetryBaseMs: number;
   /** The longest wait between two retries. */
   hookRetryMaxMs: number;
-  /** How long an instance's claim on a notification lasts before another instance may send it (a process that died). */
+  /**
+   * How long an instance's claim on a notification lasts before another instance may send it (a process that
+   * died), for a subscription whose sends get the whole deadline; one with a shorter timeout gets a lease as much shorter.
+   */
   hookLeaseSeconds: number;
   /** The total time one POST may take (connect, send, answer), counted from the claim; a subscription's timeout may lower it. */
   hookSendDeadlineSeconds: number;
@@ -133,7 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hookRetryHorizonSeconds: int('HOOK_RETRY_HORIZON_SECONDS', 72 * 3600, 1, 30 * 24 * 3600),
     hookRetryBaseMs: int('HOOK_RETRY_BASE_MS', 1000, 1, 60_000),
     hookRetryMaxMs: int('HOOK_RETRY_MAX_MS', 15 * 60_000, 1, 24 * 3600_000),
-    hookLeaseSeconds: int('HOOK_LEASE_SECONDS', 30, 2, 3600),
+    hookLeaseSeconds: int('HOOK_LEASE_SECONDS', 25, 2, 3600),
     hookSendDeadlineSeconds: int('HOOK_SEND_DEADLINE_SECONDS', 20, 1, 120),
     hookMaxInFlight: int('HOOK_MAX_IN_FLIGHT', 32, 1, 10_000),
     hookMaxInFlightPerSubscription: int('HOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION', 4, 1, 10_000),

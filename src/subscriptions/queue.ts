@@ -15,6 +15,17 @@ export interface ClaimedEvent {
   header: string[] | null;
 }
 
+/**
+ * A claim lasts as long as its send may take (the subscription's timeout, at most the deadline) plus a margin to
+ * render before and record after: HOOK_LEASE_SECONDS − HOOK_SEND_DEADLINE_SECONDS, at least 5 s (config.ts).
+ * A subscription with a short timeout is taken over quickly when its instance dies.
+ */
+export interface Lease {
+  deadlineSeconds: number;
+  marginSeconds: number;
+}
+const LEASE_OF_S = 'least(s.timeout_seconds, $4) + $5';
+
 /** Due: waiting and its time has come, or claimed by an instance whose lease ran out (it died or hung). */
 const DUE = `((e.state = 'pending' AND e.next_attempt <= now()) OR (e.state = 'sending' AND e.claimed_until < now()))`;
 
@@ -29,7 +40,7 @@ export const eventQueue = {
    * Order per handover: an event is only claimable when every earlier event of the same subscription and
    * handover is delivered; one being sent is not, so the next waits for the outcome.
    */
-  async claim(db: Database, args: { limit: number; perSubscription: number; leaseSeconds: number; workerId: string }): Promise<ClaimedEvent[]> {
+  async claim(db: Database, args: { limit: number; perSubscription: number; lease: Lease; workerId: string }): Promise<ClaimedEvent[]> {
     const r = await db.query<ClaimedEvent>(
       `WITH room AS (
          SELECT s.id, $3::int - (SELECT count(*) FROM subscription_events b
@@ -56,14 +67,14 @@ export const eventQueue = {
        )
        UPDATE subscription_events e
           SET state = 'sending', claimed_by = $2, attempts = e.attempts + 1,
-              claimed_until = now() + make_interval(secs => $4)
+              claimed_until = now() + make_interval(secs => ${LEASE_OF_S})
          FROM due, subscription_state s
         WHERE e.id = due.id AND s.id = e.subscription_id
        RETURNING e.id::text AS id, e.subscription_id, e.event_number::text AS event_number, e.handover_id, e.focus_version::text AS focus_version,
                  e.occurred, e.attempts, e.patient,
                  to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
                  (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
-      [args.limit, args.workerId, args.perSubscription, args.leaseSeconds],
+      [args.limit, args.workerId, args.perSubscription, args.lease.deadlineSeconds, args.lease.marginSeconds],
     );
     return r.rows;
   },
@@ -103,15 +114,15 @@ export const eventQueue = {
  * no other instance sends the same one; a handshake claimed by an instance that died is due again after a lease.
  */
 export const statusQueue = {
-  async claimHandshakes(db: Database, args: { limit: number; leaseSeconds: number; busy: string[] }): Promise<SubscriptionRow[]> {
+  async claimHandshakes(db: Database, args: { limit: number; lease: Lease; busy: string[] }): Promise<SubscriptionRow[]> {
     const r = await db.query<SubscriptionRow>(
       `UPDATE subscription_state SET handshake_at = now()
         WHERE id IN (SELECT id FROM subscription_state
-                      WHERE status = 'requested' AND (handshake_at IS NULL OR handshake_at < now() - make_interval(secs => $2))
-                        AND id <> ALL($3::text[])
+                      WHERE status = 'requested' AND (handshake_at IS NULL OR handshake_at < now() - make_interval(secs => least(timeout_seconds, $2) + $3))
+                        AND id <> ALL($4::text[])
                       ORDER BY handshake_at NULLS FIRST, id LIMIT $1 FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [args.limit, args.leaseSeconds, args.busy],
+      [args.limit, args.lease.deadlineSeconds, args.lease.marginSeconds, args.busy],
     );
     return r.rows;
   },

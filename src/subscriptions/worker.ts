@@ -9,7 +9,7 @@ import { connectionPolicy, type EndpointPolicy } from './endpoint.ts';
 import type { RenderNative } from './native-payload.ts';
 import { notificationBundle, type NotificationType } from './notification.ts';
 import { OUTBOX_CHANNEL } from './outbox.ts';
-import { eventQueue, statusQueue, type ClaimedEvent } from './queue.ts';
+import { eventQueue, statusQueue, type ClaimedEvent, type Lease } from './queue.ts';
 import { postHook, type HookResult } from './rest-hook.ts';
 import { remainingMs, retryDelayMs, type RetryPolicy } from './retry.ts';
 import { sign } from './signing.ts';
@@ -26,7 +26,7 @@ export interface WorkerDeps {
   policy: EndpointPolicy;
   retry: RetryPolicy;
   renderNative: RenderNative;
-  /** How long a claim lasts, and the longest a send may take counted from its claim (shorter: config.ts checks). */
+  /** The lease of a claim with the full deadline, and the longest a send may take counted from its claim (shorter: config.ts checks). */
   leaseSeconds: number;
   sendDeadlineSeconds: number;
   /** How often due retries, expired claims, handshakes and heartbeats are looked for. */
@@ -118,6 +118,10 @@ export class DeliveryWorker {
       });
   }
 
+  private lease(): Lease {
+    return { deadlineSeconds: this.deps.sendDeadlineSeconds, marginSeconds: this.deps.leaseSeconds - this.deps.sendDeadlineSeconds };
+  }
+
   private wakeIn(ms: number): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -145,7 +149,7 @@ export class DeliveryWorker {
     const claimed = await eventQueue.claim(this.deps.db, {
       limit: room,
       perSubscription: this.deps.maxInFlightPerSubscription ?? 4,
-      leaseSeconds: this.deps.leaseSeconds,
+      lease: this.lease(),
       workerId: this.workerId,
     });
     for (const e of claimed) this.dispatch({ ...e, claimedAt });
@@ -279,7 +283,7 @@ export class DeliveryWorker {
     const room = (): number => cap - this.statusSends.size;
     if (room() <= 0 || this.stopped) return;
     const claimedAt = performance.now();
-    const handshakes = await statusQueue.claimHandshakes(this.deps.db, { limit: room(), leaseSeconds: this.deps.leaseSeconds, busy: [...this.statusSends.keys()] });
+    const handshakes = await statusQueue.claimHandshakes(this.deps.db, { limit: room(), lease: this.lease(), busy: [...this.statusSends.keys()] });
     for (const sub of handshakes) this.startStatusSend(sub, true, claimedAt);
     if (room() <= 0 || this.stopped) return;
     const heartbeats = await statusQueue.claimHeartbeats(this.deps.db, { limit: room(), busy: [...this.statusSends.keys()] });

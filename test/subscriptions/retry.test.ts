@@ -42,7 +42,7 @@ describe('remainingMs', () => {
 describe('the lease and the deadline in the configuration', () => {
   it('refuses a lease that does not outlast the deadline by the margin', () => {
     expect(loadConfig({}).hookSendDeadlineSeconds).toBe(20);
-    expect(loadConfig({}).hookLeaseSeconds).toBe(30);
+    expect(loadConfig({}).hookLeaseSeconds).toBe(25);
     expect(loadConfig({ HOOK_SEND_DEADLINE_SECONDS: '10', HOOK_LEASE_SECONDS: '15' }).hookLeaseSeconds).toBe(15);
     expect(() => loadConfig({ HOOK_SEND_DEADLINE_SECONDS: '10', HOOK_LEASE_SECONDS: '14' })).toThrow(/HOOK_LEASE_SECONDS \(14\) must be at least HOOK_SEND_DEADLINE_SECONDS \(10\) \+ 5/);
     expect(() => loadConfig({ HOOK_SEND_DEADLINE_SECONDS: '60' })).toThrow(/HOOK_LEASE_SECONDS/);
