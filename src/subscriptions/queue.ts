@@ -11,6 +11,8 @@ export interface ClaimedEvent {
   occurred: string | Date;
   attempts: number;
   patient: string | null;
+  /** The first failed attempt since the subscription was (re-)activated: the retry horizon counts from here. */
+  first_failed_at: string | Date | null;
   sub: SubscriptionRow;
   header: string[] | null;
 }
@@ -71,7 +73,7 @@ export const eventQueue = {
          FROM due, subscription_state s
         WHERE e.id = due.id AND s.id = e.subscription_id
        RETURNING e.id::text AS id, e.subscription_id, e.event_number::text AS event_number, e.handover_id, e.focus_version::text AS focus_version,
-                 e.occurred, e.attempts, e.patient,
+                 e.occurred, e.attempts, e.patient, e.first_failed_at,
                  to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
                  (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
       [args.limit, args.workerId, args.perSubscription, args.lease.deadlineSeconds, args.lease.marginSeconds],
@@ -84,18 +86,15 @@ export const eventQueue = {
     await q.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = $2 WHERE id = $1`, [id, note ?? null]);
   },
 
-  /** A failed attempt: waits `delayMs` for the next, or is given up past the horizon (retry.ts `pastHorizon`). Returns the new state. */
-  async failed(q: Queryable, id: string, args: { horizonSeconds: number; delayMs: number; error: string }): Promise<string | undefined> {
-    const r = await q.query<{ state: string }>(
+  /** A failed attempt: waits `delayMs` for the next, or is given up (a dead letter) when the policy says so (retry.ts). */
+  async failed(q: Queryable, id: string, args: { dead: boolean; delayMs: number; error: string }): Promise<void> {
+    await q.query(
       `UPDATE subscription_events
-          SET first_failed_at = coalesce(first_failed_at, now()),
-              state = CASE WHEN coalesce(first_failed_at, now()) + make_interval(secs => $2) < now() + make_interval(secs => $3 / 1000.0) THEN 'dead' ELSE 'pending' END,
+          SET first_failed_at = coalesce(first_failed_at, now()), state = CASE WHEN $2 THEN 'dead' ELSE 'pending' END,
               next_attempt = now() + make_interval(secs => $3 / 1000.0), claimed_by = NULL, claimed_until = NULL, last_error = $4
-        WHERE id = $1
-       RETURNING state`,
-      [id, args.horizonSeconds, args.delayMs, args.error],
+        WHERE id = $1`,
+      [id, args.dead, args.delayMs, args.error],
     );
-    return r.rows[0]?.state;
   },
 
   /** The subscription gave up: its waiting events become dead letters until it is re-activated. */

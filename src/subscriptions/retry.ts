@@ -15,8 +15,9 @@ export function retryDelayMs(policy: RetryPolicy, attempts: number, random: () =
 }
 
 /**
- * Whether a notification that first failed at `firstFailedAt` (ms) and now waits `delayMs` would be retried
- * past the horizon: then it is given up (a dead letter) instead. The same rule as the SQL of queue.ts.
+ * Whether a notification that first failed at `firstFailedAt` (ms; the database's clock, compared with this
+ * process's: a skew of seconds does not matter against a horizon of hours) and now waits `delayMs` would be
+ * retried past the horizon: then it is given up (a dead letter) instead.
  */
 export function pastHorizon(policy: RetryPolicy, firstFailedAt: number, now: number, delayMs: number): boolean {
   return firstFailedAt + policy.horizonSeconds * 1000 < now + delayMs;

@@ -5,16 +5,17 @@ import { auditNotificationAttempt } from '../audit/index.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
-import { connectionPolicy, type EndpointPolicy } from './endpoint.ts';
+import type { EndpointPolicy } from './endpoint.ts';
 import type { RenderNative } from './native-payload.ts';
-import { notificationBundle, type NotificationType } from './notification.ts';
+import { notificationBundle } from './notification.ts';
 import { OUTBOX_CHANNEL } from './outbox.ts';
-import { eventQueue, statusQueue, type ClaimedEvent, type Lease } from './queue.ts';
-import { postHook, type HookResult } from './rest-hook.ts';
-import { remainingMs, retryDelayMs, type RetryPolicy } from './retry.ts';
-import { sign } from './signing.ts';
-import { NATIVE_PAYLOADS, type Payload } from './spec.ts';
-import { subscriptionStore, type SubscriptionRow } from './store.ts';
+import { eventQueue, type ClaimedEvent, type Lease } from './queue.ts';
+import type { HookResult } from './rest-hook.ts';
+import { pastHorizon, remainingMs, retryDelayMs, type RetryPolicy } from './retry.ts';
+import { HookSender } from './sender.ts';
+import { NATIVE_PAYLOADS } from './spec.ts';
+import { StatusSends } from './status-sends.ts';
+import { subscriptionStore } from './store.ts';
 
 export type { RetryPolicy } from './retry.ts';
 
@@ -59,8 +60,8 @@ export class DeliveryWorker {
   private readonly deps: WorkerDeps;
   private readonly workerId = randomUUID();
   private readonly inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>();
-  /** Handshakes and heartbeats under way, by subscription id. */
-  private readonly statusSends = new Map<string, { abort: AbortController; done: Promise<void>; handshake: boolean }>();
+  private readonly sender: HookSender;
+  private readonly statusSends: StatusSends;
   private stopped = false;
   private cycle: Promise<void> | undefined;
   private again = false;
@@ -76,6 +77,17 @@ export class DeliveryWorker {
 
   constructor(deps: WorkerDeps) {
     this.deps = deps;
+    this.sender = new HookSender({ db: deps.db, topic: deps.topic, policy: deps.policy });
+    this.statusSends = new StatusSends({
+      db: deps.db,
+      logger: deps.logger,
+      fhirBaseUrl: deps.fhirBaseUrl,
+      topic: deps.topic,
+      sender: this.sender,
+      lease: this.lease(),
+      cap: deps.maxStatusSends ?? 8,
+      wake: (maintenance) => this.wake(maintenance),
+    });
   }
 
   async start(): Promise<void> {
@@ -141,7 +153,7 @@ export class DeliveryWorker {
     }
     if (this.maintenance) {
       this.maintenance = false;
-      await this.startStatusSends();
+      await this.statusSends.start();
     }
     const room = (this.deps.maxInFlight ?? 32) - this.inFlight.size;
     if (room <= 0 || this.stopped) return;
@@ -195,7 +207,7 @@ export class DeliveryWorker {
     }
     const started = performance.now();
     const deadlineMs = remainingMs(this.deps.sendDeadlineSeconds, sub.timeout_seconds, e.claimedAt, started);
-    const result = await this.send(sub, 'event-notification', e.event_number, `${sub.id}-${e.event_number}`, contentType, body, deadlineMs, signal, e.header);
+    const result = await this.sender.send(sub, { type: 'event-notification', number: e.event_number, idempotencyKey: `${sub.id}-${e.event_number}`, contentType, body, deadlineMs, signal, channelHeaders: e.header });
     const latencyMs = performance.now() - started;
     if (this.stopped && signal.aborted) return;
     this.deps.onAttempt?.(result.ok ? 'delivered' : 'failed', latencyMs / 1000);
@@ -229,14 +241,15 @@ export class DeliveryWorker {
     const { sub } = e;
     const error = result.error ?? 'failed';
     const delay = retryDelayMs(retry, e.attempts);
-    const state = await db.transaction(async (tx) => {
-      const next = await eventQueue.failed(tx, e.id, { horizonSeconds: retry.horizonSeconds, delayMs: delay, error });
+    const now = Date.now();
+    const dead = pastHorizon(retry, e.first_failed_at === null ? now : new Date(e.first_failed_at).getTime(), now, delay);
+    await db.transaction(async (tx) => {
+      await eventQueue.failed(tx, e.id, { dead, delayMs: delay, error });
       await subscriptionStore.recordError(tx, sub.id, `event ${e.event_number}: ${error}`);
       await this.audit(tx, e, result, latencyMs);
-      return next;
     });
     this.deps.logger.warn({ subscription: sub.id, event: e.event_number, attempts: e.attempts, error }, 'notification not delivered');
-    if (state === 'dead') {
+    if (dead) {
       // Past the horizon: the subscription stops, its undelivered events wait as dead letters until re-activated.
       await db.transaction(async (tx) => {
         await subscriptionStore.setStatus(tx, sub.id, 'error', ['active', 'requested'], `retries exhausted at event ${e.event_number}`);
@@ -245,92 +258,6 @@ export class DeliveryWorker {
       return;
     }
     this.wakeIn(delay + 5);
-  }
-
-  private async send(sub: SubscriptionRow, type: NotificationType, number: string, idempotencyKey: string, contentType: string | undefined, body: string, deadlineMs: number, signal: AbortSignal, channelHeaders?: string[] | null): Promise<HookResult> {
-    const conn = connectionPolicy(this.deps.policy, sub.owner_ura, sub.endpoint);
-    if (!conn.allowed) return { ok: false, error: 'the endpoint is no longer allowed' };
-    const timestamp = Math.floor(Date.now() / 1000);
-    const headers: Record<string, string> = {
-      'X-Subscription-Id': sub.id,
-      'X-Subscription-Topic': this.deps.topic,
-      'X-Notification-Type': type,
-      'X-Event-Number': number,
-      'Idempotency-Key': idempotencyKey,
-      'X-Signature-Timestamp': String(timestamp),
-      'X-Signature': sign(sub.secret, timestamp, body),
-    };
-    if (contentType) headers['Content-Type'] = contentType;
-    for (const h of (channelHeaders === undefined ? await this.channelHeaders(sub.id) : channelHeaders) ?? []) {
-      const i = h.indexOf(':');
-      headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-    }
-    return postHook({ endpoint: sub.endpoint, headers, body, deadlineMs, allowPrivate: conn.allowPrivate, signal });
-  }
-
-  private async channelHeaders(id: string): Promise<string[] | undefined> {
-    const r = await this.deps.db.query<{ header: string[] | null }>(`SELECT content->'channel'->'header' AS header FROM resources WHERE resource_type = 'Subscription' AND id = $1`, [id]);
-    return r.rows[0]?.header ?? undefined;
-  }
-
-  /**
-   * Claims the handshakes and heartbeats that are due, as many as there is room for, and starts their sends
-   * without waiting for them: what does not fit waits for a later cycle (the poll), and events are claimed
-   * meanwhile.
-   */
-  private async startStatusSends(): Promise<void> {
-    const cap = this.deps.maxStatusSends ?? 8;
-    const room = (): number => cap - this.statusSends.size;
-    if (room() <= 0 || this.stopped) return;
-    const claimedAt = performance.now();
-    const handshakes = await statusQueue.claimHandshakes(this.deps.db, { limit: room(), lease: this.lease(), busy: [...this.statusSends.keys()] });
-    for (const sub of handshakes) this.startStatusSend(sub, true, claimedAt);
-    if (room() <= 0 || this.stopped) return;
-    const heartbeats = await statusQueue.claimHeartbeats(this.deps.db, { limit: room(), busy: [...this.statusSends.keys()] });
-    for (const sub of heartbeats) this.startStatusSend(sub, false, claimedAt);
-  }
-
-  private startStatusSend(sub: SubscriptionRow, handshake: boolean, claimedAt: number): void {
-    const abort = new AbortController();
-    const work = handshake ? this.handshake(sub, claimedAt, abort.signal) : this.heartbeat(sub, claimedAt, abort.signal);
-    const done = work
-      .catch((err: unknown) => this.deps.logger.error({ subscription: sub.id, err: safeError(err) }, handshake ? 'handshake failed' : 'heartbeat failed'))
-      .finally(() => {
-        this.statusSends.delete(sub.id);
-        // Room for the next handshake or heartbeat, if one is waiting.
-        this.wake(true);
-      });
-    this.statusSends.set(sub.id, { abort, done, handshake });
-  }
-
-  /** The handshake of a new or re-activated subscription: requested → active on 2xx, error otherwise. */
-  private async handshake(sub: SubscriptionRow, claimedAt: number, signal: AbortSignal): Promise<void> {
-    const { body, contentType } = this.statusBody(sub, 'handshake');
-    const deadlineMs = remainingMs(this.deps.sendDeadlineSeconds, sub.timeout_seconds, claimedAt, performance.now());
-    const result = await this.send(sub, 'handshake', sub.events_count, randomUUID(), contentType, body, deadlineMs, signal);
-    // Cancelled because this instance stops: close() makes it due again for another instance.
-    if (this.stopped && signal.aborted) return;
-    if (result.ok) {
-      await subscriptionStore.setStatus(this.deps.db, sub.id, 'active', ['requested']);
-      this.wake();
-    } else {
-      await subscriptionStore.setStatus(this.deps.db, sub.id, 'error', ['requested'], `handshake: ${result.error ?? 'failed'}`);
-    }
-  }
-
-  private async heartbeat(sub: SubscriptionRow, claimedAt: number, signal: AbortSignal): Promise<void> {
-    const { body, contentType } = this.statusBody(sub, 'heartbeat');
-    const deadlineMs = remainingMs(this.deps.sendDeadlineSeconds, sub.timeout_seconds, claimedAt, performance.now());
-    const result = await this.send(sub, 'heartbeat', sub.events_count, randomUUID(), contentType, body, deadlineMs, signal);
-    if (this.stopped && signal.aborted) return;
-    if (!result.ok) await subscriptionStore.recordError(this.deps.db, sub.id, `heartbeat: ${result.error ?? 'failed'}`);
-  }
-
-  /** Handshakes and heartbeats: the status Bundle, or for a native subscriber an empty body (the type is in a header). */
-  private statusBody(sub: SubscriptionRow, type: NotificationType): { body: string; contentType?: string } {
-    if (sub.payload in NATIVE_PAYLOADS) return { body: '' };
-    const bundle = notificationBundle({ fhirBaseUrl: this.deps.fhirBaseUrl, topic: this.deps.topic, subscriptionId: sub.id, status: type === 'handshake' ? 'active' : sub.status, type, eventsSinceStart: sub.events_count, events: [] }, sub.payload as Payload);
-    return { body: JSON.stringify(bundle), contentType: 'application/fhir+json' };
   }
 
   /** Stops claiming, cancels sends under way and gives their events and handshakes back, so another instance takes them at once. */
@@ -342,11 +269,9 @@ export class DeliveryWorker {
     this.timers.clear();
     await this.unlisten?.().catch(() => undefined);
     await this.cycle;
-    const running = [...this.inFlight.values(), ...this.statusSends.values()];
-    const handshakes = [...this.statusSends.entries()].filter(([, s]) => s.handshake).map(([id]) => id);
+    const running = [...this.inFlight.values()];
     for (const f of running) f.abort.abort();
-    await Promise.allSettled(running.map((f) => f.done));
+    await Promise.allSettled([...running.map((f) => f.done), this.statusSends.close()]);
     await eventQueue.release(this.deps.db, this.workerId).catch(() => undefined);
-    await statusQueue.releaseHandshakes(this.deps.db, handshakes).catch(() => undefined);
   }
 }
