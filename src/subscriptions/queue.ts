@@ -86,15 +86,20 @@ export const eventQueue = {
     await q.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = $2 WHERE id = $1`, [id, note ?? null]);
   },
 
-  /** A failed attempt: waits `delayMs` for the next, or is given up (a dead letter) when the policy says so (retry.ts). */
-  async failed(q: Queryable, id: string, args: { dead: boolean; delayMs: number; error: string }): Promise<void> {
-    await q.query(
+  /**
+   * A failed attempt: waits `delayMs` for the next, or is given up (a dead letter) when the policy says so
+   * (retry.ts). Only while the claim is still this worker's: had the lease run out and another instance taken
+   * the event over, putting it back would let a third send it beside the second. Returns whether it was.
+   */
+  async failed(q: Queryable, id: string, args: { dead: boolean; delayMs: number; error: string; workerId: string }): Promise<boolean> {
+    const r = await q.query(
       `UPDATE subscription_events
           SET first_failed_at = coalesce(first_failed_at, now()), state = CASE WHEN $2 THEN 'dead' ELSE 'pending' END,
               next_attempt = now() + make_interval(secs => $3 / 1000.0), claimed_by = NULL, claimed_until = NULL, last_error = $4
-        WHERE id = $1`,
-      [id, args.dead, args.delayMs, args.error],
+        WHERE id = $1 AND claimed_by = $5`,
+      [id, args.dead, args.delayMs, args.error, args.workerId],
     );
+    return r.rowCount > 0;
   },
 
   /** The subscription gave up: its waiting events become dead letters until it is re-activated. */

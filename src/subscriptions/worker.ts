@@ -243,12 +243,14 @@ export class DeliveryWorker {
     const delay = retryDelayMs(retry, e.attempts);
     const now = Date.now();
     const dead = pastHorizon(retry, e.first_failed_at === null ? now : new Date(e.first_failed_at).getTime(), now, delay);
-    await db.transaction(async (tx) => {
-      await eventQueue.failed(tx, e.id, { dead, delayMs: delay, error });
+    const mine = await db.transaction(async (tx) => {
+      const stillClaimed = await eventQueue.failed(tx, e.id, { dead, delayMs: delay, error, workerId: this.workerId });
       await subscriptionStore.recordError(tx, sub.id, `event ${e.event_number}: ${error}`);
       await this.audit(tx, e, result, latencyMs);
+      return stillClaimed;
     });
     this.deps.logger.warn({ subscription: sub.id, event: e.event_number, attempts: e.attempts, error }, 'notification not delivered');
+    if (!mine) return;
     if (dead) {
       // Past the horizon: the subscription stops, its undelivered events wait as dead letters until re-activated.
       await db.transaction(async (tx) => {
