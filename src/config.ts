@@ -37,6 +37,29 @@ export interface Config {
   hookRetryBaseMs: number;
   /** The longest wait between two retries. */
   hookRetryMaxMs: number;
+  /**
+   * How long an instance's claim on a notification lasts before another instance may send it (a process that
+   * died), for a subscription whose sends get the whole deadline; one with a shorter timeout gets a lease as much shorter.
+   */
+  hookLeaseSeconds: number;
+  /** The total time one POST may take (connect, send, answer), counted from the claim; a subscription's timeout may lower it. */
+  hookSendDeadlineSeconds: number;
+  /** Notifications being sent at once per instance. */
+  hookMaxInFlight: number;
+  /** Notifications being sent at once to one subscription (all instances together): one slow receiver cannot take every slot. */
+  hookMaxInFlightPerSubscription: number;
+  /** Handshakes and heartbeats being sent at once per instance, beside the delivery of events. */
+  hookMaxStatusSends: number;
+  /** Delivered notifications are deleted this many days after delivery; 0: kept for ever. */
+  retentionDeliveredEventsDays: number;
+  /** Ledger rows of native records older than this many days are deleted, except the latest of each record; 0: kept for ever. */
+  retentionNativeRecordsDays: number;
+  /** Conditional-create keys older than this many hours are deleted; 0: kept for ever. */
+  retentionConditionalKeysHours: number;
+  /** How often one instance looks for rows to prune. */
+  retentionIntervalSeconds: number;
+  /** Rows deleted per statement (short transactions beside the hot path). */
+  retentionBatchSize: number;
   /** Requests a minute per client (and per address at the token endpoint), per instance; 0: no limit. */
   rateLimitPerMinute: number;
   /** Write requests at work at once per instance; 0: no limit. */
@@ -55,6 +78,9 @@ export interface HttpTimeouts {
   /** An idle keep-alive connection is closed after this long. */
   keepAliveMs: number;
 }
+
+/** What a claim's lease must leave after the send deadline: rendering before the send and recording its outcome after. */
+export const LEASE_MARGIN_SECONDS = 5;
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -155,6 +181,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     hookRetryHorizonSeconds: int('HOOK_RETRY_HORIZON_SECONDS', 72 * 3600, 1, 30 * 24 * 3600),
     hookRetryBaseMs: int('HOOK_RETRY_BASE_MS', 1000, 1, 60_000),
     hookRetryMaxMs: int('HOOK_RETRY_MAX_MS', 15 * 60_000, 1, 24 * 3600_000),
+    hookLeaseSeconds: int('HOOK_LEASE_SECONDS', 25, 2, 3600),
+    hookSendDeadlineSeconds: int('HOOK_SEND_DEADLINE_SECONDS', 20, 1, 120),
+    hookMaxInFlight: int('HOOK_MAX_IN_FLIGHT', 32, 1, 10_000),
+    hookMaxInFlightPerSubscription: int('HOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION', 4, 1, 10_000),
+    hookMaxStatusSends: int('HOOK_MAX_STATUS_SENDS', 8, 1, 10_000),
+    retentionDeliveredEventsDays: int('RETENTION_DELIVERED_EVENTS_DAYS', 7, 0, 36_500),
+    retentionNativeRecordsDays: int('RETENTION_NATIVE_RECORDS_DAYS', 30, 0, 36_500),
+    retentionConditionalKeysHours: int('RETENTION_CONDITIONAL_KEYS_HOURS', 24, 0, 876_000),
+    retentionIntervalSeconds: int('RETENTION_INTERVAL_SECONDS', 600, 1, 7 * 24 * 3600),
+    retentionBatchSize: int('RETENTION_BATCH_SIZE', 500, 1, 100_000),
     rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
     maxConcurrentWrites: int('MAX_CONCURRENT_WRITES', 8, 0, 10_000),
     boardTargets: env.BOARD_TARGETS || undefined,
@@ -162,6 +198,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Node refuses a headers timeout longer than the request timeout; the body timeout should fire before Node's cut-off.
   if (config.httpTimeouts.headersMs > config.httpTimeouts.requestMs) problems.push('HTTP_HEADERS_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS');
   if (config.httpTimeouts.bodyMs > config.httpTimeouts.requestMs) problems.push('HTTP_BODY_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS');
+  // The lease must outlive the deadline by the time it takes to record the outcome; otherwise another instance
+  // could claim and send the same notification while the first send is still allowed to run.
+  if (config.hookLeaseSeconds < config.hookSendDeadlineSeconds + LEASE_MARGIN_SECONDS) {
+    problems.push(`HOOK_LEASE_SECONDS (${config.hookLeaseSeconds}) must be at least HOOK_SEND_DEADLINE_SECONDS (${config.hookSendDeadlineSeconds}) + ${LEASE_MARGIN_SECONDS}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -45,6 +45,7 @@ import { migrate } from './store/migrate.ts';
 import { PGliteDatabase } from './store/pglite.ts';
 import { PostgresDatabase } from './store/postgres.ts';
 import { createSubscriptions } from './subscriptions/index.ts';
+import { Retention } from './store/retention.ts';
 
 export const ROOT_DIR = join(import.meta.dirname, '..');
 export const VERSION = '0.1.0';
@@ -61,6 +62,8 @@ export interface Gateway {
   fhirBaseUrl: string;
   /** A repository acting for `ctx` (tests, seeding, workers). */
   repository(ctx: RequestContext): Repository;
+  /** Pruning of delivered notifications, old ledger rows and conditional-create keys (runs by itself; `runOnce` for tests and operators). */
+  retention: Retention;
   /** Ends the responses that never end by themselves (board streams), so that the HTTP server can close (shutdown). */
   endStreams(): void;
   /** Stops delivery (claims given back), the board feed and the audit linker, then closes the database. */
@@ -204,6 +207,18 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   }
 
   audit.start();
+  const retention = new Retention({
+    db,
+    logger,
+    policy: {
+      deliveredEventsDays: config.retentionDeliveredEventsDays,
+      nativeRecordsDays: config.retentionNativeRecordsDays,
+      conditionalKeysHours: config.retentionConditionalKeysHours,
+      batchSize: config.retentionBatchSize,
+      intervalSeconds: config.retentionIntervalSeconds,
+    },
+  });
+  retention.start();
 
   return {
     app,
@@ -215,9 +230,11 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     fhirBaseUrl,
     repository,
     endStreams: () => board.endStreams(),
+    retention,
     close: async () => {
       // Delivery stops first and gives back what it claimed, while the database is still open.
       await subscriptions.close();
+      await retention.close();
       await board.close();
       await audit.close();
       await stopOrganizations();

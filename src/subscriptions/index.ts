@@ -49,6 +49,11 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
         topic: topicUrl(fhirBaseUrl),
         policy,
         retry: { baseMs: config.hookRetryBaseMs, maxMs: config.hookRetryMaxMs, horizonSeconds: config.hookRetryHorizonSeconds },
+        leaseSeconds: config.hookLeaseSeconds,
+        sendDeadlineSeconds: config.hookSendDeadlineSeconds,
+        maxInFlight: config.hookMaxInFlight,
+        maxInFlightPerSubscription: config.hookMaxInFlightPerSubscription,
+        maxStatusSends: config.hookMaxStatusSends,
         renderNative: nativeRenderer(repository, mapper),
         onAttempt: (outcome, seconds) => {
           metrics.deliveryAttempts.inc({ outcome });

@@ -8,7 +8,11 @@ export interface HookRequest {
   endpoint: string;
   headers: Record<string, string>;
   body: string;
-  timeoutMs: number;
+  /**
+   * The total time the POST may take: name lookup, connect, sending the body and the whole answer. Not an idle
+   * timeout: a receiver that trickles bytes is cut off at the deadline all the same (its lease must not run out).
+   */
+  deadlineMs: number;
   /** Whether the endpoint may resolve to a private address (allow-listed, or loopback in tests). */
   allowPrivate: boolean;
   signal?: AbortSignal;
@@ -36,6 +40,16 @@ const publicOnly: LookupFunction = (hostname, options, callback) => {
 /** One POST of a notification. Redirects are not followed: a 3xx is a failure like any non-2xx. */
 export function postHook(req: HookRequest): Promise<HookResult> {
   return new Promise((resolve) => {
+    if (req.deadlineMs <= 0 || req.signal?.aborted) return resolve({ ok: false, error: req.signal?.aborted ? 'cancelled' : 'no time left before the lease ends' });
+    let settled = false;
+    // Called only from callbacks, after `timer` below is set.
+    const settle = (result: HookResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
     const url = new URL(req.endpoint);
     const client = url.protocol === 'https:' ? https : http;
     const body = Buffer.from(req.body);
@@ -46,20 +60,29 @@ export function postHook(req: HookRequest): Promise<HookResult> {
         agent: url.protocol === 'https:' ? agents.https : agents.http,
         headers: { ...req.headers, 'Content-Length': String(body.length) },
         lookup: req.allowPrivate ? undefined : publicOnly,
-        timeout: req.timeoutMs,
-        signal: req.signal,
       },
       (res) => {
         res.resume();
         res.on('end', () => {
           const status = res.statusCode ?? 0;
-          resolve(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` });
+          settle(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` });
         });
-        res.on('error', (err) => resolve({ ok: false, status: res.statusCode, error: err.message }));
+        res.on('error', (err) => settle({ ok: false, status: res.statusCode, error: err.message }));
+        // Destroyed before the end of the answer (the deadline, a reset): the error or the reason set below.
+        res.on('close', () => settle({ ok: false, status: res.statusCode, error: 'the answer was cut off' }));
       },
     );
-    r.on('timeout', () => r.destroy(new Error(`no answer within ${req.timeoutMs} ms`)));
-    r.on('error', (err) => resolve({ ok: false, error: err.message }));
+    // One timer from the start, whatever the receiver does: the socket is destroyed and the attempt fails.
+    const timer = setTimeout(() => {
+      settle({ ok: false, error: `no complete answer within ${Math.round(req.deadlineMs)} ms` });
+      r.destroy();
+    }, req.deadlineMs);
+    const onAbort = (): void => {
+      settle({ ok: false, error: 'cancelled' });
+      r.destroy();
+    };
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    r.on('error', (err) => settle({ ok: false, error: err.message }));
     r.end(body);
   });
 }

@@ -5,20 +5,19 @@ import { auditNotificationAttempt } from '../audit/index.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
-import { connectionPolicy, type EndpointPolicy } from './endpoint.ts';
+import type { EndpointPolicy } from './endpoint.ts';
 import type { RenderNative } from './native-payload.ts';
-import { notificationBundle, type NotificationType } from './notification.ts';
+import { notificationBundle } from './notification.ts';
 import { OUTBOX_CHANNEL } from './outbox.ts';
-import { postHook, type HookResult } from './rest-hook.ts';
-import { sign } from './signing.ts';
-import { NATIVE_PAYLOADS, type Payload } from './spec.ts';
-import { subscriptionStore, type SubscriptionRow } from './store.ts';
+import { eventQueue, type ClaimedEvent, type Lease } from './queue.ts';
+import type { HookResult } from './rest-hook.ts';
+import { pastHorizon, remainingMs, retryDelayMs, type RetryPolicy } from './retry.ts';
+import { HookSender } from './sender.ts';
+import { NATIVE_PAYLOADS } from './spec.ts';
+import { StatusSends } from './status-sends.ts';
+import { subscriptionStore } from './store.ts';
 
-export interface RetryPolicy {
-  baseMs: number;
-  maxMs: number;
-  horizonSeconds: number;
-}
+export type { RetryPolicy } from './retry.ts';
 
 export interface WorkerDeps {
   db: Database;
@@ -28,50 +27,41 @@ export interface WorkerDeps {
   policy: EndpointPolicy;
   retry: RetryPolicy;
   renderNative: RenderNative;
+  /** The lease of a claim with the full deadline, and the longest a send may take counted from its claim (shorter: config.ts checks). */
+  leaseSeconds: number;
+  sendDeadlineSeconds: number;
   /** How often due retries, expired claims, handshakes and heartbeats are looked for. */
   pollMs?: number;
+  /** Events being sent at once by this instance, and to one subscription by all instances. */
   maxInFlight?: number;
+  maxInFlightPerSubscription?: number;
+  /** Handshakes and heartbeats being sent at once by this instance. */
+  maxStatusSends?: number;
   /** Told of every event notification sent and answered (or not): for the delivery metrics. */
   onAttempt?: (outcome: 'delivered' | 'failed', seconds: number) => void;
 }
 
-/** A claimed event with what sending it needs of its subscription, read in the claim itself. */
-interface ClaimedEvent {
-  id: string;
-  subscription_id: string;
-  event_number: string;
-  handover_id: string;
-  focus_version: string;
-  occurred: string | Date;
-  attempts: number;
-  patient: string | null;
-  sub: SubscriptionRow;
-  header: string[] | null;
-}
-
-const MARGIN_SECONDS = 5;
-
-/** Exponential back-off with ±50 % jitter, so that many failing subscribers do not retry in step. */
-export function retryDelayMs(policy: RetryPolicy, attempts: number): number {
-  const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(Math.max(attempts - 1, 0), 40));
-  return Math.round(exp * (0.5 + Math.random()));
-}
+/** A claimed event and when (this process's clock, before the claim) its lease began: the send deadline counts from there. */
+type Claim = ClaimedEvent & { claimedAt: number };
 
 function iso(v: string | Date): string {
   return (v instanceof Date ? v : new Date(v)).toISOString();
 }
 
 /**
- * Delivers the outbox. Events are claimed with FOR UPDATE SKIP LOCKED under a lease (claimed_until), so
- * several processes share the work without sending an event twice, and a process that dies leaves its
- * claims to expire. An event is only claimable when every earlier event of the same subscription and
- * handover is delivered: order per handover. NOTIFY wakes the worker at commit; a slow poll finds due
- * retries, expired leases, handshakes and heartbeats.
+ * Delivers the outbox. Events are claimed under a lease (queue.ts), so several processes share the work
+ * without sending an event twice, and a process that dies leaves its claims to expire; every send has a total
+ * deadline shorter than that lease. Sends run beside the loop, several at once (bounded per instance and per
+ * subscription), in order per handover. Handshakes and heartbeats run beside the loop too, with their own cap:
+ * a slow or silent receiver holds up only its own subscription. NOTIFY wakes the worker at commit; a slow poll
+ * finds due retries, expired leases, handshakes and heartbeats.
  */
 export class DeliveryWorker {
   private readonly deps: WorkerDeps;
   private readonly workerId = randomUUID();
   private readonly inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly sender: HookSender;
+  private readonly statusSends: StatusSends;
   private stopped = false;
   private cycle: Promise<void> | undefined;
   private again = false;
@@ -87,6 +77,17 @@ export class DeliveryWorker {
 
   constructor(deps: WorkerDeps) {
     this.deps = deps;
+    this.sender = new HookSender({ db: deps.db, topic: deps.topic, policy: deps.policy });
+    this.statusSends = new StatusSends({
+      db: deps.db,
+      logger: deps.logger,
+      fhirBaseUrl: deps.fhirBaseUrl,
+      topic: deps.topic,
+      sender: this.sender,
+      lease: this.lease(),
+      cap: deps.maxStatusSends ?? 8,
+      wake: (maintenance) => this.wake(maintenance),
+    });
   }
 
   async start(): Promise<void> {
@@ -105,7 +106,7 @@ export class DeliveryWorker {
     return this.started && !this.stopped && Date.now() - this.lastActivity < withinMs;
   }
 
-  /** Looks for work now; `maintenance` also runs handshakes and heartbeats (a new subscription). */
+  /** Looks for work now; `maintenance` also looks for handshakes and heartbeats (a new subscription). */
   wake(maintenance = false): void {
     if (this.stopped) return;
     if (maintenance) {
@@ -129,6 +130,10 @@ export class DeliveryWorker {
       });
   }
 
+  private lease(): Lease {
+    return { deadlineSeconds: this.deps.sendDeadlineSeconds, marginSeconds: this.deps.leaseSeconds - this.deps.sendDeadlineSeconds };
+  }
+
   private wakeIn(ms: number): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -138,6 +143,7 @@ export class DeliveryWorker {
     this.timers.add(t);
   }
 
+  /** Only database work is awaited here; every network call runs beside the loop. */
   private async runCycle(): Promise<void> {
     // Numbers what was committed since the last cycle: woken by the NOTIFY of a commit, and as the
     // sweep (poll) for events whose committing process died before any worker heard of them.
@@ -147,44 +153,21 @@ export class DeliveryWorker {
     }
     if (this.maintenance) {
       this.maintenance = false;
-      await this.handshakes();
-      await this.heartbeats();
+      await this.statusSends.start();
     }
     const room = (this.deps.maxInFlight ?? 32) - this.inFlight.size;
     if (room <= 0 || this.stopped) return;
-    const claimed = await this.claim(room);
-    for (const e of claimed) this.dispatch(e);
+    const claimedAt = performance.now();
+    const claimed = await eventQueue.claim(this.deps.db, {
+      limit: room,
+      perSubscription: this.deps.maxInFlightPerSubscription ?? 4,
+      lease: this.lease(),
+      workerId: this.workerId,
+    });
+    for (const e of claimed) this.dispatch({ ...e, claimedAt });
   }
 
-  private async claim(limit: number): Promise<ClaimedEvent[]> {
-    const r = await this.deps.db.query<ClaimedEvent>(
-      `WITH due AS (
-         SELECT e.id
-         FROM subscription_events e JOIN subscription_state s ON s.id = e.subscription_id
-         WHERE s.status = 'active' AND e.event_number IS NOT NULL
-           AND ((e.state = 'pending' AND e.next_attempt <= now()) OR (e.state = 'sending' AND e.claimed_until < now()))
-           AND NOT EXISTS (SELECT 1 FROM subscription_events p
-                           WHERE p.subscription_id = e.subscription_id AND p.handover_id = e.handover_id
-                             AND p.event_number < e.event_number AND p.state <> 'delivered')
-         ORDER BY e.next_attempt, e.subscription_id, e.event_number
-         LIMIT $1
-         FOR UPDATE OF e SKIP LOCKED
-       )
-       UPDATE subscription_events e
-          SET state = 'sending', claimed_by = $2, attempts = e.attempts + 1,
-              claimed_until = now() + make_interval(secs => s.timeout_seconds + ${MARGIN_SECONDS})
-         FROM due, subscription_state s
-        WHERE e.id = due.id AND s.id = e.subscription_id
-       RETURNING e.id::text AS id, e.subscription_id, e.event_number::text AS event_number, e.handover_id, e.focus_version::text AS focus_version,
-                 e.occurred, e.attempts, e.patient,
-                 to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
-                 (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
-      [limit, this.workerId],
-    );
-    return r.rows;
-  }
-
-  private dispatch(e: ClaimedEvent): void {
+  private dispatch(e: Claim): void {
     const key = `${e.subscription_id}:${e.event_number}`;
     const abort = new AbortController();
     const done = this.deliver(e, abort.signal)
@@ -196,7 +179,7 @@ export class DeliveryWorker {
     this.inFlight.set(key, { abort, done });
   }
 
-  private async deliver(e: ClaimedEvent, signal: AbortSignal): Promise<void> {
+  private async deliver(e: Claim, signal: AbortSignal): Promise<void> {
     const { db } = this.deps;
     const { sub } = e;
     const format = NATIVE_PAYLOADS[sub.payload as keyof typeof NATIVE_PAYLOADS] as (typeof NATIVE_PAYLOADS)[keyof typeof NATIVE_PAYLOADS] | undefined;
@@ -207,7 +190,7 @@ export class DeliveryWorker {
       const rendered = await this.deps.renderNative(sub.owner_ura, format, e.handover_id, e.focus_version);
       if (rendered === undefined) {
         // The subscriber may no longer read this handover: there is nothing it may be told.
-        await db.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), last_error = 'not readable by the subscriber', claimed_by = NULL WHERE id = $1`, [e.id]);
+        await eventQueue.delivered(db, e.id, 'not readable by the subscriber');
         return;
       }
       body = rendered;
@@ -223,13 +206,14 @@ export class DeliveryWorker {
       contentType = 'application/fhir+json';
     }
     const started = performance.now();
-    const result = await this.send(sub, 'event-notification', e.event_number, `${sub.id}-${e.event_number}`, contentType, body, signal, e.header);
+    const deadlineMs = remainingMs(this.deps.sendDeadlineSeconds, sub.timeout_seconds, e.claimedAt, started);
+    const result = await this.sender.send(sub, { type: 'event-notification', number: e.event_number, idempotencyKey: `${sub.id}-${e.event_number}`, contentType, body, deadlineMs, signal, channelHeaders: e.header });
     const latencyMs = performance.now() - started;
     if (this.stopped && signal.aborted) return;
     this.deps.onAttempt?.(result.ok ? 'delivered' : 'failed', latencyMs / 1000);
     if (result.ok) {
       await db.transaction(async (tx) => {
-        await tx.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = NULL WHERE id = $1`, [e.id]);
+        await eventQueue.delivered(tx, e.id);
         await this.audit(tx, e, result, latencyMs);
       });
       return;
@@ -257,103 +241,28 @@ export class DeliveryWorker {
     const { sub } = e;
     const error = result.error ?? 'failed';
     const delay = retryDelayMs(retry, e.attempts);
-    const state = await db.transaction(async (tx) => {
-      const r = await tx.query<{ state: string }>(
-        `UPDATE subscription_events
-            SET first_failed_at = coalesce(first_failed_at, now()),
-                state = CASE WHEN coalesce(first_failed_at, now()) + make_interval(secs => $2) < now() + make_interval(secs => $3 / 1000.0) THEN 'dead' ELSE 'pending' END,
-                next_attempt = now() + make_interval(secs => $3 / 1000.0), claimed_by = NULL, claimed_until = NULL, last_error = $4
-          WHERE id = $1
-         RETURNING state`,
-        [e.id, retry.horizonSeconds, delay, error],
-      );
+    const now = Date.now();
+    const dead = pastHorizon(retry, e.first_failed_at === null ? now : new Date(e.first_failed_at).getTime(), now, delay);
+    const mine = await db.transaction(async (tx) => {
+      const stillClaimed = await eventQueue.failed(tx, e.id, { dead, delayMs: delay, error, workerId: this.workerId });
       await subscriptionStore.recordError(tx, sub.id, `event ${e.event_number}: ${error}`);
       await this.audit(tx, e, result, latencyMs);
-      return r.rows[0]?.state;
+      return stillClaimed;
     });
     this.deps.logger.warn({ subscription: sub.id, event: e.event_number, attempts: e.attempts, error }, 'notification not delivered');
-    if (state === 'dead') {
+    if (!mine) return;
+    if (dead) {
       // Past the horizon: the subscription stops, its undelivered events wait as dead letters until re-activated.
       await db.transaction(async (tx) => {
         await subscriptionStore.setStatus(tx, sub.id, 'error', ['active', 'requested'], `retries exhausted at event ${e.event_number}`);
-        await tx.query(`UPDATE subscription_events SET state = 'dead', claimed_by = NULL, claimed_until = NULL WHERE subscription_id = $1 AND state IN ('pending')`, [sub.id]);
+        await eventQueue.killWaiting(tx, sub.id);
       });
       return;
     }
     this.wakeIn(delay + 5);
   }
 
-  private async send(sub: SubscriptionRow, type: NotificationType, number: string, idempotencyKey: string, contentType: string | undefined, body: string, signal?: AbortSignal, channelHeaders?: string[] | null): Promise<HookResult> {
-    const conn = connectionPolicy(this.deps.policy, sub.owner_ura, sub.endpoint);
-    if (!conn.allowed) return { ok: false, error: 'the endpoint is no longer allowed' };
-    const timestamp = Math.floor(Date.now() / 1000);
-    const headers: Record<string, string> = {
-      'X-Subscription-Id': sub.id,
-      'X-Subscription-Topic': this.deps.topic,
-      'X-Notification-Type': type,
-      'X-Event-Number': number,
-      'Idempotency-Key': idempotencyKey,
-      'X-Signature-Timestamp': String(timestamp),
-      'X-Signature': sign(sub.secret, timestamp, body),
-    };
-    if (contentType) headers['Content-Type'] = contentType;
-    for (const h of (channelHeaders === undefined ? await this.channelHeaders(sub.id) : channelHeaders) ?? []) {
-      const i = h.indexOf(':');
-      headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-    }
-    return postHook({ endpoint: sub.endpoint, headers, body, timeoutMs: sub.timeout_seconds * 1000, allowPrivate: conn.allowPrivate, signal });
-  }
-
-  private async channelHeaders(id: string): Promise<string[] | undefined> {
-    const r = await this.deps.db.query<{ header: string[] | null }>(`SELECT content->'channel'->'header' AS header FROM resources WHERE resource_type = 'Subscription' AND id = $1`, [id]);
-    return r.rows[0]?.header ?? undefined;
-  }
-
-  /** The handshake of a new or re-activated subscription: requested → active on 2xx, error otherwise. */
-  private async handshakes(): Promise<void> {
-    const r = await this.deps.db.query<SubscriptionRow>(
-      `UPDATE subscription_state SET handshake_at = now()
-        WHERE status = 'requested' AND (handshake_at IS NULL OR handshake_at < now() - interval '30 seconds')
-       RETURNING *`,
-    );
-    await Promise.all(r.rows.map((sub) => this.handshake(sub)));
-  }
-
-  private async handshake(sub: SubscriptionRow): Promise<void> {
-    const { body, contentType } = this.statusBody(sub, 'handshake');
-    const result = await this.send(sub, 'handshake', sub.events_count, randomUUID(), contentType, body);
-    if (result.ok) {
-      await subscriptionStore.setStatus(this.deps.db, sub.id, 'active', ['requested']);
-      this.wake();
-    } else {
-      await subscriptionStore.setStatus(this.deps.db, sub.id, 'error', ['requested'], `handshake: ${result.error ?? 'failed'}`);
-    }
-  }
-
-  private async heartbeats(): Promise<void> {
-    const r = await this.deps.db.query<SubscriptionRow>(
-      `UPDATE subscription_state SET heartbeat_at = now()
-        WHERE status = 'active' AND heartbeat_period IS NOT NULL
-          AND coalesce(heartbeat_at, handshake_at, 'epoch'::timestamptz) <= now() - make_interval(secs => heartbeat_period)
-       RETURNING *`,
-    );
-    await Promise.all(
-      r.rows.map(async (sub) => {
-        const { body, contentType } = this.statusBody(sub, 'heartbeat');
-        const result = await this.send(sub, 'heartbeat', sub.events_count, randomUUID(), contentType, body);
-        if (!result.ok) await subscriptionStore.recordError(this.deps.db, sub.id, `heartbeat: ${result.error ?? 'failed'}`);
-      }),
-    );
-  }
-
-  /** Handshakes and heartbeats: the status Bundle, or for a native subscriber an empty body (the type is in a header). */
-  private statusBody(sub: SubscriptionRow, type: NotificationType): { body: string; contentType?: string } {
-    if (sub.payload in NATIVE_PAYLOADS) return { body: '' };
-    const bundle = notificationBundle({ fhirBaseUrl: this.deps.fhirBaseUrl, topic: this.deps.topic, subscriptionId: sub.id, status: type === 'handshake' ? 'active' : sub.status, type, eventsSinceStart: sub.events_count, events: [] }, sub.payload as Payload);
-    return { body: JSON.stringify(bundle), contentType: 'application/fhir+json' };
-  }
-
-  /** Stops claiming, cancels sends under way and gives their events back, so another instance takes them at once. */
+  /** Stops claiming, cancels sends under way and gives their events and handshakes back, so another instance takes them at once. */
   async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -364,9 +273,7 @@ export class DeliveryWorker {
     await this.cycle;
     const running = [...this.inFlight.values()];
     for (const f of running) f.abort.abort();
-    await Promise.allSettled(running.map((f) => f.done));
-    await this.deps.db
-      .query(`UPDATE subscription_events SET state = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = greatest(attempts - 1, 0) WHERE claimed_by = $1 AND state = 'sending'`, [this.workerId])
-      .catch(() => undefined);
+    await Promise.allSettled([...running.map((f) => f.done), this.statusSends.close()]);
+    await eventQueue.release(this.deps.db, this.workerId).catch(() => undefined);
   }
 }

@@ -159,3 +159,99 @@ export async function subscribe(tg: TestGateway, client: DemoClient, receiver: R
 export function signatureOk(r: Received, secret: string): boolean {
   return verifySignature(secret, Number(r.headers['x-signature-timestamp']), r.body, String(r.headers['x-signature']));
 }
+
+/** One request a stalling receiver got: when it was opened, and when its connection closed (by the gateway). */
+export interface StalledRequest {
+  type: string;
+  subscription: string;
+  eventNumber: number;
+  openedAt: number;
+  closedAt?: number;
+  /** Answered in full (the receiver was not stalling it). */
+  answered: boolean;
+}
+
+/**
+ * A receiver that misbehaves: for the requests `stalls` picks, `silent` accepts the connection and the request
+ * and never answers; `trickle` answers 200 at once and then sends a byte of body every 100 ms without ever
+ * ending it. Other requests are answered 200 at once. Every request is recorded with when its connection closed.
+ */
+export interface StallingReceiver {
+  url: string;
+  requests: StalledRequest[];
+  stalls: (type: string, eventNumber: number) => boolean;
+  /** Requests whose connection is still open. */
+  open(): StalledRequest[];
+  waitFor(predicate: (r: StalledRequest[]) => boolean, what: string, ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startStallingReceiver(mode: 'silent' | 'trickle'): Promise<StallingReceiver> {
+  const requests: StalledRequest[] = [];
+  const waiters = new Set<() => void>();
+  const changed = (): void => {
+    for (const w of [...waiters]) w();
+  };
+  const timers = new Set<NodeJS.Timeout>();
+  const r: StallingReceiver = {
+    url: '',
+    requests,
+    stalls: () => true,
+    open: () => requests.filter((x) => x.closedAt === undefined),
+    waitFor: (predicate, what, ms = 10_000) =>
+      new Promise((resolve, reject) => {
+        if (predicate(requests)) return resolve();
+        const check = (): void => {
+          if (!predicate(requests)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`stalling receiver: no ${what} within ${ms} ms (got ${requests.length} requests)`));
+        }, ms);
+        waiters.add(check);
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const t of timers) clearInterval(t);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  const server: Server = createServer((req, res) => {
+    const seen: StalledRequest = {
+      type: String(req.headers['x-notification-type']),
+      subscription: String(req.headers['x-subscription-id']),
+      eventNumber: Number(req.headers['x-event-number']),
+      openedAt: Date.now(),
+      answered: false,
+    };
+    requests.push(seen);
+    res.on('close', () => {
+      seen.closedAt = Date.now();
+      changed();
+    });
+    req.resume();
+    req.on('end', () => {
+      if (!r.stalls(seen.type, seen.eventNumber)) {
+        seen.answered = true;
+        res.end();
+        return;
+      }
+      if (mode === 'silent') return;
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      const t = setInterval(() => res.write('.'), 100);
+      timers.add(t);
+      res.on('close', () => {
+        clearInterval(t);
+        timers.delete(t);
+      });
+    });
+    changed();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return r;
+}
