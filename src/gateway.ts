@@ -40,6 +40,7 @@ import { migrate } from './store/migrate.ts';
 import { PGliteDatabase } from './store/pglite.ts';
 import { PostgresDatabase } from './store/postgres.ts';
 import { createSubscriptions } from './subscriptions/index.ts';
+import { createUnits, type Units } from './units/index.ts';
 
 export const ROOT_DIR = join(import.meta.dirname, '..');
 export const VERSION = '0.1.0';
@@ -52,6 +53,8 @@ export interface Gateway {
   audit: Audit;
   logger: Logger;
   fhirBaseUrl: string;
+  /** Responders on the road: the unit-status feed, its view and the pruning of positions. */
+  units: Units;
   /** A repository acting for `ctx` (tests, seeding, workers). */
   repository(ctx: RequestContext): Repository;
   close(): Promise<void>;
@@ -92,6 +95,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics });
   hooks.push(subscriptions.hooks);
   hooks.push(boardFeedHooks());
+  const units = createUnits({
+    db,
+    logger,
+    rootDir: ROOT_DIR,
+    fhirBaseUrl,
+    repository: (ctx) => repository(ctx),
+    metrics,
+    settings: { staleSeconds: config.unitStaleSeconds, historyHours: config.unitHistoryHours, maxClockSkewSeconds: config.unitMaxClockSkewSeconds, boardTargets: config.boardTargets, maxBodyBytes: config.maxBodyBytes },
+  });
+  hooks.push(units.hooks);
   // Last: the audit rows of a transaction are written when every other hook has had its say.
   hooks.push(audit.hooks);
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
@@ -130,6 +143,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   contributions.push(subscriptions.capability);
   // Before the generic REST routes, which would claim `AuditEvent` as an unsupported type.
   contributions.push(audit.registerRoutes(fhir, fhirBaseUrl));
+  // Units are Locations too: their routes come first and hand any other Location request to the directory's.
+  const directory = new FhirRouter();
+  registerRestRoutes(directory, services);
+  units.registerRoutes(fhir, directory);
   registerRestRoutes(fhir, services);
 
   const board = createBoard({ db, logger, rootDir: ROOT_DIR, targetsSetting: config.boardTargets, repository, authenticate: (h, id) => auth.authenticate(h, id), audit: audit.log });
@@ -149,11 +166,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     writeLimit,
     observers: [requestObserver(logger, metrics)],
     publicRoutes: [healthRouter(db, () => subscriptions.delivering()), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
-    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
+    protectedRoutes: [{ path: '/native/eenheid', router: units.ingestRouter }, { path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, maxBodyBytes: config.maxBodyBytes, metrics }) }],
   });
 
   await subscriptions.start(repository, mapper);
   await board.start();
+  await units.start();
 
   audit.start();
 
@@ -164,11 +182,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     audit,
     logger,
     fhirBaseUrl,
+    units,
     repository,
     close: async () => {
       // Delivery stops first and gives back what it claimed, while the database is still open.
       await subscriptions.close();
       await board.close();
+      await units.close();
       await audit.close();
       await db.close();
     },
