@@ -149,7 +149,18 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   units.registerRoutes(fhir, directory);
   registerRestRoutes(fhir, services);
 
-  const board = createBoard({ db, logger, rootDir: ROOT_DIR, targetsSetting: config.boardTargets, repository, authenticate: (h, id) => auth.authenticate(h, id), audit: audit.log });
+  const board = createBoard({
+    db,
+    logger,
+    rootDir: ROOT_DIR,
+    targetsSetting: config.boardTargets,
+    repository,
+    authenticate: (h, id) => auth.authenticate(h, id),
+    audit: audit.log,
+    locate: units.locate,
+    units: units.boardSource(config.mapTileUrl),
+    mapTileUrl: config.mapTileUrl,
+  });
   const ingest = new NativeIngest(fhirBaseUrl);
   const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites) : undefined;
   if (writeLimit) {

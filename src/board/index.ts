@@ -8,6 +8,8 @@ import type { RequestContext } from '../context.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Database } from '../store/database.ts';
 import { BoardFeed } from './feed.ts';
+import type { UnitSource } from '../units/board-stream.ts';
+import type { Locate } from './rows.ts';
 import { boardRouter } from './routes.ts';
 import { loadBoardTargets } from './targets.ts';
 
@@ -28,6 +30,10 @@ export function createBoard(args: {
   repository: (ctx: RequestContext) => Repository;
   authenticate(header: string | undefined, requestId: string): Promise<RequestContext>;
   audit: AuditLog;
+  /** The map (issue 20): where a handover is, the units and their changes, an optional tile server. */
+  locate?: Locate;
+  units?: UnitSource;
+  mapTileUrl?: string;
 }): Board {
   const feed = new BoardFeed(args.db, args.logger);
   const targets = loadBoardTargets(join(args.rootDir, 'mappings/board/targets.json'), args.targetsSetting);
@@ -38,7 +44,7 @@ export function createBoard(args: {
     await args.audit.completed(c, { status: 200, resources });
   };
   return {
-    router: boardRouter({ feed, targets, repository: args.repository, audit, authenticate: args.authenticate }),
+    router: boardRouter({ feed, targets, repository: args.repository, audit, authenticate: args.authenticate, locate: args.locate, units: args.units, mapTileUrl: args.mapTileUrl }),
     start: () => feed.start(),
     close: () => feed.close(),
   };

@@ -3,7 +3,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { BoardFeed, FeedEvent } from './feed.ts';
-import { openHandoverIds, projectRow, type BoardRow } from './rows.ts';
+import type { UnitSource } from '../units/board-stream.ts';
+import { openHandoverIds, projectRow, type BoardRow, type Locate } from './rows.ts';
 import type { BoardTargets } from './targets.ts';
 
 const HEARTBEAT_MS = 15_000;
@@ -14,6 +15,10 @@ export interface StreamDeps {
   repository: (ctx: RequestContext) => Repository;
   /** Audits what one message showed (NEN 7513: every read of patient data). */
   audit: (ctx: RequestContext, resources: Resource[]) => Promise<void>;
+  /** Puts handovers on the map (issue 20). */
+  locate?: Locate;
+  /** The units on the map and their changes (issue 20). */
+  units?: UnitSource;
 }
 
 function send(res: Response, event: string, id: number, data: unknown): void {
@@ -38,7 +43,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     const removed: string[] = [];
     const resources: Resource[] = [];
     for (const id of ids) {
-      const p = await projectRow(repo, id, deps.targets);
+      const p = await projectRow(repo, id, deps.targets, deps.locate);
       if (!p) continue;
       if (p.open) {
         rows.push(p.row);
@@ -77,10 +82,12 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   const unsubscribe = deps.feed.subscribe(enqueue);
   const heartbeat = setInterval(() => res.write(': ♥\n\n'), HEARTBEAT_MS);
   const expiry = setTimeout(() => close(), Math.max(0, expiresAt - Date.now()));
+  let units: { close(): void } | undefined;
   const close = (): void => {
     if (closed) return;
     closed = true;
     unsubscribe();
+    units?.close();
     clearInterval(heartbeat);
     clearTimeout(expiry);
     res.end();
@@ -90,6 +97,9 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
   res.flushHeaders();
   res.write('retry: 1000\n\n');
+  units = deps.units?.attach(ctx, (event, data) => {
+    if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }, (resources) => deps.audit(ctx, resources), () => close());
 
   chain = chain.then(async () => {
     const head = await deps.feed.numberNow();

@@ -11,7 +11,10 @@ import type { FhirRouter } from '../fhir/router.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database } from '../store/database.ts';
+import type { Locate } from '../board/rows.ts';
+import { unitBoardSource, type UnitSource } from './board-stream.ts';
 import { UnitFeed } from './feed.ts';
+import { placeOfPatient } from './places.ts';
 import { registerUnitRoutes } from './fhir-routes.ts';
 import { loadUnitFormat, type UnitFormat } from './format.ts';
 import { unitIngestRouter } from './ingest-route.ts';
@@ -39,6 +42,10 @@ export interface Units {
   /** Refuses vehicle Locations written to the directory (they would be readable by everyone). */
   hooks: WriteHooks;
   registerRoutes(fhir: FhirRouter, directory: FhirRouter): void;
+  /** Where the board's map puts a handover: its patient's postcode area. */
+  locate: Locate;
+  /** The units on the board's map, for the board's stream. */
+  boardSource(tileUrl?: string): UnitSource;
   /** Forgets positions older than the configured history (also run every minute once started). */
   prune(now?: Date): Promise<{ positions: number; units: number }>;
   start(): Promise<void>;
@@ -65,6 +72,8 @@ export function createUnits(args: { db: Database; logger: Logger; rootDir: strin
     ingestRouter: unitIngestRouter({ db: args.db, format, repository: args.repository, fhirBaseUrl: args.fhirBaseUrl, maxBodyBytes: args.settings.maxBodyBytes, metrics: args.metrics }),
     hooks: { beforeWrite: async (_tx, ctx, change) => checkDirectoryLocation(ctx, change.next) },
     registerRoutes: (fhir, directory) => registerUnitRoutes(fhir, { view, tables, targets, baseUrl: args.fhirBaseUrl, repository: args.repository, directory }),
+    locate: (patient) => placeOfPatient(tables, patient),
+    boardSource: (tileUrl) => unitBoardSource(view, feed, { tileUrl }),
     prune,
     start: async () => {
       await feed.start();
