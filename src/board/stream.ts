@@ -82,11 +82,11 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   const unsubscribe = deps.feed.subscribe(enqueue);
   const heartbeat = setInterval(() => res.write(': ♥\n\n'), HEARTBEAT_MS);
   const expiry = setTimeout(() => close(), Math.max(0, expiresAt - Date.now()));
-  let units: { close(): void } | undefined;
   const close = (): void => {
     if (closed) return;
     closed = true;
     unsubscribe();
+    // Declared below, once the response is under way; close() cannot run before that (it is called from events).
     units?.close();
     clearInterval(heartbeat);
     clearTimeout(expiry);
@@ -97,7 +97,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
   res.flushHeaders();
   res.write('retry: 1000\n\n');
-  units = deps.units?.attach(ctx, (event, data) => {
+  const units = deps.units?.attach(ctx, (event, data) => {
     if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }, (resources) => deps.audit(ctx, resources), () => close());
 
