@@ -162,7 +162,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     mapTileUrl: config.mapTileUrl,
   });
   const ingest = new NativeIngest(fhirBaseUrl);
-  const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites) : undefined;
+  // A unit's position fix is one statement: it does not queue behind handovers, or the map would lag them (issue 20).
+  const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites, (req) => req.originalUrl.startsWith('/native/eenheid')) : undefined;
   if (writeLimit) {
     metrics.gauge('gateway_writes_active', 'Write requests at work in this instance (at most MAX_CONCURRENT_WRITES)', async () => writeLimit.state.active);
     metrics.gauge('gateway_writes_waiting', 'Write requests in this instance waiting for their turn', async () => writeLimit.state.waiting);

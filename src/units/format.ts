@@ -51,10 +51,18 @@ function refusal(status: 400 | 422, issues: NativeIssue[]): HttpError {
   return new HttpError(status, body);
 }
 
+/** At most this many fixes in one request (a system reporting all its units at once). */
+export const MAX_FIXES_PER_REQUEST = 1000;
+
 export interface UnitFormat {
   schema: Record<string, unknown>;
   /** The record as a fix of the sender's unit, or an HttpError (400, 403, 422) saying what is wrong. */
   parse(record: unknown, senderUra: string, now: Date): UnitFix;
+  /**
+   * A request's body: one record, or an array of records (a system sending all its units' fixes at once). All or
+   * nothing: the first record that fails refuses the request, its issues located as `$[i]...`.
+   */
+  parseBody(body: unknown, senderUra: string, now: Date): { fixes: UnitFix[]; batch: boolean };
 }
 
 export function loadUnitFormat(mappingsDir: string, tables: UnitTables, maxClockSkewSeconds: number): UnitFormat {
@@ -72,8 +80,28 @@ export function loadUnitFormat(mappingsDir: string, tables: UnitTables, maxClock
   }
   const rules: CompiledRule[] = compileRules(rulesFile, JSON.parse(readFileSync(rulesFile, 'utf8')) as unknown, UNIT_FORMAT, schema);
 
-  return {
+  const format: UnitFormat = {
     schema,
+    parseBody(body, senderUra, now) {
+      if (!Array.isArray(body)) return { fixes: [format.parse(body, senderUra, now)], batch: false };
+      if (body.length === 0 || body.length > MAX_FIXES_PER_REQUEST) {
+        throw refusal(400, [{ path: '$', message: `An array of fixes holds 1 to ${MAX_FIXES_PER_REQUEST} records, got ${body.length}` }]);
+      }
+      const fixes = body.map((record: unknown, i) => {
+        try {
+          return format.parse(record, senderUra, now);
+        } catch (err) {
+          if (err instanceof HttpError) {
+            for (const issue of err.outcome.issue ?? []) {
+              issue.expression = (issue.expression ?? ['$']).map((e) => e.replace(/^\$/, `$[${i}]`));
+              issue.diagnostics = `fix ${i}: ${issue.diagnostics ?? ''}`;
+            }
+          }
+          throw err;
+        }
+      });
+      return { fixes, batch: true };
+    },
     parse(record, senderUra, now) {
       if (!validate(record)) throw refusal(400, schemaIssues(validate.errors ?? [], UNIT_FORMAT));
       const ruleIssues = rules.flatMap((r) => r.run(record));
@@ -104,4 +132,5 @@ export function loadUnitFormat(mappingsDir: string, tables: UnitTables, maxClock
       };
     },
   };
+  return format;
 }

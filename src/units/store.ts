@@ -65,15 +65,26 @@ const COLUMNS = 'id, organization_ura, call_sign, kind, status, own_status, hand
 
 export const unitStore = {
   /**
-   * One statement: the unit's current state is replaced only by a newer fix (so a late or re-sent one changes
-   * nothing), the history gets the fix when it was applied, and the board is woken (NOTIFY, sent at commit).
+   * One statement for a whole batch: a unit's current state is replaced only by a newer fix (so a late or re-sent one
+   * changes nothing), the history gets each fix that was applied, and the board is woken (NOTIFY, sent at commit).
+   * Within one batch only a unit's newest fix counts (one statement cannot change a row twice); its others are older.
    */
-  async recordFix(q: Queryable, fix: UnitFix): Promise<FixOutcome> {
-    const r = await q.query<{ applied: number; woken: number; current: Date | string | null }>(
-      `WITH cur AS (SELECT fix_time FROM units WHERE id = $1),
+  async recordFixes(q: Queryable, fixes: readonly UnitFix[]): Promise<FixOutcome[]> {
+    const newest = new Map<string, UnitFix>();
+    for (const f of fixes) {
+      const known = newest.get(f.unitId);
+      if (!known || known.fixTime.getTime() < f.fixTime.getTime()) newest.set(f.unitId, f);
+    }
+    const batch = [...newest.values()];
+    const col = <T>(pick: (f: UnitFix) => T): T[] => batch.map(pick);
+    const r = await q.query<{ id: string; applied: boolean; current: Date | string | null }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::float8[], $11::timestamptz[])
+           AS t(id, organization_ura, call_sign, kind, status, own_status, handover_id, lat, lon, accuracy_m, fix_time)),
+       cur AS (SELECT u.id, u.fix_time FROM units u WHERE u.id = ANY($1::text[])),
        up AS (
          INSERT INTO units (id, organization_ura, call_sign, kind, status, own_status, handover_id, lat, lon, accuracy_m, fix_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         SELECT * FROM input
          ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status, own_status = EXCLUDED.own_status,
            handover_id = EXCLUDED.handover_id, lat = EXCLUDED.lat, lon = EXCLUDED.lon, accuracy_m = EXCLUDED.accuracy_m,
            fix_time = EXCLUDED.fix_time, received = now(), version = units.version + 1
@@ -81,15 +92,39 @@ export const unitStore = {
          RETURNING id),
        hist AS (
          INSERT INTO unit_positions (unit_id, fix_time, lat, lon, accuracy_m, status)
-         SELECT id, $11, $8, $9, $10, $5 FROM up
+         SELECT i.id, i.fix_time, i.lat, i.lon, i.accuracy_m, i.status FROM input i JOIN up ON up.id = i.id
          ON CONFLICT DO NOTHING RETURNING 1),
        woken AS (SELECT pg_notify($12, id) FROM up)
-       SELECT (SELECT count(*) FROM up)::int AS applied, (SELECT count(*) FROM woken)::int AS woken, (SELECT fix_time FROM cur) AS current`,
-      [fix.unitId, fix.ura, fix.callSign, fix.kind, fix.status, fix.ownStatus, fix.handoverId ?? null, fix.lat, fix.lon, fix.accuracyM ?? null, fix.fixTime.toISOString(), UNIT_CHANNEL],
+       SELECT i.id, EXISTS (SELECT 1 FROM up WHERE up.id = i.id) AS applied, (SELECT c.fix_time FROM cur c WHERE c.id = i.id) AS current,
+              (SELECT count(*) FROM hist) + (SELECT count(*) FROM woken) AS done
+         FROM input i`,
+      [
+        col((f) => f.unitId),
+        col((f) => f.ura),
+        col((f) => f.callSign),
+        col((f) => f.kind),
+        col((f) => f.status),
+        col((f) => f.ownStatus),
+        col((f) => f.handoverId ?? null),
+        col((f) => f.lat),
+        col((f) => f.lon),
+        col((f) => f.accuracyM ?? null),
+        col((f) => f.fixTime.toISOString()),
+        UNIT_CHANNEL,
+      ],
     );
-    const row = r.rows[0];
-    if (row && Number(row.applied) > 0) return 'stored';
-    return row?.current && new Date(row.current).getTime() === fix.fixTime.getTime() ? 'duplicate' : 'older';
+    const byId = new Map(r.rows.map((row) => [row.id, row]));
+    return fixes.map((f) => {
+      const kept = newest.get(f.unitId);
+      if (kept !== f) return kept?.fixTime.getTime() === f.fixTime.getTime() ? 'duplicate' : 'older';
+      const row = byId.get(f.unitId);
+      if (row?.applied) return 'stored';
+      return row?.current && new Date(row.current).getTime() === f.fixTime.getTime() ? 'duplicate' : 'older';
+    });
+  },
+
+  async recordFix(q: Queryable, fix: UnitFix): Promise<FixOutcome> {
+    return (await unitStore.recordFixes(q, [fix]))[0] ?? 'older';
   },
 
   /** The current state of units, of the organisations in `readers` (undefined: all). */

@@ -82,6 +82,25 @@ describe('ingest: idempotent by (unit, time), out of order ignored', () => {
     expect(Number(history.rows[0]!.n)).toBe(2);
   });
 
+  it('takes an array of fixes in one request, all or nothing', async () => {
+    const one = unitExample('rav-ambulance-a-vrij', { at: new Date(Date.now() - 20_000) });
+    const two = unitExample('rav-ambulance-b-vervoer', { at: new Date(Date.now() - 20_000) });
+    const oneLater = { ...one, tijd: new Date(Date.now() - 10_000).toISOString(), positie: { lat: 52.6, lon: 6.2 } };
+    const res = await sendFix(tg, [one, two, oneLater], 'rav-noordoost');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-unit-fixes']).toBe('stored=2, duplicate=0, older=1');
+    expect(((await fhirGet(tg, `Location/${unitIdOf(one)}`, 'rav-noordoost')).body as Location).position).toEqual({ latitude: 52.6, longitude: 6.2 });
+    expect((await sendFix(tg, [oneLater, two], 'rav-noordoost')).headers['x-unit-fixes']).toBe('stored=0, duplicate=2, older=0');
+
+    const fresh = unitExample('rav-ambulance-a-vrij');
+    const bad = { ...unitExample('rav-ambulance-a-vrij'), positie: { lat: 99, lon: 6 } };
+    const refused = await sendFix(tg, [fresh, bad], 'rav-noordoost');
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('$[1].positie.lat');
+    expect((await fhirGet(tg, `Location/${unitIdOf(fresh)}`, 'rav-noordoost')).status).toBe(404);
+    expect((await sendFix(tg, [], 'rav-noordoost')).status).toBe(400);
+  });
+
   it('refuses a busy unit serving a handover its organisation is not party to (422)', async () => {
     const record = { ...unitExample('rav-ambulance-b-vervoer'), overdrachtId: 'no-such-handover' };
     expect((await sendFix(tg, record, 'rav-noordoost')).status).toBe(422);
