@@ -190,6 +190,9 @@ function projected(lat: number, lon: number): { x: number; y: number } {
     await zcc.keyboard.press('Enter');
     await zcc.waitForSelector('#detail-timeline li time');
     await zcc.keyboard.press('Escape');
+    // Closing the detail gives the focus back to its row (board.js): only then move it to a unit.
+    await zcc.waitForSelector('#detail', { state: 'hidden' });
+    await zcc.waitForSelector('tr[data-handover-id]:focus');
     await unit(zcc, idOf(RAV, '04-102')).focus();
     expect(await zcc.locator('#map-units g:focus').getAttribute('aria-label')).toMatch(/A-ambulance 04-102 \(RAV Noordoost\): Onderweg/);
 
