@@ -4,7 +4,7 @@
 // drop each other's) and drops it at the end.
 // Options: BENCH_SECONDS per measurement (10), BENCH_CLIENTS (32), BENCH_SLICES ((a) and (b) alternate in this many slices, 2),
 // BENCH_NOTIFY_RATE (handovers/s offered for (d), 100),
-// BENCH_SMOKE=1 (1 s each: CI checks that it runs),
+// BENCH_SMOKE=1 (1 s each: CI checks that it runs), BENCH_UNITS (units reporting every 2 s for (h), 200),
 // BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, and the ratios).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { nativeIngest } from './lib/ingest.ts';
 import { latencyLine, notificationBench, type NotificationLatency } from './lib/notification-latency.ts';
 import { pgliteMemory, pgliteMemoryLines, type PgliteMemory } from './lib/pglite-memory.ts';
 import { rawBaseline } from './lib/raw-baseline.ts';
+import { unitFeed, type UnitFeedResult } from './lib/unit-feed.ts';
 import { combineLoads, type LoadResult } from './lib/stats.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { PostgresDatabase } from '../src/store/postgres.ts';
@@ -89,6 +90,9 @@ let ingestCpu: CpuPerUnit;
 let raw: LoadResult;
 let rawCpu: CpuPerUnit;
 let ops: FhirOpsResult;
+let unitsAlone: LoadResult;
+let unitsBeside: LoadResult[];
+const unitFixes: UnitFeedResult[] = [];
 try {
   await nativeIngest(gateway.url, clients, smoke ? 0.5 : 2, example);
   const ingestParts: { load: LoadResult; cpu: CpuPerUnit }[] = [];
@@ -104,6 +108,28 @@ try {
   ingestCpu = combineCpu(ingestParts.map((p) => ({ cpu: p.cpu, units: p.load.ok })));
   raw = combineLoads(rawParts.map((p) => p.load));
   rawCpu = combineCpu(rawParts.map((p) => ({ cpu: p.cpu, units: p.load.ok })));
+  // (h) issue 20: native ingest alone and with 200 units reporting every 2 s (100 fixes/s, open loop) and a ZCC
+  // board receiving them, in alternating slices, on the same gateway: how much the unit feed costs the handovers,
+  // and how long a fix takes to reach the board. Twice: a request per fix (a unit's own device), and each
+  // organisation's system sending all its units in one request every 2 s.
+  const unitCount = Number(process.env.BENCH_UNITS ?? (smoke ? 20 : 200));
+  const feeds = [await unitFeed(gateway.url, unitCount, 2, false), await unitFeed(gateway.url, unitCount, 2, true)];
+  const alone: LoadResult[] = [];
+  const beside: LoadResult[][] = [[], []];
+  try {
+    for (let i = 0; i < slices; i++) {
+      alone.push(await nativeIngest(gateway.url, clients, seconds / slices, example));
+      for (const [k, feed] of feeds.entries()) {
+        feed.start();
+        beside[k]!.push(await nativeIngest(gateway.url, clients, seconds / slices, example));
+        unitFixes[k] = await feed.stop();
+      }
+    }
+  } finally {
+    for (const feed of feeds) await feed.close();
+  }
+  unitsAlone = combineLoads(alone);
+  unitsBeside = beside.map(combineLoads);
   const token = await demoToken(gateway.url, 'hap-vechtdal');
   const orgs = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90004567`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
   const own = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90001234`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
@@ -161,6 +187,17 @@ lines.push(row('(c) FHIR Task create', ops.create));
 lines.push(row('(c) FHIR Task read', ops.read));
 lines.push(row('(c) FHIR Task search status+owner', ops.search));
 lines.push(`(d) notification latency            ${latencyLine(notify)}`);
+results.unitFeed = { ingestAlone: unitsAlone, perFix: { ingest: unitsBeside[0], change: unitsBeside[0]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[0] }, batched: { ingest: unitsBeside[1], change: unitsBeside[1]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[1] } };
+lines.push(row('(h) native ingest, alone', unitsAlone, 'handovers/s'));
+for (const [k, label] of ['a request per fix', 'a request per organisation'].entries()) {
+  const withFeed = unitsBeside[k]!;
+  const fixes = unitFixes[k];
+  lines.push(row(`(h) ... + unit feed, ${label}`, withFeed, 'handovers/s'));
+  if (!fixes) continue;
+  const within = fixes.boardReceived ? (100 * fixes.boardWithinSecond) / fixes.boardReceived : Number.NaN;
+  lines.push(`    change ${(100 * (withFeed.perSecond / unitsAlone.perSecond - 1)).toFixed(1)} % (issue 20: at most -10 %); ${fixes.offeredPerSecond} fixes/s offered, ${fixes.ok}/${fixes.sent} stored, request p50 ${fixes.fixP50.toFixed(1)} ms p99 ${fixes.fixP99.toFixed(1)} ms`);
+  lines.push(`    on the ZCC board: ${fixes.boardReceived} fixes, p50 ${fixes.boardP50.toFixed(0)} ms p99 ${fixes.boardP99.toFixed(0)} ms after sending, ${within.toFixed(1)} % within 1 s; errors ${JSON.stringify(fixes.errors)}`);
+}
 lines.push(`(e) gateway peak RSS                ${(results.peakRssMb as number).toFixed(0)} MB`);
 
 // (f) the same FHIR operations against another server.

@@ -66,6 +66,14 @@ export interface Config {
   maxConcurrentWrites: number;
   /** The board's urgency targets: a file like mappings/board/targets.json, or inline JSON of minutes per code. */
   boardTargets?: string;
+  /** Units on the road: a position older than this many seconds is stale (shown so, never a candidate). */
+  unitStaleSeconds: number;
+  /** Units on the road: positions are kept this many hours, then pruned (personal data of the staff). */
+  unitHistoryHours: number;
+  /** Units on the road: a fix more than this many seconds ahead of the gateway's clock is refused. */
+  unitMaxClockSkewSeconds: number;
+  /** The board's map: an optional tile server (`https://tiles.example/{z}/{x}/{y}.png`); unset: the shipped outline only. */
+  mapTileUrl?: string;
 }
 
 export interface HttpTimeouts {
@@ -194,6 +202,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
     maxConcurrentWrites: int('MAX_CONCURRENT_WRITES', 8, 0, 10_000),
     boardTargets: env.BOARD_TARGETS || undefined,
+    unitStaleSeconds: int('UNIT_STALE_SECONDS', 120, 1, 86_400),
+    unitHistoryHours: int('UNIT_HISTORY_HOURS', 24, 1, 24 * 365),
+    unitMaxClockSkewSeconds: int('UNIT_MAX_CLOCK_SKEW_SECONDS', 30, 0, 3600),
+    mapTileUrl: mapTileUrl(env.MAP_TILE_URL, problems),
   };
   // Node refuses a headers timeout longer than the request timeout; the body timeout should fire before Node's cut-off.
   if (config.httpTimeouts.headersMs > config.httpTimeouts.requestMs) problems.push('HTTP_HEADERS_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS');
@@ -245,4 +257,17 @@ function parseAllowedOrigins(raw: string): Record<string, string[]> {
     });
   }
   return out;
+}
+
+/** An http(s) URL template with {z}, {x} and {y}, or nothing. */
+function mapTileUrl(raw: string | undefined, problems: string[]): string | undefined {
+  if (!raw) return undefined;
+  try {
+    const url = new URL(raw.replace(/\{[zxy]\}/g, '0'));
+    if ((url.protocol === 'https:' || url.protocol === 'http:') && ['{z}', '{x}', '{y}'].every((p) => raw.includes(p))) return raw;
+  } catch {
+    // reported below
+  }
+  problems.push(`MAP_TILE_URL must be an http(s) URL template with {z}, {x} and {y}, got '${raw}'`);
+  return undefined;
 }

@@ -46,6 +46,7 @@ import { PGliteDatabase } from './store/pglite.ts';
 import { PostgresDatabase } from './store/postgres.ts';
 import { createSubscriptions } from './subscriptions/index.ts';
 import { Retention } from './store/retention.ts';
+import { createUnits, type Units } from './units/index.ts';
 
 export const ROOT_DIR = join(import.meta.dirname, '..');
 export const VERSION = '0.1.0';
@@ -60,6 +61,8 @@ export interface Gateway {
   audit: Audit;
   logger: Logger;
   fhirBaseUrl: string;
+  /** Responders on the road: the unit-status feed, its view and the pruning of positions. */
+  units: Units;
   /** A repository acting for `ctx` (tests, seeding, workers). */
   repository(ctx: RequestContext): Repository;
   /** Pruning of delivered notifications, old ledger rows and conditional-create keys (runs by itself; `runOnce` for tests and operators). */
@@ -128,6 +131,16 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics, organizations });
   hooks.push(subscriptions.hooks);
   hooks.push(boardFeedHooks());
+  const units = createUnits({
+    db,
+    logger,
+    rootDir: ROOT_DIR,
+    fhirBaseUrl,
+    repository: (ctx) => repository(ctx),
+    metrics,
+    settings: { staleSeconds: config.unitStaleSeconds, historyHours: config.unitHistoryHours, maxClockSkewSeconds: config.unitMaxClockSkewSeconds, boardTargets: config.boardTargets, maxBodyBytes: config.maxBodyBytes },
+  });
+  hooks.push(units.hooks);
   // Last: the audit rows of a transaction are written when every other hook has had its say.
   hooks.push(audit.hooks);
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
@@ -167,11 +180,27 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   contributions.push(subscriptions.capability);
   // Before the generic REST routes, which would claim `AuditEvent` as an unsupported type.
   contributions.push(audit.registerRoutes(fhir, fhirBaseUrl));
+  // Units are Locations too: their routes come first and hand any other Location request to the directory's.
+  const directory = new FhirRouter();
+  registerRestRoutes(directory, services);
+  units.registerRoutes(fhir, directory);
   registerRestRoutes(fhir, services);
 
-  const board = createBoard({ db, logger, rootDir: ROOT_DIR, targetsSetting: config.boardTargets, repository, authenticate: (h, id) => auth.authenticate(h, id), audit: audit.log });
+  const board = createBoard({
+    db,
+    logger,
+    rootDir: ROOT_DIR,
+    targetsSetting: config.boardTargets,
+    repository,
+    authenticate: (h, id) => auth.authenticate(h, id),
+    audit: audit.log,
+    locate: units.locate,
+    units: units.boardSource(config.mapTileUrl),
+    mapTileUrl: config.mapTileUrl,
+  });
   const ingest = new NativeIngest(fhirBaseUrl, organizations);
-  const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites) : undefined;
+  // A unit's position fix is one statement: it does not queue behind handovers, or the map would lag them (issue 20).
+  const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites, (req) => req.originalUrl.startsWith('/native/eenheid')) : undefined;
   if (writeLimit) {
     metrics.gauge('gateway_writes_active', 'Write requests at work in this instance (at most MAX_CONCURRENT_WRITES)', async () => writeLimit.state.active);
     metrics.gauge('gateway_writes_waiting', 'Write requests in this instance waiting for their turn', async () => writeLimit.state.waiting);
@@ -193,16 +222,18 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     writeLimit,
     observers: [requestObserver(logger, metrics, RouteLabels.fromOpenApi(join(ROOT_DIR, 'openapi/openapi.yaml'), WRITABLE_TYPES))],
     publicRoutes: [healthRouter(db, () => subscriptions.delivering(), logger), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
-    protectedRoutes: [{ path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, metrics }) }],
+    protectedRoutes: [{ path: '/native/eenheid', router: units.ingestRouter }, { path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, metrics }) }],
   });
 
   try {
     await subscriptions.start(repository, mapper);
     await board.start();
+    await units.start();
   } catch (err) {
     // Nothing left running half-started: the delivery worker stops and gives back what it claimed.
     await subscriptions.close().catch(() => undefined);
     await board.close().catch(() => undefined);
+    await units.close().catch(() => undefined);
     throw err;
   }
 
@@ -228,6 +259,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     audit,
     logger,
     fhirBaseUrl,
+    units,
     repository,
     endStreams: () => board.endStreams(),
     retention,
@@ -236,6 +268,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
       await subscriptions.close();
       await retention.close();
       await board.close();
+      await units.close();
       await audit.close();
       await stopOrganizations();
       await db.close();

@@ -96,3 +96,28 @@ export function checkOrganizationWrite(ctx: RequestContext, previous: Resource |
     throw forbidden(`An organisation may only create or change its own Organization (URA ${ctx.organizationUra})`, ['Organization.identifier']);
   }
 }
+
+/**
+ * Units on the road (issue 20): their positions are personal data of the staff. The ZCC (which dispatches) and
+ * the gateway see every organisation's units; any other organisation, the auditor included, only its own. The
+ * answer is the URAs whose units `ctx` may read, or undefined for all of them.
+ */
+export function unitReaders(ctx: RequestContext): string[] | undefined {
+  if (isGateway(ctx) || ctx.roles.includes('zcc')) return undefined;
+  return [ctx.organizationUra];
+}
+
+const VEHICLE_TYPE = 've';
+
+/**
+ * A Location of physical type vehicle is a unit on the road: it is served from the unit-status feed, readable by
+ * the ZCC and its own organisation only. Written to the directory (which everyone reads) it would leak, so a
+ * client may not write one through /fhir.
+ */
+export function checkDirectoryLocation(ctx: RequestContext, resource: Resource): void {
+  if (isGateway(ctx) || resource.resourceType !== 'Location') return;
+  const physical = (resource as { physicalType?: { coding?: { code?: string }[] } }).physicalType;
+  if (physical?.coding?.some((c) => c.code === VEHICLE_TYPE)) {
+    throw forbidden('A Location of physical type vehicle (ve) is a unit on the road: it is reported through POST /native/eenheid, not written to the directory', ['Location.physicalType']);
+  }
+}

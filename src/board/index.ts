@@ -8,6 +8,8 @@ import type { RequestContext } from '../context.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Database } from '../store/database.ts';
 import { BoardFeed } from './feed.ts';
+import type { UnitSource } from '../units/board-stream.ts';
+import type { Locate } from './rows.ts';
 import { boardRouter } from './routes.ts';
 import { OpenStreams } from './stream.ts';
 import { loadBoardTargets } from './targets.ts';
@@ -31,6 +33,10 @@ export function createBoard(args: {
   repository: (ctx: RequestContext) => Repository;
   authenticate(header: string | undefined, requestId: string): Promise<RequestContext>;
   audit: AuditLog;
+  /** The map (issue 20): where a handover is, the units and their changes, an optional tile server. */
+  locate?: Locate;
+  units?: UnitSource;
+  mapTileUrl?: string;
 }): Board {
   const feed = new BoardFeed(args.db, args.logger);
   const streams = new OpenStreams();
@@ -42,7 +48,7 @@ export function createBoard(args: {
     await args.audit.completed(c, { status: 200, resources });
   };
   return {
-    router: boardRouter({ feed, streams, targets, repository: args.repository, audit, authenticate: args.authenticate }),
+    router: boardRouter({ feed, streams, targets, repository: args.repository, audit, authenticate: args.authenticate, locate: args.locate, units: args.units, mapTileUrl: args.mapTileUrl }),
     start: () => feed.start(),
     endStreams: () => streams.endAll(),
     close: async () => {

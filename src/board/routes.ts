@@ -25,6 +25,15 @@ export const BOARD_CSP = [
 
 export interface BoardRouteDeps extends StreamDeps {
   authenticate(header: string | undefined, requestId: string): Promise<RequestContext>;
+  /** MAP_TILE_URL: the one other origin the map may load images from (issue 20); none by default. */
+  mapTileUrl?: string;
+}
+
+/** The board's CSP, with the tile server's origin among the image sources when one is configured. */
+export function boardCsp(mapTileUrl?: string): string {
+  if (!mapTileUrl) return BOARD_CSP;
+  const origin = new URL(mapTileUrl.replace(/\{[zxy]\}/g, '0')).origin;
+  return BOARD_CSP.replace("img-src 'self' data:", `img-src 'self' data: ${origin}`);
 }
 
 const handle =
@@ -53,10 +62,15 @@ export function boardRouter(deps: BoardRouteDeps): express.Router {
     '/board': { type: 'text/html', body: readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8') },
     '/board/board.js': { type: 'text/javascript', body: readFileSync(join(PUBLIC_DIR, 'board.js'), 'utf8') },
     '/board/board.css': { type: 'text/css', body: readFileSync(join(PUBLIC_DIR, 'board.css'), 'utf8') },
+    // The map (issue 20): its script and style, and the region's outline shipped with the gateway.
+    '/board/map.js': { type: 'text/javascript', body: readFileSync(join(PUBLIC_DIR, 'map.js'), 'utf8') },
+    '/board/map.css': { type: 'text/css', body: readFileSync(join(PUBLIC_DIR, 'map.css'), 'utf8') },
+    '/board/region.geojson': { type: 'application/geo+json', body: readFileSync(join(PUBLIC_DIR, 'region.geojson'), 'utf8') },
   };
+  const csp = boardCsp(deps.mapTileUrl);
   for (const [path, file] of Object.entries(files)) {
     router.get(path, (_req, res) => {
-      res.status(200).type(file.type).set({ 'Content-Security-Policy': BOARD_CSP, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' }).send(file.body);
+      res.status(200).type(file.type).set({ 'Content-Security-Policy': csp, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' }).send(file.body);
     });
   }
   router.get('/board/', (req, res) => {
@@ -92,7 +106,7 @@ export function boardRouter(deps: BoardRouteDeps): express.Router {
       const ctx = await viewer(req, res, 'r');
       const repo = deps.repository(ctx);
       const id = String(req.params.id);
-      const projected = await projectRow(repo, id, deps.targets);
+      const projected = await projectRow(repo, id, deps.targets, deps.locate);
       if (!projected) throw notFound(`No handover with id ${id} is known`);
       const timeline = await timelineOf(repo, id);
       await deps.audit(ctx, [...projected.resources, ...timeline.resources]);

@@ -51,7 +51,12 @@ export interface BoardRow {
   group?: string;
   /** The viewer asked for it and it has not started: the board offers to cancel it. */
   mayCancel: boolean;
+  /** Where the map puts it: the centre of the patient's postcode area (src/units/places.ts), never the address. */
+  place?: { lat: number; lon: number; name: string };
 }
+
+/** Puts a handover on the map from its patient (issue 20); the board without a map passes none. */
+export type Locate = (patient: Patient | undefined) => BoardRow['place'];
 
 export interface Projection {
   row: BoardRow;
@@ -139,7 +144,7 @@ function lastRideStep(e: Encounter): { step: string; at: string } | undefined {
 }
 
 /** Reads a handover through the viewer's repository; undefined when the viewer may not see it. */
-export async function projectRow(repo: Repository, taskId: string, targets: BoardTargets): Promise<Projection | undefined> {
+export async function projectRow(repo: Repository, taskId: string, targets: BoardTargets, locate?: Locate): Promise<Projection | undefined> {
   let stored;
   try {
     stored = await repo.read('Task', taskId);
@@ -203,6 +208,7 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
         : undefined,
     patient: initials(patient),
     group: task.groupIdentifier?.value,
+    place: locate?.(patient),
     mayCancel: to.ura !== repo.ctx.organizationUra && party(requesterOrg, undefined).ura === repo.ctx.organizationUra && ['requested', 'received', 'accepted', 'ready'].includes(status),
   };
   return { row, open: (OPEN_STATUSES as readonly string[]).includes(status), resources };

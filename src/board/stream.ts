@@ -3,7 +3,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { BoardFeed, FeedEvent } from './feed.ts';
-import { openHandoverIds, projectRow, type BoardRow } from './rows.ts';
+import type { UnitSource } from '../units/board-stream.ts';
+import { openHandoverIds, projectRow, type BoardRow, type Locate } from './rows.ts';
 import type { BoardTargets } from './targets.ts';
 
 const HEARTBEAT_MS = 15_000;
@@ -16,6 +17,10 @@ export interface StreamDeps {
   repository: (ctx: RequestContext) => Repository;
   /** Audits what one message showed (NEN 7513: every read of patient data). */
   audit: (ctx: RequestContext, resources: Resource[]) => Promise<void>;
+  /** Puts handovers on the map (issue 20). */
+  locate?: Locate;
+  /** The units on the map and their changes (issue 20). */
+  units?: UnitSource;
 }
 
 /**
@@ -66,7 +71,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     const removed: string[] = [];
     const resources: Resource[] = [];
     for (const id of ids) {
-      const p = await projectRow(repo, id, deps.targets);
+      const p = await projectRow(repo, id, deps.targets, deps.locate);
       if (!p) continue;
       if (p.open) {
         rows.push(p.row);
@@ -110,6 +115,8 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     closed = true;
     deps.streams.remove(close);
     unsubscribe();
+    // Declared below, once the response is under way; close() cannot run before that (it is called from events).
+    units?.close();
     clearInterval(heartbeat);
     clearTimeout(expiry);
     res.end();
@@ -120,6 +127,9 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   res.flushHeaders();
   res.write('retry: 1000\n\n');
   deps.streams.add(close);
+  const units = deps.units?.attach(ctx, (event, data) => {
+    if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }, (resources) => deps.audit(ctx, resources), () => close());
 
   chain = chain.then(async () => {
     const head = await deps.feed.numberNow();

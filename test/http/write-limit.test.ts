@@ -80,3 +80,15 @@ it('a write given up while waiting does not keep its place: the next one still g
   expect((await stuck).status).toBe(200);
   expect((await third!).status).toBe(201);
 });
+
+it('a unit\'s position fix does not wait for a turn (issue 20: the map must not lag the handovers)', async () => {
+  const rav = await tg.auth('rav-noordoost');
+  const fix = { berichttype: 'EENHEID_STATUS', ura: '90004567', roepnaam: `WL-${process.pid}`, soort: 'AMBULANCE_A', status: '5', positie: { lat: 52.5, lon: 6.1 }, tijd: new Date().toISOString() };
+  const stuck = await whileOneWriteIsStuck(async () => {
+    // Answered while the one write allowed is still held: it never queued.
+    const res = await fetch(`${base.replace(/\/fhir$/, '')}/native/eenheid`, { method: 'POST', headers: { Authorization: rav, 'Content-Type': 'application/json' }, body: JSON.stringify(fix) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-unit-fix')).toBe('stored');
+  });
+  expect((await stuck).status).toBe(200);
+});

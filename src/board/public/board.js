@@ -105,6 +105,7 @@
     controller?.abort();
     rows.clear();
     render();
+    document.dispatchEvent(new CustomEvent('board:event', { detail: { event: 'signed-out', data: {} } }));
     $('board').hidden = true;
     $('sign-in').hidden = false;
     $('sign-out').hidden = true;
@@ -177,6 +178,8 @@
     }
     if (!data) return;
     const body = JSON.parse(data);
+    // The map (map.js) follows the same stream.
+    document.dispatchEvent(new CustomEvent('board:event', { detail: { event, data: body } }));
     if (event === 'snapshot') {
       document.body.dataset.sync = 'snapshot';
       viewer = body.viewer;
