@@ -98,7 +98,7 @@ test('a port already taken: a clear message, a non-zero exit, no "listening"', a
   try {
     const child = spawn(process.execPath, ['src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', LOG_LEVEL: 'info' },
+      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', DEMO_CLIENT_SECRET: 'lifecycle-test-secret', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
