@@ -4,7 +4,7 @@ import type { Repository } from './fhir/repository.ts';
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';
 
-/** The demo organisations of ../shared/scenarios.md. */
+/** The demo organisations of the region's scenarios (docs/scenarios.md). */
 export const DEMO_ORGANIZATIONS: { ura: string; agb?: string; name: string; type: string }[] = [
   { ura: '90001234', agb: '03059876', name: 'Huisartsenpost Vechtdal', type: 'HAP' },
   { ura: '90004567', name: 'RAV Noordoost', type: 'RAV' },

@@ -3,7 +3,7 @@ import type { ClientRegistration } from './types.ts';
 const ALL = ['system/*.cruds'];
 const READ_ONLY = ['system/*.rs'];
 
-/** The demo region's clients (see /shared/scenarios.md), all with one shared secret: for demos and tests only. */
+/** The demo region's clients (see docs/scenarios.md), all with one shared secret: for demos and tests only. */
 export function demoClients(secret: string): ClientRegistration[] {
   const client = (clientId: string, organizationUra: string, organizationName: string, roles: string[] = [], scopes = ALL): ClientRegistration => ({
     clientId,
