@@ -1,11 +1,13 @@
 // The board's map (issue 20) in headless chromium against a gateway on PostgreSQL, with the network cut off but for
 // the gateway on loopback: 20 units at their positions, a move and a status change shown within a second (a wait on
 // the DOM), a stale unit marked stale, a non-ZCC board showing its own units only, the scenarios' handovers at their
-// postcode areas, keyboard focus on the symbols, no request leaving loopback. Leaves test/artifacts/map.png.
+// postcode areas, keyboard focus on the symbols, the nearest free units of a handover and asking one, no request
+// leaving loopback. Leaves test/artifacts/map.png.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { Task } from '@medplum/fhirtypes';
 import type { Browser, Page } from 'playwright-core';
 import { DEMO_SECRET, startTestGateway, type DemoClient, type TestGateway } from '../support/gateway.ts';
 import { example, fillHandover, nativeClient, setBsn, uniqueRide, type Native, type NativeRecord } from '../support/native.ts';
@@ -198,5 +200,37 @@ function projected(lat: number, lon: number): { x: number; y: number } {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await zcc.locator('#map').screenshot({ path: join(ARTIFACTS, 'map.png') });
+  }, 60_000);
+
+  it('lists the nearest free units of a handover by travel time, and the ZCC asks one through the API', async () => {
+    const { taskId } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal', {
+      edit: (r: NativeRecord) => {
+        r.patient.adres.postcode = '8261AB';
+        r.patient.adres.plaats = 'Kampen';
+      },
+    });
+    await zcc.waitForSelector(`#map-handovers g[data-handover-id="${taskId}"]`, { timeout: 5_000 });
+    await zcc.locator(`#map-handovers g[data-handover-id="${taskId}"]`).focus();
+    await zcc.keyboard.press('Enter');
+    await zcc.waitForSelector(`#detail-nearest[data-for="${taskId}"] li[data-unit-id]`, { timeout: 5_000 });
+    const listed = await zcc.$$eval('#detail-candidates li[data-unit-id]', (lis) => lis.map((li) => ({ id: li.getAttribute('data-unit-id') ?? '', text: li.textContent ?? '' })));
+    // The same ranking as the API's, and never a busy, off-duty or stale unit.
+    const api = JSON.parse((await native.get(`/fhir/Task/${taskId}/$candidates`, 'zcc-ijsselland')).text) as { entry?: { resource?: { id?: string }; search?: { mode?: string } }[] };
+    const ranked = (api.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource?.id ?? '');
+    expect(listed.map((l) => l.id)).toEqual(ranked.slice(0, 8));
+    expect(listed.length).toBeGreaterThan(0);
+    for (const { id } of listed) {
+      await expect(unit(zcc, id).getAttribute('data-status')).resolves.toBe('beschikbaar');
+      await expect(unit(zcc, id).getAttribute('data-stale')).resolves.toBe('false');
+    }
+    expect(listed[0]!.text).toMatch(/km · ~\d+ min/);
+    await zcc.locator('#detail-candidates li[data-unit-id] button.ask').first().click();
+    await zcc.locator('#detail-message').filter({ hasText: /Aangevraagd bij|mislukt/ }).waitFor({ timeout: 5_000 });
+    expect(await zcc.locator('#detail-message').textContent()).toMatch(/Aangevraagd bij RAV Noordoost/);
+    // The RAV now has a Task of the ZCC about this handover's request.
+    const original = await native.read<Task>(`Task/${taskId}`, 'zcc-ijsselland');
+    const ravTasks = JSON.parse((await native.get(`/fhir/Task?owner=${encodeURIComponent(await tg.organizationRef('rav-noordoost'))}&_count=100`, 'rav-noordoost')).text) as { entry?: { resource?: { focus?: { reference?: string }; requester?: { reference?: string }; id?: string } }[] };
+    const zccRef = await tg.organizationRef('zcc-ijsselland');
+    expect((ravTasks.entry ?? []).some((e) => e.resource?.focus?.reference === original.focus?.reference && e.resource?.requester?.reference === zccRef && e.resource?.id !== taskId)).toBe(true);
   }, 60_000);
 });

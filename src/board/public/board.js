@@ -427,6 +427,10 @@
     const dialog = $('detail');
     $('detail-message').textContent = '';
     $('detail-timeline').replaceChildren(el('li', {}, 'laden…'));
+    // Nothing of the handover shown before stays visible while this one loads.
+    $('detail-nearest').hidden = true;
+    delete $('detail-nearest').dataset.for;
+    $('detail-candidates').replaceChildren();
     if (!dialog.open) dialog.showModal();
     try {
       const { row: r, timeline } = await api(`board/handovers/${encodeURIComponent(id)}`, { headers: { Accept: 'application/json' } });
@@ -443,8 +447,71 @@
       $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
       $('detail-timeline').replaceChildren(...timeline.map((i) => el('li', {}, el('time', { datetime: i.at }, dateTime(i.at)), i.kind === 'status' ? (STATUS[i.text.split(' ')[0].replace(/:$/, '')] ? `${STATUS[i.text.split(' ')[0].replace(/:$/, '')]}${i.text.slice(i.text.split(' ')[0].length)}` : i.text) : i.kind === 'ride' ? `ambulance: ${RIDE[i.text] || i.text}` : i.text, i.by ? el('span', { class: 'sub' }, i.by) : '')));
       $('detail-cancel').hidden = !r.mayCancel;
+      await showCandidates(id, r);
     } catch (err) {
       $('detail-timeline').replaceChildren(el('li', {}, `Niet te laden: ${err.message}`));
+    }
+  }
+
+  // --- who is nearest and free (issue 20): Task/{id}/$candidates, and asking one through the same API ---------
+  const OPEN = ['requested', 'received', 'accepted', 'ready', 'in-progress', 'on-hold'];
+  async function showCandidates(id, r) {
+    const section = $('detail-nearest');
+    const list = $('detail-candidates');
+    section.hidden = !OPEN.includes(r.status);
+    if (section.hidden) return;
+    // Distances need the patient's place (a known postcode area); without one there is nothing to rank by.
+    if (!r.place) {
+      section.dataset.for = id;
+      return list.replaceChildren(el('li', {}, 'Plaats van de patiënt onbekend: geen afstanden.'));
+    }
+    list.replaceChildren(el('li', {}, 'laden…'));
+    try {
+      const bundle = await api(`fhir/Task/${encodeURIComponent(id)}/$candidates`);
+      if (detailId !== id) return;
+      section.dataset.for = id;
+      const found = (bundle.entry || []).filter((e) => e.search?.mode === 'match').slice(0, 8);
+      if (!found.length) return list.replaceChildren(el('li', {}, 'Geen vrije eenheid van een passende soort.'));
+      const ext = (e, name) => (e.search.extension || []).find((x) => x.url.endsWith(name));
+      list.replaceChildren(...found.map((e) => {
+        const unit = e.resource;
+        const km = ext(e, '/location-distance')?.valueDistance?.value;
+        const minutes = ext(e, '/estimated-travel-minutes')?.valueDecimal;
+        const org = unit.managingOrganization?.display || '';
+        const li = el('li', { 'data-unit-id': unit.id }, el('strong', {}, unit.name || unit.id), ` ${unit.type?.[0]?.text || unit.type?.[0]?.coding?.[0]?.display || ''} · ${org} · ${km ?? '?'} km · ~${minutes === undefined ? '?' : Math.round(minutes)} min`);
+        // The ZCC asks the unit's organisation with a Task of its own, as the API does (README: Responders on the road).
+        if (viewer?.regional && unit.managingOrganization?.reference) {
+          const ask = el('button', { type: 'button', class: 'ask' }, `Vraag ${org || 'deze organisatie'}`);
+          ask.addEventListener('click', () => askUnit(id, unit, ask));
+          li.append(' ', ask);
+        }
+        return li;
+      }));
+    } catch (err) {
+      list.replaceChildren(el('li', {}, `Niet te bepalen: ${err.message}`));
+    }
+  }
+  async function askUnit(id, unit, button) {
+    button.disabled = true;
+    try {
+      const task = await api(`fhir/Task/${encodeURIComponent(id)}`);
+      const orgs = await api(`fhir/Organization?identifier=${encodeURIComponent(`${URA}|${viewer.ura}`)}&_count=1`);
+      const me = orgs.entry?.[0]?.resource;
+      if (!me) throw new Error('eigen organisatie niet gevonden');
+      await api('fhir/Task', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/fhir+json' },
+        body: JSON.stringify({
+          resourceType: 'Task', status: 'requested', intent: 'order', priority: task.priority, code: task.code, focus: task.focus, for: task.for,
+          requester: { reference: `Organization/${me.id}` }, owner: { reference: unit.managingOrganization.reference },
+          // A group of the ZCC's own: a group belongs to its requester, so the original request stays the requester's.
+          groupIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${crypto.randomUUID()}` }, authoredOn: new Date().toISOString(),
+        }),
+      });
+      $('detail-message').textContent = `Aangevraagd bij ${unit.managingOrganization.display || unit.managingOrganization.reference}.`;
+    } catch (err) {
+      button.disabled = false;
+      $('detail-message').textContent = `Aanvragen mislukt: ${err.message}`;
     }
   }
   $('detail').addEventListener('close', () => document.querySelector(`tr[data-handover-id="${CSS.escape(detailId || '')}"]`)?.focus());
