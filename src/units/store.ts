@@ -6,21 +6,13 @@ import type { UnitKind } from './tables.ts';
 
 export const UNIT_CHANNEL = 'unit_changed';
 
-export interface UnitRow {
+/** A unit's newest fix as stored: the fix's fields, its id, times as ISO text, and the row's version. */
+export type UnitRow = Omit<UnitFix, 'unitId' | 'fixTime'> & {
   id: string;
-  ura: string;
-  callSign: string;
-  kind: UnitKind;
-  status: string;
-  ownStatus: string;
-  handoverId?: string;
-  lat: number;
-  lon: number;
-  accuracyM?: number;
   fixTime: string;
   received: string;
   version: string;
-}
+};
 
 /** stored: the unit's newest fix; duplicate: this (unit, time) was stored before; older: a newer fix is already there. */
 export type FixOutcome = 'stored' | 'duplicate' | 'older';
