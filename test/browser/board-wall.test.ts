@@ -6,13 +6,12 @@
 // board-wand-1280x560.png, a page of it on a small screen; board-1280.png, the ordinary board at 1280 px.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
-import { DEMO_SECRET, startTestGateway, type DemoClient, type TestGateway } from '../support/gateway.ts';
-import { example, fillHandover, nativeClient, setBsn, uniqueRide, type Native } from '../support/native.ts';
-import { launchChromium, SKIP_BROWSER_TESTS } from './chromium.ts';
+import { DEMO_SECRET, type DemoClient, type TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, setBsn, uniqueRide, type Native } from '../support/native.ts';
+import { startBoardHarness, type BoardHarness } from './board-harness.ts';
+import { SKIP_BROWSER_TESTS } from './chromium.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '../artifacts');
 const AMSTERDAM = 'Europe/Amsterdam';
@@ -42,27 +41,20 @@ const amsterdamTime = (at: Date | string, seconds = false): string =>
   new Intl.DateTimeFormat('nl-NL', { timeZone: AMSTERDAM, hour: '2-digit', minute: '2-digit', second: seconds ? '2-digit' : undefined, hourCycle: 'h23' }).format(new Date(at));
 
 (SKIP_BROWSER_TESTS ? describe.skip : describe)('/board on a wall screen', () => {
+  let harness: BoardHarness | undefined;
   let tg: TestGateway;
   let native: Native;
-  let server: Server;
   let origin: string;
   let browser: Browser;
   const boards: Board[] = [];
 
   beforeAll(async () => {
-    tg = await startTestGateway();
-    native = nativeClient(tg);
-    server = tg.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    harness = await startBoardHarness();
+    ({ tg, native, origin, browser } = harness);
     mkdirSync(ARTIFACTS, { recursive: true });
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    await tg?.stop();
+    await harness?.stop();
   });
   afterEach(async () => {
     for (const b of boards.splice(0)) {

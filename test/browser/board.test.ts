@@ -4,13 +4,13 @@
 // ZCC's S4 request to two VVTs and its cancel, a strict CSP without errors. Leaves test/artifacts/board.png.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
-import { DEMO_SECRET, startTestGateway, type DemoClient, type TestGateway } from '../support/gateway.ts';
-import { example, fillHandover, nativeClient, setBsn, uniqueRide, type Native } from '../support/native.ts';
-import { launchChromium, SKIP_BROWSER_TESTS } from './chromium.ts';
+import { DEMO_SECRET, type DemoClient, type TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, setBsn, uniqueRide, type Native } from '../support/native.ts';
+import { startBoardHarness, type BoardHarness } from './board-harness.ts';
+import { SKIP_BROWSER_TESTS } from './chromium.ts';
 
 // The issue's promise: on the board within a second of the commit.
 const LIVE_MS = 1000;
@@ -24,6 +24,7 @@ interface Board {
 }
 
 (SKIP_BROWSER_TESTS ? describe.skip : describe)('/board in headless chromium', () => {
+  let harness: BoardHarness | undefined;
   let tg: TestGateway;
   let native: Native;
   let server: Server;
@@ -32,18 +33,11 @@ interface Board {
   const boards: Board[] = [];
 
   beforeAll(async () => {
-    tg = await startTestGateway();
-    native = nativeClient(tg);
-    server = tg.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    harness = await startBoardHarness();
+    ({ tg, native, server, origin, browser } = harness);
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    await tg?.stop();
+    await harness?.stop();
   });
   afterEach(() => {
     for (const b of boards) expect(b.problems).toEqual([]);

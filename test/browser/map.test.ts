@@ -5,14 +5,13 @@
 // leaving loopback. Leaves test/artifacts/map.png.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import type { Task } from '@medplum/fhirtypes';
 import type { Browser, Page } from 'playwright-core';
-import { DEMO_SECRET, startTestGateway, type DemoClient, type TestGateway } from '../support/gateway.ts';
-import { example, fillHandover, nativeClient, setBsn, uniqueRide, type Native, type NativeRecord } from '../support/native.ts';
+import { DEMO_SECRET, type DemoClient, type TestGateway } from '../support/gateway.ts';
+import { example, fillHandover, setBsn, uniqueRide, type Native, type NativeRecord } from '../support/native.ts';
 import { sendFix, type UnitRecord } from '../units/support.ts';
-import { launchChromium, SKIP_BROWSER_TESTS } from './chromium.ts';
+import { startBoardHarness, type BoardHarness } from './board-harness.ts';
+import { SKIP_BROWSER_TESTS } from './chromium.ts';
 
 const LIVE_MS = 1000;
 const ARTIFACTS = join(import.meta.dirname, '../artifacts');
@@ -61,21 +60,17 @@ function projected(lat: number, lon: number): { x: number; y: number } {
 }
 
 (SKIP_BROWSER_TESTS ? describe.skip : describe)('the board map in headless chromium, network cut off', () => {
+  let harness: BoardHarness | undefined;
   let tg: TestGateway;
   let native: Native;
-  let server: Server;
   let origin: string;
   let browser: Browser;
   const leftLoopback: string[] = [];
   const problems: string[] = [];
 
   beforeAll(async () => {
-    tg = await startTestGateway();
-    native = nativeClient(tg);
-    server = tg.app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    harness = await startBoardHarness();
+    ({ tg, native, origin, browser } = harness);
     const now = Date.now();
     for (const unit of FLEET) {
       const at = new Date(unit[1] === STALE ? now - 10 * 60_000 : now - 2_000);
@@ -84,10 +79,7 @@ function projected(lat: number, lon: number): { x: number; y: number } {
     }
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    await tg?.stop();
+    await harness?.stop();
   });
   afterEach(() => {
     expect(problems).toEqual([]);
