@@ -10,8 +10,9 @@ import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } f
 
 export const NOT_SELECTED = 'not selected';
 
+/** A business rule refuses the change: 422 (409 is kept for version conflicts and re-used sequence numbers). */
 function refused(message: string, expression: string): HttpError {
-  return new HttpError(409, outcome('business-rule', message, [expression]));
+  return new HttpError(422, outcome('business-rule', message, [expression]));
 }
 
 /**
