@@ -144,6 +144,12 @@ describe('dangling literal references on single writes (16.1)', () => {
     }
   });
 
+  it('refuses a PractitionerRole pointing at no Practitioner', async () => {
+    const res = await hap.post('PractitionerRole', { resourceType: 'PractitionerRole', active: true, practitioner: { reference: 'Practitioner/none-such' }, organization: { reference: requester } });
+    expect(res.status).toBe(422);
+    expect(issues(res.body).map((i) => i.expression[0])).toEqual(['PractitionerRole.practitioner']);
+  });
+
   it("keeps a reference to another server as it is (not followed), and stores this gateway's own absolute URLs relative", async () => {
     const patient = `Patient/${(await hap.create(buildPatient())).id}`;
     const external = 'https://other-server.example/fhir/ServiceRequest/abc';
@@ -181,6 +187,13 @@ describe('Organizations by URA identifier (16.2, write side)', () => {
     expect(issue.expression).toEqual(['Task.requester']);
     expect(issue.diagnostics).toContain(`URA ${HAP}`);
     expect(issue.diagnostics).toContain(`URA ${RAV}`);
+  });
+
+  it('refuses a Reference whose literal reference and URA identifier name different organisations', async () => {
+    const patient = `Patient/${(await hap.create(buildPatient())).id}`;
+    const res = await hap.post('Task', { ...buildTask({ focus: 'https://other-server.example/fhir/ServiceRequest/1', patient, requester, owner }), owner: { reference: owner, identifier: { system: URA, value: HAP } } });
+    expect(res.status).toBe(422);
+    expect(issues(res.body)).toEqual([expect.objectContaining({ expression: ['Task.owner'], diagnostics: expect.stringContaining(`URA ${RAV}`) })]);
   });
 
   it('refuses an unknown URA, naming it', async () => {

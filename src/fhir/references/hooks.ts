@@ -24,8 +24,8 @@ import { findReferences, type FoundReference } from './walk.ts';
 
 /** The elements whose Reference by URA names an Organization (Task, ServiceRequest, Encounter, and any other resource). */
 const ORGANIZATION_ELEMENTS = new Set(['requester', 'owner', 'performer', 'serviceProvider']);
-/** Resources whose every literal reference must resolve: the handover's own. */
-const CHECKED_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter']);
+/** Resources whose every literal reference must resolve: the handover's own, and the PractitionerRole that ties a practitioner to one. */
+const CHECKED_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'PractitionerRole']);
 /** Provenance is the gateway's own (clients get 405): only its targets are checked, for existence. */
 const PROVENANCE_TARGET = /^Provenance\.target\[\d+\]$/;
 
@@ -56,13 +56,14 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
   /** Own-base absolute → relative; a URA identifier → `Organization/<id>`. Mutates `found.reference`. */
   async function normalise(tx: Tx, found: FoundReference): Promise<void> {
     const ref = found.reference;
+    const byUra = isUraIdentifier(ref.identifier) && ORGANIZATION_ELEMENTS.has(elementName(found.path)) && (ref.type === undefined || ref.type === 'Organization');
     if (typeof ref.reference === 'string') {
       const literal = parseLiteral(ref.reference);
       if (literal.kind === 'absolute' && sameBase(literal.base, baseUrl)) ref.reference = relativeOf(literal);
+      if (byUra && isUraIdentifier(ref.identifier)) await checkSameOrganization(tx, found.path, ref.reference, ref.identifier.value);
       return;
     }
-    if (!isUraIdentifier(ref.identifier) || !ORGANIZATION_ELEMENTS.has(elementName(found.path))) return;
-    if (ref.type !== undefined && ref.type !== 'Organization') return;
+    if (!byUra || !isUraIdentifier(ref.identifier)) return;
     const ura = ref.identifier.value;
     const id = await orgs.idByUra(tx, ura);
     if (!id) {
@@ -72,6 +73,21 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
       );
     }
     ref.reference = `Organization/${id}`;
+  }
+
+  /**
+   * A Reference naming an organisation both ways must name one: the workflow and parties go by the literal
+   * reference, a search by identifier by the URA, and the two must not tell different stories.
+   */
+  async function checkSameOrganization(tx: Tx, path: string, reference: unknown, ura: string): Promise<void> {
+    if (typeof reference !== 'string' || !reference.startsWith('Organization/')) return;
+    const held = await orgs.uraOf(tx, reference);
+    if (held !== undefined && held !== ura) {
+      throw new HttpError(
+        422,
+        outcome('business-rule', `${path} names ${reference} (URA ${held}) by reference and URA ${ura} by identifier; name one organisation`, [path]),
+      );
+    }
   }
 
   /** What is wrong with a literal reference that can be judged without the database, or the `Type/id` to look up. */
