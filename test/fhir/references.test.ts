@@ -144,6 +144,18 @@ describe('dangling literal references on single writes (16.1)', () => {
     }
   });
 
+  it('judges an update on the references it brings: a target deleted since does not block the owner accepting', async () => {
+    const patient = `Patient/${(await hap.create(buildPatient())).id}`;
+    const sr = `ServiceRequest/${(await hap.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
+    const task = await hap.create(buildTask({ focus: sr, patient, requester, owner }));
+    expect((await hap.delete(sr)).status).toBe(200);
+    const accepted = await rav.put(`Task/${task.id}`, { ...task, status: 'accepted' });
+    expect(accepted.status).toBe(200);
+    // A new reference to the deleted request is refused all the same.
+    const moved = await hap.put(`Task/${task.id}`, { ...(accepted.body as Task), basedOn: [{ reference: sr }] });
+    expect([moved.status, issues(moved.body)[0]?.expression]).toEqual([422, ['Task.basedOn[0]']]);
+  });
+
   it('refuses a PractitionerRole pointing at no Practitioner', async () => {
     const res = await hap.post('PractitionerRole', { resourceType: 'PractitionerRole', active: true, practitioner: { reference: 'Practitioner/none-such' }, organization: { reference: requester } });
     expect(res.status).toBe(422);

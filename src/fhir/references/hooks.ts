@@ -156,12 +156,19 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
       const references = findReferences(resource);
       // The gateway's own writes (ingest's Provenance, a group's cancellations) are already normal.
       if (!isGateway(ctx)) for (const found of references) await normalise(tx, found);
-      const checked = CHECKED_TYPES.has(resource.resourceType);
+      // The gateway's own changes of handover resources (a group's cancellations) change a status, not references.
+      const checked = CHECKED_TYPES.has(resource.resourceType) && !isGateway(ctx);
       if (!checked && resource.resourceType !== 'Provenance') return;
+      // An update is judged on the references it brings: one the stored version already had (written before these
+      // checks, its target deleted since) must not block the handover's next step, such as the owner's acceptance.
+      const said = (f: FoundReference): string => `${f.path}=${String(f.reference.reference)}`;
+      const before = new Set(change.previous && !change.previous.deleted ? findReferences(change.previous.content).map(said) : []);
       const issues: OperationOutcomeIssue[] = [];
       const later: Pending[] = [];
       for (const found of references) {
         if (!checked && !PROVENANCE_TARGET.test(found.path)) continue;
+        const text = found.reference.reference;
+        if (typeof text === 'string' && !text.startsWith('#') && before.has(said(found))) continue;
         const verdict = judge(resource, found);
         if (!verdict) continue;
         if ('key' in verdict) later.push({ path: found.path, key: verdict.key, type: verdict.type, ctx });
