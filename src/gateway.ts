@@ -38,6 +38,7 @@ import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
 import { workflowHooks } from './handover/workflow.ts';
+import { referenceHooks } from './fhir/references/hooks.ts';
 import { loadNativeMapper } from './native/mapping/index.ts';
 import { loadNativeValidators } from './native/validation.ts';
 import type { Database, ListenStatus } from './store/database.ts';
@@ -123,7 +124,9 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // Organization ↔ URA, one cache per instance, cleared on every instance when an Organization changes.
   const organizations = new OrganizationDirectory();
   const stopOrganizations = await organizations.listen(db);
-  const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
+  // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL resolves to.
+  const references = referenceHooks({ baseUrl: `${config.publicUrl}/fhir`, orgs: organizations });
+  const hooks: WriteHooks[] = [references, { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
   hooks.push(workflowHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;

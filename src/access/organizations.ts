@@ -97,6 +97,22 @@ export class OrganizationDirectory {
     return org;
   }
 
+  /**
+   * The id of the Organization holding `ura`, read in `q` (a writing transaction): for a Reference by URA
+   * identifier on a write (src/fhir/references/hooks.ts). The directory is readable by all, so no scope;
+   * a transaction that wrote an Organization reads its own change and keeps nothing.
+   */
+  async idByUra(q: Queryable, ura: string): Promise<string | undefined> {
+    const cacheable = !this.changedIn.has(q);
+    const hit = cacheable ? this.orgByUra.get(ura) : undefined;
+    if (hit && hit.until > Date.now()) return hit.value.id;
+    const r = await q.query<{ id: string }>(
+      `SELECT id FROM resources WHERE resource_type = 'Organization' AND NOT deleted AND tokens && $1::text[] ORDER BY id LIMIT 1`,
+      [[`identifier=${URA_SYSTEM}|${ura}`]],
+    );
+    return r.rows[0]?.id;
+  }
+
   /** The write hook: an Organization written clears this instance now and, at commit, every instance. */
   hooks(): WriteHooks {
     return {

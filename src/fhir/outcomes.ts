@@ -46,6 +46,8 @@ export const preconditionFailed = fail(412, 'conflict');
 export const payloadTooLarge = fail(413, 'too-costly');
 export const unsupportedMediaType = fail(415, 'not-supported');
 export const unprocessable = fail(422, 'processing');
+/** A business rule (the handover workflow, its state machine) refuses the change: 422, never 409 (a version conflict). */
+export const businessRule = fail(422, 'business-rule');
 export const tooManyRequests = (diagnostics: string, retryAfterSeconds: number): HttpError =>
   new HttpError(429, outcome('throttled', diagnostics), { 'Retry-After': String(retryAfterSeconds) });
 /** The database gave up the request's transaction to end a conflict with another (deadlock, serialization): nothing was stored. */

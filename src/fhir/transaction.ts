@@ -5,6 +5,7 @@ import { etag, fullUrl } from './bundles.ts';
 import { badRequest, databaseFault, HttpError, internalError, outcome, preconditionFailed } from './outcomes.ts';
 import { parseConditionalQuery, parseIfMatch, type Repository, type WriteResult } from './repository.ts';
 import { isWritableType, ID_PATTERN } from './resource-types.ts';
+import { FullUrlIndex } from './references/bundle.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
 import type { FhirRouter } from './router.ts';
 import type { RestServices } from './rest.ts';
@@ -85,8 +86,8 @@ async function resolveConditional(repo: Repository, ref: string): Promise<string
 }
 
 /**
- * Processes a `transaction` Bundle atomically: every entry or none, `urn:uuid:` and conditional
- * references resolved, entries in the order FHIR prescribes (DELETE, POST, PUT, PATCH, GET).
+ * Processes a `transaction` Bundle atomically: every entry or none, references to entries' fullUrls (urn:uuid:,
+ * urn:oid:, absolute, or relative to an absolute fullUrl's base) and conditional references resolved, entries in the order FHIR prescribes (DELETE, POST, PUT, PATCH, GET).
  */
 export async function processTransaction(services: RestServices, router: FhirRouter, req: FhirRequest, bundle: Bundle): Promise<Bundle> {
   const prepared = prepare(bundle);
@@ -95,17 +96,20 @@ export async function processTransaction(services: RestServices, router: FhirRou
   const base = services.repo(req);
   await base.transaction(async (repo) => {
     const txServices: RestServices = { ...services, repo: () => repo };
-    const urnMap = new Map<string, string>();
-    // Ids for new resources are known before any entry is processed, so entries may reference each other in any order.
+    // fullUrl → the `Type/id` each entry gets here (R4 http.html#trules): urn:uuid:, urn:oid: and absolute fullUrls
+    // alike. Ids for new resources are known before any entry is processed, so entries may reference each other in any order.
+    const fullUrls = new FullUrlIndex();
     for (const p of prepared) {
-      if (p.method === 'POST' && p.entry.fullUrl?.startsWith('urn:uuid:') && p.entry.resource) {
+      const entryUrl = p.entry.fullUrl;
+      if (!entryUrl) continue;
+      if (p.method === 'POST' && p.entry.resource) {
         const type = p.entry.resource.resourceType;
         // A conditional create that finds a match creates nothing: entries referring to it must point at the match.
         const condition = p.entry.request?.ifNoneExist;
         const existing = condition ? await resolveConditional(repo, `${type}?${condition.slice(condition.indexOf('?') + 1)}`) : undefined;
-        urnMap.set(p.entry.fullUrl, existing ?? `${type}/${randomUUID()}`);
-      } else if (p.method === 'PUT' && p.entry.fullUrl?.startsWith('urn:uuid:') && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(p.url)) {
-        urnMap.set(p.entry.fullUrl, p.url);
+        fullUrls.set(entryUrl, existing ?? `${type}/${randomUUID()}`);
+      } else if (p.method === 'PUT' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(p.url.replace(/^\//, ''))) {
+        fullUrls.set(entryUrl, p.url.replace(/^\//, ''));
       }
     }
     const conditional = new Set<string>();
@@ -122,13 +126,13 @@ export async function processTransaction(services: RestServices, router: FhirRou
         const resource = p.entry.resource ? (structuredClone(p.entry.resource) as Resource) : undefined;
         if (resource) {
           rewriteReferences(resource, (ref) => {
-            const resolved = urnMap.get(ref) ?? resolvedConditional.get(ref);
+            const resolved = fullUrls.resolve(ref, p.entry.fullUrl) ?? resolvedConditional.get(ref);
             // A urn:uuid names an entry of this Bundle: one that names none would be stored as a reference to nothing.
             if (!resolved && ref.startsWith('urn:uuid:')) throw badRequest(`The reference ${ref} names no entry of this transaction`, [ref]);
             return resolved;
           });
         }
-        responses[p.index] = await processEntry(txServices, router, repo, req, p, resource, urnMap, withResource);
+        responses[p.index] = await processEntry(txServices, router, repo, req, p, resource, fullUrls, withResource);
       } catch (err) {
         if (err instanceof HttpError) {
           const issue = err.outcome.issue?.[0];
@@ -148,7 +152,7 @@ async function processEntry(
   req: FhirRequest,
   p: Prepared,
   resource: Resource | undefined,
-  urnMap: Map<string, string>,
+  fullUrls: FullUrlIndex,
   withResource: boolean,
 ): Promise<BundleEntry> {
   const { baseUrl } = services;
@@ -159,10 +163,10 @@ async function processEntry(
     if (!resource || resource.resourceType !== path) throw badRequest(`The resource must be a ${path}`);
     if (!isWritableType(path)) throw badRequest(`Resource type '${path}' is not supported here`);
     services.requireScope(req, path, 'c');
-    const preset = p.entry.fullUrl ? urnMap.get(p.entry.fullUrl) : undefined;
+    const preset = p.entry.fullUrl ? fullUrls.get(p.entry.fullUrl) : undefined;
     const body = { ...resource, id: preset?.split('/')[1] } as Resource;
     const result = await repo.create(body, { ifNoneExist: p.entry.request?.ifNoneExist });
-    if (!result.created && p.entry.fullUrl) urnMap.set(p.entry.fullUrl, `${result.stored.resourceType}/${result.stored.id}`);
+    if (!result.created && p.entry.fullUrl) fullUrls.set(p.entry.fullUrl, `${result.stored.resourceType}/${result.stored.id}`);
     return entryResponse(baseUrl, result.created ? 201 : 200, result, withResource);
   }
   if (p.method === 'PUT' && queryText !== undefined && !path.includes('/')) {
@@ -175,12 +179,12 @@ async function processEntry(
     if (found.resources.length === 0) {
       // Creating: the same scope as a POST of that type.
       services.requireScope(req, path, 'c');
-      const preset = p.entry.fullUrl ? urnMap.get(p.entry.fullUrl) : undefined;
+      const preset = p.entry.fullUrl ? fullUrls.get(p.entry.fullUrl) : undefined;
       const result = await repo.create({ ...resource, id: preset?.split('/')[1] } as Resource, {});
       return entryResponse(baseUrl, 201, result, withResource);
     }
     const result = await repo.update({ ...resource, id: found.resources[0].id }, { ifMatch });
-    if (p.entry.fullUrl) urnMap.set(p.entry.fullUrl, `${path}/${found.resources[0].id}`);
+    if (p.entry.fullUrl) fullUrls.set(p.entry.fullUrl, `${path}/${found.resources[0].id}`);
     return entryResponse(baseUrl, 200, result, withResource);
   }
   const [type, id] = path.split('/');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Encounter, Observation, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import { etag, fullUrl } from '../fhir/bundles.ts';
-import { conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
+import { businessRule, conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
 import type { Repository, WriteResult } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
@@ -273,7 +273,7 @@ export class NativeIngest {
     const t = task.content as Task;
     const from = t.status as TaskStatus;
     if (whoMay(from, 'cancelled') !== 'requester') {
-      throw conflict(`The handover Task/${task.id} is ${from}: the requester can no longer cancel it (only while requested, received, on-hold or accepted)`);
+      throw businessRule(`The handover Task/${task.id} is ${from}: the requester can no longer cancel it (only while requested, received, on-hold or accepted)`);
     }
     await this.save(repo, { ...t, status: 'cancelled', statusReason: { text: reason }, lastModified: new Date().toISOString() }, task, written);
     const sr = await this.focusOf(repo, t);
@@ -358,7 +358,7 @@ export class NativeIngest {
     const from = t.status as TaskStatus;
     let target = (mapped.transition?.status ?? from) as TaskStatus;
     // GEANNULEERD by the receiver: refused before acceptance, failed after. A refusal (GEWEIGERD, AFGEWEZEN)
-    // after acceptance is no cancel: it stays `rejected`, which an accepted Task cannot become (409).
+    // after acceptance is no cancel: it stays `rejected`, which an accepted Task cannot become (422).
     if (target === 'rejected' && mapped.transition?.failsIfAccepted && (from === 'accepted' || from === 'in-progress')) target = 'failed';
     const incoming = mapped.task ?? ({} as Partial<Task>);
     const details: Partial<Task> = {
@@ -371,9 +371,9 @@ export class NativeIngest {
       await this.save(repo, { ...t, ...details, lastModified: new Date().toISOString() }, task, written);
       return;
     }
-    if (isFinal(from)) throw conflict(describeTransition(from, target));
+    if (isFinal(from)) throw businessRule(describeTransition(from, target));
     const steps = pathTo(from, target);
-    if (!steps || steps.some((s, i) => whoMay(i === 0 ? from : steps[i - 1], s) !== 'owner')) throw conflict(describeTransition(from, target));
+    if (!steps || steps.some((s, i) => whoMay(i === 0 ? from : steps[i - 1], s) !== 'owner')) throw businessRule(describeTransition(from, target));
     let current = task;
     for (const [i, step] of steps.entries()) {
       const last = i === steps.length - 1;

@@ -4,14 +4,15 @@ import { HttpError, outcome } from '../fhir/outcomes.ts';
 import { Repository, type RepositoryDeps, type WriteHooks } from '../fhir/repository.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
-import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
+import { type OrganizationDirectory, URA_SYSTEM, uraOfReferenceSql } from '../access/organizations.ts';
 import { groupToken } from '../access/parties.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 
 export const NOT_SELECTED = 'not selected';
 
+/** A business rule refuses the change: 422 (409 is kept for version conflicts and re-used sequence numbers). */
 function refused(message: string, expression: string): HttpError {
-  return new HttpError(409, outcome('business-rule', message, [expression]));
+  return new HttpError(422, outcome('business-rule', message, [expression]));
 }
 
 /**
@@ -85,7 +86,12 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
         }
         const requester = await orgs.uraOf(tx, next.requester);
         if (requester !== ctx.organizationUra) {
-          throw new HttpError(422, outcome('business-rule', `Task.requester must be your own organisation (URA ${ctx.organizationUra})`, ['Task.requester']));
+          // Say what the Task named: the refusal must be true when a client named an organisation, by reference or URA.
+          const named = requester ? `names the organisation with URA ${requester}` : 'names no Organization with a URA';
+          throw new HttpError(
+            422,
+            outcome('business-rule', `Task.requester ${named}; a new handover's requester must be your own organisation (URA ${ctx.organizationUra}), as Organization/<id> or identifier ${URA_SYSTEM}|${ctx.organizationUra}`, ['Task.requester']),
+          );
         }
         await checkGroupOwnership(tx, ctx, next, next.id);
         return;

@@ -117,7 +117,7 @@ describe('S3: re-addressing', () => {
 });
 
 describe('S5: cancelled before acceptance', () => {
-  it('cancels the Task on GEANNULEERD; a later RAV acceptance is refused (409) and the Task stays cancelled', async () => {
+  it('cancels the Task on GEANNULEERD; a later RAV acceptance is refused (422) and the Task stays cancelled', async () => {
     const { taskId, record, bsn } = await native.createHandover(U1, 'hap-vechtdal');
     const cancel = { ...record, volgnummer: record.volgnummer + 1, status: 'GEANNULEERD', redenAnnulering: 'Patiënt zelf naar SEH gebracht' };
     const res = await native.send('nts', cancel);
@@ -126,19 +126,19 @@ describe('S5: cancelled before acceptance', () => {
     expect(cancelled.status).toBe('cancelled');
     expect((await native.read<ServiceRequest>(cancelled.focus!.reference!)).status).toBe('revoked');
 
-    const { text } = refusal(await native.send('ambulance', rideAnswer('ambulance-antwoord-geaccepteerd', taskId, bsn), 'rav-noordoost'), [409]);
+    const { text } = refusal(await native.send('ambulance', rideAnswer('ambulance-antwoord-geaccepteerd', taskId, bsn), 'rav-noordoost'), [422]);
     expect(text).toMatch(/cancelled/);
     const after = await task(taskId);
     expect(after.status).toBe('cancelled');
     expect(after.meta?.versionId).toBe(cancelled.meta?.versionId);
   });
 
-  it('refuses a cancel once the RAV has started (409), and the ride goes on', async () => {
+  it('refuses a cancel once the RAV has started (422), and the ride goes on', async () => {
     const { taskId, record, bsn } = await native.createHandover(U1, 'hap-vechtdal');
     await native.sendOk('ambulance', { ...rideAnswer('ambulance-antwoord-geaccepteerd', taskId, bsn), status: 'ONDERWEG' }, 'rav-noordoost');
     expect((await task(taskId)).status).toBe('in-progress');
     const cancel = { ...record, volgnummer: record.volgnummer + 1, status: 'GEANNULEERD' };
-    refusal(await native.send('nts', cancel), [409]);
+    refusal(await native.send('nts', cancel), [422]);
     expect(statusTrail(await native.history(`Task/${taskId}`))).toEqual(['requested', 'accepted', 'in-progress']);
   });
 });

@@ -99,7 +99,7 @@ describe('S3: refused, then re-addressed', () => {
 });
 
 describe('S5: cancelled before acceptance', () => {
-  it('the RAV hears the cancellation in its format; a later acceptance is 409 and tells no one anything', async () => {
+  it('the RAV hears the cancellation in its format; a later acceptance is 422 and tells no one anything', async () => {
     const rav = await receiver();
     const sub = await subscribe(tg, 'rav-noordoost', rav, `Task?owner=${URA}|${RAV}`, 'application/x-ambulance+json');
     const { taskId, record, bsn } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
@@ -110,7 +110,7 @@ describe('S5: cancelled before acceptance', () => {
     expect(JSON.stringify(cancelled)).toContain('Patiënt zelf naar SEH gebracht');
 
     const accept = fillHandover({ ...setBsn('ambulance', example('ambulance-antwoord-geaccepteerd'), bsn), ...uniqueRide() }, taskId);
-    const { text } = refusal(await native.send('ambulance', accept, 'rav-noordoost'), [409]);
+    const { text } = refusal(await native.send('ambulance', accept, 'rav-noordoost'), [422]);
     expect(text).toMatch(/cancelled/);
     expect((await task(taskId)).status).toBe('cancelled');
     const status = await request(tg.app).get(`/fhir/Subscription/${sub.id}/$status`).set('Authorization', await tg.auth('rav-noordoost'));

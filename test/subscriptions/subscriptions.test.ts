@@ -185,7 +185,7 @@ describe('S4: racing accepts', () => {
       expect({ round, statuses }).toEqual({ round, statuses: ['accepted', 'cancelled'] });
       const loser = after.find((t) => t.status === 'cancelled')!;
       expect(loser.statusReason?.text).toBe('not selected');
-      // The loser's PATCH either came first in nothing (refused 409) or not at all: never two 200s.
+      // The loser's PATCH either came first in nothing (refused 422) or not at all: never two 200s.
       expect([ra.status, rb.status].sort()).toEqual(loser.id === ta!.id ? [200, ra.status].sort() : [200, rb.status].sort());
       expect([ra.status, rb.status].filter((s) => s === 200).length).toBe(1);
       losers.push(loser.id!);

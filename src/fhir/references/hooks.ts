@@ -1,0 +1,192 @@
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { RequestContext } from '../../context.ts';
+import type { WriteHooks } from '../repository.ts';
+import type { Tx } from '../../store/database.ts';
+import { resourceStore } from '../../store/resource-store.ts';
+import { canRead, isGateway } from '../../access/policy.ts';
+import { type OrganizationDirectory, URA_SYSTEM } from '../../access/organizations.ts';
+import { HttpError, outcome, outcomeOf } from '../outcomes.ts';
+import { parseLiteral, relativeOf, sameBase } from './literal.ts';
+import { findReferences, type FoundReference } from './walk.ts';
+
+/**
+ * References on every write, whichever route (REST, transaction entry, native record):
+ * - an absolute URL to one of this gateway's own resources (`{PUBLIC_URL}/fhir/Organization/x`) is stored as
+ *   the relative reference it is (`Organization/x`);
+ * - a logical reference by URA (`identifier.system` = the URA NamingSystem) on the elements naming an
+ *   organisation gains the literal reference to the Organization holding that URA; the client's
+ *   identifier and display are kept. An unknown URA is refused (422 naming it);
+ * - a literal reference in a handover resource must point at something: a resource that exists and the
+ *   writer may read (else 422 naming the path; one message for both, so existence does not leak), an entry
+ *   of `contained`, or another server (an absolute URL with a foreign base is kept as is and not followed).
+ *   The check runs at the end of the transaction, so entries of one Bundle may refer to each other in any order.
+ */
+
+/** The elements whose Reference by URA names an Organization (Task, ServiceRequest, Encounter, and any other resource). */
+const ORGANIZATION_ELEMENTS = new Set(['requester', 'owner', 'performer', 'serviceProvider']);
+/** Resources whose every literal reference must resolve: the handover's own, and the PractitionerRole that ties a practitioner to one. */
+const CHECKED_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'PractitionerRole']);
+/** Provenance is the gateway's own (clients get 405): only its targets are checked, for existence. */
+const PROVENANCE_TARGET = /^Provenance\.target\[\d+\]$/;
+
+interface Pending {
+  path: string;
+  key: string;
+  type: string;
+  ctx: RequestContext;
+}
+
+/** What each writing transaction still has to check at its end, and what it wrote (present by construction). */
+const pending = new WeakMap<Tx, Pending[]>();
+const written = new WeakMap<Tx, Set<string>>();
+
+function elementName(path: string): string {
+  const last = path.slice(path.lastIndexOf('.') + 1);
+  return last.replace(/\[\d+\]$/, '');
+}
+
+function isUraIdentifier(value: unknown): value is { system: string; value: string } {
+  const i = value as { system?: unknown; value?: unknown } | undefined;
+  return i?.system === URA_SYSTEM && typeof i.value === 'string' && i.value.length > 0;
+}
+
+export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDirectory }): WriteHooks {
+  const { baseUrl, orgs } = options;
+
+  /** Own-base absolute → relative; a URA identifier → `Organization/<id>`. Mutates `found.reference`. */
+  async function normalise(tx: Tx, found: FoundReference): Promise<void> {
+    const ref = found.reference;
+    const byUra = isUraIdentifier(ref.identifier) && ORGANIZATION_ELEMENTS.has(elementName(found.path)) && (ref.type === undefined || ref.type === 'Organization');
+    if (typeof ref.reference === 'string') {
+      const literal = parseLiteral(ref.reference);
+      if (literal.kind === 'absolute' && sameBase(literal.base, baseUrl)) ref.reference = relativeOf(literal);
+      if (byUra && isUraIdentifier(ref.identifier)) await checkSameOrganization(tx, found.path, ref.reference, ref.identifier.value);
+      return;
+    }
+    if (!byUra || !isUraIdentifier(ref.identifier)) return;
+    const ura = ref.identifier.value;
+    const id = await orgs.idByUra(tx, ura);
+    if (!id) {
+      throw new HttpError(
+        422,
+        outcome('not-found', `${found.path}.identifier names URA ${ura}, and no organisation with that URA is known to the gateway`, [`${found.path}.identifier`]),
+      );
+    }
+    ref.reference = `Organization/${id}`;
+  }
+
+  /**
+   * A Reference naming an organisation both ways must name one: the workflow and parties go by the literal
+   * reference, a search by identifier by the URA, and the two must not tell different stories.
+   */
+  async function checkSameOrganization(tx: Tx, path: string, reference: unknown, ura: string): Promise<void> {
+    if (typeof reference !== 'string' || !reference.startsWith('Organization/')) return;
+    const held = await orgs.uraOf(tx, reference);
+    if (held !== undefined && held !== ura) {
+      throw new HttpError(
+        422,
+        outcome('business-rule', `${path} names ${reference} (URA ${held}) by reference and URA ${ura} by identifier; name one organisation`, [path]),
+      );
+    }
+  }
+
+  /** What is wrong with a literal reference that can be judged without the database, or the `Type/id` to look up. */
+  function judge(resource: Resource, found: FoundReference): OperationOutcomeIssue | { type: string; key: string } | undefined {
+    const text = found.reference.reference;
+    if (typeof text !== 'string') return undefined;
+    const literal = parseLiteral(text);
+    const problem = (diagnostics: string): OperationOutcomeIssue => ({ severity: 'error', code: 'business-rule', diagnostics, expression: [found.path] });
+    switch (literal.kind) {
+      case 'contained': {
+        const contained = (resource as { contained?: { id?: string }[] }).contained ?? [];
+        if (literal.id === '' || contained.some((c) => c.id === literal.id)) return undefined;
+        return problem(`${found.path} refers to #${literal.id}, which is not one of the resource's contained resources`);
+      }
+      case 'urn':
+        return problem(`${found.path} is ${text}: a urn: reference resolves only to an entry of the same transaction Bundle`);
+      case 'conditional':
+        return problem(`${found.path} is the conditional reference ${text}: those are resolved only in a transaction Bundle; send Type/id or an identifier`);
+      case 'other':
+        return problem(`${found.path} is '${text}', which is neither Type/id, an absolute URL of a FHIR server nor #contained`);
+      case 'absolute':
+        // Another server's resource: kept as the client wrote it; this gateway does not follow it.
+        return undefined;
+      case 'relative':
+        return { type: literal.type, key: `${literal.type}/${literal.id}` };
+    }
+  }
+
+  async function checkPending(tx: Tx): Promise<void> {
+    const todo = pending.get(tx);
+    pending.delete(tx);
+    if (!todo?.length) return;
+    const own = written.get(tx) ?? new Set<string>();
+    const open: Pending[] = [];
+    for (const p of todo) {
+      if (own.has(p.key)) continue;
+      // Organizations through the directory's cache: one with a URA exists (the directory is readable by all).
+      if (p.type === 'Organization' && (await orgs.uraOf(tx, p.key)) !== undefined) continue;
+      open.push(p);
+    }
+    if (open.length === 0) return;
+    const keys = [...new Set(open.map((p) => p.key))];
+    const rows = await resourceStore.currentMany(
+      tx,
+      keys.map((k) => ({ resourceType: k.slice(0, k.indexOf('/')), id: k.slice(k.indexOf('/') + 1) })),
+    );
+    const found = new Map(rows.map((r) => [`${r.resourceType}/${r.id}`, r]));
+    const issues: OperationOutcomeIssue[] = [];
+    for (const p of open) {
+      const row = found.get(p.key);
+      if (row && canRead(p.ctx, row.resourceType, row.parties)) continue;
+      issues.push({
+        severity: 'error',
+        code: 'business-rule',
+        diagnostics: `${p.path} refers to ${p.key}, which does not exist or is not shared with your organisation; nothing was stored`,
+        expression: [p.path],
+      });
+    }
+    if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
+  }
+
+  return {
+    beforeWrite: async (tx, ctx, change) => {
+      if (change.interaction === 'delete') return;
+      const resource = change.next;
+      const references = findReferences(resource);
+      // The gateway's own writes (ingest's Provenance, a group's cancellations) are already normal.
+      if (!isGateway(ctx)) for (const found of references) await normalise(tx, found);
+      // The gateway's own changes of handover resources (a group's cancellations) change a status, not references.
+      const checked = CHECKED_TYPES.has(resource.resourceType) && !isGateway(ctx);
+      if (!checked && resource.resourceType !== 'Provenance') return;
+      // An update is judged on the references it brings: one the stored version already had (written before these
+      // checks, its target deleted since) must not block the handover's next step, such as the owner's acceptance.
+      const said = (f: FoundReference): string => `${f.path}=${String(f.reference.reference)}`;
+      const before = new Set(change.previous && !change.previous.deleted ? findReferences(change.previous.content).map(said) : []);
+      const issues: OperationOutcomeIssue[] = [];
+      const later: Pending[] = [];
+      for (const found of references) {
+        if (!checked && !PROVENANCE_TARGET.test(found.path)) continue;
+        const text = found.reference.reference;
+        if (typeof text === 'string' && !text.startsWith('#') && before.has(said(found))) continue;
+        const verdict = judge(resource, found);
+        if (!verdict) continue;
+        if ('key' in verdict) later.push({ path: found.path, key: verdict.key, type: verdict.type, ctx });
+        else issues.push(verdict);
+      }
+      if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
+      if (later.length === 0) return;
+      const list = pending.get(tx) ?? [];
+      list.push(...later);
+      pending.set(tx, list);
+    },
+    afterWrite: async (tx, _ctx, event) => {
+      const key = `${event.stored.resourceType}/${event.stored.id}`;
+      let set = written.get(tx);
+      if (!set) written.set(tx, (set = new Set()));
+      if (event.stored.deleted) set.delete(key);
+      else set.add(key);
+    },
+    beforeCommit: async (tx) => checkPending(tx),
+  };
+}
