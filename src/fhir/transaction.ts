@@ -10,6 +10,7 @@ import type { FhirRouter } from './router.ts';
 import type { RestServices } from './rest.ts';
 import { parseQuery } from '../http/query.ts';
 import { safeError } from '../observability/logging.ts';
+import { cloneKeepingNumberTexts } from './number-text.ts';
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
 const MAX_ENTRIES = 1000;
@@ -119,7 +120,7 @@ export async function processTransaction(services: RestServices, router: FhirRou
     const order = [...prepared].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
     for (const p of order) {
       try {
-        const resource = p.entry.resource ? (structuredClone(p.entry.resource) as Resource) : undefined;
+        const resource = p.entry.resource ? cloneKeepingNumberTexts(p.entry.resource) : undefined;
         if (resource) {
           rewriteReferences(resource, (ref) => {
             const resolved = urnMap.get(ref) ?? resolvedConditional.get(ref);

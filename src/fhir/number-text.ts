@@ -1,0 +1,166 @@
+/**
+ * The text a JSON number was written with, kept beside its value (issue 16.4). FHIR decimals carry their precision
+ * in their text (`37.0` is a measurement to one decimal, `1.00` is not `1`, `1.000000000000000000E-245` is sent as
+ * written), but a JavaScript number has one text of its own. So a number stays a `number` everywhere (validation,
+ * FHIRPath, search and the audit compare values, as before) and, only where its text differs from the one
+ * JavaScript would write, the text is remembered for the object holding it, by key:
+ *
+ * - `JSON.parse` with the source text of each number (`parseKeepingNumberTexts`, used by the request body parser);
+ * - `JSON.stringify` writes the remembered text (a non-enumerable `toJSON` on the holding object, so every
+ *   answer, notification and native rendering keeps it without each call site knowing); a number changed since
+ *   is written as its new value;
+ * - storage keeps the texts as a side map of JSON pointers (`numberTextsOf` / `restoreNumberTexts`), because
+ *   `jsonb` keeps a numeric's scale but writes exponents out in full (`1e2` → `100`);
+ * - copies that must keep them go through `cloneKeepingNumberTexts` (structuredClone and `{...spread}` do not).
+ *
+ * Nothing is remembered for numbers whose text is JavaScript's own (the common case): they cost a comparison at
+ * parse time and nothing after.
+ */
+
+/** Node 24 has JSON.rawJSON/isRawJSON and the reviver's source text; TypeScript's es2024 lib does not know them yet. */
+interface RawJson {
+  readonly rawJSON: string;
+}
+const NativeJson = JSON as JSON & { rawJSON(text: string): RawJson; isRawJSON(value: unknown): value is RawJson };
+
+type Holder = Record<string, unknown> | unknown[];
+
+const TEXTS = new WeakMap<object, Map<string, string>>();
+
+/** True when `text` is not the text JavaScript writes for `value` (`37.0`, `1.00`, `1e2`, `-0`). */
+function distinct(text: string, value: number): boolean {
+  return text !== String(value);
+}
+
+/** Writes the holder with its remembered texts: a shallow copy where such numbers are raw JSON text. */
+function withTexts(this: Holder): unknown {
+  const texts = TEXTS.get(this);
+  const written = (key: string, value: unknown): unknown => {
+    const text = texts?.get(key);
+    // A value changed after parsing is written as it is now, not with a text that no longer denotes it.
+    return text !== undefined && typeof value === 'number' && Number(text) === value ? NativeJson.rawJSON(text) : value;
+  };
+  if (Array.isArray(this)) return this.map((v, i) => written(String(i), v));
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(this)) out[key] = written(key, this[key]);
+  return out;
+}
+
+/** Remembers that `holder[key]` was written as `text`. */
+export function keepNumberText(holder: object, key: string, text: string): void {
+  let texts = TEXTS.get(holder);
+  if (!texts) {
+    texts = new Map();
+    TEXTS.set(holder, texts);
+    // Not enumerable: invisible to Object.keys, spreads, validators and FHIRPath; JSON.stringify calls it.
+    Object.defineProperty(holder, 'toJSON', { value: withTexts, enumerable: false, configurable: true, writable: true });
+  }
+  texts.set(key, text);
+}
+
+/** The text remembered for `holder[key]`, if it still denotes the value there. */
+export function numberText(holder: object, key: string): string | undefined {
+  const text = TEXTS.get(holder)?.get(key);
+  const value = (holder as Record<string, unknown>)[key];
+  return text !== undefined && typeof value === 'number' && Number(text) === value ? text : undefined;
+}
+
+/** Context the reviver gets in Node 24 (the TC39 "JSON.parse source text access" proposal). */
+interface ReviverContext {
+  source?: string;
+}
+
+/**
+ * A reviver step: remembers the text of a number that JavaScript would write differently. For use inside a
+ * reviver (`this` is the holder), so that parsers with their own checks run one pass.
+ */
+export function reviveNumberText(holder: object, key: string, value: unknown, context: ReviverContext | undefined): void {
+  if (typeof value === 'number' && context?.source !== undefined && distinct(context.source, value)) keepNumberText(holder, key, context.source);
+}
+
+/** JSON.parse keeping the texts of numbers. */
+export function parseKeepingNumberTexts(text: string): unknown {
+  return JSON.parse(text, function (this: object, key: string, value: unknown, context?: ReviverContext) {
+    reviveNumberText(this, key, value, context);
+    return value;
+  });
+}
+
+/** Escapes a key as a JSON pointer segment (RFC 6901). */
+function segment(key: string): string {
+  return key.includes('~') || key.includes('/') ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
+}
+
+function unescapeSegment(s: string): string {
+  return s.includes('~') ? s.replaceAll('~1', '/').replaceAll('~0', '~') : s;
+}
+
+/**
+ * The remembered texts in `value`, as JSON pointer → text, for storage beside it; undefined when there are none
+ * (what almost every resource gives, so that nothing more is stored).
+ */
+export function numberTextsOf(value: unknown): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  const walk = (node: unknown, pointer: string): void => {
+    if (node === null || typeof node !== 'object') return;
+    const texts = TEXTS.get(node);
+    if (texts) {
+      for (const key of texts.keys()) {
+        const text = numberText(node, key);
+        if (text !== undefined) (found ??= {})[`${pointer}/${segment(key)}`] = text;
+      }
+    }
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) walk(node[i], `${pointer}/${i}`);
+    } else {
+      for (const key of Object.keys(node)) walk((node as Record<string, unknown>)[key], `${pointer}/${segment(key)}`);
+    }
+  };
+  walk(value, '');
+  return found;
+}
+
+/** Re-attaches texts kept by `numberTextsOf` to a value read back; pointers that no longer lead to such a number are skipped. */
+export function restoreNumberTexts(value: unknown, texts: Record<string, string> | null | undefined): void {
+  if (!texts) return;
+  for (const [pointer, text] of Object.entries(texts)) {
+    const parts = pointer.split('/').slice(1).map(unescapeSegment);
+    const key = parts.pop();
+    if (key === undefined) continue;
+    let holder: unknown = value;
+    for (const part of parts) holder = holder !== null && typeof holder === 'object' ? (holder as Record<string, unknown>)[part] : undefined;
+    if (holder === null || typeof holder !== 'object') continue;
+    const current = (holder as Record<string, unknown>)[key];
+    if (typeof current === 'number' && Number(text) === current) keepNumberText(holder, key, text);
+  }
+}
+
+/** Moves the texts of `from`'s own numbers to `to` (a top-level copy such as `{ ...resource, id }`). */
+export function copyNumberTexts(from: object, to: object): void {
+  const texts = TEXTS.get(from);
+  if (!texts) return;
+  for (const key of texts.keys()) {
+    const text = numberText(from, key);
+    if (text !== undefined && (to as Record<string, unknown>)[key] === (from as Record<string, unknown>)[key]) keepNumberText(to, key, text);
+  }
+}
+
+/** A deep copy of JSON data that keeps the texts of its numbers (structuredClone drops them). */
+export function cloneKeepingNumberTexts<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  const copy: Holder = Array.isArray(value) ? value.map((v: unknown) => cloneKeepingNumberTexts(v)) : {};
+  if (!Array.isArray(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) (copy as Record<string, unknown>)[key] = cloneKeepingNumberTexts(record[key]);
+  }
+  copyNumberTexts(value, copy);
+  return copy as T;
+}
+
+/**
+ * A number as it goes into a hash: raw JSON text (what a holder's `toJSON` gives) as the number it denotes, so a
+ * hash over data with remembered texts is the hash over the same values read back from the database.
+ */
+export function rawJsonAsNumber(value: unknown): unknown {
+  return NativeJson.isRawJSON(value) ? Number(value.rawJSON) : value;
+}
