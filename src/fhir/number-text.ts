@@ -101,22 +101,35 @@ function unescapeSegment(s: string): string {
  */
 export function numberTextsOf(value: unknown): Record<string, string> | undefined {
   let found: Record<string, string> | undefined;
-  const walk = (node: unknown, pointer: string): void => {
-    if (node === null || typeof node !== 'object') return;
+  // The path as a stack of segments, joined only for a number that has a text: most walks find none.
+  const path: string[] = [];
+  const walk = (node: object): void => {
     const texts = TEXTS.get(node);
     if (texts) {
       for (const key of texts.keys()) {
         const text = numberText(node, key);
-        if (text !== undefined) (found ??= {})[`${pointer}/${segment(key)}`] = text;
+        if (text !== undefined) (found ??= {})[`/${[...path, key].map(segment).join('/')}`] = text;
       }
     }
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) walk(node[i], `${pointer}/${i}`);
+      for (let i = 0; i < node.length; i++) {
+        const v: unknown = node[i];
+        if (v === null || typeof v !== 'object') continue;
+        path.push(String(i));
+        walk(v);
+        path.pop();
+      }
     } else {
-      for (const key of Object.keys(node)) walk((node as Record<string, unknown>)[key], `${pointer}/${segment(key)}`);
+      for (const key in node) {
+        const v = (node as Record<string, unknown>)[key];
+        if (v === null || typeof v !== 'object' || !Object.hasOwn(node, key)) continue;
+        path.push(key);
+        walk(v);
+        path.pop();
+      }
     }
   };
-  walk(value, '');
+  if (value !== null && typeof value === 'object') walk(value);
   return found;
 }
 
@@ -155,6 +168,46 @@ export function cloneKeepingNumberTexts<T>(value: T): T {
   }
   copyNumberTexts(value, copy);
   return copy as T;
+}
+
+/**
+ * The texts of the numbers in `value`, by value, for a mapping that copies numbers into new objects (native records
+ * to FHIR and back, src/native/mapping): a copied number gets the text its source had. A value that occurs with two
+ * texts (`37.0` and `37`) is left out, so no number gains a text another one had. Undefined when there is none.
+ */
+export function numberTextsByValue(value: unknown): ReadonlyMap<number, string> | undefined {
+  // Almost every input has no texts: one walk over its objects finds that, without looking at its numbers.
+  if (!hasNumberTexts(value)) return undefined;
+  const byValue = new Map<number, string | null>();
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const texts = TEXTS.get(node);
+    for (const key of Object.keys(node)) {
+      const v = (node as Record<string, unknown>)[key];
+      if (typeof v !== 'number') {
+        walk(v);
+        continue;
+      }
+      const text = (texts && numberText(node, key)) ?? String(v);
+      const seen = byValue.get(v);
+      if (seen === undefined) byValue.set(v, text);
+      else if (seen !== text) byValue.set(v, null);
+    }
+  };
+  walk(value);
+  const out = new Map<number, string>();
+  for (const [n, text] of byValue) if (text !== null && distinct(text, n)) out.set(n, text);
+  return out.size > 0 ? out : undefined;
+}
+
+/** Whether any object in `value` has a remembered text. */
+function hasNumberTexts(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (TEXTS.has(value)) return true;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && hasNumberTexts((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }
 
 /**

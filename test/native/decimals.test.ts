@@ -1,0 +1,37 @@
+// Decimals of native records keep their text (issue 16.4): a temperature of 37.0 sent by the ambulance is 37.0 in
+// the stored Observation, in FHIR reads and in the native rendering of the handover.
+import type { Observation, Task } from '@medplum/fhirtypes';
+import { example, idFrom, setBsn, uniqueBsn, uniqueRide, withNativeGateway, type Native } from '../support/native.ts';
+
+let native: Native;
+withNativeGateway((g) => ({ native } = g));
+
+describe('decimals of native records', () => {
+  it('keep their text from the record to the Observation and back to the native rendering', async () => {
+    const record = { ...setBsn('ambulance', example('ambulance-niet-vervoerd-naar-hap'), uniqueBsn()), ...uniqueRide() };
+    // Numbers spliced in as text, as a client writes them (JSON.stringify would write 37.0 as 37).
+    const text = JSON.stringify(record)
+      .replace('"hartfrequentie":88', '"hartfrequentie":88,"temperatuur":37.0,"glucose":5.50')
+      .replace('"lat":52.5126', '"lat":52.51260');
+    expect(text).toContain('"temperatuur":37.0');
+    const res = await native.send('ambulance', text, 'rav-noordoost');
+    expect(res.status).toBe(201);
+    const taskId = idFrom(res.headers.location, 'Task');
+    const task = await native.read<Task>(`Task/${taskId}`, 'rav-noordoost');
+
+    const observations = await native.search<Observation>('Observation', { patient: task.for?.reference ?? '' }, 'rav-noordoost');
+    const temperature = observations.find((o) => o.code.coding?.some((c) => c.code === '8310-5'));
+    expect(temperature?.valueQuantity?.value).toBe(37);
+    const read = await native.get(`/fhir/Observation/${temperature?.id}`, 'rav-noordoost');
+    expect(read.text).toContain('"value":37.0');
+    expect((await native.get(`/fhir/Observation?patient=${task.for?.reference}&code=http://loinc.org|8310-5`, 'rav-noordoost')).text).toContain('"value":37.0');
+
+    const rendered = await native.get(`/native/ambulance/${taskId}`, 'rav-noordoost');
+    expect(rendered.status).toBe(200);
+    expect(rendered.text).toContain('"temperatuur":37.0');
+    expect(rendered.text).toContain('"glucose":5.50');
+    expect(rendered.text).toContain('"lat":52.51260');
+    // Numbers the record wrote as JavaScript does are untouched.
+    expect(rendered.text).toContain('"hartfrequentie":88');
+  });
+});
