@@ -171,6 +171,31 @@ export function cloneKeepingNumberTexts<T>(value: T): T {
 }
 
 /**
+ * After a JSON Patch is applied: the numbers that `add` and `replace` operations wrote get the texts the patch body
+ * gave them (the patch library copies values, so they would be lost). An append (`/-`) is the array's last item.
+ */
+export function keepPatchedNumberTexts(patched: unknown, operations: readonly object[]): void {
+  for (const operation of operations) {
+    const { op, path, value } = operation as { op?: unknown; path?: unknown; value?: unknown };
+    if ((op !== 'add' && op !== 'replace') || typeof path !== 'string') continue;
+    let target = path;
+    if (path.endsWith('/-')) {
+      const parts = path.slice(0, -2).split('/').slice(1).map(unescapeSegment);
+      let list: unknown = patched;
+      for (const part of parts) list = list !== null && typeof list === 'object' ? (list as Record<string, unknown>)[part] : undefined;
+      if (!Array.isArray(list) || list.length === 0) continue;
+      target = `${path.slice(0, -2)}/${list.length - 1}`;
+    }
+    const own = numberText(operation, 'value');
+    const inner = typeof value === 'object' ? numberTextsOf(value) : undefined;
+    const texts: Record<string, string> = {};
+    if (own !== undefined) texts[target] = own;
+    for (const [pointer, text] of Object.entries(inner ?? {})) texts[`${target}${pointer}`] = text;
+    restoreNumberTexts(patched, texts);
+  }
+}
+
+/**
  * The texts of the numbers in `value`, by value, for a mapping that copies numbers into new objects (native records
  * to FHIR and back, src/native/mapping): a copied number gets the text its source had. A value that occurs with two
  * texts (`37.0` and `37`) is left out, so no number gains a text another one had. Undefined when there is none.

@@ -13,7 +13,7 @@ import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
 import { runSearch, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
-import { cloneKeepingNumberTexts, copyNumberTexts } from './number-text.ts';
+import { cloneKeepingNumberTexts, copyNumberTexts, keepPatchedNumberTexts } from './number-text.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -257,6 +257,7 @@ export class Repository {
       }
       if (failure instanceof InvalidOperationError) throw badRequest(`The JSON Patch is invalid: ${failure.message}`);
       if (failure) throw unprocessable(`The JSON Patch could not be applied: ${failure.message}`);
+      keepPatchedNumberTexts(patched, patch);
       if (patched.resourceType !== resourceType || patched.id !== id) throw badRequest('A patch may not change resourceType or id');
       if (resourceType === 'Organization') checkOrganizationWrite(repo.ctx, undefined, patched);
       return repo.updateInTx(patched, options, current);
@@ -376,9 +377,12 @@ function sameContent(stored: Resource, incoming: Resource): boolean {
 }
 
 function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+  // The texts of numbers go along (src/fhir/number-text.ts): 37 and 37.0 are different content.
+  let sorted: unknown = value;
+  if (Array.isArray(value)) sorted = value.map(sortKeys);
+  else if (value && typeof value === 'object') {
+    sorted = Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
   }
-  return value;
+  if (sorted !== value) copyNumberTexts(value as object, sorted as object);
+  return sorted;
 }

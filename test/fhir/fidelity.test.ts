@@ -117,6 +117,29 @@ describe('client meta and decimals, as sent', () => {
     expectDecimalsAsSent((await fhir.get(`Observation/${id}/_history/2`)).text);
   });
 
+  it('a patch writes numbers as its body wrote them; an update that changes only a decimal\'s precision is a new version', async () => {
+    const created = await sendText('post', 'Observation', observationText(unique('fid')));
+    const id = (created.body as Observation).id ?? '';
+    const patch = '[{"op":"replace","path":"/valueQuantity/value","value":38.50},{"op":"add","path":"/component/-","value":{"code":{"text":"extra"},"valueQuantity":{"value":2.0}}}]';
+    const patched = await request(tg.app)
+      .patch(`/fhir/Observation/${id}`)
+      .set('Authorization', authorization)
+      .set('Content-Type', 'application/json-patch+json')
+      .send(patch);
+    expect(patched.status).toBe(200);
+    expect(patched.text).toContain('"value":38.50');
+    expect(patched.text).toContain('"value":2.0}');
+    const read = await fhir.get(`Observation/${id}`);
+    expect(read.text).toContain('"value":38.50');
+    expect(read.text).toContain('"value":2.0}');
+
+    const current = read.text.replace('"value":38.50', '"value":38.5');
+    const updated = await sendText('put', `Observation/${id}`, current);
+    expect(updated.status).toBe(200);
+    expect(updated.headers.etag).toBe('W/"3"');
+    expect(updated.text).toContain('"value":38.5,');
+  });
+
   it('a transaction keeps them in its answer and in what it stores', async () => {
     const marker = unique('fid');
     const location = `{"resourceType":"Location","meta":{"tag":[{"system":"http://example.org/tags","code":"post"}],"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"N"}]},"identifier":[{"system":"http://example.org/location","value":"${marker}"}],"status":"active","name":"Post ${marker}","position":{"longitude":6.0830,"latitude":52.50,"altitude":1.0E1}}`;
