@@ -50,6 +50,8 @@ function withTexts(this: Holder): unknown {
 export function keepNumberText(holder: object, key: string, text: string): void {
   let texts = TEXTS.get(holder);
   if (!texts) {
+    // An object with a key of that name (no FHIR element or native field has one) keeps its key, not the texts.
+    if (Object.hasOwn(holder, 'toJSON')) return;
     texts = new Map();
     TEXTS.set(holder, texts);
     // Not enumerable: invisible to Object.keys, spreads, validators and FHIRPath; JSON.stringify calls it.

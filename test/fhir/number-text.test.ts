@@ -67,6 +67,10 @@ describe('number texts', () => {
     expect(JSON.stringify(spread)).toBe('{"id":"x","n":1.0,"o":{"p":[2.50]}}');
   });
 
+  it('leaves an object with a "toJSON" key as it is', () => {
+    expect(JSON.stringify(parseKeepingNumberTexts('{"o":{"toJSON":1.0,"v":2.50}}'))).toBe('{"o":{"toJSON":1,"v":2.5}}');
+  });
+
   it('hashes values, not texts: the audit chain verifies the same before and after a database round trip', () => {
     const value = parseKeepingNumberTexts('{"b":1.00,"a":[37.0,1E2]}');
     expect(canonicalJson(value)).toBe('{"a":[37,100],"b":1}');
