@@ -1,7 +1,7 @@
 // What keeping the text of numbers (issue 16.4, src/fhir/number-text.ts) costs per handover on the ingest path:
 // the request body parse with and without the source-text step, the walk that collects texts for storage, the
 // walk that maps a record's texts by value for the mapping, and serialising with and without remembered texts.
-// Run: node bench/number-text.ts   (Node 24 from node_modules/.bin)
+// Run: node bench/number-text.ts   (Node 24 from node_modules/.bin; BENCH_ROUNDS, 8: more rounds on a busy machine)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseJsonBody } from '../src/http/json-body.ts';
@@ -42,7 +42,7 @@ function microseconds(work: () => unknown, seconds: number): number {
   return ((performance.now() - started) * 1000) / n;
 }
 
-function compare(label: string, contenders: Record<string, () => unknown>, rounds = 8): void {
+function compare(label: string, contenders: Record<string, () => unknown>, rounds = Number(process.env.BENCH_ROUNDS ?? 8)): void {
   const best: Record<string, number> = {};
   for (const work of Object.values(contenders)) microseconds(work, 0.2);
   for (let r = 0; r < rounds; r++) {

@@ -10,7 +10,7 @@ import type { FhirRouter } from './router.ts';
 import type { RestServices } from './rest.ts';
 import { parseQuery } from '../http/query.ts';
 import { safeError } from '../observability/logging.ts';
-import { cloneKeepingNumberTexts } from './number-text.ts';
+import { cloneKeepingNumberTexts, parseKeepingNumberTexts } from './number-text.ts';
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
 const MAX_ENTRIES = 1000;
@@ -211,7 +211,7 @@ function patchBody(entry: BundleEntry): Operation[] {
   const binary = entry.resource as { resourceType?: string; data?: string } | undefined;
   if (binary?.resourceType !== 'Binary' || !binary.data) throw badRequest('A PATCH entry needs a Binary resource holding the JSON Patch');
   try {
-    return JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8')) as Operation[];
+    return parseKeepingNumberTexts(Buffer.from(binary.data, 'base64').toString('utf8')) as Operation[];
   } catch {
     throw badRequest('The PATCH entry Binary does not hold a JSON Patch');
   }

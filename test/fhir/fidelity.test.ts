@@ -164,6 +164,16 @@ describe('client meta and decimals, as sent', () => {
     expect(metaOf(readObservation)).toEqual({ versionId: '1', lastUpdated: expect.any(String), ...CLIENT_META });
   });
 
+  it('a PATCH entry of a transaction writes numbers as its Binary wrote them', async () => {
+    const created = await sendText('post', 'Observation', observationText(unique('fid')));
+    const id = (created.body as Observation).id ?? '';
+    const data = Buffer.from('[{"op":"replace","path":"/valueQuantity/value","value":36.90}]').toString('base64');
+    const bundle = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data }, request: { method: 'PATCH', url: `Observation/${id}` } }] };
+    const res = await fhir.post('', bundle);
+    expect(res.status).toBe(200);
+    expect((await fhir.get(`Observation/${id}`)).text).toContain('"value":36.90');
+  });
+
   it('values still validate as decimals: a decimal written as a string is refused', async () => {
     const text = observationText(unique('fid')).replace('"value":37.0', '"value":"37.0"');
     const res = await sendText('post', 'Observation', text);
