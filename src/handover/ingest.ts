@@ -124,7 +124,9 @@ export class NativeIngest {
   }
 
   private async save(repo: Repository, resource: Resource, existing: StoredVersion | undefined, written: Written[]): Promise<StoredVersion> {
-    const result = existing ? await repo.update({ ...resource, id: existing.id } as Resource) : await repo.create(resource);
+    // The mappings set no meta: tags a FHIR client put on the resource stay (security labels the repository keeps itself).
+    const tag = resource.meta ? undefined : existing?.content.meta?.tag;
+    const result = existing ? await repo.update({ ...resource, id: existing.id, ...(tag && { meta: { tag } }) } as Resource) : await repo.create(resource);
     if (result.changed) written.push({ result, status: result.created ? 201 : 200 });
     return result.stored;
   }
