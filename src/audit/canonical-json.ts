@@ -1,3 +1,5 @@
+import { rawJsonAsNumber } from '../fhir/number-text.ts';
+
 /**
  * RFC 8785 (JSON Canonicalization Scheme) text of a JSON value: object keys sorted by UTF-16 code units,
  * primitives as ECMAScript serialises them, no whitespace. The output is the `canonicalize` package's (the
@@ -33,7 +35,9 @@ function enter(value: object, seen: Set<object>): void {
 }
 
 /** A copy with every object's keys inserted in sorted order, checked as it goes. */
-function ordered(value: unknown, seen: Set<object>): unknown {
+function ordered(raw: unknown, seen: Set<object>): unknown {
+  // A number written with its own text (src/fhir/number-text.ts) hashes as the number it is.
+  const value = rawJsonAsNumber(raw);
   if (value === null || typeof value !== 'object') return primitive(value);
   enter(value, seen);
   let copy: unknown;
@@ -59,7 +63,8 @@ function ordered(value: unknown, seen: Set<object>): unknown {
 }
 
 /** The same text written value by value: for objects with array-index keys. */
-function written(value: unknown, seen: Set<object>): string | undefined {
+function written(raw: unknown, seen: Set<object>): string | undefined {
+  const value = rawJsonAsNumber(raw);
   if (value === null || typeof value !== 'object') return JSON.stringify(primitive(value));
   enter(value, seen);
   let text: string | undefined;

@@ -19,7 +19,7 @@ async function versionsOf(q: Queryable, baseUrl: string, refs: string[]): Promis
   const pairs = refs.map((r) => REF.exec(r)).filter((m): m is RegExpExecArray => m !== null);
   if (pairs.length === 0) return [];
   const rows = await q.query<VersionRow>(
-    `SELECT resource_type, id, version_id::text AS version_id, last_updated, deleted, content FROM resource_history
+    `SELECT resource_type, id, version_id::text AS version_id, last_updated, deleted, content, number_texts FROM resource_history
      WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY last_updated, version_id`,
     [pairs.map((m) => m[1]), pairs.map((m) => m[2])],
   );
@@ -27,7 +27,7 @@ async function versionsOf(q: Queryable, baseUrl: string, refs: string[]): Promis
     at: iso(v.last_updated),
     entry: {
       fullUrl: `${baseUrl}/${v.resource_type}/${v.id}/_history/${v.version_id}`,
-      ...(v.deleted ? {} : { resource: orderedResource(v.content) }),
+      ...(v.deleted ? {} : { resource: orderedResource(v.content, v.number_texts) }),
       request: { method: v.deleted ? 'DELETE' : v.version_id === '1' ? 'POST' : 'PUT', url: `${v.resource_type}/${v.id}` },
     },
   }));

@@ -67,6 +67,9 @@ export function buildCapabilityStatement(args: {
         mode: 'server',
         security: {
           cors: false,
+          description:
+            'SMART Backend Services (client credentials, private_key_jwt or client_secret_basic). An organisation reads and changes only the handovers it is party to. ' +
+            'Security labels (meta.security) are stored and returned as sent, and carried to every later version; they are not interpreted: access is decided by party, not by label.',
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
           extension: [
             {

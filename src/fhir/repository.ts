@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Coding, Meta, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { applyPatch, InvalidOperationError, type Operation } from '@medplum/core';
 import type { RequestContext } from '../context.ts';
 import type { Database, Queryable, Tx } from '../store/database.ts';
@@ -13,6 +13,7 @@ import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
 import { runSearch, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
+import { cloneKeepingNumberTexts, copyNumberTexts, keepPatchedNumberTexts } from './number-text.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -67,11 +68,30 @@ export function parseIfMatch(header: string | undefined): string | undefined {
   return m[1];
 }
 
-function withMeta(resource: Resource, id: string, versionId: string, lastUpdated: string): Resource {
-  // The server owns meta: whatever a client sent there is replaced. resourceType, id and meta come
-  // first, as on a read (orderedResource): a write answers with the same shape.
-  const { resourceType, id: _id, meta: _ignored, ...rest } = resource as Resource & { meta?: unknown };
-  return { resourceType, id, meta: { versionId, lastUpdated }, ...rest } as Resource;
+function withMeta(resource: Resource, id: string, versionId: string, lastUpdated: string, previous?: Resource): Resource {
+  // The server owns versionId and lastUpdated; what else the client sent in meta (profile, tag, security, source,
+  // extensions) is kept as sent (issue 16.3). resourceType, id and meta come first, as on a read (orderedResource):
+  // a write answers with the same shape.
+  const { resourceType, id: _id, meta: sent, ...rest } = resource;
+  const { versionId: _v, lastUpdated: _l, ...clientMeta } = sent ?? {};
+  const security = keptSecurity(clientMeta.security, previous?.meta?.security);
+  const meta: Meta = { versionId, lastUpdated, ...clientMeta, ...(security && { security }) };
+  const next = { resourceType, id, meta, ...rest } as Resource;
+  copyNumberTexts(resource, next);
+  return next;
+}
+
+/**
+ * Security labels are never lost by an update: a label the current version has and the update leaves out is
+ * carried to the new version (a client or a native record that does not know about labels cannot lower the
+ * confidentiality of what it updates). The gateway keeps labels and does not interpret them (docs/architecture.md).
+ */
+function keptSecurity(sent: Coding[] | undefined, previous: Coding[] | undefined): Coding[] | undefined {
+  if (!previous?.length) return sent;
+  const key = (c: Coding): string => `${c.system ?? ''}|${c.code ?? ''}`;
+  const present = new Set((sent ?? []).map(key));
+  const missing = previous.filter((c) => !present.has(key(c)));
+  return missing.length > 0 ? [...(sent ?? []), ...missing] : sent;
 }
 
 /**
@@ -227,7 +247,7 @@ export class Repository {
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
       // As a read: a deleted resource is gone (410), not unknown.
       if (current.deleted) throw gone(`${resourceType}/${id} was deleted`);
-      const patched = structuredClone(current.content);
+      const patched = cloneKeepingNumberTexts(current.content);
       let failure: Error | null | undefined;
       try {
         // applyPatch reports failed operations (unknown op, missing path, failed `test`) in its result, not by throwing.
@@ -237,6 +257,7 @@ export class Repository {
       }
       if (failure instanceof InvalidOperationError) throw badRequest(`The JSON Patch is invalid: ${failure.message}`);
       if (failure) throw unprocessable(`The JSON Patch could not be applied: ${failure.message}`);
+      keepPatchedNumberTexts(patched, patch);
       if (patched.resourceType !== resourceType || patched.id !== id) throw badRequest('A patch may not change resourceType or id');
       if (resourceType === 'Organization') checkOrganizationWrite(repo.ctx, undefined, patched);
       return repo.updateInTx(patched, options, current);
@@ -278,7 +299,7 @@ export class Repository {
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
       throw preconditionFailed(`${resource.resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}: read it again and retry`, ['If-Match']);
     }
-    if (!current.deleted && sameContent(current.content, resource)) return { stored: current, changed: false, created: false };
+    if (!current.deleted && sameContent(current.content, withMeta(resource, id, current.versionId, current.lastUpdated, current.content))) return { stored: current, changed: false, created: false };
     const stored = await this.writeVersion(resource, id, String(Number(current.versionId) + 1), 'update', current);
     return { stored, changed: true, created: false };
   }
@@ -304,7 +325,7 @@ export class Repository {
       versionId,
       lastUpdated,
       deleted: true,
-      content: withMeta(current.content, id, versionId, lastUpdated),
+      content: withMeta(current.content, id, versionId, lastUpdated, current.content),
     };
     for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction: 'delete', previous: current, next: stored.content });
     // A deletion keeps its parties: they still read it as gone (410) and its history.
@@ -316,7 +337,7 @@ export class Repository {
   private async writeVersion(resource: Resource, id: string, versionId: string, interaction: Interaction, previous: StoredVersion | undefined): Promise<StoredVersion> {
     const tx = this.writeTx;
     const lastUpdated = new Date().toISOString();
-    const next = withMeta(resource, id, versionId, lastUpdated);
+    const next = withMeta(resource, id, versionId, lastUpdated, previous?.content);
     for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction, previous, next });
     const issues = this.deps.hooks.flatMap((h) => h.validate?.(next) ?? []);
     if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
@@ -346,17 +367,22 @@ function conditionalKey(query: Query): string {
 }
 
 function sameContent(stored: Resource, incoming: Resource): boolean {
+  // The server's part of meta does not count; the client's (tags, labels, profiles, source) does.
   const strip = (r: Resource): string => {
-    const { meta: _meta, ...rest } = r as Resource & { meta?: unknown };
-    return JSON.stringify(sortKeys(rest));
+    const { meta, ...rest } = r;
+    const { versionId: _v, lastUpdated: _l, ...clientMeta } = meta ?? {};
+    return JSON.stringify(sortKeys({ ...rest, clientMeta }));
   };
   return strip(stored) === strip(incoming);
 }
 
 function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+  // The texts of numbers go along (src/fhir/number-text.ts): 37 and 37.0 are different content.
+  let sorted: unknown = value;
+  if (Array.isArray(value)) sorted = value.map(sortKeys);
+  else if (value && typeof value === 'object') {
+    sorted = Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
   }
-  return value;
+  if (sorted !== value) copyNumberTexts(value as object, sorted as object);
+  return sorted;
 }

@@ -11,6 +11,7 @@ import type { FhirRouter } from './router.ts';
 import type { RestServices } from './rest.ts';
 import { parseQuery } from '../http/query.ts';
 import { safeError } from '../observability/logging.ts';
+import { cloneKeepingNumberTexts, parseKeepingNumberTexts } from './number-text.ts';
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
 const MAX_ENTRIES = 1000;
@@ -123,7 +124,7 @@ export async function processTransaction(services: RestServices, router: FhirRou
     const order = [...prepared].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
     for (const p of order) {
       try {
-        const resource = p.entry.resource ? (structuredClone(p.entry.resource) as Resource) : undefined;
+        const resource = p.entry.resource ? cloneKeepingNumberTexts(p.entry.resource) : undefined;
         if (resource) {
           rewriteReferences(resource, (ref) => {
             const resolved = fullUrls.resolve(ref, p.entry.fullUrl) ?? resolvedConditional.get(ref);
@@ -214,7 +215,7 @@ function patchBody(entry: BundleEntry): Operation[] {
   const binary = entry.resource as { resourceType?: string; data?: string } | undefined;
   if (binary?.resourceType !== 'Binary' || !binary.data) throw badRequest('A PATCH entry needs a Binary resource holding the JSON Patch');
   try {
-    return JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8')) as Operation[];
+    return parseKeepingNumberTexts(Buffer.from(binary.data, 'base64').toString('utf8')) as Operation[];
   } catch {
     throw badRequest('The PATCH entry Binary does not hold a JSON Patch');
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Bundle, BundleEntry, Encounter, Observation, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import { etag, fullUrl } from '../fhir/bundles.ts';
 import { businessRule, conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
@@ -7,6 +7,7 @@ import type { Repository, WriteResult } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { OrganizationDirectory } from '../access/organizations.ts';
+import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
 import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
 
@@ -123,7 +124,9 @@ export class NativeIngest {
   }
 
   private async save(repo: Repository, resource: Resource, existing: StoredVersion | undefined, written: Written[]): Promise<StoredVersion> {
-    const result = existing ? await repo.update({ ...resource, id: existing.id } as Resource) : await repo.create(resource);
+    // The mappings set no meta: tags a FHIR client put on the resource stay (security labels the repository keeps itself).
+    const tag = resource.meta ? undefined : existing?.content.meta?.tag;
+    const result = existing ? await repo.update({ ...resource, id: existing.id, ...(tag && { meta: { tag } }) } as Resource) : await repo.create(resource);
     if (result.changed) written.push({ result, status: result.created ? 201 : 200 });
     return result.stored;
   }
@@ -181,7 +184,7 @@ export class NativeIngest {
   }
 
   private async applyRequest(repo: Repository, mapped: MappedRecord, written: Written[]): Promise<{ location?: string; created: boolean }> {
-    const clone = <T>(v: T): T => structuredClone(v);
+    const clone = <T>(v: T): T => cloneKeepingNumberTexts(v);
     const patientIn = clone(mapped.patient);
     const encounterIn = mapped.encounter ? clone(mapped.encounter) : undefined;
     const srIn = mapped.serviceRequest ? clone(mapped.serviceRequest) : undefined;
@@ -308,7 +311,7 @@ export class NativeIngest {
     // The receiver's own encounter (the ride, the visit) and its findings.
     let encounter: StoredVersion | undefined;
     if (mapped.encounter) {
-      const enc = structuredClone(mapped.encounter) as Encounter;
+      const enc = cloneKeepingNumberTexts(mapped.encounter);
       await resolveReferences(repo, [enc], local, (ura) => this.orgs.byUra(repo, ura));
       // The receiver's encounter carries out the handover's request: that is how the handover finds it again.
       if (t.focus?.reference && !enc.basedOn?.some((b) => b.reference === t.focus?.reference)) {
@@ -318,7 +321,7 @@ export class NativeIngest {
       if (mapped.fullUrls.encounter) local.set(mapped.fullUrls.encounter, `Encounter/${encounter.id}`);
     }
     for (const o of mapped.observations) {
-      const obs = structuredClone(o) as Observation;
+      const obs = cloneKeepingNumberTexts(o);
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       await this.upsertByIdentifier(repo, obs, written);
     }

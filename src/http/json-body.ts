@@ -1,4 +1,5 @@
 import { badRequest } from '../fhir/outcomes.ts';
+import { reviveNumberText } from '../fhir/number-text.ts';
 
 export const MAX_JSON_DEPTH = 100;
 /** FHIR R4: a string SHALL NOT exceed 1 MB; no native field comes near it. */
@@ -28,7 +29,8 @@ function exceedsDepth(text: string, max: number): boolean {
  * Parses a request body as JSON with the guards every entry point needs: valid UTF-8, no NUL
  * characters (PostgreSQL cannot store them), no lone UTF-16 surrogates (`"\ud800"` is valid JSON but no
  * Unicode text: jsonb refuses it, so it could neither be stored nor quoted in the audit of its refusal),
- * bounded depth, string and array lengths, no prototype-polluting keys.
+ * bounded depth, string and array lengths, no prototype-polluting keys. The text of each number is kept where
+ * JavaScript would write it differently (`37.0`, `1.00`, `1e-245`: src/fhir/number-text.ts), in the same pass.
  */
 export function parseJsonBody(raw: Buffer): unknown {
   let text: string;
@@ -45,8 +47,9 @@ export function parseJsonBody(raw: Buffer): unknown {
   let loneSurrogate = false;
   let value: unknown;
   try {
-    value = JSON.parse(text, function (key, v: unknown) {
+    value = JSON.parse(text, function (this: object, key: string, v: unknown, context?: { source?: string }) {
       if (FORBIDDEN_KEYS.has(key)) forbidden = key;
+      reviveNumberText(this, key, v, context);
       if (!key.isWellFormed() || (typeof v === 'string' && !v.isWellFormed())) loneSurrogate = true;
       if (typeof v === 'string' && v.length > MAX_JSON_STRING_LENGTH) tooLong = `A string longer than ${MAX_JSON_STRING_LENGTH} characters is refused`;
       else if (Array.isArray(v) && v.length > MAX_JSON_ARRAY_LENGTH) tooLong = `An array of more than ${MAX_JSON_ARRAY_LENGTH} elements is refused`;

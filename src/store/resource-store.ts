@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable, Tx } from './database.ts';
 import type { IndexValues } from '../fhir/search/index-values.ts';
+import { copyNumberTexts, numberTextsOf, restoreNumberTexts } from '../fhir/number-text.ts';
 
 /** One stored version of a resource. */
 export interface StoredVersion {
@@ -22,23 +23,31 @@ export interface VersionRow {
   last_updated: Date | string;
   deleted: boolean;
   content: Resource;
+  /** The texts of numbers written differently from JavaScript's own (migration 015; src/fhir/number-text.ts). */
+  number_texts?: Record<string, string> | null;
   parties?: string[];
 }
 
-/** jsonb does not keep key order; FHIR readers expect resourceType, id and meta first. */
-export function orderedResource(content: Resource): Resource {
+/**
+ * jsonb does not keep key order; FHIR readers expect resourceType, id and meta first. `numberTexts` (the row's
+ * `number_texts`) gives numbers back the text they were sent with.
+ */
+export function orderedResource(content: Resource, numberTexts?: Record<string, string> | null): Resource {
+  restoreNumberTexts(content, numberTexts);
   const { resourceType, id, meta, ...rest } = content as Resource & { meta?: unknown };
-  return { resourceType, id, meta, ...rest } as Resource;
+  const ordered = { resourceType, id, meta, ...rest } as Resource;
+  copyNumberTexts(content, ordered);
+  return ordered;
 }
 
 function toVersion(row: VersionRow): StoredVersion {
   const lastUpdated = row.last_updated instanceof Date ? row.last_updated.toISOString() : new Date(row.last_updated).toISOString();
-  const v: StoredVersion = { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: orderedResource(row.content) };
+  const v: StoredVersion = { resourceType: row.resource_type, id: row.id, versionId: String(row.version_id), lastUpdated, deleted: row.deleted, content: orderedResource(row.content, row.number_texts) };
   if (row.parties) v.parties = row.parties;
   return v;
 }
 
-const COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';
+const COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content, number_texts';
 const CURRENT_COLUMNS = `${COLUMNS}, parties`;
 
 /**
@@ -127,14 +136,15 @@ export const resourceStore = {
   async write(tx: Tx, version: StoredVersion, index: IndexValues, parties: string[], isNew: boolean): Promise<void> {
     const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
     const current = isNew
-      ? `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-      : `UPDATE resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6, tokens = $7, parties = $8
+      ? `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+      : `UPDATE resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6, tokens = $7, parties = $8, number_texts = $9
          WHERE resource_type = $1 AND id = $2`;
+    const texts = numberTextsOf(content);
     await tx.query(
-      `WITH cur AS (${current})${indexWrites(9, !isNew)}
-       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, ...indexParams(index)],
+      `WITH cur AS (${current})${indexWrites(10, !isNew)}
+       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content, number_texts) VALUES ($1, $2, $3, $4, $5, $6, $9)`,
+      [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)],
     );
   },
 

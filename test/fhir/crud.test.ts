@@ -30,7 +30,7 @@ describe('create', () => {
     expect(body.identifier).toEqual(buildPatient().identifier);
   });
 
-  it('ignores a client id and client meta: the server assigns both', async () => {
+  it('ignores a client id, versionId and lastUpdated: the server assigns them; the rest of meta is kept (issue 16.3)', async () => {
     const res = await fhir.post('Patient', {
       ...buildPatient(),
       id: 'chosen-by-client',
@@ -39,7 +39,7 @@ describe('create', () => {
     expect(res.status).toBe(201);
     const body = res.body as Patient;
     expect(body.id).not.toBe('chosen-by-client');
-    expect(body.meta).toEqual({ versionId: '1', lastUpdated: expect.any(String) });
+    expect(body.meta).toEqual({ versionId: '1', lastUpdated: expect.any(String), tag: [{ system: 'x', code: 'y' }], source: 'client' });
     expect(Date.parse(body.meta!.lastUpdated!)).toBeGreaterThan(Date.parse('2020-01-01'));
     expect((await fhir.get('Patient/chosen-by-client')).status).toBe(404);
   });
@@ -79,7 +79,7 @@ describe('read, update, vread, delete, history', () => {
     const v2 = await fhir.put(`Patient/${id}`, { ...created, gender: 'female', meta: { versionId: '99', source: 'client' } });
     expect(v2.status).toBe(200);
     expect(v2.headers.etag).toBe('W/"2"');
-    expect((v2.body as Patient).meta).toEqual({ versionId: '2', lastUpdated: expect.any(String) });
+    expect((v2.body as Patient).meta).toEqual({ versionId: '2', lastUpdated: expect.any(String), source: 'client' });
     expect(Date.parse((v2.body as Patient).meta!.lastUpdated!)).toBeGreaterThanOrEqual(Date.parse(created.meta!.lastUpdated!));
 
     const del = await fhir.delete(`Patient/${id}`);

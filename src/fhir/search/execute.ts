@@ -16,6 +16,7 @@ interface Row {
   version_id: string;
   last_updated: Date | string;
   content: StoredVersion['content'];
+  number_texts: Record<string, string> | null;
   parties: string[];
 }
 
@@ -25,7 +26,7 @@ const toStored = (r: Row): StoredVersion => ({
   versionId: String(r.version_id),
   lastUpdated: new Date(r.last_updated).toISOString(),
   deleted: false,
-  content: orderedResource(r.content),
+  content: orderedResource(r.content, r.number_texts),
   parties: r.parties,
 });
 
@@ -38,7 +39,7 @@ export async function runSearch(q: Queryable, req: SearchRequest, scope: PartySc
   // The page is a parameter too: the statement's text then depends only on which filters a search uses, and is
   // prepared once (src/store/postgres.ts) instead of once per page size and offset.
   const rows = await q.query<Row>(
-    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.parties FROM resources r WHERE ${where}
+    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.number_texts, r.parties FROM resources r WHERE ${where}
      ORDER BY r.last_updated ${order}, r.id ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
     [...params, req.count, req.offset],
   );
@@ -75,7 +76,7 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
     const partyClause = scope.parties && !(scope.open ?? []).includes(rev.sourceType) ? ` AND r.parties && $${params.push(scope.parties)}::text[]` : '';
     const ownerClause = scope.ownerOnly?.types.includes(rev.sourceType) ? ` AND r.parties && $${params.push(scope.ownerOnly.parties)}::text[]` : '';
     const rows = await q.query<Row>(
-      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.parties FROM resources r
+      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.number_texts, r.parties FROM resources r
        WHERE r.resource_type = $1 AND NOT r.deleted AND r.tokens && $2::text[]${partyClause}${ownerClause} LIMIT 1000`,
       params,
     );

@@ -2,6 +2,7 @@
 // leave their field out, so templates say what exists only where data decides it.
 import type { Env, Node, ObjNode } from './compile.ts';
 import type { TransformContext } from './transforms/index.ts';
+import { keepNumberText } from '../../fhir/number-text.ts';
 
 export function present(value: unknown): boolean {
   return value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0);
@@ -86,6 +87,11 @@ export function evaluateObject(node: ObjNode, focus: unknown, env: Env, ctx: Tra
     // An empty object exists only when its own `$when` said so (e.g. `cancelled: {}` without a reason).
     if (isEmptyObject(value) && (field.node.t !== 'obj' || field.node.prune)) continue;
     out[field.key] = value;
+    // A number copied from the input as it is (no transform) keeps the text the input wrote it with: 37.0 stays 37.0.
+    if (typeof value === 'number' && ctx.numberTexts && field.node.t === 'val' && !field.node.transform) {
+      const text = ctx.numberTexts.get(value);
+      if (text !== undefined) keepNumberText(out, field.key, text);
+    }
     if (field.dynamic) anyData = true;
   }
   if (node.prune && anyDynamic && !anyData) return undefined;

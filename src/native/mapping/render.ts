@@ -10,6 +10,7 @@ import type { Shape } from './scopes.ts';
 import { ShapeScope } from './scopes.ts';
 import { BASE_ENV } from './to-fhir.ts';
 import type { TransformContext } from './transforms/index.ts';
+import { numberTextsByValue } from '../../fhir/number-text.ts';
 
 const PERSPECTIVES: readonly Perspective[] = ['receiver', 'requester'];
 
@@ -96,7 +97,9 @@ function observationsOf(encounter: Encounter | undefined, all: Observation[], fa
   return mine.length > 0 || !fallback ? mine : all.filter((o) => !o.encounter?.reference);
 }
 
-export function runRender(compiled: CompiledRender, view: HandoverView, perspective: Perspective, sequence: number, ctx: TransformContext): NativeRecord {
+export function runRender(compiled: CompiledRender, view: HandoverView, perspective: Perspective, sequence: number, baseCtx: TransformContext): NativeRecord {
+  const numberTexts = numberTextsByValue(view);
+  const ctx = numberTexts ? { ...baseCtx, numberTexts } : baseCtx;
   const { requester, receiver } = splitEncounters(view);
   const env: Env = {
     ...BASE_ENV,

@@ -9,6 +9,7 @@ import type { Shape } from './scopes.ts';
 import { FhirScope, ShapeScope } from './scopes.ts';
 import { GATEWAY_BASE } from './terminology.ts';
 import type { TransformContext } from './transforms/index.ts';
+import { numberTextsByValue } from '../../fhir/number-text.ts';
 
 /** The non-resource fields of a MappedRecord a mapping file fills (its `record` section). */
 const RECORD_SHAPE: Shape = {
@@ -97,7 +98,9 @@ export function compileToFhir(file: string, format: NativeFormat, json: unknown,
   return compiled;
 }
 
-export function runToFhir(compiled: CompiledToFhir, record: NativeRecord, ctx: TransformContext): MappedRecord {
+export function runToFhir(compiled: CompiledToFhir, record: NativeRecord, baseCtx: TransformContext): MappedRecord {
+  const numberTexts = numberTextsByValue(record);
+  const ctx = numberTexts ? { ...baseCtx, numberTexts } : baseCtx;
   const env: Env = { record, ...BASE_ENV, patientUrl: [], encounterUrl: [], serviceRequestUrl: [], taskUrl: [] };
   for (const [name, expr] of compiled.vars) env[name] = expr(record, env);
   const fullUrls: Record<string, string> = {};

@@ -14,6 +14,8 @@ import {
 
 export interface TransformContext {
   terminology: Terminology;
+  /** The texts of the input's numbers by value (src/fhir/number-text.ts): a number copied as it is keeps its text. */
+  numberTexts?: ReadonlyMap<number, string>;
 }
 
 export interface Transform {
