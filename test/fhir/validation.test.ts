@@ -154,7 +154,6 @@ describe('handover Task constraints', () => {
 describe('handover ServiceRequest constraints', () => {
   test.each([
     ['code missing', (s: any) => delete s.code, 'ServiceRequest.code', 'required'],
-    ['requester missing', (s: any) => delete s.requester, 'ServiceRequest.requester', 'required'],
     ['subject not a Patient', (s: any) => (s.subject = { reference: 'Location/l' }), 'ServiceRequest.subject', 'invalid'],
     ['priority not a request priority', (s: any) => (s.priority = 'whenever'), 'ServiceRequest.priority', 'value'],
     ['status not a request status', (s: any) => (s.status = 'open'), 'ServiceRequest.status', 'value'],
@@ -211,6 +210,7 @@ describe('handover Encounter constraints', () => {
 describe('what the profiles no longer refuse', () => {
   test.each([
     ['a ServiceRequest without performer', () => changed(validServiceRequest, (s) => delete s.performer)],
+    ['a ServiceRequest without requester (the Task names who asks)', () => changed(validServiceRequest, (s) => delete s.requester)],
     ['a ServiceRequest performed by a HealthcareService', () => changed(validServiceRequest, (s) => (s.performer = [{ reference: 'HealthcareService/ambulancezorg' }]))],
     ['a ServiceRequest performed by a Practitioner', () => changed(validServiceRequest, (s) => (s.performer = [{ reference: 'Practitioner/p' }]))],
     ['a ServiceRequest without priority (FHIR: routine when missing)', () => changed(validServiceRequest, (s) => { delete s.priority; delete s._priority; })],
