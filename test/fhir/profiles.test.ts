@@ -3,7 +3,7 @@
 import type { Bundle, CapabilityStatement, OperationOutcome, StructureDefinition } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { buildPatient } from '../support/fhir-builders.ts';
+import { buildEncounter, buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
 import { expectOutcome, fhirClient, type Fhir } from './helpers.ts';
 
 let tg: TestGateway;
@@ -106,5 +106,25 @@ describe('$validate with profile=', () => {
     expect(JSON.stringify(unknown.body)).toContain('is not known to this server');
     const other = await validate(`Patient/$validate?profile=${encodeURIComponent(`${CANONICAL}StructureDefinition/handover-task`)}`, buildPatient());
     expect(JSON.stringify(other.body)).toContain('is for Task, not Patient');
+  });
+});
+
+describe('values the gateway derives where a rule was dropped (profiles/README.md)', () => {
+  it('a ServiceRequest without priority: the native rendering takes the Task\'s priority, else routine (FHIR meaningWhenMissing)', async () => {
+    const requester = await tg.organizationRef('hap-vechtdal');
+    const owner = await tg.organizationRef('rav-noordoost');
+    const urgencyOf = async (srPriority: 'urgent' | undefined, taskPriority: 'urgent' | 'routine' | undefined): Promise<unknown> => {
+      const patient = `Patient/${(await fhir.create(buildPatient({ name: undefined, gender: undefined }))).id}`;
+      const serviceRequest = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient, requester, performer: owner }, { priority: srPriority, performer: undefined }))).id}`;
+      const encounter = `Encounter/${(await fhir.create(buildEncounter({ patient, serviceProvider: owner }, { identifier: undefined }))).id}`;
+      const task = (await fhir.create(buildTask({ focus: serviceRequest, patient, requester, owner, encounter }, { priority: taskPriority }))).id;
+      const res = await request(tg.app).get(`/native/ambulance/${task}`).set('Authorization', await tg.auth('rav-noordoost'));
+      expect(res.status).toBe(200);
+      return (res.body as { urgentie?: unknown }).urgentie;
+    };
+    const asked = await urgencyOf('urgent', undefined);
+    expect(asked).toBe('A2');
+    expect(await urgencyOf(undefined, 'urgent')).toBe(asked);
+    expect(await urgencyOf(undefined, undefined)).toBe(await urgencyOf(undefined, 'routine'));
   });
 });
