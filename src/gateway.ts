@@ -35,6 +35,7 @@ import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
+import { ownerServiceHooks } from './handover/owner-service.ts';
 import { loadOperationDefinitions, registerConformanceRoutes, servedSearchParameters } from './fhir/conformance-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
@@ -125,7 +126,8 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // Organization ↔ URA, one cache per instance, cleared on every instance when an Organization changes.
   const organizations = new OrganizationDirectory();
   const stopOrganizations = await organizations.listen(db);
-  const hooks: WriteHooks[] = [{ validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
+  // First: a Task's owner named as a HealthcareService becomes its Organization before anything checks it.
+  const hooks: WriteHooks[] = [ownerServiceHooks(), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
   hooks.push(workflowHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;

@@ -128,3 +128,36 @@ describe('values the gateway derives where a rule was dropped (profiles/README.m
     expect(await urgencyOf(undefined, undefined)).toBe(await urgencyOf(undefined, 'routine'));
   });
 });
+
+describe('Task.owner as a HealthcareService (Twiin)', () => {
+  it('becomes the Organization that provides the service; the service is kept on owner, and the receiver is party', async () => {
+    const requester = await tg.organizationRef('hap-vechtdal');
+    const owner = await tg.organizationRef('rav-noordoost');
+    const service = await fhir.create({ resourceType: 'HealthcareService', name: 'Ambulancezorg Noordoost', providedBy: { reference: owner } });
+    const patient = `Patient/${(await fhir.create(buildPatient())).id}`;
+    const focus = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
+    const task = buildTask({ focus, patient, requester, owner });
+    const created = await fhir.post('Task', { ...task, owner: { reference: `HealthcareService/${service.id}`, display: 'Ambulancezorg' } });
+    expect(created.status).toBe(201);
+    expect(created.body.owner).toEqual({
+      reference: owner,
+      extension: [{ url: 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice', valueReference: { reference: `HealthcareService/${service.id}`, display: 'Ambulancezorg' } }],
+    });
+    const rav = await fhirClient(tg, 'rav-noordoost');
+    expect((await rav.get(`Task/${created.body.id}`)).status).toBe(200);
+  });
+
+  it('is refused, naming Task.owner and what to send, when the service is unknown or provided by no Organization', async () => {
+    const requester = await tg.organizationRef('hap-vechtdal');
+    const owner = await tg.organizationRef('rav-noordoost');
+    const patient = `Patient/${(await fhir.create(buildPatient())).id}`;
+    const focus = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
+    const orphan = await fhir.create({ resourceType: 'HealthcareService', name: 'Nobody\'s' });
+    for (const ref of ['HealthcareService/does-not-exist', `HealthcareService/${orphan.id}`]) {
+      const res = await fhir.post('Task', { ...buildTask({ focus, patient, requester, owner }), owner: { reference: ref } });
+      const oo = expectOutcome(res, 422);
+      expect(oo.issue?.[0]?.expression).toEqual(['Task.owner']);
+      expect(oo.issue?.[0]?.diagnostics).toContain('send owner = Reference(Organization) of the receiver');
+    }
+  });
+});
