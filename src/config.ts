@@ -1,3 +1,6 @@
+/** The handover topic's canonical unless SUBSCRIPTION_TOPIC_URL says otherwise: stable, not derived from the address the gateway listens on. */
+export const DEFAULT_TOPIC_URL = 'https://handover-gateway.nl/fhir/SubscriptionTopic/handover';
+
 /**
  * Configuration from environment variables, validated at start with one clear message per wrong
  * value. Every variable is documented in the README.
@@ -31,6 +34,8 @@ export interface Config {
   allowHttpLoopbackHooks: boolean;
   /** Per organisation (URA, or `*` for all) the origins its rest-hook endpoints may use. */
   hookAllowedOrigins: Record<string, string[]>;
+  /** The handover topic's canonical URL (SUBSCRIPTION_TOPIC_URL): stable, not derived from PUBLIC_URL. */
+  subscriptionTopicUrl: string;
   /** Failed notifications are retried for this long before the subscription goes to error. */
   hookRetryHorizonSeconds: number;
   /** The first retry waits about this long; each next one twice as long (with jitter). */
@@ -143,6 +148,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`HOOK_ALLOWED_ORIGINS ${(err as Error).message}`);
     }
   }
+  let subscriptionTopicUrl = DEFAULT_TOPIC_URL;
+  if (env.SUBSCRIPTION_TOPIC_URL) {
+    if (/^https?:\/\/[^\s]+$/.test(env.SUBSCRIPTION_TOPIC_URL) && URL.canParse(env.SUBSCRIPTION_TOPIC_URL)) subscriptionTopicUrl = env.SUBSCRIPTION_TOPIC_URL;
+    else problems.push(`SUBSCRIPTION_TOPIC_URL must be an absolute http(s) URL, got '${env.SUBSCRIPTION_TOPIC_URL}'`);
+  }
   const demo = bool('DEMO', !databaseUrl);
   const loopback = isLoopbackUrl(publicUrl);
   // The demo clients (the ZCC and the auditor among them) share one secret, published in the README: only on
@@ -186,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // The embedded demo runs its receivers on this machine; a production PostgreSQL deployment does not.
     allowHttpLoopbackHooks: bool('ALLOW_HTTP_LOOPBACK_HOOKS', !databaseUrl),
     hookAllowedOrigins,
+    subscriptionTopicUrl,
     hookRetryHorizonSeconds: int('HOOK_RETRY_HORIZON_SECONDS', 72 * 3600, 1, 30 * 24 * 3600),
     hookRetryBaseMs: int('HOOK_RETRY_BASE_MS', 1000, 1, 60_000),
     hookRetryMaxMs: int('HOOK_RETRY_MAX_MS', 15 * 60_000, 1, 24 * 3600_000),

@@ -35,6 +35,8 @@ import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
+import { ownerServiceHooks } from './handover/owner-service.ts';
+import { loadOperationDefinitions, registerConformanceRoutes, servedSearchParameters } from './fhir/conformance-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
 import { workflowHooks } from './handover/workflow.ts';
@@ -119,14 +121,16 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const registry = SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json'));
   // Data over code: profiles, native schemas, rules and mappings are loaded and compiled once, here.
   const profiles = loadProfileValidator(join(ROOT_DIR, 'profiles'));
+  const operationDefinitions = loadOperationDefinitions(join(ROOT_DIR, 'profiles/operations'));
   const validators = await loadNativeValidators(join(ROOT_DIR, 'mappings'));
   const mapper = loadNativeMapper(join(ROOT_DIR, 'mappings'));
   // Organization ↔ URA, one cache per instance, cleared on every instance when an Organization changes.
   const organizations = new OrganizationDirectory();
   const stopOrganizations = await organizations.listen(db);
   // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL resolves to.
+  // Then a Task's owner named as a HealthcareService becomes its Organization, before anything checks it.
   const references = referenceHooks({ baseUrl: `${config.publicUrl}/fhir`, orgs: organizations });
-  const hooks: WriteHooks[] = [references, { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
+  const hooks: WriteHooks[] = [references, ownerServiceHooks(), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
   hooks.push(workflowHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
@@ -167,7 +171,13 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const contributions: CapabilityContribution[] = [];
   let capability: CapabilityStatement | undefined;
   fhir.add('GET', 'metadata', async () => {
-    capability ??= buildCapabilityStatement({ baseUrl: fhirBaseUrl, version: VERSION, registry, contributions });
+    capability ??= buildCapabilityStatement({
+      baseUrl: fhirBaseUrl,
+      version: VERSION,
+      registry,
+      contributions,
+      conformance: { profiles: profiles.profiles.filter((p) => p.type !== 'Extension'), operations: operationDefinitions },
+    });
     return { status: 200, body: capability };
   });
   fhir.add('POST', '', async (req) => {
@@ -179,6 +189,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   });
   contributions.push(registerTerminologyRoutes(fhir, fhirBaseUrl, mapper.terminology));
   contributions.push(registerValidateRoutes(fhir, profiles));
+  registerConformanceRoutes(fhir, fhirBaseUrl, { structureDefinitions: profiles.profiles.map((p) => p.structureDefinition), searchParameters: servedSearchParameters(registry), operationDefinitions });
   subscriptions.registerRoutes(fhir, services);
   contributions.push(subscriptions.capability);
   // Before the generic REST routes, which would claim `AuditEvent` as an unsupported type.

@@ -1,4 +1,5 @@
-import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation } from '@medplum/fhirtypes';
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceOperation, OperationDefinition } from '@medplum/fhirtypes';
+import { CONFORMANCE_SEARCH } from './conformance-routes.ts';
 import { WRITABLE_TYPES } from './resource-types.ts';
 import { SERVER_OWNED_TYPES } from '../access/policy.ts';
 
@@ -12,6 +13,15 @@ export interface CapabilityContribution {
   resources?: CapabilityStatementRestResource[];
   operations?: { type?: string; operation: CapabilityStatementRestResourceOperation }[];
   extension?: CapabilityStatement['extension'];
+  /** CapabilityStatements (canonical URLs) the server conforms to, such as the Backport IG's server statement. */
+  instantiates?: string[];
+}
+
+/** What the gateway holds each type to and the operations it defines: all served under /fhir, so every URL here resolves there. */
+export interface CapabilityConformance {
+  /** The profile every resource of a type is validated against. */
+  profiles: { type: string; url: string }[];
+  operations: OperationDefinition[];
 }
 
 /**
@@ -23,10 +33,14 @@ export function buildCapabilityStatement(args: {
   version: string;
   registry: SearchParameterRegistry;
   contributions: CapabilityContribution[];
+  conformance?: CapabilityConformance;
 }): CapabilityStatement {
   const { baseUrl, registry, contributions } = args;
+  const profileOf = (type: string): string | undefined => args.conformance?.profiles.find((p) => p.type === type)?.url;
   const resources: CapabilityStatementRestResource[] = WRITABLE_TYPES.map((type) => ({
     type,
+    // Every write of the type is validated against its profile: it is the system-wide profile, and a supported one.
+    ...(profileOf(type) ? { profile: profileOf(type), supportedProfile: [profileOf(type) as string] } : {}),
     // Provenance is the gateway's own record of what a native record changed: clients read it, never write it.
     interaction: (SERVER_OWNED_TYPES.includes(type) ? READ_INTERACTIONS : ALL_INTERACTIONS).map((code) => ({ code: code as 'read' })),
     versioning: 'versioned-update',
@@ -50,18 +64,37 @@ export function buildCapabilityStatement(args: {
       if (target) (target.operation ??= []).push(operation);
     }
   }
+  // Conformance resources served read-only (src/fhir/conformance-routes.ts).
+  for (const [type, params] of Object.entries(CONFORMANCE_SEARCH)) {
+    resources.push({
+      type: type as 'StructureDefinition',
+      interaction: [{ code: 'read' }, { code: 'search-type' }],
+      searchParam: params.map((p) => ({ name: p.name, type: p.type, definition: `http://hl7.org/fhir/SearchParameter/${type}-${p.name}` })),
+    });
+  }
+  // The gateway's own OperationDefinitions name each operation: their URLs resolve here, where the core or IG ones do not say what we do.
+  for (const od of args.conformance?.operations ?? []) {
+    for (const type of od.resource ?? []) {
+      const target = resources.find((r) => r.type === type);
+      if (!target) continue;
+      const listed = target.operation?.find((o) => o.name === od.code);
+      if (listed) listed.definition = od.url as string;
+      else (target.operation ??= []).push({ name: od.code as string, definition: od.url as string });
+    }
+  }
   const systemOps = contributions.flatMap((c) => (c.operations ?? []).filter((o) => !o.type).map((o) => o.operation));
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
     date: new Date().toISOString(),
     kind: 'instance',
+    ...(contributions.some((c) => c.instantiates?.length) ? { instantiates: contributions.flatMap((c) => c.instantiates ?? []) } : {}),
     software: { name: 'handover-gateway', version: args.version },
     implementation: { description: 'Handover gateway of the acute-care region', url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
     patchFormat: ['application/json-patch+json'],
-    extension: contributions.flatMap((c) => c.extension ?? []),
+    ...(contributions.some((c) => c.extension?.length) ? { extension: contributions.flatMap((c) => c.extension ?? []) } : {}),
     rest: [
       {
         mode: 'server',

@@ -17,7 +17,8 @@ export function registerValidateRoutes(router: FhirRouter, profiles: ProfileVali
     let profile = req.query.profile?.[0];
     if (resource?.resourceType === 'Parameters') {
       const params = resource.parameter ?? [];
-      profile = params.find((p) => p.name === 'profile')?.valueUri ?? profile;
+      const part = params.find((p) => p.name === 'profile');
+      profile = part?.valueUri ?? part?.valueCanonical ?? profile;
       resource = params.find((p) => p.name === 'resource')?.resource;
     }
     if (!resource || resource.resourceType !== type) throw badRequest(`$validate takes a ${type} (or Parameters with a 'resource' part)`);

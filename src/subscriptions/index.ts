@@ -13,7 +13,7 @@ import { nativeRenderer } from './native-payload.ts';
 import { outboxHooks } from './outbox.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { registerSubscriptionRoutes } from './routes.ts';
-import { topicCapability, topicUrl } from './topic.ts';
+import { registerTopicRoutes, topicCapability, topicNames } from './topic.ts';
 import { DeliveryWorker } from './worker.ts';
 
 export { verify as verifySignature } from './signing.ts';
@@ -36,17 +36,20 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
   watchOutbox(db, metrics);
   const policy: EndpointPolicy = { allowHttpLoopback: config.allowHttpLoopbackHooks, allowedOrigins: config.hookAllowedOrigins };
   let worker: DeliveryWorker | undefined;
+  const topic = topicNames(config.subscriptionTopicUrl, fhirBaseUrl);
   return {
     hooks: outboxHooks(organizations),
-    capability: topicCapability(fhirBaseUrl),
-    registerRoutes: (router, services) =>
-      registerSubscriptionRoutes(router, { fhirBaseUrl, db, policy, repo: services.repo, requireScope: services.requireScope, kick: () => worker?.wake(true) }),
+    capability: topicCapability(topic.canonical),
+    registerRoutes: (router, services) => {
+      registerTopicRoutes(router, fhirBaseUrl, topic.canonical);
+      registerSubscriptionRoutes(router, { fhirBaseUrl, topic, db, policy, repo: services.repo, requireScope: services.requireScope, kick: () => worker?.wake(true) });
+    },
     start: async (repository, mapper) => {
       worker = new DeliveryWorker({
         db,
         logger,
         fhirBaseUrl,
-        topic: topicUrl(fhirBaseUrl),
+        topic: topic.canonical,
         policy,
         retry: { baseMs: config.hookRetryBaseMs, maxMs: config.hookRetryMaxMs, horizonSeconds: config.hookRetryHorizonSeconds },
         leaseSeconds: config.hookLeaseSeconds,

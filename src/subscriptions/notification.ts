@@ -22,6 +22,8 @@ export interface StatusArgs {
   eventsSinceStart: string;
   events: EventInfo[];
   errors?: string[];
+  /** The payload content: with `empty`, notification events SHALL NOT name their focus (Backport IG). */
+  content?: Payload;
 }
 
 /** The SubscriptionStatus of Backport IG 1.1.0 in R4: a Parameters resource. */
@@ -35,14 +37,12 @@ export function subscriptionStatus(a: StatusArgs): Parameters {
     { name: 'events-since-subscription-start', valueString: String(a.eventsSinceStart) },
   ];
   for (const e of a.events) {
-    parameter.push({
-      name: 'notification-event',
-      part: [
-        { name: 'event-number', valueString: e.number },
-        { name: 'timestamp', valueInstant: e.occurred },
-        { name: 'focus', valueReference: { reference: `${a.fhirBaseUrl}/Task/${e.handoverId}/_history/${e.focusVersion}` } },
-      ],
-    });
+    const part: ParametersParameter[] = [
+      { name: 'event-number', valueString: e.number },
+      { name: 'timestamp', valueInstant: e.occurred },
+    ];
+    if (a.content !== 'empty') part.push({ name: 'focus', valueReference: { reference: `${a.fhirBaseUrl}/Task/${e.handoverId}/_history/${e.focusVersion}` } });
+    parameter.push({ name: 'notification-event', part });
   }
   for (const text of a.errors ?? []) parameter.push({ name: 'error', valueCodeableConcept: { text } });
   return { resourceType: 'Parameters', id: `${a.subscriptionId}-${a.type}-${a.eventsSinceStart}`, meta: { profile: ['http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4'] }, parameter };
@@ -50,7 +50,7 @@ export function subscriptionStatus(a: StatusArgs): Parameters {
 
 /** A `history` Bundle: the status first, then per event what the payload content allows. */
 export function notificationBundle(a: StatusArgs, payload: Payload): Bundle {
-  const status = subscriptionStatus(a);
+  const status = subscriptionStatus({ ...a, content: payload });
   const entry: BundleEntry[] = [{ fullUrl: `urn:uuid:${crypto.randomUUID()}`, resource: status, request: { method: 'GET', url: `Subscription/${a.subscriptionId}/$status` }, response: { status: '200' } }];
   if (payload !== 'empty') {
     for (const e of a.events) {

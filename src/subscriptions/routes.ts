@@ -12,10 +12,12 @@ import { checkEndpoint, type EndpointPolicy } from './endpoint.ts';
 import { notificationBundle, subscriptionStatus, type EventInfo } from './notification.ts';
 import { newSecret, parseSubscription, SECRET_EXTENSION, type Payload } from './spec.ts';
 import { subscriptionStore, type SubscriptionRow } from './store.ts';
-import { TOPIC_ID, topicResource, topicUrl } from './topic.ts';
+import type { TopicNames } from './topic.ts';
 
 export interface SubscriptionRouteDeps {
   fhirBaseUrl: string;
+  /** The handover topic's canonical, and the criteria accepted for it. */
+  topic: TopicNames;
   db: Queryable;
   policy: EndpointPolicy;
   repo: (req: FhirRequest) => Repository;
@@ -33,7 +35,7 @@ const MAX_EVENTS_PAGE = 1000;
  */
 export function registerSubscriptionRoutes(router: FhirRouter, deps: SubscriptionRouteDeps): void {
   const { fhirBaseUrl } = deps;
-  const topic = topicUrl(fhirBaseUrl);
+  const topic = deps.topic.canonical;
   const repoOf = (req: FhirRequest): Repository => req.repository ?? deps.repo(req);
 
   // The owner's alone (src/access/policy.ts, OWNER_ONLY_TYPES): not the auditor, although it has the ZCC's URA.
@@ -52,13 +54,9 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
     return content;
   }
 
-  for (const path of [`SubscriptionTopic/${TOPIC_ID}`, `Basic/${TOPIC_ID}`]) {
-    router.add('GET', path, async () => ({ status: 200, body: topicResource(fhirBaseUrl) }));
-  }
-
   router.add('POST', 'Subscription', async (req) => {
     deps.requireScope(req, 'Subscription', 'c');
-    const spec = parseSubscription(req.body, fhirBaseUrl);
+    const spec = parseSubscription(req.body, deps.topic);
     const repo = repoOf(req);
     await checkEndpoint(deps.policy, repo.ctx.organizationUra, spec.endpoint);
     const secret = spec.secret ?? newSecret();
@@ -76,6 +74,8 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
         heartbeat_period: spec.heartbeatPeriod ?? null,
         timeout_seconds: spec.timeoutSeconds,
         reads_all: r.ctx.roles.includes('zcc'),
+        content_type: spec.contentType ?? null,
+        ends_at: spec.end ?? null,
       });
       return written;
     });
@@ -111,7 +111,7 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
     deps.requireScope(req, 'Subscription', 'u');
     const repo = repoOf(req);
     const row = await own(repo, id);
-    const spec = parseSubscription(req.body, fhirBaseUrl);
+    const spec = parseSubscription(req.body, deps.topic);
     if ((req.body as { id?: string }).id !== id) throw badRequest(`The body's id must be ${id}`, ['Subscription.id']);
     await checkEndpoint(deps.policy, repo.ctx.organizationUra, spec.endpoint);
     // 'requested' or 'active' asked of a subscription in error or off re-activates it (handshake, then resume).
@@ -126,6 +126,8 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
         payload: spec.payload,
         heartbeat_period: spec.heartbeatPeriod ?? null,
         timeout_seconds: spec.timeoutSeconds,
+        content_type: spec.contentType ?? null,
+        ends_at: spec.end ?? null,
       });
       return written;
     });

@@ -33,6 +33,8 @@ export class HookSender {
   async send(sub: SubscriptionRow, n: Notification): Promise<HookResult> {
     const conn = connectionPolicy(this.policy, sub.owner_ura, sub.endpoint);
     if (!conn.allowed) return { ok: false, error: 'the endpoint is no longer allowed' };
+    // Subscription.end: the worker's sweep switches an ended subscription off; nothing claimed before that is sent after it.
+    if (sub.ends_at !== null && sub.ends_at !== undefined && new Date(sub.ends_at).getTime() <= Date.now()) return { ok: false, error: 'the subscription has ended (Subscription.end)' };
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'X-Subscription-Id': sub.id,
@@ -43,7 +45,8 @@ export class HookSender {
       'X-Signature-Timestamp': String(timestamp),
       'X-Signature': sign(sub.secret, timestamp, n.body),
     };
-    if (n.contentType) headers['Content-Type'] = n.contentType;
+    // Backport IG: FHIR notifications in the MIME type the subscriber asked for (application/json, fhirVersion=4.0).
+    if (n.contentType) headers['Content-Type'] = n.contentType === 'application/fhir+json' && sub.content_type ? sub.content_type : n.contentType;
     for (const h of (n.channelHeaders === undefined ? await this.channelHeaders(sub.id) : n.channelHeaders) ?? []) {
       const i = h.indexOf(':');
       headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();

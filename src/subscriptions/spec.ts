@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Extension, Subscription } from '@medplum/fhirtypes';
 import { badRequest, HttpError, outcome } from '../fhir/outcomes.ts';
 import { parseQuery } from '../http/query.ts';
-import { BACKPORT, TOPIC_FILTERS, topicUrl } from './topic.ts';
+import { BACKPORT, TOPIC_FILTERS, type TopicNames } from './topic.ts';
 
 /** Where a subscriber supplies its own signing secret (otherwise the gateway makes one and returns it once). */
 export const SECRET_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/subscription-signing-secret';
@@ -26,6 +26,10 @@ export interface SubscriptionSpec {
   maxCount: number;
   /** Supplied by the subscriber, when it did. */
   secret?: string;
+  /** The MIME type a FHIR subscriber asked for, when not plain `application/fhir+json` (sent back as Content-Type). */
+  contentType?: string;
+  /** Subscription.end: nothing is sent after it. */
+  end?: string;
   headers: string[];
   /** The resource to store: the secret taken out. */
   resource: Subscription;
@@ -65,27 +69,66 @@ export function parseFilterCriteria(criteria: string[]): Filters {
   return filters;
 }
 
+const CHANNEL_TYPES = 'http://terminology.hl7.org/CodeSystem/subscription-channel-type';
+
+/**
+ * Backport IG: a server SHALL reject a subscription asking for a channel it does not support, whether by
+ * `channel.type` or by a custom type in the `backport-channel-type` extension on it.
+ */
+function checkChannelType(type: unknown, typeExtensions: Extension[]): void {
+  for (const e of ext(typeExtensions, 'backport-channel-type')) {
+    const c = e.valueCoding;
+    if (!c || c.code !== 'rest-hook' || (c.system !== undefined && c.system !== CHANNEL_TYPES)) {
+      throw invalid(`The channel type ${c?.system ? `${c.system}|` : ''}${c?.code ?? '?'} is not supported: this server sends rest-hook only`, 'Subscription.channel.type');
+    }
+  }
+  if (type !== 'rest-hook') throw invalid('Subscription.channel.type must be rest-hook', 'Subscription.channel.type');
+}
+
+/**
+ * A FHIR JSON payload MIME type, with its parameters: `application/fhir+json`, `application/json`, optionally
+ * `; fhirVersion=4.0` (FHIR R4 §http.html#version-parameter). Returns the type to send back, or undefined when
+ * it is not FHIR JSON.
+ */
+export function fhirJsonMime(mime: string): { contentType: string } | undefined {
+  const [type = '', ...params] = mime.split(';').map((p) => p.trim());
+  if (!['application/fhir+json', 'application/json'].includes(type.toLowerCase())) return undefined;
+  for (const p of params) {
+    const [name = '', value = ''] = p.split('=').map((x) => x.trim());
+    if (name.toLowerCase() !== 'fhirversion' && name.toLowerCase() !== 'charset') throw invalid(`Subscription.channel.payload parameter '${name}' is not supported (fhirVersion or charset)`, 'Subscription.channel.payload');
+    if (name.toLowerCase() === 'fhirversion' && !['4.0', '4.0.1'].includes(value)) throw invalid(`This server speaks FHIR 4.0 (R4): Subscription.channel.payload fhirVersion=${value} cannot be served`, 'Subscription.channel.payload');
+    if (name.toLowerCase() === 'charset' && value.toLowerCase() !== 'utf-8') throw invalid('Notifications are sent in UTF-8', 'Subscription.channel.payload');
+  }
+  return { contentType: mime.trim() };
+}
+
 /** Checks a Subscription against what the gateway supports (Backport IG 1.1.0 R4 shape). */
-export function parseSubscription(body: unknown, fhirBaseUrl: string): SubscriptionSpec {
+export function parseSubscription(body: unknown, topic: TopicNames): SubscriptionSpec {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a Subscription');
   const sub = structuredClone(body) as Subscription & { _criteria?: { extension?: Extension[] }; channel?: Subscription['channel'] & { _payload?: { extension?: Extension[] } } };
   if (sub.resourceType !== 'Subscription') throw badRequest(`resourceType must be Subscription, got '${String(sub.resourceType)}'`, ['resourceType']);
-  if (sub.criteria !== topicUrl(fhirBaseUrl)) throw invalid(`Subscription.criteria must be the topic ${topicUrl(fhirBaseUrl)}`, 'Subscription.criteria');
+  if (!sub.criteria || !topic.accepted.includes(sub.criteria)) throw invalid(`Subscription.criteria must be the topic ${topic.canonical}`, 'Subscription.criteria');
   const filters = parseFilterCriteria(ext(sub._criteria?.extension, 'backport-filter-criteria').map((e) => String(e.valueString ?? '')));
-  const channel = sub.channel as (typeof sub)['channel'] | undefined;
-  if (!channel || channel.type !== 'rest-hook') throw invalid('Subscription.channel.type must be rest-hook', 'Subscription.channel.type');
+  const channel = sub.channel as ((typeof sub)['channel'] & { _type?: { extension?: Extension[] } }) | undefined;
+  if (!channel) throw invalid('Subscription.channel.type must be rest-hook', 'Subscription.channel.type');
+  checkChannelType(channel.type, channel._type?.extension ?? []);
   if (typeof channel.endpoint !== 'string' || !channel.endpoint) throw invalid('A rest-hook needs Subscription.channel.endpoint', 'Subscription.channel.endpoint');
   let payload: Payload;
+  let contentType: string | undefined;
   const mime = channel.payload ?? 'application/fhir+json';
+  const fhirJson = fhirJsonMime(mime);
   if (mime in NATIVE_PAYLOADS) {
     payload = mime as Payload;
-  } else if (mime === 'application/fhir+json' || mime === 'application/json') {
+  } else if (fhirJson) {
+    // Backport IG: notifications SHALL be sent in the MIME type the subscriber asked for.
+    if (fhirJson.contentType !== 'application/fhir+json') contentType = fhirJson.contentType;
     const content = ext(channel._payload?.extension, 'backport-payload-content')[0]?.valueCode ?? 'id-only';
     if (!(FHIR_PAYLOADS as readonly string[]).includes(content)) throw invalid(`payload content must be one of ${FHIR_PAYLOADS.join(', ')}`, 'Subscription.channel.payload.extension');
     payload = content as Payload;
   } else {
-    throw invalid(`Subscription.channel.payload must be application/fhir+json or ${Object.keys(NATIVE_PAYLOADS).join(', ')}`, 'Subscription.channel.payload');
+    throw invalid(`Subscription.channel.payload must be application/fhir+json, application/json or ${Object.keys(NATIVE_PAYLOADS).join(', ')}`, 'Subscription.channel.payload');
   }
+  const end = parseEnd(sub.end);
   const heartbeatPeriod = whole(ext(channel.extension, 'backport-heartbeat-period')[0], 1, 86_400, 'Subscription.channel.extension(heartbeat-period)');
   const timeoutSeconds = whole(ext(channel.extension, 'backport-timeout')[0], 1, 120, 'Subscription.channel.extension(timeout)') ?? 10;
   const maxCount = whole(ext(channel.extension, 'backport-max-count')[0], 1, 1000, 'Subscription.channel.extension(max-count)') ?? 1;
@@ -104,7 +147,19 @@ export function parseSubscription(body: unknown, fhirBaseUrl: string): Subscript
   // status and error are the gateway's to say: what a client sends there is not stored.
   const { extension: _e, error: _error, ...rest } = sub;
   const resource = (extensions.length ? { ...rest, extension: extensions } : rest) as Subscription;
-  return { status, filters, endpoint: channel.endpoint, payload, heartbeatPeriod, timeoutSeconds, maxCount, secret, headers, resource };
+  return { status, filters, endpoint: channel.endpoint, payload, contentType, end, heartbeatPeriod, timeoutSeconds, maxCount, secret, headers, resource };
+}
+
+/**
+ * Subscription.end (an instant): the server turns the subscription off then. One that has already ended is
+ * refused: it would never be activated or delivered (an ended one is off already; DELETE removes it).
+ */
+function parseEnd(end: unknown): string | undefined {
+  if (end === undefined) return undefined;
+  const at = typeof end === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(end) ? Date.parse(end) : Number.NaN;
+  if (Number.isNaN(at)) throw invalid('Subscription.end must be an instant with a time zone, such as 2026-12-31T23:59:59Z', 'Subscription.end');
+  if (at <= Date.now()) throw invalid(`Subscription.end (${end}) has passed: a subscription that has ended is not activated; send a later end, or none`, 'Subscription.end');
+  return new Date(at).toISOString();
 }
 
 export function newSecret(): string {

@@ -17,6 +17,10 @@ export interface SubscriptionRow {
   last_error: string | null;
   last_error_at: string | null;
   reads_all: boolean;
+  /** The MIME type a FHIR subscriber asked for, when not application/fhir+json (migration 016). */
+  content_type: string | null;
+  /** Subscription.end (migration 016): nothing is sent after it. */
+  ends_at: string | Date | null;
 }
 
 export const subscriptionStore = {
@@ -27,18 +31,22 @@ export const subscriptionStore = {
 
   async insert(q: Queryable, row: Omit<SubscriptionRow, 'events_count' | 'error_count' | 'last_error' | 'last_error_at'>): Promise<void> {
     await q.query(
-      `INSERT INTO subscription_state (id, owner_ura, status, secret, filters, endpoint, payload, heartbeat_period, timeout_seconds, reads_all)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [row.id, row.owner_ura, row.status, row.secret, JSON.stringify(row.filters), row.endpoint, row.payload, row.heartbeat_period, row.timeout_seconds, row.reads_all],
+      `INSERT INTO subscription_state (id, owner_ura, status, secret, filters, endpoint, payload, heartbeat_period, timeout_seconds, reads_all, content_type, ends_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [row.id, row.owner_ura, row.status, row.secret, JSON.stringify(row.filters), row.endpoint, row.payload, row.heartbeat_period, row.timeout_seconds, row.reads_all, row.content_type, row.ends_at],
     );
   },
 
-  async update(q: Queryable, id: string, row: { status: SubscriptionStatus; secret?: string; filters: Filters; endpoint: string; payload: Payload; heartbeat_period: number | null; timeout_seconds: number }): Promise<void> {
+  async update(
+    q: Queryable,
+    id: string,
+    row: { status: SubscriptionStatus; secret?: string; filters: Filters; endpoint: string; payload: Payload; heartbeat_period: number | null; timeout_seconds: number; content_type: string | null; ends_at: string | null },
+  ): Promise<void> {
     await q.query(
       `UPDATE subscription_state SET status = $2, secret = coalesce($3, secret), filters = $4, endpoint = $5, payload = $6, heartbeat_period = $7, timeout_seconds = $8,
-         handshake_at = CASE WHEN $2 = 'requested' THEN NULL ELSE handshake_at END
+         content_type = $9, ends_at = $10, handshake_at = CASE WHEN $2 = 'requested' THEN NULL ELSE handshake_at END
        WHERE id = $1`,
-      [id, row.status, row.secret ?? null, JSON.stringify(row.filters), row.endpoint, row.payload, row.heartbeat_period, row.timeout_seconds],
+      [id, row.status, row.secret ?? null, JSON.stringify(row.filters), row.endpoint, row.payload, row.heartbeat_period, row.timeout_seconds, row.content_type, row.ends_at],
     );
     // Re-activation resumes from the first undelivered event: dead letters are due again.
     if (row.status === 'requested') {
@@ -60,6 +68,12 @@ export const subscriptionStore = {
       [id, status, from, error ?? null],
     );
     return r.rowCount > 0;
+  },
+
+  /** Subscription.end honoured: every subscription whose end has passed is switched off. Returns how many. */
+  async endPassed(q: Queryable): Promise<number> {
+    const r = await q.query(`UPDATE subscription_state SET status = 'off' WHERE ends_at IS NOT NULL AND ends_at <= now() AND status <> 'off'`);
+    return r.rowCount;
   },
 
   async recordError(q: Queryable, id: string, error: string): Promise<void> {

@@ -1,5 +1,8 @@
-import type { Basic, Task } from '@medplum/fhirtypes';
+import type { Basic, Bundle, Task } from '@medplum/fhirtypes';
 import type { CapabilityContribution } from '../fhir/capability.ts';
+import { badRequest, notFound } from '../fhir/outcomes.ts';
+import type { FhirRequest } from '../fhir/rest-types.ts';
+import type { FhirRouter } from '../fhir/router.ts';
 
 export const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 export const TOPIC_ID = 'handover';
@@ -8,8 +11,15 @@ export const TOPIC_ID = 'handover';
 export const TOPIC_FILTERS = ['owner', 'requester', 'status', 'priority', 'group-identifier'] as const;
 export type TopicFilter = (typeof TOPIC_FILTERS)[number];
 
-export function topicUrl(fhirBaseUrl: string): string {
-  return `${fhirBaseUrl}/SubscriptionTopic/${TOPIC_ID}`;
+/** How the topic is named: its canonical, and what `Subscription.criteria` may say. */
+export interface TopicNames {
+  canonical: string;
+  /** The canonical, and the topic's address on this server (what earlier versions took as its canonical). */
+  accepted: string[];
+}
+
+export function topicNames(canonical: string, fhirBaseUrl: string): TopicNames {
+  return { canonical, accepted: [...new Set([canonical, `${fhirBaseUrl}/SubscriptionTopic/${TOPIC_ID}`])] };
 }
 
 /** Whether a Task write is an event of the topic: every create and every status change. */
@@ -22,8 +32,7 @@ export function firesOn(interaction: string, task: Task, previous: Task | undefi
 const XVER = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic';
 
 /** The topic as R4 can carry it: a Basic with the cross-version SubscriptionTopic extensions (Backport IG 1.1.0). */
-export function topicResource(fhirBaseUrl: string): Basic {
-  const url = topicUrl(fhirBaseUrl);
+export function topicResource(url: string): Basic {
   return {
     resourceType: 'Basic',
     id: TOPIC_ID,
@@ -61,12 +70,60 @@ export function topicResource(fhirBaseUrl: string): Basic {
   };
 }
 
-/** The CapabilityStatement lines for subscriptions: the topic (readable at its canonical URL and as Basic/handover) and Subscription with its operations. */
-export function topicCapability(fhirBaseUrl: string): CapabilityContribution {
+const TOPIC_CODE = { system: 'http://hl7.org/fhir/fhir-types', code: 'SubscriptionTopic' };
+
+/** Whether the topic matches a `code` token (`SubscriptionTopic`, `system|SubscriptionTopic`, `system|`) and a `url`. */
+function topicMatches(query: Record<string, string[] | undefined>, url: string): boolean {
+  const code = query.code?.[0];
+  if (code !== undefined) {
+    const ok = code.split(',').some((c) => {
+      const [system, value] = c.includes('|') ? c.split('|', 2) : [undefined, c];
+      return (system === undefined || system === TOPIC_CODE.system) && (value === '' ? system !== undefined : value === TOPIC_CODE.code);
+    });
+    if (!ok) return false;
+  }
+  const id = query._id?.[0];
+  if (id !== undefined && !id.split(',').includes(TOPIC_ID)) return false;
+  const wanted = query.url?.[0];
+  return wanted === undefined || wanted.split('|')[0] === url;
+}
+
+/**
+ * The topic as a resource: `SubscriptionTopic/handover` and `Basic/handover`, and found by search as the
+ * Backport IG's R4 topics are (`Basic?code=SubscriptionTopic`, `url=` its canonical; `SubscriptionTopic?url=`).
+ * Every authenticated client may read it: it describes the API and holds no data.
+ */
+export function registerTopicRoutes(router: FhirRouter, fhirBaseUrl: string, url: string): void {
+  const search = (type: string, params: string[]) => async (req: FhirRequest) => {
+    const unknown = Object.keys(req.query).filter((k) => !params.includes(k) && !['_count', '_format', '_summary', '_total', '_sort'].includes(k));
+    if (unknown.length) throw badRequest(`${type} can be searched here by ${params.join(', ')}; not by ${unknown.join(', ')}`, unknown);
+    const match = topicMatches(req.query, url) && req.query._summary?.[0] !== 'count' && req.query._count?.[0] !== '0';
+    const total = topicMatches(req.query, url) ? 1 : 0;
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total };
+    if (match) bundle.entry = [{ fullUrl: `${fhirBaseUrl}/${type}/${TOPIC_ID}`, resource: topicResource(url), search: { mode: 'match' } }];
+    return { status: 200, body: bundle };
+  };
+  router.add('GET', 'Basic', search('Basic', ['code', 'url', '_id']));
+  router.add('GET', 'SubscriptionTopic', search('SubscriptionTopic', ['url', '_id']));
+  for (const type of ['SubscriptionTopic', 'Basic']) {
+    router.add('GET', `${type}/:id`, async (_req, { id }) => {
+      if (id !== TOPIC_ID) throw notFound(`${type}/${id} is not known`);
+      return { status: 200, body: topicResource(url) };
+    });
+  }
+}
+
+/**
+ * The CapabilityStatement lines for subscriptions: Subscription with its profile, operations and, as the Backport
+ * IG puts it (extension context CapabilityStatement.rest.resource), the topic's canonical; the IG's R4 server
+ * statement as what the gateway instantiates.
+ */
+export function topicCapability(url: string): CapabilityContribution {
   return {
-    extension: [{ url: `${BACKPORT}/capabilitystatement-subscriptiontopic-canonical`, valueCanonical: topicUrl(fhirBaseUrl) }],
+    instantiates: ['http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4'],
     resources: [
       {
+        extension: [{ url: `${BACKPORT}/capabilitystatement-subscriptiontopic-canonical`, valueCanonical: url }],
         type: 'Subscription',
         supportedProfile: [`${BACKPORT}/backport-subscription`],
         interaction: [{ code: 'read' }, { code: 'create' }, { code: 'update' }, { code: 'delete' }, { code: 'search-type' }],

@@ -155,6 +155,8 @@ export class DeliveryWorker {
       this.maintenance = false;
       await this.statusSends.start();
     }
+    // Subscription.end honoured (Backport IG): an ended subscription is off before anything more is claimed for it.
+    await subscriptionStore.endPassed(this.deps.db);
     const room = (this.deps.maxInFlight ?? 32) - this.inFlight.size;
     if (room <= 0 || this.stopped) return;
     const claimedAt = performance.now();

@@ -12,7 +12,8 @@ let native: Native;
 withNativeGateway((g) => ({ tg, native } = g), { ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
 const receiver = receiversForFile();
 
-const TOPIC = 'http://gateway.test/fhir/SubscriptionTopic/handover';
+// The topic's canonical: stable, not derived from PUBLIC_URL (Backport IG, issue 16.8).
+const TOPIC = 'https://handover-gateway.nl/fhir/SubscriptionTopic/handover';
 
 function statusOf(bundle: Bundle): Parameters {
   return bundle.entry?.[0]?.resource as Parameters;
@@ -30,7 +31,8 @@ describe('the handover topic', () => {
     expect(JSON.stringify(topic.body)).toContain(TOPIC);
     for (const f of ['owner', 'requester', 'status', 'priority', 'group-identifier']) expect(JSON.stringify(topic.body)).toContain(`"valueString":"${f}"`);
     const cap = (await request(tg.app).get('/fhir/metadata')).body as CapabilityStatement;
-    expect(cap.extension).toContainEqual({ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical', valueCanonical: TOPIC });
+    // Where the IG's extension context puts it: CapabilityStatement.rest.resource (Subscription).
+    expect(cap.rest?.[0]?.resource?.find((r) => r.type === 'Subscription')?.extension).toContainEqual({ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical', valueCanonical: TOPIC });
     expect(cap.rest?.[0]?.resource?.find((r) => r.type === 'Subscription')?.operation?.map((o) => o.name)).toEqual(['status', 'events']);
   });
 });

@@ -150,6 +150,8 @@ class ProfileCompiler {
       invariants,
       children,
       slicing,
+      // Only what the profile says itself: R4's own requirements text is inherited by every snapshot element.
+      hint: !bindingsOnly && element.requirements && element.requirements !== origin?.requirements ? element.requirements : undefined,
     };
     const hasChecks =
       cardinality || fixed !== undefined || pattern !== undefined || binding || allowedTypes || referenceTargets || invariants.length;

@@ -51,6 +51,11 @@ export interface CompiledElement {
   readonly invariants: readonly CompiledInvariant[];
   readonly children: readonly CompiledElement[];
   readonly slicing?: CompiledSlicing;
+  /**
+   * The profile's own `requirements` for the element (why the gateway asks for it and what to send), added to
+   * the message of a refusal, so a client learns what to send from the answer.
+   */
+  readonly hint?: string;
 }
 
 export interface CompiledProfile {

@@ -45,17 +45,17 @@ function choiceKey(el: CompiledElement, parent: JsonObject): string | undefined 
 export function checkItem(el: CompiledElement, value: unknown, shadow: unknown, expr: string, state: RunState): void {
   if (value !== undefined) {
     if (el.fixed !== undefined && !deepEqual(value, el.fixed)) {
-      state.issues.push(issue('value', expr, `${expr} must be exactly ${describe(el.fixed)}, but is ${describe(value)}`));
+      state.issues.push(issue('value', expr, withHint(`${expr} must be exactly ${describe(el.fixed)}, but is ${describe(value)}`, el.hint)));
     }
     if (el.pattern !== undefined && !matchesPattern(value, el.pattern)) {
-      state.issues.push(issue('value', expr, `${expr} must contain ${describe(el.pattern)}, but is ${describe(value)}`));
+      state.issues.push(issue('value', expr, withHint(`${expr} must contain ${describe(el.pattern)}, but is ${describe(value)}`, el.hint)));
     }
     if (el.binding && !inValueSet(value, el.binding)) {
       state.issues.push(
         issue('value', expr, `${expr} ${describe(value)} is not in the required value set ${el.binding.valueSet}${listCodes(el.binding)}`),
       );
     }
-    if (el.referenceTargets && isObject(value)) checkReference(el.referenceTargets, el.targetRequired === true, value, expr, state);
+    if (el.referenceTargets && isObject(value)) checkReference(el.referenceTargets, el.targetRequired === true, value, expr, state, el.hint);
     for (const invariant of el.invariants) {
       if (!invariant.test(value, state.resource)) {
         state.issues.push(issue('invariant', expr, `${invariant.human} (${invariant.key})`));
@@ -68,15 +68,18 @@ export function checkItem(el: CompiledElement, value: unknown, shadow: unknown, 
   }
 }
 
-function checkReference(targets: ReadonlySet<string>, targetRequired: boolean, reference: JsonObject, expr: string, state: RunState): void {
+/** A refusal's message with the profile's word on what to send, when it has one. */
+const withHint = (message: string, hint: string | undefined): string => (hint ? `${message}. ${hint}` : message);
+
+function checkReference(targets: ReadonlySet<string>, targetRequired: boolean, reference: JsonObject, expr: string, state: RunState, hint?: string): void {
   const { types, unknowable } = referencedTypes(reference, state.resource);
   const allowed = [...targets].join(' or ');
   if (types.length === 0 && !unknowable && targetRequired) {
-    state.issues.push(issue('invalid', expr, `${expr} must refer to ${allowed}, but names no target`));
+    state.issues.push(issue('invalid', expr, withHint(`${expr} must refer to ${allowed}, but names no target`, hint)));
   }
   for (const type of types) {
     if (!targets.has(type)) {
-      state.issues.push(issue('invalid', expr, `${expr} must refer to ${allowed}, not to ${type}`));
+      state.issues.push(issue('invalid', expr, withHint(`${expr} must refer to ${allowed}, not to ${type}`, hint)));
       return;
     }
   }
@@ -106,7 +109,7 @@ function checkElement(el: CompiledElement, parent: JsonObject, expr: string, sta
     const { min, max } = el.cardinality;
     if (count < min) {
       const what = min === 1 ? 'is required' : `needs at least ${min} values`;
-      state.issues.push(issue('required', `${expr}.${label}`, `${expr}.${label} ${what}${count ? `, but has ${count}` : ' but is missing'}`));
+      state.issues.push(issue('required', `${expr}.${label}`, withHint(`${expr}.${label} ${what}${count ? `, but has ${count}` : ' but is missing'}`, el.hint)));
     } else if (count > max) {
       const what = max === 0 ? 'is not allowed here' : `allows at most ${max} value${max === 1 ? '' : 's'}, but has ${count}`;
       state.issues.push(issue('invalid', `${expr}.${label}`, `${expr}.${label} ${what}`));
