@@ -81,7 +81,12 @@ export function buildCapabilityStatement(args: {
           { name: '_count', type: 'number', documentation: `Page size, at most 200` },
           { name: '_sort', type: 'string', documentation: '_lastUpdated or -_lastUpdated' },
           { name: '_summary', type: 'token', documentation: 'count' },
-          { name: '_total', type: 'token', documentation: 'none | estimate | accurate' },
+          {
+            name: '_total',
+            type: 'token',
+            documentation:
+              'none | estimate | accurate. Default (and estimate): Bundle.total only where the page shows it, i.e. a page that is not full; accurate counts every match. _summary=count is always exact. Paging needs no total: a next link is given exactly when more matches follow.',
+          },
         ],
         operation: systemOps.length ? systemOps : undefined,
       },

@@ -97,6 +97,7 @@ export async function searchType(services: RestServices, req: FhirRequest, type:
       matches: result.resources,
       included: result.included,
       total: result.total,
+      more: result.more,
       count: search.count,
       offset: search.offset,
       outcome: unknownOutcome,
