@@ -59,6 +59,11 @@ export async function runSearch(q: Queryable, req: SearchRequest, scope: PartySc
   return { resources, included, total, more, unknown: req.unknown };
 }
 
+/** A reference to the gateway's own base given absolutely is its relative one; anything else stays as it is. */
+function ownRelative(ref: string | undefined, baseUrl: string | undefined): string | undefined {
+  return ref && baseUrl && ref.startsWith(`${baseUrl}/`) ? ref.slice(baseUrl.length + 1) : ref;
+}
+
 async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion[], scope: PartyScope): Promise<StoredVersion[]> {
   if (matches.length === 0) return [];
   const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
@@ -66,9 +71,9 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
   for (const inc of req.includes) {
     for (const m of matches) {
       for (const value of inc.parameter.evaluate(m.content)) {
-        const ref = (value as { reference?: string }).reference;
-        const match = ref ? /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(ref) : null;
-        if (!match) continue;
+        const ref = ownRelative((value as { reference?: string }).reference, req.baseUrl);
+        const match = ref ? /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(ref) : null;
+        if (!match || (inc.targetType !== undefined && match[1] !== inc.targetType)) continue;
         const key = `${match[1]}/${match[2]}`;
         if (seen.has(key)) continue;
         seen.add(key);
