@@ -67,6 +67,22 @@ export function buildWhere(req: SearchRequest, scope: PartyScope = {}): SqlQuery
   return { where: conditions.join(' AND '), params };
 }
 
+/**
+ * The references the index holds (`owner=Organization/x`) of the chained resources the caller can see: an
+ * identifier nobody carries finds nothing.
+ */
+function chainedReferences(f: Extract<Filter, { kind: 'chain' }>, t: string, scope: PartyScope, p: (v: unknown) => string, limit?: number): string {
+  const where = [`${t}.resource_type = ANY(${p(f.targets)}::text[])`, `NOT ${t}.deleted`, ...scopeConditions(t, f.targets, scope, p), filterCondition(f.inner, t, scope, p)];
+  return `SELECT ${p(`${f.param}=`)} || ${t}.resource_type || '/' || ${t}.id AS token FROM resources ${t} WHERE ${where.join(' AND ')}${limit === undefined ? '' : ` LIMIT ${p(limit)}`}`;
+}
+
+/** A chain's references as a statement of its own, so that the page's plan is made for the values found. */
+export function chainQuery(f: Extract<Filter, { kind: 'chain' }>, scope: PartyScope, limit: number): SqlQuery {
+  const params: unknown[] = [];
+  const p = (value: unknown): string => `$${params.push(value)}`;
+  return { where: chainedReferences(f, 'c', scope, p, limit), params };
+}
+
 function filterCondition(f: Filter, a: string, scope: PartyScope, p: (v: unknown) => string): string {
   switch (f.kind) {
     case 'id':
@@ -82,12 +98,8 @@ function filterCondition(f: Filter, a: string, scope: PartyScope, p: (v: unknown
     case 'date':
       return `EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = ${a}.resource_type AND d.id = ${a}.id AND d.param = ${p(f.param)} AND ${rangeCondition(f.prefix, 'd.low', 'd.high', () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`)})`;
     case 'chain': {
-      // The references the index holds (`owner=Organization/x`) of the chained resources the caller can see,
-      // found once for the whole search (an uncorrelated subquery): an identifier nobody carries finds nothing.
-      const t = `${a}c`;
-      const where = [`${t}.resource_type = ANY(${p(f.targets)}::text[])`, `NOT ${t}.deleted`, ...scopeConditions(t, f.targets, scope, p), filterCondition(f.inner, t, scope, p)];
-      const chained = `ARRAY(SELECT ${p(`${f.param}=`)} || ${t}.resource_type || '/' || ${t}.id FROM resources ${t} WHERE ${where.join(' AND ')})`;
-      return `${a}.tokens && (${p(f.tokens)}::text[] || ${chained})`;
+      // Inside `_has` only: a chain of the search itself is resolved first (resolveChains in execute.ts).
+      return `${a}.tokens && (${p(f.tokens)}::text[] || ARRAY(${chainedReferences(f, `${a}c`, scope, p)}))`;
     }
     case 'has': {
       const h = `${a}h`;
