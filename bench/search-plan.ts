@@ -75,7 +75,7 @@ try {
     ['page 50 (offset 1000)', { ...query, _offset: ['1000'] }],
   ];
   for (const [label, q] of cases) {
-    const r = parseSearch(registry, 'Task', q);
+    const r = parseSearch(registry, 'Task', q, { planPerCall: true });
     const times: number[] = [];
     let result: Awaited<ReturnType<typeof runSearch>> | undefined;
     for (let i = 0; i < 30; i++) {
@@ -86,7 +86,7 @@ try {
     console.log(`  runSearch, ${label.padEnd(22)} median ${median(times.slice(5)).toFixed(2)} ms (30 runs), ${result?.resources.length} entries, total ${result?.total ?? 'none'}, more ${result?.more}`);
   }
   {
-    const { where, params } = buildWhere(await resolveChains(db, parseSearch(registry, 'Task', cases[2]?.[1] ?? {}), scope), scope);
+    const { where, params } = buildWhere(await resolveChains(db, parseSearch(registry, 'Task', cases[2]?.[1] ?? {}, { planPerCall: true }), scope), scope);
     const plan = await db.query<{ 'QUERY PLAN': string }>(
       `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) SELECT r.id FROM resources r WHERE ${where} ORDER BY r.last_updated DESC, r.id DESC LIMIT 21 OFFSET 0`,
       params,
@@ -94,6 +94,24 @@ try {
     );
     console.log('  owner:identifier page (the chain resolved first), planned for its values:');
     for (const row of plan.rows) console.log(`      ${row['QUERY PLAN']}`);
+  }
+
+  // What planning per call costs a selective lookup (the kind native ingest makes): the same statement prepared and not.
+  {
+    const { where, params } = buildWhere(parseSearch(registry, 'Task', { focus: ['ServiceRequest/s77'] }), scope);
+    const sql = `SELECT r.id FROM resources r WHERE ${where} ORDER BY r.last_updated DESC, r.id DESC LIMIT 3 OFFSET 0`;
+    const timed = async (prepare: boolean): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const t0 = performance.now();
+        await db.query(sql, params, { prepare });
+        times.push(performance.now() - t0);
+      }
+      return median(times.slice(20));
+    };
+    const planned = await timed(false);
+    const prepared = await timed(true);
+    console.log(`  a selective lookup (Task?focus=…): prepared median ${prepared.toFixed(3)} ms, planned per call ${planned.toFixed(3)} ms`);
   }
 
   // The page statement itself, as a prepared statement under each plan cache mode: what it costs whatever the cache does.

@@ -49,7 +49,7 @@ export async function resolveChains(q: Queryable, req: SearchRequest, scope: Par
       continue;
     }
     const { where: sql, params } = chainQuery(f, scope, MAX_CHAINED + 1);
-    const found = (await q.query<{ token: string }>(sql, params, { prepare: false })).rows.map((r) => r.token);
+    const found = (await q.query<{ token: string }>(sql, params, { prepare: !req.planPerCall })).rows.map((r) => r.token);
     if (found.length > MAX_CHAINED) throw badRequest(`The chain on '${f.param}' matches more than ${MAX_CHAINED} resources: narrow it`, [f.param]);
     filters.push({ kind: 'token', param: f.param, values: [...f.tokens, ...found], not: false });
   }
@@ -59,13 +59,14 @@ export async function resolveChains(q: Queryable, req: SearchRequest, scope: Par
 export async function runSearch(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
   const req = await resolveChains(q, request, scope);
   const { where, params } = buildWhere(req, scope);
-  // Search statements are planned for their values on every call, not prepared: the generic plan PostgreSQL may
+  // A client's search is planned for its values on every call, not prepared: the generic plan PostgreSQL may
   // switch a prepared statement to cannot know whether a filter matches 20 rows or 20,000, and for 20,000
   // matches it read and sorted every one of them (26 ms) where the plan for the values reads the page along the
-  // (resource_type, last_updated, id) index (0.03 ms). Planning costs about 0.1 ms. (bench/search-plan.ts)
-  const unprepared = { prepare: false };
+  // (resource_type, last_updated, id) index (0.03 ms). Planning costs about 0.1 ms (bench/search-plan.ts), which
+  // the gateway's own selective lookups (native ingest) do not pay.
+  const how = { prepare: !req.planPerCall };
   const countAll = async (): Promise<number> =>
-    Number((await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params, unprepared)).rows[0]?.n ?? 0);
+    Number((await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params, how)).rows[0]?.n ?? 0);
   if (req.summaryCount) return { resources: [], included: [], total: await countAll(), more: false, unknown: req.unknown };
 
   const order = req.sort === 'asc' ? 'ASC' : 'DESC';
@@ -73,7 +74,7 @@ export async function runSearch(q: Queryable, request: SearchRequest, scope: Par
     `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.parties FROM resources r WHERE ${where}
      ORDER BY r.last_updated ${order}, r.id ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
     [...params, req.count + 1, req.offset],
-    unprepared,
+    how,
   );
   const more = rows.rows.length > req.count;
   const page = more ? rows.rows.slice(0, req.count) : rows.rows;
