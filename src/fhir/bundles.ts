@@ -31,6 +31,8 @@ export function searchsetBundle(args: {
   matches: StoredVersion[];
   included: StoredVersion[];
   total?: number;
+  /** Whether matches follow this page, when the caller knows it without a total. */
+  more?: boolean;
   count: number;
   offset: number;
   outcome?: OperationOutcome;
@@ -40,7 +42,7 @@ export function searchsetBundle(args: {
     { relation: 'self', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: String(offset) })}` },
     { relation: 'first', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: '0' })}` },
   ];
-  const hasNext = total !== undefined ? offset + matches.length < total : matches.length === count;
+  const hasNext = args.more ?? (total !== undefined ? offset + matches.length < total : matches.length === count);
   if (hasNext && count > 0) link.push({ relation: 'next', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: String(offset + count) })}` });
   if (offset > 0) link.push({ relation: 'previous', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: String(Math.max(0, offset - count)) })}` });
   const entry: BundleEntry[] = [

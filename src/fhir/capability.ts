@@ -5,8 +5,30 @@ import { SERVER_OWNED_TYPES } from '../access/policy.ts';
 
 const ALL_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
 const READ_INTERACTIONS = ['read', 'vread', 'history-instance', 'history-type', 'search-type'];
-import type { SearchParameterRegistry } from './search/parameters.ts';
-import { SUPPORTED_INCLUDES, SUPPORTED_REVINCLUDES } from './search/parse.ts';
+import type { CompiledSearchParameter, SearchParameterRegistry } from './search/parameters.ts';
+import { supportedIncludes, supportedRevIncludes } from './search/parse.ts';
+
+/** A parameter's description, and for a reference what else it takes: R4 lists no chains or modifiers of its own. */
+function searchDocumentation(registry: SearchParameterRegistry, sp: CompiledSearchParameter): string | undefined {
+  if (sp.type !== 'reference') return sp.definition.description;
+  const chained = [...new Set(sp.targets.flatMap((t) => registry.forType(t).filter((c) => c.type !== 'reference').map((c) => c.code)))].sort();
+  return [
+    sp.definition.description,
+    `Points at ${sp.targets.join(', ')}. Values Type/id, id, or an absolute URL of this server.`,
+    `Modifiers: :not, :Type, :identifier (system|value: the Reference.identifier sent, or a referenced resource carrying that identifier).`,
+    `Chains, one level: ${sp.code}.<${chained.join(' | ')}> (e.g. ${sp.code}.identifier=system|value), also ${sp.code}:Type.<parameter>.`,
+  ].join(' ');
+}
+
+/**
+ * `_has:Source:reference:parameter` on the types a reference parameter may point at. R4 has no SearchParameter
+ * for `_has` (it is not a parameter of its own but a form, as chains are): the type's documentation says it.
+ */
+function hasDocumentation(registry: SearchParameterRegistry, type: string): string | undefined {
+  const sources = supportedRevIncludes(registry, type, WRITABLE_TYPES);
+  if (sources.length === 0) return undefined;
+  return `Reverse chaining: _has:<Type>:<reference>:<parameter>=value, one level, through ${sources.join(', ')} (e.g. _has:Task:focus:status=requested on ServiceRequest); only resources the caller may read count.`;
+}
 
 /** Something another part of the gateway adds to the CapabilityStatement (a read-only type, an operation, an extension). */
 export interface CapabilityContribution {
@@ -49,12 +71,13 @@ export function buildCapabilityStatement(args: {
     conditionalCreate: !SERVER_OWNED_TYPES.includes(type),
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
-    searchInclude: SUPPORTED_INCLUDES.filter((i) => i.startsWith(`${type}:`)),
-    searchRevInclude: SUPPORTED_REVINCLUDES.filter((i) => i.startsWith(`${type}:`) || type === 'Task'),
+    documentation: hasDocumentation(registry, type),
+    searchInclude: supportedIncludes(registry, type),
+    searchRevInclude: supportedRevIncludes(registry, type, WRITABLE_TYPES),
     searchParam: [
       { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
       { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
-      ...registry.forType(type).map((sp) => ({ name: sp.code, type: sp.type, definition: sp.definition.url, documentation: sp.definition.description })),
+      ...registry.forType(type).map((sp) => ({ name: sp.code, type: sp.type, definition: sp.definition.url, documentation: searchDocumentation(registry, sp) })),
     ],
   }));
   for (const c of contributions) {
@@ -117,7 +140,12 @@ export function buildCapabilityStatement(args: {
           { name: '_count', type: 'number', documentation: `Page size, at most 200` },
           { name: '_sort', type: 'string', documentation: '_lastUpdated or -_lastUpdated' },
           { name: '_summary', type: 'token', documentation: 'count' },
-          { name: '_total', type: 'token', documentation: 'none | estimate | accurate' },
+          {
+            name: '_total',
+            type: 'token',
+            documentation:
+              'none | estimate | accurate. Default (and estimate): Bundle.total only where the page shows it, i.e. a page that is not full; accurate counts every match. _summary=count is always exact. Paging needs no total: a next link is given exactly when more matches follow.',
+          },
         ],
         operation: systemOps.length ? systemOps : undefined,
       },

@@ -9,7 +9,7 @@ import { canChange, canRead, checkOrganizationWrite, checkWriteAllowed, DIRECTOR
 import { badRequest, forbidden, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed, unprocessable } from './outcomes.ts';
 import { extractIndexValues } from './search/index-values.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
-import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
+import { parseSearch, type Query, type SearchOptions, type SearchRequest } from './search/parse.ts';
 import { runSearch, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
@@ -210,8 +210,8 @@ export class Repository {
     return found;
   }
 
-  parseSearch(resourceType: string, query: Query): SearchRequest {
-    return parseSearch(this.deps.registry, resourceType, query);
+  parseSearch(resourceType: string, query: Query, options?: SearchOptions): SearchRequest {
+    return parseSearch(this.deps.registry, resourceType, query, options);
   }
 
   async search(req: SearchRequest): Promise<SearchResult> {

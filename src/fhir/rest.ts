@@ -81,7 +81,7 @@ export async function searchType(services: RestServices, req: FhirRequest, type:
   checkType(type);
   services.requireScope(req, type, 's');
   const repo = repoFor(services, req);
-  const search = repo.parseSearch(type, req.query);
+  const search = repo.parseSearch(type, req.query, { baseUrl: services.baseUrl, planPerCall: true });
   if (search.unknown.length > 0 && strict(req)) {
     throw badRequest(`Unknown search parameters: ${search.unknown.join(', ')}`, search.unknown);
   }
@@ -97,6 +97,7 @@ export async function searchType(services: RestServices, req: FhirRequest, type:
       matches: result.resources,
       included: result.included,
       total: result.total,
+      more: result.more,
       count: search.count,
       offset: search.offset,
       outcome: unknownOutcome,

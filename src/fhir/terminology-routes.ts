@@ -2,25 +2,50 @@ import { requireScope } from '../auth/scopes.ts';
 import type { Bundle, CodeSystem, ConceptMap, Resource } from '@medplum/fhirtypes';
 import type { Terminology } from '../native/mapping/index.ts';
 import type { CapabilityContribution } from './capability.ts';
-import { badRequest, notFound } from './outcomes.ts';
+import { badRequest, notFound, outcome } from './outcomes.ts';
+import { MAX_COUNT } from './search/parse.ts';
 import type { FhirRequest } from './rest-types.ts';
 import type { FhirRouter } from './router.ts';
 
 type Conformance = CodeSystem | ConceptMap;
 
-function searchset(baseUrl: string, type: string, resources: Conformance[]): Bundle {
+const SEARCH_PARAMETERS = ['url', 'name', '_id', '_count', '_offset', '_summary', '_total', '_format', '_pretty'];
+
+/** A page of the matches, with the paging a client walks by (`_count`, `_offset`; `_summary=count`: the total only). */
+function searchset(baseUrl: string, type: string, matches: Conformance[], req: FhirRequest): Bundle {
+  const count = req.query._count?.[0];
+  const offset = req.query._offset?.[0];
+  if (count !== undefined && !/^\d{1,6}$/.test(count)) throw badRequest('_count must be a whole number', ['_count']);
+  if (offset !== undefined && !/^\d{1,9}$/.test(offset)) throw badRequest('_offset must be a whole number', ['_offset']);
+  const summary = req.query._summary?.[0];
+  if (summary !== undefined && summary !== 'count' && summary !== 'false') throw badRequest(`_summary supports only 'count' and 'false'`, ['_summary']);
+  const unknown = Object.keys(req.query).filter((k) => !SEARCH_PARAMETERS.includes(k));
+  if (unknown.length > 0 && /handling=strict/.test(req.headers.prefer ?? '')) throw badRequest(`Unknown search parameters: ${unknown.join(', ')}`, unknown);
+  // A small, fixed set: all of it on one page unless the client asks for less.
+  const n = Math.min(Number(count ?? MAX_COUNT), MAX_COUNT);
+  const from = Number(offset ?? 0);
+  const shown = summary === 'count' ? [] : matches.slice(from, from + n);
+  const kept: [string, string][] = Object.entries(req.query)
+    .filter(([k]) => k !== '_count' && k !== '_offset')
+    .flatMap(([k, vs]) => vs.map((v): [string, string] => [k, v]));
+  const link = (at: number): string => `${baseUrl}/${type}?${new URLSearchParams([...kept, ['_count', String(n)], ['_offset', String(at)]]).toString()}`;
   return {
     resourceType: 'Bundle',
     type: 'searchset',
-    total: resources.length,
-    entry: resources.map((r) => ({ fullUrl: `${baseUrl}/${type}/${r.id}`, resource: r as Resource, search: { mode: 'match' as const } })),
+    total: matches.length,
+    link: [{ relation: 'self', url: link(from) }, ...(summary !== 'count' && from + n < matches.length ? [{ relation: 'next', url: link(from + n) }] : [])],
+    entry: [
+      ...shown.map((r) => ({ fullUrl: `${baseUrl}/${type}/${r.id}`, resource: r as Resource, search: { mode: 'match' as const } })),
+      ...(unknown.length > 0 ? [{ resource: outcome('not-supported', `Ignored unknown search parameters: ${unknown.join(', ')}`, unknown, 'warning') as Resource, search: { mode: 'outcome' as const } }] : []),
+    ],
   };
 }
 
 function filter(resources: Conformance[], query: FhirRequest['query']): Conformance[] {
   const url = query.url?.[0];
   const name = query.name?.[0]?.toLowerCase();
-  return resources.filter((r) => (!url || r.url === url) && (!name || (r.name ?? '').toLowerCase().startsWith(name)));
+  const ids = query._id?.[0]?.split(',');
+  return resources.filter((r) => (!url || r.url === url) && (!name || (r.name ?? '').toLowerCase().startsWith(name)) && (!ids || ids.includes(r.id ?? '')));
 }
 
 /**
@@ -32,7 +57,7 @@ export function registerTerminologyRoutes(router: FhirRouter, baseUrl: string, t
   for (const type of ['CodeSystem', 'ConceptMap']) {
     router.add('GET', type, async (req) => {
       requireScope(req.ctx, type, 's');
-      return { status: 200, body: searchset(baseUrl, type, filter(byType[type], req.query)) };
+      return { status: 200, body: searchset(baseUrl, type, filter(byType[type], req.query), req) };
     });
     router.add('GET', `${type}/:id`, async (req, { id }) => {
       requireScope(req.ctx, type, 'r');

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, ListenStatus, QueryResult, Tx } from './database.ts';
+import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
 import { classifyDatabaseError } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
 
@@ -29,8 +29,10 @@ export interface PostgresOptions {
 // its parameters), so a connection never holds more than PREPARED_LIMIT of them.
 const PREPARED_LIMIT = 400;
 const preparedNames = new Map<string, string>();
-function statement(sql: string, params: unknown[] | undefined): string | pg.QueryConfig {
+function statement(sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): string | pg.QueryConfig {
   if (params === undefined) return sql;
+  // An unnamed statement is planned with its values each time (a custom plan).
+  if (options?.prepare === false) return { text: sql, values: params };
   let name = preparedNames.get(sql);
   if (name === undefined) {
     if (preparedNames.size >= PREPARED_LIMIT) return { text: sql, values: params };
@@ -45,8 +47,8 @@ class ClientTx implements Tx {
   constructor(client: pg.PoolClient | pg.Client) {
     this.client = client;
   }
-  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
-    const r = await this.client.query(statement(sql, params) as pg.QueryConfig);
+  async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const r = await this.client.query(statement(sql, params, options) as pg.QueryConfig);
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
   async exec(sql: string): Promise<void> {
@@ -109,8 +111,8 @@ export class PostgresDatabase implements Database {
     await old.end();
   }
 
-  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
-    const r = await this.pool.query(statement(sql, params) as pg.QueryConfig);
+  async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const r = await this.pool.query(statement(sql, params, options) as pg.QueryConfig);
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
 

@@ -56,7 +56,7 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
 
   router.add('POST', 'Subscription', async (req) => {
     deps.requireScope(req, 'Subscription', 'c');
-    const spec = parseSubscription(req.body, deps.topic);
+    const spec = await parseSubscription(req.body, deps.topic, fhirBaseUrl, deps.db);
     const repo = repoOf(req);
     await checkEndpoint(deps.policy, repo.ctx.organizationUra, spec.endpoint);
     const secret = spec.secret ?? newSecret();
@@ -111,7 +111,7 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
     deps.requireScope(req, 'Subscription', 'u');
     const repo = repoOf(req);
     const row = await own(repo, id);
-    const spec = parseSubscription(req.body, deps.topic);
+    const spec = await parseSubscription(req.body, deps.topic, fhirBaseUrl, deps.db);
     if ((req.body as { id?: string }).id !== id) throw badRequest(`The body's id must be ${id}`, ['Subscription.id']);
     await checkEndpoint(deps.policy, repo.ctx.organizationUra, spec.endpoint);
     // 'requested' or 'active' asked of a subscription in error or off re-activates it (handshake, then resume).

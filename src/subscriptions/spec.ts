@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Extension, Subscription } from '@medplum/fhirtypes';
 import { badRequest, HttpError, outcome } from '../fhir/outcomes.ts';
 import { parseQuery } from '../http/query.ts';
+import { URA_SYSTEM } from '../access/organizations.ts';
+import type { Queryable } from '../store/database.ts';
 import { BACKPORT, TOPIC_FILTERS, type TopicNames } from './topic.ts';
 
 /** Where a subscriber supplies its own signing secret (otherwise the gateway makes one and returns it once). */
@@ -48,21 +50,79 @@ function whole(e: Extension | undefined, min: number, max: number, expression: s
   return v;
 }
 
-/** Parses `Task?owner=Organization/1&status=requested` into filters the topic offers; refuses any other. */
-export function parseFilterCriteria(criteria: string[]): Filters {
+const TASK_STATUSES = ['draft', 'requested', 'received', 'accepted', 'rejected', 'ready', 'cancelled', 'in-progress', 'on-hold', 'failed', 'completed', 'entered-in-error'];
+const PRIORITIES = ['routine', 'urgent', 'asap', 'stat'];
+/** What Task.owner and Task.requester may point at (the Task-owner/Task-requester targets the gateway serves). */
+// (Patient left out: the check that a filter's reference exists must not tell anyone which patients exist.)
+const PARTY_TYPES = ['Organization', 'HealthcareService', 'Practitioner', 'PractitionerRole'];
+const FILTER = 'Subscription.criteria.extension';
+
+/** A code of a required binding, bare or with its system; anything else can never match and is refused. */
+function code(param: string, value: string, system: string, codes: string[]): string {
+  const bare = value.startsWith(`${system}|`) ? value.slice(system.length + 1) : value;
+  if (!codes.includes(bare)) throw invalid(`The filter ${param}=${value} can never match: ${param} is one of ${codes.join(', ')} (system ${system})`, FILTER);
+  return bare;
+}
+
+/**
+ * An organisation as a filter value: `Organization/<id>`, `<id>`, `{base}/Organization/<id>` (the gateway's own
+ * URL), or `<URA system>|<URA>` (also what `owner:identifier=` takes). Which organisation it is, and whether it
+ * exists, is decided against the directory by `resolveFilterParties`; here only forms that can never match are refused.
+ */
+function party(param: string, identifier: boolean, value: string, fhirBaseUrl: string): string {
+  if (identifier) {
+    if (!value.includes('|')) return `${URA_SYSTEM}|${value}`;
+    if (value.startsWith(`${URA_SYSTEM}|`) && value.length > URA_SYSTEM.length + 1) return value;
+    throw invalid(`The filter ${param}:identifier=${value} can never match: the gateway knows organisations by URA (${URA_SYSTEM}|<URA>)`, FILTER);
+  }
+  if (value.includes('|')) {
+    if (value.startsWith(`${URA_SYSTEM}|`) && value.length > URA_SYSTEM.length + 1) return value;
+    throw invalid(`The filter ${param}=${value} can never match: name the organisation as Organization/<id> or ${param}:identifier=${URA_SYSTEM}|<URA>`, FILTER);
+  }
+  const relative = value.startsWith(`${fhirBaseUrl}/`) ? value.slice(fhirBaseUrl.length + 1) : value;
+  const m = /^(?:([A-Za-z]+)\/)?([A-Za-z0-9\-.]{1,64})$/.exec(relative);
+  if (!m || (m[1] !== undefined && !PARTY_TYPES.includes(m[1]))) {
+    throw invalid(`The filter ${param}=${value} can never match: a Task's ${param} is a reference to this server (${PARTY_TYPES.join(', ')}), e.g. Organization/<id> or ${fhirBaseUrl}/Organization/<id>`, FILTER);
+  }
+  return relative;
+}
+
+/**
+ * Parses `Task?owner=Organization/1&status=requested` into filters the topic offers, in the forms the outbox
+ * matches. A filter the gateway cannot honour (another parameter or modifier, a value that can never match) is
+ * refused (Backport IG: a server SHALL reject a filter it cannot honour), never accepted and silent.
+ */
+export function parseFilterCriteria(criteria: string[], fhirBaseUrl: string): Filters {
   const filters: Filters = [];
   for (const c of criteria) {
     const m = /^Task\?(.*)$/.exec(c.trim());
-    if (!m) throw invalid(`A filter of the handover topic reads like Task?owner=Organization/123, got '${c}'`, 'Subscription.criteria.extension');
+    if (!m) throw invalid(`A filter of the handover topic reads like Task?owner=Organization/123, got '${c}'`, FILTER);
     const query = parseQuery(`?${m[1]}`);
-    for (const [param, values] of Object.entries(query)) {
-      if (!(TOPIC_FILTERS as readonly string[]).includes(param)) {
-        throw invalid(`The handover topic cannot filter by '${param}'; it offers ${TOPIC_FILTERS.join(', ')}`, 'Subscription.criteria.extension');
+    for (const [raw, values] of Object.entries(query)) {
+      const [param, modifier] = raw.split(':', 2) as [string, string | undefined];
+      const identifier = modifier === 'identifier' && (param === 'owner' || param === 'requester');
+      if (!(TOPIC_FILTERS as readonly string[]).includes(param) || (modifier !== undefined && !identifier)) {
+        throw invalid(`The handover topic cannot filter by '${raw}'; it offers ${TOPIC_FILTERS.join(', ')} (and owner:identifier, requester:identifier)`, FILTER);
       }
       for (const v of values) {
         const list = v.split(',').filter(Boolean);
-        if (list.length === 0) throw invalid(`The filter '${param}' needs a value`, 'Subscription.criteria.extension');
-        filters.push([param, list]);
+        if (list.length === 0) throw invalid(`The filter '${raw}' needs a value`, FILTER);
+        filters.push([
+          param,
+          list.map((value) => {
+            switch (param) {
+              case 'owner':
+              case 'requester':
+                return party(param, identifier, value, fhirBaseUrl);
+              case 'status':
+                return code(param, value, 'http://hl7.org/fhir/task-status', TASK_STATUSES);
+              case 'priority':
+                return code(param, value, 'http://hl7.org/fhir/request-priority', PRIORITIES);
+              default:
+                return value;
+            }
+          }),
+        ]);
       }
     }
   }
@@ -102,13 +162,71 @@ export function fhirJsonMime(mime: string): { contentType: string } | undefined 
   return { contentType: mime.trim() };
 }
 
-/** Checks a Subscription against what the gateway supports (Backport IG 1.1.0 R4 shape). */
-export function parseSubscription(body: unknown, topic: TopicNames): SubscriptionSpec {
+/**
+ * The organisations of owner and requester filters looked up: a reference must point at a resource that exists
+ * and a URA must be an Organization's, or the filter could never fire (422 naming it). A bare value is an id (FHIR),
+ * or else a URA (what the gateway took before). An Organization named by reference is matched by its URA as well,
+ * so a Task that names it by URA, or by an absolute URL of this server, fires the filter too.
+ */
+export async function resolveFilterParties(q: Queryable, filters: Filters): Promise<Filters> {
+  const resolved: Filters = [];
+  for (const [param, values] of filters) {
+    if (param !== 'owner' && param !== 'requester') {
+      resolved.push([param, values]);
+      continue;
+    }
+    const out = new Set<string>();
+    for (const value of values) {
+      if (value.startsWith(`${URA_SYSTEM}|`)) {
+        if (!(await organizationWithUra(q, value.slice(URA_SYSTEM.length + 1)))) throw invalid(`The filter ${param}=${value} can never match: no organisation has URA ${value.slice(URA_SYSTEM.length + 1)}`, FILTER);
+        out.add(value);
+        continue;
+      }
+      const [type, id] = value.includes('/') ? (value.split('/') as [string, string]) : ['Organization', value];
+      const found = await q.query<{ ura: string | null }>(
+        `SELECT (SELECT i->>'value' FROM jsonb_array_elements(content->'identifier') i WHERE i->>'system' = $3 LIMIT 1) AS ura
+         FROM resources WHERE resource_type = $1 AND id = $2 AND NOT deleted`,
+        [type, id, URA_SYSTEM],
+      );
+      const row = found.rows[0];
+      if (row) {
+        out.add(`${type}/${id}`);
+        if (type === 'Organization' && row.ura) out.add(`${URA_SYSTEM}|${row.ura}`);
+      } else if (!value.includes('/') && (await organizationWithUra(q, value))) {
+        out.add(`${URA_SYSTEM}|${value}`);
+      } else {
+        throw invalid(`The filter ${param}=${value} can never match: there is no ${type}/${id}`, FILTER);
+      }
+    }
+    resolved.push([param, [...out]]);
+  }
+  return resolved;
+}
+
+async function organizationWithUra(q: Queryable, ura: string): Promise<boolean> {
+  const r = await q.query(`SELECT 1 FROM resources WHERE resource_type = 'Organization' AND NOT deleted AND tokens && $1::text[] LIMIT 1`, [[`identifier=${URA_SYSTEM}|${ura}`]]);
+  return r.rows.length > 0;
+}
+
+/**
+ * Checks a Subscription against what the gateway supports (Backport IG 1.1.0 R4 shape), and its filters against
+ * the directory (`q`): a filter naming an organisation that does not exist is refused.
+ */
+export async function parseSubscription(body: unknown, topic: TopicNames, fhirBaseUrl: string, q: Queryable): Promise<SubscriptionSpec> {
+  const spec = subscriptionShape(body, topic, fhirBaseUrl);
+  return { ...spec, filters: await resolveFilterParties(q, spec.filters) };
+}
+
+/** The checks that need nothing but the body. */
+function subscriptionShape(body: unknown, topic: TopicNames, fhirBaseUrl: string): SubscriptionSpec {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a Subscription');
   const sub = structuredClone(body) as Subscription & { _criteria?: { extension?: Extension[] }; channel?: Subscription['channel'] & { _payload?: { extension?: Extension[] } } };
   if (sub.resourceType !== 'Subscription') throw badRequest(`resourceType must be Subscription, got '${String(sub.resourceType)}'`, ['resourceType']);
   if (!sub.criteria || !topic.accepted.includes(sub.criteria)) throw invalid(`Subscription.criteria must be the topic ${topic.canonical}`, 'Subscription.criteria');
-  const filters = parseFilterCriteria(ext(sub._criteria?.extension, 'backport-filter-criteria').map((e) => String(e.valueString ?? '')));
+  const filters = parseFilterCriteria(
+    ext(sub._criteria?.extension, 'backport-filter-criteria').map((e) => String(e.valueString ?? '')),
+    fhirBaseUrl,
+  );
   const channel = sub.channel as ((typeof sub)['channel'] & { _type?: { extension?: Extension[] } }) | undefined;
   if (!channel) throw invalid('Subscription.channel.type must be rest-hook', 'Subscription.channel.type');
   checkChannelType(channel.type, channel._type?.extension ?? []);

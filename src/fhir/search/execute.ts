@@ -1,12 +1,15 @@
 import type { Queryable } from '../../store/database.ts';
 import { orderedResource, resourceStore, type PartyScope, type StoredVersion } from '../../store/resource-store.ts';
-import type { SearchRequest } from './parse.ts';
-import { buildWhere } from './sql.ts';
+import { badRequest } from '../outcomes.ts';
+import type { Filter, SearchRequest } from './parse.ts';
+import { buildWhere, chainQuery } from './sql.ts';
 
 export interface SearchResult {
   resources: StoredVersion[];
   included: StoredVersion[];
   total?: number;
+  /** Whether matches follow this page: known without counting (one row more is read than the page holds). */
+  more: boolean;
   unknown: string[];
 }
 
@@ -30,25 +33,63 @@ const toStored = (r: Row): StoredVersion => ({
   parties: r.parties,
 });
 
-export async function runSearch(q: Queryable, req: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
+/** More chained resources than this (`owner.name=a` matching half the directory) is refused rather than cut short. */
+const MAX_CHAINED = 1000;
+
+/**
+ * A chain (`owner.identifier=…`) becomes the references it stands for, found first with the caller's scope: as a
+ * subquery inside the page statement its values were unknown when the plan was made, and PostgreSQL read and sorted
+ * every match (40 ms for 20,000) instead of the page (bench/search-plan.ts).
+ */
+export async function resolveChains(q: Queryable, req: SearchRequest, scope: PartyScope): Promise<SearchRequest> {
+  if (!req.filters.some((f) => f.kind === 'chain')) return req;
+  const filters: Filter[] = [];
+  for (const f of req.filters) {
+    if (f.kind !== 'chain') {
+      filters.push(f);
+      continue;
+    }
+    const { where: sql, params } = chainQuery(f, scope, MAX_CHAINED + 1);
+    const found = (await q.query<{ token: string }>(sql, params, { prepare: !req.planPerCall })).rows.map((r) => r.token);
+    if (found.length > MAX_CHAINED) throw badRequest(`The chain on '${f.param}' matches more than ${MAX_CHAINED} resources: narrow it`, [f.param]);
+    filters.push({ kind: 'token', param: f.param, values: [...f.tokens, ...found], not: false });
+  }
+  return { ...req, filters };
+}
+
+export async function runSearch(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
+  const req = await resolveChains(q, request, scope);
   const { where, params } = buildWhere(req, scope);
-  const countAll = async (): Promise<number> => Number((await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params)).rows[0]?.n ?? 0);
-  if (req.summaryCount) return { resources: [], included: [], total: await countAll(), unknown: req.unknown };
+  // A client's search is planned for its values on every call, not prepared: the generic plan PostgreSQL may
+  // switch a prepared statement to cannot know whether a filter matches 20 rows or 20,000, and for 20,000
+  // matches it read and sorted every one of them (26 ms) where the plan for the values reads the page along the
+  // (resource_type, last_updated, id) index (0.03 ms). Planning costs about 0.1 ms (bench/search-plan.ts), which
+  // the gateway's own selective lookups (native ingest) do not pay.
+  const how = { prepare: !req.planPerCall };
+  const countAll = async (): Promise<number> =>
+    Number((await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params, how)).rows[0]?.n ?? 0);
+  if (req.summaryCount) return { resources: [], included: [], total: await countAll(), more: false, unknown: req.unknown };
 
   const order = req.sort === 'asc' ? 'ASC' : 'DESC';
-  // The page is a parameter too: the statement's text then depends only on which filters a search uses, and is
-  // prepared once (src/store/postgres.ts) instead of once per page size and offset.
   const rows = await q.query<Row>(
     `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.number_texts, r.parties FROM resources r WHERE ${where}
      ORDER BY r.last_updated ${order}, r.id ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-    [...params, req.count, req.offset],
+    [...params, req.count + 1, req.offset],
+    how,
   );
-  // A page that is not full is the last one, and says the total itself: most searches need no count.
-  let total: number | undefined;
-  if (req.total === 'accurate') total = rows.rows.length < req.count && (rows.rows.length > 0 || req.offset === 0) ? req.offset + rows.rows.length : await countAll();
-  const resources = rows.rows.map(toStored);
+  const more = rows.rows.length > req.count;
+  const page = more ? rows.rows.slice(0, req.count) : rows.rows;
+  // The last page says the total itself (offset + its rows), unless it is past the end: most searches need no count.
+  const shown = !more && (page.length > 0 || req.offset === 0) ? req.offset + page.length : undefined;
+  const total = req.total === 'none' ? undefined : (shown ?? (req.total === 'accurate' ? await countAll() : undefined));
+  const resources = page.map(toStored);
   const included = await includes(q, req, resources, scope);
-  return { resources, included, total, unknown: req.unknown };
+  return { resources, included, total, more, unknown: req.unknown };
+}
+
+/** A reference to the gateway's own base given absolutely is its relative one; anything else stays as it is. */
+function ownRelative(ref: string | undefined, baseUrl: string | undefined): string | undefined {
+  return ref && baseUrl && ref.startsWith(`${baseUrl}/`) ? ref.slice(baseUrl.length + 1) : ref;
 }
 
 async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion[], scope: PartyScope): Promise<StoredVersion[]> {
@@ -58,9 +99,9 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
   for (const inc of req.includes) {
     for (const m of matches) {
       for (const value of inc.parameter.evaluate(m.content)) {
-        const ref = (value as { reference?: string }).reference;
-        const match = ref ? /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(ref) : null;
-        if (!match) continue;
+        const ref = ownRelative((value as { reference?: string }).reference, req.baseUrl);
+        const match = ref ? /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(ref) : null;
+        if (!match || (inc.targetType !== undefined && match[1] !== inc.targetType)) continue;
         const key = `${match[1]}/${match[2]}`;
         if (seen.has(key)) continue;
         seen.add(key);

@@ -43,6 +43,10 @@ function tokenValues(param: string, value: unknown, out: Set<string>, implicitSy
 }
 
 function referenceValues(param: string, value: unknown, out: Set<string>): void {
+  // A logical reference (Reference.identifier, the Dutch way of naming an organisation by URA) is found by
+  // `param:identifier=system|value`, whether or not a literal reference stands beside it.
+  const identifier = (value as { identifier?: Coded } | undefined)?.identifier;
+  if (identifier) tokenValues(`${param}:identifier`, identifier, out);
   const ref = (value as Coded | undefined)?.reference;
   if (!ref) return;
   out.add(`${param}=${ref}`);

@@ -12,6 +12,8 @@ export interface CompiledSearchParameter {
   resourceType: string;
   type: SearchParamType;
   definition: SearchParameter;
+  /** For a reference: the types it may point at (`target`, the R4 list narrowed to the types the gateway serves). */
+  targets: string[];
   /** The parameter's FHIRPath expression, compiled once (the fast path where it covers the expression). */
   evaluate: (resource: object) => unknown[];
   /** The same by fhirpath.js alone, which the tests compare the fast path with. */
@@ -58,6 +60,8 @@ export class SearchParameterRegistry {
       if (!['token', 'reference', 'string', 'date'].includes(sp.type)) {
         throw new Error(`Search parameter ${sp.id}: type ${sp.type} is not supported`);
       }
+      // Chains, _has and _revinclude follow a reference only to the types it names.
+      if (sp.type === 'reference' && !sp.target?.length) throw new Error(`Search parameter ${sp.id}: a reference needs its target types`);
       let compiled: (resource: object) => unknown[];
       try {
         compiled = fhirpath.compile(sp.expression, r4model) as (resource: object) => unknown[];
@@ -70,7 +74,7 @@ export class SearchParameterRegistry {
         if (!params) this.byType.set(base, (params = new Map()));
         const evaluate = fast ? withFastPath(base, fast, compiled) : compiled;
         const implicitSystem = sp.type === 'token' ? implicitSystemOf(definitions, base, sp.expression) : undefined;
-        params.set(sp.code, { code: sp.code, resourceType: base, type: sp.type as SearchParamType, definition: sp, evaluate, evaluateWithFhirpathJs: compiled, implicitSystem });
+        params.set(sp.code, { code: sp.code, resourceType: base, type: sp.type as SearchParamType, definition: sp, targets: sp.target ?? [], evaluate, evaluateWithFhirpathJs: compiled, implicitSystem });
       }
     }
   }

@@ -9,12 +9,22 @@ export type Filter =
   | { kind: 'lastUpdated'; prefix: DatePrefix; low: string; high: string }
   | { kind: 'token'; param: string; values: string[]; not: boolean }
   | { kind: 'string'; param: string; values: string[]; exact: boolean }
-  | { kind: 'date'; param: string; prefix: DatePrefix; low: string; high: string };
+  | { kind: 'date'; param: string; prefix: DatePrefix; low: string; high: string }
+  /**
+   * A reference to a resource of `targets` that matches `inner` (`owner.identifier=…`, `owner:identifier=…`), or
+   * whose reference is indexed as one of `tokens` (a Reference.identifier the client sent). What the chained
+   * resources are is decided with the caller's scope too: a chain never follows a reference the caller cannot read.
+   */
+  | { kind: 'chain'; param: string; targets: string[]; inner: Filter; tokens: string[] }
+  /** `_has:Task:focus:status=requested`: a resource of `source` matching `inner` refers to it through `param`. */
+  | { kind: 'has'; source: string; param: string; inner: Filter };
 
 export interface IncludeSpec {
   sourceType: string;
   param: string;
   parameter: CompiledSearchParameter;
+  /** `_include=Task:owner:Organization`: only references to this type. */
+  targetType?: string;
 }
 
 export interface SearchRequest {
@@ -26,18 +36,56 @@ export interface SearchRequest {
   includes: IncludeSpec[];
   revIncludes: IncludeSpec[];
   summaryCount: boolean;
-  total: 'none' | 'accurate';
+  /**
+   * `page` (the default, and what `_total=estimate` gets): a total only where the page itself shows it (a page
+   * that is not full ends the matches); `accurate` counts every match when the page does not show it; `none` never.
+   * Counting 20,000 matches costs a thousand times the page of 20 (issue 19.1).
+   */
+  total: 'none' | 'page' | 'accurate';
   /** Parameters the server does not know: ignored, and reported (or refused under strict handling). */
   unknown: string[];
+  /** The gateway's FHIR base: references to it given as absolute URLs are its own relative ones. */
+  baseUrl?: string;
+  /** Plan the statements for their values on every call instead of preparing them once (see runSearch). */
+  planPerCall: boolean;
+}
+
+export interface SearchOptions {
+  /** The gateway's FHIR base URL (`{PUBLIC_URL}/fhir`): `owner={base}/Organization/x` is `owner=Organization/x`. */
+  baseUrl?: string;
+  /**
+   * A client's search, whose matches may be 20 rows or 20,000: planned for its values each time (about 0.1 ms)
+   * rather than prepared. The gateway's own lookups (by reference, by identifier) are selective and stay prepared.
+   */
+  planPerCall?: boolean;
 }
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 200;
 const MAX_OFFSET = 100_000;
 
-/** The only _include / _revinclude targets the gateway supports (listed in the CapabilityStatement). */
-export const SUPPORTED_INCLUDES = ['Task:focus', 'Task:patient', 'Task:owner', 'Task:encounter'];
-export const SUPPORTED_REVINCLUDES = ['Provenance:target'];
+/** `_include=Type:param`: every reference parameter of a type can include what it points at. */
+export function supportedIncludes(registry: SearchParameterRegistry, type: string): string[] {
+  return registry
+    .forType(type)
+    .filter((sp) => sp.type === 'reference')
+    .map((sp) => `${type}:${sp.code}`);
+}
+
+/** `_revinclude=Source:param` on `type`: every reference parameter of any type that may point at `type`. */
+export function supportedRevIncludes(registry: SearchParameterRegistry, type: string, sourceTypes: readonly string[]): string[] {
+  return sourceTypes.flatMap((source) =>
+    registry
+      .forType(source)
+      .filter((sp) => sp.type === 'reference' && sp.targets.includes(type))
+      .map((sp) => `${source}:${sp.code}`),
+  );
+}
+
+/** The reference parameters of `type` a chain can follow, and the parameters of their targets it can end in. */
+export function chainTargets(registry: SearchParameterRegistry, sp: CompiledSearchParameter, chained: string, only?: string): string[] {
+  return sp.targets.filter((t) => (only === undefined || t === only) && registry.get(t, chained) !== undefined && registry.get(t, chained)?.type !== 'reference');
+}
 
 const DATE_PREFIXES = new Set(['eq', 'ne', 'lt', 'gt', 'le', 'ge', 'sa', 'eb', 'ap']);
 
@@ -57,7 +105,84 @@ function parseDate(raw: string, name: string): { prefix: DatePrefix; low: string
 /** Query values as arrays of strings, whatever the HTTP layer made of them. */
 export type Query = Record<string, string[]>;
 
-export function parseSearch(registry: SearchParameterRegistry, resourceType: string, query: Query): SearchRequest {
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+
+/** A reference value as the index holds it: `{base}/Type/id` is `Type/id`; with `:Type`, a bare id is `Type/id`. */
+function referenceValue(value: string, baseUrl: string | undefined, type: string | undefined): string[] {
+  if (baseUrl && value.startsWith(`${baseUrl}/`)) return [value.slice(baseUrl.length + 1), value];
+  if (type && !value.includes('/')) return [`${type}/${value}`];
+  return [value];
+}
+
+/**
+ * One parameter with its modifier and value, on `type`: a filter, or undefined when the gateway does not support
+ * it (ignored with a warning, or refused under strict handling). Chains and `_has` are parsed by the caller; this
+ * is also what their inner parameter is parsed by.
+ */
+function parseParameter(registry: SearchParameterRegistry, type: string, name: string, modifier: string | undefined, value: string, options: SearchOptions): Filter | undefined | null {
+  switch (name) {
+    case '_id':
+      return modifier ? undefined : { kind: 'id', values: value.split(',') };
+    case '_lastUpdated':
+      return modifier ? undefined : { kind: 'lastUpdated', ...parseDate(value, name) };
+  }
+  const sp = registry.get(type, name);
+  if (!sp) return undefined;
+  const values = value.split(',').filter((v) => v !== '');
+  // An empty value filters nothing (FHIR: a parameter without a value is ignored).
+  if (values.length === 0) return null;
+  switch (sp.type) {
+    case 'token':
+      if (modifier && modifier !== 'not') return undefined;
+      return { kind: 'token', param: name, values: values.map((v) => `${name}=${v}`), not: modifier === 'not' };
+    case 'reference': {
+      if (modifier === 'identifier') {
+        const targets = chainTargets(registry, sp, 'identifier');
+        if (targets.length === 0) return undefined;
+        // Reference.identifier as the client sent it, or a reference to a resource carrying that identifier.
+        const inner: Filter = { kind: 'token', param: 'identifier', values: values.map((v) => `identifier=${v}`), not: false };
+        return { kind: 'chain', param: name, targets, inner, tokens: values.map((v) => `${name}:identifier=${v}`) };
+      }
+      const typed = modifier !== undefined && modifier !== 'not' ? modifier : undefined;
+      if (modifier !== undefined && modifier !== 'not' && !(RESOURCE_TYPE.test(modifier) && sp.targets.includes(modifier))) return undefined;
+      return { kind: 'token', param: name, values: values.flatMap((v) => referenceValue(v, options.baseUrl, typed)).map((v) => `${name}=${v}`), not: modifier === 'not' };
+    }
+    case 'string':
+      if (modifier && modifier !== 'exact') return undefined;
+      return { kind: 'string', param: name, values: values.map(normalizeString), exact: modifier === 'exact' };
+    case 'date':
+      if (modifier) return undefined;
+      return { kind: 'date', param: name, ...parseDate(value, name) };
+  }
+}
+
+/** `owner.identifier=…`, `subject:Patient.identifier=…`: one level, ending in a parameter that is not a reference. */
+function parseChain(registry: SearchParameterRegistry, type: string, rawName: string, value: string, options: SearchOptions): Filter | undefined | null {
+  const dot = rawName.indexOf('.');
+  const [param, only] = rawName.slice(0, dot).split(':') as [string, string | undefined];
+  const [chained, modifier, ...rest] = rawName.slice(dot + 1).split(':') as [string, string | undefined, ...string[]];
+  const sp = registry.get(type, param);
+  if (!sp || sp.type !== 'reference' || chained.includes('.') || rest.length > 0 || modifier === 'not' || modifier === 'identifier') return undefined;
+  const targets = chainTargets(registry, sp, chained, only);
+  if (targets.length === 0) return undefined;
+  // The chained parameter must mean the same on every target (token, string or date alike).
+  const inners = targets.map((t) => parseParameter(registry, t, chained, modifier, value, options));
+  const inner = inners[0];
+  if (!inner || inners.some((i) => i === undefined || JSON.stringify(i) !== JSON.stringify(inner))) return inner === null ? null : undefined;
+  return { kind: 'chain', param, targets, inner, tokens: [] };
+}
+
+/** `_has:Task:focus:status=requested` on ServiceRequest. */
+function parseHas(registry: SearchParameterRegistry, type: string, rawName: string, value: string, options: SearchOptions): Filter | undefined | null {
+  const [, source, param, name, modifier, ...rest] = rawName.split(':') as [string, string | undefined, string | undefined, string | undefined, string | undefined, ...string[]];
+  if (!source || !param || !name || rest.length > 0 || name.includes('.') || name === '_has') return undefined;
+  const sp = registry.get(source, param);
+  if (!sp || sp.type !== 'reference' || !sp.targets.includes(type)) return undefined;
+  const inner = parseParameter(registry, source, name, modifier, value, options);
+  return inner ? { kind: 'has', source, param, inner } : inner;
+}
+
+export function parseSearch(registry: SearchParameterRegistry, resourceType: string, query: Query, options: SearchOptions = {}): SearchRequest {
   const req: SearchRequest = {
     resourceType,
     filters: [],
@@ -67,12 +192,14 @@ export function parseSearch(registry: SearchParameterRegistry, resourceType: str
     includes: [],
     revIncludes: [],
     summaryCount: false,
-    total: 'accurate',
+    total: 'page',
     unknown: [],
+    baseUrl: options.baseUrl,
+    planPerCall: options.planPerCall ?? false,
   };
   for (const [rawName, values] of Object.entries(query)) {
     for (const value of values) {
-      const [name, modifier] = rawName.split(':', 2) as [string, string | undefined];
+      const [name] = rawName.split(':', 1) as [string];
       switch (name) {
         case '_count': {
           if (!/^\d{1,6}$/.test(value)) throw badRequest(`_count must be a whole number, got '${value}'`, ['_count']);
@@ -97,67 +224,41 @@ export function parseSearch(registry: SearchParameterRegistry, resourceType: str
         }
         case '_total': {
           if (value === 'none') req.total = 'none';
-          else if (value === 'accurate' || value === 'estimate') req.total = 'accurate';
+          else if (value === 'accurate') req.total = 'accurate';
+          else if (value === 'estimate') req.total = 'page';
           else throw badRequest(`_total must be none, estimate or accurate`, ['_total']);
           continue;
         }
         case '_include':
         case '_revinclude': {
-          const list = name === '_include' ? SUPPORTED_INCLUDES : SUPPORTED_REVINCLUDES;
-          const [sourceType, param] = value.split(':');
-          const sp = sourceType && param ? registry.get(sourceType, param) : undefined;
-          if (!list.includes(value) || !sp || !sourceType || !param) {
-            throw badRequest(`${name}=${value} is not supported; supported: ${list.join(', ')}`, [name]);
-          }
-          if (name === '_include' && sourceType !== resourceType) {
-            throw badRequest(`_include=${value} does not apply to ${resourceType}`, [name]);
-          }
-          (name === '_include' ? req.includes : req.revIncludes).push({ sourceType, param, parameter: sp });
-          continue;
-        }
-        case '_id': {
-          req.filters.push({ kind: 'id', values: value.split(',') });
-          continue;
-        }
-        case '_lastUpdated': {
-          req.filters.push({ kind: 'lastUpdated', ...parseDate(value, name) });
+          req[name === '_include' ? 'includes' : 'revIncludes'].push(parseInclude(registry, resourceType, name, rawName, value));
           continue;
         }
         case '_format':
         case '_pretty':
           continue;
       }
-      const sp = registry.get(resourceType, name);
-      if (!sp) {
-        req.unknown.push(rawName);
-        continue;
-      }
-      const values = value.split(',').filter((v) => v !== '');
-      if (values.length === 0) continue;
-      switch (sp.type) {
-        case 'token':
-        case 'reference': {
-          if (modifier && modifier !== 'not') {
-            req.unknown.push(rawName);
-            continue;
-          }
-          req.filters.push({ kind: 'token', param: name, values: values.map((v) => `${name}=${v}`), not: modifier === 'not' });
-          break;
-        }
-        case 'string': {
-          if (modifier && modifier !== 'exact') {
-            req.unknown.push(rawName);
-            continue;
-          }
-          req.filters.push({ kind: 'string', param: name, values: values.map(normalizeString), exact: modifier === 'exact' });
-          break;
-        }
-        case 'date': {
-          req.filters.push({ kind: 'date', param: name, ...parseDate(value, name) });
-          break;
-        }
-      }
+      const modifier = rawName.includes(':') && !rawName.includes('.') ? rawName.slice(rawName.indexOf(':') + 1) : undefined;
+      const filter =
+        name === '_has'
+          ? parseHas(registry, resourceType, rawName, value, options)
+          : rawName.includes('.')
+            ? parseChain(registry, resourceType, rawName, value, options)
+            : parseParameter(registry, resourceType, rawName.split(':', 1)[0] ?? rawName, modifier, value, options);
+      if (filter === undefined) req.unknown.push(rawName);
+      else if (filter !== null) req.filters.push(filter);
     }
   }
   return req;
+}
+
+function parseInclude(registry: SearchParameterRegistry, resourceType: string, name: '_include' | '_revinclude', rawName: string, value: string): IncludeSpec {
+  const [sourceType, param, targetType, ...rest] = value.split(':');
+  const sp = sourceType && param ? registry.get(sourceType, param) : undefined;
+  const fits = name === '_include' ? sourceType === resourceType : sp?.targets.includes(resourceType);
+  if (rawName !== name || !sp || sp.type !== 'reference' || !sourceType || !param || rest.length > 0 || (targetType !== undefined && !sp.targets.includes(targetType)) || !fits) {
+    const what = name === '_include' ? `${resourceType}:<reference parameter of ${resourceType}>` : `<type>:<reference parameter that may point at ${resourceType}>`;
+    throw badRequest(`${rawName}=${value} is not supported on ${resourceType}; supported: ${what} (see the CapabilityStatement's searchInclude/searchRevInclude)`, [rawName]);
+  }
+  return { sourceType, param, parameter: sp, targetType };
 }

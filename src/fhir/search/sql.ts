@@ -37,29 +37,74 @@ function rangeCondition(prefix: DatePrefix, low: string, high: string, sLow: () 
   }
 }
 
+/**
+ * What `scope` lets the caller see of rows `alias` of `types`, as conditions: the same party rules as the
+ * Repository's reads, for the matches and for every row a chain or `_has` looks at.
+ */
+function scopeConditions(alias: string, types: readonly string[], scope: PartyScope, p: (v: unknown) => string): string[] {
+  const conditions: string[] = [];
+  const open = scope.open ?? [];
+  if (scope.parties) {
+    const closed = types.filter((t) => !open.includes(t));
+    if (closed.length === types.length) conditions.push(`${alias}.parties && ${p(scope.parties)}::text[]`);
+    else if (closed.length > 0) conditions.push(`(${alias}.resource_type <> ALL(${p(closed)}::text[]) OR ${alias}.parties && ${p(scope.parties)}::text[])`);
+  }
+  const owned = scope.ownerOnly;
+  if (owned) {
+    const only = types.filter((t) => owned.types.includes(t));
+    if (only.length === types.length) conditions.push(`${alias}.parties && ${p(owned.parties)}::text[]`);
+    else if (only.length > 0) conditions.push(`(${alias}.resource_type <> ALL(${p(only)}::text[]) OR ${alias}.parties && ${p(owned.parties)}::text[])`);
+  }
+  return conditions;
+}
+
 export function buildWhere(req: SearchRequest, scope: PartyScope = {}): SqlQuery {
   const params: unknown[] = [req.resourceType];
   const conditions = ['r.resource_type = $1', 'NOT r.deleted'];
   const p = (value: unknown): string => `$${params.push(value)}`;
-  if (scope.parties && !(scope.open ?? []).includes(req.resourceType)) conditions.push(`r.parties && ${p(scope.parties)}::text[]`);
-  if (scope.ownerOnly?.types.includes(req.resourceType)) conditions.push(`r.parties && ${p(scope.ownerOnly.parties)}::text[]`);
-  for (const f of req.filters) conditions.push(filterCondition(f, p));
+  conditions.push(...scopeConditions('r', [req.resourceType], scope, p));
+  for (const f of req.filters) conditions.push(filterCondition(f, 'r', scope, p));
   return { where: conditions.join(' AND '), params };
 }
 
-function filterCondition(f: Filter, p: (v: unknown) => string): string {
+/**
+ * The references the index holds (`owner=Organization/x`) of the chained resources the caller can see: an
+ * identifier nobody carries finds nothing.
+ */
+function chainedReferences(f: Extract<Filter, { kind: 'chain' }>, t: string, scope: PartyScope, p: (v: unknown) => string, limit?: number): string {
+  const where = [`${t}.resource_type = ANY(${p(f.targets)}::text[])`, `NOT ${t}.deleted`, ...scopeConditions(t, f.targets, scope, p), filterCondition(f.inner, t, scope, p)];
+  return `SELECT ${p(`${f.param}=`)} || ${t}.resource_type || '/' || ${t}.id AS token FROM resources ${t} WHERE ${where.join(' AND ')}${limit === undefined ? '' : ` LIMIT ${p(limit)}`}`;
+}
+
+/** A chain's references as a statement of its own, so that the page's plan is made for the values found. */
+export function chainQuery(f: Extract<Filter, { kind: 'chain' }>, scope: PartyScope, limit: number): SqlQuery {
+  const params: unknown[] = [];
+  const p = (value: unknown): string => `$${params.push(value)}`;
+  return { where: chainedReferences(f, 'c', scope, p, limit), params };
+}
+
+function filterCondition(f: Filter, a: string, scope: PartyScope, p: (v: unknown) => string): string {
   switch (f.kind) {
     case 'id':
-      return `r.id = ANY(${p(f.values)}::text[])`;
+      return `${a}.id = ANY(${p(f.values)}::text[])`;
     case 'lastUpdated':
-      return rangeCondition(f.prefix, 'r.last_updated', 'r.last_updated', () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`);
+      return rangeCondition(f.prefix, `${a}.last_updated`, `${a}.last_updated`, () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`);
     case 'token':
-      return f.not ? `NOT (r.tokens && ${p(f.values)}::text[])` : `r.tokens && ${p(f.values)}::text[]`;
+      return f.not ? `NOT (${a}.tokens && ${p(f.values)}::text[])` : `${a}.tokens && ${p(f.values)}::text[]`;
     case 'string': {
       const match = f.exact ? `s.value = ANY(${p(f.values)}::text[])` : `s.value LIKE ANY(${p(f.values.map((v) => `${v.replace(/[\\%_]/g, '\\$&')}%`))}::text[])`;
-      return `EXISTS (SELECT 1 FROM search_string s WHERE s.resource_type = r.resource_type AND s.id = r.id AND s.param = ${p(f.param)} AND ${match})`;
+      return `EXISTS (SELECT 1 FROM search_string s WHERE s.resource_type = ${a}.resource_type AND s.id = ${a}.id AND s.param = ${p(f.param)} AND ${match})`;
     }
     case 'date':
-      return `EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p(f.param)} AND ${rangeCondition(f.prefix, 'd.low', 'd.high', () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`)})`;
+      return `EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = ${a}.resource_type AND d.id = ${a}.id AND d.param = ${p(f.param)} AND ${rangeCondition(f.prefix, 'd.low', 'd.high', () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`)})`;
+    case 'chain': {
+      // Inside `_has` only: a chain of the search itself is resolved first (resolveChains in execute.ts).
+      return `${a}.tokens && (${p(f.tokens)}::text[] || ARRAY(${chainedReferences(f, `${a}c`, scope, p)}))`;
+    }
+    case 'has': {
+      const h = `${a}h`;
+      const where = [`${h}.resource_type = ${p(f.source)}`, `NOT ${h}.deleted`, ...scopeConditions(h, [f.source], scope, p), filterCondition(f.inner, h, scope, p)];
+      return `EXISTS (SELECT 1 FROM resources ${h} WHERE ${h}.tokens && ARRAY[${p(`${f.param}=`)} || ${a}.resource_type || '/' || ${a}.id] AND ${where.join(' AND ')})`;
+    }
   }
 }
