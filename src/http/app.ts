@@ -122,7 +122,8 @@ export function createApp(deps: AppDeps): express.Express {
     asyncRoute(async (req, res) => {
       checkAccept(req);
       let body: unknown;
-      const method = req.method as FhirRequest['method'];
+      // HEAD is a GET whose body Node leaves unsent: the same status and headers (R4 http: HEAD on reads).
+      const method = (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'];
       const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
       if (['POST', 'PUT', 'PATCH'].includes(method)) {
         const type = requireContentType(req, ['application/json-patch+json', 'application/x-www-form-urlencoded']);

@@ -3,7 +3,6 @@ import type { Config } from '../config.ts';
 import type { RequestContext } from '../context.ts';
 import type { CapabilityContribution } from '../fhir/capability.ts';
 import type { Repository, WriteHooks } from '../fhir/repository.ts';
-import type { FhirRequest } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 import type { NativeMapper } from '../native/mapping/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -22,7 +21,7 @@ export interface Subscriptions {
   hooks: WriteHooks;
   capability: CapabilityContribution;
   /** Registers Subscription, $status, $events and the topic; before the generic REST routes. */
-  registerRoutes(router: FhirRouter, services: { repo: (req: FhirRequest) => Repository; requireScope: (req: FhirRequest, type: string, interaction: 'c' | 'r' | 'u' | 'd' | 's') => void }): void;
+  registerRoutes(router: FhirRouter): void;
   /** Starts the delivery worker (after the routes and hooks exist). */
   start(repository: (ctx: RequestContext) => Repository, mapper: NativeMapper): Promise<void>;
   /** Whether this instance's delivery worker is started and not stuck (readiness). */
@@ -39,8 +38,7 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
   return {
     hooks: outboxHooks(organizations),
     capability: topicCapability(fhirBaseUrl),
-    registerRoutes: (router, services) =>
-      registerSubscriptionRoutes(router, { fhirBaseUrl, db, policy, repo: services.repo, requireScope: services.requireScope, kick: () => worker?.wake(true) }),
+    registerRoutes: (router) => registerSubscriptionRoutes(router, { fhirBaseUrl, db, policy, kick: () => worker?.wake(true) }),
     start: async (repository, mapper) => {
       worker = new DeliveryWorker({
         db,
