@@ -104,7 +104,7 @@ interface Route {
   pattern: string;
   segments: string[];
   meta: RouteMeta;
-  run: (req: FhirRequest, params: Record<string, string>, repo: Repository) => Promise<FhirResponse>;
+  run: (req: FhirRequest, params: Record<string, string>, repoOf: () => Repository) => Promise<FhirResponse>;
 }
 
 const INTERACTIONS = new Set<string>([...Object.keys(LETTER), 'capabilities', 'transaction', 'operation']);
@@ -134,9 +134,12 @@ export class FhirRouter {
     if (this.table.some((r) => r.method === method && r.segments.join('/') === segments.join('/'))) {
       throw new Error(`FHIR route ${method} ${pattern} is registered twice`);
     }
-    const run = async (req: FhirRequest, params: Record<string, string>, repo: Repository): Promise<FhirResponse> => {
+    const run = async (req: FhirRequest, params: Record<string, string>, repoOf: () => Repository): Promise<FhirResponse> => {
       const granted = await this.authorize(req, params, meta);
-      return handler(req, { ...granted, params, repo } as GrantOf<A>);
+      let repo: Repository | undefined;
+      // Made when the handler takes it: the CapabilityStatement and the auditor's routes need none.
+      const withRepo = Object.defineProperty({ ...granted, params }, 'repo', { get: () => (repo ??= repoOf()), enumerable: true });
+      return handler(req, withRepo as GrantOf<A>);
     };
     this.table.push({ method, pattern, segments, meta, run });
     return this;
@@ -184,7 +187,7 @@ export class FhirRouter {
       if (route.method !== req.method) continue;
       if (!best || moreSpecific(route.segments, best.route.segments)) best = { route, params };
     }
-    if (best) return best.route.run(req, best.params, within ?? this.deps.repository(req.ctx));
+    if (best) return best.route.run(req, best.params, () => within ?? this.deps.repository(req.ctx));
     if (pathMatched) throw methodNotAllowed(`${req.method} is not allowed on /${req.path}`);
     throw notFound(`No FHIR endpoint at /${req.path}`);
   }
