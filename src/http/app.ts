@@ -131,7 +131,8 @@ export function createApp(deps: AppDeps): express.Express {
           body = hasBody ? Object.fromEntries(Object.entries(parseQuery(`?${(req.body as Buffer).toString('utf8')}`))) : {};
         } else if (hasBody) {
           body = parseJsonBody(req.body as Buffer);
-        } else if (!req.path.endsWith('/_search')) {
+        } else if (!req.path.endsWith('/_search') && !/\/\$[^/]+$/.test(req.path)) {
+          // An operation by POST may have no parameters (`Subscription/{id}/$status`): an empty body is an empty Parameters.
           throw badRequest('The request body is empty');
         }
       }
