@@ -69,7 +69,12 @@ export function topicCapability(fhirBaseUrl: string): CapabilityContribution {
       {
         type: 'Subscription',
         supportedProfile: [`${BACKPORT}/backport-subscription`],
-        interaction: [{ code: 'read' }, { code: 'create' }, { code: 'update' }, { code: 'delete' }, { code: 'search-type' }],
+        interaction: [{ code: 'read' }, { code: 'create' }, { code: 'update' }, { code: 'patch' }, { code: 'delete' }, { code: 'search-type' }],
+        // The Backport IG's Subscription searches (src/subscriptions/routes.ts).
+        searchParam: [
+          { name: 'status', type: 'token' },
+          { name: 'url', type: 'uri' },
+        ],
         operation: [
           { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status' },
           { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events' },
