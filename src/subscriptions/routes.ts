@@ -1,16 +1,15 @@
 import type { Bundle, BundleEntry, Parameters, Subscription } from '@medplum/fhirtypes';
-import { searchsetBundle } from '../fhir/bundles.ts';
 import { ownedParties } from '../access/policy.ts';
 import type { Operation } from '@medplum/core';
-import { allOk, badRequest, notFound, outcome } from '../fhir/outcomes.ts';
+import { allOk, badRequest, notFound } from '../fhir/outcomes.ts';
 import { parseIfMatch, patchedCopy, type Repository } from '../fhir/repository.ts';
 import { versionHeaders } from '../fhir/rest.ts';
-import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
+import type { FhirResponse } from '../fhir/rest-types.ts';
 import { BY_SCOPE, type FhirRouter, type RouteInteraction } from '../fhir/router.ts';
-import type { StoredVersion } from '../store/resource-store.ts';
 import type { Queryable } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { checkEndpoint, type EndpointPolicy } from './endpoint.ts';
+import { alternatives, searchSubscriptions, type Candidate } from './search.ts';
 import { notificationBundle, subscriptionStatus, type EventInfo } from './notification.ts';
 import { newSecret, parseSubscription, SECRET_EXTENSION, type Payload } from './spec.ts';
 import { subscriptionStore, type SubscriptionRow } from './store.ts';
@@ -25,22 +24,7 @@ export interface SubscriptionRouteDeps {
 }
 
 const MAX_EVENTS_PAGE = 1000;
-/** The search parameters a Subscription search understands (Backport IG: url and status), besides paging. */
-const SEARCH_PARAMETERS = new Set(['status', 'url', '_id', '_count', '_offset']);
 const STATUSES = ['requested', 'active', 'error', 'off'];
-
-/** Comma-separated alternatives of each repeat of a parameter; every repeat must hold (AND of ORs). */
-function alternatives(query: FhirRequest['query'], name: string): string[][] {
-  return (Object.hasOwn(query, name) ? query[name] : []).map((v) => v.split(',').filter((x) => x !== ''));
-}
-
-function page(query: FhirRequest['query']): { count: number; offset: number } {
-  const count = query._count?.[0];
-  const offset = query._offset?.[0];
-  if (count !== undefined && !/^\d{1,6}$/.test(count)) throw badRequest('_count must be a whole number', ['_count']);
-  if (offset !== undefined && !/^\d{1,9}$/.test(offset)) throw badRequest('_offset must be a whole number', ['_offset']);
-  return { count: Math.min(Number(count ?? MAX_EVENTS_PAGE), MAX_EVENTS_PAGE), offset: Number(offset ?? 0) };
-}
 
 /**
  * Subscriptions belong to the organisation that made them: another organisation gets 404, as if it did
@@ -149,32 +133,17 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
     return { status: 201, headers: { ...versionHeaders(fhirBaseUrl, result.stored), Location: `${fhirBaseUrl}/Subscription/${result.stored.id}/_history/${result.stored.versionId}` }, body: answer };
   });
 
-  // Search by status (the delivery state's, the truth), url (the endpoint) and _id, paged by _count/_offset.
+  // Search by status (the delivery state's, the truth), url (the endpoint) and _id (src/subscriptions/search.ts).
   router.add('GET', 'Subscription', meta('search-type'), async (req, { repo }) => {
-    const { query } = req;
-    const unknown = Object.keys(query).filter((k) => !SEARCH_PARAMETERS.has(k));
-    if (unknown.length > 0 && /handling=strict/.test(req.headers.prefer ?? '')) throw badRequest(`Unknown search parameters: ${unknown.join(', ')}`, unknown);
-    const statuses = alternatives(query, 'status');
-    const bad = statuses.flat().find((s) => !STATUSES.includes(s));
-    if (bad !== undefined) throw badRequest(`status must be one of ${STATUSES.join(', ')}, got '${bad}'`, ['status']);
-    const urls = alternatives(query, 'url');
-    const ids = alternatives(query, '_id');
-    const { count, offset } = page(query);
-    const owned = owns(repo, repo.ctx.organizationUra) ? await subscriptionStore.listOwned(deps.db, repo.ctx.organizationUra) : [];
-    const matches: StoredVersion[] = [];
-    for (const id of owned) {
-      if (!ids.every((alt) => alt.includes(id))) continue;
+    const ids = owns(repo, repo.ctx.organizationUra) ? await subscriptionStore.listOwned(deps.db, repo.ctx.organizationUra) : [];
+    const owned: Candidate[] = [];
+    for (const id of ids) {
       const row = await subscriptionStore.get(deps.db, id);
-      if (!row || !statuses.every((alt) => alt.includes(row.status)) || !urls.every((alt) => alt.includes(row.endpoint))) continue;
       const stored = await resourceStore.current(deps.db, 'Subscription', id);
-      if (stored && !stored.deleted) matches.push({ ...stored, content: await current(repo, row) });
+      if (row && stored && !stored.deleted) owned.push({ row, version: { ...stored, content: await current(repo, row) } });
     }
-    const warning = unknown.length > 0 ? outcome('not-supported', `Ignored unknown search parameters: ${unknown.join(', ')}`, unknown, 'warning') : undefined;
-    const known = Object.fromEntries(Object.entries(query).filter(([k]) => SEARCH_PARAMETERS.has(k) && k !== '_count' && k !== '_offset'));
-    return {
-      status: 200,
-      body: searchsetBundle({ baseUrl: fhirBaseUrl, path: 'Subscription', query: known, matches: matches.slice(offset, offset + count), included: [], total: matches.length, count, offset, outcome: warning }),
-    };
+    const strict = /handling=strict/.test(req.headers.prefer ?? '');
+    return { status: 200, body: searchSubscriptions({ baseUrl: fhirBaseUrl, query: req.query, strict, owned }) };
   });
 
   router.add('GET', 'Subscription/:id', meta('read'), async (_req, { params: { id }, repo }) => {

@@ -113,7 +113,15 @@ describe('search', () => {
     expect(ids(await vvt.get(`Subscription?url=${encodeURIComponent(r2.url)}`)).sort()).toEqual([b.id, c.id].sort());
     expect(ids(await vvt.get(`Subscription?url=${encodeURIComponent(r2.url)}&status=active`))).toEqual([b.id]);
     expect(ids(await vvt.get(`Subscription?_id=${a.id},${c.id}`)).sort()).toEqual([a.id, c.id].sort());
-    expect((await vvt.get('Subscription?status=bogus')).status).toBe(400);
+    // A token with its system, and a code no subscription has (nothing matches, as in any search).
+    expect(ids(await vvt.get('Subscription?status=http://hl7.org/fhir/subscription-status|off'))).toEqual([c.id]);
+    expect(ids(await vvt.get('Subscription?status=bogus'))).toEqual([]);
+    const newest = ids(await vvt.get('Subscription?_sort=-_lastUpdated&_count=1'));
+    expect(newest).toEqual([c.id]);
+    const counted = (await vvt.get('Subscription?_summary=count')).body as Bundle;
+    expect([counted.total, counted.entry?.length ?? 0]).toEqual([3, 0]);
+    expect(((await vvt.get('Subscription?_total=none')).body as Bundle).total).toBeUndefined();
+    expect((await vvt.get('Subscription?_sort=status')).status).toBe(400);
 
     const first = (await vvt.get('Subscription?_count=2')).body as Bundle;
     expect(first.total).toBe(3);
