@@ -4,10 +4,11 @@ import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 import pino, { type Logger } from 'pino';
 import type express from 'express';
 import { createAudit, GATEWAY_ROLE, type Audit } from './audit/index.ts';
+import { auditorReach } from './access/auditor.ts';
 import { OrganizationDirectory } from './access/organizations.ts';
 import { partiesAtWrite, partyPropagation } from './access/parties.ts';
 import { boardFeedHooks, createBoard } from './board/index.ts';
-import { createAuth, demoClients, loadClientsFile, requireScope, type AuthService } from './auth/index.ts';
+import { createAuth, demoClients, loadClientsFile, type AuthService } from './auth/index.ts';
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
 import { seedDemoOrganizations } from './demo.ts';
@@ -15,7 +16,7 @@ import { buildCapabilityStatement, type CapabilityContribution } from './fhir/ca
 import { badRequest } from './fhir/outcomes.ts';
 import { Repository, type RepositoryDeps, type WriteHooks } from './fhir/repository.ts';
 import { registerRestRoutes, type RestServices } from './fhir/rest.ts';
-import { FhirRouter } from './fhir/router.ts';
+import { FhirRouter, type RouteListing, type RouterDeps } from './fhir/router.ts';
 import { SearchParameterRegistry } from './fhir/search/parameters.ts';
 import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
@@ -64,6 +65,8 @@ export interface Gateway {
   audit: Audit;
   logger: Logger;
   fhirBaseUrl: string;
+  /** Every FHIR route with the interaction, type and access it declared (the route-metadata test lists them). */
+  fhirRoutes(): RouteListing[];
   /** Responders on the road: the unit-status feed, its view and the pruning of positions. */
   units: Units;
   /** A repository acting for `ctx` (tests, seeding, workers). */
@@ -161,16 +164,12 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     for (const client of demoClients(config.demoClientSecret)) await auth.registerClient(client);
   }
 
-  const fhir = new FhirRouter();
-  const services: RestServices = {
-    baseUrl: fhirBaseUrl,
-    logger,
-    repo: (req) => repository(req.ctx),
-    requireScope: (req, type, interaction) => requireScope(req.ctx, type, interaction),
-  };
+  const routerDeps: RouterDeps = { repository, auditorReach: (ctx) => auditorReach(db, ctx) };
+  const fhir = new FhirRouter(routerDeps);
+  const services: RestServices = { baseUrl: fhirBaseUrl, logger };
   const contributions: CapabilityContribution[] = [];
   let capability: CapabilityStatement | undefined;
-  fhir.add('GET', 'metadata', async () => {
+  fhir.add('GET', 'metadata', { interaction: 'capabilities', access: 'public' }, async () => {
     capability ??= buildCapabilityStatement({
       baseUrl: fhirBaseUrl,
       version: VERSION,
@@ -180,22 +179,23 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     });
     return { status: 200, body: capability };
   });
-  fhir.add('POST', '', async (req) => {
+  // Each entry is authorized by the router as it is routed (or, for a create or conditional update, by its interaction).
+  fhir.add('POST', '', { interaction: 'transaction', access: 'authenticated' }, async (req, { repo }) => {
     const bundle = req.body as Bundle | undefined;
     if (bundle?.resourceType !== 'Bundle') throw badRequest('POST to the base takes a Bundle of type transaction or batch');
-    if (bundle.type === 'transaction') return { status: 200, body: await processTransaction(services, fhir, req, bundle) };
+    if (bundle.type === 'transaction') return { status: 200, body: await processTransaction(services, fhir, req, bundle, repo) };
     if (bundle.type === 'batch') return { status: 200, body: await processBatch(services, fhir, req, bundle) };
     throw badRequest(`Bundle.type must be transaction or batch, got '${String(bundle.type)}'`, ['Bundle.type']);
   });
   contributions.push(registerTerminologyRoutes(fhir, fhirBaseUrl, mapper.terminology));
   contributions.push(registerValidateRoutes(fhir, profiles));
   registerConformanceRoutes(fhir, fhirBaseUrl, { structureDefinitions: profiles.profiles.map((p) => p.structureDefinition), searchParameters: servedSearchParameters(registry), operationDefinitions });
-  subscriptions.registerRoutes(fhir, services);
+  subscriptions.registerRoutes(fhir);
   contributions.push(subscriptions.capability);
-  // Before the generic REST routes, which would claim `AuditEvent` as an unsupported type.
+  // The router picks the most specific route whatever the order: `AuditEvent` before `:type`, `Location/:id` before `:type/:id`.
   contributions.push(audit.registerRoutes(fhir, fhirBaseUrl));
-  // Units are Locations too: their routes come first and hand any other Location request to the directory's.
-  const directory = new FhirRouter();
+  // Units are Locations too: their routes hand any other Location request to the directory's.
+  const directory = new FhirRouter(routerDeps);
   registerRestRoutes(directory, services);
   units.registerRoutes(fhir, directory);
   registerRestRoutes(fhir, services);
@@ -273,6 +273,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     audit,
     logger,
     fhirBaseUrl,
+    fhirRoutes: () => fhir.routes(),
     units,
     repository,
     endStreams: () => board.endStreams(),

@@ -3,7 +3,6 @@ import type { CapabilityContribution } from '../fhir/capability.ts';
 import { methodNotAllowed } from '../fhir/outcomes.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 import type { Queryable } from '../store/database.ts';
-import { auditorReach } from './reach.ts';
 import { AUDIT_SEARCH_PARAMETERS, readAuditEvent, searchAuditEvents } from './search.ts';
 import { patientTrail, taskTrail } from './trail.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
@@ -28,23 +27,39 @@ export function verifyOutcome(result: VerifyResult): OperationOutcome {
 
 /** The auditor's FHIR routes; registered before the generic REST routes, which would otherwise claim `AuditEvent`. */
 export function registerAuditRoutes(router: FhirRouter, db: Queryable, baseUrl: string): CapabilityContribution {
-  router.add('GET', 'AuditEvent/$verify', async (req) => {
-    await auditorReach(db, req.ctx);
+  // The auditor's: the router checks the role and hands over what the auditor may read (src/access/auditor.ts).
+  router.operation('AuditEvent/$verify', { interaction: 'operation', type: 'AuditEvent', access: 'auditor' }, async (req) => {
     const head = req.query.head?.[0];
     const result = await verifyChain(db, head);
     return { status: 200, body: verifyOutcome(result) };
   });
-  router.add('GET', 'AuditEvent', async (req) => ({ status: 200, body: await searchAuditEvents(db, baseUrl, req.query, await auditorReach(db, req.ctx)) }));
-  router.add('GET', 'AuditEvent/:id', async (req, { id }) => ({ status: 200, body: await readAuditEvent(db, id, await auditorReach(db, req.ctx)) }));
+  router.add('GET', 'AuditEvent', { interaction: 'search-type', type: 'AuditEvent', access: 'auditor' }, async (req, { reach }) => ({
+    status: 200,
+    body: await searchAuditEvents(db, baseUrl, req.query, reach),
+  }));
+  router.add('GET', 'AuditEvent/:id', { interaction: 'read', type: 'AuditEvent', access: 'auditor' }, async (_req, { params: { id }, reach }) => ({
+    status: 200,
+    body: await readAuditEvent(db, id, reach),
+  }));
   const readOnly = async (): Promise<never> => {
     throw methodNotAllowed('AuditEvent is written by the gateway only: it cannot be created, changed or deleted');
   };
-  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
-    router.add(method, 'AuditEvent', readOnly);
-    router.add(method, 'AuditEvent/:id', readOnly);
+  // Refused to everyone alike, whatever the token may do.
+  const refused = (interaction: 'create' | 'update' | 'patch' | 'delete') => ({ interaction, type: 'AuditEvent', access: 'authenticated' }) as const;
+  router.add('POST', 'AuditEvent', refused('create'), readOnly);
+  for (const [method, interaction] of [['PUT', 'update'], ['PATCH', 'patch'], ['DELETE', 'delete']] as const) {
+    router.add(method, 'AuditEvent', refused(interaction), readOnly);
+    router.add(method, 'AuditEvent/:id', refused(interaction), readOnly);
   }
-  router.add('GET', 'Task/:id/$trail', async (req, { id }) => ({ status: 200, body: await taskTrail(db, baseUrl, id, await auditorReach(db, req.ctx)) }));
-  router.add('GET', 'Patient/:id/$trail', async (req, { id }) => ({ status: 200, body: await patientTrail(db, baseUrl, id, await auditorReach(db, req.ctx)) }));
+  router.add('POST', 'AuditEvent/:id', refused('create'), readOnly);
+  router.operation('Task/:id/$trail', { interaction: 'operation', type: 'Task', access: 'auditor' }, async (_req, { params: { id }, reach }) => ({
+    status: 200,
+    body: await taskTrail(db, baseUrl, id, reach),
+  }));
+  router.operation('Patient/:id/$trail', { interaction: 'operation', type: 'Patient', access: 'auditor' }, async (_req, { params: { id }, reach }) => ({
+    status: 200,
+    body: await patientTrail(db, baseUrl, id, reach),
+  }));
 
   const op = (name: string, definition: string) => ({ name, definition });
   return {

@@ -4,7 +4,7 @@ import { badRequest, notFound } from '../fhir/outcomes.ts';
 import type { Query } from '../fhir/search/parse.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from '../fhir/search/parse.ts';
 import type { Queryable } from '../store/database.ts';
-import type { AuditorReach } from './reach.ts';
+import type { AuditorReach } from '../access/auditor.ts';
 import { servedEvent } from './store.ts';
 
 export const AUDIT_SEARCH_PARAMETERS = ['entity', 'patient', 'agent', 'date', 'type', 'subtype', 'outcome', 'action', '_count', '_offset', '_sort', '_summary', '_total'];

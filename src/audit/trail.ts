@@ -2,7 +2,7 @@ import type { AuditEvent, Bundle, BundleEntry, Organization, Provenance, Resourc
 import { notFound } from '../fhir/outcomes.ts';
 import type { Queryable } from '../store/database.ts';
 import { orderedResource, type VersionRow } from '../store/resource-store.ts';
-import type { AuditorReach } from './reach.ts';
+import type { AuditorReach } from '../access/auditor.ts';
 import { servedEvent } from './store.ts';
 
 const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';

@@ -94,7 +94,7 @@ export function registerConformanceRoutes(router: FhirRouter, baseUrl: string, r
     OperationDefinition: resources.operationDefinitions,
   };
   for (const [type, list] of Object.entries(byType)) {
-    router.add('GET', type, async (req) => {
+    router.add('GET', type, { interaction: 'search-type', type, access: 'authenticated' }, async (req) => {
       const known = [...CONFORMANCE_SEARCH[type].map((p) => p.name), ...COMMON];
       const unknown = Object.keys(req.query).filter((k) => !known.includes(k));
       if (unknown.length) throw badRequest(`${type} can be searched by ${known.join(', ')}; not by ${unknown.join(', ')}`, unknown);
@@ -112,7 +112,7 @@ export function registerConformanceRoutes(router: FhirRouter, baseUrl: string, r
       if (page.length) bundle.entry = page.map((r) => ({ fullUrl: `${baseUrl}/${type}/${r.id ?? ''}`, resource: r as Resource, search: { mode: 'match' as const } }));
       return { status: 200, body: bundle };
     });
-    router.add('GET', `${type}/:id`, async (_req, { id }) => {
+    router.add('GET', `${type}/:id`, { interaction: 'read', type, access: 'authenticated' }, async (_req, { params: { id } }) => {
       const found = list.find((r) => r.id === id);
       if (!found) throw notFound(`${type}/${id} is not known`);
       return { status: 200, body: found as Resource };

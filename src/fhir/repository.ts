@@ -61,6 +61,27 @@ export interface WriteResult {
   created: boolean;
 }
 
+/**
+ * `content` with a JSON Patch applied (a copy): 400 for an invalid patch or one that changes resourceType or
+ * id, 422 for one that cannot be applied (missing path, failed `test`).
+ */
+export function patchedCopy<T extends Resource>(content: T, patch: Operation[]): T {
+  // The number texts (37.0 stays 37.0) travel with the copy; a patched value takes the text the patch gave it.
+  const patched = cloneKeepingNumberTexts(content);
+  let failure: Error | null | undefined;
+  try {
+    // applyPatch reports failed operations (unknown op, missing path, failed `test`) in its result, not by throwing.
+    failure = applyPatch(patched, patch).find((e) => e !== null);
+  } catch (err) {
+    throw badRequest(`The JSON Patch could not be applied: ${(err as Error).message}`);
+  }
+  if (failure instanceof InvalidOperationError) throw badRequest(`The JSON Patch is invalid: ${failure.message}`);
+  if (failure) throw unprocessable(`The JSON Patch could not be applied: ${failure.message}`);
+  keepPatchedNumberTexts(patched, patch);
+  if (patched.resourceType !== content.resourceType || patched.id !== content.id) throw badRequest('A patch may not change resourceType or id');
+  return patched;
+}
+
 export function parseIfMatch(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const m = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
@@ -247,18 +268,7 @@ export class Repository {
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
       // As a read: a deleted resource is gone (410), not unknown.
       if (current.deleted) throw gone(`${resourceType}/${id} was deleted`);
-      const patched = cloneKeepingNumberTexts(current.content);
-      let failure: Error | null | undefined;
-      try {
-        // applyPatch reports failed operations (unknown op, missing path, failed `test`) in its result, not by throwing.
-        failure = applyPatch(patched, patch).find((e) => e !== null);
-      } catch (err) {
-        throw badRequest(`The JSON Patch could not be applied: ${(err as Error).message}`);
-      }
-      if (failure instanceof InvalidOperationError) throw badRequest(`The JSON Patch is invalid: ${failure.message}`);
-      if (failure) throw unprocessable(`The JSON Patch could not be applied: ${failure.message}`);
-      keepPatchedNumberTexts(patched, patch);
-      if (patched.resourceType !== resourceType || patched.id !== id) throw badRequest('A patch may not change resourceType or id');
+      const patched = patchedCopy(current.content, patch);
       if (resourceType === 'Organization') checkOrganizationWrite(repo.ctx, undefined, patched);
       return repo.updateInTx(patched, options, current);
     });

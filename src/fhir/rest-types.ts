@@ -1,6 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import type { Repository } from './repository.ts';
 import type { Query } from './search/parse.ts';
 
 /** A FHIR REST request as plain data: the router knows nothing of HTTP. */
@@ -17,11 +16,6 @@ export interface FhirRequest {
     contentType?: string;
   };
   ctx: RequestContext;
-  /**
-   * Set for the entries of a transaction Bundle: the repository bound to the transaction, so that an
-   * entry routed like a request of its own still commits or rolls back with the others.
-   */
-  repository?: Repository;
 }
 
 export interface FhirResponse {
@@ -29,5 +23,3 @@ export interface FhirResponse {
   body?: Resource;
   headers?: Record<string, string>;
 }
-
-export type FhirHandler = (req: FhirRequest, params: Record<string, string>) => Promise<FhirResponse>;

@@ -7,21 +7,13 @@ import { allOk, badRequest, methodNotAllowed, notFound, outcome } from './outcom
 import { parseIfMatch, type Repository, type WriteResult } from './repository.ts';
 import { isWritableType, READ_ONLY_TYPES } from './resource-types.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
-import type { FhirRouter } from './router.ts';
+import { BY_SCOPE, type FhirRouter } from './router.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from './search/parse.ts';
 
 export interface RestServices {
   baseUrl: string;
   /** For errors a route answers itself rather than throwing (a batch entry's): logged through `safeError`. */
   logger: Logger;
-  repo: (req: FhirRequest) => Repository;
-  /** Checks the SMART scope for an interaction; throws 403 when the token lacks it. */
-  requireScope: (req: FhirRequest, resourceType: string, interaction: 'c' | 'r' | 'u' | 'd' | 's') => void;
-}
-
-/** The repository a request works in: the transaction's for a transaction entry, otherwise its own. */
-export function repoFor(services: RestServices, req: FhirRequest): Repository {
-  return req.repository ?? services.repo(req);
 }
 
 export function versionHeaders(baseUrl: string, v: StoredVersion): Record<string, string> {
@@ -45,7 +37,8 @@ export function writeResponse(req: FhirRequest, baseUrl: string, status: number,
   return { status, headers, body: result.stored.content };
 }
 
-function checkType(type: string): void {
+/** The `:type` of the generic routes: checked by the router before the scope (an unknown type is 404, not 403). */
+export function checkType(type: string): void {
   if (READ_ONLY_TYPES.includes(type)) throw methodNotAllowed(`${type} is read-only here: the gateway's code systems and concept maps come from its mappings`);
   // FHIR http: a resource type the server does not support is 404 Not Found.
   if (!isWritableType(type)) throw notFound(`Resource type '${type}' is not supported here`);
@@ -77,10 +70,7 @@ function strict(req: FhirRequest): boolean {
   return /handling=strict/.test(req.headers.prefer ?? '');
 }
 
-export async function searchType(services: RestServices, req: FhirRequest, type: string): Promise<FhirResponse> {
-  checkType(type);
-  services.requireScope(req, type, 's');
-  const repo = repoFor(services, req);
+export async function searchType(services: RestServices, req: FhirRequest, type: string, repo: Repository): Promise<FhirResponse> {
   const search = repo.parseSearch(type, req.query, { baseUrl: services.baseUrl, planPerCall: true });
   if (search.unknown.length > 0 && strict(req)) {
     throw badRequest(`Unknown search parameters: ${search.unknown.join(', ')}`, search.unknown);
@@ -105,87 +95,73 @@ export async function searchType(services: RestServices, req: FhirRequest, type:
   };
 }
 
+/** The `:type` of a generic route, checked before its scope. */
+export const TYPE_PARAM = { param: 'type', check: checkType };
+
 /** The CRUD, history and search routes for every writable type. */
 export function registerRestRoutes(router: FhirRouter, services: RestServices): void {
   const { baseUrl } = services;
 
-  router.add('GET', ':type', (req, { type }) => searchType(services, req, type));
-  router.add('POST', ':type/_search', (req, { type }) => {
+  router.add('GET', ':type', { interaction: 'search-type', type: TYPE_PARAM, access: BY_SCOPE }, (req, { params, repo }) => searchType(services, req, params.type, repo));
+  router.add('POST', ':type/_search', { interaction: 'search-type', type: TYPE_PARAM, access: BY_SCOPE }, (req, { params, repo }) => {
     const form = (req.body ?? {}) as Record<string, string | string[]>;
     const query = { ...req.query };
     for (const [k, v] of Object.entries(form)) query[k] = [...(query[k] ?? []), ...(Array.isArray(v) ? v : [v])];
-    return searchType(services, { ...req, query }, type);
+    return searchType(services, { ...req, query }, params.type, repo);
   });
 
-  router.add('POST', ':type', async (req, { type }) => {
-    checkType(type);
-    services.requireScope(req, type, 'c');
+  router.add('POST', ':type', { interaction: 'create', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type }, repo }) => {
     const resource = bodyResource(req, type);
     const { id: _clientId, ...rest } = resource;
-    const result = await repoFor(services, req).create(rest as Resource, { ifNoneExist: req.headers.ifNoneExist });
+    const result = await repo.create(rest as Resource, { ifNoneExist: req.headers.ifNoneExist });
     return writeResponse(req, baseUrl, result.created ? 201 : 200, result);
   });
 
   // System history: the same paging checks as type and instance history (a negative _count is a 400, not a SQL error).
-  router.add('GET', '_history', async (req) => {
-    // Every type at once: only a wildcard read scope covers it (per-type scopes never add up to "every type").
-    services.requireScope(req, '*', 'r');
+  // Every type at once: only a wildcard read scope covers it (per-type scopes never add up to "every type").
+  router.add('GET', '_history', { interaction: 'history-system', type: '*', access: BY_SCOPE }, async (req, { repo }) => {
     const { count, offset } = pageArgs(req);
-    const { versions, total } = await repoFor(services, req).history({ since: sinceArg(req) }, count, offset);
+    const { versions, total } = await repo.history({ since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, '_history', versions, total, count, offset) };
   });
 
-  router.add('GET', ':type/_history', async (req, { type }) => {
-    checkType(type);
-    services.requireScope(req, type, 'r');
+  router.add('GET', ':type/_history', { interaction: 'history-type', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type }, repo }) => {
     const { count, offset } = pageArgs(req);
-    const { versions, total } = await repoFor(services, req).history({ resourceType: type, since: sinceArg(req) }, count, offset);
+    const { versions, total } = await repo.history({ resourceType: type, since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, `${type}/_history`, versions, total, count, offset) };
   });
 
-  router.add('GET', ':type/:id', async (req, { type, id }) => {
-    checkType(type);
-    services.requireScope(req, type, 'r');
-    const v = await repoFor(services, req).read(type, id);
+  router.add('GET', ':type/:id', { interaction: 'read', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type, id }, repo }) => {
+    const v = await repo.read(type, id);
     return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
   });
 
-  router.add('PUT', ':type/:id', async (req, { type, id }) => {
-    checkType(type);
-    services.requireScope(req, type, 'u');
+  router.add('PUT', ':type/:id', { interaction: 'update', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type, id }, repo }) => {
     const resource = bodyResource(req, type, id);
-    const result = await repoFor(services, req).update(resource, { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    const result = await repo.update(resource, { ifMatch: parseIfMatch(req.headers.ifMatch) });
     return writeResponse(req, baseUrl, 200, result);
   });
 
-  router.add('PATCH', ':type/:id', async (req, { type, id }) => {
-    checkType(type);
-    services.requireScope(req, type, 'u');
+  router.add('PATCH', ':type/:id', { interaction: 'patch', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type, id }, repo }) => {
     if (!Array.isArray(req.body)) throw badRequest('PATCH takes a JSON Patch document (application/json-patch+json): an array of operations');
-    const result = await repoFor(services, req).patch(type, id, req.body as Operation[], { ifMatch: parseIfMatch(req.headers.ifMatch) });
+    const result = await repo.patch(type, id, req.body as Operation[], { ifMatch: parseIfMatch(req.headers.ifMatch) });
     return writeResponse(req, baseUrl, 200, result);
   });
 
-  router.add('DELETE', ':type/:id', async (req, { type, id }) => {
-    checkType(type);
-    services.requireScope(req, type, 'd');
-    const result = await repoFor(services, req).delete(type, id, { ifMatch: parseIfMatch(req.headers.ifMatch) });
+  router.add('DELETE', ':type/:id', { interaction: 'delete', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type, id }, repo }) => {
+    const result = await repo.delete(type, id, { ifMatch: parseIfMatch(req.headers.ifMatch) });
     if (result) return { status: 200, body: allOk(`Deleted ${type}/${id}`), headers: { ETag: etag(result.stored.versionId) } };
     return { status: 200, body: allOk(`${type}/${id} was already deleted`) };
   });
 
-  router.add('GET', ':type/:id/_history', async (req, { type, id }) => {
-    checkType(type);
-    services.requireScope(req, type, 'r');
+  router.add('GET', ':type/:id/_history', { interaction: 'history-instance', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type, id }, repo }) => {
     const { count, offset } = pageArgs(req);
-    const { versions, total } = await repoFor(services, req).history({ resourceType: type, id, since: sinceArg(req) }, count, offset);
+    const { versions, total } = await repo.history({ resourceType: type, id, since: sinceArg(req) }, count, offset);
     return { status: 200, body: historyBundle(baseUrl, `${type}/${id}/_history`, versions, total, count, offset) };
   });
 
-  router.add('GET', ':type/:id/_history/:vid', async (req, { type, id, vid }) => {
-    checkType(type);
-    services.requireScope(req, type, 'r');
-    const v = await repoFor(services, req).vread(type, id, vid);
+  router.add('GET', ':type/:id/_history/:vid', { interaction: 'vread', type: TYPE_PARAM, access: BY_SCOPE }, async (req, { params: { type, id, vid }, repo }) => {
+    const v = await repo.vread(type, id, vid);
     return { status: 200, body: v.content, headers: versionHeaders(baseUrl, v) };
   });
 }

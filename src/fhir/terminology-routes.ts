@@ -1,11 +1,10 @@
-import { requireScope } from '../auth/scopes.ts';
 import type { Bundle, CodeSystem, ConceptMap, Resource } from '@medplum/fhirtypes';
 import type { Terminology } from '../native/mapping/index.ts';
 import type { CapabilityContribution } from './capability.ts';
 import { badRequest, notFound, outcome } from './outcomes.ts';
 import { MAX_COUNT } from './search/parse.ts';
 import type { FhirRequest } from './rest-types.ts';
-import type { FhirRouter } from './router.ts';
+import { BY_SCOPE, type FhirRouter } from './router.ts';
 
 type Conformance = CodeSystem | ConceptMap;
 
@@ -55,19 +54,16 @@ function filter(resources: Conformance[], query: FhirRequest['query']): Conforma
 export function registerTerminologyRoutes(router: FhirRouter, baseUrl: string, terminology: Terminology): CapabilityContribution {
   const byType: Record<string, Conformance[]> = { CodeSystem: terminology.codeSystems, ConceptMap: terminology.conceptMaps };
   for (const type of ['CodeSystem', 'ConceptMap']) {
-    router.add('GET', type, async (req) => {
-      requireScope(req.ctx, type, 's');
+    router.add('GET', type, { interaction: 'search-type', type, access: BY_SCOPE }, async (req) => {
       return { status: 200, body: searchset(baseUrl, type, filter(byType[type], req.query), req) };
     });
-    router.add('GET', `${type}/:id`, async (req, { id }) => {
-      requireScope(req.ctx, type, 'r');
+    router.add('GET', `${type}/:id`, { interaction: 'read', type, access: BY_SCOPE }, async (req, { params: { id } }) => {
       const found = byType[type].find((r) => r.id === id);
       if (!found) throw notFound(`${type}/${id} is not known`);
       return { status: 200, body: found as Resource };
     });
   }
   const translate = async (req: FhirRequest, id?: string) => {
-    requireScope(req.ctx, 'ConceptMap', 'r');
     const q = (name: string): string | undefined => req.query[name]?.[0];
     let url = q('url');
     if (id) {
@@ -83,8 +79,10 @@ export function registerTerminologyRoutes(router: FhirRouter, baseUrl: string, t
       body: terminology.translate({ url, system, code, source: q('source'), target: q('target'), targetsystem: q('targetsystem'), reverse: q('reverse') === 'true' }),
     };
   };
-  router.add('GET', 'ConceptMap/$translate', (req) => translate(req));
-  router.add('GET', 'ConceptMap/:id/$translate', (req, { id }) => translate(req, id));
+  // By GET or POST (a Parameters body; its `coding` stands for system and code).
+  const translateMeta = { interaction: 'operation', type: 'ConceptMap', access: { any: ['r'] } } as const;
+  router.operation('ConceptMap/$translate', translateMeta, (req) => translate(req));
+  router.operation('ConceptMap/:id/$translate', translateMeta, (req, { params: { id } }) => translate(req, id));
 
   const readOnly = (type: string) => ({
     type: type as 'CodeSystem',

@@ -90,13 +90,11 @@ async function resolveConditional(repo: Repository, ref: string): Promise<string
  * Processes a `transaction` Bundle atomically: every entry or none, references to entries' fullUrls (urn:uuid:,
  * urn:oid:, absolute, or relative to an absolute fullUrl's base) and conditional references resolved, entries in the order FHIR prescribes (DELETE, POST, PUT, PATCH, GET).
  */
-export async function processTransaction(services: RestServices, router: FhirRouter, req: FhirRequest, bundle: Bundle): Promise<Bundle> {
+export async function processTransaction(services: RestServices, router: FhirRouter, req: FhirRequest, bundle: Bundle, base: Repository): Promise<Bundle> {
   const prepared = prepare(bundle);
   const responses: BundleEntry[] = new Array(prepared.length);
   const withResource = !/return=minimal/.test(req.headers.prefer ?? '');
-  const base = services.repo(req);
   await base.transaction(async (repo) => {
-    const txServices: RestServices = { ...services, repo: () => repo };
     // fullUrl → the `Type/id` each entry gets here (R4 http.html#trules): urn:uuid:, urn:oid: and absolute fullUrls
     // alike. Ids for new resources are known before any entry is processed, so entries may reference each other in any order.
     const fullUrls = new FullUrlIndex();
@@ -133,7 +131,7 @@ export async function processTransaction(services: RestServices, router: FhirRou
             return resolved;
           });
         }
-        responses[p.index] = await processEntry(txServices, router, repo, req, p, resource, fullUrls, withResource);
+        responses[p.index] = await processEntry(services, router, repo, req, p, resource, fullUrls, withResource);
       } catch (err) {
         if (err instanceof HttpError) {
           const issue = err.outcome.issue?.[0];
@@ -163,7 +161,7 @@ async function processEntry(
   if (p.method === 'POST' && !path.includes('/') && !path.startsWith('$')) {
     if (!resource || resource.resourceType !== path) throw badRequest(`The resource must be a ${path}`);
     if (!isWritableType(path)) throw badRequest(`Resource type '${path}' is not supported here`);
-    services.requireScope(req, path, 'c');
+    router.authorizeInteraction(req, path, 'create');
     const preset = p.entry.fullUrl ? fullUrls.get(p.entry.fullUrl) : undefined;
     const body = { ...resource, id: preset?.split('/')[1] } as Resource;
     const result = await repo.create(body, { ifNoneExist: p.entry.request?.ifNoneExist });
@@ -173,13 +171,13 @@ async function processEntry(
   if (p.method === 'PUT' && queryText !== undefined && !path.includes('/')) {
     // Conditional update: update the single match, or create when there is none.
     if (!resource || resource.resourceType !== path) throw badRequest(`The resource must be a ${path}`);
-    services.requireScope(req, path, 'u');
+    router.authorizeInteraction(req, path, 'update');
     const search = repo.parseSearch(path, parseConditionalQuery(queryText));
     const found = await repo.search({ ...search, count: 2, total: 'none', offset: 0 });
     if (found.resources.length > 1) throw preconditionFailed(`The conditional update ${p.url} matches more than one resource`);
     if (found.resources.length === 0) {
       // Creating: the same scope as a POST of that type.
-      services.requireScope(req, path, 'c');
+      router.authorizeInteraction(req, path, 'create');
       const preset = p.entry.fullUrl ? fullUrls.get(p.entry.fullUrl) : undefined;
       const result = await repo.create({ ...resource, id: preset?.split('/')[1] } as Resource, {});
       return entryResponse(baseUrl, 201, result, withResource);
@@ -201,10 +199,9 @@ async function processEntry(
     body: p.method === 'PATCH' ? patchBody(p.entry) : resource,
     headers: { ifMatch: p.entry.request?.ifMatch, ifNoneExist: p.entry.request?.ifNoneExist, prefer: req.headers.prefer },
     ctx: req.ctx,
-    // The routes would otherwise each open a transaction of their own and commit even when a later entry fails.
-    repository: repo,
   };
-  const res: FhirResponse = await router.handle(sub);
+  // In the transaction's repository: the routes would otherwise each open a transaction of their own and commit even when a later entry fails.
+  const res: FhirResponse = await router.handle(sub, repo);
   const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location } };
   if (res.body && (withResource || p.method === 'GET')) e.resource = res.body;
   return e;

@@ -1,4 +1,3 @@
-import { hasScope, requireScope } from '../auth/scopes.ts';
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import type { CapabilityContribution } from './capability.ts';
 import { allOk, badRequest, outcomeOf } from './outcomes.ts';
@@ -9,10 +8,14 @@ import { WRITABLE_TYPES } from './resource-types.ts';
 
 /** `POST [type]/$validate`: the same checks every write of that type passes, without storing anything. */
 export function registerValidateRoutes(router: FhirRouter, profiles: ProfileValidator): CapabilityContribution {
-  router.add('POST', ':type/$validate', async (req, { type }) => {
-    if (!isWritableType(type)) throw badRequest(`Resource type '${type}' is not supported here`);
-    // $validate answers "would this create or update pass?": it is for clients that may write the type.
-    if (!hasScope(req.ctx, type, 'c') && !hasScope(req.ctx, type, 'u')) requireScope(req.ctx, type, 'c');
+  const type = {
+    param: 'type',
+    check: (t: string) => {
+      if (!isWritableType(t)) throw badRequest(`Resource type '${t}' is not supported here`);
+    },
+  };
+  // $validate answers "would this create or update pass?": it is for clients that may write the type.
+  router.add('POST', ':type/$validate', { interaction: 'operation', type, access: { any: ['c', 'u'] } }, async (req, { params: { type } }) => {
     let resource = req.body as Resource | Parameters | undefined;
     let profile = req.query.profile?.[0];
     if (resource?.resourceType === 'Parameters') {

@@ -122,7 +122,8 @@ export function createApp(deps: AppDeps): express.Express {
     asyncRoute(async (req, res) => {
       checkAccept(req);
       let body: unknown;
-      const method = req.method as FhirRequest['method'];
+      // HEAD is a GET whose body Node leaves unsent: the same status and headers (R4 http: HEAD on reads).
+      const method = (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'];
       const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
       if (['POST', 'PUT', 'PATCH'].includes(method)) {
         const type = requireContentType(req, ['application/json-patch+json', 'application/x-www-form-urlencoded']);
@@ -130,7 +131,8 @@ export function createApp(deps: AppDeps): express.Express {
           body = hasBody ? Object.fromEntries(Object.entries(parseQuery(`?${(req.body as Buffer).toString('utf8')}`))) : {};
         } else if (hasBody) {
           body = parseJsonBody(req.body as Buffer);
-        } else if (!req.path.endsWith('/_search')) {
+        } else if (!req.path.endsWith('/_search') && !/\/\$[^/]+$/.test(req.path)) {
+          // An operation by POST may have no parameters (`Subscription/{id}/$status`): an empty body is an empty Parameters.
           throw badRequest('The request body is empty');
         }
       }

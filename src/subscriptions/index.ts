@@ -3,7 +3,6 @@ import type { Config } from '../config.ts';
 import type { RequestContext } from '../context.ts';
 import type { CapabilityContribution } from '../fhir/capability.ts';
 import type { Repository, WriteHooks } from '../fhir/repository.ts';
-import type { FhirRequest } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 import type { NativeMapper } from '../native/mapping/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -22,7 +21,7 @@ export interface Subscriptions {
   hooks: WriteHooks;
   capability: CapabilityContribution;
   /** Registers Subscription, $status, $events and the topic; before the generic REST routes. */
-  registerRoutes(router: FhirRouter, services: { repo: (req: FhirRequest) => Repository; requireScope: (req: FhirRequest, type: string, interaction: 'c' | 'r' | 'u' | 'd' | 's') => void }): void;
+  registerRoutes(router: FhirRouter): void;
   /** Starts the delivery worker (after the routes and hooks exist). */
   start(repository: (ctx: RequestContext) => Repository, mapper: NativeMapper): Promise<void>;
   /** Whether this instance's delivery worker is started and not stuck (readiness). */
@@ -40,9 +39,9 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
   return {
     hooks: outboxHooks(organizations),
     capability: topicCapability(topic.canonical),
-    registerRoutes: (router, services) => {
+    registerRoutes: (router) => {
       registerTopicRoutes(router, fhirBaseUrl, topic.canonical);
-      registerSubscriptionRoutes(router, { fhirBaseUrl, topic, db, policy, repo: services.repo, requireScope: services.requireScope, kick: () => worker?.wake(true) });
+      registerSubscriptionRoutes(router, { fhirBaseUrl, topic, db, policy, kick: () => worker?.wake(true) });
     },
     start: async (repository, mapper) => {
       worker = new DeliveryWorker({

@@ -103,10 +103,11 @@ export function registerTopicRoutes(router: FhirRouter, fhirBaseUrl: string, url
     if (match) bundle.entry = [{ fullUrl: `${fhirBaseUrl}/${type}/${TOPIC_ID}`, resource: topicResource(url), search: { mode: 'match' } }];
     return { status: 200, body: bundle };
   };
-  router.add('GET', 'Basic', search('Basic', ['code', 'url', '_id']));
-  router.add('GET', 'SubscriptionTopic', search('SubscriptionTopic', ['url', '_id']));
+  // The topic is the gateway's, the same for every caller: any token reads it.
+  router.add('GET', 'Basic', { interaction: 'search-type', type: 'Basic', access: 'authenticated' }, search('Basic', ['code', 'url', '_id']));
+  router.add('GET', 'SubscriptionTopic', { interaction: 'search-type', type: 'SubscriptionTopic', access: 'authenticated' }, search('SubscriptionTopic', ['url', '_id']));
   for (const type of ['SubscriptionTopic', 'Basic']) {
-    router.add('GET', `${type}/:id`, async (_req, { id }) => {
+    router.add('GET', `${type}/:id`, { interaction: 'read', type, access: 'authenticated' }, async (_req, { params: { id } }) => {
       if (id !== TOPIC_ID) throw notFound(`${type}/${id} is not known`);
       return { status: 200, body: topicResource(url) };
     });
@@ -126,7 +127,12 @@ export function topicCapability(url: string): CapabilityContribution {
         extension: [{ url: `${BACKPORT}/capabilitystatement-subscriptiontopic-canonical`, valueCanonical: url }],
         type: 'Subscription',
         supportedProfile: [`${BACKPORT}/backport-subscription`],
-        interaction: [{ code: 'read' }, { code: 'create' }, { code: 'update' }, { code: 'delete' }, { code: 'search-type' }],
+        interaction: [{ code: 'read' }, { code: 'create' }, { code: 'update' }, { code: 'patch' }, { code: 'delete' }, { code: 'search-type' }],
+        // The Backport IG's Subscription searches (src/subscriptions/routes.ts).
+        searchParam: [
+          { name: 'status', type: 'token' },
+          { name: 'url', type: 'uri' },
+        ],
         operation: [
           { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status' },
           { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events' },

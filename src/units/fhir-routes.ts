@@ -2,14 +2,12 @@
 // from the units a caller may see, and `GET Task/{id}/$candidates`. Every other Location request goes on to the
 // directory (the generic REST routes). The audited router around all FHIR routes records every read.
 import type { Bundle, BundleEntry, Location, OperationOutcome, Patient } from '@medplum/fhirtypes';
-import { requireScope } from '../auth/index.ts';
 import { projectRow } from '../board/rows.ts';
 import type { BoardTargets } from '../board/targets.ts';
-import type { RequestContext } from '../context.ts';
 import { badRequest, HttpError, notFound, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
-import type { FhirRouter } from '../fhir/router.ts';
+import { BY_SCOPE, type FhirRouter } from '../fhir/router.ts';
 import { distanceKm, LOCATION_DISTANCE, parseNear, searchBundle, UNIT_KIND_SYSTEM, UNIT_STATUS_SYSTEM } from './location.ts';
 import { placeOfPatient } from './places.ts';
 import type { UnitRow } from './store.ts';
@@ -26,7 +24,6 @@ interface Deps {
   tables: UnitTables;
   targets: BoardTargets;
   baseUrl: string;
-  repository: (ctx: RequestContext) => Repository;
   /** The generic REST routes: a Location request that is not about units goes on there. */
   directory: FhirRouter;
 }
@@ -65,26 +62,24 @@ function selfUrl(baseUrl: string, path: string, query: FhirRequest['query']): st
 export function registerUnitRoutes(fhir: FhirRouter, deps: Deps): void {
   const { view } = deps;
 
-  fhir.add('GET', 'Location/:id', async (req, params) => {
-    if (!UNIT_ID.test(params.id)) return deps.directory.handle(req);
-    requireScope(req.ctx, 'Location', 'r');
+  // The same scope as the directory's route for the same request: a unit or not, a caller without it learns nothing.
+  fhir.add('GET', 'Location/:id', { interaction: 'read', type: 'Location', access: BY_SCOPE }, async (req, { params, repo }) => {
+    if (!UNIT_ID.test(params.id)) return deps.directory.handle(req, repo);
     const row = await view.one(req.ctx, params.id);
     if (!row) throw notFound(`Location/${params.id} is not known`);
     return { status: 200, body: await view.location(row), headers: versionHeaders(deps.baseUrl, row) };
   });
 
   // Only the current version of a unit is kept as a version (its positions are history only as unit_positions).
-  fhir.add('GET', 'Location/:id/_history/:vid', async (req, params) => {
-    if (!UNIT_ID.test(params.id)) return deps.directory.handle(req);
-    requireScope(req.ctx, 'Location', 'r');
+  fhir.add('GET', 'Location/:id/_history/:vid', { interaction: 'vread', type: 'Location', access: BY_SCOPE }, async (req, { params, repo }) => {
+    if (!UNIT_ID.test(params.id)) return deps.directory.handle(req, repo);
     const row = await view.one(req.ctx, params.id);
     if (!row || row.version !== params.vid) throw notFound(`Location/${params.id}/_history/${params.vid} is not known (a unit keeps its current version only)`);
     return { status: 200, body: await view.location(row), headers: versionHeaders(deps.baseUrl, row) };
   });
 
-  fhir.add('GET', 'Location', async (req) => {
-    if (!isUnitSearch(req.query)) return deps.directory.handle(req);
-    requireScope(req.ctx, 'Location', 's');
+  fhir.add('GET', 'Location', { interaction: 'search-type', type: 'Location', access: BY_SCOPE }, async (req, { repo }) => {
+    if (!isUnitSearch(req.query)) return deps.directory.handle(req, repo);
     const count = req.query._count?.[0];
     if (count !== undefined && !/^\d{1,4}$/.test(count)) throw badRequest('_count must be a whole number', ['_count']);
     const near = req.query.near ? parseNear(req.query.near[0]) : undefined;
@@ -111,7 +106,10 @@ export function registerUnitRoutes(fhir: FhirRouter, deps: Deps): void {
     return { status: 200, body: bundle };
   });
 
-  fhir.add('GET', 'Task/:id/$candidates', async (req, params) => candidates(deps, req, params.id));
+  // Reads a handover and searches units; changes nothing, so by GET or POST.
+  fhir.operation('Task/:id/$candidates', { interaction: 'operation', type: 'Task', access: { any: ['r'], also: [{ type: 'Location', letter: 's' }] } }, async (req, { params, repo }) =>
+    candidates(deps, req, params.id, repo),
+  );
 }
 
 /**
@@ -119,10 +117,7 @@ export function registerUnitRoutes(fhir: FhirRouter, deps: Deps): void {
  * (mappings/eenheid/candidates.json), of the organisations the caller may see, by straight-line distance from
  * the patient's area divided by the kind's speed. Busy, off-duty and stale units are never listed.
  */
-async function candidates(deps: Deps, req: FhirRequest, taskId: string): Promise<FhirResponse> {
-  requireScope(req.ctx, 'Task', 'r');
-  requireScope(req.ctx, 'Location', 's');
-  const repo = deps.repository(req.ctx);
+async function candidates(deps: Deps, req: FhirRequest, taskId: string, repo: Repository): Promise<FhirResponse> {
   const projected = await projectRow(repo, taskId, deps.targets);
   if (!projected) throw notFound(`Task/${taskId} is not known`);
   if (!projected.open) throw new HttpError(422, outcome('business-rule', `Task/${taskId} is ${projected.row.status}: only an open handover has candidates`));

@@ -71,7 +71,7 @@ export function createUnits(args: { db: Database; logger: Logger; rootDir: strin
     feed,
     ingestRouter: unitIngestRouter({ db: args.db, format, repository: args.repository, fhirBaseUrl: args.fhirBaseUrl, maxBodyBytes: args.settings.maxBodyBytes, metrics: args.metrics }),
     hooks: { beforeWrite: async (_tx, ctx, change) => checkDirectoryLocation(ctx, change.next) },
-    registerRoutes: (fhir, directory) => registerUnitRoutes(fhir, { view, tables, targets, baseUrl: args.fhirBaseUrl, repository: args.repository, directory }),
+    registerRoutes: (fhir, directory) => registerUnitRoutes(fhir, { view, tables, targets, baseUrl: args.fhirBaseUrl, directory }),
     locate: (patient) => placeOfPatient(tables, patient),
     boardSource: (tileUrl) => unitBoardSource(view, feed, { tileUrl }),
     prune,

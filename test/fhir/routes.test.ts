@@ -1,0 +1,89 @@
+// Every FHIR route the gateway registers, with the interaction, type and access it declared. The router refuses a
+// route without metadata (test/fhir/router.test.ts); this list makes every new route, and every change of who may
+// call one, show in review: a route added or changed without updating it fails here, naming it.
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+
+/** method, pattern, interaction, type, access (`scope <letters>` on the type, `+ Type.letter` also needed). */
+const EXPECTED: [string, string, string, string, string][] = [
+    ['GET', 'metadata', 'capabilities', '', 'public'],
+    ['POST', '', 'transaction', '', 'authenticated'],
+    ['GET', 'CodeSystem', 'search-type', 'CodeSystem', 'scope s'],
+    ['GET', 'CodeSystem/:id', 'read', 'CodeSystem', 'scope r'],
+    ['GET', 'ConceptMap', 'search-type', 'ConceptMap', 'scope s'],
+    ['GET', 'ConceptMap/:id', 'read', 'ConceptMap', 'scope r'],
+    ['GET', 'ConceptMap/$translate', 'operation', 'ConceptMap', 'scope r'],
+    ['POST', 'ConceptMap/$translate', 'operation', 'ConceptMap', 'scope r'],
+    ['GET', 'ConceptMap/:id/$translate', 'operation', 'ConceptMap', 'scope r'],
+    ['POST', 'ConceptMap/:id/$translate', 'operation', 'ConceptMap', 'scope r'],
+    ['POST', ':type/$validate', 'operation', ':type', 'scope c|u'],
+    ['GET', 'SubscriptionTopic/handover', 'read', 'SubscriptionTopic', 'authenticated'],
+    ['GET', 'Basic/handover', 'read', 'Basic', 'authenticated'],
+    ['POST', 'Subscription', 'create', 'Subscription', 'scope c'],
+    ['GET', 'Subscription', 'search-type', 'Subscription', 'scope s'],
+    ['GET', 'Subscription/:id', 'read', 'Subscription', 'scope r'],
+    ['PUT', 'Subscription/:id', 'update', 'Subscription', 'scope u'],
+    ['PATCH', 'Subscription/:id', 'patch', 'Subscription', 'scope u'],
+    ['DELETE', 'Subscription/:id', 'delete', 'Subscription', 'scope d'],
+    ['GET', 'Subscription/:id/$status', 'operation', 'Subscription', 'scope r'],
+    ['POST', 'Subscription/:id/$status', 'operation', 'Subscription', 'scope r'],
+    ['GET', 'Subscription/$status', 'operation', 'Subscription', 'scope r'],
+    ['POST', 'Subscription/$status', 'operation', 'Subscription', 'scope r'],
+    ['GET', 'Subscription/:id/$events', 'operation', 'Subscription', 'scope r'],
+    ['POST', 'Subscription/:id/$events', 'operation', 'Subscription', 'scope r'],
+    ['GET', 'AuditEvent/$verify', 'operation', 'AuditEvent', 'auditor'],
+    ['POST', 'AuditEvent/$verify', 'operation', 'AuditEvent', 'auditor'],
+    ['GET', 'AuditEvent', 'search-type', 'AuditEvent', 'auditor'],
+    ['GET', 'AuditEvent/:id', 'read', 'AuditEvent', 'auditor'],
+    ['POST', 'AuditEvent', 'create', 'AuditEvent', 'authenticated'],
+    ['PUT', 'AuditEvent', 'update', 'AuditEvent', 'authenticated'],
+    ['PUT', 'AuditEvent/:id', 'update', 'AuditEvent', 'authenticated'],
+    ['PATCH', 'AuditEvent', 'patch', 'AuditEvent', 'authenticated'],
+    ['PATCH', 'AuditEvent/:id', 'patch', 'AuditEvent', 'authenticated'],
+    ['DELETE', 'AuditEvent', 'delete', 'AuditEvent', 'authenticated'],
+    ['DELETE', 'AuditEvent/:id', 'delete', 'AuditEvent', 'authenticated'],
+    ['POST', 'AuditEvent/:id', 'create', 'AuditEvent', 'authenticated'],
+    ['GET', 'Task/:id/$trail', 'operation', 'Task', 'auditor'],
+    ['POST', 'Task/:id/$trail', 'operation', 'Task', 'auditor'],
+    ['GET', 'Patient/:id/$trail', 'operation', 'Patient', 'auditor'],
+    ['POST', 'Patient/:id/$trail', 'operation', 'Patient', 'auditor'],
+    ['GET', 'Location/:id', 'read', 'Location', 'scope r'],
+    ['GET', 'Location/:id/_history/:vid', 'vread', 'Location', 'scope r'],
+    ['GET', 'Location', 'search-type', 'Location', 'scope s'],
+    ['GET', 'Task/:id/$candidates', 'operation', 'Task', 'scope r + Location.s'],
+    ['POST', 'Task/:id/$candidates', 'operation', 'Task', 'scope r + Location.s'],
+    ['GET', ':type', 'search-type', ':type', 'scope s'],
+    ['POST', ':type/_search', 'search-type', ':type', 'scope s'],
+    ['POST', ':type', 'create', ':type', 'scope c'],
+    ['GET', '_history', 'history-system', '*', 'scope r'],
+    ['GET', ':type/_history', 'history-type', ':type', 'scope r'],
+    ['GET', ':type/:id', 'read', ':type', 'scope r'],
+    ['PUT', ':type/:id', 'update', ':type', 'scope u'],
+    ['PATCH', ':type/:id', 'patch', ':type', 'scope u'],
+    ['DELETE', ':type/:id', 'delete', ':type', 'scope d'],
+    ['GET', ':type/:id/_history', 'history-instance', ':type', 'scope r'],
+    ['GET', ':type/:id/_history/:vid', 'vread', ':type', 'scope r'],
+];
+
+let tg: TestGateway;
+beforeAll(async () => {
+  tg = await startTestGateway();
+});
+afterAll(async () => {
+  await tg.stop();
+});
+
+it('lists every registered FHIR route with its declared interaction and access', () => {
+  const actual = tg.gateway.fhirRoutes().map((r) => [r.method, r.pattern, r.interaction, r.type, r.access].join(' '));
+  const expected = EXPECTED.map((r) => r.join(' '));
+  expect({ added: actual.filter((r) => !expected.includes(r)), missing: expected.filter((r) => !actual.includes(r)) }).toEqual({ added: [], missing: [] });
+  expect(actual).toHaveLength(expected.length);
+});
+
+it('checks a scope or a role on every route but the CapabilityStatement, the topic, Bundles and refused AuditEvent writes', () => {
+  const open = tg.gateway
+    .fhirRoutes()
+    .filter((r) => r.access === 'public' || r.access === 'authenticated')
+    .map((r) => `${r.method} ${r.pattern}`);
+  const auditWrites = ['POST AuditEvent', 'PUT AuditEvent', 'PUT AuditEvent/:id', 'PATCH AuditEvent', 'PATCH AuditEvent/:id', 'DELETE AuditEvent', 'DELETE AuditEvent/:id', 'POST AuditEvent/:id'];
+  expect(open.sort()).toEqual(['GET metadata', 'POST ', 'GET SubscriptionTopic/handover', 'GET Basic/handover', ...auditWrites].sort());
+});
