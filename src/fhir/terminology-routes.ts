@@ -8,7 +8,8 @@ import { BY_SCOPE, type FhirRouter } from './router.ts';
 
 type Conformance = CodeSystem | ConceptMap;
 
-const SEARCH_PARAMETERS = ['url', 'name', '_id', '_count', '_offset', '_summary', '_total', '_format', '_pretty'];
+// `_sort` is a common parameter of every type (CapabilityStatement rest.searchParam): taken, the order of this small fixed set stays as it is.
+const SEARCH_PARAMETERS = ['url', 'name', '_id', '_count', '_offset', '_summary', '_total', '_sort', '_format', '_pretty'];
 
 /** A page of the matches, with the paging a client walks by (`_count`, `_offset`; `_summary=count`: the total only). */
 function searchset(baseUrl: string, type: string, matches: Conformance[], req: FhirRequest): Bundle {

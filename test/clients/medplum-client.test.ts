@@ -7,7 +7,7 @@ import type { Bundle, OperationOutcome, Parameters, Patient, ServiceRequest, Sub
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
 import { DEMO_SECRET } from '../support/gateway.ts';
 import { receiversForFile, subscriptionBody } from '../support/receiver.ts';
-import { ABSOLUTE_FULLURLS, handoverTransaction, idOf, listeningGateway, type Listening } from './support.ts';
+import { handoverTransaction, idOf, listeningGateway, type Listening } from './support.ts';
 
 let gw: Listening;
 let medplum: MedplumClient;
@@ -91,7 +91,7 @@ describe('MedplumClient', () => {
     expect([task.for?.reference, task.focus?.reference]).toEqual([`Patient/${patientId}`, `ServiceRequest/${requestId}`]);
   });
 
-  (ABSOLUTE_FULLURLS ? it : it.skip)('executes a transaction with absolute fullUrls (the Nictiz way), every reference resolved', async () => {
+  it('executes a transaction with absolute fullUrls (the Nictiz way), every reference resolved', async () => {
     const response = await medplum.executeBatch(handoverTransaction({ requester, owner }, true));
     const [patientId, requestId, taskId] = (response.entry ?? []).map((e) => idOf(e.response?.location));
     const task = await medplum.readResource('Task', taskId);

@@ -7,12 +7,6 @@ import type { Bundle, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
 import { DEMO_SECRET, startTestGateway, type DemoClient, type TestGateway } from '../support/gateway.ts';
 
-/**
- * Whether the gateway resolves absolute `fullUrl`s in a transaction (issue 16.1, branch `refs`). Until it does, the
- * transaction step uses `urn:uuid:` fullUrls only; switch this on when that work is merged and the absolute step runs too.
- */
-export const ABSOLUTE_FULLURLS = false;
-
 export interface Listening {
   tg: TestGateway;
   /** `http://127.0.0.1:<port>` */

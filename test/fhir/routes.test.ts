@@ -16,8 +16,16 @@ const EXPECTED: [string, string, string, string, string][] = [
     ['GET', 'ConceptMap/:id/$translate', 'operation', 'ConceptMap', 'scope r'],
     ['POST', 'ConceptMap/:id/$translate', 'operation', 'ConceptMap', 'scope r'],
     ['POST', ':type/$validate', 'operation', ':type', 'scope c|u'],
-    ['GET', 'SubscriptionTopic/handover', 'read', 'SubscriptionTopic', 'authenticated'],
-    ['GET', 'Basic/handover', 'read', 'Basic', 'authenticated'],
+    ['GET', 'SubscriptionTopic', 'search-type', 'SubscriptionTopic', 'authenticated'],
+    ['GET', 'SubscriptionTopic/:id', 'read', 'SubscriptionTopic', 'authenticated'],
+    ['GET', 'Basic', 'search-type', 'Basic', 'authenticated'],
+    ['GET', 'Basic/:id', 'read', 'Basic', 'authenticated'],
+    ['GET', 'StructureDefinition', 'search-type', 'StructureDefinition', 'authenticated'],
+    ['GET', 'StructureDefinition/:id', 'read', 'StructureDefinition', 'authenticated'],
+    ['GET', 'SearchParameter', 'search-type', 'SearchParameter', 'authenticated'],
+    ['GET', 'SearchParameter/:id', 'read', 'SearchParameter', 'authenticated'],
+    ['GET', 'OperationDefinition', 'search-type', 'OperationDefinition', 'authenticated'],
+    ['GET', 'OperationDefinition/:id', 'read', 'OperationDefinition', 'authenticated'],
     ['POST', 'Subscription', 'create', 'Subscription', 'scope c'],
     ['GET', 'Subscription', 'search-type', 'Subscription', 'scope s'],
     ['GET', 'Subscription/:id', 'read', 'Subscription', 'scope r'],
@@ -79,11 +87,13 @@ it('lists every registered FHIR route with its declared interaction and access',
   expect(actual).toHaveLength(expected.length);
 });
 
-it('checks a scope or a role on every route but the CapabilityStatement, the topic, Bundles and refused AuditEvent writes', () => {
+it('checks a scope or a role on every route but the CapabilityStatement, the topic, the conformance resources, Bundles and refused AuditEvent writes', () => {
   const open = tg.gateway
     .fhirRoutes()
     .filter((r) => r.access === 'public' || r.access === 'authenticated')
     .map((r) => `${r.method} ${r.pattern}`);
   const auditWrites = ['POST AuditEvent', 'PUT AuditEvent', 'PUT AuditEvent/:id', 'PATCH AuditEvent', 'PATCH AuditEvent/:id', 'DELETE AuditEvent', 'DELETE AuditEvent/:id', 'POST AuditEvent/:id'];
-  expect(open.sort()).toEqual(['GET metadata', 'POST ', 'GET SubscriptionTopic/handover', 'GET Basic/handover', ...auditWrites].sort());
+  // The topic and the profiles, search parameters and operations describe the API and hold no data: any token reads them.
+  const described = ['SubscriptionTopic', 'Basic', 'StructureDefinition', 'SearchParameter', 'OperationDefinition'].flatMap((t) => [`GET ${t}`, `GET ${t}/:id`]);
+  expect(open.sort()).toEqual(['GET metadata', 'POST ', ...described, ...auditWrites].sort());
 });
