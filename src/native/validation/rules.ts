@@ -110,7 +110,8 @@ function functionProblem(name: string, arity: number): string | undefined {
     problem = `${name}() does not take ${arity} argument${arity === 1 ? '' : 's'}`;
   };
   try {
-    fhirpath.evaluate({}, `{}.${name}(${Array.from({ length: arity }, () => '{}').join(', ')})`, undefined, undefined);
+    // Without the `async` option evaluation is synchronous; only what it throws or warns matters here.
+    void fhirpath.evaluate({}, `{}.${name}(${Array.from({ length: arity }, () => '{}').join(', ')})`, undefined, undefined);
   } catch (err) {
     const message = String((err as Error).message);
     if (message.startsWith('Not implemented')) problem = `${name}() is no FHIRPath function`;
