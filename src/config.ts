@@ -88,7 +88,7 @@ export interface HttpTimeouts {
 }
 
 /** What a claim's lease must leave after the send deadline: rendering before the send and recording its outcome after. */
-export const LEASE_MARGIN_SECONDS = 5;
+const LEASE_MARGIN_SECONDS = 5;
 
 export class ConfigError extends Error {
   readonly problems: string[];

@@ -73,7 +73,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, logger?: Logger): Promise<Database> {
+async function openDatabase(config: Config, logger?: Logger): Promise<Database> {
   if (config.databaseUrl) {
     return new PostgresDatabase({
       connectionString: config.databaseUrl,

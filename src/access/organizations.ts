@@ -18,16 +18,16 @@ import { organizationByUra } from '../handover/references.ts';
  */
 
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
-export const ORGANIZATION_CHANNEL = 'organization_changed';
+const ORGANIZATION_CHANNEL = 'organization_changed';
 const ORGANIZATION_REFERENCE = /^Organization\/([A-Za-z0-9\-.]{1,64})$/;
 
 /** The URA an Organization carries (an organisation may only name its own, so all of them are the same). */
-export function uraOfOrganization(org: Resource | undefined): string | undefined {
+function uraOfOrganization(org: Resource | undefined): string | undefined {
   return (org as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
 }
 
 /** The id in an `Organization/<id>` reference. */
-export function organizationId(ref: Reference | string | undefined): string | undefined {
+function organizationId(ref: Reference | string | undefined): string | undefined {
   return ORGANIZATION_REFERENCE.exec(typeof ref === 'string' ? ref : (ref?.reference ?? ''))?.[1];
 }
 

@@ -25,7 +25,7 @@ export const OWNER_ONLY_TYPES: readonly string[] = ['Subscription'];
 /** Written by the gateway only (native ingest, audit): a client can neither create nor change them through /fhir. */
 export const SERVER_OWNED_TYPES: readonly string[] = ['Provenance', 'AuditEvent'];
 
-export function isProtectedType(type: string): boolean {
+function isProtectedType(type: string): boolean {
   return !DIRECTORY_TYPES.includes(type);
 }
 

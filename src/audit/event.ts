@@ -8,10 +8,9 @@ export type AuditOutcome = '0' | '4' | '8' | '12';
 
 export const REST_TYPE: Coding = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'Restful Operation' };
 export const LOGIN_TYPE: Coding = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114', display: 'User Authentication' };
-export const EXPORT_TYPE: Coding = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' };
-export const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';
+const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';
 /** The gateway's own subtypes, for what is not a FHIR interaction (native records, tokens, notifications). */
-export const GATEWAY_SUBTYPE = 'https://handover-gateway.nl/fhir/CodeSystem/audit-subtype';
+const GATEWAY_SUBTYPE = 'https://handover-gateway.nl/fhir/CodeSystem/audit-subtype';
 const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 const CLIENT_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/client-id';
 
@@ -76,7 +75,7 @@ export function outcomeOfStatus(status: number): AuditOutcome {
 }
 
 /** `Task/1/_history/2` → `Task/1`. */
-export function unversioned(ref: string): string {
+function unversioned(ref: string): string {
   const i = ref.indexOf('/_history/');
   return i < 0 ? ref : ref.slice(0, i);
 }

@@ -7,7 +7,7 @@ import type { RequestDescription } from './recorder.ts';
 
 const TYPE = /^[A-Z][A-Za-z]{0,63}$/;
 
-export function queryString(query: Query): string {
+function queryString(query: Query): string {
   const params = new URLSearchParams();
   for (const [k, values] of Object.entries(query)) for (const v of values) params.append(k, v);
   return params.toString();

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { WriteHooks } from '../fhir/repository.ts';
 import type { Database } from '../store/database.ts';
 
-export const BOARD_CHANNEL = 'board_events';
+const BOARD_CHANNEL = 'board_events';
 const SWEEP_MS = 1000;
 const RETENTION = '1 day';
 const PRUNE_EVERY_MS = 60_000;

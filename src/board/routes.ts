@@ -11,7 +11,7 @@ import { timelineOf } from './timeline.ts';
 const PUBLIC_DIR = join(import.meta.dirname, 'public');
 
 // Nothing inline and nothing from elsewhere: scripts, styles and data from the gateway only.
-export const BOARD_CSP = [
+const BOARD_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -30,7 +30,7 @@ export interface BoardRouteDeps extends StreamDeps {
 }
 
 /** The board's CSP, with the tile server's origin among the image sources when one is configured. */
-export function boardCsp(mapTileUrl?: string): string {
+function boardCsp(mapTileUrl?: string): string {
   if (!mapTileUrl) return BOARD_CSP;
   const origin = new URL(mapTileUrl.replace(/\{[zxy]\}/g, '0')).origin;
   return BOARD_CSP.replace("img-src 'self' data:", `img-src 'self' data: ${origin}`);

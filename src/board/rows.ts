@@ -13,7 +13,7 @@ const REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 /** States in which the receiver has not answered yet: past its target, the board warns. */
 const UNANSWERED = new Set(['requested', 'received', 'ready']);
 
-export interface Party {
+interface Party {
   ura?: string;
   name?: string;
   kind?: string;
