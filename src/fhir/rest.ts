@@ -20,7 +20,7 @@ export interface RestServices {
 }
 
 /** The repository a request works in: the transaction's for a transaction entry, otherwise its own. */
-export function repoFor(services: RestServices, req: FhirRequest): Repository {
+function repoFor(services: RestServices, req: FhirRequest): Repository {
   return req.repository ?? services.repo(req);
 }
 
@@ -33,7 +33,7 @@ export function versionHeaders(baseUrl: string, v: StoredVersion): Record<string
 }
 
 /** Applies `Prefer: return=minimal|representation|OperationOutcome` to a write's answer. */
-export function writeResponse(req: FhirRequest, baseUrl: string, status: number, result: WriteResult): FhirResponse {
+function writeResponse(req: FhirRequest, baseUrl: string, status: number, result: WriteResult): FhirResponse {
   const headers: Record<string, string> = { ...versionHeaders(baseUrl, result.stored) };
   if (status === 201) headers.Location = `${fullUrl(baseUrl, result.stored)}/_history/${result.stored.versionId}`;
   const prefer = /return=([A-Za-z]+)/.exec(req.headers.prefer ?? '')?.[1];
@@ -77,7 +77,7 @@ function strict(req: FhirRequest): boolean {
   return /handling=strict/.test(req.headers.prefer ?? '');
 }
 
-export async function searchType(services: RestServices, req: FhirRequest, type: string): Promise<FhirResponse> {
+async function searchType(services: RestServices, req: FhirRequest, type: string): Promise<FhirResponse> {
   checkType(type);
   services.requireScope(req, type, 's');
   const repo = repoFor(services, req);

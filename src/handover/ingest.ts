@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Encounter, Observation, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
-import type { RequestContext } from '../context.ts';
 import { etag, fullUrl } from '../fhir/bundles.ts';
 import { conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
 import type { Repository, WriteResult } from '../fhir/repository.ts';
@@ -10,7 +9,7 @@ import { OrganizationDirectory } from '../access/organizations.ts';
 import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
 
-export const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
+const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
 
 export interface IngestResult {
   status: 200 | 201;
@@ -432,5 +431,3 @@ function mergeServiceRequest(stored: ServiceRequest, incoming: ServiceRequest): 
   for (const i of incoming.identifier ?? []) if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
   return { ...incoming, identifier: identifiers };
 }
-
-export type { RequestContext };

@@ -8,7 +8,7 @@ import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organiz
 import { groupToken } from '../access/parties.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 
-export const NOT_SELECTED = 'not selected';
+const NOT_SELECTED = 'not selected';
 
 function refused(message: string, expression: string): HttpError {
   return new HttpError(409, outcome('business-rule', message, [expression]));

@@ -34,7 +34,7 @@ const handle =
   };
 
 /** What the operator endpoints answer when no `ADMIN_TOKEN` is configured; the CLI shows it as it is. */
-export const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)';
+const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)';
 
 /** DICOM "User Security Attributes Changed": a client's registration (its access) removed by an operator. */
 const SECURITY_CHANGE = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110137', display: 'User Security Attributes Changed' };

@@ -14,7 +14,7 @@ import { parseQuery } from './query.ts';
 import { limitPerAddress, limitPerClient, type RateLimiter } from './rate-limit.ts';
 import type { WriteLimit } from './write-limit.ts';
 
-export interface Authenticator {
+interface Authenticator {
   /** Serves /oauth2/token and the /.well-known documents. */
   router: Router;
   authenticate(authorizationHeader: string | undefined, requestId: string): Promise<RequestContext>;

@@ -67,7 +67,7 @@ function stringValues(value: unknown, out: string[]): void {
 }
 
 /** The instant range a FHIR date, dateTime, instant or Period covers. */
-export function dateRange(value: unknown): { low: string; high: string } | undefined {
+function dateRange(value: unknown): { low: string; high: string } | undefined {
   if (typeof value === 'string') return stringDateRange(value);
   if (value && typeof value === 'object') {
     const period = value as { start?: string; end?: string };

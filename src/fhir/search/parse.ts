@@ -11,7 +11,7 @@ export type Filter =
   | { kind: 'string'; param: string; values: string[]; exact: boolean }
   | { kind: 'date'; param: string; prefix: DatePrefix; low: string; high: string };
 
-export interface IncludeSpec {
+interface IncludeSpec {
   sourceType: string;
   param: string;
   parameter: CompiledSearchParameter;
