@@ -37,7 +37,7 @@ function matchesToken(code: string | undefined, system: string | undefined, valu
 }
 
 /** Whether a Task passes every filter of a subscription (values of one filter are alternatives). */
-export function matches(filters: Filters, task: Task, owner: Party, requester: Party): boolean {
+function matches(filters: Filters, task: Task, owner: Party, requester: Party): boolean {
   return filters.every(([param, values]) =>
     values.some((v) => {
       switch (param) {

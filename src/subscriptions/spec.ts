@@ -7,12 +7,12 @@ import { BACKPORT, TOPIC_FILTERS, topicUrl } from './topic.ts';
 /** Where a subscriber supplies its own signing secret (otherwise the gateway makes one and returns it once). */
 export const SECRET_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/subscription-signing-secret';
 
-export const FHIR_PAYLOADS = ['empty', 'id-only', 'full-resource'] as const;
+const FHIR_PAYLOADS = ['empty', 'id-only', 'full-resource'] as const;
 export const NATIVE_PAYLOADS = { 'application/x-nts+json': 'nts', 'application/x-ambulance+json': 'ambulance', 'application/x-vvt+json': 'vvt' } as const;
 export type Payload = (typeof FHIR_PAYLOADS)[number] | keyof typeof NATIVE_PAYLOADS;
 export type Filters = [string, string[]][];
 
-export const SUBSCRIPTION_STATUSES = ['requested', 'active', 'error', 'off'] as const;
+const SUBSCRIPTION_STATUSES = ['requested', 'active', 'error', 'off'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
 /** What the gateway keeps of a Subscription to deliver it. */
@@ -45,7 +45,7 @@ function whole(e: Extension | undefined, min: number, max: number, expression: s
 }
 
 /** Parses `Task?owner=Organization/1&status=requested` into filters the topic offers; refuses any other. */
-export function parseFilterCriteria(criteria: string[]): Filters {
+function parseFilterCriteria(criteria: string[]): Filters {
   const filters: Filters = [];
   for (const c of criteria) {
     const m = /^Task\?(.*)$/.exec(c.trim());

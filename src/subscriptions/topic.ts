@@ -6,7 +6,6 @@ export const TOPIC_ID = 'handover';
 
 /** The filters the handover topic offers, and the Task search parameter each one is. */
 export const TOPIC_FILTERS = ['owner', 'requester', 'status', 'priority', 'group-identifier'] as const;
-export type TopicFilter = (typeof TOPIC_FILTERS)[number];
 
 export function topicUrl(fhirBaseUrl: string): string {
   return `${fhirBaseUrl}/SubscriptionTopic/${TOPIC_ID}`;

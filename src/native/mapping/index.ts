@@ -13,8 +13,7 @@ import type { CompiledToFhir } from './to-fhir.ts';
 import { compileToFhir, runToFhir } from './to-fhir.ts';
 import type { TransformContext } from './transforms/index.ts';
 
-export type { Terminology, TranslateRequest } from './terminology.ts';
-export { loadTerminology } from './terminology.ts';
+export type { Terminology } from './terminology.ts';
 
 export interface NativeMapper {
   toFhir(format: NativeFormat, record: NativeRecord): MappedRecord;

@@ -25,7 +25,7 @@ const RULE_ID = /^[a-z0-9][a-z0-9-]*$/;
 class RulesFileError extends Error {}
 
 /** Member names a FHIRPath expression may navigate: every property name the format's schema defines. */
-export function schemaPropertyNames(schema: unknown, names = new Set<string>()): Set<string> {
+function schemaPropertyNames(schema: unknown, names = new Set<string>()): Set<string> {
   if (Array.isArray(schema)) {
     for (const item of schema) schemaPropertyNames(item, names);
   } else if (schema !== null && typeof schema === 'object') {
