@@ -137,6 +137,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     rootDir: ROOT_DIR,
     fhirBaseUrl,
     repository: (ctx) => repository(ctx),
+    organizations,
     metrics,
     settings: { staleSeconds: config.unitStaleSeconds, historyHours: config.unitHistoryHours, maxClockSkewSeconds: config.unitMaxClockSkewSeconds, boardTargets: config.boardTargets, maxBodyBytes: config.maxBodyBytes },
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
+import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
 export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
 /** FHIR AuditEvent.outcome: 0 success, 4 minor failure (the request was refused), 8 serious failure (the server failed). */
@@ -11,8 +12,6 @@ export const LOGIN_TYPE: Coding = { system: 'http://dicom.nema.org/resources/ont
 const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';
 /** The gateway's own subtypes, for what is not a FHIR interaction (native records, tokens, notifications). */
 const GATEWAY_SUBTYPE = 'https://handover-gateway.nl/fhir/CodeSystem/audit-subtype';
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
-const CLIENT_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/client-id';
 
 export function restSubtype(code: string): Coding {
   return { system: RESTFUL_INTERACTION, code };

@@ -1,14 +1,15 @@
 import type { Encounter, Extension, HumanName, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { isAbsent } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
-import { uraOf } from '../handover/references.ts';
+import { uraOfOrganization } from '../access/organizations.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import type { BoardTargets } from './targets.ts';
+import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 const NATIVE_CODE = 'https://handover-gateway.nl/fhir/StructureDefinition/native-code';
 const NATIVE_STATUS = 'https://handover-gateway.nl/fhir/StructureDefinition/native-status';
 const RIDE_TIMES = 'https://handover-gateway.nl/fhir/StructureDefinition/ride-times';
-const REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+const REF = REFERENCE_PATTERN;
 
 /** States in which the receiver has not answered yet: past its target, the board warns. */
 const UNANSWERED = new Set(['requested', 'received', 'ready']);
@@ -129,7 +130,7 @@ function initials(p: Patient | undefined): BoardRow['patient'] {
 }
 
 function party(org: Organization | undefined, display: string | undefined): Party {
-  return { ura: uraOf(org), name: org?.name ?? display, kind: org?.type?.[0]?.coding?.[0]?.code };
+  return { ura: uraOfOrganization(org), name: org?.name ?? display, kind: org?.type?.[0]?.coding?.[0]?.code };
 }
 
 /** The latest of the ride's status times (melding, alarmering, vertrek, ter plaatse, ...), with its step. */

@@ -8,8 +8,8 @@ import type { StoredVersion } from '../store/resource-store.ts';
 import { OrganizationDirectory } from '../access/organizations.ts';
 import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
+import { BIG_SYSTEM, BSN_SYSTEM, nativeRecordSystem } from '../fhir/identifier-systems.ts';
 
-const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
 
 export interface IngestResult {
   status: 200 | 201;
@@ -146,7 +146,7 @@ export class NativeIngest {
 
   /** The patient of a record: found by BSN (or the record's own patient identifier), merged with what was known. */
   private async upsertPatient(repo: Repository, patient: Patient, written: Written[]): Promise<StoredVersion> {
-    const bsn = patient.identifier?.find((i) => i.system === 'http://fhir.nl/fhir/NamingSystem/bsn');
+    const bsn = patient.identifier?.find((i) => i.system === BSN_SYSTEM);
     const candidates = bsn ? [bsn] : (patient.identifier ?? []);
     let existing: StoredVersion | undefined;
     for (const identifier of candidates) {
@@ -339,7 +339,7 @@ export class NativeIngest {
     const m = /^Patient\/(.+)$/.exec(patientRef ?? '');
     if (!m) return;
     const stored = (await repo.read('Patient', m[1])).content as Patient;
-    const bsnOf = (p: Patient): string | undefined => p.identifier?.find((i) => i.system === 'http://fhir.nl/fhir/NamingSystem/bsn')?.value;
+    const bsnOf = (p: Patient): string | undefined => p.identifier?.find((i) => i.system === BSN_SYSTEM)?.value;
     const a = bsnOf(stored);
     const b = bsnOf(incoming);
     if (a && b) {
@@ -397,7 +397,7 @@ export class NativeIngest {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'enterer' }] },
         who: {
           display: mapped.onBehalfOf.name,
-          ...(mapped.onBehalfOf.big ? { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/big', value: mapped.onBehalfOf.big } } : {}),
+          ...(mapped.onBehalfOf.big ? { identifier: { system: BIG_SYSTEM, value: mapped.onBehalfOf.big } } : {}),
         },
         onBehalfOf: sender ? ref(sender) : undefined,
       });
@@ -414,7 +414,7 @@ export class NativeIngest {
         {
           role: 'source',
           what: {
-            identifier: { system: `${NATIVE_RECORD_SYSTEM}/${format}/${mapped.senderUra}`, value: `${mapped.recordId}#${mapped.sequence}` },
+            identifier: { system: nativeRecordSystem(format, mapped.senderUra), value: `${mapped.recordId}#${mapped.sequence}` },
             display: `${format} record ${mapped.recordId}, sequence ${mapped.sequence}`,
           },
         },

@@ -2,8 +2,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
-export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 const CONDITIONAL_ORG = /^Organization\?identifier=http:\/\/fhir\.nl\/fhir\/NamingSystem\/ura\|(\d{8})$/;
 
 type Identifier = { system?: string; value?: string };
@@ -36,10 +36,6 @@ export async function findByIdentifier(repo: Repository, type: string, identifie
 
 export async function organizationByUra(repo: Repository, ura: string): Promise<StoredVersion | undefined> {
   return findByIdentifier(repo, 'Organization', { system: URA_SYSTEM, value: ura });
-}
-
-export function uraOf(org: Resource | undefined): string | undefined {
-  return (org as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
 }
 
 function walkReferences(value: unknown, visit: (ref: { reference?: string }) => void): void {

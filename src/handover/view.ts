@@ -2,10 +2,11 @@ import type { Encounter, Observation, Organization, Patient, ServiceRequest, Tas
 import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { HandoverView, Perspective } from '../native/types.ts';
-import { uraOf } from './references.ts';
+import { uraOfOrganization } from '../access/organizations.ts';
+import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 async function readRef<T>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
-  const m = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference ?? '');
+  const m = REFERENCE_PATTERN.exec(reference ?? '');
   if (!m) return undefined;
   try {
     return (await repo.read(m[1], m[2])).content as T;
@@ -17,7 +18,7 @@ async function readRef<T>(repo: Repository, reference: string | undefined): Prom
 }
 
 function party(org: Organization | undefined): HandoverView['requester'] {
-  return { ura: uraOf(org) ?? '', name: org?.name, kind: org?.type?.[0]?.coding?.[0]?.code };
+  return { ura: uraOfOrganization(org) ?? '', name: org?.name, kind: org?.type?.[0]?.coding?.[0]?.code };
 }
 
 /**

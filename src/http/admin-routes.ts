@@ -4,7 +4,8 @@ import type { Audit } from '../audit/index.ts';
 import type { AuthService } from '../auth/index.ts';
 import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
 import { systemContext } from '../context.ts';
-import { organizationResource, URA_SYSTEM } from '../demo.ts';
+import { organizationResource } from '../demo.ts';
+import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { gatewaySubtype } from '../audit/event.ts';
 import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -38,7 +39,6 @@ const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)'
 
 /** DICOM "User Security Attributes Changed": a client's registration (its access) removed by an operator. */
 const SECURITY_CHANGE = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110137', display: 'User Security Attributes Changed' };
-const CLIENT_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/client-id';
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
 /**

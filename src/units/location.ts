@@ -6,6 +6,7 @@ import type { Bundle, Location, Organization, Reference } from '@medplum/fhirtyp
 import { badRequest } from '../fhir/outcomes.ts';
 import type { UnitRow } from './store.ts';
 import type { UnitTables } from './tables.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
 const NS = 'https://handover-gateway.nl/fhir';
 export const UNIT_STATUS_SYSTEM = `${NS}/CodeSystem/eenheid-status`;
@@ -14,7 +15,6 @@ const CALL_SIGN_SYSTEM = `${NS}/NamingSystem/roepnaam`;
 const POSITION_EXTENSION = `${NS}/StructureDefinition/unit-position`;
 const SERVES_EXTENSION = `${NS}/StructureDefinition/serves-handover`;
 export const LOCATION_DISTANCE = 'http://hl7.org/fhir/StructureDefinition/location-distance';
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 
 export const KIND_DISPLAY: Record<string, string> = {
   AMBULANCE_A: 'A-ambulance',

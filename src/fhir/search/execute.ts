@@ -2,6 +2,7 @@ import type { Queryable } from '../../store/database.ts';
 import { orderedResource, resourceStore, type PartyScope, type StoredVersion } from '../../store/resource-store.ts';
 import type { SearchRequest } from './parse.ts';
 import { buildWhere } from './sql.ts';
+import { REFERENCE_PATTERN } from '../resource-types.ts';
 
 export interface SearchResult {
   resources: StoredVersion[];
@@ -58,7 +59,7 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
     for (const m of matches) {
       for (const value of inc.parameter.evaluate(m.content)) {
         const ref = (value as { reference?: string }).reference;
-        const match = ref ? /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(ref) : null;
+        const match = ref ? REFERENCE_PATTERN.exec(ref) : null;
         if (!match) continue;
         const key = `${match[1]}/${match[2]}`;
         if (seen.has(key)) continue;
