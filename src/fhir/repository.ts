@@ -13,6 +13,7 @@ import { parseSearch, type Query, type SearchRequest } from './search/parse.ts';
 import { runSearch, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
+import { canonicalJson } from '../json/canonical-json.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -346,17 +347,9 @@ function conditionalKey(query: Query): string {
 }
 
 function sameContent(stored: Resource, incoming: Resource): boolean {
-  const strip = (r: Resource): string => {
+  const strip = (r: Resource): string | undefined => {
     const { meta: _meta, ...rest } = r as Resource & { meta?: unknown };
-    return JSON.stringify(sortKeys(rest));
+    return canonicalJson(rest);
   };
   return strip(stored) === strip(incoming);
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
-  }
-  return value;
 }

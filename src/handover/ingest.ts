@@ -9,6 +9,7 @@ import { OrganizationDirectory } from '../access/organizations.ts';
 import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
 import { BIG_SYSTEM, BSN_SYSTEM, nativeRecordSystem } from '../fhir/identifier-systems.ts';
+import { canonicalJson } from '../json/canonical-json.ts';
 
 
 export interface IngestResult {
@@ -26,9 +27,7 @@ interface Written {
 
 /** Canonical JSON (sorted keys) so that a re-send with keys in another order is still the same record. */
 function contentHash(record: NativeRecord): string {
-  const sort = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
-  return createHash('sha256').update(JSON.stringify(sort(record))).digest('hex');
+  return createHash('sha256').update(canonicalJson(record) ?? '').digest('hex');
 }
 
 function ref(v: StoredVersion): Reference<Organization> {
