@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import type { Audit } from '../audit/index.ts';
 import type { AuthService } from '../auth/index.ts';
 import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
@@ -27,12 +27,6 @@ export interface AdminDeps {
   /** Further operator routes (subscriptions, audit) mounted behind the same token. */
   extra?: express.Router[];
 }
-
-const handle =
-  (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    fn(req, res).catch(next);
-  };
 
 /** What the operator endpoints answer when no `ADMIN_TOKEN` is configured; the CLI shows it as it is. */
 const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)';
@@ -67,7 +61,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
   router.post(
     '/admin/clients',
     express.raw({ type: () => true, limit: 256 * 1024 }),
-    handle(async (req, res) => {
+    async (req, res) => {
       let registration;
       try {
         registration = validateRegistration(parseJsonBody(req.body as Buffer));
@@ -82,12 +76,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
         { ifNoneExist: `identifier=${URA_SYSTEM}|${registration.organizationUra}` },
       );
       res.status(201).json({ clientId: registration.clientId, organizationUra: registration.organizationUra, scopes: registration.scopes, roles: registration.roles });
-    }),
+    },
   );
 
   router.get(
     '/admin/clients',
-    handle(async (_req, res) => {
+    async (_req, res) => {
       const rows = await deps.db.query<{ client_id: string; organization_ura: string; organization_name: string; roles: string[]; scopes: string[]; has_jwks: boolean; has_secret: boolean }>(
         `SELECT client_id, organization_ura, organization_name, roles, scopes, jwks IS NOT NULL AS has_jwks, secret_hash IS NOT NULL AS has_secret
          FROM oauth_clients ORDER BY client_id`,
@@ -102,12 +96,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
           authentication: [r.has_jwks ? 'private_key_jwt' : undefined, r.has_secret ? 'client_secret_basic' : undefined].filter(Boolean),
         })),
       );
-    }),
+    },
   );
 
   router.delete(
     '/admin/clients/:clientId',
-    handle(async (req, res) => {
+    async (req, res) => {
       const clientId = String(req.params.clientId);
       if (!CLIENT_ID.test(clientId)) throw badRequest('A client id is 1-128 of letters, digits and . _ ~ -', ['clientId']);
       const requestId = res.locals.requestId as string;
@@ -136,12 +130,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
       });
       if (removed === undefined) throw notFound(`No client ${clientId} is registered`);
       res.json({ clientId, organizationUra: removed, deleted: true });
-    }),
+    },
   );
 
   router.get(
     '/admin/subscriptions',
-    handle(async (_req, res) => {
+    async (_req, res) => {
       // A deleted Subscription keeps its state row (switched off, so that a read answers 410): the stored
       // resource says it was deleted, which `off` alone (also a subscriber's own pause) does not.
       const rows = await deps.db.query<{ id: string; owner_ura: string; status: string; endpoint: string; payload: string; error_count: string; last_error: string | null; pending: string; dead: string }>(
@@ -166,12 +160,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
           lastError: r.last_error ?? '',
         })),
       );
-    }),
+    },
   );
 
   router.post(
     '/admin/subscriptions/:id/reactivate',
-    handle(async (req, res) => {
+    async (req, res) => {
       const id = String(req.params.id);
       // As a subscriber's own re-activation: a new handshake, then delivery resumes from the first undelivered event.
       const done = await deps.db.transaction(async (tx) => {
@@ -187,12 +181,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
       });
       if (!done) throw notFound(`No active or failed subscription ${id}`);
       res.json({ id, status: 'requested' });
-    }),
+    },
   );
 
   router.get(
     '/admin/audit/head',
-    handle(async (_req, res) => {
+    async (_req, res) => {
       const result = await deps.audit.verify();
       res.json({
         intact: result.intact,
@@ -202,14 +196,14 @@ export function adminRouter(deps: AdminDeps): express.Router {
         problems: result.problems.length,
         verifiedAt: new Date().toISOString(),
       });
-    }),
+    },
   );
 
   // One batch per call, in key order: the CLI calls again with `next` until it is null, showing progress,
   // and no request holds locks on more than one batch.
   router.post(
     '/admin/reindex',
-    handle(async (req, res) => {
+    async (req, res) => {
       // The gateway's query parser gives every parameter as a list of values.
       const query = req.query as Record<string, string[] | undefined>;
       const after = query.after?.[0];
@@ -218,7 +212,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
       if (!Number.isInteger(count) || count < 1 || count > 5000) throw badRequest('count must be a whole number from 1 to 5000', ['count']);
       const batch = await reindexBatch(deps.db, deps.registry, after, count);
       res.json(after === undefined ? { ...batch, total: await reindexTotal(deps.db) } : batch);
-    }),
+    },
   );
 
   for (const extra of deps.extra ?? []) router.use(extra);

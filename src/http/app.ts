@@ -41,12 +41,6 @@ export interface AppDeps {
   writeLimit?: WriteLimit;
 }
 
-const asyncRoute =
-  (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    fn(req, res).catch(next);
-  };
-
 export function sendFhir(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(status);
@@ -119,7 +113,7 @@ export function createApp(deps: AppDeps): express.Express {
     },
     readBody,
     admitted,
-    asyncRoute(async (req, res) => {
+    async (req, res) => {
       checkAccept(req);
       let body: unknown;
       const method = req.method as FhirRequest['method'];
@@ -149,7 +143,7 @@ export function createApp(deps: AppDeps): express.Express {
       };
       const result = await deps.fhir.handle(fhirReq);
       sendFhir(res, result.status, result.body, result.headers);
-    }),
+    },
   );
 
   for (const { path, router } of deps.protectedRoutes ?? []) {
