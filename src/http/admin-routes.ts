@@ -13,6 +13,7 @@ import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/rein
 import type { SearchParameterRegistry } from '../fhir/search/parameters.ts';
 import type { Database } from '../store/database.ts';
 import { parseJsonBody } from './json-body.ts';
+import { subscriptionStore } from '../subscriptions/store.ts';
 
 export interface AdminDeps {
   token: string | undefined;
@@ -169,13 +170,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
       const id = String(req.params.id);
       // As a subscriber's own re-activation: a new handshake, then delivery resumes from the first undelivered event.
       const done = await deps.db.transaction(async (tx) => {
-        const r = await tx.query(`UPDATE subscription_state SET status = 'requested', handshake_at = NULL WHERE id = $1 AND status <> 'off'`, [id]);
-        if (r.rowCount === 0) return false;
-        await tx.query(
-          `UPDATE subscription_events SET state = 'pending', attempts = 0, first_failed_at = NULL, next_attempt = now(), claimed_by = NULL, claimed_until = NULL
-           WHERE subscription_id = $1 AND state = 'dead'`,
-          [id],
-        );
+        if (!(await subscriptionStore.reactivate(tx, id))) return false;
         await tx.query('SELECT pg_notify($1, $2)', [deps.outboxChannel, '']);
         return true;
       });
