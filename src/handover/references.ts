@@ -1,8 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { HttpError, outcome } from '../fhir/outcomes.ts';
+import { HttpError, isAbsent, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
+import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 const CONDITIONAL_ORG = /^Organization\?identifier=http:\/\/fhir\.nl\/fhir\/NamingSystem\/ura\|(\d{8})$/;
 
@@ -27,6 +28,22 @@ export async function findByIdentifiers(repo: Repository, type: string, identifi
 export function hasIdentifier(resource: StoredVersion, identifier: Identifier): boolean {
   const own = (resource.content as { identifier?: Identifier[] }).identifier ?? [];
   return own.some((i) => i.value === identifier.value && (identifier.system === undefined || i.system === identifier.system));
+}
+
+/**
+ * The resource a relative reference (`Type/id`) points at, read through `repo` (so only what its organisation may
+ * see), or undefined when it is no such reference or the resource is not there. A database fault is thrown: it is
+ * not "no such resource".
+ */
+export async function readReference<T>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
+  const m = REFERENCE_PATTERN.exec(reference ?? '');
+  if (!m) return undefined;
+  try {
+    return (await repo.read(m[1], m[2])).content as T;
+  } catch (err) {
+    if (isAbsent(err)) return undefined;
+    throw err;
+  }
 }
 
 /** Finds the one current resource with `identifier` (system|value), if any. */
