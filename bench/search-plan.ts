@@ -13,7 +13,7 @@ import { buildWhere } from '../src/fhir/search/sql.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { PostgresDatabase } from '../src/store/postgres.ts';
 import { DIRECTORY_TYPES } from '../src/access/policy.ts';
-import { URA_SYSTEM } from '../src/access/organizations.ts';
+import { URA_SYSTEM } from '../src/fhir/identifier-systems.ts';
 
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) {

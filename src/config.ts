@@ -1,5 +1,5 @@
 /** The handover topic's canonical unless SUBSCRIPTION_TOPIC_URL says otherwise: stable, not derived from the address the gateway listens on. */
-export const DEFAULT_TOPIC_URL = 'https://handover-gateway.nl/fhir/SubscriptionTopic/handover';
+const DEFAULT_TOPIC_URL = 'https://handover-gateway.nl/fhir/SubscriptionTopic/handover';
 
 /**
  * Configuration from environment variables, validated at start with one clear message per wrong
@@ -93,7 +93,7 @@ export interface HttpTimeouts {
 }
 
 /** What a claim's lease must leave after the send deadline: rendering before the send and recording its outcome after. */
-export const LEASE_MARGIN_SECONDS = 5;
+const LEASE_MARGIN_SECONDS = 5;
 
 export class ConfigError extends Error {
   readonly problems: string[];

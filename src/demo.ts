@@ -1,8 +1,7 @@
 import type { Organization } from '@medplum/fhirtypes';
 import type { Repository } from './fhir/repository.ts';
+import { AGB_SYSTEM, URA_SYSTEM } from './fhir/identifier-systems.ts';
 
-export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
-export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';
 
 /** The demo organisations of the region's scenarios (docs/scenarios.md). */
 export const DEMO_ORGANIZATIONS: { ura: string; agb?: string; name: string; type: string }[] = [

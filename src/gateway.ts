@@ -79,7 +79,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, logger?: Logger): Promise<Database> {
+async function openDatabase(config: Config, logger?: Logger): Promise<Database> {
   if (config.databaseUrl) {
     return new PostgresDatabase({
       connectionString: config.databaseUrl,
@@ -147,6 +147,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     rootDir: ROOT_DIR,
     fhirBaseUrl,
     repository: (ctx) => repository(ctx),
+    organizations,
     metrics,
     settings: { staleSeconds: config.unitStaleSeconds, historyHours: config.unitHistoryHours, maxClockSkewSeconds: config.unitMaxClockSkewSeconds, boardTargets: config.boardTargets, maxBodyBytes: config.maxBodyBytes },
   });

@@ -2,8 +2,8 @@ import type { Organization } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import { forbidden } from '../fhir/outcomes.ts';
 import type { Queryable } from '../store/database.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 // The organisation type of the region's coordination centre (src/demo.ts), which sees every handover of the region.
 const REGION_WIDE_TYPE = 'ZCC';
 

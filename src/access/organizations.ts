@@ -3,6 +3,8 @@ import type { Repository, WriteHooks } from '../fhir/repository.ts';
 import type { Database, Queryable, Tx } from '../store/database.ts';
 import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
 import { organizationByUra } from '../handover/references.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
+import { referencePatternOf } from '../fhir/resource-types.ts';
 
 /**
  * Organization ↔ URA, the one place the gateway knows it. The URA on an Organization decides who is
@@ -17,9 +19,8 @@ import { organizationByUra } from '../handover/references.ts';
  * - entries expire after `ttlMs` all the same, a bound for a notification lost with a broken LISTEN connection.
  */
 
-export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
-export const ORGANIZATION_CHANNEL = 'organization_changed';
-const ORGANIZATION_REFERENCE = /^Organization\/([A-Za-z0-9\-.]{1,64})$/;
+const ORGANIZATION_CHANNEL = 'organization_changed';
+const ORGANIZATION_REFERENCE = referencePatternOf('Organization');
 
 /** The URA an Organization carries (an organisation may only name its own, so all of them are the same). */
 export function uraOfOrganization(org: Resource | undefined): string | undefined {
@@ -85,7 +86,7 @@ export class OrganizationDirectory {
    * organisations many times over; asking the database each time was a tenth of an ingest's work.
    */
   async byUra(repo: Repository, ura: string): Promise<StoredVersion | undefined> {
-    // Only native ingest asks by URA, and it never writes an Organization: no transaction check is needed here.
+    // Only native ingest and the units' map ask by URA, and neither writes an Organization: no transaction check is needed here.
     const hit = this.orgByUra.get(ura);
     if (hit && hit.until > Date.now()) return hit.value;
     const generation = this.generation;

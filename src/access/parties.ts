@@ -4,7 +4,9 @@ import type { WriteHooks } from '../fhir/repository.ts';
 import type { Tx } from '../store/database.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { isGateway, readableParties } from './policy.ts';
-import { URA_SYSTEM, uraOfReferenceSql } from './organizations.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
+import { organizationId, uraOfReferenceSql } from './organizations.ts';
+import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 /**
  * Which organisations are party to a resource, stored in `resources.parties` at every write (see
@@ -15,7 +17,7 @@ import { URA_SYSTEM, uraOfReferenceSql } from './organizations.ts';
 const OPEN = [...OPEN_STATUSES];
 /** The handover's own resources: a resource referring to one of these joins its parties. The patient is not one: it is shared. */
 const HANDOVER_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'Observation']);
-const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d{1,15})?$/;
+const REFERENCE = VERSIONED_REFERENCE_PATTERN;
 
 /**
  * The parties of what this transaction wrote, by `Type/id`: an ingest writes Patient, Encounter, Observations,
@@ -70,10 +72,6 @@ export function groupToken(task: Task): string | undefined {
 function groupTokens(task: Task): string[] {
   const token = groupToken(task);
   return token ? [token] : [];
-}
-
-function organizationId(reference: string | undefined): string | undefined {
-  return /^Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(reference ?? '')?.[1];
 }
 
 /** The acting organisation, when it is one (the gateway's own start-up work has none). */

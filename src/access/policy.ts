@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import { forbidden, methodNotAllowed } from '../fhir/outcomes.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
 /**
  * Who may read and change what, decided from the RequestContext alone. The Repository applies these
@@ -25,7 +26,7 @@ export const OWNER_ONLY_TYPES: readonly string[] = ['Subscription'];
 /** Written by the gateway only (native ingest, audit): a client can neither create nor change them through /fhir. */
 export const SERVER_OWNED_TYPES: readonly string[] = ['Provenance', 'AuditEvent'];
 
-export function isProtectedType(type: string): boolean {
+function isProtectedType(type: string): boolean {
   return !DIRECTORY_TYPES.includes(type);
 }
 
@@ -78,7 +79,6 @@ export function checkWriteAllowed(ctx: RequestContext, type: string): void {
   if (SERVER_OWNED_TYPES.includes(type)) throw methodNotAllowed(`${type} is written by the gateway itself; clients cannot create, change or delete it`);
 }
 
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 
 function urasOf(resource: Resource | undefined): string[] {
   const identifiers = (resource as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier ?? [];

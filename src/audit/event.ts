@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
+import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
 export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
 /** FHIR AuditEvent.outcome: 0 success, 4 minor failure (the request was refused), 8 serious failure (the server failed). */
@@ -8,12 +9,9 @@ export type AuditOutcome = '0' | '4' | '8' | '12';
 
 export const REST_TYPE: Coding = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'Restful Operation' };
 export const LOGIN_TYPE: Coding = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114', display: 'User Authentication' };
-export const EXPORT_TYPE: Coding = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' };
-export const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';
+const RESTFUL_INTERACTION = 'http://hl7.org/fhir/restful-interaction';
 /** The gateway's own subtypes, for what is not a FHIR interaction (native records, tokens, notifications). */
-export const GATEWAY_SUBTYPE = 'https://handover-gateway.nl/fhir/CodeSystem/audit-subtype';
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
-const CLIENT_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/client-id';
+const GATEWAY_SUBTYPE = 'https://handover-gateway.nl/fhir/CodeSystem/audit-subtype';
 
 export function restSubtype(code: string): Coding {
   return { system: RESTFUL_INTERACTION, code };
@@ -76,7 +74,7 @@ export function outcomeOfStatus(status: number): AuditOutcome {
 }
 
 /** `Task/1/_history/2` → `Task/1`. */
-export function unversioned(ref: string): string {
+function unversioned(ref: string): string {
   const i = ref.indexOf('/_history/');
   return i < 0 ? ref : ref.slice(0, i);
 }

@@ -4,10 +4,11 @@ import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
 import type { Query } from '../fhir/search/parse.ts';
 import { gatewaySubtype, REST_TYPE, restSubtype, type AuditAction } from './event.ts';
 import type { RequestDescription } from './recorder.ts';
+import { nativeRecordSystem } from '../fhir/identifier-systems.ts';
 
 const TYPE = /^[A-Z][A-Za-z]{0,63}$/;
 
-export function queryString(query: Query): string {
+function queryString(query: Query): string {
   const params = new URLSearchParams();
   for (const [k, values] of Object.entries(query)) for (const v of values) params.append(k, v);
   return params.toString();
@@ -84,7 +85,7 @@ export function resourcesOf(res: FhirResponse): Resource[] {
 /** The native record's identity (sender, record id, sequence number) as an AuditEvent entity. */
 export function nativeRecordEntity(format: string, mapped: Pick<MappedRecord, 'senderUra' | 'recordId' | 'sequence'>): AuditEventEntity {
   return {
-    what: { identifier: { system: `https://handover-gateway.nl/fhir/NamingSystem/native-record/${format}/${mapped.senderUra}`, value: `${mapped.recordId}#${mapped.sequence}` } },
+    what: { identifier: { system: nativeRecordSystem(format, mapped.senderUra), value: `${mapped.recordId}#${mapped.sequence}` } },
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
     description: `${format} record ${mapped.recordId}, sequence ${mapped.sequence}`,
   };

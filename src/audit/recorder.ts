@@ -33,7 +33,7 @@ function ref(v: { resourceType: string; id: string; versionId?: string }): strin
  * Rows for what a request returned or touched: one per patient (BALP: a search over several patients is
  * audited once for each), each naming that patient's resources; resources of no patient in one more row.
  */
-export function rowsPerPatient(base: Omit<AuditFacts, 'entities' | 'patient'>, resources: Resource[], extra: string[] = []): AuditRow[] {
+function rowsPerPatient(base: Omit<AuditFacts, 'entities' | 'patient'>, resources: Resource[], extra: string[] = []): AuditRow[] {
   const byPatient = new Map<string | undefined, string[]>();
   for (const r of resources) {
     if (!r.id || r.resourceType === 'OperationOutcome' || r.resourceType === 'AuditEvent') continue;

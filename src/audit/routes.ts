@@ -7,7 +7,7 @@ import { AUDIT_SEARCH_PARAMETERS, readAuditEvent, searchAuditEvents } from './se
 import { patientTrail, taskTrail } from './trail.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
 
-export function verifyOutcome(result: VerifyResult): OperationOutcome {
+function verifyOutcome(result: VerifyResult): OperationOutcome {
   const summary = `${result.linked + result.pending} audit records: ${result.linked} linked, ${result.pending} not yet linked; head ${result.head ? `${result.head.seq} ${result.head.hash}` : '(empty)'}`;
   if (result.intact) return { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: `Intact. ${summary}` }] };
   return {

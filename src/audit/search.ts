@@ -6,10 +6,11 @@ import { DEFAULT_COUNT, MAX_COUNT } from '../fhir/search/parse.ts';
 import type { Queryable } from '../store/database.ts';
 import type { AuditorReach } from '../access/auditor.ts';
 import { servedEvent } from './store.ts';
+import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 export const AUDIT_SEARCH_PARAMETERS = ['entity', 'patient', 'agent', 'date', 'type', 'subtype', 'outcome', 'action', '_count', '_offset', '_sort', '_summary', '_total'];
 const DATE = /^(eq|ne|lt|gt|le|ge)?(\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?)$/;
-const REF = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
+const REF = REFERENCE_PATTERN;
 
 function tokenCode(v: string): string {
   // `system|code` or `code`: the columns hold the code.

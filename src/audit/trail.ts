@@ -4,9 +4,10 @@ import type { Queryable } from '../store/database.ts';
 import { orderedResource, type VersionRow } from '../store/resource-store.ts';
 import type { AuditorReach } from '../access/auditor.ts';
 import { servedEvent } from './store.ts';
+import { uraOfOrganization } from '../access/organizations.ts';
+import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
-const REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+const REF = REFERENCE_PATTERN;
 
 interface Timed {
   at: string;
@@ -60,8 +61,7 @@ async function current<T extends Resource>(q: Queryable, type: string, id: strin
 async function uraOf(q: Queryable, ref: string | undefined): Promise<string | undefined> {
   const m = REF.exec(ref ?? '');
   if (m?.[1] !== 'Organization') return undefined;
-  const org = await current<Organization>(q, 'Organization', m[2]);
-  return org?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
+  return uraOfOrganization(await current<Organization>(q, 'Organization', m[2]));
 }
 
 async function withinReach(q: Queryable, task: Task, reach: AuditorReach): Promise<boolean> {

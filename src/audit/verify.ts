@@ -6,11 +6,11 @@ import { chainHash, EVENT_COLUMNS, GENESIS_HASH, type EventRecord } from './chai
  * plus clock skew between the gateway and the database). A row recorded longer than this before the
  * pass preceding its own was sealed cannot be legitimate: it was written with a time in the past.
  */
-export const BACKDATING_GRACE_MS = 5 * 60_000;
+const BACKDATING_GRACE_MS = 5 * 60_000;
 const PAGE = 2000;
 const MAX_PROBLEMS = 100;
 
-export interface ChainProblem {
+interface ChainProblem {
   kind: 'changed' | 'removed' | 'inserted';
   /** Position in the chain, when the problem is on a linked record. */
   seq?: string;

@@ -3,7 +3,7 @@ import type { Database } from '../store/database.ts';
 import { findClient, type StoredClient } from './clients.ts';
 import { invalidClient, invalidRequest } from './oauth-error.ts';
 
-export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export const ASSERTION_ALGS = ['RS384', 'ES384'];
 const CLOCK_TOLERANCE_SECONDS = 5;
 // SMART Backend Services: the assertion's exp is at most five minutes in the future.

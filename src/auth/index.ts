@@ -8,7 +8,7 @@ import { loadGatewayKeys } from './keys.ts';
 import { TOKEN_PATH, tokenRouter } from './token-endpoint.ts';
 import type { AuthConfig, AuthService } from './types.ts';
 
-export type { AuthConfig, AuthService, ClientRegistration, TokenAttempt } from './types.ts';
+export type { AuthConfig, AuthService, ClientRegistration } from './types.ts';
 export { hasScope, requireScope, type Interaction } from './scopes.ts';
 export { loadClientsFile } from './clients-file.ts';
 export { demoClients } from './demo-clients.ts';

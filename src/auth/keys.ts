@@ -8,7 +8,7 @@ const KEY_CREATION_LOCK = 7_513_2027;
 // so tokens with made-up kids cannot turn into a query per request.
 const RELOAD_INTERVAL_MS = 10_000;
 
-export interface SigningKey {
+interface SigningKey {
   kid: string;
   alg: typeof GATEWAY_ALG;
   privateKey: CryptoKey;

@@ -9,7 +9,7 @@ const ORDER: readonly Interaction[] = ['c', 'r', 'u', 'd', 's'];
 const V1: Record<string, Interaction[]> = { read: ['r', 's'], write: ['c', 'u', 'd'], '*': ['c', 'r', 'u', 'd', 's'] };
 const SCOPE = /^system\/(\*|[A-Z][A-Za-z]{0,63})\.([a-z*]{1,5})$/;
 
-export interface SystemScope {
+interface SystemScope {
   /** A FHIR resource type, or `*` for all. */
   resourceType: string;
   permissions: ReadonlySet<Interaction>;
@@ -20,7 +20,7 @@ export interface SystemScope {
  * for anything else: other contexts (`patient/`, `user/`), query-qualified v2 scopes, and letters out
  * of order or repeated, which SMART v2 does not allow.
  */
-export function parseScope(scope: string): SystemScope | undefined {
+function parseScope(scope: string): SystemScope | undefined {
   const m = SCOPE.exec(scope);
   if (!m) return undefined;
   const [, resourceType, suffix] = m;
@@ -37,7 +37,7 @@ export function parseScope(scope: string): SystemScope | undefined {
   return { resourceType, permissions };
 }
 
-export function formatScope(scope: SystemScope): string {
+function formatScope(scope: SystemScope): string {
   return `system/${scope.resourceType}.${ORDER.filter((p) => scope.permissions.has(p)).join('')}`;
 }
 
@@ -103,7 +103,7 @@ export function grantScopes(registered: readonly string[], requested: string | u
  * so `POST /native/{format}` needs create and update on each of these types (`system/*.cu` or per type);
  * `GET /native/{format}/{id}` renders them, so it needs read on each (`system/*.r`).
  */
-export const NATIVE_TYPES = ['Task', 'ServiceRequest', 'Encounter', 'Patient', 'Observation'] as const;
+const NATIVE_TYPES = ['Task', 'ServiceRequest', 'Encounter', 'Patient', 'Observation'] as const;
 
 export function requireNativeScope(ctx: Pick<RequestContext, 'scopes'>, method: 'POST' | 'GET'): void {
   const needed: Interaction[] = method === 'POST' ? ['c', 'u'] : ['r'];

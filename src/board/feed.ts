@@ -2,8 +2,11 @@ import type { Encounter } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { WriteHooks } from '../fhir/repository.ts';
 import type { Database } from '../store/database.ts';
+import { referencePatternOf } from '../fhir/resource-types.ts';
 
-export const BOARD_CHANNEL = 'board_events';
+const SERVICE_REQUEST_REFERENCE = referencePatternOf('ServiceRequest');
+
+const BOARD_CHANNEL = 'board_events';
 const SWEEP_MS = 1000;
 const RETENTION = '1 day';
 const PRUNE_EVERY_MS = 60_000;
@@ -25,7 +28,7 @@ export function boardFeedHooks(): WriteHooks {
       let handovers: string[] = [];
       if (s.resourceType === 'Task') handovers = [s.id];
       else if (s.resourceType === 'Encounter') {
-        const requests = ((s.content as Encounter).basedOn ?? []).map((b) => b.reference ?? '').filter((r) => /^ServiceRequest\/[A-Za-z0-9\-.]{1,64}$/.test(r));
+        const requests = ((s.content as Encounter).basedOn ?? []).map((b) => b.reference ?? '').filter((r) => SERVICE_REQUEST_REFERENCE.test(r));
         if (requests.length === 0) return;
         const tasks = await tx.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task' AND tokens && $1::text[]`, [requests.map((r) => `focus=${r}`)]);
         handovers = tasks.rows.map((t) => t.id);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { requireScope } from '../auth/index.ts';
 import type { RequestContext } from '../context.ts';
 import { badRequest, notFound } from '../fhir/outcomes.ts';
@@ -11,7 +11,7 @@ import { timelineOf } from './timeline.ts';
 const PUBLIC_DIR = join(import.meta.dirname, 'public');
 
 // Nothing inline and nothing from elsewhere: scripts, styles and data from the gateway only.
-export const BOARD_CSP = [
+const BOARD_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -30,17 +30,11 @@ export interface BoardRouteDeps extends StreamDeps {
 }
 
 /** The board's CSP, with the tile server's origin among the image sources when one is configured. */
-export function boardCsp(mapTileUrl?: string): string {
+function boardCsp(mapTileUrl?: string): string {
   if (!mapTileUrl) return BOARD_CSP;
   const origin = new URL(mapTileUrl.replace(/\{[zxy]\}/g, '0')).origin;
   return BOARD_CSP.replace("img-src 'self' data:", `img-src 'self' data: ${origin}`);
 }
-
-const handle =
-  (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    fn(req, res).catch(next);
-  };
 
 /** The `exp` of a token that `authenticate` has just verified. */
 function expiryOf(header: string | undefined): number {
@@ -88,7 +82,7 @@ export function boardRouter(deps: BoardRouteDeps): express.Router {
 
   router.get(
     '/board/events',
-    handle(async (req, res) => {
+    async (req, res) => {
       const ctx = await viewer(req, res, 's');
       const given = req.headers['last-event-id'];
       let last: number | undefined;
@@ -97,12 +91,12 @@ export function boardRouter(deps: BoardRouteDeps): express.Router {
         last = Number(given);
       }
       await openStream(deps, ctx, res, last, expiryOf(req.headers.authorization));
-    }),
+    },
   );
 
   router.get(
     '/board/handovers/:id',
-    handle(async (req, res) => {
+    async (req, res) => {
       const ctx = await viewer(req, res, 'r');
       const repo = deps.repository(ctx);
       const id = String(req.params.id);
@@ -111,7 +105,7 @@ export function boardRouter(deps: BoardRouteDeps): express.Router {
       const timeline = await timelineOf(repo, id);
       await deps.audit(ctx, [...projected.resources, ...timeline.resources]);
       res.status(200).type('application/json').set('Cache-Control', 'no-store').send(JSON.stringify({ row: projected.row, open: projected.open, timeline: timeline.items }));
-    }),
+    },
   );
   return router;
 }

@@ -1,19 +1,19 @@
 import type { Encounter, Extension, HumanName, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { isAbsent } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
-import { uraOf } from '../handover/references.ts';
+import { uraOfOrganization } from '../access/organizations.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import type { BoardTargets } from './targets.ts';
+import { readReference } from '../handover/references.ts';
 
 const NATIVE_CODE = 'https://handover-gateway.nl/fhir/StructureDefinition/native-code';
 const NATIVE_STATUS = 'https://handover-gateway.nl/fhir/StructureDefinition/native-status';
 const RIDE_TIMES = 'https://handover-gateway.nl/fhir/StructureDefinition/ride-times';
-const REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
 /** States in which the receiver has not answered yet: past its target, the board warns. */
 const UNANSWERED = new Set(['requested', 'received', 'ready']);
 
-export interface Party {
+interface Party {
   ura?: string;
   name?: string;
   kind?: string;
@@ -63,18 +63,6 @@ export interface Projection {
   open: boolean;
   /** What was read for it, for the audit. */
   resources: Resource[];
-}
-
-async function readRef<T extends Resource>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
-  const m = REF.exec(reference ?? '');
-  if (!m) return undefined;
-  try {
-    return (await repo.read(m[1], m[2])).content as T;
-  } catch (err) {
-    // Only a resource that is not there is absent: a database fault fails the row, it does not blank it.
-    if (isAbsent(err)) return undefined;
-    throw err;
-  }
 }
 
 function nativeCode(el: { extension?: Extension[] } | undefined): string | undefined {
@@ -129,7 +117,7 @@ function initials(p: Patient | undefined): BoardRow['patient'] {
 }
 
 function party(org: Organization | undefined, display: string | undefined): Party {
-  return { ura: uraOf(org), name: org?.name ?? display, kind: org?.type?.[0]?.coding?.[0]?.code };
+  return { ura: uraOfOrganization(org), name: org?.name ?? display, kind: org?.type?.[0]?.coding?.[0]?.code };
 }
 
 /** The latest of the ride's status times (melding, alarmering, vertrek, ter plaatse, ...), with its step. */
@@ -155,11 +143,11 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
   const task = stored.content as Task & { _priority?: { extension?: Extension[] } };
   const resources: Resource[] = [task];
   const [requesterOrg, ownerOrg, sr, patient, contact] = await Promise.all([
-    readRef<Organization>(repo, task.requester?.reference),
-    readRef<Organization>(repo, task.owner?.reference),
-    readRef<ServiceRequest & { _priority?: { extension?: Extension[] } }>(repo, task.focus?.reference),
-    readRef<Patient>(repo, task.for?.reference),
-    readRef<Encounter>(repo, task.encounter?.reference),
+    readReference<Organization>(repo, task.requester?.reference),
+    readReference<Organization>(repo, task.owner?.reference),
+    readReference<ServiceRequest & { _priority?: { extension?: Extension[] } }>(repo, task.focus?.reference),
+    readReference<Patient>(repo, task.for?.reference),
+    readReference<Encounter>(repo, task.encounter?.reference),
   ]);
   const receiverEncounters: Encounter[] = [];
   if (task.focus?.reference) {

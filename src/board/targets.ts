@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-export interface Urgency {
+interface Urgency {
   scale: 'nts' | 'ambulance' | 'vvt';
   rank: number;
   /** Minutes the receiver has to answer; 0 is immediately, null is "at the agreed time" (no countdown). */

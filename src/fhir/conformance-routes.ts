@@ -8,7 +8,7 @@ import type { SearchParameterRegistry } from './search/parameters.ts';
 import type { FhirRouter } from './router.ts';
 
 /** The gateway's own canonical base: stable whatever PUBLIC_URL says, so that a profile's URL never changes with the host. */
-export const CANONICAL_BASE = 'https://handover-gateway.nl/fhir';
+const CANONICAL_BASE = 'https://handover-gateway.nl/fhir';
 
 type Conformance = StructureDefinition | SearchParameter | OperationDefinition;
 

@@ -51,10 +51,10 @@ export const businessRule = fail(422, 'business-rule');
 export const tooManyRequests = (diagnostics: string, retryAfterSeconds: number): HttpError =>
   new HttpError(429, outcome('throttled', diagnostics), { 'Retry-After': String(retryAfterSeconds) });
 /** The database gave up the request's transaction to end a conflict with another (deadlock, serialization): nothing was stored. */
-export const transientConflict = (diagnostics: string): HttpError => new HttpError(503, outcome('transient', diagnostics), { 'Retry-After': '1' });
+const transientConflict = (diagnostics: string): HttpError => new HttpError(503, outcome('transient', diagnostics), { 'Retry-After': '1' });
 
 /** Seconds a client is asked to wait after the database could not be reached: about a restart's time. */
-export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The answer to a database fault of the moment (src/store/faults.ts), or undefined for any other error:

@@ -45,7 +45,7 @@ export interface WriteHooks {
 }
 
 /** Computes the organisations party to a resource at a write (src/access/parties.ts), stored beside it for authorization. */
-export type PartiesOf = (tx: Tx, ctx: RequestContext, resource: Resource, previous: readonly string[]) => Promise<string[]>;
+type PartiesOf = (tx: Tx, ctx: RequestContext, resource: Resource, previous: readonly string[]) => Promise<string[]>;
 
 export interface RepositoryDeps {
   db: Database;

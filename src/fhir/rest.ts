@@ -25,7 +25,7 @@ export function versionHeaders(baseUrl: string, v: StoredVersion): Record<string
 }
 
 /** Applies `Prefer: return=minimal|representation|OperationOutcome` to a write's answer. */
-export function writeResponse(req: FhirRequest, baseUrl: string, status: number, result: WriteResult): FhirResponse {
+function writeResponse(req: FhirRequest, baseUrl: string, status: number, result: WriteResult): FhirResponse {
   const headers: Record<string, string> = { ...versionHeaders(baseUrl, result.stored) };
   if (status === 201) headers.Location = `${fullUrl(baseUrl, result.stored)}/_history/${result.stored.versionId}`;
   const prefer = /return=([A-Za-z]+)/.exec(req.headers.prefer ?? '')?.[1];
@@ -38,7 +38,7 @@ export function writeResponse(req: FhirRequest, baseUrl: string, status: number,
 }
 
 /** The `:type` of the generic routes: checked by the router before the scope (an unknown type is 404, not 403). */
-export function checkType(type: string): void {
+function checkType(type: string): void {
   if (READ_ONLY_TYPES.includes(type)) throw methodNotAllowed(`${type} is read-only here: the gateway's code systems and concept maps come from its mappings`);
   // FHIR http: a resource type the server does not support is 404 Not Found.
   if (!isWritableType(type)) throw notFound(`Resource type '${type}' is not supported here`);
@@ -70,7 +70,7 @@ function strict(req: FhirRequest): boolean {
   return /handling=strict/.test(req.headers.prefer ?? '');
 }
 
-export async function searchType(services: RestServices, req: FhirRequest, type: string, repo: Repository): Promise<FhirResponse> {
+async function searchType(services: RestServices, req: FhirRequest, type: string, repo: Repository): Promise<FhirResponse> {
   const search = repo.parseSearch(type, req.query, { baseUrl: services.baseUrl, planPerCall: true });
   if (search.unknown.length > 0 && strict(req)) {
     throw badRequest(`Unknown search parameters: ${search.unknown.join(', ')}`, search.unknown);
@@ -96,7 +96,7 @@ export async function searchType(services: RestServices, req: FhirRequest, type:
 }
 
 /** The `:type` of a generic route, checked before its scope. */
-export const TYPE_PARAM = { param: 'type', check: checkType };
+const TYPE_PARAM = { param: 'type', check: checkType };
 
 /** The CRUD, history and search routes for every writable type. */
 export function registerRestRoutes(router: FhirRouter, services: RestServices): void {

@@ -58,7 +58,7 @@ export interface ScopeAccess {
 export const BY_SCOPE: ScopeAccess = {};
 
 /** The `:type` of a pattern, checked (404, 405 or 400, as the route says) before any scope. */
-export interface TypeParam {
+interface TypeParam {
   param: string;
   check: (type: string) => void;
 }
@@ -71,17 +71,17 @@ export interface RouteMeta<A extends Access = Access> {
 }
 
 /** What the router hands a handler once the caller is authorized. */
-export interface Granted {
+interface Granted {
   params: Record<string, string>;
   /** The transaction's repository for the entry of a transaction Bundle, otherwise a fresh one bound to the caller. */
   repo: Repository;
 }
 
-export interface AuditorGranted extends Granted {
+interface AuditorGranted extends Granted {
   reach: AuditorReach;
 }
 
-export type GrantOf<A extends Access> = A extends 'auditor' ? AuditorGranted : Granted;
+type GrantOf<A extends Access> = A extends 'auditor' ? AuditorGranted : Granted;
 
 export type RouteHandler<A extends Access> = (req: FhirRequest, granted: GrantOf<A>) => Promise<FhirResponse>;
 

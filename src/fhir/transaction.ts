@@ -4,7 +4,7 @@ import type { Operation } from '@medplum/core';
 import { etag, fullUrl } from './bundles.ts';
 import { badRequest, databaseFault, HttpError, internalError, outcome, preconditionFailed } from './outcomes.ts';
 import { parseConditionalQuery, parseIfMatch, type Repository, type WriteResult } from './repository.ts';
-import { isWritableType, ID_PATTERN } from './resource-types.ts';
+import { isWritableType, ID_PATTERN, REFERENCE_PATTERN } from './resource-types.ts';
 import { FullUrlIndex } from './references/bundle.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
 import type { FhirRouter } from './router.ts';
@@ -107,7 +107,7 @@ export async function processTransaction(services: RestServices, router: FhirRou
         const condition = p.entry.request?.ifNoneExist;
         const existing = condition ? await resolveConditional(repo, `${type}?${condition.slice(condition.indexOf('?') + 1)}`) : undefined;
         fullUrls.set(entryUrl, existing ?? `${type}/${randomUUID()}`);
-      } else if (p.method === 'PUT' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(p.url.replace(/^\//, ''))) {
+      } else if (p.method === 'PUT' && REFERENCE_PATTERN.test(p.url.replace(/^\//, ''))) {
         fullUrls.set(entryUrl, p.url.replace(/^\//, ''));
       }
     }

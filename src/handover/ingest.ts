@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
-import type { RequestContext } from '../context.ts';
 import { etag, fullUrl } from '../fhir/bundles.ts';
 import { businessRule, conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
 import type { Repository, WriteResult } from '../fhir/repository.ts';
@@ -10,8 +9,9 @@ import { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
 import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
+import { BIG_SYSTEM, BSN_SYSTEM, nativeRecordSystem } from '../fhir/identifier-systems.ts';
+import { canonicalJson } from '../json/canonical-json.ts';
 
-export const NATIVE_RECORD_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/native-record';
 
 export interface IngestResult {
   status: 200 | 201;
@@ -28,9 +28,7 @@ interface Written {
 
 /** Canonical JSON (sorted keys) so that a re-send with keys in another order is still the same record. */
 function contentHash(record: NativeRecord): string {
-  const sort = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
-  return createHash('sha256').update(JSON.stringify(sort(record))).digest('hex');
+  return createHash('sha256').update(canonicalJson(record) ?? '').digest('hex');
 }
 
 function ref(v: StoredVersion): Reference<Organization> {
@@ -150,7 +148,7 @@ export class NativeIngest {
 
   /** The patient of a record: found by BSN (or the record's own patient identifier), merged with what was known. */
   private async upsertPatient(repo: Repository, patient: Patient, written: Written[]): Promise<StoredVersion> {
-    const bsn = patient.identifier?.find((i) => i.system === 'http://fhir.nl/fhir/NamingSystem/bsn');
+    const bsn = patient.identifier?.find((i) => i.system === BSN_SYSTEM);
     const candidates = bsn ? [bsn] : (patient.identifier ?? []);
     let existing: StoredVersion | undefined;
     for (const identifier of candidates) {
@@ -343,7 +341,7 @@ export class NativeIngest {
     const m = /^Patient\/(.+)$/.exec(patientRef ?? '');
     if (!m) return;
     const stored = (await repo.read('Patient', m[1])).content as Patient;
-    const bsnOf = (p: Patient): string | undefined => p.identifier?.find((i) => i.system === 'http://fhir.nl/fhir/NamingSystem/bsn')?.value;
+    const bsnOf = (p: Patient): string | undefined => p.identifier?.find((i) => i.system === BSN_SYSTEM)?.value;
     const a = bsnOf(stored);
     const b = bsnOf(incoming);
     if (a && b) {
@@ -401,7 +399,7 @@ export class NativeIngest {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'enterer' }] },
         who: {
           display: mapped.onBehalfOf.name,
-          ...(mapped.onBehalfOf.big ? { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/big', value: mapped.onBehalfOf.big } } : {}),
+          ...(mapped.onBehalfOf.big ? { identifier: { system: BIG_SYSTEM, value: mapped.onBehalfOf.big } } : {}),
         },
         onBehalfOf: sender ? ref(sender) : undefined,
       });
@@ -418,7 +416,7 @@ export class NativeIngest {
         {
           role: 'source',
           what: {
-            identifier: { system: `${NATIVE_RECORD_SYSTEM}/${format}/${mapped.senderUra}`, value: `${mapped.recordId}#${mapped.sequence}` },
+            identifier: { system: nativeRecordSystem(format, mapped.senderUra), value: `${mapped.recordId}#${mapped.sequence}` },
             display: `${format} record ${mapped.recordId}, sequence ${mapped.sequence}`,
           },
         },
@@ -435,5 +433,3 @@ function mergeServiceRequest(stored: ServiceRequest, incoming: ServiceRequest): 
   for (const i of incoming.identifier ?? []) if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
   return { ...incoming, identifier: identifiers };
 }
-
-export type { RequestContext };

@@ -5,7 +5,7 @@ import { ID_PATTERN } from '../fhir/resource-types.ts';
 import { resourceStore } from '../store/resource-store.ts';
 
 /** Where the HealthcareService a client named as owner is kept (profiles/owner-healthcareservice.json). */
-export const OWNER_SERVICE_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice';
+const OWNER_SERVICE_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice';
 
 const refused = (message: string): HttpError => new HttpError(422, outcome('business-rule', message, ['Task.owner']));
 

@@ -1,9 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { HttpError, outcome } from '../fhir/outcomes.ts';
+import { HttpError, isAbsent, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
+import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
-export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 const CONDITIONAL_ORG = /^Organization\?identifier=http:\/\/fhir\.nl\/fhir\/NamingSystem\/ura\|(\d{8})$/;
 
 type Identifier = { system?: string; value?: string };
@@ -29,6 +30,22 @@ export function hasIdentifier(resource: StoredVersion, identifier: Identifier): 
   return own.some((i) => i.value === identifier.value && (identifier.system === undefined || i.system === identifier.system));
 }
 
+/**
+ * The resource a relative reference (`Type/id`) points at, read through `repo` (so only what its organisation may
+ * see), or undefined when it is no such reference or the resource is not there. A database fault is thrown: it is
+ * not "no such resource".
+ */
+export async function readReference<T>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
+  const m = REFERENCE_PATTERN.exec(reference ?? '');
+  if (!m) return undefined;
+  try {
+    return (await repo.read(m[1], m[2])).content as T;
+  } catch (err) {
+    if (isAbsent(err)) return undefined;
+    throw err;
+  }
+}
+
 /** Finds the one current resource with `identifier` (system|value), if any. */
 export async function findByIdentifier(repo: Repository, type: string, identifier: Identifier | undefined): Promise<StoredVersion | undefined> {
   return (await findByIdentifiers(repo, type, [identifier]))[0];
@@ -36,10 +53,6 @@ export async function findByIdentifier(repo: Repository, type: string, identifie
 
 export async function organizationByUra(repo: Repository, ura: string): Promise<StoredVersion | undefined> {
   return findByIdentifier(repo, 'Organization', { system: URA_SYSTEM, value: ura });
-}
-
-export function uraOf(org: Resource | undefined): string | undefined {
-  return (org as { identifier?: { system?: string; value?: string }[] } | undefined)?.identifier?.find((i) => i.system === URA_SYSTEM)?.value;
 }
 
 function walkReferences(value: unknown, visit: (ref: { reference?: string }) => void): void {

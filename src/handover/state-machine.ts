@@ -36,9 +36,8 @@ const TRANSITIONS: Record<string, { to: TaskStatus; by: Party }[]> = {
   ],
 };
 
-export const FINAL_STATUSES: readonly TaskStatus[] = ['rejected', 'cancelled', 'completed', 'failed'];
+const FINAL_STATUSES: readonly TaskStatus[] = ['rejected', 'cancelled', 'completed', 'failed'];
 export const OPEN_STATUSES: readonly TaskStatus[] = ['requested', 'received', 'on-hold', 'accepted', 'in-progress'];
-export const REASON_REQUIRED: readonly TaskStatus[] = ['rejected', 'cancelled', 'failed'];
 
 export function isFinal(status: TaskStatus | undefined): boolean {
   return status !== undefined && FINAL_STATUSES.includes(status);

@@ -2,22 +2,11 @@ import type { Encounter, Observation, Organization, Patient, ServiceRequest, Tas
 import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { HandoverView, Perspective } from '../native/types.ts';
-import { uraOf } from './references.ts';
-
-async function readRef<T>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
-  const m = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference ?? '');
-  if (!m) return undefined;
-  try {
-    return (await repo.read(m[1], m[2])).content as T;
-  } catch (err) {
-    // Only a resource that is not there is absent: a database fault is not "no such organisation".
-    if (isAbsent(err)) return undefined;
-    throw err;
-  }
-}
+import { uraOfOrganization } from '../access/organizations.ts';
+import { readReference } from './references.ts';
 
 function party(org: Organization | undefined): HandoverView['requester'] {
-  return { ura: uraOf(org) ?? '', name: org?.name, kind: org?.type?.[0]?.coding?.[0]?.code };
+  return { ura: uraOfOrganization(org) ?? '', name: org?.name, kind: org?.type?.[0]?.coding?.[0]?.code };
 }
 
 /**
@@ -36,7 +25,7 @@ export async function loadHandoverView(repo: Repository, taskId: string, taskVer
     if (isAbsent(err)) throw notFound(`No handover with id ${taskId} is known`);
     throw err;
   }
-  const [requesterOrg, ownerOrg] = await Promise.all([readRef<Organization>(repo, task.requester?.reference), readRef<Organization>(repo, task.owner?.reference)]);
+  const [requesterOrg, ownerOrg] = await Promise.all([readReference<Organization>(repo, task.requester?.reference), readReference<Organization>(repo, task.owner?.reference)]);
   const requester = party(requesterOrg);
   const owner = party(ownerOrg);
   const ura = repo.ctx.organizationUra;
@@ -44,10 +33,10 @@ export async function loadHandoverView(repo: Repository, taskId: string, taskVer
   // Someone not party to the handover learns nothing, not even that it exists.
   if (!perspective) throw notFound(`No handover with id ${taskId} is known`);
 
-  const serviceRequest = await readRef<ServiceRequest>(repo, task.focus?.reference);
-  const patient = await readRef<Patient>(repo, task.for?.reference);
+  const serviceRequest = await readReference<ServiceRequest>(repo, task.focus?.reference);
+  const patient = await readReference<Patient>(repo, task.for?.reference);
   const encounters: Encounter[] = [];
-  const own = await readRef<Encounter>(repo, task.encounter?.reference);
+  const own = await readReference<Encounter>(repo, task.encounter?.reference);
   if (own) encounters.push(own);
   const observations: Observation[] = [];
   // The requester's findings (the triage's ABCD check, criteria, pain score) belong to its own encounter.

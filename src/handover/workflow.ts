@@ -4,11 +4,12 @@ import { HttpError, outcome } from '../fhir/outcomes.ts';
 import { Repository, type RepositoryDeps, type WriteHooks } from '../fhir/repository.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
-import { type OrganizationDirectory, URA_SYSTEM, uraOfReferenceSql } from '../access/organizations.ts';
+import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { groupToken } from '../access/parties.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 
-export const NOT_SELECTED = 'not selected';
+const NOT_SELECTED = 'not selected';
 
 /** A business rule refuses the change: 422 (409 is kept for version conflicts and re-used sequence numbers). */
 function refused(message: string, expression: string): HttpError {

@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import type { Audit } from '../audit/index.ts';
 import type { AuthService } from '../auth/index.ts';
 import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
 import { systemContext } from '../context.ts';
-import { organizationResource, URA_SYSTEM } from '../demo.ts';
+import { organizationResource } from '../demo.ts';
+import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { gatewaySubtype } from '../audit/event.ts';
 import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -12,6 +13,7 @@ import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/rein
 import type { SearchParameterRegistry } from '../fhir/search/parameters.ts';
 import type { Database } from '../store/database.ts';
 import { parseJsonBody } from './json-body.ts';
+import { subscriptionStore } from '../subscriptions/store.ts';
 
 export interface AdminDeps {
   token: string | undefined;
@@ -27,18 +29,11 @@ export interface AdminDeps {
   extra?: express.Router[];
 }
 
-const handle =
-  (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    fn(req, res).catch(next);
-  };
-
 /** What the operator endpoints answer when no `ADMIN_TOKEN` is configured; the CLI shows it as it is. */
-export const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)';
+const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)';
 
 /** DICOM "User Security Attributes Changed": a client's registration (its access) removed by an operator. */
 const SECURITY_CHANGE = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110137', display: 'User Security Attributes Changed' };
-const CLIENT_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/client-id';
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
 /**
@@ -67,7 +62,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
   router.post(
     '/admin/clients',
     express.raw({ type: () => true, limit: 256 * 1024 }),
-    handle(async (req, res) => {
+    async (req, res) => {
       let registration;
       try {
         registration = validateRegistration(parseJsonBody(req.body as Buffer));
@@ -82,12 +77,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
         { ifNoneExist: `identifier=${URA_SYSTEM}|${registration.organizationUra}` },
       );
       res.status(201).json({ clientId: registration.clientId, organizationUra: registration.organizationUra, scopes: registration.scopes, roles: registration.roles });
-    }),
+    },
   );
 
   router.get(
     '/admin/clients',
-    handle(async (_req, res) => {
+    async (_req, res) => {
       const rows = await deps.db.query<{ client_id: string; organization_ura: string; organization_name: string; roles: string[]; scopes: string[]; has_jwks: boolean; has_secret: boolean }>(
         `SELECT client_id, organization_ura, organization_name, roles, scopes, jwks IS NOT NULL AS has_jwks, secret_hash IS NOT NULL AS has_secret
          FROM oauth_clients ORDER BY client_id`,
@@ -102,12 +97,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
           authentication: [r.has_jwks ? 'private_key_jwt' : undefined, r.has_secret ? 'client_secret_basic' : undefined].filter(Boolean),
         })),
       );
-    }),
+    },
   );
 
   router.delete(
     '/admin/clients/:clientId',
-    handle(async (req, res) => {
+    async (req, res) => {
       const clientId = String(req.params.clientId);
       if (!CLIENT_ID.test(clientId)) throw badRequest('A client id is 1-128 of letters, digits and . _ ~ -', ['clientId']);
       const requestId = res.locals.requestId as string;
@@ -136,12 +131,12 @@ export function adminRouter(deps: AdminDeps): express.Router {
       });
       if (removed === undefined) throw notFound(`No client ${clientId} is registered`);
       res.json({ clientId, organizationUra: removed, deleted: true });
-    }),
+    },
   );
 
   router.get(
     '/admin/subscriptions',
-    handle(async (_req, res) => {
+    async (_req, res) => {
       // A deleted Subscription keeps its state row (switched off, so that a read answers 410): the stored
       // resource says it was deleted, which `off` alone (also a subscriber's own pause) does not.
       const rows = await deps.db.query<{ id: string; owner_ura: string; status: string; endpoint: string; payload: string; error_count: string; last_error: string | null; pending: string; dead: string }>(
@@ -166,33 +161,27 @@ export function adminRouter(deps: AdminDeps): express.Router {
           lastError: r.last_error ?? '',
         })),
       );
-    }),
+    },
   );
 
   router.post(
     '/admin/subscriptions/:id/reactivate',
-    handle(async (req, res) => {
+    async (req, res) => {
       const id = String(req.params.id);
       // As a subscriber's own re-activation: a new handshake, then delivery resumes from the first undelivered event.
       const done = await deps.db.transaction(async (tx) => {
-        const r = await tx.query(`UPDATE subscription_state SET status = 'requested', handshake_at = NULL WHERE id = $1 AND status <> 'off'`, [id]);
-        if (r.rowCount === 0) return false;
-        await tx.query(
-          `UPDATE subscription_events SET state = 'pending', attempts = 0, first_failed_at = NULL, next_attempt = now(), claimed_by = NULL, claimed_until = NULL
-           WHERE subscription_id = $1 AND state = 'dead'`,
-          [id],
-        );
+        if (!(await subscriptionStore.reactivate(tx, id))) return false;
         await tx.query('SELECT pg_notify($1, $2)', [deps.outboxChannel, '']);
         return true;
       });
       if (!done) throw notFound(`No active or failed subscription ${id}`);
       res.json({ id, status: 'requested' });
-    }),
+    },
   );
 
   router.get(
     '/admin/audit/head',
-    handle(async (_req, res) => {
+    async (_req, res) => {
       const result = await deps.audit.verify();
       res.json({
         intact: result.intact,
@@ -202,14 +191,14 @@ export function adminRouter(deps: AdminDeps): express.Router {
         problems: result.problems.length,
         verifiedAt: new Date().toISOString(),
       });
-    }),
+    },
   );
 
   // One batch per call, in key order: the CLI calls again with `next` until it is null, showing progress,
   // and no request holds locks on more than one batch.
   router.post(
     '/admin/reindex',
-    handle(async (req, res) => {
+    async (req, res) => {
       // The gateway's query parser gives every parameter as a list of values.
       const query = req.query as Record<string, string[] | undefined>;
       const after = query.after?.[0];
@@ -218,7 +207,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
       if (!Number.isInteger(count) || count < 1 || count > 5000) throw badRequest('count must be a whole number from 1 to 5000', ['count']);
       const batch = await reindexBatch(deps.db, deps.registry, after, count);
       res.json(after === undefined ? { ...batch, total: await reindexTotal(deps.db) } : batch);
-    }),
+    },
   );
 
   for (const extra of deps.extra ?? []) router.use(extra);

@@ -14,7 +14,7 @@ import { parseQuery } from './query.ts';
 import { limitPerAddress, limitPerClient, type RateLimiter } from './rate-limit.ts';
 import type { WriteLimit } from './write-limit.ts';
 
-export interface Authenticator {
+interface Authenticator {
   /** Serves /oauth2/token and the /.well-known documents. */
   router: Router;
   authenticate(authorizationHeader: string | undefined, requestId: string): Promise<RequestContext>;
@@ -40,12 +40,6 @@ export interface AppDeps {
   /** Write requests (FHIR and native) at work at once, after authentication and reading the body; more wait their turn. */
   writeLimit?: WriteLimit;
 }
-
-const asyncRoute =
-  (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    fn(req, res).catch(next);
-  };
 
 export function sendFhir(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
@@ -119,7 +113,7 @@ export function createApp(deps: AppDeps): express.Express {
     },
     readBody,
     admitted,
-    asyncRoute(async (req, res) => {
+    async (req, res) => {
       checkAccept(req);
       let body: unknown;
       // HEAD is a GET whose body Node leaves unsent: the same status and headers (R4 http: HEAD on reads).
@@ -151,7 +145,7 @@ export function createApp(deps: AppDeps): express.Express {
       };
       const result = await deps.fhir.handle(fhirReq);
       sendFhir(res, result.status, result.body, result.headers);
-    }),
+    },
   );
 
   for (const { path, router } of deps.protectedRoutes ?? []) {

@@ -2,7 +2,7 @@ import express, { type RequestHandler } from 'express';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 
 /** A body that did not arrive in time: answered 408, and the connection closed (the rest of it is not waited for). */
-export function bodyTimedOut(timeoutMs: number): HttpError {
+function bodyTimedOut(timeoutMs: number): HttpError {
   return new HttpError(408, outcome('timeout', `The request body did not arrive within ${timeoutMs / 1000} s; send it again at a steadier pace`), { Connection: 'close' });
 }
 

@@ -8,7 +8,7 @@ const SWAGGER_UI_FILES = new Set(['/swagger-ui.css', '/swagger-ui-bundle.js', '/
 
 // Scripts and styles only from the gateway; `data:` images are the icons inside swagger-ui.css.
 // The page talks to the gateway only (the description, "Try it out", the token endpoint).
-export const DOCS_CSP = [
+const DOCS_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

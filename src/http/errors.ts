@@ -27,7 +27,7 @@ function isDecompressionError(err: unknown): boolean {
   return e?.status === 400 && typeof e.errno === 'number' && typeof e.code === 'string' && /^(Z_|ERR_)/.test(e.code);
 }
 
-export function sendError(res: Response, err: HttpError): void {
+function sendError(res: Response, err: HttpError): void {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
   res.status(err.status).type(FHIR_JSON).send(JSON.stringify(err.outcome));
 }

@@ -1,11 +1,11 @@
 import { badRequest } from '../fhir/outcomes.ts';
 import { reviveNumberText } from '../fhir/number-text.ts';
 
-export const MAX_JSON_DEPTH = 100;
+const MAX_JSON_DEPTH = 100;
 /** FHIR R4: a string SHALL NOT exceed 1 MB; no native field comes near it. */
-export const MAX_JSON_STRING_LENGTH = 1024 * 1024;
+const MAX_JSON_STRING_LENGTH = 1024 * 1024;
 /** Far more than any record or Bundle of this region holds; a bound on the work one request can ask for. */
-export const MAX_JSON_ARRAY_LENGTH = 10_000;
+const MAX_JSON_ARRAY_LENGTH = 10_000;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Nesting depth of a JSON text, found without parsing it (so a hostile depth cannot exhaust the stack). */

@@ -1,4 +1,4 @@
-import express, { type Request, type Response, type NextFunction } from 'express';
+import express from 'express';
 import { describeNativeRequest, nativeRecordEntity, type AuditLog } from '../audit/index.ts';
 import { requireNativeScope } from '../auth/scopes.ts';
 import type { RequestContext } from '../context.ts';
@@ -32,12 +32,6 @@ function formatOf(raw: string | string[] | undefined): NativeFormat {
   throw notFound(`Unknown native format '${String(raw)}'; the gateway speaks ${NATIVE_FORMATS.join(', ')}`);
 }
 
-const handle =
-  (fn: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    fn(req, res).catch(next);
-  };
-
 /** POST /native/{format}: a system's own record in; GET /native/{format}/{handoverId}: a handover rendered in that format. */
 export function nativeRouter(deps: NativeRouteDeps): express.Router {
   const router = express.Router();
@@ -45,7 +39,7 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
   // The body is read by the HTTP wiring (src/http/app.ts) before the write slot is taken, under its size and time limits.
   router.post(
     '/:format',
-    handle(async (req, res) => {
+    async (req, res) => {
       const format = formatOf(req.params.format);
       const ctx = res.locals.ctx as RequestContext;
       deps.audit?.begin(ctx, describeNativeRequest('POST', `/${format}`));
@@ -77,12 +71,12 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
         deps.metrics?.nativeRecords.inc({ format, outcome: 'refused' });
         throw err;
       }
-    }),
+    },
   );
 
   router.get(
     '/:format/:handoverId',
-    handle(async (req, res) => {
+    async (req, res) => {
       const format = formatOf(req.params.format);
       const ctx = res.locals.ctx as RequestContext;
       deps.audit?.begin(ctx, describeNativeRequest('GET', `/${format}/${String(req.params.handoverId)}`));
@@ -101,7 +95,7 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
       const shown = [view.task, view.serviceRequest, view.patient, ...view.encounters, ...view.observations].filter((r) => r !== undefined);
       await deps.audit?.completed(ctx, { status: 200, resources: shown });
       res.status(200).type('application/json').send(JSON.stringify(rendered));
-    }),
+    },
   );
   return router;
 }

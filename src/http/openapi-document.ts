@@ -8,13 +8,13 @@ import type { SearchParameterRegistry } from '../fhir/search/parameters.ts';
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
-export interface SearchParameterInfo {
+interface SearchParameterInfo {
   code: string;
   type: string;
   description?: string;
 }
 
-export interface OpenApiInputs {
+interface OpenApiInputs {
   /** The folder holding openapi.yaml (the description's source; it refers to ../mappings). */
   dir: string;
   publicUrl: string;
@@ -121,7 +121,7 @@ function searchParameterTable(inputs: OpenApiInputs): string {
  * part: the native schemas from mappings/, the examples from openapi/examples/, the resource types and
  * search parameters from the FHIR registry. Throws with the file's name when a part is missing.
  */
-export function assembleOpenApi(inputs: OpenApiInputs): JsonObject {
+function assembleOpenApi(inputs: OpenApiInputs): JsonObject {
   const rootFile = join(inputs.dir, 'openapi.yaml');
   const doc = readData(rootFile);
   if (!isObject(doc) || !isObject(doc.components) || !isObject(doc.components.schemas) || !isObject(doc.paths)) {

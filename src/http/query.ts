@@ -2,7 +2,7 @@ import { badRequest } from '../fhir/outcomes.ts';
 import type { Query } from '../fhir/search/parse.ts';
 import { assertSafeKey } from './json-body.ts';
 
-export const MAX_QUERY_PARAMETERS = 100;
+const MAX_QUERY_PARAMETERS = 100;
 
 /** The query string as name → values, built without touching Object.prototype. */
 export function parseQuery(url: string): Query {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 
 /** Requests under way get this long to be answered once shutdown begins; then their connections are cut. */
-export const SHUTDOWN_GRACE_MS = 5_000;
+const SHUTDOWN_GRACE_MS = 5_000;
 const IDLE_SWEEP_MS = 50;
 
 /** Listens on `host:port`; rejects with the listen error (EADDRINUSE, EACCES, ...) instead of leaving it to an 'error' event. */

@@ -7,7 +7,7 @@ import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
  * the embedded demo's RSS while its whole database is a few tens of MB. PGlite reads and writes real files, which
  * the operating system caches outside this process, so a small buffer pool costs system calls, not disk reads.
  */
-export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
   shared_buffers: '16MB',
 };
 

@@ -65,7 +65,7 @@ export function isPrivateAddress(address: string): boolean {
   return PRIVATE_V6.check(address, 'ipv6');
 }
 
-export function isLoopbackHost(hostname: string): boolean {
+function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '');
   if (h === 'localhost') return true;
   if (isIP(h) === 4) return h.startsWith('127.');

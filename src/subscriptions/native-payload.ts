@@ -9,7 +9,7 @@ import type { NativeFormat } from '../native/types.ts';
 export type RenderNative = (ura: string, format: NativeFormat, handoverId: string, version?: string) => Promise<string | undefined>;
 
 /** The subscriber's read-only view: what it could GET itself, nothing more. */
-export function subscriberContext(ura: string, subscriptionId: string): RequestContext {
+function subscriberContext(ura: string, subscriptionId: string): RequestContext {
   return { organizationUra: ura, clientId: `subscription:${subscriptionId}`, scopes: ['system/*.rs'], roles: [], requestId: `subscription-${subscriptionId}` };
 }
 

@@ -1,10 +1,13 @@
 import type { Reference, Task } from '@medplum/fhirtypes';
 import type { WriteHooks } from '../fhir/repository.ts';
-import { URA_SYSTEM } from '../handover/references.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import type { Tx } from '../store/database.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import type { Filters } from './spec.ts';
 import { firesOn } from './topic.ts';
+import { referencePatternOf } from '../fhir/resource-types.ts';
+
+const PATIENT_REFERENCE = referencePatternOf('Patient');
 
 export const OUTBOX_CHANNEL = 'subscription_events';
 
@@ -37,7 +40,7 @@ function matchesToken(code: string | undefined, system: string | undefined, valu
 }
 
 /** Whether a Task passes every filter of a subscription (values of one filter are alternatives). */
-export function matches(filters: Filters, task: Task, owner: Party, requester: Party): boolean {
+function matches(filters: Filters, task: Task, owner: Party, requester: Party): boolean {
   return filters.every(([param, values]) =>
     values.some((v) => {
       switch (param) {
@@ -79,7 +82,7 @@ export function outboxHooks(orgs: OrganizationDirectory): WriteHooks {
         (s) => (s.reads_all || s.owner_ura === owner.ura || s.owner_ura === requester.ura) && matches(s.filters, task, owner, requester),
       );
       if (targets.length === 0) return;
-      const patient = /^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(task.for?.reference ?? '') ? task.for?.reference : undefined;
+      const patient = PATIENT_REFERENCE.test(task.for?.reference ?? '') ? task.for?.reference : undefined;
       await tx.query(
         `WITH ins AS (
            INSERT INTO subscription_events (subscription_id, handover_id, focus_version, task_status, occurred, next_attempt, patient)

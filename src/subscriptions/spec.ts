@@ -2,19 +2,19 @@ import { randomBytes } from 'node:crypto';
 import type { Extension, Subscription } from '@medplum/fhirtypes';
 import { badRequest, HttpError, outcome } from '../fhir/outcomes.ts';
 import { parseQuery } from '../http/query.ts';
-import { URA_SYSTEM } from '../access/organizations.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import type { Queryable } from '../store/database.ts';
 import { BACKPORT, TOPIC_FILTERS, type TopicNames } from './topic.ts';
 
 /** Where a subscriber supplies its own signing secret (otherwise the gateway makes one and returns it once). */
 export const SECRET_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/subscription-signing-secret';
 
-export const FHIR_PAYLOADS = ['empty', 'id-only', 'full-resource'] as const;
+const FHIR_PAYLOADS = ['empty', 'id-only', 'full-resource'] as const;
 export const NATIVE_PAYLOADS = { 'application/x-nts+json': 'nts', 'application/x-ambulance+json': 'ambulance', 'application/x-vvt+json': 'vvt' } as const;
 export type Payload = (typeof FHIR_PAYLOADS)[number] | keyof typeof NATIVE_PAYLOADS;
 export type Filters = [string, string[]][];
 
-export const SUBSCRIPTION_STATUSES = ['requested', 'active', 'error', 'off'] as const;
+const SUBSCRIPTION_STATUSES = ['requested', 'active', 'error', 'off'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
 /** What the gateway keeps of a Subscription to deliver it. */

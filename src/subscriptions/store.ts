@@ -48,10 +48,24 @@ export const subscriptionStore = {
        WHERE id = $1`,
       [id, row.status, row.secret ?? null, JSON.stringify(row.filters), row.endpoint, row.payload, row.heartbeat_period, row.timeout_seconds, row.content_type, row.ends_at],
     );
-    // Re-activation resumes from the first undelivered event: dead letters are due again.
-    if (row.status === 'requested') {
-      await q.query(`UPDATE subscription_events SET state = 'pending', attempts = 0, first_failed_at = NULL, next_attempt = now(), claimed_by = NULL, claimed_until = NULL WHERE subscription_id = $1 AND state = 'dead'`, [id]);
-    }
+    if (row.status === 'requested') await subscriptionStore.reviveDeadLetters(q, id);
+  },
+
+  /** An operator's re-activation of a subscription that is not off: as the subscriber's own (see update). False: no such subscription. */
+  async reactivate(q: Queryable, id: string): Promise<boolean> {
+    const r = await q.query(`UPDATE subscription_state SET status = 'requested', handshake_at = NULL WHERE id = $1 AND status <> 'off'`, [id]);
+    if (r.rowCount === 0) return false;
+    await subscriptionStore.reviveDeadLetters(q, id);
+    return true;
+  },
+
+  /** Re-activation resumes from the first undelivered event: dead letters are due again. */
+  async reviveDeadLetters(q: Queryable, id: string): Promise<void> {
+    await q.query(
+      `UPDATE subscription_events SET state = 'pending', attempts = 0, first_failed_at = NULL, next_attempt = now(), claimed_by = NULL, claimed_until = NULL
+       WHERE subscription_id = $1 AND state = 'dead'`,
+      [id],
+    );
   },
 
   async listOwned(q: Queryable, ura: string): Promise<string[]> {

@@ -5,11 +5,10 @@ import type { FhirRequest } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 
 export const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
-export const TOPIC_ID = 'handover';
+const TOPIC_ID = 'handover';
 
 /** The filters the handover topic offers, and the Task search parameter each one is. */
 export const TOPIC_FILTERS = ['owner', 'requester', 'status', 'priority', 'group-identifier'] as const;
-export type TopicFilter = (typeof TOPIC_FILTERS)[number];
 
 /** How the topic is named: its canonical, and what `Subscription.criteria` may say. */
 export interface TopicNames {
@@ -32,7 +31,7 @@ export function firesOn(interaction: string, task: Task, previous: Task | undefi
 const XVER = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic';
 
 /** The topic as R4 can carry it: a Basic with the cross-version SubscriptionTopic extensions (Backport IG 1.1.0). */
-export function topicResource(url: string): Basic {
+function topicResource(url: string): Basic {
   return {
     resourceType: 'Basic',
     id: TOPIC_ID,

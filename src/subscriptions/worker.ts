@@ -17,8 +17,6 @@ import { NATIVE_PAYLOADS } from './spec.ts';
 import { StatusSends } from './status-sends.ts';
 import { subscriptionStore } from './store.ts';
 
-export type { RetryPolicy } from './retry.ts';
-
 export interface WorkerDeps {
   db: Database;
   logger: Logger;

@@ -14,8 +14,8 @@ import type { UnitRow } from './store.ts';
 import type { UnitTables } from './tables.ts';
 import type { UnitView } from './view.ts';
 
-export const UNIT_ID = /^unit-\d{8}-[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
-export const ETA_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/estimated-travel-minutes';
+const UNIT_ID = /^unit-\d{8}-[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
+const ETA_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/estimated-travel-minutes';
 /** The search parameters a unit search understands (R4 Location's, of what a unit has). */
 const UNIT_PARAMS = new Set(['near', 'physical-type', 'type', 'operational-status', 'organization', '_id', '_count']);
 

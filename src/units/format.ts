@@ -13,7 +13,7 @@ import { compileRules, type CompiledRule } from '../native/validation/rules.ts';
 import { schemaIssues } from '../native/validation/schema-issues.ts';
 import type { UnitKind, UnitTables } from './tables.ts';
 
-export const UNIT_FORMAT = 'eenheid';
+const UNIT_FORMAT = 'eenheid';
 
 /** One accepted fix, in the regional terms. */
 export interface UnitFix {
@@ -41,7 +41,7 @@ interface EenheidRecord {
 }
 
 /** A unit's FHIR id: its organisation and call sign (the schema keeps both to the id alphabet). */
-export function unitId(ura: string, callSign: string): string {
+function unitId(ura: string, callSign: string): string {
   return `unit-${ura}-${callSign}`;
 }
 
@@ -52,7 +52,7 @@ function refusal(status: 400 | 422, issues: NativeIssue[]): HttpError {
 }
 
 /** At most this many fixes in one request (a system reporting all its units at once). */
-export const MAX_FIXES_PER_REQUEST = 1000;
+const MAX_FIXES_PER_REQUEST = 1000;
 
 export interface UnitFormat {
   schema: Record<string, unknown>;

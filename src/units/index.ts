@@ -21,6 +21,7 @@ import { unitIngestRouter } from './ingest-route.ts';
 import { unitStore } from './store.ts';
 import { loadUnitTables, type UnitTables } from './tables.ts';
 import { UnitView } from './view.ts';
+import type { OrganizationDirectory } from '../access/organizations.ts';
 
 export interface UnitSettings {
   /** A position older than this is shown as stale and not offered as a candidate. */
@@ -54,11 +55,11 @@ export interface Units {
 
 const PRUNE_EVERY_MS = 60_000;
 
-export function createUnits(args: { db: Database; logger: Logger; rootDir: string; fhirBaseUrl: string; settings: UnitSettings; repository: (ctx: RequestContext) => Repository; metrics?: Metrics }): Units {
+export function createUnits(args: { db: Database; logger: Logger; rootDir: string; fhirBaseUrl: string; settings: UnitSettings; repository: (ctx: RequestContext) => Repository; organizations: OrganizationDirectory; metrics?: Metrics }): Units {
   const mappings = join(args.rootDir, 'mappings');
   const tables = loadUnitTables(mappings);
   const format = loadUnitFormat(mappings, tables, args.settings.maxClockSkewSeconds);
-  const view = new UnitView({ db: args.db, tables, staleSeconds: args.settings.staleSeconds, repository: args.repository });
+  const view = new UnitView({ db: args.db, tables, staleSeconds: args.settings.staleSeconds, repository: args.repository, organizations: args.organizations });
   const feed = new UnitFeed(args.db, args.logger);
   const targets = loadBoardTargets(join(mappings, 'board/targets.json'), args.settings.boardTargets);
   let timer: NodeJS.Timeout | undefined;

@@ -6,15 +6,15 @@ import type { Bundle, Location, Organization, Reference } from '@medplum/fhirtyp
 import { badRequest } from '../fhir/outcomes.ts';
 import type { UnitRow } from './store.ts';
 import type { UnitTables } from './tables.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
 const NS = 'https://handover-gateway.nl/fhir';
 export const UNIT_STATUS_SYSTEM = `${NS}/CodeSystem/eenheid-status`;
 export const UNIT_KIND_SYSTEM = `${NS}/CodeSystem/eenheid-soort`;
-export const CALL_SIGN_SYSTEM = `${NS}/NamingSystem/roepnaam`;
-export const POSITION_EXTENSION = `${NS}/StructureDefinition/unit-position`;
-export const SERVES_EXTENSION = `${NS}/StructureDefinition/serves-handover`;
+const CALL_SIGN_SYSTEM = `${NS}/NamingSystem/roepnaam`;
+const POSITION_EXTENSION = `${NS}/StructureDefinition/unit-position`;
+const SERVES_EXTENSION = `${NS}/StructureDefinition/serves-handover`;
 export const LOCATION_DISTANCE = 'http://hl7.org/fhir/StructureDefinition/location-distance';
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 
 export const KIND_DISPLAY: Record<string, string> = {
   AMBULANCE_A: 'A-ambulance',
@@ -81,7 +81,7 @@ export interface Near {
 
 const UNIT_TO_KM: Record<string, number> = { km: 1, m: 0.001, '[mi_i]': 1.609344, mi: 1.609344 };
 /** R4 leaves "near" without a distance to the server: 10 km. */
-export const DEFAULT_NEAR_KM = 10;
+const DEFAULT_NEAR_KM = 10;
 
 /**
  * R4 Location `near`: `[latitude]|[longitude]|[distance]|[units]` (WGS84; units default km, UCUM codes; the

@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const UNIT_KINDS = ['AMBULANCE_A', 'AMBULANCE_B', 'MMT', 'RAPID_RESPONDER', 'VISITEARTS', 'WIJKVERPLEGING'] as const;
+const UNIT_KINDS = ['AMBULANCE_A', 'AMBULANCE_B', 'MMT', 'RAPID_RESPONDER', 'VISITEARTS', 'WIJKVERPLEGING'] as const;
 export type UnitKind = (typeof UNIT_KINDS)[number];
 
-export interface RegionalStatus {
+interface RegionalStatus {
   display: string;
   /** Only units in an available status are offered as candidates. */
   available: boolean;

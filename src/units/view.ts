@@ -1,6 +1,7 @@
 // Units as the API and the board show them, read through the access rule of src/access/policy.ts (unitReaders):
 // the ZCC sees every organisation's units, any other organisation only its own.
 import type { Location, Organization, Reference } from '@medplum/fhirtypes';
+import type { OrganizationDirectory } from '../access/organizations.ts';
 import { unitReaders } from '../access/policy.ts';
 import { systemContext, type RequestContext } from '../context.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -9,7 +10,6 @@ import { isStale, KIND_DISPLAY, organizationReference, toLocation } from './loca
 import { unitStore, type UnitRow } from './store.ts';
 import type { UnitTables } from './tables.ts';
 
-const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 
 /** A unit on the board's map. */
 export interface BoardUnit {
@@ -34,13 +34,14 @@ export class UnitView {
   private readonly tables: UnitTables;
   private readonly staleSeconds: number;
   private readonly repository: (ctx: RequestContext) => Repository;
-  private readonly organizations = new Map<string, { id: string; name?: string }>();
+  private readonly organizations: OrganizationDirectory;
 
-  constructor(args: { db: Database; tables: UnitTables; staleSeconds: number; repository: (ctx: RequestContext) => Repository }) {
+  constructor(args: { db: Database; tables: UnitTables; staleSeconds: number; repository: (ctx: RequestContext) => Repository; organizations: OrganizationDirectory }) {
     this.db = args.db;
     this.tables = args.tables;
     this.staleSeconds = args.staleSeconds;
     this.repository = args.repository;
+    this.organizations = args.organizations;
   }
 
   get stale(): number {
@@ -59,17 +60,10 @@ export class UnitView {
     return row && (readers === undefined || readers.includes(row.ura)) ? row : undefined;
   }
 
-  /** The directory's Organization of a URA (cached: organisations do not change their URA). */
+  /** The directory's Organization of a URA (the gateway's one cached lookup, cleared when an Organization changes). */
   private async organization(ura: string): Promise<{ id: string; name?: string } | undefined> {
-    const known = this.organizations.get(ura);
-    if (known) return known;
-    const repo = this.repository(systemContext('units'));
-    const found = await repo.search({ ...repo.parseSearch('Organization', { identifier: [`${URA_SYSTEM}|${ura}`] }), count: 1, total: 'none' });
-    const org = found.resources[0];
-    if (!org) return undefined;
-    const entry = { id: org.id, name: (org.content as { name?: string }).name };
-    this.organizations.set(ura, entry);
-    return entry;
+    const org = await this.organizations.byUra(this.repository(systemContext('units')), ura);
+    return org ? { id: org.id, name: (org.content as { name?: string }).name } : undefined;
   }
 
   async organizationRef(ura: string): Promise<Reference<Organization>> {

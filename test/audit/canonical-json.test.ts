@@ -3,7 +3,7 @@
 // chain's canonicaliser until it was replaced for speed) writes, for every JSON value.
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
-import { canonicalJson } from '../../src/audit/canonical-json.ts';
+import { canonicalJson } from '../../src/json/canonical-json.ts';
 
 describe('canonicalJson (RFC 8785)', () => {
   it('writes what the canonicalize package writes, for any JSON value', () => {

@@ -8,7 +8,7 @@ import type { Database } from '../../src/store/database.ts';
 
 export const ISSUER = 'http://gateway.test';
 export const TOKEN_URL = `${ISSUER}/oauth2/token`;
-export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 export async function authApp(db: Database, tokenLifetimeSeconds = 300): Promise<{ auth: AuthService; app: express.Express }> {
   const auth = await createAuth(db, { issuer: ISSUER, tokenLifetimeSeconds });

@@ -1,6 +1,6 @@
 // The number codec (src/fhir/number-text.ts): the text a number was sent with survives parse, copies, storage
 // as a side map and serialisation; values stay numbers; hashes see values.
-import { canonicalJson } from '../../src/audit/canonical-json.ts';
+import { canonicalJson } from '../../src/json/canonical-json.ts';
 import {
   cloneKeepingNumberTexts,
   copyNumberTexts,

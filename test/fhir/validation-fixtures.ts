@@ -3,7 +3,7 @@
 import type { Encounter, HumanName, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 
 export const SD = 'https://handover-gateway.nl/fhir/StructureDefinition/';
-export const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
+const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
 export const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn';
 
 export function validTask(): Task {

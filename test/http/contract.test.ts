@@ -54,13 +54,17 @@ test('the most specific path wins: $validate, _history and the terminology types
 describe('request bodies the gateway accepts', () => {
   // A stand-in for the gateway that reads the body late (as express does after its middleware) and
   // answers $validate with `status`: what `recording` checks is the body the test sent.
-  const fakeValidate = (status: number) => async (req: IncomingMessage, res: ServerResponse) => {
+  const answer = async (status: number, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     await sleep(10);
     for await (const _chunk of req); // read to the end
     res.statusCode = status;
     res.setHeader('content-type', 'application/fhir+json');
     res.setHeader('x-request-id', 'r1');
     res.end(outcome);
+  };
+  // A request listener returns nothing: a failure ends the exchange instead of floating as a rejected promise.
+  const fakeValidate = (status: number) => (req: IncomingMessage, res: ServerResponse): void => {
+    answer(status, req, res).catch((err: unknown) => res.destroy(err instanceof Error ? err : new Error(String(err))));
   };
   const post = (status: number, type: string, body: string) =>
     request(tg.contract.recording(fakeValidate(status))).post('/fhir/Patient/$validate').set('Content-Type', type).send(body);

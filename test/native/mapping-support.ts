@@ -6,7 +6,7 @@ import type { Encounter, Observation, Resource, Task } from '@medplum/fhirtypes'
 import type { HandoverView, MappedRecord, NativeFormat, NativeRecord } from '../../src/native/types.ts';
 
 export const MAPPINGS_DIR = new URL('../../mappings', import.meta.url).pathname;
-export const EXAMPLES_DIR = new URL('../fixtures/native-examples', import.meta.url).pathname;
+const EXAMPLES_DIR = new URL('../fixtures/native-examples', import.meta.url).pathname;
 export const HANDOVER_ID = 'ho-0001';
 
 export function exampleNames(): string[] {

@@ -3,7 +3,8 @@ import type { Bundle, CapabilityStatement, Parameters, Subscription } from '@med
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { createHandover, fhirClient, type Fhir } from '../fhir/helpers.ts';
-import { BACKPORT, receiversForFile, subscribe, subscriptionBody } from '../support/receiver.ts';
+import { BACKPORT } from '../../src/subscriptions/topic.ts';
+import { receiversForFile, subscribe, subscriptionBody } from '../support/receiver.ts';
 
 let tg: TestGateway;
 let fhir: Fhir;

@@ -5,7 +5,7 @@ import type { Encounter, Patient, ServiceRequest, Task } from '@medplum/fhirtype
 
 export const BSN_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/bsn';
 /** A BSN that passes the 11-proof and belongs to no one (test range). */
-export const TEST_BSN = '999990111';
+const TEST_BSN = '999990111';
 export const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
 export const IDENTIFIER_SYSTEM = 'urn:ietf:rfc:3986';
 

@@ -2,7 +2,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import request from 'supertest';
 import { loadConfig } from '../../src/config.ts';
-import { URA_SYSTEM } from '../../src/demo.ts';
+import { URA_SYSTEM } from '../../src/fhir/identifier-systems.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { Contract } from './contract.ts';
 import { createTestDatabase } from './database.ts';

@@ -5,8 +5,8 @@ import type { Bundle, OperationOutcome, Resource, Task } from '@medplum/fhirtype
 import request from 'supertest';
 import { startTestGateway, type DemoClient, type TestGateway } from './gateway.ts';
 
-export const EXAMPLES_DIR = join(import.meta.dirname, '../fixtures/native-examples');
-export const FHIR_JSON = 'application/fhir+json';
+const EXAMPLES_DIR = join(import.meta.dirname, '../fixtures/native-examples');
+const FHIR_JSON = 'application/fhir+json';
 export const BSN_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/bsn';
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 export const RIDE_SYSTEM = 'urn:oid:2.16.840.1.113883.2.4.3.32.5';

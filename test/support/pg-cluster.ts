@@ -10,7 +10,7 @@ import { freePort } from './free-port.ts';
 const run = promisify(execFile);
 
 /** The newest installed PostgreSQL's bin directory (Debian layout), or undefined. */
-export function postgresBinDir(): string | undefined {
+function postgresBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl'))).sort((a, b) => Number(b) - Number(a));

@@ -114,7 +114,7 @@ export function receiversForFile(): () => Promise<Receiver> {
   };
 }
 
-export const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 export const SECRET_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/subscription-signing-secret';
 
 export function subscriptionBody(endpoint: string, filter: string | undefined, payload = 'id-only', extra: { heartbeat?: number; secret?: string; timeout?: number } = {}): Subscription {
@@ -161,7 +161,7 @@ export function signatureOk(r: Received, secret: string): boolean {
 }
 
 /** One request a stalling receiver got: when it was opened, and when its connection closed (by the gateway). */
-export interface StalledRequest {
+interface StalledRequest {
   type: string;
   subscription: string;
   eventNumber: number;

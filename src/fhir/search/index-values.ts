@@ -1,5 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchParameterRegistry } from './parameters.ts';
+import { FHIR_ID } from '../resource-types.ts';
+
+/** `Type/id/_history/vid`: [1] `Type/id`. */
+const VERSIONED_REFERENCE = new RegExp(`^([A-Z][A-Za-z]+/${FHIR_ID})/_history/\\d+$`);
 
 /** What a resource contributes to the search index. */
 export interface IndexValues {
@@ -53,7 +57,7 @@ function referenceValues(param: string, value: unknown, out: Set<string>): void 
   const slash = ref.indexOf('/');
   if (slash > 0 && !ref.includes('?')) out.add(`${param}=${ref.slice(slash + 1)}`);
   // A versioned reference (Provenance.target) is also found by its resource: `target=Task/1` finds `Task/1/_history/2`.
-  const versioned = /^([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})\/_history\/\d+$/.exec(ref);
+  const versioned = VERSIONED_REFERENCE.exec(ref);
   if (versioned) out.add(`${param}=${versioned[1]}`);
 }
 
@@ -71,7 +75,7 @@ function stringValues(value: unknown, out: string[]): void {
 }
 
 /** The instant range a FHIR date, dateTime, instant or Period covers. */
-export function dateRange(value: unknown): { low: string; high: string } | undefined {
+function dateRange(value: unknown): { low: string; high: string } | undefined {
   if (typeof value === 'string') return stringDateRange(value);
   if (value && typeof value === 'object') {
     const period = value as { start?: string; end?: string };

@@ -5,7 +5,7 @@ import r4model from 'fhirpath/fhir-context/r4/index.js';
 import { compileFastPath, FALLBACK } from '../fast-fhirpath.ts';
 import { baseDefinitions, type BaseDefinitions } from '../validation/definitions.ts';
 
-export type SearchParamType = 'token' | 'reference' | 'string' | 'date';
+type SearchParamType = 'token' | 'reference' | 'string' | 'date';
 
 export interface CompiledSearchParameter {
   code: string;

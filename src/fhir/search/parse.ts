@@ -19,7 +19,7 @@ export type Filter =
   /** `_has:Task:focus:status=requested`: a resource of `source` matching `inner` refers to it through `param`. */
   | { kind: 'has'; source: string; param: string; inner: Filter };
 
-export interface IncludeSpec {
+interface IncludeSpec {
   sourceType: string;
   param: string;
   parameter: CompiledSearchParameter;
@@ -83,7 +83,7 @@ export function supportedRevIncludes(registry: SearchParameterRegistry, type: st
 }
 
 /** The reference parameters of `type` a chain can follow, and the parameters of their targets it can end in. */
-export function chainTargets(registry: SearchParameterRegistry, sp: CompiledSearchParameter, chained: string, only?: string): string[] {
+function chainTargets(registry: SearchParameterRegistry, sp: CompiledSearchParameter, chained: string, only?: string): string[] {
   return sp.targets.filter((t) => (only === undefined || t === only) && registry.get(t, chained) !== undefined && registry.get(t, chained)?.type !== 'reference');
 }
 

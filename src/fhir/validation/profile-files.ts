@@ -4,7 +4,7 @@ import type { CodeSystem, StructureDefinition, ValueSet } from '@medplum/fhirtyp
 import type { BaseDefinitions } from './definitions.ts';
 import { isObject } from './json.ts';
 
-export interface ProfileFile {
+interface ProfileFile {
   readonly file: string;
   readonly definition: StructureDefinition;
 }

@@ -85,7 +85,7 @@ function checkReference(targets: ReadonlySet<string>, targetRequired: boolean, r
   }
 }
 
-export function checkChildren(children: readonly CompiledElement[], parent: JsonObject, expr: string, state: RunState): void {
+function checkChildren(children: readonly CompiledElement[], parent: JsonObject, expr: string, state: RunState): void {
   for (const el of children) checkElement(el, parent, expr, state);
 }
 

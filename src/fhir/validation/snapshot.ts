@@ -35,7 +35,7 @@ function sliceNameOf(id: string): string {
   return id.slice(id.lastIndexOf(':') + 1);
 }
 
-export function generateSnapshot(profile: StructureDefinition, lookup: DefinitionLookup): ElementDefinition[] {
+function generateSnapshot(profile: StructureDefinition, lookup: DefinitionLookup): ElementDefinition[] {
   const where = `profile ${profile.url ?? profile.id ?? '(no url)'}`;
   if (!profile.baseDefinition) throw new Error(`${where}: no baseDefinition`);
   const base = lookup(profile.baseDefinition);

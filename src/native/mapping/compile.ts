@@ -13,24 +13,24 @@ export type Env = Record<string, unknown>;
 export type Evaluator = (focus: unknown, env: Env) => unknown[];
 
 export type Node = LitNode | ValNode | InputNode | FirstNode | ObjNode | ArrNode;
-export interface LitNode {
+interface LitNode {
   t: 'lit';
   value: string | number | boolean | null;
 }
-export interface ValNode {
+interface ValNode {
   t: 'val';
   expr: Evaluator;
   many: boolean;
   transform?: Transform;
   args: readonly unknown[];
 }
-export interface InputNode {
+interface InputNode {
   t: 'input';
   input: ObjNode;
   transform: Transform;
   args: readonly unknown[];
 }
-export interface FirstNode {
+interface FirstNode {
   t: 'first';
   alts: Node[];
 }
@@ -66,7 +66,7 @@ const VALUE_KEYS = new Set(['$value', '$fn', '$args', '$many', '$input', '$first
 const OBJECT_DIRECTIVES = new Set(['$when', '$each', '$in', '$require', '$let', '$use', '$comment']);
 const FHIRPATH_BUILTIN_VARS = new Set(['context', 'resource', 'rootResource', 'ucum', 'sct', 'loinc', 'factory']);
 
-export function isDynamic(node: Node): boolean {
+function isDynamic(node: Node): boolean {
   switch (node.t) {
     case 'lit':
       return false;

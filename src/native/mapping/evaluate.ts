@@ -4,7 +4,7 @@ import type { Env, Node, ObjNode } from './compile.ts';
 import type { TransformContext } from './transforms/index.ts';
 import { keepNumberText } from '../../fhir/number-text.ts';
 
-export function present(value: unknown): boolean {
+function present(value: unknown): boolean {
   return value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0);
 }
 

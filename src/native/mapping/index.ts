@@ -1,20 +1,19 @@
 // The mapping between native records and FHIR, both ways, as data: mappings/<format>/to-fhir.json,
-// from-fhir.json and native-shape.json, and the terminology in mappings/terminology/.
+// from-fhir.json (the fields it may write read off the format's schema.json), and the terminology in mappings/terminology/.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HandoverView, MappedRecord, NativeFormat, NativeRecord, Perspective } from '../types.ts';
 import { NATIVE_FORMATS } from '../types.ts';
 import type { CompiledRender } from './render.ts';
 import { compileRender, runRender } from './render.ts';
-import type { Shape } from './scopes.ts';
+import { shapeOfSchema } from './shape.ts';
 import type { Terminology } from './terminology.ts';
 import { loadTerminology } from './terminology.ts';
 import type { CompiledToFhir } from './to-fhir.ts';
 import { compileToFhir, runToFhir } from './to-fhir.ts';
 import type { TransformContext } from './transforms/index.ts';
 
-export type { Terminology, TranslateRequest } from './terminology.ts';
-export { loadTerminology } from './terminology.ts';
+export type { Terminology } from './terminology.ts';
 
 export interface NativeMapper {
   toFhir(format: NativeFormat, record: NativeRecord): MappedRecord;
@@ -51,7 +50,8 @@ export function loadNativeMapper(mappingsDir: string, options: LoadOptions = {})
     const toFhirFile = join(dir, 'to-fhir.json');
     toFhirByFormat.set(format, compileToFhir(toFhirFile, format, readJson(toFhirFile), options.verifyFastPath));
     const fromFhirFile = join(dir, 'from-fhir.json');
-    const shape = readJson(join(dir, 'native-shape.json')) as Shape;
+    const schemaFile = join(dir, 'schema.json');
+    const shape = shapeOfSchema(readJson(schemaFile), schemaFile);
     renderByFormat.set(format, compileRender(fromFhirFile, format, readJson(fromFhirFile), shape, options.verifyFastPath));
   }
   const pick = <T>(map: Map<NativeFormat, T>, format: NativeFormat): T => {

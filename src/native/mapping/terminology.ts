@@ -6,7 +6,7 @@ import type { CodeSystem, ConceptMap, Parameters, ParametersParameter } from '@m
 
 export const GATEWAY_BASE = 'https://handover-gateway.nl/fhir';
 
-export interface TranslateRequest {
+interface TranslateRequest {
   /** Canonical URL of one ConceptMap to use. */
   url?: string;
   /** Source value set or code system of the concept (narrows the maps considered). */
@@ -21,7 +21,7 @@ export interface TranslateRequest {
   reverse?: boolean;
 }
 
-export interface TranslateMatch {
+interface TranslateMatch {
   code: string;
   system: string;
   display?: string;
@@ -67,7 +67,7 @@ export function loadTerminology(mappingsDir: string): Terminology {
   return buildTerminology(codeSystems, conceptMaps);
 }
 
-export function buildTerminology(codeSystems: CodeSystem[], conceptMaps: ConceptMap[]): Terminology {
+function buildTerminology(codeSystems: CodeSystem[], conceptMaps: ConceptMap[]): Terminology {
   const displays = new Map<string, string>();
   const valueSetToSystem = new Map<string, string>();
   for (const cs of codeSystems) {

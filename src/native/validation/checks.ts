@@ -17,7 +17,7 @@ export interface FieldRef {
   segments: string[];
 }
 
-export type CheckArgSpec =
+type CheckArgSpec =
   | { kind: 'field'; optional?: boolean }
   | { kind: 'fields' }
   | { kind: 'choice'; choices: readonly string[] };
@@ -25,7 +25,7 @@ export type CheckArgSpec =
 export type CheckArg = FieldRef | FieldRef[] | string;
 
 /** One failure: the offending field and the values a rule's message may quote as `{name}`. */
-export interface CheckFailure {
+interface CheckFailure {
   path: string;
   vars: Record<string, string>;
 }

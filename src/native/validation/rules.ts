@@ -25,7 +25,7 @@ const RULE_ID = /^[a-z0-9][a-z0-9-]*$/;
 class RulesFileError extends Error {}
 
 /** Member names a FHIRPath expression may navigate: every property name the format's schema defines. */
-export function schemaPropertyNames(schema: unknown, names = new Set<string>()): Set<string> {
+function schemaPropertyNames(schema: unknown, names = new Set<string>()): Set<string> {
   if (Array.isArray(schema)) {
     for (const item of schema) schemaPropertyNames(item, names);
   } else if (schema !== null && typeof schema === 'object') {
@@ -110,7 +110,8 @@ function functionProblem(name: string, arity: number): string | undefined {
     problem = `${name}() does not take ${arity} argument${arity === 1 ? '' : 's'}`;
   };
   try {
-    fhirpath.evaluate({}, `{}.${name}(${Array.from({ length: arity }, () => '{}').join(', ')})`, undefined, undefined);
+    // Without the `async` option evaluation is synchronous; only what it throws or warns matters here.
+    void fhirpath.evaluate({}, `{}.${name}(${Array.from({ length: arity }, () => '{}').join(', ')})`, undefined, undefined);
   } catch (err) {
     const message = String((err as Error).message);
     if (message.startsWith('Not implemented')) problem = `${name}() is no FHIRPath function`;

@@ -14,11 +14,11 @@ export interface ClockTime {
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-export function isLeapYear(year: number): boolean {
+function isLeapYear(year: number): boolean {
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 
-export function isRealDate({ year, month, day }: CalendarDate): boolean {
+function isRealDate({ year, month, day }: CalendarDate): boolean {
   if (!Number.isInteger(year) || !Number.isInteger(month) || !Number.isInteger(day)) return false;
   if (month < 1 || month > 12 || day < 1) return false;
   const days = month === 2 && isLeapYear(year) ? 29 : DAYS_IN_MONTH[month - 1];
@@ -91,7 +91,7 @@ export function parseOffsetDateTime(text: string): number | undefined {
   return fixed.getTime() - offsetMinutes * 60_000;
 }
 
-export const DUTCH_TIME_ZONE = 'Europe/Amsterdam';
+const DUTCH_TIME_ZONE = 'Europe/Amsterdam';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

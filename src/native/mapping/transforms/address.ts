@@ -2,7 +2,7 @@
 // addresses meet in a FHIR Address with the ISO 21090 ADXP part extensions on the line.
 import type { Address, Extension } from '@medplum/fhirtypes';
 
-export const ADXP = 'http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-';
+const ADXP = 'http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-';
 type LineAddress = Address & { _line?: ({ extension?: Extension[] } | null)[] };
 
 function part(address: LineAddress, name: string): string | undefined {

@@ -2,9 +2,9 @@
 // HumanName.family, initials are marked with the EN-qualifier `IN`, so each native spelling comes back exactly.
 import type { Extension, HumanName } from '@medplum/fhirtypes';
 
-export const OWN_PREFIX = 'http://hl7.org/fhir/StructureDefinition/humanname-own-prefix';
-export const OWN_NAME = 'http://hl7.org/fhir/StructureDefinition/humanname-own-name';
-export const EN_QUALIFIER = 'http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier';
+const OWN_PREFIX = 'http://hl7.org/fhir/StructureDefinition/humanname-own-prefix';
+const OWN_NAME = 'http://hl7.org/fhir/StructureDefinition/humanname-own-name';
+const EN_QUALIFIER = 'http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier';
 
 type Sidecar = { extension?: Extension[] } | null;
 type DutchName = HumanName & { _family?: Sidecar; _given?: Sidecar[] };

@@ -15,7 +15,7 @@ function lastSundayAt0100Utc(year: number, month: number): number {
 const intlOffset = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Amsterdam', timeZoneName: 'longOffset' });
 
 /** Minutes east of UTC in Europe/Amsterdam at the instant `epochMs`. */
-export function amsterdamOffsetMinutes(epochMs: number): number {
+function amsterdamOffsetMinutes(epochMs: number): number {
   const year = new Date(epochMs).getUTCFullYear();
   if (year < RULE_FROM || year > RULE_TO) {
     const name = intlOffset.formatToParts(new Date(epochMs)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
@@ -84,7 +84,7 @@ export function isoDateToNl(value: unknown): string | undefined {
  * first occurrence (summer time); on the night it starts, the missing hour is an error (validation refuses
  * such records before they get here).
  */
-export function localToInstant(date: string, time: string, dayOffset = 0): string {
+function localToInstant(date: string, time: string, dayOffset = 0): string {
   const d = parseNlDate(date);
   const t = /^(\d{2}):(\d{2})$/.exec(time);
   if (!d || !t) throw new Error(`not a local date and time: ${date} ${time}`);

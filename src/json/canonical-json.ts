@@ -2,8 +2,9 @@ import { rawJsonAsNumber } from '../fhir/number-text.ts';
 
 /**
  * RFC 8785 (JSON Canonicalization Scheme) text of a JSON value: object keys sorted by UTF-16 code units,
- * primitives as ECMAScript serialises them, no whitespace. The output is the `canonicalize` package's (the
- * tests hold the two to it), made faster for the audit chain, where canonicalising every audit row was the
+ * primitives as ECMAScript serialises them, no whitespace: the one way the gateway writes JSON whose text must
+ * not depend on key order (the audit chain's hashes, a native record's content hash, "is this update a change?").
+ * The output is the `canonicalize` package's (the tests hold the two to it), made faster for the audit chain, where canonicalising every audit row was the
  * largest single function in the ingest profile: a copy with its keys in order goes through the engine's
  * JSON.stringify once, instead of one JSON.stringify per value and a loop over every character of every string.
  */
