@@ -29,6 +29,8 @@ const TEXTS = new WeakMap<object, Map<string, string>>();
 
 /** True when `text` is not the text JavaScript writes for `value` (`37.0`, `1.00`, `1e2`, `-0`). */
 function distinct(text: string, value: number): boolean {
+  // A short JSON integer (no leading zeros, no '+') is written back as it is: no number-to-text conversion needed.
+  if (text.length < 16 && /^-?[1-9]\d*$|^0$/.test(text)) return false;
   return text !== String(value);
 }
 

@@ -49,7 +49,7 @@ export function parseJsonBody(raw: Buffer): unknown {
   try {
     value = JSON.parse(text, function (this: object, key: string, v: unknown, context?: { source?: string }) {
       if (FORBIDDEN_KEYS.has(key)) forbidden = key;
-      reviveNumberText(this, key, v, context);
+      if (typeof v === 'number') reviveNumberText(this, key, v, context);
       if (!key.isWellFormed() || (typeof v === 'string' && !v.isWellFormed())) loneSurrogate = true;
       if (typeof v === 'string' && v.length > MAX_JSON_STRING_LENGTH) tooLong = `A string longer than ${MAX_JSON_STRING_LENGTH} characters is refused`;
       else if (Array.isArray(v) && v.length > MAX_JSON_ARRAY_LENGTH) tooLong = `An array of more than ${MAX_JSON_ARRAY_LENGTH} elements is refused`;
