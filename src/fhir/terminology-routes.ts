@@ -19,6 +19,12 @@ function searchset(baseUrl: string, type: string, matches: Conformance[], req: F
   if (offset !== undefined && !/^\d{1,9}$/.test(offset)) throw badRequest('_offset must be a whole number', ['_offset']);
   const summary = req.query._summary?.[0];
   if (summary !== undefined && summary !== 'count' && summary !== 'false') throw badRequest(`_summary supports only 'count' and 'false'`, ['_summary']);
+  // The common parameters every type takes (the CapabilityStatement lists them for all): these files are one
+  // version each, loaded at start, so every order by _lastUpdated is the order they are served in.
+  const sort = req.query._sort?.[0];
+  if (sort !== undefined && sort !== '_lastUpdated' && sort !== '-_lastUpdated') throw badRequest(`_sort supports only _lastUpdated and -_lastUpdated, got '${sort}'`, ['_sort']);
+  const total = req.query._total?.[0];
+  if (total !== undefined && !['none', 'estimate', 'accurate'].includes(total)) throw badRequest('_total must be none, estimate or accurate', ['_total']);
   const unknown = Object.keys(req.query).filter((k) => !SEARCH_PARAMETERS.includes(k));
   if (unknown.length > 0 && /handling=strict/.test(req.headers.prefer ?? '')) throw badRequest(`Unknown search parameters: ${unknown.join(', ')}`, unknown);
   // A small, fixed set: all of it on one page unless the client asks for less.

@@ -52,8 +52,10 @@ function whole(e: Extension | undefined, min: number, max: number, expression: s
 
 const TASK_STATUSES = ['draft', 'requested', 'received', 'accepted', 'rejected', 'ready', 'cancelled', 'in-progress', 'on-hold', 'failed', 'completed', 'entered-in-error'];
 const PRIORITIES = ['routine', 'urgent', 'asap', 'stat'];
-/** What Task.owner and Task.requester may point at (the Task-owner/Task-requester targets the gateway serves). */
-// (Patient left out: the check that a filter's reference exists must not tell anyone which patients exist.)
+/**
+ * What Task.owner and Task.requester may point at (the Task-owner/Task-requester targets the gateway serves), but
+ * Patient: the check that a filter's reference exists must not tell anyone which patients exist.
+ */
 const PARTY_TYPES = ['Organization', 'HealthcareService', 'Practitioner', 'PractitionerRole'];
 const FILTER = 'Subscription.criteria.extension';
 
@@ -99,8 +101,8 @@ export function parseFilterCriteria(criteria: string[], fhirBaseUrl: string): Fi
     if (!m) throw invalid(`A filter of the handover topic reads like Task?owner=Organization/123, got '${c}'`, FILTER);
     const query = parseQuery(`?${m[1]}`);
     for (const [raw, values] of Object.entries(query)) {
-      const [param, modifier] = raw.split(':', 2) as [string, string | undefined];
-      const identifier = modifier === 'identifier' && (param === 'owner' || param === 'requester');
+      const [param, modifier, ...more] = raw.split(':') as [string, string | undefined, ...string[]];
+      const identifier = modifier === 'identifier' && more.length === 0 && (param === 'owner' || param === 'requester');
       if (!(TOPIC_FILTERS as readonly string[]).includes(param) || (modifier !== undefined && !identifier)) {
         throw invalid(`The handover topic cannot filter by '${raw}'; it offers ${TOPIC_FILTERS.join(', ')} (and owner:identifier, requester:identifier)`, FILTER);
       }

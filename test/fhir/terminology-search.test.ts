@@ -42,4 +42,6 @@ test('_id, _summary=count, and unknown parameters', async () => {
   expect(lenient.entry?.find((e) => e.search?.mode === 'outcome')?.resource).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'warning', expression: ['colour'] }] });
   expect((await get('/fhir/CodeSystem?colour=blue', { Prefer: 'handling=strict' })).status).toBe(400);
   expect((await get('/fhir/CodeSystem?_count=many')).status).toBe(400);
+  expect((await get('/fhir/CodeSystem?_sort=-_lastUpdated&_total=accurate', { Prefer: 'handling=strict' })).status).toBe(200);
+  expect((await get('/fhir/CodeSystem?_sort=name')).status).toBe(400);
 });

@@ -70,6 +70,7 @@ it('a filter that can never match is refused with 422 naming it, and nothing is 
     ['Task?owner=https://elsewhere.example/fhir/Organization/1', /can never match/],
     ['Task?owner=Patient/1', /can never match/],
     ['Task?owner:missing=true', /cannot filter by 'owner:missing'/],
+    [`Task?owner:identifier:not=${URA}|${RAV_URA}`, /cannot filter by 'owner:identifier:not'/],
     ['Task?status:not=requested', /cannot filter by 'status:not'/],
     ['Task?owner.identifier=x', /cannot filter by 'owner.identifier'/],
     ['Task?status=open', /status=open can never match/],
