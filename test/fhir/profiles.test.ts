@@ -1,6 +1,6 @@
 // The gateway's own conformance resources can be looked up (issue 16.5): every profile, search parameter and
 // operation the CapabilityStatement names resolves on this server, and $validate takes profile=.
-import type { Bundle, CapabilityStatement, OperationOutcome, StructureDefinition } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, HealthcareService, OperationOutcome, StructureDefinition } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { buildEncounter, buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
@@ -133,7 +133,7 @@ describe('Task.owner as a HealthcareService (Twiin)', () => {
   it('becomes the Organization that provides the service; the service is kept on owner, and the receiver is party', async () => {
     const requester = await tg.organizationRef('hap-vechtdal');
     const owner = await tg.organizationRef('rav-noordoost');
-    const service = await fhir.create({ resourceType: 'HealthcareService', name: 'Ambulancezorg Noordoost', providedBy: { reference: owner } });
+    const service = await fhir.create<HealthcareService>({ resourceType: 'HealthcareService', name: 'Ambulancezorg Noordoost', providedBy: { reference: owner } });
     const patient = `Patient/${(await fhir.create(buildPatient())).id}`;
     const focus = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
     const task = buildTask({ focus, patient, requester, owner });
@@ -152,7 +152,7 @@ describe('Task.owner as a HealthcareService (Twiin)', () => {
     const owner = await tg.organizationRef('rav-noordoost');
     const patient = `Patient/${(await fhir.create(buildPatient())).id}`;
     const focus = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
-    const orphan = await fhir.create({ resourceType: 'HealthcareService', name: 'Nobody\'s' });
+    const orphan = await fhir.create<HealthcareService>({ resourceType: 'HealthcareService', name: 'Nobody\'s' });
     for (const ref of ['HealthcareService/does-not-exist', `HealthcareService/${orphan.id}`]) {
       const res = await fhir.post('Task', { ...buildTask({ focus, patient, requester, owner }), owner: { reference: ref } });
       const oo = expectOutcome(res, 422);
