@@ -1,6 +1,8 @@
 // The Subscriptions Backport IG's SHALLs (1.1.0, R4), one test each, named after the IG's rule (issue 16.8).
 import type { Bundle, CapabilityStatement, Parameters, Subscription } from '@medplum/fhirtypes';
 import request from 'supertest';
+import { loadConfig } from '../../src/config.ts';
+import { topicCapability } from '../../src/subscriptions/topic.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { createHandover, fhirClient, type Fhir } from '../fhir/helpers.ts';
 import { BACKPORT } from '../../src/subscriptions/topic.ts';
@@ -36,15 +38,15 @@ describe('topic discovery', () => {
     expect(cap.instantiates).toContain('http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4');
   });
 
-  it('the topic canonical is configurable (SUBSCRIPTION_TOPIC_URL), and the topic is found at it', async () => {
-    const other = await startTestGateway({ SUBSCRIPTION_TOPIC_URL: 'https://region.example/fhir/SubscriptionTopic/handover', PUBLIC_URL: 'http://elsewhere.test' });
-    try {
-      const cap = (await request(other.app).get('/fhir/metadata')).body as CapabilityStatement;
-      const ext = cap.rest?.[0]?.resource?.find((r) => r.type === 'Subscription')?.extension?.find((e) => e.url === TOPIC_EXTENSION);
-      expect(ext?.valueCanonical).toBe('https://region.example/fhir/SubscriptionTopic/handover');
-    } finally {
-      await other.stop();
-    }
+  it('the topic canonical is configurable (SUBSCRIPTION_TOPIC_URL), not derived from PUBLIC_URL', () => {
+    // Checked without a second gateway (each one costs the test run its definitions): the setting and what the
+    // CapabilityStatement lines are built from.
+    const config = loadConfig({ SUBSCRIPTION_TOPIC_URL: 'https://region.example/fhir/SubscriptionTopic/handover', PUBLIC_URL: 'http://elsewhere.test', DEMO: '0' });
+    expect(config.subscriptionTopicUrl).toBe('https://region.example/fhir/SubscriptionTopic/handover');
+    expect(loadConfig({ PUBLIC_URL: 'http://elsewhere.test', DEMO: '0' }).subscriptionTopicUrl).toBe(CANONICAL);
+    const ext = topicCapability(config.subscriptionTopicUrl).resources?.[0]?.extension?.find((e) => e.url === TOPIC_EXTENSION);
+    expect(ext?.valueCanonical).toBe('https://region.example/fhir/SubscriptionTopic/handover');
+    expect(() => loadConfig({ SUBSCRIPTION_TOPIC_URL: 'not a url', DEMO: '0' })).toThrow(/SUBSCRIPTION_TOPIC_URL/);
   });
 
   it('the Basic-wrapped topic is found by search: Basic?code=SubscriptionTopic and url=', async () => {
