@@ -35,6 +35,9 @@ import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
+import { MessageReceiver } from './messaging/receive.ts';
+import { registerMessagingRoutes } from './messaging/routes.ts';
+import { loadMessageRules } from './messaging/rules.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
 import { workflowHooks } from './handover/workflow.ts';
@@ -184,6 +187,8 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const directory = new FhirRouter();
   registerRestRoutes(directory, services);
   units.registerRoutes(fhir, directory);
+  // Before the generic REST routes, which would claim `POST Bundle` as a create of an unsupported type.
+  registerMessagingRoutes(fhir, services, new MessageReceiver(fhirBaseUrl, organizations, loadMessageRules(join(ROOT_DIR, 'profiles/az-ig/referral-message.json'))));
   registerRestRoutes(fhir, services);
 
   const board = createBoard({
