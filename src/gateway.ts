@@ -36,6 +36,7 @@ import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { MessageReceiver } from './messaging/receive.ts';
+import { MessageRenderer } from './messaging/render.ts';
 import { registerMessagingRoutes } from './messaging/routes.ts';
 import { loadMessageRules } from './messaging/rules.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
@@ -188,7 +189,9 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   registerRestRoutes(directory, services);
   units.registerRoutes(fhir, directory);
   // Before the generic REST routes, which would claim `POST Bundle` as a create of an unsupported type.
-  registerMessagingRoutes(fhir, services, new MessageReceiver(fhirBaseUrl, organizations, loadMessageRules(join(ROOT_DIR, 'profiles/az-ig/referral-message.json'))));
+  const messageRules = loadMessageRules(join(ROOT_DIR, 'profiles/az-ig/referral-message.json'));
+  registerMessagingRoutes(fhir, services, new MessageReceiver(fhirBaseUrl, organizations, messageRules));
+  const messages = new MessageRenderer(fhirBaseUrl, messageRules, db);
   registerRestRoutes(fhir, services);
 
   const board = createBoard({
@@ -231,7 +234,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   });
 
   try {
-    await subscriptions.start(repository, mapper);
+    await subscriptions.start(repository, mapper, (repo, taskId) => messages.render(repo, taskId));
     await board.start();
     await units.start();
   } catch (err) {

@@ -25,8 +25,12 @@ export interface ReceiveResult {
   resent: boolean;
 }
 
-/** entry fullUrl → stored `Type/id`, as the ledger keeps it. */
-export type StoredMap = { fullUrl: string; reference: string }[];
+/** What the ledger keeps to render the message again: the Bundle's own elements and, per entry, its fullUrl → the stored `Type/id`. */
+export interface StoredMap {
+  timestamp?: string;
+  identifier?: Bundle['identifier'];
+  entries: { fullUrl: string; reference: string }[];
+}
 
 function canonicalHash(value: unknown): string {
   const sort = (v: unknown): unknown =>
@@ -237,7 +241,8 @@ export class MessageReceiver {
     const headerEntry = message.entries[0];
     const headerStored = (await repo.create(this.prepare(message, headerEntry, refs))).stored;
     refs.set(headerEntry, `MessageHeader/${headerStored.id}`);
-    return { taskId: taskStored.id, stored: message.entries.map((e) => ({ fullUrl: e.fullUrl, reference: refs.get(e) ?? '' })) };
+    const entries = message.entries.map((e) => ({ fullUrl: e.fullUrl, reference: refs.get(e) ?? '' }));
+    return { taskId: taskStored.id, stored: { timestamp: message.bundle.timestamp, identifier: message.bundle.identifier, entries } };
   }
 
   /** The sender's priority when it gave one; otherwise the most urgent, marked as derived (never weaker than meant). */

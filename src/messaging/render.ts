@@ -1,0 +1,150 @@
+// A handover as an AZ-IG AMB-naar-HAP message, for a receiver that speaks the IG: the message as it came (when it came
+// as one), or made from the handover's own resources (a native `ambulance` overdracht to a HAP).
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Composition, MessageHeader, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { isAbsent, notFound } from '../fhir/outcomes.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { Queryable } from '../store/database.ts';
+import { DERIVED_PRIORITY, type StoredMap } from './receive.ts';
+import type { MessageRules } from './rules.ts';
+
+const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+const SCT = 'http://snomed.info/sct';
+const LOINC = 'http://loinc.org';
+
+function escapeXhtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The server's meta goes; the IG profile of the type is declared (the sender TestScript asks every entry for one). */
+function asSent(resource: Resource, rules: MessageRules): Resource {
+  const { meta: _meta, ...rest } = resource as Resource & { meta?: unknown };
+  const profile = rules.profiles[resource.resourceType];
+  return { ...(profile ? { meta: { profile: [profile] } } : {}), ...rest } as Resource;
+}
+
+/** A priority the gateway assumed (the message carried none) is not the sender's: it is left out again. */
+function withoutDerivedPriority(sr: ServiceRequest): ServiceRequest {
+  const marked = (sr as ServiceRequest & { _priority?: { extension?: { valueCoding?: { system?: string; code?: string } }[] } })._priority?.extension?.some(
+    (e) => e.valueCoding?.system === DERIVED_PRIORITY.system && e.valueCoding.code === DERIVED_PRIORITY.code,
+  );
+  if (!marked) return sr;
+  const { priority: _p, _priority: _x, ...rest } = sr as ServiceRequest & { _priority?: unknown };
+  return rest as ServiceRequest;
+}
+
+export class MessageRenderer {
+  private readonly baseUrl: string;
+  private readonly rules: MessageRules;
+  private readonly db: Queryable;
+
+  constructor(baseUrl: string, rules: MessageRules, db: Queryable) {
+    this.baseUrl = baseUrl;
+    this.rules = rules;
+    this.db = db;
+  }
+
+  /** The message of handover `taskId`, read through `repo` (what its reader may read, nothing more). */
+  async render(repo: Repository, taskId: string): Promise<Bundle> {
+    const task = await this.readRef<Task>(repo, `Task/${taskId}`);
+    if (!task) throw notFound(`No handover with id ${taskId} is known`);
+    const row = await this.db.query<{ stored: StoredMap }>('SELECT stored FROM az_messages WHERE task_id = $1', [taskId]);
+    const stored = row.rows[0]?.stored;
+    return stored ? this.asReceived(repo, stored) : this.fromHandover(repo, task);
+  }
+
+  private async readRef<T extends Resource>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
+    const m = REFERENCE.exec(reference ?? '');
+    if (!m) return undefined;
+    try {
+      return (await repo.read(m[1], m[2])).content as T;
+    } catch (err) {
+      if (isAbsent(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private entry(resource: Resource): BundleEntry {
+    return { fullUrl: `${this.baseUrl}/${resource.resourceType}/${resource.id}`, resource: asSent(resource, this.rules) };
+  }
+
+  /** The message as it was received: every entry read back, in the sender's order, with its stored id as fullUrl. */
+  private async asReceived(repo: Repository, stored: StoredMap): Promise<Bundle> {
+    const entries: BundleEntry[] = [];
+    for (const e of stored.entries) {
+      const resource = await this.readRef(repo, e.reference);
+      if (!resource) throw notFound(`${e.reference} of the message is not readable`);
+      entries.push(this.entry(resource.resourceType === 'ServiceRequest' ? withoutDerivedPriority(resource as ServiceRequest) : resource));
+    }
+    return this.bundle(entries, stored.timestamp, stored.identifier);
+  }
+
+  private bundle(entry: BundleEntry[], timestamp = new Date().toISOString(), identifier?: Bundle['identifier']): Bundle {
+    const profile = this.rules.profiles.Bundle;
+    return { resourceType: 'Bundle', id: randomUUID(), ...(profile ? { meta: { profile: [profile] } } : {}), ...(identifier ? { identifier } : {}), type: 'message', timestamp, entry };
+  }
+
+  /**
+   * A handover that did not come as a message (a native `ambulance` record's overdracht to a HAP): the message made
+   * from its request, patient and organisations. The reason for referral is the request's reason, else the Task's
+   * description, else the request's code; the letter carries it as its one required section.
+   */
+  private async fromHandover(repo: Repository, task: Task): Promise<Bundle> {
+    const sr = await this.readRef<ServiceRequest>(repo, task.focus?.reference);
+    const patient = await this.readRef<Patient>(repo, task.for?.reference);
+    const requester = await this.readRef<Organization>(repo, task.requester?.reference);
+    const owner = await this.readRef<Organization>(repo, task.owner?.reference);
+    if (!sr || !patient || !requester || !owner) throw notFound(`Handover ${task.id} lacks its request, patient or organisations`);
+    const orgRef = (o: Organization) => ({ reference: `Organization/${o.id}`, type: 'Organization' as const, display: o.name });
+    const reason =
+      sr.reasonCode?.map((r) => r.text ?? r.coding?.[0]?.display).find((t) => t) ?? task.description ?? sr.code?.text ?? sr.code?.coding?.[0]?.display ?? 'Overdracht van ambulance naar huisartsenpost';
+    const authored = sr.authoredOn ?? task.authoredOn ?? new Date().toISOString();
+    const composition: Composition = {
+      resourceType: 'Composition',
+      id: randomUUID(),
+      status: 'final',
+      type: { coding: [{ system: LOINC, code: '18761-7', display: 'Samenvatting van overdracht [bevinding] in {instelling} d.m.v. {rol} (document)' }] },
+      subject: { reference: `Patient/${patient.id}`, type: 'Patient' },
+      date: authored,
+      author: [orgRef(requester)],
+      title: 'Ambulanceverwijzing naar huisartsenpost',
+      section: [
+        {
+          title: 'Reden van verwijzing',
+          code: { coding: [{ system: SCT, code: '440378000', display: 'verwijzing voor (waarneembare entiteit)' }] },
+          text: { status: 'additional', div: `<div xmlns="http://www.w3.org/1999/xhtml">${escapeXhtml(reason)}</div>` },
+        },
+      ],
+    };
+    const statusOf = (s: ServiceRequest['status']): ServiceRequest['status'] => (s === 'revoked' || s === 'completed' ? s : 'active');
+    const request: ServiceRequest = {
+      resourceType: 'ServiceRequest',
+      id: sr.id,
+      // The gateway's urgency is kept: the IG's ServiceRequest does not forbid priority, and a receiver must not lose it.
+      ...(sr.priority ? { priority: sr.priority } : {}),
+      status: statusOf(sr.status),
+      intent: 'order',
+      category: [{ coding: [{ system: SCT, code: '308292007', display: 'overdracht van zorg (verrichting)' }] }],
+      code: { coding: [{ system: SCT, code: '11131000146102', display: 'overdracht van zorg vanuit ambulance' }] },
+      subject: { reference: `Patient/${patient.id}`, type: 'Patient' },
+      authoredOn: authored,
+      requester: orgRef(requester),
+      performer: [orgRef(owner)],
+      reasonCode: [{ text: reason }],
+      supportingInfo: [{ reference: `Composition/${composition.id}`, type: 'Composition' }],
+      ...(sr.patientInstruction ? { patientInstruction: sr.patientInstruction } : {}),
+      ...(sr.identifier ? { identifier: sr.identifier } : {}),
+    };
+    const header: MessageHeader = {
+      resourceType: 'MessageHeader',
+      id: randomUUID(),
+      eventCoding: this.rules.event,
+      focus: [{ reference: `ServiceRequest/${sr.id}`, type: 'ServiceRequest' }],
+      sender: orgRef(requester),
+      source: { endpoint: this.baseUrl, name: 'Handover gateway' },
+      destination: [{ endpoint: this.baseUrl, receiver: orgRef(owner) }],
+    };
+    const entries = [header, request, composition, patient, requester, owner].map((r) => this.entry(r));
+    return this.bundle(entries);
+  }
+}
