@@ -24,6 +24,8 @@ const VIEW_ENV = [
   'receiverObservations',
   'requester',
   'owner',
+  'letters',
+  'documents',
   'sequence',
   'handoverId',
 ] as const;
@@ -109,6 +111,8 @@ export function runRender(compiled: CompiledRender, view: HandoverView, perspect
     receiverObservations: observationsOf(receiver, view.observations, false),
     requester: view.requester,
     owner: view.owner,
+    letters: view.letters ?? [],
+    documents: view.documents ?? [],
     sequence,
     handoverId: view.task.id ?? [],
   };
