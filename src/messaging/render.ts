@@ -1,7 +1,7 @@
 // A handover as an AZ-IG AMB-naar-HAP message, for a receiver that speaks the IG: the message as it came (when it came
 // as one), or made from the handover's own resources (a native `ambulance` overdracht to a HAP).
 import { randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Composition, MessageHeader, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Encounter, MessageHeader, Observation, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Queryable } from '../store/database.ts';
@@ -12,8 +12,31 @@ const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 const SCT = 'http://snomed.info/sct';
 const LOINC = 'http://loinc.org';
 
+const GATEWAY_SD = 'https://handover-gateway.nl/fhir/StructureDefinition';
+const WORKING_DIAGNOSIS = 'werkdiagnose';
+
 function escapeXhtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** One of the letter's sections (the IG's slices: code and narrative, text.status additional). */
+function section(title: string, system: string, code: string, display: string, text: string): CompositionSection {
+  return { title, code: { coding: [{ system, code, display }] }, text: { status: 'additional', div: `<div xmlns="http://www.w3.org/1999/xhtml">${escapeXhtml(text)}</div>` } };
+}
+
+function extensionText(resource: { extension?: { url?: string; valueString?: string }[] } | undefined, name: string): string | undefined {
+  return resource?.extension?.find((e) => e.url === `${GATEWAY_SD}/${name}`)?.valueString;
+}
+
+/** A finding as a line of text: its name and value, whatever the value's type. */
+function findingText(o: Observation): string {
+  const name = o.code.text ?? o.code.coding?.[0]?.display ?? o.code.coding?.[0]?.code ?? 'Bevinding';
+  const value = (x: Pick<Observation, 'valueQuantity' | 'valueString' | 'valueCodeableConcept' | 'valueInteger' | 'valueBoolean'>): string | undefined =>
+    x.valueQuantity ? `${x.valueQuantity.value ?? ''} ${x.valueQuantity.unit ?? x.valueQuantity.code ?? ''}`.trim()
+    : x.valueString ?? x.valueCodeableConcept?.text ?? x.valueCodeableConcept?.coding?.[0]?.display ?? x.valueCodeableConcept?.coding?.[0]?.code
+    ?? (x.valueInteger !== undefined ? String(x.valueInteger) : x.valueBoolean !== undefined ? (x.valueBoolean ? 'ja' : 'nee') : undefined);
+  const parts = (o.component ?? []).map((c) => `${c.code.coding?.[0]?.display ?? c.code.coding?.[0]?.code ?? ''} ${value(c) ?? ''}`.trim());
+  return `${name}: ${[value(o), ...parts].filter((x) => x).join(', ')}`;
 }
 
 /** The server's meta goes; the IG profile of the type is declared (the sender TestScript asks every entry for one). */
@@ -97,7 +120,22 @@ export class MessageRenderer {
     if (!sr || !patient || !requester || !owner) throw notFound(`Handover ${task.id} lacks its request, patient or organisations`);
     const orgRef = (o: Organization) => ({ reference: `Organization/${o.id}`, type: 'Organization' as const, display: o.name });
     const reason =
-      sr.reasonCode?.map((r) => r.text ?? r.coding?.[0]?.display).find((t) => t) ?? task.description ?? sr.code?.text ?? sr.code?.coding?.[0]?.display ?? 'Overdracht van ambulance naar huisartsenpost';
+      sr.reasonCode?.map((r) => r.text ?? r.coding?.[0]?.display).find((t) => t) ??
+      sr.note?.map((n) => n.text).find((t) => t) ??
+      task.description ??
+      sr.code?.text ??
+      sr.code?.coding?.[0]?.display ??
+      'Overdracht van ambulance naar huisartsenpost';
+    // The ride (the requester's encounter): its treatment and agreements, and its findings, become the letter's other sections.
+    const ride = await this.readRef<Encounter>(repo, task.encounter?.reference);
+    const findings = ride?.id
+      ? (await repo.search({ ...repo.parseSearch('Observation', { encounter: [`Encounter/${ride.id}`] }), count: 100, total: 'none' })).resources.map((r) => r.content as Observation)
+      : [];
+    const isDiagnosis = (o: Observation) => o.code.coding?.some((c) => c.code === WORKING_DIAGNOSIS) === true;
+    const diagnosis = findings.filter(isDiagnosis).map((o) => o.valueString).filter((x): x is string => Boolean(x));
+    const other = findings.filter((o) => !isDiagnosis(o)).sort((a, b) => (a.identifier?.[0]?.value ?? '').localeCompare(b.identifier?.[0]?.value ?? ''));
+    const treatment = extensionText(ride, 'treatment');
+    const agreements = extensionText(ride, 'agreements') ?? sr.patientInstruction;
     const authored = sr.authoredOn ?? task.authoredOn ?? new Date().toISOString();
     const composition: Composition = {
       resourceType: 'Composition',
@@ -109,11 +147,12 @@ export class MessageRenderer {
       author: [orgRef(requester)],
       title: 'Ambulanceverwijzing naar huisartsenpost',
       section: [
-        {
-          title: 'Reden van verwijzing',
-          code: { coding: [{ system: SCT, code: '440378000', display: 'verwijzing voor (waarneembare entiteit)' }] },
-          text: { status: 'additional', div: `<div xmlns="http://www.w3.org/1999/xhtml">${escapeXhtml(reason)}</div>` },
-        },
+        section('Reden van verwijzing', SCT, '440378000', 'verwijzing voor (waarneembare entiteit)', reason),
+        ...(treatment ? [section('Ingestelde behandeling', LOINC, '18776-5', 'Behandelplan [bevinding] in {instelling} d.m.v. {rol} (document)', treatment)] : []),
+        ...(diagnosis.length ? [section('Diagnose/conclusie', LOINC, '55110-1', 'Conclusies [interpretatie] (document)', diagnosis.join('; '))] : []),
+        ...(agreements ? [section('Afspraken met patiënt', LOINC, '69730-0', 'Instructions', agreements)] : []),
+        // Not one of the IG's slices (its slicing is open): the ride's findings, so that none is dropped.
+        ...(other.length ? [section('Bevindingen', LOINC, '29545-1', 'Physical findings', other.map(findingText).join('\n'))] : []),
       ],
     };
     const statusOf = (s: ServiceRequest['status']): ServiceRequest['status'] => (s === 'revoked' || s === 'completed' ? s : 'active');
@@ -132,7 +171,7 @@ export class MessageRenderer {
       performer: [orgRef(owner)],
       reasonCode: [{ text: reason }],
       supportingInfo: [{ reference: `Composition/${composition.id}`, type: 'Composition' }],
-      ...(sr.patientInstruction ? { patientInstruction: sr.patientInstruction } : {}),
+      ...(agreements ? { patientInstruction: agreements } : {}),
       ...(sr.identifier ? { identifier: sr.identifier } : {}),
     };
     const header: MessageHeader = {

@@ -5,12 +5,13 @@
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import type { Bundle, Organization, Resource, Task } from '@medplum/fhirtypes';
+import type { Bundle, Composition, Organization, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { loadMessageRules } from '../../src/messaging/rules.ts';
 import { ROOT_DIR } from '../../src/gateway.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { AZ_FIXTURES, newMessage } from '../support/az-ig.ts';
+import { nativeClient } from '../support/native.ts';
 import { startReceiver, subscribe, type Receiver } from '../support/receiver.ts';
 import { runTestScript } from '../support/testscript.ts';
 
@@ -150,5 +151,32 @@ describe('a referral message to a HAP subscribed in both languages', () => {
     expect(accepted.status).toBe(200);
     const seen = (await request(tg.app).get(`/fhir/Task/${taskId}`).set('Authorization', await tg.auth('rav-noordoost'))).body as Task;
     expect(seen.status).toBe('accepted');
+  });
+});
+
+describe('a native ambulance record with an overdracht to the HAP', () => {
+  it('reaches the AZ-IG subscriber as a message the IG accepts, with the request, treatment, diagnosis and findings in the letter', async () => {
+    const { taskId } = await nativeClient(tg).createHandover('ambulance-niet-vervoerd-naar-hap.json', 'rav-noordoost');
+    const mine = (r: { body: string }): boolean => r.body.includes(`ServiceRequest/`) && JSON.parse(r.body).entry?.some((e: { resource?: Resource }) => e.resource?.resourceType === 'MessageHeader') && r.body.includes('Wondcontrole');
+    await azReceiver.waitFor((r) => r.some((x) => x.type === 'event-notification' && mine(x)), 'the message of the ride', 5_000);
+    const rendered = JSON.parse(azReceiver.events().filter(mine)[0].body) as Bundle;
+    expect(rules.check(rendered)).toEqual([]);
+    const letter = rendered.entry?.find((e) => e.resource?.resourceType === 'Composition')?.resource as Composition;
+    const text = (letter.section ?? []).map((s) => `${s.title}: ${s.text?.div ?? ''}`).join('\n');
+    expect(text).toContain('Reden van verwijzing: <div xmlns="http://www.w3.org/1999/xhtml">Wondcontrole binnen 24 uur.</div>');
+    expect(text).toContain('Wond gereinigd en gesloten met hechtstrips.');
+    expect(text).toContain('Hoofdwond, hechten niet nodig');
+    expect(text).toMatch(/Bevindingen: .*88/s);
+    const sr = rendered.entry?.find((e) => e.resource?.resourceType === 'ServiceRequest')?.resource as ServiceRequest;
+    // The record's urgency (U4 for the HAP) is kept, not dropped for the IG's lack of one.
+    expect(sr.priority).toBeDefined();
+    expect(taskId).toBeTruthy();
+
+    (rendered.entry?.[0]?.resource as Resource).id = 'sender-testscript-ride';
+    const results = await runTestScript(join(AZ_FIXTURES, 'Sending-System/TestScript-hg-TestScript-AmbulanceHAP-Sender.json'), {
+      perform: async () => ({ request: rendered, status: (await send(rendered)).status }),
+      validate: (url, resource) => (url === rules.profiles.Bundle ? rules.check(resource as Bundle) : [{ severity: 'error', code: 'not-supported', diagnostics: url }]),
+    });
+    expect(results.filter((r) => !r.passed)).toEqual([]);
   });
 });
