@@ -83,6 +83,43 @@ describe('the reference message', () => {
   });
 });
 
+describe('message ids and answers', () => {
+  it('knows a message by Bundle.identifier when it has one, whatever its MessageHeader id', async () => {
+    const identifier = { system: 'urn:ietf:rfc:3986', value: 'urn:uuid:5d3c1e7a-8f0b-4b8e-9a43-0c1d2e3f4a5b' };
+    const first = await send('/fhir/$process-message', newMessage('with-identifier-1', (b) => (b.identifier = identifier)));
+    expect(first.status).toBe(200);
+    const before = await storeCounts(tg);
+    const again = await send('/fhir/$process-message', newMessage('with-identifier-1', (b) => (b.identifier = identifier)));
+    expect(again.body).toEqual(first.body);
+    // The same Bundle.identifier with another MessageHeader id is the same message with other content.
+    const other = await send('/fhir/$process-message', newMessage('with-identifier-2', (b) => (b.identifier = identifier)));
+    expect(other.status).toBe(422);
+    expect((await storeCounts(tg)).resources).toEqual(before.resources);
+  });
+
+  it('two sends of one message at once make one handover', async () => {
+    const body = newMessage('concurrent-1');
+    const [a, b] = await Promise.all([send('/fhir/$process-message', body), send('/fhir/Bundle', body)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(taskIdOf(a)).toBe(taskIdOf(b));
+    const tasks = await tg.gateway.db.query<{ n: string }>(`SELECT count(*) AS n FROM resources WHERE resource_type = 'Task' AND content->'identifier' @> $1::jsonb`, [
+      JSON.stringify([{ value: 'concurrent-1' }]),
+    ]);
+    expect(Number(tasks.rows[0].n)).toBe(1);
+  });
+
+  it('answers 204 when the MessageHeader asks for no answer on success, still storing the handover', async () => {
+    const res = await send('/fhir/$process-message', newMessage('no-answer-1', (b) => ((b.entry?.[0]?.resource as MessageHeader).extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/messageheader-response-request', valueCode: 'on-error' }])));
+    expect(res.status).toBe(204);
+    expect((await read<Task>(`Task/${taskIdOf(res)}`, HAP_UTRECHT.clientId)).status).toBe(200);
+  });
+
+  it('offers synchronous processing only', async () => {
+    const res = await request(tg.app).post('/fhir/$process-message?async=true').set('Authorization', await bearer(tg, RAV_UTRECHT.clientId)).set('Content-Type', FHIR).send(JSON.stringify(newMessage('async-1')));
+    expect(res.status).toBe(400);
+  });
+});
+
 describe('invalid variants: 4xx naming the element, nothing stored, audited', () => {
   const cases: [string, () => Bundle, number, string][] = [
     ['no MessageHeader', () => newMessage('no-header', (b) => b.entry?.shift()), 422, 'Bundle.entry[0].resource'],
