@@ -190,7 +190,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   units.registerRoutes(fhir, directory);
   // Before the generic REST routes, which would claim `POST Bundle` as a create of an unsupported type.
   const messageRules = loadMessageRules(join(ROOT_DIR, 'profiles/az-ig/referral-message.json'));
-  registerMessagingRoutes(fhir, services, new MessageReceiver(fhirBaseUrl, organizations, messageRules));
+  contributions.push(registerMessagingRoutes(fhir, services, new MessageReceiver(fhirBaseUrl, organizations, messageRules)));
   const messages = new MessageRenderer(fhirBaseUrl, messageRules, db);
   registerRestRoutes(fhir, services);
 

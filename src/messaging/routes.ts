@@ -1,5 +1,6 @@
 // POST /fhir/$process-message and POST /fhir/Bundle (a message Bundle): the AZ-IG referral received synchronously.
 import type { Extension, MessageHeader } from '@medplum/fhirtypes';
+import type { CapabilityContribution } from '../fhir/capability.ts';
 import { badRequest } from '../fhir/outcomes.ts';
 import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
@@ -18,7 +19,7 @@ function responseWanted(body: unknown): 'always' | 'on-error' | 'never' | 'on-su
   return code === 'on-error' || code === 'never' || code === 'on-success' ? code : 'always';
 }
 
-export function registerMessagingRoutes(fhir: FhirRouter, services: RestServices, receiver: MessageReceiver): void {
+export function registerMessagingRoutes(fhir: FhirRouter, services: RestServices, receiver: MessageReceiver): CapabilityContribution {
   const handle = async (req: FhirRequest): Promise<FhirResponse> => {
     for (const type of CREATED_TYPES) services.requireScope(req, type, 'c');
     services.requireScope(req, 'Patient', 'u');
@@ -42,4 +43,5 @@ export function registerMessagingRoutes(fhir: FhirRouter, services: RestServices
     if (type !== 'message') throw badRequest(`POST /Bundle takes a message Bundle (Bundle.type = message); transactions and batches go to the base, got '${String(type)}'`, ['Bundle.type']);
     return handle(req);
   });
+  return { operations: [{ operation: { name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message' } }] };
 }
