@@ -1,6 +1,6 @@
 // Receiving an AZ-IG AMB-naar-HAP message: checked whole, stored whole in one transaction, with a handover Task.
 import { createHash, randomUUID } from 'node:crypto';
-import type { Attachment, Bundle, Composition, DocumentReference, MessageHeader, Organization, Patient, PractitionerRole, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Attachment, Bundle, Composition, DocumentReference, MessageHeader, Organization, Patient, PractitionerRole, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { URA_SYSTEM, uraOfOrganization, type OrganizationDirectory } from '../access/organizations.ts';
 import { forbidden, HttpError, outcome, outcomeOf, unprocessable } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -212,10 +212,12 @@ export class MessageReceiver {
     const unknown = rest.find((e) => !order.includes(e.resource.resourceType));
     if (unknown) throw err422(`A ${unknown.resource.resourceType} has no place in the AMB-naar-HAP message`, `Bundle.entry[${unknown.index}].resource`, 'invalid');
     rest.sort((a, b) => order.indexOf(a.resource.resourceType) - order.indexOf(b.resource.resourceType));
+    const written: StoredVersion[] = [];
     for (const entry of rest) {
       const resource = this.prepare(message, entry, refs);
       const stored = entry.resource.resourceType === 'Patient' ? await this.upsertPatient(repo, resource as Patient) : (await repo.create(resource)).stored;
       refs.set(entry, `${stored.resourceType}/${stored.id}`);
+      written.push(stored);
     }
     const srRef = refs.get(sr) ?? '';
     const srStored = sr.resource;
@@ -241,8 +243,29 @@ export class MessageReceiver {
     const headerEntry = message.entries[0];
     const headerStored = (await repo.create(this.prepare(message, headerEntry, refs))).stored;
     refs.set(headerEntry, `MessageHeader/${headerStored.id}`);
+    written.push(taskStored, headerStored);
+    await this.writeProvenance(repo, written, requesterOrg, messageId);
     const entries = message.entries.map((e) => ({ fullUrl: e.fullUrl, reference: refs.get(e) ?? '' }));
     return { taskId: taskStored.id, stored: { timestamp: message.bundle.timestamp, identifier: message.bundle.identifier, entries } };
+  }
+
+  /** As native ingest does: what the message made, by whom, from which message (the handover's trail and timeline show it). */
+  private async writeProvenance(repo: Repository, written: StoredVersion[], sender: StoredVersion, messageId: string): Promise<void> {
+    const provenance: Provenance = {
+      resourceType: 'Provenance',
+      target: written.map((v) => ({ reference: `${v.resourceType}/${v.id}/_history/${v.versionId}` })),
+      recorded: new Date().toISOString(),
+      activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'CREATE' }] },
+      agent: [
+        {
+          type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
+          who: { reference: `Organization/${sender.id}`, display: (sender.content as Organization).name },
+        },
+      ],
+      entity: [{ role: 'source', what: { identifier: { system: `${MESSAGE_ID_SYSTEM}/${repo.ctx.organizationUra}`, value: messageId }, display: `AZ-IG AMB-naar-HAP message ${messageId}` } }],
+    };
+    // Provenance is the gateway's (clients cannot write it): written with the gateway's authority, for the sender.
+    await repo.asGateway().create(provenance);
   }
 
   /** The sender's priority when it gave one; otherwise the most urgent, marked as derived (never weaker than meant). */

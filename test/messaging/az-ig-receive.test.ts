@@ -75,6 +75,10 @@ describe('the reference message', () => {
     expect(bytes.equals(Buffer.from(publishedDoc.content[0].attachment.data ?? '', 'base64'))).toBe(true);
     const header = await tg.gateway.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'MessageHeader' LIMIT 1`);
     const all = [`Task/${taskId}`, task.focus?.reference ?? '', task.for?.reference ?? '', ...refs, `MessageHeader/${header.rows[0].id}`];
+    const provenance = await request(tg.app).get(`/fhir/Provenance?target=Task/${taskId}`).set('Authorization', await bearer(tg, HAP_UTRECHT.clientId));
+    const prov = (provenance.body as Bundle).entry?.[0]?.resource as { id: string; entity?: { what?: { identifier?: { value?: string } } }[] };
+    expect(prov.entity?.[0]?.what?.identifier?.value).toBe('hg-ReferralMessageHeader-AmbulanceHAP-referral');
+    all.push(`Provenance/${prov.id}`);
     for (const ref of all) {
       expect((await read(ref, RAV_UTRECHT.clientId)).status).toBe(200);
       expect((await read(ref, HAP_UTRECHT.clientId)).status).toBe(200);
