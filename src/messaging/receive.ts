@@ -13,9 +13,6 @@ export const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
 /** The Task of a handover that came as a message names it: system per sender URA, value the message id. */
 export const MESSAGE_ID_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/az-ig-message';
 const BSN_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/bsn';
-const NATIVE_CODE = 'https://handover-gateway.nl/fhir/StructureDefinition/native-code';
-/** Marks a priority the gateway derived because the message carried none (see README, "AZ-IG messages"). */
-export const DERIVED_PRIORITY = { system: 'https://handover-gateway.nl/fhir/CodeSystem/az-ig-urgency', code: 'niet-opgegeven', display: 'Het bericht noemt geen urgentie: de hoogste aangenomen' };
 
 export interface ReceiveResult {
   /** 200 for a message processed now or before (a re-send gets the first answer). */
@@ -27,6 +24,12 @@ export interface ReceiveResult {
 
 /** What the ledger keeps to render the message again: the Bundle's own elements and, per entry, its fullUrl → the stored `Type/id`. */
 export interface StoredMap {
+  /**
+   * The message carried no urgency and the gateway assumed the highest (README): the rendered message leaves it out
+   * again. Kept here, not on the ServiceRequest, where every reader (the board, the native renderings) takes the
+   * priority for what it is.
+   */
+  derivedPriority?: boolean;
   timestamp?: string;
   identifier?: Bundle['identifier'];
   entries: { fullUrl: string; reference: string }[];
@@ -246,7 +249,8 @@ export class MessageReceiver {
     written.push(taskStored, headerStored);
     await this.writeProvenance(repo, written, requesterOrg, messageId);
     const entries = message.entries.map((e) => ({ fullUrl: e.fullUrl, reference: refs.get(e) ?? '' }));
-    return { taskId: taskStored.id, stored: { timestamp: message.bundle.timestamp, identifier: message.bundle.identifier, entries } };
+    const derivedPriority = !sr.resource.priority;
+    return { taskId: taskStored.id, stored: { ...(derivedPriority ? { derivedPriority } : {}), timestamp: message.bundle.timestamp, identifier: message.bundle.identifier, entries } };
   }
 
   /** As native ingest does: what the message made, by whom, from which message (the handover's trail and timeline show it). */
@@ -282,11 +286,8 @@ export class MessageReceiver {
       const target = message.targetOf(entry, reference);
       return target ? refs.get(target) : undefined;
     });
-    if (copy.resourceType === 'ServiceRequest' && !copy.priority) {
-      // The IG's ServiceRequest has no urgency; the gateway's handover needs one and assumes the highest (README).
-      copy.priority = 'stat';
-      (copy as ServiceRequest & { _priority?: { extension: unknown[] } })._priority = { extension: [{ url: NATIVE_CODE, valueCoding: DERIVED_PRIORITY }] };
-    }
+    // The IG's ServiceRequest has no urgency; the gateway's handover needs one and assumes the highest (README).
+    if (copy.resourceType === 'ServiceRequest' && !copy.priority) copy.priority = 'stat';
     return copy;
   }
 

@@ -5,7 +5,7 @@ import type { Bundle, BundleEntry, Composition, CompositionSection, Encounter, M
 import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Queryable } from '../store/database.ts';
-import { DERIVED_PRIORITY, type StoredMap } from './receive.ts';
+import type { StoredMap } from './receive.ts';
 import type { MessageRules } from './rules.ts';
 
 const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
@@ -47,13 +47,9 @@ function asSent(resource: Resource, rules: MessageRules): Resource {
 }
 
 /** A priority the gateway assumed (the message carried none) is not the sender's: it is left out again. */
-function withoutDerivedPriority(sr: ServiceRequest): ServiceRequest {
-  const marked = (sr as ServiceRequest & { _priority?: { extension?: { valueCoding?: { system?: string; code?: string } }[] } })._priority?.extension?.some(
-    (e) => e.valueCoding?.system === DERIVED_PRIORITY.system && e.valueCoding.code === DERIVED_PRIORITY.code,
-  );
-  if (!marked) return sr;
-  const { priority: _p, _priority: _x, ...rest } = sr as ServiceRequest & { _priority?: unknown };
-  return rest as ServiceRequest;
+function withoutPriority(sr: ServiceRequest): ServiceRequest {
+  const { priority: _p, ...rest } = sr;
+  return rest;
 }
 
 export class MessageRenderer {
@@ -97,7 +93,7 @@ export class MessageRenderer {
     for (const e of stored.entries) {
       const resource = await this.readRef(repo, e.reference);
       if (!resource) throw notFound(`${e.reference} of the message is not readable`);
-      entries.push(this.entry(resource.resourceType === 'ServiceRequest' ? withoutDerivedPriority(resource as ServiceRequest) : resource));
+      entries.push(this.entry(resource.resourceType === 'ServiceRequest' && stored.derivedPriority ? withoutPriority(resource as ServiceRequest) : resource));
     }
     return this.bundle(entries, stored.timestamp, stored.identifier);
   }

@@ -64,6 +64,10 @@ describe('the reference message', () => {
     // The message carries no urgency: the highest is assumed and marked as derived, never a weaker one.
     expect(sr.priority).toBe('stat');
     expect(task.priority).toBe('stat');
+    // The board shows it as urgent as its scale goes for `stat`, not as an unknown code at the bottom.
+    const board = await request(tg.app).get(`/board/handovers/${taskId}`).set('Authorization', await bearer(tg, HAP_UTRECHT.clientId));
+    expect(board.status).toBe(200);
+    expect((board.body as { row: { urgency: { code: string } } }).row.urgency.code).toBe('U1');
     const refs = (sr.supportingInfo ?? []).map((s: { reference?: string }) => s.reference ?? '');
     expect(refs).toHaveLength(2);
     const composition = (await read<Composition>(refs[0], HAP_UTRECHT.clientId)).body;
