@@ -26,6 +26,7 @@ export interface ParsedMessage {
   ofType<T extends Resource>(type: T['resourceType']): (MessageEntry & { resource: T })[];
 }
 
+const MAX_ENTRIES = 100;
 const RESTFUL = /^(.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
 /**
@@ -62,6 +63,8 @@ export function parseMessage(body: unknown): ParsedMessage {
   const bundle = body as Bundle | undefined;
   if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle') throw badRequest('A message is a Bundle of type message', ['Bundle']);
   if (bundle.type !== 'message') throw badRequest(`Bundle.type must be message, got '${String(bundle.type)}'`, ['Bundle.type']);
+  // A referral message holds some ten resources; each is a write, so their number is bounded before any is made.
+  if ((bundle.entry ?? []).length > MAX_ENTRIES) throw new HttpError(422, outcome('too-costly', `A message may hold at most ${MAX_ENTRIES} entries`, ['Bundle.entry']));
   const entries: MessageEntry[] = (bundle.entry ?? []).map((e, index) => {
     if (!e.resource || typeof e.fullUrl !== 'string') {
       throw new HttpError(422, outcome('required', `Bundle.entry[${index}] needs a fullUrl and a resource`, [`Bundle.entry[${index}]`]));
