@@ -9,9 +9,9 @@ import type { StoredVersion } from '../store/resource-store.ts';
 import { parseMessage, type MessageEntry, type ParsedMessage } from './message.ts';
 import type { MessageRules } from './rules.ts';
 
-export const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
+const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
 /** The Task of a handover that came as a message names it: system per sender URA, value the message id. */
-export const MESSAGE_ID_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/az-ig-message';
+const MESSAGE_ID_SYSTEM = 'https://handover-gateway.nl/fhir/NamingSystem/az-ig-message';
 const BSN_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/bsn';
 
 export interface ReceiveResult {

@@ -39,4 +39,3 @@ it("Nictiz's receiver TestScript passes against the gateway", async () => {
   expect(results.filter((r) => !r.passed)).toEqual([]);
 });
 
-export { post, validate };

@@ -3,7 +3,7 @@
 // asserts they use (responseCode with operator in, resource, expression (FHIRPath), validateProfileId).
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Bundle, OperationOutcomeIssue, Resource, TestScript, TestScriptSetupActionAssert } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Resource, TestScript, TestScriptSetupActionAssert } from '@medplum/fhirtypes';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 
@@ -90,4 +90,3 @@ export async function runTestScript(file: string, options: RunOptions): Promise<
   return results;
 }
 
-export type { Bundle };
