@@ -38,6 +38,10 @@ import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { ownerServiceHooks } from './handover/owner-service.ts';
 import { loadOperationDefinitions, registerConformanceRoutes, servedSearchParameters } from './fhir/conformance-routes.ts';
+import { MessageReceiver } from './messaging/receive.ts';
+import { MessageRenderer } from './messaging/render.ts';
+import { registerMessagingRoutes } from './messaging/routes.ts';
+import { loadMessageRules } from './messaging/rules.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
 import { workflowHooks } from './handover/workflow.ts';
@@ -199,6 +203,10 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const directory = new FhirRouter(routerDeps);
   registerRestRoutes(directory, services);
   units.registerRoutes(fhir, directory);
+  // Before the generic REST routes, which would claim `POST Bundle` as a create of an unsupported type.
+  const messageRules = loadMessageRules(join(ROOT_DIR, 'profiles/az-ig/referral-message.json'));
+  contributions.push(registerMessagingRoutes(fhir, services, new MessageReceiver(fhirBaseUrl, organizations, messageRules)));
+  const messages = new MessageRenderer(fhirBaseUrl, messageRules, db);
   registerRestRoutes(fhir, services);
 
   const board = createBoard({
@@ -241,7 +249,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   });
 
   try {
-    await subscriptions.start(repository, mapper);
+    await subscriptions.start(repository, mapper, (repo, taskId) => messages.render(repo, taskId));
     await board.start();
     await units.start();
   } catch (err) {

@@ -129,7 +129,8 @@ export async function partiesAtWrite(tx: Tx, ctx: RequestContext, next: Resource
 
 /**
  * When a Task is written, its parties reach the rest of the handover in the same transaction: the other
- * open candidates of its group, the ServiceRequest it is about, its Encounter and Patient, the Encounters
+ * open candidates of its group, the ServiceRequest it is about and the letter and documents that request carries
+ * (`supportingInfo`: an AZ-IG referral's Composition and DocumentReference), its Encounter and Patient, the Encounters
  * carrying out its request, their Observations, and the Provenance of all of these. One statement; rows
  * that already hold every party are left alone (no lock taken), and only rows the writer may read are touched.
  * The rows are locked in one order (type, id) before they change: Tasks written at once about one request and
@@ -155,7 +156,13 @@ export function partyPropagation(): WriteHooks {
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM tasks CROSS JOIN LATERAL (VALUES (content->'focus'->>'reference'), (content->'encounter'->>'reference'), (content->'for'->>'reference')) AS x(ref)
             WHERE x.ref ~ '^(ServiceRequest|Encounter|Patient)/[A-Za-z0-9.-]{1,64}$'),
-         seed AS (SELECT resource_type, id FROM tasks UNION SELECT resource_type, id FROM refs),
+         supporting AS (
+           SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
+             FROM resources r JOIN refs f ON f.resource_type = 'ServiceRequest' AND r.resource_type = f.resource_type AND r.id = f.id
+             CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.content->'supportingInfo', '[]'::jsonb)) AS s(info)
+             CROSS JOIN LATERAL (VALUES (s.info->>'reference')) AS x(ref)
+            WHERE x.ref ~ '^(Composition|DocumentReference)/[A-Za-z0-9.-]{1,64}$'),
+         seed AS (SELECT resource_type, id FROM tasks UNION SELECT resource_type, id FROM refs UNION SELECT resource_type, id FROM supporting),
          encounters AS (
            SELECT r.resource_type, r.id FROM resources r
             WHERE r.resource_type = 'Encounter' AND r.tokens && ARRAY(SELECT 'based-on=ServiceRequest/' || id FROM seed WHERE resource_type = 'ServiceRequest')

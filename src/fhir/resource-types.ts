@@ -11,6 +11,10 @@ export const WRITABLE_TYPES = [
   'Task',
   'Observation',
   'Provenance',
+  // The AZ-IG referral message's own resources (issue 17): the message, the letter and its attachment.
+  'MessageHeader',
+  'Composition',
+  'DocumentReference',
 ] as const;
 
 export type WritableType = (typeof WRITABLE_TYPES)[number];

@@ -1,4 +1,4 @@
-import type { Encounter, Observation, Organization, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Composition, DocumentReference, Encounter, Observation, Organization, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { HandoverView, Perspective } from '../native/types.ts';
@@ -55,5 +55,18 @@ export async function loadHandoverView(repo: Repository, taskId: string, taskVer
   // A stable order, so that the same handover always renders the same record.
   const key = (o: Observation): string => `${o.identifier?.[0]?.value ?? ''}|${o.id ?? ''}`;
   observations.sort((a, b) => key(a).localeCompare(key(b)));
-  return { view: { task, serviceRequest, encounters, patient, observations, requester, owner }, perspective, version };
+  // The letter and attachments an AZ-IG referral's request carries (issue 17), for the formats that render them.
+  const letters: Composition[] = [];
+  const documents: DocumentReference[] = [];
+  for (const info of serviceRequest?.supportingInfo ?? []) {
+    const ref = info.reference ?? '';
+    if (ref.startsWith('Composition/')) {
+      const c = await readReference<Composition>(repo, ref);
+      if (c) letters.push(c);
+    } else if (ref.startsWith('DocumentReference/')) {
+      const d = await readReference<DocumentReference>(repo, ref);
+      if (d) documents.push(d);
+    }
+  }
+  return { view: { task, serviceRequest, encounters, patient, observations, letters, documents, requester, owner }, perspective, version };
 }

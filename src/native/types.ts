@@ -1,4 +1,4 @@
-import type { Encounter, Observation, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Composition, DocumentReference, Encounter, Observation, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 
 /** The three native formats the region's systems speak (the region's native formats; examples in test/fixtures/native-examples). */
 export type NativeFormat = 'nts' | 'ambulance' | 'vvt';
@@ -75,6 +75,12 @@ export interface HandoverView {
   encounters: Encounter[];
   patient?: Patient;
   observations: Observation[];
+  /**
+   * What the request carries as `supportingInfo`: the letter (Composition) and attachments (DocumentReference) of an
+   * AZ-IG referral message (issue 17). Absent for handovers that came as native records.
+   */
+  letters?: Composition[];
+  documents?: DocumentReference[];
   requester: { ura: string; name?: string; kind?: string };
   owner: { ura: string; name?: string; kind?: string };
 }

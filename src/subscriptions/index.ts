@@ -8,7 +8,7 @@ import type { NativeMapper } from '../native/mapping/index.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Database } from '../store/database.ts';
 import type { EndpointPolicy } from './endpoint.ts';
-import { nativeRenderer } from './native-payload.ts';
+import { nativeRenderer, type RenderMessage } from './native-payload.ts';
 import { outboxHooks } from './outbox.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { registerSubscriptionRoutes } from './routes.ts';
@@ -23,7 +23,7 @@ export interface Subscriptions {
   /** Registers Subscription, $status, $events and the topic; before the generic REST routes. */
   registerRoutes(router: FhirRouter): void;
   /** Starts the delivery worker (after the routes and hooks exist). */
-  start(repository: (ctx: RequestContext) => Repository, mapper: NativeMapper): Promise<void>;
+  start(repository: (ctx: RequestContext) => Repository, mapper: NativeMapper, renderMessage?: RenderMessage): Promise<void>;
   /** Whether this instance's delivery worker is started and not stuck (readiness). */
   delivering(): boolean;
   close(): Promise<void>;
@@ -43,7 +43,7 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
       registerTopicRoutes(router, fhirBaseUrl, topic.canonical);
       registerSubscriptionRoutes(router, { fhirBaseUrl, topic, db, policy, kick: () => worker?.wake(true) });
     },
-    start: async (repository, mapper) => {
+    start: async (repository, mapper, renderMessage) => {
       worker = new DeliveryWorker({
         db,
         logger,
@@ -56,7 +56,7 @@ export function createSubscriptions(args: { db: Database; logger: Logger; config
         maxInFlight: config.hookMaxInFlight,
         maxInFlightPerSubscription: config.hookMaxInFlightPerSubscription,
         maxStatusSends: config.hookMaxStatusSends,
-        renderNative: nativeRenderer(repository, mapper),
+        renderNative: nativeRenderer(repository, mapper, renderMessage),
         onAttempt: (outcome, seconds) => {
           metrics.deliveryAttempts.inc({ outcome });
           metrics.deliveryDuration.observe({ outcome }, seconds);

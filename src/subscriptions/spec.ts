@@ -10,7 +10,8 @@ import { BACKPORT, TOPIC_FILTERS, type TopicNames } from './topic.ts';
 export const SECRET_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/subscription-signing-secret';
 
 const FHIR_PAYLOADS = ['empty', 'id-only', 'full-resource'] as const;
-export const NATIVE_PAYLOADS = { 'application/x-nts+json': 'nts', 'application/x-ambulance+json': 'ambulance', 'application/x-vvt+json': 'vvt' } as const;
+/** Payloads rendered by the gateway per handover: the native formats, and the AZ-IG referral message (issue 17; sent as application/fhir+json). */
+export const NATIVE_PAYLOADS = { 'application/x-nts+json': 'nts', 'application/x-ambulance+json': 'ambulance', 'application/x-vvt+json': 'vvt', 'application/x-az-ig+json': 'az-ig' } as const;
 export type Payload = (typeof FHIR_PAYLOADS)[number] | keyof typeof NATIVE_PAYLOADS;
 export type Filters = [string, string[]][];
 

@@ -194,7 +194,8 @@ export class DeliveryWorker {
         return;
       }
       body = rendered;
-      contentType = sub.payload;
+      // The AZ-IG message is FHIR: it goes out as such, the subscription's payload code only chose it.
+      contentType = format === 'az-ig' ? 'application/fhir+json' : sub.payload;
     } else {
       let resource: Resource | undefined;
       if (sub.payload === 'full-resource') resource = (await resourceStore.version(db, 'Task', e.handover_id, e.focus_version))?.content;

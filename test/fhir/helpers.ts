@@ -132,6 +132,24 @@ export function exampleOf(type: string, h: Handover, marker: string): Resource {
     case 'Provenance':
       // R4 Provenance has no identifier.
       return { resourceType: 'Provenance', target: [{ reference: h.task }], recorded: '2025-03-14T21:05:00+01:00', agent: [{ who: { reference: h.requester } }] };
+    // The AZ-IG referral message's resources (issue 17), each about the handover's request.
+    case 'MessageHeader':
+      // R4 MessageHeader has no identifier.
+      return { resourceType: 'MessageHeader', eventCoding: { system: 'http://nictiz.nl/fhir/CodeSystem/hg-message-event', code: '145' }, source: { endpoint: 'https://rav.example/fhir' }, focus: [{ reference: h.serviceRequest }] } as Resource;
+    case 'Composition':
+      return {
+        resourceType: 'Composition',
+        identifier: identifier[0],
+        status: 'final',
+        type: { coding: [{ system: 'http://loinc.org', code: '18761-7' }] },
+        subject: { reference: h.patient },
+        date: '2025-03-14T21:05:00+01:00',
+        author: [{ reference: h.requester }],
+        title: `Verwijzing ${marker}`,
+        section: [{ title: 'Reden van verwijzing', code: { coding: [{ system: 'http://snomed.info/sct', code: '440378000' }] }, text: { status: 'additional', div: '<div xmlns="http://www.w3.org/1999/xhtml">Controle</div>' } }],
+      } as Resource;
+    case 'DocumentReference':
+      return { resourceType: 'DocumentReference', identifier, status: 'current', subject: { reference: h.patient }, content: [{ attachment: { contentType: 'application/pdf', data: 'JVBERi0xLjQK', title: 'ECG' } }] } as Resource;
     default:
       throw new Error(`No example for ${type}`);
   }

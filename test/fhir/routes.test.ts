@@ -21,6 +21,8 @@ const EXPECTED: [string, string, string, string, string][] = [
     ['GET', 'Basic', 'search-type', 'Basic', 'authenticated'],
     ['GET', 'Basic/:id', 'read', 'Basic', 'authenticated'],
     ['GET', 'StructureDefinition', 'search-type', 'StructureDefinition', 'authenticated'],
+    ['POST', '$process-message', 'operation', 'MessageHeader', 'scope c + Patient.c + Practitioner.c + PractitionerRole.c + Composition.c + DocumentReference.c + ServiceRequest.c + Task.c + Patient.u'],
+    ['POST', 'Bundle', 'operation', 'MessageHeader', 'scope c + Patient.c + Practitioner.c + PractitionerRole.c + Composition.c + DocumentReference.c + ServiceRequest.c + Task.c + Patient.u'],
     ['GET', 'StructureDefinition/:id', 'read', 'StructureDefinition', 'authenticated'],
     ['GET', 'SearchParameter', 'search-type', 'SearchParameter', 'authenticated'],
     ['GET', 'SearchParameter/:id', 'read', 'SearchParameter', 'authenticated'],

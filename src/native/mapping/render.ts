@@ -25,6 +25,8 @@ const VIEW_ENV = [
   'receiverObservations',
   'requester',
   'owner',
+  'letters',
+  'documents',
   'sequence',
   'handoverId',
 ] as const;
@@ -112,6 +114,8 @@ export function runRender(compiled: CompiledRender, view: HandoverView, perspect
     receiverObservations: observationsOf(receiver, view.observations, false),
     requester: view.requester,
     owner: view.owner,
+    letters: view.letters ?? [],
+    documents: view.documents ?? [],
     sequence,
     handoverId: view.task.id ?? [],
   };
