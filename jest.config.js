@@ -36,4 +36,9 @@ export default {
   ],
   // Hooks start whole gateways (and child processes); a busy 2-core machine needs the room.
   testTimeout: 60000,
+  // Two workers, never "in band": with one worker jest runs every file inside its own process, whose heap grows
+  // with each file's ES modules until it runs out (seen after ~70 files at 4 GB). A worker is replaced once it
+  // holds more than this after a file, so memory stays bounded however many files there are.
+  maxWorkers: 2,
+  workerIdleMemoryLimit: '1500MB',
 };
