@@ -43,7 +43,7 @@ describe('profiles on disk', () => {
     expect(validator.profileFor('Extension')).toBeUndefined();
     expect(validator.profileFor('Observation')).toBeUndefined();
     expect(validator.profiles.map((p) => p.url).sort()).toEqual(
-      ['handover-encounter', 'handover-servicerequest', 'handover-task', 'native-code', 'nl-patient', 'ride-status-times'].map((n) => SD + n),
+      ['handover-encounter', 'handover-servicerequest', 'handover-task', 'native-code', 'nl-patient', 'owner-healthcareservice', 'ride-status-times'].map((n) => SD + n),
     );
   });
 
