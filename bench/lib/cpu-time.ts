@@ -70,8 +70,6 @@ export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: numbe
   return { selfMs: per(before.selfMs, after.selfMs) ?? Number.NaN, gatewayMs: per(before.gatewayMs, after.gatewayMs), postgresMs: per(before.postgresMs, after.postgresMs) };
 }
 
-const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
-
 /** The CPU of the process measured besides PostgreSQL: the gateway's, or the benchmark's own (the raw client). */
 const ownMs = (first: 'gateway' | 'client', cpu: CpuPerUnit): number | undefined => (first === 'gateway' ? cpu.gatewayMs : cpu.selfMs);
 
@@ -82,9 +80,11 @@ export function cpuTotal(first: 'gateway' | 'client', cpu: CpuPerUnit): number |
 }
 
 /** "CPU per handover: gateway 21.9 ms + PostgreSQL 14.8 ms, together 36.7 ms". */
-export function cpuLine(first: 'gateway' | 'client', cpu: CpuPerUnit): string {
-  const total = cpuTotal(first, cpu);
-  return `CPU per handover: ${first} ${ms(ownMs(first, cpu))} + PostgreSQL ${ms(cpu.postgresMs)}${total === undefined ? '' : `, together ${ms(total)}`}`;
+export function cpuLine(first: 'gateway' | 'client' | 'server', cpu: CpuPerUnit, unit = 'handover'): string {
+  const own = first === 'client' ? 'client' : 'gateway';
+  const total = cpuTotal(own, cpu);
+  const digits = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(unit === 'handover' ? 1 : 2)} ms`);
+  return `CPU per ${unit}: ${first} ${digits(ownMs(own, cpu))} + PostgreSQL ${digits(cpu.postgresMs)}${total === undefined ? '' : `, together ${digits(total)}`}`;
 }
 
 /** CPU per unit over several runs: each run's figures weighted by the units it did. */
