@@ -3,7 +3,7 @@
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fhir node bench/fhir-ops.ts   (an empty database it may fill)
 // Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout).
 import pg from 'pg';
-import { cpuLine } from './lib/cpu-time.ts';
+import { cpuLine, measurePostgresOf } from './lib/cpu-time.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
@@ -16,6 +16,7 @@ if (!databaseUrl) {
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);
 const tasks = Number(process.env.BENCH_TASKS ?? 20_000);
+await measurePostgresOf(databaseUrl);
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' });
 try {
   const token = await demoToken(gateway.url, 'hap-vechtdal');

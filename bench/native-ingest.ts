@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { cpuLine, cpuPerUnit, cpuSnapshot } from './lib/cpu-time.ts';
+import { cpuLine, cpuPerUnit, cpuSnapshot, measurePostgresOf } from './lib/cpu-time.ts';
 import { startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 
@@ -18,6 +18,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);
 const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
 
+await measurePostgresOf(databaseUrl);
 const nodeArgs = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [];
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
 try {

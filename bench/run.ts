@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { combineCpu, cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, type CpuPerUnit } from './lib/cpu-time.ts';
+import { combineCpu, cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOpsResult, type FhirTarget } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
@@ -65,6 +65,8 @@ const row = (label: string, r: LoadResult, unit = '/s'): string =>
 // What the figures depend on besides the gateway: how busy the machine was before the run, and whether the server
 // keeps planner statistics and clears dead rows as a production server does (autovacuum; some test machines turn it off).
 const loadBefore = loadavg()[0] ?? 0;
+// PostgreSQL's CPU: only the server the bench uses (other clusters on this machine, other helpers' tests, stay out).
+await measurePostgresOf(adminUrl.toString());
 const autovacuum = await (async (): Promise<string> => {
   const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
