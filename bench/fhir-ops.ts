@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { cpuLine, measurePostgresOf } from './lib/cpu-time.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS } from './lib/fhir-ops.ts';
+import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
 
@@ -40,6 +41,7 @@ try {
     console.log(`${OPERATION_LABELS[op].padEnd(28)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`);
     console.log(`    ${cpuLine('gateway', r.cpu, 'operation')}`);
   }
+  console.log(auditLagLine(await auditLag(databaseUrl)));
   console.log(`gateway peak RSS ${gateway.peakRssMb().toFixed(0)} MB`);
 } finally {
   await gateway.stop();

@@ -19,6 +19,7 @@ import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 import { latencyLine, notificationBench, type NotificationLatency } from './lib/notification-latency.ts';
 import { pgliteMemory, pgliteMemoryLines, type PgliteMemory } from './lib/pglite-memory.ts';
+import { auditLag, auditLagLine, type AuditLag } from './lib/audit-lag.ts';
 import { rawBaseline } from './lib/raw-baseline.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
 import { unitFeed, type UnitFeedResult } from './lib/unit-feed.ts';
@@ -97,6 +98,7 @@ let rawCpu: CpuPerUnit;
 let ops: FhirOpsResult;
 let other: FhirOpsResult | undefined;
 let storedTasks = 0;
+let lag: AuditLag | undefined;
 const seedCount = smoke ? 200 : Number(process.env.BENCH_TASKS ?? 20_000);
 const compareUrl = process.env.COMPARE_FHIR_URL;
 const compareToken = process.env.COMPARE_FHIR_TOKEN;
@@ -165,6 +167,8 @@ try {
   const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token, pid: gateway.pid, ownerRef, requesterRef }];
   if (compareUrl && compareToken) targets.push({ name: 'other', base: compareUrl.replace(/\/+$/, ''), token: compareToken, pid: process.env.COMPARE_FHIR_PID ? Number(process.env.COMPARE_FHIR_PID) : undefined });
   [ops, other] = await fhirOps(targets, clients, seconds, targets.length > 1 ? Math.max(3, slices) : 1, analyze);
+  // The read's audit rows are group-committed; the chain linker must still keep up with them.
+  lag = await auditLag(ingestDb);
   results.peakRssMb = gateway.peakRssMb();
 } finally {
   await gateway.stop();
@@ -211,6 +215,8 @@ for (const op of FHIR_OPERATIONS) {
   lines.push(row(`(c) ${OPERATION_LABELS[op]}`, ops[op]));
   lines.push(`    ${cpuLine('gateway', ops[op].cpu, 'operation')}`);
 }
+if (lag) lines.push(`    ${auditLagLine(lag)}`);
+results.auditLag = lag;
 lines.push(`(d) notification latency            ${latencyLine(notify)}`);
 results.unitFeed = { ingestAlone: unitsAlone, perFix: { ingest: unitsBeside[0], change: unitsBeside[0]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[0] }, batched: { ingest: unitsBeside[1], change: unitsBeside[1]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[1] } };
 lines.push(row('(h) native ingest, alone', unitsAlone, 'handovers/s'));
