@@ -30,6 +30,10 @@ export function createAuthenticate(db: Queryable, keys: GatewayKeys, tokens: Tok
     if (!m) {
       throw /^bearer\b/i.test(header) ? invalidToken('Malformed Bearer token') : unauthorized('Authorization scheme must be Bearer');
     }
+    // The directory's round trip (see client-directory.ts) runs beside the signature check; a refused token
+    // leaves it unused (caught: nobody waits on it then).
+    const caughtUp = directory?.catchUp();
+    caughtUp?.catch(() => undefined);
     let claims;
     try {
       claims = await verifyAccessToken(keys, tokens, m[1]);
@@ -40,7 +44,7 @@ export function createAuthenticate(db: Queryable, keys: GatewayKeys, tokens: Tok
     // A token outlives nothing: a client removed or moved to another organisation loses access at once,
     // and scopes or roles taken away since issue no longer count. The directory (when given) keeps the rows
     // and drops one as soon as it changes, on every instance (src/auth/client-directory.ts).
-    const client = await findClient(claims.clientId);
+    const client = await findClient(claims.clientId, caughtUp);
     if (!client) throw invalidToken('The client of this access token is no longer registered');
     if (client.organizationUra !== claims.organizationUra) throw invalidToken("The client's organisation changed since this token was issued");
     return {
