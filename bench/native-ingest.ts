@@ -1,11 +1,11 @@
 // Handovers per second through POST /native/nts against a gateway in its own process on real PostgreSQL.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_ingest node bench/native-ingest.ts   (Node 24 from node_modules/.bin)
-// Options: BENCH_SECONDS (15), BENCH_CLIENTS (32), BENCH_PROFILE=1 (the gateway writes a .cpuprofile to .scratch/prof;
+// Options: BENCH_SECONDS (15), BENCH_CLIENTS (32), BENCH_NODE_ARGS, BENCH_PROFILE=1 (the gateway writes a .cpuprofile to .scratch/prof;
 // summarise it with `node bench/cpu-profile-top.ts <file>`). `npm run bench` runs this and the other benchmarks together.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { cpuLine, cpuPerUnit, cpuSnapshot } from './lib/cpu-time.ts';
+import { cpuLine, cpuPerUnit, cpuSnapshot, measurePostgresOf } from './lib/cpu-time.ts';
 import { startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 
@@ -18,7 +18,9 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);
 const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
 
-const nodeArgs = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [];
+await measurePostgresOf(databaseUrl);
+// BENCH_NODE_ARGS: Node options added after those of `npm start` (they win), e.g. to try another heap setting.
+const nodeArgs = [...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : []), ...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
 try {
   await nativeIngest(gateway.url, clients, Math.min(2, seconds), example);

@@ -6,18 +6,22 @@
 // BENCH_NOTIFY_RATE (handovers/s offered for (d), 100),
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs), BENCH_UNITS (units reporting every 2 s for (h), 200),
 // BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
-// COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, and the ratios).
+// BENCH_TASKS (Tasks stored before the FHIR operations of (c), all matching its search, 20000),
+// COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, in alternating slices with
+// the gateway's (BENCH_SLICES, at least 3), and the ratios; COMPARE_FHIR_PID: that server's process, for its CPU).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { combineCpu, cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, type CpuPerUnit } from './lib/cpu-time.ts';
-import { fhirOps, type FhirOpsResult } from './lib/fhir-ops.ts';
+import { combineCpu, cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
+import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOpsResult, type FhirTarget } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 import { latencyLine, notificationBench, type NotificationLatency } from './lib/notification-latency.ts';
 import { pgliteMemory, pgliteMemoryLines, type PgliteMemory } from './lib/pglite-memory.ts';
+import { auditLag, auditLagLine, type AuditLag } from './lib/audit-lag.ts';
 import { rawBaseline } from './lib/raw-baseline.ts';
+import { seedTasks } from './lib/seed-tasks.ts';
 import { unitFeed, type UnitFeedResult } from './lib/unit-feed.ts';
 import { combineLoads, type LoadResult } from './lib/stats.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -62,6 +66,8 @@ const row = (label: string, r: LoadResult, unit = '/s'): string =>
 // What the figures depend on besides the gateway: how busy the machine was before the run, and whether the server
 // keeps planner statistics and clears dead rows as a production server does (autovacuum; some test machines turn it off).
 const loadBefore = loadavg()[0] ?? 0;
+// PostgreSQL's CPU: only the server the bench uses (other clusters on this machine, other helpers' tests, stay out).
+await measurePostgresOf(adminUrl.toString());
 const autovacuum = await (async (): Promise<string> => {
   const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
@@ -90,6 +96,12 @@ let ingestCpu: CpuPerUnit;
 let raw: LoadResult;
 let rawCpu: CpuPerUnit;
 let ops: FhirOpsResult;
+let other: FhirOpsResult | undefined;
+let storedTasks = 0;
+let lag: AuditLag | undefined;
+const seedCount = smoke ? 200 : Number(process.env.BENCH_TASKS ?? 20_000);
+const compareUrl = process.env.COMPARE_FHIR_URL;
+const compareToken = process.env.COMPARE_FHIR_TOKEN;
 let unitsAlone: LoadResult;
 let unitsBeside: LoadResult[];
 const unitFixes: UnitFeedResult[] = [];
@@ -133,16 +145,30 @@ try {
   const token = await demoToken(gateway.url, 'hap-vechtdal');
   const orgs = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90004567`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
   const own = (await (await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|90001234`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { entry?: { resource: { id: string } }[] };
-  // (c) FHIR Task create, read, search.
+  // (c) FHIR Task create, read, search, on a table of 20,000+ Tasks that all match the search (issue 19's
+  // measurement): stored through the gateway's own store first (creating them through the API takes minutes).
+  const ownerRef = `Organization/${orgs.entry?.[0]?.resource.id}`;
+  const requesterRef = `Organization/${own.entry?.[0]?.resource.id}`;
+  await seedTasks(ingestDb, seedCount, ownerRef, requesterRef, ['90001234', '90004567']);
   // A fresh database has no planner statistics until autovacuum gets to it (a minute or more): with none,
   // PostgreSQL sorts every matching Task to find the newest 20 (5 ms instead of 0.1 ms at 3,000 Tasks).
   // A gateway's database in use has them; ANALYZE after the creates measures the searches as it runs.
   const analyze = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: ingestDb });
     await c.connect();
-    await c.query('ANALYZE').finally(() => c.end());
+    try {
+      await c.query('ANALYZE');
+      storedTasks = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM resources WHERE resource_type = 'Task' AND NOT deleted`)).rows[0]?.n ?? 0);
+    } finally {
+      await c.end();
+    }
   };
-  ops = await fhirOps(`${gateway.url}/fhir`, token, clients, seconds, `Organization/${orgs.entry?.[0]?.resource.id}`, `Organization/${own.entry?.[0]?.resource.id}`, analyze);
+  // (f) with COMPARE_FHIR_URL: the same operations against another server, alternating slices with the gateway's.
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token, pid: gateway.pid, ownerRef, requesterRef }];
+  if (compareUrl && compareToken) targets.push({ name: 'other', base: compareUrl.replace(/\/+$/, ''), token: compareToken, pid: process.env.COMPARE_FHIR_PID ? Number(process.env.COMPARE_FHIR_PID) : undefined });
+  [ops, other] = await fhirOps(targets, clients, seconds, targets.length > 1 ? Math.max(3, slices) : 1, analyze);
+  // The read's audit rows are group-committed; the chain linker must still keep up with them.
+  lag = await auditLag(ingestDb);
   results.peakRssMb = gateway.peakRssMb();
 } finally {
   await gateway.stop();
@@ -151,6 +177,7 @@ results.nativeIngest = { ...ingest, cpuPerHandoverMs: ingestCpu };
 results.rawBaseline = { ...raw, cpuPerHandoverMs: rawCpu };
 results.slices = slices;
 results.fhir = ops;
+results.storedTasks = storedTasks;
 lines.push(row('(a) native NTS ingest', ingest, 'handovers/s'));
 
 // (d) notification latency, commit to a subscribed receiver's endpoint, at a steady rate offered (open loop).
@@ -183,9 +210,13 @@ const rawTotal = cpuTotal('client', rawCpu);
 results.ingestToRawCpuRatio = ingestTotal && rawTotal ? rawTotal / ingestTotal : undefined;
 const cpuRatio = results.ingestToRawCpuRatio ? `; by CPU time per handover ${(100 * (results.ingestToRawCpuRatio as number)).toFixed(0)} %` : '';
 lines.push(`    (a)/(b) = ${(100 * ingest.perSecond / raw.perSecond).toFixed(0)} % by throughput${cpuRatio}`);
-lines.push(row('(c) FHIR Task create', ops.create));
-lines.push(row('(c) FHIR Task read', ops.read));
-lines.push(row('(c) FHIR Task search status+owner', ops.search));
+lines.push(`(c) FHIR operations on ${storedTasks} stored Tasks (${seedCount} of them all matching the search), ${clients} clients:`);
+for (const op of FHIR_OPERATIONS) {
+  lines.push(row(`(c) ${OPERATION_LABELS[op]}`, ops[op]));
+  lines.push(`    ${cpuLine('gateway', ops[op].cpu, 'operation')}`);
+}
+if (lag) lines.push(`    ${auditLagLine(lag)}`);
+results.auditLag = lag;
 lines.push(`(d) notification latency            ${latencyLine(notify)}`);
 results.unitFeed = { ingestAlone: unitsAlone, perFix: { ingest: unitsBeside[0], change: unitsBeside[0]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[0] }, batched: { ingest: unitsBeside[1], change: unitsBeside[1]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[1] } };
 lines.push(row('(h) native ingest, alone', unitsAlone, 'handovers/s'));
@@ -200,15 +231,15 @@ for (const [k, label] of ['a request per fix', 'a request per organisation'].ent
 }
 lines.push(`(e) gateway peak RSS                ${(results.peakRssMb as number).toFixed(0)} MB`);
 
-// (f) the same FHIR operations against another server.
-if (process.env.COMPARE_FHIR_URL && process.env.COMPARE_FHIR_TOKEN) {
-  const other = await fhirOps(process.env.COMPARE_FHIR_URL.replace(/\/+$/, ''), process.env.COMPARE_FHIR_TOKEN, clients, seconds);
-  results.compare = { url: process.env.COMPARE_FHIR_URL, ...other };
-  for (const k of ['create', 'read', 'search'] as const) {
-    lines.push(`${row(`(f) ${k} at COMPARE_FHIR_URL`, other[k])}   gateway/other ${(ops[k].perSecond / other[k].perSecond).toFixed(2)}`);
+// (f) the same FHIR operations against another server, measured in alternating slices with the gateway's.
+if (other) {
+  results.compare = { url: compareUrl, ...other };
+  for (const op of FHIR_OPERATIONS) {
+    lines.push(`${row(`(f) ${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, other[op])}   gateway/other ${(ops[op].perSecond / other[op].perSecond).toFixed(2)}`);
+    lines.push(`    ${cpuLine('server', other[op].cpu, 'operation')}`);
   }
 } else {
-  lines.push('(f) comparison                      set COMPARE_FHIR_URL and COMPARE_FHIR_TOKEN to compare with another FHIR server');
+  lines.push('(f) comparison                      set COMPARE_FHIR_URL and COMPARE_FHIR_TOKEN (and COMPARE_FHIR_PID for its CPU) to compare with another FHIR server');
 }
 
 lines.push(...pgliteMemoryLines(pglite));

@@ -8,7 +8,7 @@ import { auditorReach } from './access/auditor.ts';
 import { OrganizationDirectory } from './access/organizations.ts';
 import { partiesAtWrite, partyPropagation } from './access/parties.ts';
 import { boardFeedHooks, createBoard } from './board/index.ts';
-import { createAuth, demoClients, loadClientsFile, type AuthService } from './auth/index.ts';
+import { ClientDirectory, createAuth, demoClients, loadClientsFile, type AuthService } from './auth/index.ts';
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
 import { seedDemoOrganizations } from './demo.ts';
@@ -160,7 +160,10 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   hooks.push(audit.hooks);
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
 
-  const auth = await createAuth(db, { issuer: config.publicUrl, tokenLifetimeSeconds: config.tokenLifetimeSeconds, audit: (attempt) => audit.token(attempt) });
+  // Client rows behind tokens, one cache per instance, dropped on every instance when a registration changes.
+  const clients = new ClientDirectory(db);
+  const stopClients = await clients.listen();
+  const auth = await createAuth(db, { issuer: config.publicUrl, tokenLifetimeSeconds: config.tokenLifetimeSeconds, audit: (attempt) => audit.token(attempt), clients });
   if (config.clientsFile) {
     for (const client of await loadClientsFile(config.clientsFile)) await auth.registerClient(client);
   }
@@ -295,6 +298,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
       await units.close();
       await audit.close();
       await stopOrganizations();
+      await stopClients();
       await db.close();
     },
   };

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
 
 /**
  * CPU time spent by each side of a benchmark, read from /proc (Linux). Throughput on a shared VM moves with
@@ -30,6 +31,33 @@ function processMs(pid: number): number | undefined {
   }
 }
 
+/**
+ * The PostgreSQL server whose processes are counted: its postmaster and the backends it started. Unset, every
+ * process named `postgres` on the machine counts, other clusters' and other databases' work included.
+ */
+let postmasterPid: number | undefined;
+
+/** Counts only the server that `databaseUrl` names (when it runs on this machine): other work on the machine's other clusters stays out. */
+export async function measurePostgresOf(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    const stat = pid === undefined ? undefined : readStat(pid);
+    postmasterPid = stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : undefined;
+  } finally {
+    await client.end();
+  }
+}
+
+function readStat(pid: number | string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 function postgresMs(): number | undefined {
   let entries: string[];
   try {
@@ -44,6 +72,7 @@ function postgresMs(): number | undefined {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      if (postmasterPid !== undefined && Number(pid) !== postmasterPid && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== postmasterPid) continue;
       ticks += statTicks(stat);
       found = true;
     } catch {
@@ -70,8 +99,6 @@ export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: numbe
   return { selfMs: per(before.selfMs, after.selfMs) ?? Number.NaN, gatewayMs: per(before.gatewayMs, after.gatewayMs), postgresMs: per(before.postgresMs, after.postgresMs) };
 }
 
-const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
-
 /** The CPU of the process measured besides PostgreSQL: the gateway's, or the benchmark's own (the raw client). */
 const ownMs = (first: 'gateway' | 'client', cpu: CpuPerUnit): number | undefined => (first === 'gateway' ? cpu.gatewayMs : cpu.selfMs);
 
@@ -82,9 +109,11 @@ export function cpuTotal(first: 'gateway' | 'client', cpu: CpuPerUnit): number |
 }
 
 /** "CPU per handover: gateway 21.9 ms + PostgreSQL 14.8 ms, together 36.7 ms". */
-export function cpuLine(first: 'gateway' | 'client', cpu: CpuPerUnit): string {
-  const total = cpuTotal(first, cpu);
-  return `CPU per handover: ${first} ${ms(ownMs(first, cpu))} + PostgreSQL ${ms(cpu.postgresMs)}${total === undefined ? '' : `, together ${ms(total)}`}`;
+export function cpuLine(first: 'gateway' | 'client' | 'server', cpu: CpuPerUnit, unit = 'handover'): string {
+  const own = first === 'client' ? 'client' : 'gateway';
+  const total = cpuTotal(own, cpu);
+  const digits = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(unit === 'handover' ? 1 : 2)} ms`);
+  return `CPU per ${unit}: ${first} ${digits(ownMs(own, cpu))} + PostgreSQL ${digits(cpu.postgresMs)}${total === undefined ? '' : `, together ${digits(total)}`}`;
 }
 
 /** CPU per unit over several runs: each run's figures weighted by the units it did. */

@@ -1,33 +1,54 @@
-import { load, type LoadResult } from './stats.ts';
+import { combineCpu, cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time.ts';
+import { combineLoads, load, type LoadResult } from './stats.ts';
 
-export interface FhirOpsResult {
-  create: LoadResult;
-  read: LoadResult;
-  search: LoadResult;
+/** A FHIR R4 server to measure: the gateway, or another named by COMPARE_FHIR_URL (HAPI FHIR, Medplum, ...). */
+export interface FhirTarget {
+  name: string;
+  base: string;
+  token: string;
+  /** The server's process, for its CPU time (the gateway's; COMPARE_FHIR_PID for another on this machine). */
+  pid?: number;
+  /** Organizations the Tasks name; made on the server when not given. */
+  ownerRef?: string;
+  requesterRef?: string;
 }
 
-/**
- * Task create, read and search (`status` + `owner`) rates against any FHIR R4 server: the gateway, or
- * a server named by COMPARE_FHIR_URL (HAPI FHIR, Medplum, ...), so the figures can be set side by side.
- */
-export async function fhirOps(
-  base: string,
-  token: string,
-  concurrency: number,
-  seconds: number,
-  ownerRef?: string,
-  requesterRef?: string,
-  /** Runs between the creates and the reads (the gateway's run refreshes the planner's statistics there). */
-  afterCreate?: () => Promise<void>,
-): Promise<FhirOpsResult> {
-  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' };
+export const FHIR_OPERATIONS = ['create', 'read', 'search', 'searchTotal', 'searchNoTotal'] as const;
+export type FhirOperation = (typeof FHIR_OPERATIONS)[number];
+
+export const OPERATION_LABELS: Record<FhirOperation, string> = {
+  create: 'Task create',
+  read: 'Task read',
+  search: 'Task search status+owner',
+  searchTotal: '... with _total=accurate',
+  searchNoTotal: '... with _total=none',
+};
+
+export interface OperationResult extends LoadResult {
+  /** CPU per operation: the server's (when its pid is known) and every PostgreSQL process on this machine. */
+  cpu: CpuPerUnit;
+}
+
+export type FhirOpsResult = Record<FhirOperation, OperationResult>;
+
+interface Prepared {
+  target: FhirTarget;
+  headers: Record<string, string>;
+  owner: string;
+  task: object;
+  created: string[];
+  next: number;
+}
+
+async function prepare(target: FhirTarget): Promise<Prepared> {
+  const headers = { Authorization: `Bearer ${target.token}`, 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' };
   const post = async (type: string, body: object): Promise<{ id: string }> => {
-    const res = await fetch(`${base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
-    if (res.status !== 201) throw new Error(`create ${type}: ${res.status} ${(await res.text()).slice(0, 300)}`);
+    const res = await fetch(`${target.base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    if (res.status !== 201) throw new Error(`${target.name}: create ${type}: ${res.status} ${(await res.text()).slice(0, 300)}`);
     return (await res.json()) as { id: string };
   };
-  const owner = ownerRef ?? `Organization/${(await post('Organization', { resourceType: 'Organization', name: 'Bench owner' })).id}`;
-  const requester = requesterRef ?? `Organization/${(await post('Organization', { resourceType: 'Organization', name: 'Bench requester' })).id}`;
+  const owner = target.ownerRef ?? `Organization/${(await post('Organization', { resourceType: 'Organization', name: 'Bench owner' })).id}`;
+  const requester = target.requesterRef ?? `Organization/${(await post('Organization', { resourceType: 'Organization', name: 'Bench requester' })).id}`;
   const patient = await post('Patient', {
     resourceType: 'Patient',
     identifier: [{ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999990111' }],
@@ -57,26 +78,74 @@ export async function fhirOps(
     owner: { reference: owner },
     authoredOn: new Date().toISOString(),
   };
-  const created: string[] = [];
-  const create = await load(concurrency, seconds, async () => {
-    const res = await fetch(`${base}/Task`, { method: 'POST', headers: { ...headers, Prefer: 'return=minimal' }, body: JSON.stringify(task) });
-    await res.arrayBuffer();
-    const id = /Task\/([^/]+)/.exec(res.headers.get('location') ?? '')?.[1];
-    if (id) created.push(id);
-    return res.status === 201 || `HTTP ${res.status}`;
-  });
-  await afterCreate?.();
-  let i = 0;
-  const read = await load(concurrency, seconds, async () => {
-    const id = created[i++ % Math.max(created.length, 1)];
-    const res = await fetch(`${base}/Task/${id}`, { headers });
+  return { target, headers, owner, task, created: [], next: 0 };
+}
+
+function call(p: Prepared, op: FhirOperation): () => Promise<boolean | string> {
+  const { base } = p.target;
+  const search = (extra: string) => async (): Promise<boolean | string> => {
+    const res = await fetch(`${base}/Task?status=requested&owner=${encodeURIComponent(p.owner)}&_count=20${extra}`, { headers: p.headers });
     await res.arrayBuffer();
     return res.status === 200 || `HTTP ${res.status}`;
+  };
+  switch (op) {
+    case 'create':
+      return async () => {
+        const res = await fetch(`${base}/Task`, { method: 'POST', headers: { ...p.headers, Prefer: 'return=minimal' }, body: JSON.stringify(p.task) });
+        await res.arrayBuffer();
+        const id = /Task\/([^/]+)/.exec(res.headers.get('location') ?? '')?.[1];
+        if (id) p.created.push(id);
+        return res.status === 201 || `HTTP ${res.status}`;
+      };
+    case 'read':
+      return async () => {
+        const id = p.created[p.next++ % Math.max(p.created.length, 1)];
+        const res = await fetch(`${base}/Task/${id}`, { headers: p.headers });
+        await res.arrayBuffer();
+        return res.status === 200 || `HTTP ${res.status}`;
+      };
+    case 'search':
+      return search('');
+    case 'searchTotal':
+      return search('&_total=accurate');
+    case 'searchNoTotal':
+      return search('&_total=none');
+  }
+}
+
+/**
+ * Task create, read and search (`status` + `owner`: the server's default total, `_total=accurate`, `_total=none`)
+ * against one or more FHIR R4 servers. With several, each operation alternates between them in `slices` (a shared
+ * VM's speed drifts within a minute: a ratio should compare servers measured in the same minutes).
+ */
+export async function fhirOps(
+  targets: FhirTarget[],
+  concurrency: number,
+  seconds: number,
+  slices: number,
+  /** Runs between the creates and the reads (the gateway's run refreshes the planner's statistics there). */
+  afterCreate?: () => Promise<void>,
+): Promise<FhirOpsResult[]> {
+  const prepared = await Promise.all(targets.map(prepare));
+  const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit }[]>());
+  for (const op of FHIR_OPERATIONS) {
+    for (let s = 0; s < slices; s++) {
+      for (const [k, p] of prepared.entries()) {
+        const before = cpuSnapshot(p.target.pid);
+        const r = await load(concurrency, seconds / slices, call(p, op));
+        const list = parts[k]?.get(op) ?? [];
+        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pid), r.ok) });
+        parts[k]?.set(op, list);
+      }
+    }
+    if (op === 'create') await afterCreate?.();
+  }
+  return parts.map((byOp) => {
+    const result = {} as FhirOpsResult;
+    for (const op of FHIR_OPERATIONS) {
+      const list = byOp.get(op) ?? [];
+      result[op] = { ...combineLoads(list.map((x) => x.load)), cpu: combineCpu(list.map((x) => ({ cpu: x.cpu, units: x.load.ok }))) };
+    }
+    return result;
   });
-  const search = await load(concurrency, seconds, async () => {
-    const res = await fetch(`${base}/Task?status=requested&owner=${encodeURIComponent(owner)}&_count=20`, { headers });
-    await res.arrayBuffer();
-    return res.status === 200 || `HTTP ${res.status}`;
-  });
-  return { create, read, search };
 }

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../test/support/free-port.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+// BENCH_GATEWAY_ROOT: another checkout of the gateway to run (with its own node_modules), e.g. the code before a
+// change, measured by the same benchmark code on the same machine.
+const ROOT = process.env.BENCH_GATEWAY_ROOT ?? join(import.meta.dirname, '..', '..');
 /** Node's options in `npm start` (the heap cap): the benchmarks measure the gateway as it is started. */
 const START_OPTIONS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
   .split(/\s+/)

@@ -4,6 +4,7 @@ import type { WriteEvent, WriteHooks } from '../fhir/repository.ts';
 import type { Queryable, Tx } from '../store/database.ts';
 import { wellFormed } from './well-formed.ts';
 import { actorOf, outcomeOfStatus, patientOf, toAuditRow, type AuditAction, type AuditFacts, type AuditRow } from './event.ts';
+import { AuditGroupCommit } from './group-commit.ts';
 import { insertAuditRows } from './store.ts';
 
 /** What a request is, decided when it starts (the FHIR interaction, the native format). */
@@ -50,16 +51,19 @@ function rowsPerPatient(base: Omit<AuditFacts, 'entities' | 'patient'>, resource
 /**
  * The audit trail's writer. Writes are audited inside their own transaction (the write hooks);
  * everything else (reads, searches, operations, refusals) is committed before the answer is sent,
- * and when it cannot be, the request fails.
+ * and when it cannot be, the request fails. Those commits are shared by the requests waiting at the same
+ * moment (group commit: one statement, one commit for many).
  */
 export class AuditLog {
   private readonly db: Queryable;
+  readonly groupCommit: AuditGroupCommit;
   private readonly requests = new WeakMap<RequestContext, RequestAudit>();
   private readonly pending = new WeakMap<Tx, { ctx: RequestContext; event: WriteEvent }[]>();
   private readonly auditedErrors = new WeakSet<object>();
 
   constructor(db: Queryable) {
     this.db = db;
+    this.groupCommit = new AuditGroupCommit(db);
   }
 
   /** Names what the request of `ctx` is, so that its rows (written wherever) describe it. */
@@ -118,7 +122,7 @@ export class AuditLog {
     request.written = true;
     const d = request.description;
     const base = { ...actorOf(ctx), type: d.type, subtype: d.subtype, action: d.action, outcome: outcomeOfStatus(result.status), status: result.status, query: d.query, resource: d.resource, description: d.description, detail: d.detail };
-    await insertAuditRows(this.db, rowsPerPatient(base, result.resources ?? [], result.entities ?? []));
+    await this.groupCommit.write(rowsPerPatient(base, result.resources ?? [], result.entities ?? []));
   }
 
   /** A refused or failed request, with its OperationOutcome. `fallback` describes requests that never got as far as `begin`. */
@@ -145,11 +149,13 @@ export class AuditLog {
       detail: d.detail,
       failure: wellFormed(failure),
     });
-    await insertAuditRows(this.db, [row]);
+    await this.groupCommit.write([row]);
   }
 
   /** An event outside any request (token endpoint, notification delivery). */
   async record(facts: AuditFacts, q: Queryable = this.db): Promise<void> {
-    await insertAuditRows(q, [toAuditRow(facts)]);
+    // Inside a caller's transaction the row commits (or not) with it; on its own it joins the group commit.
+    if (q === this.db) await this.groupCommit.write([toAuditRow(facts)]);
+    else await insertAuditRows(q, [toAuditRow(facts)]);
   }
 }

@@ -13,6 +13,7 @@ export { hasScope, requireScope, type Interaction } from './scopes.ts';
 export { loadClientsFile } from './clients-file.ts';
 export { demoClients } from './demo-clients.ts';
 export { InvalidRegistration } from './clients.ts';
+export { ClientDirectory } from './client-directory.ts';
 
 /** Needs the auth migration (002) applied to `db`. */
 export async function createAuth(db: Database, config: AuthConfig): Promise<AuthService> {
@@ -36,7 +37,7 @@ export async function createAuth(db: Database, config: AuthConfig): Promise<Auth
 
   return {
     router,
-    authenticate: createAuthenticate(db, keys, tokens, tokenUrl),
+    authenticate: createAuthenticate(db, keys, tokens, tokenUrl, config.clients),
     registerClient: (client) => upsertClient(db, client),
   };
 }

@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type { RequestContext } from '../context.ts';
+import type { ClientDirectory } from './client-directory.ts';
 
 export interface AuthConfig {
   /** The gateway's public base URL, e.g. `http://localhost:8080`: token URL and token audience derive from it. */
@@ -9,6 +10,8 @@ export interface AuthConfig {
   tokenLifetimeSeconds: number;
   /** Told of every token issued or refused, before the answer is sent (the audit trail). */
   audit?: (attempt: TokenAttempt) => Promise<void>;
+  /** Client rows kept in memory, dropped on every change (the gateway's); without it, each request reads its client's row. */
+  clients?: ClientDirectory;
 }
 
 /** A token request, issued or refused. */

@@ -45,6 +45,12 @@ export interface Database extends Queryable {
    * called, as whatever was notified meanwhile was lost.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Resolves true once every NOTIFY on `channel` committed before the call has reached its listener (so that
+   * a cache kept by notifications can be trusted for a decision now); false when that cannot be known (not
+   * listening on it, the connection lost).
+   */
+  caughtUp(channel: string): Promise<boolean>;
   /** The state of every LISTEN connection open now. */
   listenStatus(): ListenStatus[];
   /**

@@ -53,6 +53,41 @@ export class ReconnectingListener {
     }
   }
 
+  /**
+   * Resolves true once every notification committed before the call has been handed to `onNotify`; false when
+   * not listening (the caller then cannot rely on having heard them). One round trip (`SELECT 1` on the LISTEN
+   * connection: PostgreSQL sends the notifications it holds before the answer) serves every caller waiting at
+   * the time it is sent; callers arriving while it is under way share the next one.
+   */
+  caughtUp(): Promise<boolean> {
+    if (!this.client || this.current !== 'listening') return Promise.resolve(false);
+    if (!this.nextPing) {
+      const after = this.pingInFlight ?? Promise.resolve(true);
+      const next = after.then(() => {
+        if (this.nextPing === next) this.nextPing = undefined;
+        const ping = this.ping();
+        this.pingInFlight = ping;
+        return ping;
+      });
+      this.nextPing = next;
+    }
+    return this.nextPing;
+  }
+
+  private nextPing: Promise<boolean> | undefined;
+  private pingInFlight: Promise<boolean> | undefined;
+
+  private async ping(): Promise<boolean> {
+    const client = this.client;
+    if (!client || this.current !== 'listening') return false;
+    try {
+      await client.query('SELECT 1');
+    } catch {
+      return false;
+    }
+    return this.client === client && this.current === 'listening';
+  }
+
   async stop(): Promise<void> {
     this.current = 'stopped';
     if (this.timer) clearTimeout(this.timer);

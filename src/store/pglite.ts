@@ -89,6 +89,11 @@ export class PGliteDatabase implements Database {
     };
   }
 
+  // One connection in this process: a NOTIFY is handed to the listeners before the statement that committed it returns.
+  async caughtUp(channel: string): Promise<boolean> {
+    return [...this.listening.values()].some((s) => s.channel === channel);
+  }
+
   listenStatus(): ListenStatus[] {
     return [...this.listening.values()].map((s) => ({ ...s }));
   }

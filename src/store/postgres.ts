@@ -158,7 +158,8 @@ export class PostgresDatabase implements Database {
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
     const listener = new ReconnectingListener({
       channel,
-      client: () => new pg.Client(PostgresDatabase.clientConfig({ ...this.options, statementTimeoutMs: undefined, queryTimeoutMs: undefined })),
+      // Named, so that an operator (or a test) can tell the LISTEN connections apart in pg_stat_activity.
+      client: () => new pg.Client({ ...PostgresDatabase.clientConfig({ ...this.options, statementTimeoutMs: undefined, queryTimeoutMs: undefined }), application_name: `gateway listen ${channel}`.slice(0, 63) }),
       onNotify,
       onError: (err, state) => this.options.onFault?.(err, `the LISTEN connection of '${channel}' is ${state}`),
     });
@@ -168,6 +169,11 @@ export class PostgresDatabase implements Database {
       this.listeners.delete(listener);
       await listener.stop();
     };
+  }
+
+  async caughtUp(channel: string): Promise<boolean> {
+    const listener = [...this.listeners].find((l) => l.channel === channel && l.state === 'listening');
+    return listener ? listener.caughtUp() : false;
   }
 
   listenStatus(): ListenStatus[] {

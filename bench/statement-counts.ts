@@ -1,0 +1,80 @@
+// Statements per operation, counted by pg_stat_statements: what a Task read, a Task create and a native NTS
+// handover cost PostgreSQL in round trips, independent of how busy the machine is (the CPU figures of a shared
+// VM are not). Needs a server with pg_stat_statements preloaded (shared_preload_libraries) and a database of
+// its own, e.g. a private cluster:
+//   initdb -D /tmp/pg -A trust -U postgres; pg_ctl -D /tmp/pg -o '-p 5433 -c shared_preload_libraries=pg_stat_statements' start
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5433/counts node bench/statement-counts.ts
+// Options: BENCH_CLIENTS (32), BENCH_COUNT (calls per operation, 500), BENCH_GATEWAY_ROOT (another checkout).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
+import { bsn } from './lib/ingest.ts';
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  console.error('DATABASE_URL must name an empty database on a server with pg_stat_statements preloaded');
+  process.exit(2);
+}
+const clients = Number(process.env.BENCH_CLIENTS ?? 32);
+const count = Number(process.env.BENCH_COUNT ?? 500);
+const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
+
+const admin = new pg.Client({ connectionString: databaseUrl });
+await admin.connect();
+await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' });
+
+/** Runs `call` `count` times from `clients` workers. */
+async function calls(call: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    for (let i = next++; i < count; i = next++) await call(i);
+  }));
+}
+
+/** Statements of this database between a reset and now, by text, per call of the operation. */
+async function measure(label: string, call: (i: number) => Promise<void>): Promise<void> {
+  await calls(call);
+  // The linker's work is the chain's, counted apart: wait for a quiet second, then reset.
+  await new Promise((r) => setTimeout(r, 1500));
+  await admin.query('SELECT pg_stat_statements_reset()');
+  await calls(call);
+  const r = await admin.query<{ calls: string; query: string }>(
+    `SELECT s.calls::text AS calls, regexp_replace(s.query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.calls DESC`,
+  );
+  const total = r.rows.reduce((n, x) => n + Number(x.calls), 0);
+  console.log(`${label}: ${(total / count).toFixed(2)} statements per call (${count} calls, ${clients} clients)`);
+  for (const x of r.rows) if (Number(x.calls) / count >= 0.01) console.log(`  ${(Number(x.calls) / count).toFixed(2).padStart(6)}  ${x.query.slice(0, 110)}`);
+}
+
+try {
+  const token = await demoToken(gateway.url, 'hap-vechtdal');
+  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' };
+  const created = await fetch(`${gateway.url}/fhir/Patient`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999990111' }], name: [{ family: 'Count', given: ['Test'] }], gender: 'unknown', birthDate: '1950-01-01' }),
+  });
+  if (created.status !== 201) throw new Error(`create Patient: ${created.status} ${await created.text()}`);
+  const patient = (await created.json()) as { id: string };
+  await measure('GET Patient/{id}', async () => {
+    const res = await fetch(`${gateway.url}/fhir/Patient/${patient.id}`, { headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`read: ${res.status}`);
+  });
+  const run = Date.now().toString(36);
+  const nativeHeaders = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+  let n = 0;
+  await measure('POST /native/nts (a new handover)', async () => {
+    const i = ++n;
+    const body = JSON.stringify({ ...example, contactId: `COUNT-${run}-${i}`, patient: { ...(example.patient as object), bsn: bsn(Number.parseInt(run.slice(-4), 36) * 1000 + i) } });
+    const res = await fetch(`${gateway.url}/native/nts`, { method: 'POST', headers: nativeHeaders, body });
+    await res.arrayBuffer();
+    if (res.status !== 201) throw new Error(`ingest: ${res.status}`);
+  });
+} finally {
+  await gateway.stop();
+  await admin.end();
+}
