@@ -24,7 +24,7 @@ export const OPERATION_LABELS: Record<FhirOperation, string> = {
   searchNoTotal: '... with _total=none',
 };
 
-export interface OperationResult extends LoadResult {
+interface OperationResult extends LoadResult {
   /** CPU per operation: the server's (when its pid is known) and every PostgreSQL process on this machine. */
   cpu: CpuPerUnit;
 }

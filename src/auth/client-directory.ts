@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../store/database.ts';
 import { findClient, type StoredClient } from './clients.ts';
 
 /** Sent at commit by a trigger on `oauth_clients` (migration 017) for every row changed, with its client id. */
-export const CLIENT_CHANNEL = 'oauth_client_changed';
+const CLIENT_CHANNEL = 'oauth_client_changed';
 
 /**
  * The registrations behind verified tokens, kept in memory so that a request with a token costs no lookup in

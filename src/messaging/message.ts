@@ -9,7 +9,7 @@ export interface MessageEntry {
 }
 
 /** A reference inside an entry's resource: where it is (FHIRPath-like path) and the entry it resolves to. */
-export interface ResolvedReference {
+interface ResolvedReference {
   from: MessageEntry;
   path: string;
   holder: { reference?: string };

@@ -14,7 +14,7 @@ export interface AssertResult {
   detail?: string;
 }
 
-export interface Exchange {
+interface Exchange {
   /** The body the engine sent (a fixture) or the system under test pushed. */
   request: Resource;
   status: number;
@@ -27,7 +27,7 @@ export interface RunOptions {
   validate(profileUrl: string, resource: Resource): OperationOutcomeIssue[];
 }
 
-export function loadTestScript(file: string): { script: TestScript; fixtures: Map<string, Resource> } {
+function loadTestScript(file: string): { script: TestScript; fixtures: Map<string, Resource> } {
   const script = JSON.parse(readFileSync(file, 'utf8')) as TestScript;
   const fixtures = new Map<string, Resource>();
   for (const f of script.fixture ?? []) {
