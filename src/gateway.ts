@@ -36,7 +36,7 @@ import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
-import { ownerServiceHooks } from './handover/owner-service.ts';
+import { ownerServiceHooks, serviceDirectoryHooks } from './handover/owner-service.ts';
 import { loadOperationDefinitions, registerConformanceRoutes, servedSearchParameters } from './fhir/conformance-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
@@ -133,7 +133,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL resolves to.
   // Then a Task's owner named as a HealthcareService becomes its Organization, before anything checks it.
   const references = referenceHooks({ baseUrl: `${config.publicUrl}/fhir`, orgs: organizations });
-  const hooks: WriteHooks[] = [references, ownerServiceHooks(), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
+  const hooks: WriteHooks[] = [references, ownerServiceHooks(), serviceDirectoryHooks(organizations), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
   hooks.push(workflowHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;

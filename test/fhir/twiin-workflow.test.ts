@@ -1,0 +1,172 @@
+// Twiin TA Workflow (issue 18): the IG's own examples (test/fixtures/twiin, see SOURCE.md) as a scenario — owners
+// by HealthcareService identifier, the placer inviting candidates and selecting one, the others cancelled
+// "not selected" — and the placer's selection racing against another selection.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HealthcareService, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { startTestGateway, DEMO_CLIENTS, type DemoClient, type TestGateway } from '../support/gateway.ts';
+import { expectOutcome, fhirClient, type Fhir } from './helpers.ts';
+
+const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'twiin');
+const TA = 'https://fhir.twiin.nl/ig/workflow/CodeSystem/ta-workflow';
+const PLACER: DemoClient = 'hap-vechtdal';
+const CANDIDATE_A: DemoClient = 'vvt-ijsseldelta';
+const CANDIDATE_B: DemoClient = 'vvt-sallandse-heuvelrug';
+
+/** An IG example with the IG's URAs replaced by the demo organisations' (SOURCE.md says what changes). */
+function fixture<T>(name: string, replace: Record<string, string> = {}): T {
+  let text = readFileSync(join(FIXTURES, `${name}.json`), 'utf8');
+  const uras: Record<string, string> = { '12345678': DEMO_CLIENTS[PLACER], '87654321': DEMO_CLIENTS[CANDIDATE_A], '11223344': DEMO_CLIENTS[CANDIDATE_B], ...replace };
+  for (const [from, to] of Object.entries(uras)) text = text.split(`"${from}"`).join(`"${to}"`);
+  const resource = JSON.parse(text) as { id?: string };
+  delete resource.id;
+  return resource as T;
+}
+
+let tg: TestGateway;
+let placer: Fhir;
+let a: Fhir;
+let b: Fhir;
+
+beforeAll(async () => {
+  tg = await startTestGateway();
+  [placer, a, b] = await Promise.all([fhirClient(tg, PLACER), fhirClient(tg, CANDIDATE_A), fhirClient(tg, CANDIDATE_B)]);
+});
+afterAll(async () => {
+  await tg?.stop();
+});
+
+interface Request {
+  patient: string;
+  serviceRequest: string;
+  serviceA: string;
+  serviceB: string;
+  group: string;
+}
+
+/** Patient and ServiceRequest of the placer, the candidates' HealthcareServices with the IG's identifiers (a suffix each). */
+async function setUp(): Promise<Request> {
+  const suffix = randomUUID().slice(0, 8);
+  const patient = `Patient/${(await placer.create(fixture<Patient>('patient'))).id}`;
+  const sr = fixture<ServiceRequest>('servicerequest');
+  sr.subject = { reference: patient };
+  const serviceRequest = `ServiceRequest/${(await placer.create(sr)).id}`;
+  const serviceA = `wondzorg-thuis-${suffix}`;
+  const serviceB = `wijkverpleging-noord-${suffix}`;
+  await a.create<HealthcareService>({ resourceType: 'HealthcareService', identifier: [{ system: 'https://fulfiller-a.example.org/healthcareservice', value: serviceA }], name: 'Wondzorg thuis', providedBy: { reference: await tg.organizationRef(CANDIDATE_A) } });
+  await b.create<HealthcareService>({ resourceType: 'HealthcareService', identifier: [{ system: 'https://fulfiller-b.example.org/healthcareservice', value: serviceB }], name: 'Wijkverpleging noord', providedBy: { reference: await tg.organizationRef(CANDIDATE_B) } });
+  return { patient, serviceRequest, serviceA, serviceB, group: `twiin-${suffix}` };
+}
+
+/** The IG's invitation (Coordination Task, request-fulfillment, no `for`) to candidate A or B of one group. */
+async function invite(r: Request, candidate: 'A' | 'B'): Promise<Task> {
+  const task = fixture<Task>('coordination-task-invited');
+  task.focus = { reference: r.serviceRequest };
+  task.groupIdentifier = { system: 'https://placer.example.org/task-group', value: r.group };
+  task.identifier = [{ system: 'https://placer.example.org/task', value: randomUUID() }];
+  if (candidate === 'A') {
+    if (task.owner?.identifier) task.owner.identifier.value = r.serviceA;
+  } else {
+    task.owner = { ...fixture<Task>('coordination-task-not-selected').owner, identifier: { ...fixture<Task>('coordination-task-not-selected').owner?.identifier, value: r.serviceB } };
+    delete task.location;
+  }
+  const res = await placer.post('Task', task);
+  if (res.status !== 201) throw new Error(`invitation ${candidate}: ${res.status} ${res.text}`);
+  return res.body as Task;
+}
+
+/** The selecting update as the IG's selected example shows it: code fulfill, businessStatus selected, for set. */
+function selection(task: Task, patient: string): Task {
+  const selected = fixture<Task>('coordination-task-selected');
+  return { ...task, status: 'accepted', code: selected.code, businessStatus: selected.businessStatus, for: { reference: patient }, output: selected.output };
+}
+
+describe('Twiin TA Workflow: the placer selects', () => {
+  it('accepts the IG invitation with owner a HealthcareService identifier: the owner is the providing Organization, the service kept', async () => {
+    const r = await setUp();
+    const task = await invite(r, 'A');
+    expect(task.owner?.reference).toBe(await tg.organizationRef(CANDIDATE_A));
+    const kept = task.owner?.extension?.[0]?.valueReference;
+    expect(kept?.type).toBe('HealthcareService');
+    expect(kept?.identifier?.value).toBe(r.serviceA);
+    expect(kept?.reference).toMatch(/^HealthcareService\//);
+    expect(task.for).toBeUndefined();
+    expect(task.location?.identifier?.value).toBe('vestiging-centrum');
+    expect(task.input).toEqual(fixture<Task>('coordination-task-invited').input);
+    expect((await a.get(`Task/${task.id}`)).status).toBe(200);
+  });
+
+  it('runs the IG scenario: invite two, both accept, the placer selects one, the other is cancelled not selected, the selected completes', async () => {
+    const r = await setUp();
+    const taskA = await invite(r, 'A');
+    const taskB = await invite(r, 'B');
+    const acceptedA = await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' });
+    expect(acceptedA.status).toBe(200);
+    const acceptedB = await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' });
+    expect(acceptedB.status).toBe(200);
+    // Accepting an invitation is an answer, not the choice: the other candidate stays accepted.
+    expect(((await b.get(`Task/${taskB.id}`)).body as Task).status).toBe('accepted');
+    // Before the selection the candidate may not start.
+    expect(expectOutcome(await a.put(`Task/${taskA.id}`, { ...acceptedA.body, status: 'in-progress' }), 422).issue?.[0]?.expression).toEqual(['Task.status']);
+    // Only the placer selects.
+    expect(expectOutcome(await a.put(`Task/${taskA.id}`, selection(acceptedA.body as Task, r.patient)), 422).issue?.[0]?.diagnostics).toContain('placer');
+    const selected = await placer.put(`Task/${taskA.id}`, selection(acceptedA.body as Task, r.patient));
+    expect(selected.status).toBe(200);
+    expect((selected.body as Task).businessStatus?.coding?.[0]?.code).toBe('selected');
+    const other = (await b.get(`Task/${taskB.id}`)).body as Task;
+    expect(other.status).toBe('cancelled');
+    expect(other.statusReason).toEqual({ coding: [{ system: TA, code: 'not-selected', display: 'Not selected' }], text: 'not selected' });
+    // Never two selected: the cancelled candidate cannot be selected any more.
+    expect((await placer.put(`Task/${taskB.id}`, selection(other, r.patient))).status).toBe(422);
+    const started = await a.put(`Task/${taskA.id}`, { ...(selected.body as Task), status: 'in-progress' });
+    expect(started.status).toBe(200);
+    const done = await a.put(`Task/${taskA.id}`, { ...(started.body as Task), status: 'completed' });
+    expect(done.status).toBe(200);
+  });
+
+  it('never selects a candidate that refused or has not accepted its invitation', async () => {
+    const r = await setUp();
+    const taskA = await invite(r, 'A');
+    const taskB = await invite(r, 'B');
+    const notYet = expectOutcome(await placer.put(`Task/${taskA.id}`, selection(taskA, r.patient)), 422);
+    expect(notYet.issue?.[0]?.diagnostics).toContain('requested');
+    const refusal = await b.put(`Task/${taskB.id}`, { ...taskB, status: 'rejected', statusReason: { text: 'no capacity' } });
+    expect(refusal.status).toBe(200);
+    expect((await placer.put(`Task/${taskB.id}`, selection(refusal.body as Task, r.patient))).status).toBe(422);
+  });
+
+  it('keeps first-accept-wins for a group of code fulfill (the pattern follows what the placer sends)', async () => {
+    const r = await setUp();
+    const taskA = await invite(r, 'A');
+    expect(expectOutcome(await placer.put(`Task/${taskA.id}`, { ...taskA, code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] }, for: { reference: r.patient } }), 422).issue?.[0]?.expression).toEqual(['Task.code']);
+  });
+
+  it('races: 100 rounds of two selections at once (or a selection against a refusal): one selected, never a refused one', async () => {
+    for (let round = 0; round < 100; round++) {
+      const r = await setUp();
+      const taskA = await invite(r, 'A');
+      const taskB = await invite(r, 'B');
+      const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
+      if (round % 2 === 0) {
+        const acceptedB = (await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' })).body as Task;
+        const [one, two] = await Promise.all([placer.put(`Task/${taskA.id}`, selection(acceptedA, r.patient)), placer.put(`Task/${taskB.id}`, selection(acceptedB, r.patient))]);
+        expect([one.status, two.status].sort()).toEqual([200, 422]);
+      } else {
+        // B refuses while the placer selects A: A selected, B rejected (its own answer) or cancelled, never selected.
+        const [select, refuse] = await Promise.all([
+          placer.put(`Task/${taskA.id}`, selection(acceptedA, r.patient)),
+          b.put(`Task/${taskB.id}`, { ...taskB, status: 'rejected', statusReason: { text: 'no capacity' } }),
+        ]);
+        expect(select.status).toBe(200);
+        expect([200, 422]).toContain(refuse.status);
+      }
+      const [finalA, finalB] = [(await placer.get(`Task/${taskA.id}`)).body as Task, (await placer.get(`Task/${taskB.id}`)).body as Task];
+      const selected = [finalA, finalB].filter((t) => t.businessStatus?.coding?.some((c) => c.code === 'selected'));
+      expect(selected).toHaveLength(1);
+      expect(selected[0]?.status).toBe('accepted');
+      const loser = selected[0]?.id === finalA.id ? finalB : finalA;
+      expect(['cancelled', 'rejected']).toContain(loser.status);
+    }
+  }, 300_000);
+});
