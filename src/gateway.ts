@@ -41,6 +41,7 @@ import { loadOperationDefinitions, registerConformanceRoutes, servedSearchParame
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
 import { workflowHooks } from './handover/workflow.ts';
+import { cancellationHooks } from './handover/cancellation.ts';
 import { referenceHooks } from './fhir/references/hooks.ts';
 import { loadNativeMapper } from './native/mapping/index.ts';
 import { loadNativeValidators } from './native/validation.ts';
@@ -135,7 +136,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const references = referenceHooks({ baseUrl: `${config.publicUrl}/fhir`, orgs: organizations });
   const hooks: WriteHooks[] = [references, ownerServiceHooks(), serviceDirectoryHooks(organizations), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
-  hooks.push(workflowHooks(() => repoDeps, organizations), partyPropagation());
+  hooks.push(workflowHooks(() => repoDeps, organizations), cancellationHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const metrics = new Metrics();
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics, organizations });

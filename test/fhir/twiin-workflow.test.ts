@@ -170,3 +170,71 @@ describe('Twiin TA Workflow: the placer selects', () => {
     }
   }, 300_000);
 });
+
+describe('Twiin TA Workflow: cancellation requests', () => {
+  /** A selected, running Task of candidate A (the IG's single-fulfiller example is the same Task after selection). */
+  async function running(): Promise<{ r: Request; task: Task }> {
+    const r = await setUp();
+    const invited = await invite(r, 'A');
+    const accepted = (await a.put(`Task/${invited.id}`, { ...invited, status: 'accepted' })).body as Task;
+    const selected = (await placer.put(`Task/${invited.id}`, selection(accepted, r.patient))).body as Task;
+    const started = await a.put(`Task/${invited.id}`, { ...selected, status: 'in-progress' });
+    expect(started.status).toBe(200);
+    return { r, task: started.body as Task };
+  }
+
+  function cancellationRequest(r: Request, task: Task): Task {
+    const crt = fixture<Task>('cancellation-request-task');
+    crt.focus = { reference: `Task/${task.id}` };
+    if (crt.owner?.identifier) crt.owner.identifier.value = r.serviceA;
+    return crt;
+  }
+
+  it('the fulfiller accepts the IG Cancellation Request Task: the running Task is cancelled and the placer reads both', async () => {
+    const { r, task } = await running();
+    const created = await placer.post('Task', cancellationRequest(r, task));
+    expect(created.status).toBe(201);
+    const crt = created.body as Task;
+    // Only the fulfiller decides.
+    expect((await placer.put(`Task/${crt.id}`, { ...crt, status: 'accepted' })).status).toBe(422);
+    expect(((await placer.get(`Task/${task.id}`)).body as Task).status).toBe('in-progress');
+    const accepted = await a.put(`Task/${crt.id}`, { ...((await a.get(`Task/${crt.id}`)).body as Task), status: 'accepted' });
+    expect(accepted.status).toBe(200);
+    const stopped = (await placer.get(`Task/${task.id}`)).body as Task;
+    expect(stopped.status).toBe('cancelled');
+    expect(stopped.statusReason?.text).toContain('placer');
+    expect(((await placer.get(`Task/${crt.id}`)).body as Task).status).toBe('accepted');
+  });
+
+  it('the fulfiller may refuse it: the work goes on', async () => {
+    const { r, task } = await running();
+    const crt = (await placer.post('Task', cancellationRequest(r, task))).body as Task;
+    const refusal = await a.put(`Task/${crt.id}`, { ...((await a.get(`Task/${crt.id}`)).body as Task), status: 'rejected', statusReason: { text: 'already on the way' } });
+    expect(refusal.status).toBe(200);
+    expect(((await placer.get(`Task/${task.id}`)).body as Task).status).toBe('in-progress');
+  });
+
+  it('refuses a Cancellation Request Task whose focus is a ServiceRequest, or a Task of another placer or owner', async () => {
+    const { r, task } = await running();
+    const onRequest = { ...cancellationRequest(r, task), focus: { reference: r.serviceRequest } };
+    expect(expectOutcome(await placer.post('Task', onRequest), 422).issue?.[0]?.expression).toEqual(['Task.focus']);
+    const other = cancellationRequest(r, task);
+    if (other.owner?.identifier) other.owner.identifier.value = r.serviceB;
+    expect(expectOutcome(await placer.post('Task', other), 422).issue?.[0]?.expression).toEqual(['Task.focus']);
+  });
+
+  it('the placer accepts the IG Authorization Cancellation Request Task of its fulfiller: its Task is cancelled', async () => {
+    const { r, task } = await running();
+    const acrt = fixture<Task>('authorization-cancellation-request-task');
+    acrt.focus = { reference: r.serviceRequest };
+    const created = await a.post('Task', acrt);
+    expect(created.status).toBe(201);
+    const proposal = created.body as Task;
+    expect((await a.put(`Task/${proposal.id}`, { ...proposal, status: 'accepted' })).status).toBe(422);
+    const accepted = await placer.put(`Task/${proposal.id}`, { ...((await placer.get(`Task/${proposal.id}`)).body as Task), status: 'accepted' });
+    expect(accepted.status).toBe(200);
+    expect(((await a.get(`Task/${task.id}`)).body as Task).status).toBe('cancelled');
+    // Another organisation with no Task on that request cannot ask.
+    expect((await b.post('Task', { ...acrt, requester: { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: DEMO_CLIENTS[CANDIDATE_B] } } })).status).toBe(422);
+  });
+});
