@@ -219,7 +219,7 @@ describe('Twiin TA Workflow: cancellation requests', () => {
     const onRequest = { ...cancellationRequest(r, task), focus: { reference: r.serviceRequest } };
     expect(expectOutcome(await placer.post('Task', onRequest), 422).issue?.[0]?.expression).toEqual(['Task.focus']);
     const other = cancellationRequest(r, task);
-    if (other.owner?.identifier) other.owner.identifier.value = r.serviceB;
+    other.owner = { type: 'HealthcareService', identifier: { system: 'https://fulfiller-b.example.org/healthcareservice', value: r.serviceB } };
     expect(expectOutcome(await placer.post('Task', other), 422).issue?.[0]?.expression).toEqual(['Task.focus']);
   });
 
