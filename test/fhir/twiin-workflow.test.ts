@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { HealthcareService, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { startTestGateway, DEMO_CLIENTS, type DemoClient, type TestGateway } from '../support/gateway.ts';
 import { expectOutcome, fhirClient, type Fhir } from './helpers.ts';
+import { receiversForFile, subscribe, type Receiver } from '../support/receiver.ts';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'twiin');
 const TA = 'https://fhir.twiin.nl/ig/workflow/CodeSystem/ta-workflow';
@@ -30,7 +31,7 @@ let a: Fhir;
 let b: Fhir;
 
 beforeAll(async () => {
-  tg = await startTestGateway();
+  tg = await startTestGateway({ ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
   [placer, a, b] = await Promise.all([fhirClient(tg, PLACER), fhirClient(tg, CANDIDATE_A), fhirClient(tg, CANDIDATE_B)]);
 });
 afterAll(async () => {
@@ -236,5 +237,42 @@ describe('Twiin TA Workflow: cancellation requests', () => {
     expect(((await a.get(`Task/${task.id}`)).body as Task).status).toBe('cancelled');
     // Another organisation with no Task on that request cannot ask.
     expect((await b.post('Task', { ...acrt, requester: { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: DEMO_CLIENTS[CANDIDATE_B] } } })).status).toBe(422);
+  });
+});
+
+describe('Twiin Workflow Subscription: per HealthcareService, owner:identifier, id-only', () => {
+  const receiver = receiversForFile();
+  /** The ids of the Tasks an id-only notification names (the receiver pulls them with its own token). */
+  const taskIdsHeard = (r: Receiver): string[] =>
+    r.events().flatMap((e) => ((JSON.parse(e.body) as { entry?: { fullUrl?: string }[] }).entry ?? []).map((x) => x.fullUrl ?? '')).filter((u) => u.includes('/Task/')).map((u) => u.slice(u.lastIndexOf('/') + 1));
+
+  it('each candidate hears its own invitation and the not-selected one its cancellation, ids only, and pulls the Task', async () => {
+    const r = await setUp();
+    const [hearA, hearB] = [await receiver(), await receiver()];
+    // The IG's filter form (twiin-wsub-1), bare, as the example Subscription sends it.
+    await subscribe(tg, CANDIDATE_A, hearA, `owner:identifier=https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`, 'id-only', { heartbeat: 3600 });
+    await subscribe(tg, CANDIDATE_B, hearB, `owner:identifier=https://fulfiller-b.example.org/healthcareservice|${r.serviceB}`, 'id-only', { heartbeat: 3600 });
+    const taskA = await invite(r, 'A');
+    const taskB = await invite(r, 'B');
+    await hearA.waitFor(() => taskIdsHeard(hearA).includes(taskA.id ?? ''), 'A hears its invitation');
+    await hearB.waitFor(() => taskIdsHeard(hearB).includes(taskB.id ?? ''), 'B hears its invitation');
+    expect(taskIdsHeard(hearA)).not.toContain(taskB.id);
+    // id-only: no resource in the notification.
+    expect(hearA.events().every((e) => !(JSON.parse(e.body) as { entry?: { resource?: { resourceType?: string } }[] }).entry?.some((x) => x.resource?.resourceType === 'Task'))).toBe(true);
+    const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
+    await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' });
+    const before = hearB.events().length;
+    expect((await placer.put(`Task/${taskA.id}`, selection(acceptedA, r.patient))).status).toBe(200);
+    await hearB.waitFor(() => hearB.events().length > before, 'B hears it was not selected');
+    const pulled = (await b.get(`Task/${taskB.id}`)).body as Task;
+    expect(pulled.statusReason?.coding?.[0]?.code).toBe('not-selected');
+  });
+
+  it('refuses a filter naming no HealthcareService of the directory, or one of another form', async () => {
+    for (const filter of ['owner:identifier=https://nobody.example.org/healthcareservice|none', 'owner:identifier=|x']) {
+      const res = await a.post('Subscription', { resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'http://gateway.test/fhir/SubscriptionTopic/handover', _criteria: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria', valueString: filter }] }, channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/hook', payload: 'application/fhir+json' } });
+      expect([filter, res.status]).toEqual([filter, 422]);
+      expect(JSON.stringify(res.body)).toContain('Subscription.criteria.extension');
+    }
   });
 });
