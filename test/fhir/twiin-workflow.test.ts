@@ -276,3 +276,35 @@ describe('Twiin Workflow Subscription: per HealthcareService, owner:identifier, 
     }
   });
 });
+
+describe("the IG's test/invalid cases are refused naming the rule", () => {
+  const invalid = (name: string): Task => {
+    const resource = JSON.parse(readFileSync(join(FIXTURES, 'invalid', `${name}.json`), 'utf8').split('"12345678"').join(`"${DEMO_CLIENTS[PLACER]}"`).split('"87654321"').join(`"${DEMO_CLIENTS[CANDIDATE_A]}"`)) as Task;
+    delete resource.id;
+    // The IG's own profile is not one this server holds: every Task is held to handover-task, which carries these rules.
+    delete resource.meta;
+    return resource;
+  };
+
+  it.each(['twiin-ct-1', 'twiin-ct-2', 'twiin-ct-3', 'twiin-ct-4', 'twiin-crt-1'])('%s', async (key) => {
+    const r = await setUp();
+    const task = invalid(key);
+    task.focus = { reference: task.focus?.reference?.startsWith('Task/') ? `Task/${(await invite(r, 'A')).id}` : r.serviceRequest };
+    if (task.for) task.for = { reference: r.patient };
+    if (task.owner?.identifier) task.owner.identifier.value = r.serviceA;
+    const validated = await placer.post('Task/$validate', task);
+    expect(JSON.stringify(validated.body)).toContain(`(${key})`);
+    const created = await placer.post('Task', task);
+    expect(created.status).toBeGreaterThanOrEqual(400);
+    expect(created.status).toBeLessThan(500);
+  });
+
+  it('twiin-wsub-1: a filter not of the form owner:identifier=<system>|<value> is refused', async () => {
+    const sub = invalid('twiin-wsub-1') as unknown as Record<string, unknown>;
+    sub.criteria = 'http://gateway.test/fhir/SubscriptionTopic/handover';
+    const res = await a.post('Subscription', sub);
+    const oo = expectOutcome(res, 422);
+    expect(oo.issue?.[0]?.expression).toEqual(['Subscription.criteria.extension']);
+    expect(oo.issue?.[0]?.diagnostics).toContain('owner=');
+  });
+});
