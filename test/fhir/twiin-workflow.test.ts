@@ -143,6 +143,18 @@ describe('Twiin TA Workflow: the placer selects', () => {
     expect(expectOutcome(await placer.put(`Task/${taskA.id}`, { ...taskA, code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] }, for: { reference: r.patient } }), 422).issue?.[0]?.expression).toEqual(['Task.code']);
   });
 
+  it('holds the same rules in a transaction Bundle: the selection applies, a second selection is refused', async () => {
+    const r = await setUp();
+    const taskA = await invite(r, 'A');
+    const taskB = await invite(r, 'B');
+    const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
+    const acceptedB = (await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' })).body as Task;
+    const bundle = (t: Task): unknown => ({ resourceType: 'Bundle', type: 'transaction', entry: [{ resource: selection(t, r.patient), request: { method: 'PUT', url: `Task/${t.id}` } }] });
+    expect((await placer.post('', bundle(acceptedA))).status).toBe(200);
+    expect(((await b.get(`Task/${taskB.id}`)).body as Task).status).toBe('cancelled');
+    expect((await placer.post('', bundle(acceptedB))).status).toBe(422);
+  });
+
   it('races: 100 rounds of two selections at once (or a selection against a refusal): one selected, never a refused one', async () => {
     for (let round = 0; round < 100; round++) {
       const r = await setUp();
