@@ -187,7 +187,7 @@ export async function resolveFilterParties(q: Queryable, filters: Filters): Prom
       }
       if (value.includes('|')) {
         const service = await q.query(`SELECT 1 FROM resources WHERE resource_type = 'HealthcareService' AND NOT deleted AND tokens && $1::text[] LIMIT 1`, [[`identifier=${value}`]]);
-        if (service.rows.length === 0) throw invalid(`The filter ${param}:identifier=${value} can never match: no HealthcareService of the directory has that identifier`, FILTER);
+        if (service.rows.length === 0) throw invalid(`The filter ${param}:identifier=${value} can never match: no HealthcareService of the directory has that identifier (organisations are named by URA, ${URA_SYSTEM}|<URA>)`, FILTER);
         out.add(value);
         continue;
       }
