@@ -36,7 +36,7 @@ import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
 import { registerValidateRoutes } from './fhir/validate-routes.ts';
-import { ownerServiceHooks } from './handover/owner-service.ts';
+import { ownerServiceHooks, serviceDirectoryHooks } from './handover/owner-service.ts';
 import { loadOperationDefinitions, registerConformanceRoutes, servedSearchParameters } from './fhir/conformance-routes.ts';
 import { MessageReceiver } from './messaging/receive.ts';
 import { MessageRenderer } from './messaging/render.ts';
@@ -45,6 +45,7 @@ import { loadMessageRules } from './messaging/rules.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
 import { workflowHooks } from './handover/workflow.ts';
+import { cancellationHooks } from './handover/cancellation.ts';
 import { referenceHooks } from './fhir/references/hooks.ts';
 import { loadNativeMapper } from './native/mapping/index.ts';
 import { loadNativeValidators } from './native/validation.ts';
@@ -137,9 +138,9 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL resolves to.
   // Then a Task's owner named as a HealthcareService becomes its Organization, before anything checks it.
   const references = referenceHooks({ baseUrl: `${config.publicUrl}/fhir`, orgs: organizations });
-  const hooks: WriteHooks[] = [references, ownerServiceHooks(), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
+  const hooks: WriteHooks[] = [references, ownerServiceHooks(), serviceDirectoryHooks(organizations), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
-  hooks.push(workflowHooks(() => repoDeps, organizations), partyPropagation());
+  hooks.push(workflowHooks(() => repoDeps, organizations), cancellationHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const metrics = new Metrics();
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics, organizations });

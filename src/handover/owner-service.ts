@@ -1,19 +1,55 @@
-import type { HealthcareService, Reference, Task } from '@medplum/fhirtypes';
-import { HttpError, outcome } from '../fhir/outcomes.ts';
+import type { HealthcareService, Identifier, Reference, Task } from '@medplum/fhirtypes';
+import { forbidden, HttpError, outcome } from '../fhir/outcomes.ts';
 import type { WriteHooks } from '../fhir/repository.ts';
 import { ID_PATTERN } from '../fhir/resource-types.ts';
+import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
+import { type OrganizationDirectory } from '../access/organizations.ts';
+import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
+import { isGateway } from '../access/policy.ts';
 
 /** Where the HealthcareService a client named as owner is kept (profiles/owner-healthcareservice.json). */
-const OWNER_SERVICE_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice';
+export const OWNER_SERVICE_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice';
 
-const refused = (message: string): HttpError => new HttpError(422, outcome('business-rule', message, ['Task.owner']));
+/** An assigner named by KvK number: Twiin TA Workflow refuses such an identifier (twiin-aid-1). */
+const KVK_SYSTEM = 'http://kvk.nl';
+
+const refused = (message: string, expression = 'Task.owner'): HttpError => new HttpError(422, outcome('business-rule', message, [expression]));
+
+/** A Reference that names a HealthcareService by its identifier alone (Twiin: `owner.type` and the AssignedId). */
+function serviceIdentifier(owner: Reference): Identifier | undefined {
+  const identifier = owner.identifier;
+  if (owner.reference || !identifier?.value || !identifier.system || identifier.system === URA_SYSTEM) return undefined;
+  if (owner.type !== undefined && owner.type !== 'HealthcareService') return undefined;
+  return identifier;
+}
 
 /**
- * A Task whose owner is a HealthcareService (the Twiin TA Workflow IG names the receiving service) gets the
- * Organization that provides it as owner, before it is validated: the workflow, the parties and the
- * notifications are decided by organisations. The client's reference is kept in an extension on `owner`, so
- * nothing it sent is lost. Runs right after the reference hook, before every other write hook (rule review, profiles/README.md).
+ * The HealthcareService holding `identifier`, found through the search index (HealthcareService.identifier).
+ * One service only: two services of the directory with one identifier cannot say which organisation receives.
+ */
+async function serviceByIdentifier(tx: Tx, identifier: Identifier): Promise<string> {
+  const label = `${identifier.system}|${identifier.value}`;
+  if (identifier.assigner?.identifier?.system === KVK_SYSTEM) {
+    throw refused(`Task.owner.identifier ${label} has an assigner named by KvK number, which the Twiin TA Workflow does not allow (twiin-aid-1)`, 'Task.owner.identifier.assigner');
+  }
+  const found = await tx.query<{ id: string }>(
+    `SELECT id FROM resources WHERE resource_type = 'HealthcareService' AND NOT deleted AND tokens && $1::text[] ORDER BY id LIMIT 2`,
+    [[`identifier=${label}`]],
+  );
+  if (found.rows.length === 0) {
+    throw refused(`Task.owner.identifier ${label} names no HealthcareService of the directory: the receiving organisation publishes its HealthcareService (with this identifier and providedBy) first`, 'Task.owner.identifier');
+  }
+  if (found.rows.length > 1) throw refused(`Task.owner.identifier ${label} is held by more than one HealthcareService of the directory, so the receiver is not known`, 'Task.owner.identifier');
+  return `HealthcareService/${found.rows[0].id}`;
+}
+
+/**
+ * A Task whose owner is a HealthcareService (the Twiin TA Workflow IG names the receiving service, by reference
+ * or by its identifier alone) gets the Organization that provides it as owner, before it is validated: the
+ * workflow, the parties and the notifications are decided by organisations. The client's reference is kept in an
+ * extension on `owner`, so nothing it sent is lost. Runs right after the reference hook, before every other write
+ * hook (rule review, profiles/README.md).
  */
 export function ownerServiceHooks(): WriteHooks {
   return {
@@ -21,8 +57,10 @@ export function ownerServiceHooks(): WriteHooks {
       if (next.resourceType !== 'Task' || interaction === 'delete') return;
       const task = next as Task;
       const owner = task.owner;
-      const literal = owner?.reference;
-      if (!owner || !literal?.startsWith('HealthcareService/')) return;
+      if (!owner) return;
+      const byIdentifier = serviceIdentifier(owner);
+      const literal = byIdentifier ? await serviceByIdentifier(tx, byIdentifier) : owner.reference;
+      if (!literal?.startsWith('HealthcareService/')) return;
       const id = literal.slice('HealthcareService/'.length);
       if (!ID_PATTERN.test(id)) throw refused(`Task.owner ${literal} is not a reference to a HealthcareService`);
       const stored = await resourceStore.current(tx, 'HealthcareService', id);
@@ -31,9 +69,36 @@ export function ownerServiceHooks(): WriteHooks {
       if (!provider || !/^Organization\/[A-Za-z0-9\-.]{1,64}$/.test(provider)) {
         throw refused(`Task.owner ${literal} names no providedBy Organization, so the receiving organisation is not known: send owner = Reference(Organization) of the receiver`);
       }
-      const service: Reference = { reference: literal, ...(owner.identifier ? { identifier: owner.identifier } : {}), ...(owner.display ? { display: owner.display } : {}) };
+      const service: Reference = {
+        reference: literal,
+        ...(owner.type ? { type: owner.type } : {}),
+        ...(owner.identifier ? { identifier: owner.identifier } : {}),
+        ...(owner.display ? { display: owner.display } : {}),
+      };
       const kept = (owner.extension ?? []).filter((e) => e.url !== OWNER_SERVICE_EXTENSION);
       task.owner = { reference: provider, extension: [...kept, { url: OWNER_SERVICE_EXTENSION, valueReference: service }] };
+    },
+  };
+}
+
+/**
+ * A HealthcareService is a directory resource its organisation manages for itself, like its Organization
+ * (`checkOrganizationWrite`): its providedBy decides which organisation receives the Tasks addressed to it, so a
+ * client that could name another provider (or change another's service) could make itself or another party.
+ * A service naming no provider may be written by anyone and receives nothing (the owner hook refuses it).
+ */
+export function serviceDirectoryHooks(orgs: OrganizationDirectory): WriteHooks {
+  return {
+    beforeWrite: async (tx, ctx, { previous, next }) => {
+      if (next.resourceType !== 'HealthcareService' || isGateway(ctx)) return;
+      const providers = [previous && !previous.deleted ? (previous.content as HealthcareService).providedBy : undefined, (next as HealthcareService).providedBy];
+      for (const provider of providers) {
+        if (!provider) continue;
+        const ura = await orgs.uraOf(tx, provider);
+        if (ura !== ctx.organizationUra) {
+          throw forbidden(`An organisation may only create or change its own HealthcareServices (providedBy its Organization, URA ${ctx.organizationUra})`, ['HealthcareService.providedBy']);
+        }
+      }
     },
   };
 }

@@ -8,6 +8,7 @@ import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organiz
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { groupToken } from '../access/parties.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
+import { invitationProblem, isInvitation, isSelection, NOT_SELECTED_REASON, SELECTED_TOKEN } from './selection.ts';
 
 const NOT_SELECTED = 'not selected';
 
@@ -17,14 +18,27 @@ function refused(message: string, expression: string): HttpError {
 }
 
 /**
- * The advisory lock of a group of candidates: its requester and its identifier. A group belongs to the
- * organisation that opened it, so another requester's Task with the same value never shares its lock. The
- * requester is named by its reference here (the hook sees the resource only); every Task of a group has
- * the same one in practice, and two Organizations of one URA at worst serialise less (the row locks still do).
+ * The advisory lock of a group of candidates: its identifier. The lock is taken before the reference hook runs,
+ * so the requester is not yet known the same way by every writer (a Twiin placer names it by URA identifier, a
+ * candidate sends back `Organization/<id>`): keying by requester would let a selection and a refusal in one
+ * group run side by side. Another requester's group with the same value at worst waits a little longer.
  */
 function groupLockKey(task: Task): string | undefined {
   const token = groupToken(task);
-  return token ? `task-group:${task.requester?.reference ?? ''}|${token}` : undefined;
+  return token ? `task-group:${token}` : undefined;
+}
+
+/** The other open candidates of `task`'s group, its requester's only. */
+async function siblingIds(tx: Tx, task: Task, id: string, extraToken?: string): Promise<string[]> {
+  const rows = await tx.query<{ id: string }>(
+    `SELECT t.id FROM resources t
+      WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2
+        AND ${REQUESTER_URA} = ${uraOfReferenceSql('$3::text')}
+        ${extraToken ? 'AND t.tokens && $4::text[]' : ''}
+      ORDER BY t.id`,
+    [[groupToken(task)], id, task.requester?.reference ?? '', ...(extraToken ? [[extraToken]] : [])],
+  );
+  return rows.rows.map((r) => r.id);
 }
 
 /** A gateway NamingSystem of one organisation's numbering: the base, a kind, and the organisation's URA last. */
@@ -72,6 +86,17 @@ async function checkGroupOwnership(tx: Tx, ctx: RequestContext, task: Task, id: 
  */
 export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDirectory): WriteHooks {
   const isSystem = (ctx: RequestContext): boolean => ctx.roles.includes('system');
+
+  /** The placer selected `task`: every other open candidate of the group is cancelled "not selected", in this transaction. */
+  async function cancelNotSelected(tx: Tx, ctx: RequestContext, task: Task, id: string): Promise<void> {
+    const repo = new Repository(deps(), systemContext(ctx.requestId), tx);
+    for (const sibling of await siblingIds(tx, task, id)) {
+      const t = (await resourceStore.current(tx, 'Task', sibling, true))?.content as Task | undefined;
+      if (!t || !OPEN_STATUSES.includes(t.status as TaskStatus)) continue;
+      await repo.update({ ...t, status: 'cancelled', statusReason: NOT_SELECTED_REASON, lastModified: new Date().toISOString() } as Task);
+    }
+  }
+
   return {
     lockKeys: (resource: Resource) => {
       if (resource.resourceType !== 'Task') return [];
@@ -116,6 +141,16 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
           throw refused(`The owner of a handover cannot change once it is ${previous.status}`, 'Task.owner');
         }
       }
+      // Twiin TA Workflow: the placer's selection among invited candidates (src/handover/selection.ts).
+      const problem = invitationProblem(previous, next, role);
+      if (problem) throw refused(problem.message, problem.expression);
+      if (isSelection(previous, next) && next.id && groupToken(next)) {
+        const taken = await siblingIds(tx, next, next.id, SELECTED_TOKEN);
+        for (const id of taken) {
+          const other = (await resourceStore.current(tx, 'Task', id, true))?.content as Task | undefined;
+          if (other && OPEN_STATUSES.includes(other.status as TaskStatus)) throw refused('Another candidate of this group is already selected: a group has one selected candidate', 'Task.businessStatus');
+        }
+      }
       const from = previous.status as TaskStatus;
       const to = next.status as TaskStatus;
       if (from === to) {
@@ -130,7 +165,13 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       if (event.stored.resourceType !== 'Task') return;
       const task = event.stored.content as Task;
       const before = event.previous?.content as Task | undefined;
-      if (task.status !== 'accepted' || before?.status === 'accepted' || !task.groupIdentifier?.value) return;
+      if (!task.groupIdentifier?.value) return;
+      if (before && isSelection(before, task)) {
+        await cancelNotSelected(tx, ctx, task, event.stored.id);
+        return;
+      }
+      // An invitation accepted is a candidate's answer, not the choice: the placer selects (TA Workflow).
+      if (task.status !== 'accepted' || before?.status === 'accepted' || isInvitation(task)) return;
       // First accept wins: every other open candidate of the group is cancelled in this same transaction. The
       // group is its requester's: a Task of another requester carrying the same value is not a sibling.
       const siblings = await tx.query<{ id: string }>(

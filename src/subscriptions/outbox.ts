@@ -8,6 +8,7 @@ import { firesOn } from './topic.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
 
 const PATIENT_REFERENCE = referencePatternOf('Patient');
+import { OWNER_SERVICE_EXTENSION } from '../handover/owner-service.ts';
 
 export const OUTBOX_CHANNEL = 'subscription_events';
 
@@ -21,14 +22,19 @@ interface Candidate {
 interface Party {
   reference?: string;
   ura?: string;
+  /** `system|value` of the HealthcareService the client named (Twiin), kept on the reference by src/handover/owner-service.ts. */
+  service?: string;
 }
 
 async function partyOf(tx: Tx, ref: Reference | undefined, orgs: OrganizationDirectory): Promise<Party> {
-  return { reference: ref?.reference, ura: await orgs.uraOf(tx, ref) };
+  const named = ref?.extension?.find((e) => e.url === OWNER_SERVICE_EXTENSION)?.valueReference?.identifier;
+  const service = named?.system && named.value ? `${named.system}|${named.value}` : undefined;
+  return { reference: ref?.reference, ura: await orgs.uraOf(tx, ref), ...(service ? { service } : {}) };
 }
 
 function matchesParty(party: Party, value: string): boolean {
   if (value === party.reference) return true;
+  if (party.service !== undefined && value === party.service) return true;
   const ura = value.startsWith(`${URA_SYSTEM}|`) ? value.slice(URA_SYSTEM.length + 1) : value;
   return party.ura !== undefined && ura === party.ura;
 }

@@ -76,7 +76,9 @@ function party(param: string, identifier: boolean, value: string, fhirBaseUrl: s
   if (identifier) {
     if (!value.includes('|')) return `${URA_SYSTEM}|${value}`;
     if (value.startsWith(`${URA_SYSTEM}|`) && value.length > URA_SYSTEM.length + 1) return value;
-    throw invalid(`The filter ${param}:identifier=${value} can never match: the gateway knows organisations by URA (${URA_SYSTEM}|<URA>)`, FILTER);
+    // Twiin TA Workflow: a HealthcareService by its identifier (owner:identifier=<system>|<value>), checked against the directory later.
+    if (param === 'owner' && /^[^|\s]+\|[^|\s]+$/.test(value)) return value;
+    throw invalid(`The filter ${param}:identifier=${value} can never match: the gateway knows organisations by URA (${URA_SYSTEM}|<URA>) and owners' HealthcareServices by <system>|<value>`, FILTER);
   }
   if (value.includes('|')) {
     if (value.startsWith(`${URA_SYSTEM}|`) && value.length > URA_SYSTEM.length + 1) return value;
@@ -98,7 +100,8 @@ function party(param: string, identifier: boolean, value: string, fhirBaseUrl: s
 export function parseFilterCriteria(criteria: string[], fhirBaseUrl: string): Filters {
   const filters: Filters = [];
   for (const c of criteria) {
-    const m = /^Task\?(.*)$/.exec(c.trim());
+    // The Backport IG's `Task?owner=…`, or Twiin TA Workflow's bare `owner:identifier=<system>|<value>` (twiin-wsub-1).
+    const m = /^Task\?(.*)$/.exec(c.trim()) ?? /^((?:owner|requester|status|priority|group-identifier)(?::identifier)?=.*)$/.exec(c.trim());
     if (!m) throw invalid(`A filter of the handover topic reads like Task?owner=Organization/123, got '${c}'`, FILTER);
     const query = parseQuery(`?${m[1]}`);
     for (const [raw, values] of Object.entries(query)) {
@@ -182,6 +185,12 @@ export async function resolveFilterParties(q: Queryable, filters: Filters): Prom
     for (const value of values) {
       if (value.startsWith(`${URA_SYSTEM}|`)) {
         if (!(await organizationWithUra(q, value.slice(URA_SYSTEM.length + 1)))) throw invalid(`The filter ${param}=${value} can never match: no organisation has URA ${value.slice(URA_SYSTEM.length + 1)}`, FILTER);
+        out.add(value);
+        continue;
+      }
+      if (value.includes('|')) {
+        const service = await q.query(`SELECT 1 FROM resources WHERE resource_type = 'HealthcareService' AND NOT deleted AND tokens && $1::text[] LIMIT 1`, [[`identifier=${value}`]]);
+        if (service.rows.length === 0) throw invalid(`The filter ${param}:identifier=${value} can never match: no HealthcareService of the directory has that identifier (organisations are named by URA, ${URA_SYSTEM}|<URA>)`, FILTER);
         out.add(value);
         continue;
       }

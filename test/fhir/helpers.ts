@@ -101,7 +101,8 @@ export function exampleOf(type: string, h: Handover, marker: string): Resource {
     case 'PractitionerRole':
       return { resourceType: 'PractitionerRole', identifier, active: true, organization: { reference: h.owner } };
     case 'HealthcareService':
-      return { resourceType: 'HealthcareService', identifier, active: true, name: 'Spoedzorg', providedBy: { reference: h.owner } };
+      // An organisation publishes only its own services (issue 18): the writer, the requester, provides it.
+      return { resourceType: 'HealthcareService', identifier, active: true, name: 'Spoedzorg', providedBy: { reference: h.requester } };
     case 'Location':
       return { resourceType: 'Location', identifier, status: 'active', name: 'Standplaats Zwolle', managingOrganization: { reference: h.owner } };
     case 'Encounter':

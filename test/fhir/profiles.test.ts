@@ -133,7 +133,8 @@ describe('Task.owner as a HealthcareService (Twiin)', () => {
   it('becomes the Organization that provides the service; the service is kept on owner, and the receiver is party', async () => {
     const requester = await tg.organizationRef('hap-vechtdal');
     const owner = await tg.organizationRef('rav-noordoost');
-    const service = await fhir.create<HealthcareService>({ resourceType: 'HealthcareService', name: 'Ambulancezorg Noordoost', providedBy: { reference: owner } });
+    // A HealthcareService is managed by its own organisation (as its Organization is): the RAV publishes it.
+    const service = await (await fhirClient(tg, 'rav-noordoost')).create<HealthcareService>({ resourceType: 'HealthcareService', name: 'Ambulancezorg Noordoost', providedBy: { reference: owner } });
     const patient = `Patient/${(await fhir.create(buildPatient())).id}`;
     const focus = `ServiceRequest/${(await fhir.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
     const task = buildTask({ focus, patient, requester, owner });

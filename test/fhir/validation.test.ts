@@ -102,12 +102,14 @@ describe('handover Task constraints', () => {
   test.each([
     ['status missing', (t: any) => delete t.status, 'Task.status', undefined],
     ['status not a task status', (t: any) => (t.status = 'bogus'), 'Task.status', 'value'],
-    ['intent not order', (t: any) => (t.intent = 'plan'), 'Task.intent', 'value'],
+    // intent, code and for are rules over several elements since Twiin's Tasks (issue 18): invariants on Task.
+    ['intent not order', (t: any) => (t.intent = 'plan'), 'Task', 'invariant'],
     ['code missing', (t: any) => delete t.code, 'Task.code', 'required'],
-    ['code not fulfill', (t: any) => (t.code = { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'abort' }] }), 'Task.code', 'value'],
+    ['code not fulfill, request-fulfillment or abort', (t: any) => (t.code = { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'approve' }] }), 'Task', 'invariant'],
+    ['code abort with focus a ServiceRequest', (t: any) => (t.code = { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'abort' }] }), 'Task', 'invariant'],
     ['focus missing', (t: any) => delete t.focus, 'Task.focus', 'required'],
     ['focus not a ServiceRequest', (t: any) => (t.focus = { reference: 'Observation/o1' }), 'Task.focus', 'invalid'],
-    ['for missing', (t: any) => delete t.for, 'Task.for', 'required'],
+    ['for missing', (t: any) => delete t.for, 'Task', 'invariant'],
     ['for not a Patient', (t: any) => (t.for = { reference: 'Group/g1' }), 'Task.for', 'invalid'],
     ['requester missing', (t: any) => delete t.requester, 'Task.requester', 'required'],
     ['requester not an Organization', (t: any) => (t.requester = { reference: 'Practitioner/x' }), 'Task.requester', 'invalid'],

@@ -24,7 +24,7 @@ import { findReferences, type FoundReference } from './walk.ts';
  */
 
 /** The elements whose Reference by URA names an Organization (Task, ServiceRequest, Encounter, and any other resource). */
-const ORGANIZATION_ELEMENTS = new Set(['requester', 'owner', 'performer', 'serviceProvider']);
+const ORGANIZATION_ELEMENTS = new Set(['requester', 'owner', 'performer', 'serviceProvider', 'providedBy']);
 /** Resources whose every literal reference must resolve: the handover's own, and the PractitionerRole that ties a practitioner to one. */
 const CHECKED_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'PractitionerRole']);
 /** Provenance is the gateway's own (clients get 405): only its targets are checked, for existence. */
