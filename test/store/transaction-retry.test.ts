@@ -127,7 +127,9 @@ onPostgres('a real deadlock with another transaction is retried and both get thr
     await other.query('UPDATE retry_locks SET n = n + 10 WHERE id = 1');
     await other.query('COMMIT');
     await writing;
-    expect(attempts).toBe(2);
+    // At least one retry. On a loaded machine the retry can start before the other transaction, woken by the
+    // abort, has taken row 1: then the two deadlock once more and the retry is retried (seen in CI: 3 attempts).
+    expect(attempts).toBeGreaterThanOrEqual(2);
     expect(await stored(value)).toBe(1);
     const rows = (await testDb.db.query<{ id: number; n: number }>('SELECT id, n FROM retry_locks ORDER BY id')).rows;
     expect(rows).toEqual([
