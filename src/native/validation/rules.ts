@@ -7,7 +7,7 @@
 // Everything is compiled and cross-checked at load so that a mistake in a rules file stops the gateway from
 // starting instead of surfacing, or silently never firing, at request time.
 import fhirpath from 'fhirpath';
-import { evaluatorWithFastPath } from '../../fhir/fast-fhirpath.ts';
+import { evaluatorWithFastPath } from '../../fhirpath/fast-path.ts';
 import type { NativeIssue } from '../types.ts';
 import { CHECKS, type CheckArg, type CheckDefinition, type FieldRef } from './checks.ts';
 import { parseFieldPath } from './json-path.ts';
