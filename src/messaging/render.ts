@@ -5,7 +5,7 @@ import type { Bundle, BundleEntry, Composition, CompositionSection, Encounter, M
 import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Queryable } from '../store/database.ts';
-import type { StoredMap } from './receive.ts';
+import type { StoredMap } from './receive-store.ts';
 import type { MessageRules } from './rules.ts';
 
 const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;

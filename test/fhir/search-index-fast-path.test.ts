@@ -1,4 +1,4 @@
-// The search index is extracted by the fast FHIRPath subset (src/fhir/fast-fhirpath.ts) where it covers a
+// The search index is extracted by the fast FHIRPath subset (src/fhirpath/fast-path.ts) where it covers a
 // parameter's expression: what it finds must be exactly what fhirpath.js finds, or searches would miss
 // resources (or find wrong ones) without any error.
 import { join } from 'node:path';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4/index.js';
-import { compileFastPath, FALLBACK } from '../fast-fhirpath.ts';
+import { compileFastPath, FALLBACK } from '../../fhirpath/fast-path.ts';
 import { baseDefinitions, type BaseDefinitions } from '../validation/definitions.ts';
 
 type SearchParamType = 'token' | 'reference' | 'string' | 'date';

@@ -1,6 +1,6 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
-import { evaluatorWithFastPath } from '../fast-fhirpath.ts';
+import { evaluatorWithFastPath } from '../../fhirpath/fast-path.ts';
 import type { CompiledInvariant } from './compiled.ts';
 
 /** The two FHIRPath evaluators disagree (tests only): not an invariant that fails, a fault to report. */

@@ -3,7 +3,7 @@
 // mapping file fails at start-up with its file and entry named, never halfway through a record.
 import fhirpath from 'fhirpath';
 import type { Model } from 'fhirpath';
-import { evaluatorWithFastPath } from '../../fhir/fast-fhirpath.ts';
+import { evaluatorWithFastPath } from '../../fhirpath/fast-path.ts';
 import type { Scope } from './scopes.ts';
 import { ANY } from './scopes.ts';
 import type { Transform } from './transforms/index.ts';
