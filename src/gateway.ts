@@ -44,6 +44,7 @@ import { registerMessagingRoutes } from './messaging/routes.ts';
 import { loadMessageRules } from './messaging/rules.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
+import { loadIngestTexts } from './handover/ingest-texts.ts';
 import { workflowHooks } from './handover/workflow.ts';
 import { cancellationHooks } from './handover/cancellation.ts';
 import { referenceHooks } from './fhir/references/hooks.ts';
@@ -225,7 +226,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     units: units.boardSource(config.mapTileUrl),
     mapTileUrl: config.mapTileUrl,
   });
-  const ingest = new NativeIngest(fhirBaseUrl, organizations);
+  const ingest = new NativeIngest(fhirBaseUrl, organizations, loadIngestTexts(join(ROOT_DIR, 'mappings')));
   // A unit's position fix is one statement: it does not queue behind handovers, or the map would lag them (issue 20).
   const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites, (req) => req.originalUrl.startsWith('/native/eenheid')) : undefined;
   if (writeLimit) {

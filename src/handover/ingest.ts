@@ -1,52 +1,35 @@
-import { createHash } from 'node:crypto';
-import type { Bundle, BundleEntry, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { etag, fullUrl } from '../fhir/bundles.ts';
-import { businessRule, conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
-import type { Repository, WriteResult } from '../fhir/repository.ts';
+import { businessRule, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
+import type { Repository } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
-import { OrganizationDirectory } from '../access/organizations.ts';
+import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
 import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
-import { BIG_SYSTEM, BSN_SYSTEM, nativeRecordSystem } from '../fhir/identifier-systems.ts';
-import { canonicalJson } from '../json/canonical-json.ts';
-
-
-export interface IngestResult {
-  status: 200 | 201;
-  location?: string;
-  bundle: Bundle;
-  /** Why nothing changed, when nothing did (re-send, superseded). */
-  note?: string;
-}
-
-interface Written {
-  result: WriteResult;
-  status: number;
-}
-
-/** Canonical JSON (sorted keys) so that a re-send with keys in another order is still the same record. */
-function contentHash(record: NativeRecord): string {
-  return createHash('sha256').update(canonicalJson(record) ?? '').digest('hex');
-}
-
-function ref(v: StoredVersion): Reference<Organization> {
-  return { reference: `${v.resourceType}/${v.id}` };
-}
+import { BSN_SYSTEM } from '../fhir/identifier-systems.ts';
+import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
+import { writeProvenance, type Written } from './ingest-provenance.ts';
+import type { IngestTexts } from './ingest-texts.ts';
 
 /**
  * Stores what one native record says, all of it in one transaction: the ledger entry (idempotent
- * re-sends, sequence numbers), the FHIR resources, the handover transitions and their Provenance.
+ * re-sends, sequence numbers; ./ledger.ts), the FHIR resources, the handover transitions and their Provenance.
  */
 export class NativeIngest {
   private readonly baseUrl: string;
   private readonly orgs: OrganizationDirectory;
+  private readonly texts: Record<NativeFormat, IngestTexts>;
 
-  /** `orgs`: the gateway's one Organization ↔ URA directory (src/access/organizations.ts), invalidated on every change. */
-  constructor(baseUrl: string, orgs = new OrganizationDirectory()) {
+  /**
+   * `orgs`: the gateway's one Organization ↔ URA directory (src/access/organizations.ts), invalidated on every change.
+   * `texts`: each format's paths and reasons (mappings/<format>/ingest.json, ./ingest-texts.ts).
+   */
+  constructor(baseUrl: string, orgs: OrganizationDirectory, texts: Record<NativeFormat, IngestTexts>) {
     this.baseUrl = baseUrl;
     this.orgs = orgs;
+    this.texts = texts;
   }
 
   async ingest(repo: Repository, format: NativeFormat, record: NativeRecord, mapped: MappedRecord): Promise<IngestResult> {
@@ -57,43 +40,14 @@ export class NativeIngest {
     const hash = contentHash(record);
     return repo.transaction(async (txRepo) => {
       const tx = txRepo.txHandle();
-      // One statement creates the head row or locks the existing one, and answers with the latest sequence.
-      const head = await tx.query<{ last_sequence: number }>(
-        `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3)
-         ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence
-         RETURNING last_sequence`,
-        [mapped.senderUra, format, mapped.recordId],
-      );
-      const lastSequence = head.rows[0]?.last_sequence ?? 0;
-      const earlier = await tx.query<{ content_hash: string; location: string | null; response: Bundle }>(
-        `SELECT content_hash, location, response FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 AND sequence = $4`,
-        [mapped.senderUra, format, mapped.recordId, mapped.sequence],
-      );
-      const previous = earlier.rows[0];
-      if (previous) {
-        if (previous.content_hash !== hash) {
-          throw conflict(`Sequence number ${mapped.sequence} of this record was already received with different content; send changes with a higher sequence number`, [format === 'vvt' ? '$.mutatie_nr' : '$.volgnummer']);
-        }
-        return { status: 200, location: previous.location ?? undefined, bundle: previous.response, note: 'Identical re-send: nothing changed' };
-      }
-      if (mapped.sequence < lastSequence) {
-        const latest = await tx.query<{ location: string | null }>(
-          `SELECT location FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 ORDER BY sequence DESC LIMIT 1`,
-          [mapped.senderUra, format, mapped.recordId],
-        );
-        return {
-          status: 200,
-          location: latest.rows[0]?.location ?? undefined,
-          bundle: { resourceType: 'Bundle', type: 'transaction-response', entry: [] },
-          note: `Superseded: sequence number ${mapped.sequence} is older than ${lastSequence}, which the gateway already holds; nothing changed`,
-        };
-      }
+      const ledger = await openLedger(tx, format, mapped, hash, this.texts[format].paths.sequence);
+      if ('done' in ledger) return ledger.done;
 
       const written: Written[] = [];
-      const first = lastSequence === 0;
+      const first = ledger.lastSequence === 0;
       const { location, created } =
         mapped.kind === 'answer' ? await this.applyAnswer(txRepo, mapped, written) : await this.applyRequest(txRepo, mapped, written);
-      await this.writeProvenance(txRepo, format, mapped, written);
+      await writeProvenance(txRepo, this.orgs, format, mapped, written);
 
       const bundle: Bundle = {
         resourceType: 'Bundle',
@@ -109,14 +63,7 @@ export class NativeIngest {
         })),
       };
       const status: 200 | 201 = first && created ? 201 : 200;
-      await tx.query(
-        `WITH head AS (
-           UPDATE native_record_heads SET last_sequence = $4 WHERE sender_ura = $1 AND format = $2 AND record_id = $3
-         )
-         INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, status, location ?? null, bundle],
-      );
+      await recordInLedger(tx, format, mapped, hash, { status, location, bundle });
       return { status, location, bundle };
     });
   }
@@ -217,7 +164,7 @@ export class NativeIngest {
     for (const task of open) {
       const t = task.content as Task;
       if (receiverRef && t.owner?.reference === receiverRef) continue;
-      await this.cancelTask(repo, task, mapped.cancelled?.reason ?? (receiverRef ? 'Opnieuw geadresseerd aan een andere ontvanger' : 'Overdracht ingetrokken door de aanvrager'), written);
+      await this.cancelTask(repo, task, mapped.cancelled?.reason ?? (receiverRef ? this.texts[mapped.format].reasons.readdressed : this.texts[mapped.format].reasons.withdrawn), written);
     }
 
     let taskStored: StoredVersion | undefined;
@@ -289,14 +236,14 @@ export class NativeIngest {
     } catch (err) {
       // Only a handover that is not there (for this sender) is unknown: a database fault is passed on (503).
       if (!isAbsent(err)) throw err;
-      throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
+      throw notFound(`No handover with id ${handoverId} is known`, [this.texts[mapped.format].paths.handoverId]);
     }
     const t = task.content as Task;
     const ownerUra = await this.orgs.uraOf(repo.txHandle(), t.owner);
     const requesterUra = await this.orgs.uraOf(repo.txHandle(), t.requester);
     if (ownerUra !== repo.ctx.organizationUra) {
       if (requesterUra === repo.ctx.organizationUra) throw forbidden(`Only the receiving organisation of handover ${handoverId} may answer it`);
-      throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
+      throw notFound(`No handover with id ${handoverId} is known`, [this.texts[mapped.format].paths.handoverId]);
     }
     const patientRef = t.for?.reference;
     await this.checkSamePatient(repo, patientRef, mapped.patient);
@@ -382,49 +329,6 @@ export class NativeIngest {
       const next: Task = { ...base, status: step, lastModified: new Date().toISOString(), ...(last ? details : {}) };
       current = await this.save(repo, next, current, written);
     }
-  }
-
-  private async writeProvenance(repo: Repository, format: NativeFormat, mapped: MappedRecord, written: Written[]): Promise<void> {
-    if (written.length === 0) return;
-    const sender = await this.orgs.byUra(repo, mapped.senderUra);
-    const agent: Provenance['agent'] = [
-      {
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
-        who: sender ? { ...ref(sender), display: (sender.content as { name?: string }).name } : { display: `URA ${mapped.senderUra}` },
-        onBehalfOf: undefined,
-      },
-    ];
-    if (mapped.onBehalfOf) {
-      agent.push({
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'enterer' }] },
-        who: {
-          display: mapped.onBehalfOf.name,
-          ...(mapped.onBehalfOf.big ? { identifier: { system: BIG_SYSTEM, value: mapped.onBehalfOf.big } } : {}),
-        },
-        onBehalfOf: sender ? ref(sender) : undefined,
-      });
-    }
-    const provenance: Provenance = {
-      resourceType: 'Provenance',
-      target: written.map((w) => ({ reference: `${w.result.stored.resourceType}/${w.result.stored.id}/_history/${w.result.stored.versionId}` })),
-      recorded: new Date().toISOString(),
-      activity: {
-        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: written.some((w) => w.result.created) ? 'CREATE' : 'UPDATE' }],
-      },
-      agent,
-      entity: [
-        {
-          role: 'source',
-          what: {
-            identifier: { system: nativeRecordSystem(format, mapped.senderUra), value: `${mapped.recordId}#${mapped.sequence}` },
-            display: `${format} record ${mapped.recordId}, sequence ${mapped.sequence}`,
-          },
-        },
-      ],
-    };
-    // Provenance is the gateway's (clients cannot write it): written with the gateway's authority, for the sender.
-    const result = await repo.asGateway().create(provenance);
-    written.push({ result, status: 201 });
   }
 }
 
