@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import type { RequestListener, Server } from 'node:http';
-import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 import pino, { type Logger } from 'pino';
 import type express from 'express';
 import { createAudit, GATEWAY_ROLE, type Audit } from './audit/index.ts';
-import { auditorReach } from './access/auditor.ts';
 import { OrganizationDirectory } from './access/organizations.ts';
 import { partiesAtWrite, partyPropagation } from './access/parties.ts';
 import { boardFeedHooks, createBoard } from './board/index.ts';
@@ -12,13 +10,9 @@ import { ClientDirectory, createAuth, demoClients, loadClientsFile, type AuthSer
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
 import { seedDemoOrganizations } from './demo.ts';
-import { buildCapabilityStatement, type CapabilityContribution } from './fhir/capability.ts';
-import { badRequest } from './fhir/outcomes.ts';
 import { Repository, type RepositoryDeps, type WriteHooks } from './fhir/repository.ts';
-import { registerRestRoutes, type RestServices } from './fhir/rest.ts';
-import { FhirRouter, type RouteListing, type RouterDeps } from './fhir/router.ts';
+import type { RouteListing } from './fhir/router.ts';
 import { SearchParameterRegistry } from './fhir/search/parameters.ts';
-import { processBatch, processTransaction } from './fhir/transaction.ts';
 import { createApp } from './http/app.ts';
 import { createHttpServer } from './http/server.ts';
 import { nativeRouter } from './http/native-routes.ts';
@@ -34,16 +28,11 @@ import { redactingLogger, safeError } from './observability/logging.ts';
 import { Metrics } from './observability/metrics.ts';
 import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
-import { registerTerminologyRoutes } from './fhir/terminology-routes.ts';
-import { registerValidateRoutes } from './fhir/validate-routes.ts';
 import { ownerServiceHooks, serviceDirectoryHooks } from './handover/owner-service.ts';
-import { loadOperationDefinitions, registerConformanceRoutes, servedSearchParameters } from './fhir/conformance-routes.ts';
-import { MessageReceiver } from './messaging/receive.ts';
-import { MessageRenderer } from './messaging/render.ts';
-import { registerMessagingRoutes } from './messaging/routes.ts';
-import { loadMessageRules } from './messaging/rules.ts';
+import { loadOperationDefinitions } from './fhir/conformance-routes.ts';
 import { loadProfileValidator } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
+import { loadIngestTexts } from './handover/ingest-texts.ts';
 import { workflowHooks } from './handover/workflow.ts';
 import { cancellationHooks } from './handover/cancellation.ts';
 import { referenceHooks } from './fhir/references/hooks.ts';
@@ -56,6 +45,7 @@ import { PostgresDatabase } from './store/postgres.ts';
 import { createSubscriptions } from './subscriptions/index.ts';
 import { Retention } from './store/retention.ts';
 import { createUnits, type Units } from './units/index.ts';
+import { assembleFhirRoutes } from './fhir-assembly.ts';
 
 export const ROOT_DIR = join(import.meta.dirname, '..');
 export const VERSION = '0.1.0';
@@ -173,45 +163,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     for (const client of demoClients(config.demoClientSecret)) await auth.registerClient(client);
   }
 
-  const routerDeps: RouterDeps = { repository, auditorReach: (ctx) => auditorReach(db, ctx) };
-  const fhir = new FhirRouter(routerDeps);
-  const services: RestServices = { baseUrl: fhirBaseUrl, logger };
-  const contributions: CapabilityContribution[] = [];
-  let capability: CapabilityStatement | undefined;
-  fhir.add('GET', 'metadata', { interaction: 'capabilities', access: 'public' }, async () => {
-    capability ??= buildCapabilityStatement({
-      baseUrl: fhirBaseUrl,
-      version: VERSION,
-      registry,
-      contributions,
-      conformance: { profiles: profiles.profiles.filter((p) => p.type !== 'Extension'), operations: operationDefinitions },
-    });
-    return { status: 200, body: capability };
-  });
-  // Each entry is authorized by the router as it is routed (or, for a create or conditional update, by its interaction).
-  fhir.add('POST', '', { interaction: 'transaction', access: 'authenticated' }, async (req, { repo }) => {
-    const bundle = req.body as Bundle | undefined;
-    if (bundle?.resourceType !== 'Bundle') throw badRequest('POST to the base takes a Bundle of type transaction or batch');
-    if (bundle.type === 'transaction') return { status: 200, body: await processTransaction(services, fhir, req, bundle, repo) };
-    if (bundle.type === 'batch') return { status: 200, body: await processBatch(services, fhir, req, bundle) };
-    throw badRequest(`Bundle.type must be transaction or batch, got '${String(bundle.type)}'`, ['Bundle.type']);
-  });
-  contributions.push(registerTerminologyRoutes(fhir, fhirBaseUrl, mapper.terminology));
-  contributions.push(registerValidateRoutes(fhir, profiles));
-  registerConformanceRoutes(fhir, fhirBaseUrl, { structureDefinitions: profiles.profiles.map((p) => p.structureDefinition), searchParameters: servedSearchParameters(registry), operationDefinitions });
-  subscriptions.registerRoutes(fhir);
-  contributions.push(subscriptions.capability);
-  // The router picks the most specific route whatever the order: `AuditEvent` before `:type`, `Location/:id` before `:type/:id`.
-  contributions.push(audit.registerRoutes(fhir, fhirBaseUrl));
-  // Units are Locations too: their routes hand any other Location request to the directory's.
-  const directory = new FhirRouter(routerDeps);
-  registerRestRoutes(directory, services);
-  units.registerRoutes(fhir, directory);
-  // Before the generic REST routes, which would claim `POST Bundle` as a create of an unsupported type.
-  const messageRules = loadMessageRules(join(ROOT_DIR, 'profiles/az-ig/referral-message.json'));
-  contributions.push(registerMessagingRoutes(fhir, services, new MessageReceiver(fhirBaseUrl, organizations, messageRules)));
-  const messages = new MessageRenderer(fhirBaseUrl, messageRules, db);
-  registerRestRoutes(fhir, services);
+  const { fhir, messages } = assembleFhirRoutes({ rootDir: ROOT_DIR, version: VERSION, db, logger, fhirBaseUrl, registry, profiles, operationDefinitions, terminology: mapper.terminology, repository, organizations, audit, subscriptions, units });
 
   const board = createBoard({
     db,
@@ -225,7 +177,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     units: units.boardSource(config.mapTileUrl),
     mapTileUrl: config.mapTileUrl,
   });
-  const ingest = new NativeIngest(fhirBaseUrl, organizations);
+  const ingest = new NativeIngest(fhirBaseUrl, organizations, loadIngestTexts(join(ROOT_DIR, 'mappings')));
   // A unit's position fix is one statement: it does not queue behind handovers, or the map would lag them (issue 20).
   const writeLimit = config.maxConcurrentWrites > 0 ? new WriteLimit(config.maxConcurrentWrites, (req) => req.originalUrl.startsWith('/native/eenheid')) : undefined;
   if (writeLimit) {

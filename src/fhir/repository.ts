@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { Coding, Meta, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { applyPatch, InvalidOperationError, type Operation } from '@medplum/core';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Operation } from '@medplum/core';
 import type { RequestContext } from '../context.ts';
-import type { Database, Queryable, Tx } from '../store/database.ts';
+import type { Database, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
-import { resourceStore, type PartyScope, type StoredVersion } from '../store/resource-store.ts';
-import { canChange, canRead, checkOrganizationWrite, checkWriteAllowed, DIRECTORY_TYPES, OWNER_ONLY_TYPES, ownedParties, readableParties } from '../access/policy.ts';
-import { badRequest, forbidden, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed, unprocessable } from './outcomes.ts';
+import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
+import { RepositoryReads } from './repository-reads.ts';
+import { canChange, checkOrganizationWrite, checkWriteAllowed } from '../access/policy.ts';
+import { badRequest, forbidden, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed } from './outcomes.ts';
 import { extractIndexValues } from './search/index-values.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
-import { parseSearch, type Query, type SearchOptions, type SearchRequest } from './search/parse.ts';
-import { runSearch, type SearchResult } from './search/execute.ts';
+import type { Query } from './search/parse.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
-import { cloneKeepingNumberTexts, copyNumberTexts, keepPatchedNumberTexts } from './number-text.ts';
+import { patchedCopy, sameContent, withMeta } from './version-content.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -61,27 +61,6 @@ export interface WriteResult {
   created: boolean;
 }
 
-/**
- * `content` with a JSON Patch applied (a copy): 400 for an invalid patch or one that changes resourceType or
- * id, 422 for one that cannot be applied (missing path, failed `test`).
- */
-export function patchedCopy<T extends Resource>(content: T, patch: Operation[]): T {
-  // The number texts (37.0 stays 37.0) travel with the copy; a patched value takes the text the patch gave it.
-  const patched = cloneKeepingNumberTexts(content);
-  let failure: Error | null | undefined;
-  try {
-    // applyPatch reports failed operations (unknown op, missing path, failed `test`) in its result, not by throwing.
-    failure = applyPatch(patched, patch).find((e) => e !== null);
-  } catch (err) {
-    throw badRequest(`The JSON Patch could not be applied: ${(err as Error).message}`);
-  }
-  if (failure instanceof InvalidOperationError) throw badRequest(`The JSON Patch is invalid: ${failure.message}`);
-  if (failure) throw unprocessable(`The JSON Patch could not be applied: ${failure.message}`);
-  keepPatchedNumberTexts(patched, patch);
-  if (patched.resourceType !== content.resourceType || patched.id !== content.id) throw badRequest('A patch may not change resourceType or id');
-  return patched;
-}
-
 export function parseIfMatch(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const m = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
@@ -89,70 +68,14 @@ export function parseIfMatch(header: string | undefined): string | undefined {
   return m[1];
 }
 
-function withMeta(resource: Resource, id: string, versionId: string, lastUpdated: string, previous?: Resource): Resource {
-  // The server owns versionId and lastUpdated; what else the client sent in meta (profile, tag, security, source,
-  // extensions) is kept as sent (issue 16.3). resourceType, id and meta come first, as on a read (orderedResource):
-  // a write answers with the same shape.
-  const { resourceType, id: _id, meta: sent, ...rest } = resource;
-  const { versionId: _v, lastUpdated: _l, ...clientMeta } = sent ?? {};
-  const security = keptSecurity(clientMeta.security, previous?.meta?.security);
-  const meta: Meta = { versionId, lastUpdated, ...clientMeta, ...(security && { security }) };
-  const next = { resourceType, id, meta, ...rest } as Resource;
-  copyNumberTexts(resource, next);
-  return next;
-}
-
-/**
- * Security labels are never lost by an update: a label the current version has and the update leaves out is
- * carried to the new version (a client or a native record that does not know about labels cannot lower the
- * confidentiality of what it updates). The gateway keeps labels and does not interpret them (docs/architecture.md).
- */
-function keptSecurity(sent: Coding[] | undefined, previous: Coding[] | undefined): Coding[] | undefined {
-  if (!previous?.length) return sent;
-  const key = (c: Coding): string => `${c.system ?? ''}|${c.code ?? ''}`;
-  const present = new Set((sent ?? []).map(key));
-  const missing = previous.filter((c) => !present.has(key(c)));
-  return missing.length > 0 ? [...(sent ?? []), ...missing] : sent;
-}
-
 /**
  * The FHIR repository, bound to the organisation acting. Every read and write of every route goes
  * through here, so that validation, versioning and (later) authorization cannot be forgotten.
  */
-export class Repository {
-  private readonly deps: RepositoryDeps;
-  readonly ctx: RequestContext;
-  private readonly tx?: Tx;
-
-  constructor(deps: RepositoryDeps, ctx: RequestContext, tx?: Tx) {
-    this.deps = deps;
-    this.ctx = ctx;
-    this.tx = tx;
-  }
-
-  get registry(): SearchParameterRegistry {
-    return this.deps.registry;
-  }
-
+export class Repository extends RepositoryReads {
   /** The same transaction, acting as the gateway for the same organisation: for ingest's server-owned writes (Provenance) and patient matching. */
   asGateway(): Repository {
     return new Repository(this.deps, { ...this.ctx, roles: ['system'] }, this.txHandle());
-  }
-
-  /** What this organisation may see: every read, search, include and history goes through it. */
-  private get scope(): PartyScope {
-    const owned = ownedParties(this.ctx);
-    return { parties: readableParties(this.ctx), open: DIRECTORY_TYPES, ownerOnly: owned && { types: OWNER_ONLY_TYPES, parties: owned } };
-  }
-
-  /** Whether the acting organisation may change `v` (party to it), as opposed to only reading it. */
-  mayChange(v: StoredVersion): boolean {
-    return canChange(this.ctx, v.resourceType, v.parties);
-  }
-
-  /** A resource the caller may not read answers exactly as one that does not exist. */
-  private visible(found: StoredVersion | undefined): StoredVersion | undefined {
-    return found && canRead(this.ctx, found.resourceType, found.parties) ? found : undefined;
   }
 
   /** Before a change: unknown to the caller as a read would be, and refused when it may read but not change it. */
@@ -168,10 +91,6 @@ export class Repository {
   /** The transaction every write runs in (writes always go through `transaction()`). */
   private get writeTx(): Tx {
     return this.txHandle();
-  }
-
-  private get q(): Queryable {
-    return this.tx ?? this.deps.db;
   }
 
   /**
@@ -195,48 +114,6 @@ export class Repository {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
-  }
-
-  /** The open transaction, for gateway code that writes its own tables beside the resources. */
-  txHandle(): Tx {
-    if (!this.tx) throw new Error('txHandle() is only available inside Repository.transaction()');
-    return this.tx;
-  }
-
-  // --- reads -------------------------------------------------------------------------------
-
-  async read(resourceType: string, id: string): Promise<StoredVersion> {
-    const found = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
-    if (!found) throw notFound(`${resourceType}/${id} is not known`);
-    if (found.deleted) throw gone(`${resourceType}/${id} was deleted`);
-    return found;
-  }
-
-  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion> {
-    const current = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
-    const found = current ? await resourceStore.version(this.q, resourceType, id, versionId) : undefined;
-    if (!found) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
-    if (found.deleted) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
-    return found;
-  }
-
-  async history(filter: { resourceType?: string; id?: string; since?: string; types?: string[] }, count: number, offset: number) {
-    if (filter.id && filter.resourceType) await this.readOrDeleted(filter.resourceType, filter.id);
-    return resourceStore.history(this.q, filter, count, offset, this.scope);
-  }
-
-  private async readOrDeleted(resourceType: string, id: string): Promise<StoredVersion> {
-    const found = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
-    if (!found) throw notFound(`${resourceType}/${id} is not known`);
-    return found;
-  }
-
-  parseSearch(resourceType: string, query: Query, options?: SearchOptions): SearchRequest {
-    return parseSearch(this.deps.registry, resourceType, query, options);
-  }
-
-  async search(req: SearchRequest): Promise<SearchResult> {
-    return runSearch(this.q, req, this.scope);
   }
 
   // --- writes ------------------------------------------------------------------------------
@@ -374,25 +251,4 @@ function conditionalKey(query: Query): string {
     .sort()
     .map((k) => `${k}=${[...query[k]].sort().join(',')}`)
     .join('&');
-}
-
-function sameContent(stored: Resource, incoming: Resource): boolean {
-  // The server's part of meta does not count; the client's (tags, labels, profiles, source) does.
-  const strip = (r: Resource): string => {
-    const { meta, ...rest } = r;
-    const { versionId: _v, lastUpdated: _l, ...clientMeta } = meta ?? {};
-    return JSON.stringify(sortKeys({ ...rest, clientMeta }));
-  };
-  return strip(stored) === strip(incoming);
-}
-
-function sortKeys(value: unknown): unknown {
-  // The texts of numbers go along (src/fhir/number-text.ts): 37 and 37.0 are different content.
-  let sorted: unknown = value;
-  if (Array.isArray(value)) sorted = value.map(sortKeys);
-  else if (value && typeof value === 'object') {
-    sorted = Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
-  }
-  if (sorted !== value) copyNumberTexts(value as object, sorted as object);
-  return sorted;
 }

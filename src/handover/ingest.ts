@@ -1,52 +1,36 @@
-import { createHash } from 'node:crypto';
-import type { Bundle, BundleEntry, Organization, Patient, Provenance, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { etag, fullUrl } from '../fhir/bundles.ts';
-import { businessRule, conflict, forbidden, HttpError, isAbsent, notFound, outcome, unprocessable } from '../fhir/outcomes.ts';
-import type { Repository, WriteResult } from '../fhir/repository.ts';
+import { businessRule, forbidden, HttpError, outcome } from '../fhir/outcomes.ts';
+import type { Repository } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
-import { OrganizationDirectory } from '../access/organizations.ts';
+import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { findByIdentifier, findByIdentifiers, hasIdentifier, resolveReferences } from './references.ts';
-import { describeTransition, isFinal, OPEN_STATUSES, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
-import { BIG_SYSTEM, BSN_SYSTEM, nativeRecordSystem } from '../fhir/identifier-systems.ts';
-import { canonicalJson } from '../json/canonical-json.ts';
-
-
-export interface IngestResult {
-  status: 200 | 201;
-  location?: string;
-  bundle: Bundle;
-  /** Why nothing changed, when nothing did (re-send, superseded). */
-  note?: string;
-}
-
-interface Written {
-  result: WriteResult;
-  status: number;
-}
-
-/** Canonical JSON (sorted keys) so that a re-send with keys in another order is still the same record. */
-function contentHash(record: NativeRecord): string {
-  return createHash('sha256').update(canonicalJson(record) ?? '').digest('hex');
-}
-
-function ref(v: StoredVersion): Reference<Organization> {
-  return { reference: `${v.resourceType}/${v.id}` };
-}
+import { findByIdentifiers, resolveReferences } from './references.ts';
+import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
+import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
+import { writeProvenance, type Written } from './ingest-provenance.ts';
+import type { IngestTexts } from './ingest-texts.ts';
+import { applyAnswer } from './answer.ts';
+import { focusOf, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
 
 /**
  * Stores what one native record says, all of it in one transaction: the ledger entry (idempotent
- * re-sends, sequence numbers), the FHIR resources, the handover transitions and their Provenance.
+ * re-sends, sequence numbers; ./ledger.ts), the FHIR resources, the handover transitions and their Provenance.
  */
 export class NativeIngest {
   private readonly baseUrl: string;
   private readonly orgs: OrganizationDirectory;
+  private readonly texts: Record<NativeFormat, IngestTexts>;
 
-  /** `orgs`: the gateway's one Organization ↔ URA directory (src/access/organizations.ts), invalidated on every change. */
-  constructor(baseUrl: string, orgs = new OrganizationDirectory()) {
+  /**
+   * `orgs`: the gateway's one Organization ↔ URA directory (src/access/organizations.ts), invalidated on every change.
+   * `texts`: each format's paths and reasons (mappings/<format>/ingest.json, ./ingest-texts.ts).
+   */
+  constructor(baseUrl: string, orgs: OrganizationDirectory, texts: Record<NativeFormat, IngestTexts>) {
     this.baseUrl = baseUrl;
     this.orgs = orgs;
+    this.texts = texts;
   }
 
   async ingest(repo: Repository, format: NativeFormat, record: NativeRecord, mapped: MappedRecord): Promise<IngestResult> {
@@ -57,43 +41,14 @@ export class NativeIngest {
     const hash = contentHash(record);
     return repo.transaction(async (txRepo) => {
       const tx = txRepo.txHandle();
-      // One statement creates the head row or locks the existing one, and answers with the latest sequence.
-      const head = await tx.query<{ last_sequence: number }>(
-        `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3)
-         ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence
-         RETURNING last_sequence`,
-        [mapped.senderUra, format, mapped.recordId],
-      );
-      const lastSequence = head.rows[0]?.last_sequence ?? 0;
-      const earlier = await tx.query<{ content_hash: string; location: string | null; response: Bundle }>(
-        `SELECT content_hash, location, response FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 AND sequence = $4`,
-        [mapped.senderUra, format, mapped.recordId, mapped.sequence],
-      );
-      const previous = earlier.rows[0];
-      if (previous) {
-        if (previous.content_hash !== hash) {
-          throw conflict(`Sequence number ${mapped.sequence} of this record was already received with different content; send changes with a higher sequence number`, [format === 'vvt' ? '$.mutatie_nr' : '$.volgnummer']);
-        }
-        return { status: 200, location: previous.location ?? undefined, bundle: previous.response, note: 'Identical re-send: nothing changed' };
-      }
-      if (mapped.sequence < lastSequence) {
-        const latest = await tx.query<{ location: string | null }>(
-          `SELECT location FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 ORDER BY sequence DESC LIMIT 1`,
-          [mapped.senderUra, format, mapped.recordId],
-        );
-        return {
-          status: 200,
-          location: latest.rows[0]?.location ?? undefined,
-          bundle: { resourceType: 'Bundle', type: 'transaction-response', entry: [] },
-          note: `Superseded: sequence number ${mapped.sequence} is older than ${lastSequence}, which the gateway already holds; nothing changed`,
-        };
-      }
+      const ledger = await openLedger(tx, format, mapped, hash, this.texts[format].paths.sequence);
+      if ('done' in ledger) return ledger.done;
 
       const written: Written[] = [];
-      const first = lastSequence === 0;
+      const first = ledger.lastSequence === 0;
       const { location, created } =
-        mapped.kind === 'answer' ? await this.applyAnswer(txRepo, mapped, written) : await this.applyRequest(txRepo, mapped, written);
-      await this.writeProvenance(txRepo, format, mapped, written);
+        mapped.kind === 'answer' ? await applyAnswer(txRepo, { baseUrl: this.baseUrl, orgs: this.orgs, texts: this.texts }, mapped, written) : await this.applyRequest(txRepo, mapped, written);
+      await writeProvenance(txRepo, this.orgs, format, mapped, written);
 
       const bundle: Bundle = {
         resourceType: 'Bundle',
@@ -109,64 +64,9 @@ export class NativeIngest {
         })),
       };
       const status: 200 | 201 = first && created ? 201 : 200;
-      await tx.query(
-        `WITH head AS (
-           UPDATE native_record_heads SET last_sequence = $4 WHERE sender_ura = $1 AND format = $2 AND record_id = $3
-         )
-         INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, status, location ?? null, bundle],
-      );
+      await recordInLedger(tx, format, mapped, hash, { status, location, bundle });
       return { status, location, bundle };
     });
-  }
-
-  private async save(repo: Repository, resource: Resource, existing: StoredVersion | undefined, written: Written[]): Promise<StoredVersion> {
-    // The mappings set no meta: tags a FHIR client put on the resource stay (security labels the repository keeps itself).
-    const tag = resource.meta ? undefined : existing?.content.meta?.tag;
-    const result = existing ? await repo.update({ ...resource, id: existing.id, ...(tag && { meta: { tag } }) } as Resource) : await repo.create(resource);
-    if (result.changed) written.push({ result, status: result.created ? 201 : 200 });
-    return result.stored;
-  }
-
-  /** `known`: the current resources of this type found for every identifier of the record at once (see applyRequest). */
-  private async upsertByIdentifier<T extends Resource & { identifier?: { system?: string; value?: string }[] }>(
-    repo: Repository,
-    resource: T,
-    written: Written[],
-    known?: readonly StoredVersion[],
-  ): Promise<StoredVersion> {
-    let existing: StoredVersion | undefined;
-    for (const identifier of resource.identifier ?? []) {
-      existing = known ? known.find((k) => identifier.value && hasIdentifier(k, identifier)) : await findByIdentifier(repo, resource.resourceType, identifier);
-      // What the sender may read but not change (the ZCC reads the region) is not its to update: it gets its own.
-      if (existing && !repo.mayChange(existing)) existing = undefined;
-      if (existing) break;
-    }
-    return this.save(repo, resource, existing, written);
-  }
-
-  /** The patient of a record: found by BSN (or the record's own patient identifier), merged with what was known. */
-  private async upsertPatient(repo: Repository, patient: Patient, written: Written[]): Promise<StoredVersion> {
-    const bsn = patient.identifier?.find((i) => i.system === BSN_SYSTEM);
-    const candidates = bsn ? [bsn] : (patient.identifier ?? []);
-    let existing: StoredVersion | undefined;
-    for (const identifier of candidates) {
-      // Matched among the patients the sender may change (those of its own handovers): a BSN alone never opens another
-      // organisation's patient record. An unknown BSN makes a Patient of the sender's own, shared from then on with its handovers.
-      existing = await findByIdentifier(repo, 'Patient', identifier);
-      if (existing && !repo.mayChange(existing)) existing = undefined;
-      if (existing) break;
-    }
-    if (existing) {
-      const known = (existing.content as Patient).identifier ?? [];
-      const identifiers = [...known];
-      for (const i of patient.identifier ?? []) {
-        if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
-      }
-      return this.save(repo, { ...patient, identifier: identifiers }, existing, written);
-    }
-    return this.save(repo, patient, undefined, written);
   }
 
   private localMap(mapped: MappedRecord, patient?: StoredVersion, encounter?: StoredVersion, serviceRequest?: StoredVersion): Map<string, string> {
@@ -191,17 +91,17 @@ export class NativeIngest {
     // Organisations first: an unknown URA refuses the record before anything is written.
     await resolveReferences(repo, [patientIn, encounterIn, srIn, taskIn, ...observationsIn], new Map(), (ura) => this.orgs.byUra(repo, ura));
 
-    const patient = await this.upsertPatient(repo, patientIn, written);
+    const patient = await upsertPatient(repo, patientIn, written);
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
-    const encounter = encounterIn ? await this.upsertByIdentifier(repo, encounterIn, written) : undefined;
+    const encounter = encounterIn ? await upsertByIdentifier(repo, encounterIn, written) : undefined;
     local = this.localMap(mapped, patient, encounter);
     // A record's findings are looked up together: one search instead of one per finding.
     const knownObservations = await findByIdentifiers(repo, 'Observation', observationsIn.flatMap((o) => o.identifier ?? []));
     for (const obs of observationsIn) {
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       // Two findings with one identifier make one Observation, as when each was looked up after the other was written.
-      knownObservations.unshift(await this.upsertByIdentifier(repo, obs, written, knownObservations));
+      knownObservations.unshift(await upsertByIdentifier(repo, obs, written, knownObservations));
     }
 
     const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
@@ -217,29 +117,29 @@ export class NativeIngest {
     for (const task of open) {
       const t = task.content as Task;
       if (receiverRef && t.owner?.reference === receiverRef) continue;
-      await this.cancelTask(repo, task, mapped.cancelled?.reason ?? (receiverRef ? 'Opnieuw geadresseerd aan een andere ontvanger' : 'Overdracht ingetrokken door de aanvrager'), written);
+      await this.cancelTask(repo, task, mapped.cancelled?.reason ?? (receiverRef ? this.texts[mapped.format].reasons.readdressed : this.texts[mapped.format].reasons.withdrawn), written);
     }
 
     let taskStored: StoredVersion | undefined;
     let created = written.some((w) => w.result.created);
     if (receiverRef && taskIn && srIn) {
       const current = open.find((t) => (t.content as Task).owner?.reference === receiverRef);
-      const currentSr = current ? await this.focusOf(repo, current.content as Task) : undefined;
+      const currentSr = current ? await focusOf(repo, current.content as Task) : undefined;
       local = this.localMap(mapped, patient, encounter);
       await resolveReferences(repo, [srIn], local, (ura) => this.orgs.byUra(repo, ura));
-      const sr = await this.save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written);
+      const sr = await save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written);
       local = this.localMap(mapped, patient, encounter, sr);
       await resolveReferences(repo, [taskIn], local, (ura) => this.orgs.byUra(repo, ura));
       if (current) {
         const stored = current.content as Task;
         // A requester's re-send updates the request's data; the handover's state is the owner's to change.
         const next: Task = { ...taskIn, status: stored.status, businessStatus: stored.businessStatus, statusReason: stored.statusReason, output: stored.output, executionPeriod: stored.executionPeriod, lastModified: new Date().toISOString() };
-        taskStored = await this.save(repo, next, current, written);
+        taskStored = await save(repo, next, current, written);
       } else {
         // authoredOn (required by the profile) is the record's own time where it has one (nts: the contact);
         // ride and VVT requests carry none, and then the Task is authored when the gateway receives it.
         const now = new Date().toISOString();
-        taskStored = await this.save(repo, { ...taskIn, status: 'requested', authoredOn: taskIn.authoredOn ?? now, lastModified: now }, undefined, written);
+        taskStored = await save(repo, { ...taskIn, status: 'requested', authoredOn: taskIn.authoredOn ?? now, lastModified: now }, undefined, written);
         created = true;
       }
     } else if (mapped.cancelled && open.length === 0 && group) {
@@ -259,172 +159,15 @@ export class NativeIngest {
     return mine;
   }
 
-  private async focusOf(repo: Repository, task: Task): Promise<StoredVersion | undefined> {
-    const m = /^ServiceRequest\/(.+)$/.exec(task.focus?.reference ?? '');
-    if (!m) return undefined;
-    try {
-      return await repo.read('ServiceRequest', m[1]);
-    } catch (err) {
-      if (isAbsent(err)) return undefined;
-      throw err;
-    }
-  }
-
   private async cancelTask(repo: Repository, task: StoredVersion, reason: string, written: Written[]): Promise<void> {
     const t = task.content as Task;
     const from = t.status as TaskStatus;
     if (whoMay(from, 'cancelled') !== 'requester') {
       throw businessRule(`The handover Task/${task.id} is ${from}: the requester can no longer cancel it (only while requested, received, on-hold or accepted)`);
     }
-    await this.save(repo, { ...t, status: 'cancelled', statusReason: { text: reason }, lastModified: new Date().toISOString() }, task, written);
-    const sr = await this.focusOf(repo, t);
-    if (sr) await this.save(repo, { ...(sr.content as ServiceRequest), status: 'revoked' }, sr, written);
-  }
-
-  private async applyAnswer(repo: Repository, mapped: MappedRecord, written: Written[]): Promise<{ location?: string; created: boolean }> {
-    const handoverId = mapped.handoverId ?? mapped.recordId;
-    let task: StoredVersion;
-    try {
-      task = await repo.read('Task', handoverId);
-    } catch (err) {
-      // Only a handover that is not there (for this sender) is unknown: a database fault is passed on (503).
-      if (!isAbsent(err)) throw err;
-      throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
-    }
-    const t = task.content as Task;
-    const ownerUra = await this.orgs.uraOf(repo.txHandle(), t.owner);
-    const requesterUra = await this.orgs.uraOf(repo.txHandle(), t.requester);
-    if (ownerUra !== repo.ctx.organizationUra) {
-      if (requesterUra === repo.ctx.organizationUra) throw forbidden(`Only the receiving organisation of handover ${handoverId} may answer it`);
-      throw notFound(`No handover with id ${handoverId} is known`, [mapped.format === 'vvt' ? '$.overdracht_id' : '$.overdrachtId']);
-    }
-    const patientRef = t.for?.reference;
-    await this.checkSamePatient(repo, patientRef, mapped.patient);
-
-    const local = new Map<string, string>();
-    if (mapped.fullUrls.patient && patientRef) local.set(mapped.fullUrls.patient, patientRef);
-    if (mapped.fullUrls.serviceRequest && t.focus?.reference) local.set(mapped.fullUrls.serviceRequest, t.focus.reference);
-    if (mapped.fullUrls.task) local.set(mapped.fullUrls.task, `Task/${task.id}`);
-
-    // The receiver's own encounter (the ride, the visit) and its findings.
-    let encounter: StoredVersion | undefined;
-    if (mapped.encounter) {
-      const enc = cloneKeepingNumberTexts(mapped.encounter);
-      await resolveReferences(repo, [enc], local, (ura) => this.orgs.byUra(repo, ura));
-      // The receiver's encounter carries out the handover's request: that is how the handover finds it again.
-      if (t.focus?.reference && !enc.basedOn?.some((b) => b.reference === t.focus?.reference)) {
-        enc.basedOn = [...(enc.basedOn ?? []), { reference: t.focus.reference }];
-      }
-      encounter = await this.upsertByIdentifier(repo, enc, written);
-      if (mapped.fullUrls.encounter) local.set(mapped.fullUrls.encounter, `Encounter/${encounter.id}`);
-    }
-    for (const o of mapped.observations) {
-      const obs = cloneKeepingNumberTexts(o);
-      await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
-      await this.upsertByIdentifier(repo, obs, written);
-    }
-    const sr = await this.focusOf(repo, t);
-    // The receiver's own reference (the ride number) comes as transition.reference: answers map no ServiceRequest of their own.
-    const references = [...(mapped.serviceRequest?.identifier ?? []), ...(mapped.transition?.reference ? [mapped.transition.reference] : [])];
-    if (sr && references.length) {
-      const current = sr.content as ServiceRequest;
-      const identifiers = [...(current.identifier ?? [])];
-      for (const i of references) if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
-      await this.save(repo, { ...current, identifier: identifiers }, sr, written);
-    }
-
-    await this.transitionTask(repo, task, mapped, written);
-    return { location: fullUrl(this.baseUrl, task), created: false };
-  }
-
-  private async checkSamePatient(repo: Repository, patientRef: string | undefined, incoming: Patient): Promise<void> {
-    const m = /^Patient\/(.+)$/.exec(patientRef ?? '');
-    if (!m) return;
-    const stored = (await repo.read('Patient', m[1])).content as Patient;
-    const bsnOf = (p: Patient): string | undefined => p.identifier?.find((i) => i.system === BSN_SYSTEM)?.value;
-    const a = bsnOf(stored);
-    const b = bsnOf(incoming);
-    if (a && b) {
-      if (a !== b) throw unprocessable('The answer names another patient (BSN) than the handover: refused, a handover confused between two patients is dangerous', ['patient.bsn']);
-      return;
-    }
-    if (stored.birthDate && incoming.birthDate && stored.birthDate !== incoming.birthDate) {
-      throw unprocessable('The answer names another patient (birth date) than the handover: refused, a handover confused between two patients is dangerous', ['patient.geboortedatum']);
-    }
-  }
-
-  /** Applies the transition an answer asks for, through every implied step (each its own Task version). */
-  private async transitionTask(repo: Repository, task: StoredVersion, mapped: MappedRecord, written: Written[]): Promise<void> {
-    const t = task.content as Task;
-    const from = t.status as TaskStatus;
-    let target = (mapped.transition?.status ?? from) as TaskStatus;
-    // GEANNULEERD by the receiver: refused before acceptance, failed after. A refusal (GEWEIGERD, AFGEWEZEN)
-    // after acceptance is no cancel: it stays `rejected`, which an accepted Task cannot become (422).
-    if (target === 'rejected' && mapped.transition?.failsIfAccepted && (from === 'accepted' || from === 'in-progress')) target = 'failed';
-    const incoming = mapped.task ?? ({} as Partial<Task>);
-    const details: Partial<Task> = {
-      businessStatus: mapped.transition?.businessStatus ? { text: mapped.transition.businessStatus, coding: incoming.businessStatus?.coding } : t.businessStatus,
-      statusReason: mapped.transition?.statusReason ? { text: mapped.transition.statusReason } : t.statusReason,
-      executionPeriod: incoming.executionPeriod ?? t.executionPeriod,
-      output: incoming.output ?? t.output,
-    };
-    if (target === from || (target === 'requested' && (from === 'requested' || from === 'received'))) {
-      await this.save(repo, { ...t, ...details, lastModified: new Date().toISOString() }, task, written);
-      return;
-    }
-    if (isFinal(from)) throw businessRule(describeTransition(from, target));
-    const steps = pathTo(from, target);
-    if (!steps || steps.some((s, i) => whoMay(i === 0 ? from : steps[i - 1], s) !== 'owner')) throw businessRule(describeTransition(from, target));
-    let current = task;
-    for (const [i, step] of steps.entries()) {
-      const last = i === steps.length - 1;
-      const base = current.content as Task;
-      const next: Task = { ...base, status: step, lastModified: new Date().toISOString(), ...(last ? details : {}) };
-      current = await this.save(repo, next, current, written);
-    }
-  }
-
-  private async writeProvenance(repo: Repository, format: NativeFormat, mapped: MappedRecord, written: Written[]): Promise<void> {
-    if (written.length === 0) return;
-    const sender = await this.orgs.byUra(repo, mapped.senderUra);
-    const agent: Provenance['agent'] = [
-      {
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
-        who: sender ? { ...ref(sender), display: (sender.content as { name?: string }).name } : { display: `URA ${mapped.senderUra}` },
-        onBehalfOf: undefined,
-      },
-    ];
-    if (mapped.onBehalfOf) {
-      agent.push({
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'enterer' }] },
-        who: {
-          display: mapped.onBehalfOf.name,
-          ...(mapped.onBehalfOf.big ? { identifier: { system: BIG_SYSTEM, value: mapped.onBehalfOf.big } } : {}),
-        },
-        onBehalfOf: sender ? ref(sender) : undefined,
-      });
-    }
-    const provenance: Provenance = {
-      resourceType: 'Provenance',
-      target: written.map((w) => ({ reference: `${w.result.stored.resourceType}/${w.result.stored.id}/_history/${w.result.stored.versionId}` })),
-      recorded: new Date().toISOString(),
-      activity: {
-        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: written.some((w) => w.result.created) ? 'CREATE' : 'UPDATE' }],
-      },
-      agent,
-      entity: [
-        {
-          role: 'source',
-          what: {
-            identifier: { system: nativeRecordSystem(format, mapped.senderUra), value: `${mapped.recordId}#${mapped.sequence}` },
-            display: `${format} record ${mapped.recordId}, sequence ${mapped.sequence}`,
-          },
-        },
-      ],
-    };
-    // Provenance is the gateway's (clients cannot write it): written with the gateway's authority, for the sender.
-    const result = await repo.asGateway().create(provenance);
-    written.push({ result, status: 201 });
+    await save(repo, { ...t, status: 'cancelled', statusReason: { text: reason }, lastModified: new Date().toISOString() }, task, written);
+    const sr = await focusOf(repo, t);
+    if (sr) await save(repo, { ...(sr.content as ServiceRequest), status: 'revoked' }, sr, written);
   }
 }
 

@@ -2,7 +2,8 @@ import type { Bundle, BundleEntry, Parameters, Subscription } from '@medplum/fhi
 import { ownedParties } from '../access/policy.ts';
 import type { Operation } from '@medplum/core';
 import { allOk, badRequest, notFound } from '../fhir/outcomes.ts';
-import { parseIfMatch, patchedCopy, type Repository } from '../fhir/repository.ts';
+import { parseIfMatch, type Repository } from '../fhir/repository.ts';
+import { patchedCopy } from '../fhir/version-content.ts';
 import { versionHeaders } from '../fhir/rest.ts';
 import type { FhirResponse } from '../fhir/rest-types.ts';
 import { BY_SCOPE, type FhirRouter, type RouteInteraction } from '../fhir/router.ts';

@@ -1,0 +1,89 @@
+// The reading half of the FHIR repository (./repository.ts): what the organisation acting may see, and the reads,
+// history and searches limited to it. The repository adds transactions and the write path on top.
+import type { RequestContext } from '../context.ts';
+import type { Queryable, Tx } from '../store/database.ts';
+import { resourceStore, type PartyScope, type StoredVersion } from '../store/resource-store.ts';
+import { canChange, canRead, DIRECTORY_TYPES, OWNER_ONLY_TYPES, ownedParties, readableParties } from '../access/policy.ts';
+import { gone, notFound } from './outcomes.ts';
+import type { SearchParameterRegistry } from './search/parameters.ts';
+import { parseSearch, type Query, type SearchOptions, type SearchRequest } from './search/parse.ts';
+import { runSearch, type SearchResult } from './search/execute.ts';
+import { ID_PATTERN } from './resource-types.ts';
+import type { RepositoryDeps } from './repository.ts';
+
+/** Reads for the organisation acting: a resource it may not read answers exactly as one that does not exist. */
+export class RepositoryReads {
+  protected readonly deps: RepositoryDeps;
+  readonly ctx: RequestContext;
+  protected readonly tx?: Tx;
+
+  constructor(deps: RepositoryDeps, ctx: RequestContext, tx?: Tx) {
+    this.deps = deps;
+    this.ctx = ctx;
+    this.tx = tx;
+  }
+
+  get registry(): SearchParameterRegistry {
+    return this.deps.registry;
+  }
+
+  /** What this organisation may see: every read, search, include and history goes through it. */
+  protected get scope(): PartyScope {
+    const owned = ownedParties(this.ctx);
+    return { parties: readableParties(this.ctx), open: DIRECTORY_TYPES, ownerOnly: owned && { types: OWNER_ONLY_TYPES, parties: owned } };
+  }
+
+  /** Whether the acting organisation may change `v` (party to it), as opposed to only reading it. */
+  mayChange(v: StoredVersion): boolean {
+    return canChange(this.ctx, v.resourceType, v.parties);
+  }
+
+  /** A resource the caller may not read answers exactly as one that does not exist. */
+  protected visible(found: StoredVersion | undefined): StoredVersion | undefined {
+    return found && canRead(this.ctx, found.resourceType, found.parties) ? found : undefined;
+  }
+
+  protected get q(): Queryable {
+    return this.tx ?? this.deps.db;
+  }
+
+  /** The open transaction, for gateway code that writes its own tables beside the resources. */
+  txHandle(): Tx {
+    if (!this.tx) throw new Error('txHandle() is only available inside Repository.transaction()');
+    return this.tx;
+  }
+
+  async read(resourceType: string, id: string): Promise<StoredVersion> {
+    const found = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
+    if (!found) throw notFound(`${resourceType}/${id} is not known`);
+    if (found.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    return found;
+  }
+
+  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion> {
+    const current = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
+    const found = current ? await resourceStore.version(this.q, resourceType, id, versionId) : undefined;
+    if (!found) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
+    if (found.deleted) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
+    return found;
+  }
+
+  async history(filter: { resourceType?: string; id?: string; since?: string; types?: string[] }, count: number, offset: number) {
+    if (filter.id && filter.resourceType) await this.readOrDeleted(filter.resourceType, filter.id);
+    return resourceStore.history(this.q, filter, count, offset, this.scope);
+  }
+
+  private async readOrDeleted(resourceType: string, id: string): Promise<StoredVersion> {
+    const found = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
+    if (!found) throw notFound(`${resourceType}/${id} is not known`);
+    return found;
+  }
+
+  parseSearch(resourceType: string, query: Query, options?: SearchOptions): SearchRequest {
+    return parseSearch(this.deps.registry, resourceType, query, options);
+  }
+
+  async search(req: SearchRequest): Promise<SearchResult> {
+    return runSearch(this.q, req, this.scope);
+  }
+}

@@ -1,0 +1,81 @@
+// The native record ledger (native_record_heads, native_records): which sequence of which record the gateway holds,
+// so that an identical re-send answers what it answered before and an older sequence changes nothing.
+import { createHash } from 'node:crypto';
+import type { Bundle } from '@medplum/fhirtypes';
+import { conflict } from '../fhir/outcomes.ts';
+import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
+import type { Tx } from '../store/database.ts';
+import { canonicalJson } from '../json/canonical-json.ts';
+
+export interface IngestResult {
+  status: 200 | 201;
+  location?: string;
+  bundle: Bundle;
+  /** Why nothing changed, when nothing did (re-send, superseded). */
+  note?: string;
+}
+
+/** Canonical JSON (sorted keys) so that a re-send with keys in another order is still the same record. */
+export function contentHash(record: NativeRecord): string {
+  return createHash('sha256').update(canonicalJson(record) ?? '').digest('hex');
+}
+
+/**
+ * Locks the record's head row (creating it) and looks up this sequence: the earlier answer for an identical re-send,
+ * an empty answer for a superseded sequence, otherwise the last sequence held (0: the record is new).
+ * `sequencePath`: the format's field of the sequence number, named when a sequence comes back with other content.
+ */
+export async function openLedger(
+  tx: Tx,
+  format: NativeFormat,
+  mapped: MappedRecord,
+  hash: string,
+  sequencePath: string,
+): Promise<{ done: IngestResult } | { lastSequence: number }> {
+  // One statement creates the head row or locks the existing one, and answers with the latest sequence.
+  const head = await tx.query<{ last_sequence: number }>(
+    `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3)
+     ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence
+     RETURNING last_sequence`,
+    [mapped.senderUra, format, mapped.recordId],
+  );
+  const lastSequence = head.rows[0]?.last_sequence ?? 0;
+  const earlier = await tx.query<{ content_hash: string; location: string | null; response: Bundle }>(
+    `SELECT content_hash, location, response FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 AND sequence = $4`,
+    [mapped.senderUra, format, mapped.recordId, mapped.sequence],
+  );
+  const previous = earlier.rows[0];
+  if (previous) {
+    if (previous.content_hash !== hash) {
+      throw conflict(`Sequence number ${mapped.sequence} of this record was already received with different content; send changes with a higher sequence number`, [sequencePath]);
+    }
+    return { done: { status: 200, location: previous.location ?? undefined, bundle: previous.response, note: 'Identical re-send: nothing changed' } };
+  }
+  if (mapped.sequence < lastSequence) {
+    const latest = await tx.query<{ location: string | null }>(
+      `SELECT location FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 ORDER BY sequence DESC LIMIT 1`,
+      [mapped.senderUra, format, mapped.recordId],
+    );
+    return {
+      done: {
+        status: 200,
+        location: latest.rows[0]?.location ?? undefined,
+        bundle: { resourceType: 'Bundle', type: 'transaction-response', entry: [] },
+        note: `Superseded: sequence number ${mapped.sequence} is older than ${lastSequence}, which the gateway already holds; nothing changed`,
+      },
+    };
+  }
+  return { lastSequence };
+}
+
+/** Records this sequence and its answer, and moves the head on to it. */
+export async function recordInLedger(tx: Tx, format: NativeFormat, mapped: MappedRecord, hash: string, answer: IngestResult): Promise<void> {
+  await tx.query(
+    `WITH head AS (
+       UPDATE native_record_heads SET last_sequence = $4 WHERE sender_ura = $1 AND format = $2 AND record_id = $3
+     )
+     INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, answer.status, answer.location ?? null, answer.bundle],
+  );
+}
