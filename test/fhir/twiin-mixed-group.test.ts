@@ -106,6 +106,13 @@ async function placerSelects(task: Task, patient: string): Promise<Task> {
   return JSON.parse(put.text) as Task;
 }
 
+/** The invitation state the placer's board shows for a Task. */
+async function boardInvitation(task: Task): Promise<string | undefined> {
+  const res = await request(tg.app).get(`/board/handovers/${task.id}`).set('Authorization', await tg.auth(PLACER));
+  if (res.status !== 200) throw new Error(`board: ${res.status} ${res.text}`);
+  return (res.body as { row: { invitation?: string } }).row.invitation;
+}
+
 describe('a group mixing a native VVT candidate and a Twiin candidate', () => {
   it('each hears its invitation in its form; both accept; the placer selects the Twiin one; the VVT hears natively it was not selected', async () => {
     const g = await inviteBoth();
@@ -115,6 +122,7 @@ describe('a group mixing a native VVT candidate and a Twiin candidate', () => {
     await g.hearTwiin.waitFor(() => taskIdsHeard(g.hearTwiin).includes(g.twiinTask.id ?? ''), 'the Twiin candidate hears its invitation');
     expect(taskIdsHeard(g.hearTwiin)).not.toContain(g.vvtTask.id);
 
+    expect(await boardInvitation(g.vvtTask)).toBe('invited');
     await vvtAccepts(g);
     expect((await native.read<Task>(`Task/${g.vvtTask.id}`, PLACER)).status).toBe('accepted');
     await twiinAccepts(g);
@@ -127,6 +135,8 @@ describe('a group mixing a native VVT candidate and a Twiin candidate', () => {
     const other = await native.read<Task>(`Task/${g.vvtTask.id}`, VVT);
     expect(other.status).toBe('cancelled');
     expect(other.statusReason?.coding?.[0]).toMatchObject({ system: TA, code: 'not-selected' });
+    // The placer's board tells the two apart.
+    expect([await boardInvitation(g.twiinTask), await boardInvitation(g.vvtTask)]).toEqual(['selected', 'not-selected']);
     await g.hearVvt.waitFor(() => records(g.hearVvt).slice(before).some((x) => x.overdracht_id === g.vvtTask.id && x.status === 'GEANNULEERD'), 'the VVT hears natively it was not selected');
     expect(records(g.hearVvt).find((x) => x.status === 'GEANNULEERD')?.annulering_reden).toBe('niet geselecteerd');
   });
