@@ -3,6 +3,7 @@ import { isAbsent } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { uraOfOrganization } from '../access/organizations.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
+import { invitationState } from '../handover/selection.ts';
 import type { BoardTargets } from './targets.ts';
 import { readReference } from '../handover/references.ts';
 
@@ -49,6 +50,8 @@ export interface BoardRow {
    */
   patient?: { initials?: string; unknown?: true; gender?: 'male' | 'female'; age?: number; ageEstimated?: true };
   group?: string;
+  /** A Twiin TA Workflow invitation's state (issue 18): invited, then selected or not selected by the placer. */
+  invitation?: 'invited' | 'selected' | 'not-selected';
   /** The viewer asked for it and it has not started: the board offers to cancel it. */
   mayCancel: boolean;
   /** Where the map puts it: the centre of the patient's postcode area (src/units/places.ts), never the address. */
@@ -196,6 +199,7 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
         : undefined,
     patient: initials(patient),
     group: task.groupIdentifier?.value,
+    invitation: invitationState(task),
     place: locate?.(patient),
     mayCancel: to.ura !== repo.ctx.organizationUra && party(requesterOrg, undefined).ura === repo.ctx.organizationUra && ['requested', 'received', 'accepted', 'ready'].includes(status),
   };

@@ -14,6 +14,7 @@ import { describeTransition, isFinal, pathTo, type TaskStatus, whoMay } from './
 import type { Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { focusOf, save, upsertByIdentifier } from './record-writes.ts';
+import { isInvitation } from './selection.ts';
 
 export interface AnswerDeps {
   baseUrl: string;
@@ -38,8 +39,12 @@ export async function applyAnswer(repo: Repository, deps: AnswerDeps, mapped: Ma
     if (requesterUra === repo.ctx.organizationUra) throw forbidden(`Only the receiving organisation of handover ${handoverId} may answer it`);
     throw notFound(`No handover with id ${handoverId} is known`, [deps.texts[mapped.format].paths.handoverId]);
   }
+  const sr = await focusOf(repo, t);
   const patientRef = t.for?.reference;
   await checkSamePatient(repo, patientRef, mapped.patient);
+  // A Twiin invitation names no patient (`for`) until the placer selects, and its candidate may not see the patient:
+  // its answer (accepted, refused) moves the Task; the candidate's encounter and findings wait for the selection.
+  const clinical = patientRef !== undefined || !isInvitation(t);
 
   const local = new Map<string, string>();
   if (mapped.fullUrls.patient && patientRef) local.set(mapped.fullUrls.patient, patientRef);
@@ -48,7 +53,7 @@ export async function applyAnswer(repo: Repository, deps: AnswerDeps, mapped: Ma
 
   // The receiver's own encounter (the ride, the visit) and its findings.
   let encounter: StoredVersion | undefined;
-  if (mapped.encounter) {
+  if (mapped.encounter && clinical) {
     const enc = cloneKeepingNumberTexts(mapped.encounter);
     await resolveReferences(repo, [enc], local, (ura) => deps.orgs.byUra(repo, ura));
     // The receiver's encounter carries out the handover's request: that is how the handover finds it again.
@@ -58,12 +63,11 @@ export async function applyAnswer(repo: Repository, deps: AnswerDeps, mapped: Ma
     encounter = await upsertByIdentifier(repo, enc, written);
     if (mapped.fullUrls.encounter) local.set(mapped.fullUrls.encounter, `Encounter/${encounter.id}`);
   }
-  for (const o of mapped.observations) {
+  for (const o of clinical ? mapped.observations : []) {
     const obs = cloneKeepingNumberTexts(o);
     await resolveReferences(repo, [obs], local, (ura) => deps.orgs.byUra(repo, ura));
     await upsertByIdentifier(repo, obs, written);
   }
-  const sr = await focusOf(repo, t);
   // The receiver's own reference (the ride number) comes as transition.reference: answers map no ServiceRequest of their own.
   const references = [...(mapped.serviceRequest?.identifier ?? []), ...(mapped.transition?.reference ? [mapped.transition.reference] : [])];
   if (sr && references.length) {

@@ -30,6 +30,16 @@ function isSelected(task: Task | undefined): boolean {
   return has(task?.businessStatus, TA_WORKFLOW_SYSTEM, 'selected');
 }
 
+/**
+ * Where a TA Workflow invitation stands, for the board: selected (its code is then fulfill), not selected (cancelled
+ * by another's selection), or invited (answered or not); undefined for any other Task.
+ */
+export function invitationState(task: Task): 'invited' | 'selected' | 'not-selected' | undefined {
+  if (isSelected(task)) return 'selected';
+  if (!isInvitation(task)) return undefined;
+  return has(task.statusReason, TA_WORKFLOW_SYSTEM, 'not-selected') ? 'not-selected' : 'invited';
+}
+
 /** A (Authorization) Cancellation Request Task: code abort. */
 export function isCancellationRequest(task: Task | undefined): boolean {
   return has(task?.code, TASK_CODE_SYSTEM, 'abort');

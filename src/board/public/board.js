@@ -11,6 +11,8 @@
     melding: 'melding', alarmering: 'alarmering', vertrek: 'vertrokken', terPlaatse: 'ter plaatse', vertrekBestemming: 'vertrek naar bestemming',
     aankomstBestemming: 'aankomst bestemming', overdracht: 'overdracht', vrij: 'vrij',
   };
+  // A Twiin TA Workflow invitation (row.invitation): the placer invites several, selects one.
+  const INVITATION = { invited: 'uitgenodigd', selected: 'geselecteerd', 'not-selected': 'niet geselecteerd' };
   const VVT_PRIORITY = { BINNEN_1_UUR: 'asap', BINNEN_4_UUR: 'urgent', ZELFDE_DAG: 'routine', VOLGENDE_DAG: 'routine' };
   const NS = 'https://handover-gateway.nl/fhir';
   const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
@@ -303,7 +305,7 @@
       el('td', {}, el('span', { class: 'complaint' }, r.complaint || r.careNeeds.join(', ') || r.request || '—'), el('span', { class: 'sub' }, r.complaint && r.careNeeds.length ? r.careNeeds.join(', ') : r.complaint ? '' : r.careNeeds.length ? r.request || '' : '')),
       el('td', { class: 'patient' }, patientText(r.patient)),
       el('td', { class: 'route' }, r.from.name || '?', el('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'), el('span', { class: 'visually-hidden' }, ' naar '), r.to.name || '?'),
-      el('td', {}, el('span', { class: 'status', 'data-status': r.status }, STATUS[r.status] || r.status), r.nativeStatus && r.nativeStatus.toLowerCase() !== (STATUS[r.status] || '').toLowerCase() && el('span', { class: 'sub' }, r.nativeStatus.toLowerCase().replace(/_/g, ' '))),
+      el('td', {}, el('span', { class: 'status', 'data-status': r.status }, STATUS[r.status] || r.status), r.nativeStatus && r.nativeStatus.toLowerCase() !== (STATUS[r.status] || '').toLowerCase() && r.nativeStatus.toLowerCase() !== r.invitation && el('span', { class: 'sub' }, r.nativeStatus.toLowerCase().replace(/_/g, ' ')), r.invitation && el('span', { class: 'sub', 'data-invitation': r.invitation }, INVITATION[r.invitation] || r.invitation)),
       el('td', { class: 'num age' }, t.age),
       el('td', { class: 'norm' }, t.norm, el('span', { class: 'sub' }, t.target), isLate && el('span', { class: 'warn' }, '⚠ onbeantwoord')),
       el('td', { class: 'responder' }, ...responder(r)),
@@ -439,6 +441,7 @@
         ['Urgentie', `${r.urgency.label}${r.urgency.also ? ` (${r.urgency.also})` : ''}`],
         ['Van → naar', `${r.from.name || '?'} → ${r.to.name || '?'}`],
         ['Status', `${STATUS[r.status] || r.status}${r.nativeStatus ? ` (${r.nativeStatus})` : ''}`],
+        ...(r.invitation ? [['Uitnodiging', INVITATION[r.invitation] || r.invitation]] : []),
         ['Patiënt', patientText(r.patient, 'jaar')],
         ['Zorgvraag', r.careNeeds.join(', ') || '—'],
         ['Verzoek', r.request || '—'],
