@@ -1,6 +1,7 @@
 import type { Task } from '@medplum/fhirtypes';
 import { systemContext, type RequestContext } from '../context.ts';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
+import { referencePatternOf } from '../fhir/resource-types.ts';
 import { Repository, type RepositoryDeps, type WriteHooks } from '../fhir/repository.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
@@ -30,11 +31,13 @@ function isAuthorizationRequest(task: Task): boolean {
 }
 
 /** The open Tasks a cancellation request is about (not other cancellation requests): ids and contents. */
+const TASK_REFERENCE = referencePatternOf('Task');
+
 async function targets(tx: Tx, request: Task, orgs: OrganizationDirectory): Promise<Task[]> {
   const [requester, owner] = await Promise.all([orgs.uraOf(tx, request.requester), orgs.uraOf(tx, request.owner)]);
   const focus = request.focus?.reference ?? '';
   if (!isAuthorizationRequest(request)) {
-    const id = /^Task\/([A-Za-z0-9\-.]{1,64})$/.exec(focus)?.[1];
+    const id = TASK_REFERENCE.exec(focus)?.[1];
     const row = id ? await resourceStore.current(tx, 'Task', id, true) : undefined;
     const task = row && !row.deleted ? (row.content as Task) : undefined;
     if (!task || isCancellationRequest(task)) return [];

@@ -1,12 +1,14 @@
 import type { HealthcareService, Identifier, Reference, Task } from '@medplum/fhirtypes';
 import { forbidden, HttpError, outcome } from '../fhir/outcomes.ts';
 import type { WriteHooks } from '../fhir/repository.ts';
-import { ID_PATTERN } from '../fhir/resource-types.ts';
+import { ID_PATTERN, referencePatternOf } from '../fhir/resource-types.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { type OrganizationDirectory } from '../access/organizations.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { isGateway } from '../access/policy.ts';
+
+const ORGANIZATION_REFERENCE = referencePatternOf('Organization');
 
 /** Where the HealthcareService a client named as owner is kept (profiles/owner-healthcareservice.json). */
 export const OWNER_SERVICE_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice';
@@ -66,7 +68,7 @@ export function ownerServiceHooks(): WriteHooks {
       const stored = await resourceStore.current(tx, 'HealthcareService', id);
       if (!stored || stored.deleted) throw refused(`Task.owner ${literal} is not known here: send owner = Reference(Organization) of the receiver, or a HealthcareService of the directory`);
       const provider = (stored.content as HealthcareService).providedBy?.reference;
-      if (!provider || !/^Organization\/[A-Za-z0-9\-.]{1,64}$/.test(provider)) {
+      if (!provider || !ORGANIZATION_REFERENCE.test(provider)) {
         throw refused(`Task.owner ${literal} names no providedBy Organization, so the receiving organisation is not known: send owner = Reference(Organization) of the receiver`);
       }
       const service: Reference = {

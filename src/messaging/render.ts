@@ -2,13 +2,13 @@
 // as one), or made from the handover's own resources (a native `ambulance` overdracht to a HAP).
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Composition, CompositionSection, Encounter, MessageHeader, Observation, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
-import { isAbsent, notFound } from '../fhir/outcomes.ts';
+import { notFound } from '../fhir/outcomes.ts';
+import { readReference } from '../handover/references.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Queryable } from '../store/database.ts';
 import type { StoredMap } from './receive-store.ts';
 import type { MessageRules } from './rules.ts';
 
-const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 const SCT = 'http://snomed.info/sct';
 const LOINC = 'http://loinc.org';
 
@@ -65,22 +65,11 @@ export class MessageRenderer {
 
   /** The message of handover `taskId`, read through `repo` (what its reader may read, nothing more). */
   async render(repo: Repository, taskId: string): Promise<Bundle> {
-    const task = await this.readRef<Task>(repo, `Task/${taskId}`);
+    const task = await readReference<Task>(repo, `Task/${taskId}`);
     if (!task) throw notFound(`No handover with id ${taskId} is known`);
     const row = await this.db.query<{ stored: StoredMap }>('SELECT stored FROM az_messages WHERE task_id = $1', [taskId]);
     const stored = row.rows[0]?.stored;
     return stored ? this.asReceived(repo, stored) : this.fromHandover(repo, task);
-  }
-
-  private async readRef<T extends Resource>(repo: Repository, reference: string | undefined): Promise<T | undefined> {
-    const m = REFERENCE.exec(reference ?? '');
-    if (!m) return undefined;
-    try {
-      return (await repo.read(m[1], m[2])).content as T;
-    } catch (err) {
-      if (isAbsent(err)) return undefined;
-      throw err;
-    }
   }
 
   private entry(resource: Resource): BundleEntry {
@@ -91,7 +80,7 @@ export class MessageRenderer {
   private async asReceived(repo: Repository, stored: StoredMap): Promise<Bundle> {
     const entries: BundleEntry[] = [];
     for (const e of stored.entries) {
-      const resource = await this.readRef(repo, e.reference);
+      const resource = await readReference<Resource>(repo, e.reference);
       if (!resource) throw notFound(`${e.reference} of the message is not readable`);
       entries.push(this.entry(resource.resourceType === 'ServiceRequest' && stored.derivedPriority ? withoutPriority(resource as ServiceRequest) : resource));
     }
@@ -109,10 +98,10 @@ export class MessageRenderer {
    * description, else the request's code; the letter carries it as its one required section.
    */
   private async fromHandover(repo: Repository, task: Task): Promise<Bundle> {
-    const sr = await this.readRef<ServiceRequest>(repo, task.focus?.reference);
-    const patient = await this.readRef<Patient>(repo, task.for?.reference);
-    const requester = await this.readRef<Organization>(repo, task.requester?.reference);
-    const owner = await this.readRef<Organization>(repo, task.owner?.reference);
+    const sr = await readReference<ServiceRequest>(repo, task.focus?.reference);
+    const patient = await readReference<Patient>(repo, task.for?.reference);
+    const requester = await readReference<Organization>(repo, task.requester?.reference);
+    const owner = await readReference<Organization>(repo, task.owner?.reference);
     if (!sr || !patient || !requester || !owner) throw notFound(`Handover ${task.id} lacks its request, patient or organisations`);
     const orgRef = (o: Organization) => ({ reference: `Organization/${o.id}`, type: 'Organization' as const, display: o.name });
     const reason =
@@ -123,7 +112,7 @@ export class MessageRenderer {
       sr.code?.coding?.[0]?.display ??
       'Overdracht van ambulance naar huisartsenpost';
     // The ride (the requester's encounter): its treatment and agreements, and its findings, become the letter's other sections.
-    const ride = await this.readRef<Encounter>(repo, task.encounter?.reference);
+    const ride = await readReference<Encounter>(repo, task.encounter?.reference);
     const findings = ride?.id
       ? (await repo.search({ ...repo.parseSearch('Observation', { encounter: [`Encounter/${ride.id}`] }), count: 100, total: 'none' })).resources.map((r) => r.content as Observation)
       : [];

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../store/database.ts';
 import { orderedResource, resourceStore, type PartyScope, type StoredVersion } from '../../store/resource-store.ts';
 import { badRequest } from '../outcomes.ts';
+import { VERSIONED_REFERENCE_PATTERN } from '../resource-types.ts';
 import type { Filter, SearchRequest } from './parse.ts';
 import { buildWhere, chainQuery } from './sql.ts';
 
@@ -100,7 +101,7 @@ async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion
     for (const m of matches) {
       for (const value of inc.parameter.evaluate(m.content)) {
         const ref = ownRelative((value as { reference?: string }).reference, req.baseUrl);
-        const match = ref ? /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(ref) : null;
+        const match = ref ? VERSIONED_REFERENCE_PATTERN.exec(ref) : null;
         if (!match || (inc.targetType !== undefined && match[1] !== inc.targetType)) continue;
         const key = `${match[1]}/${match[2]}`;
         if (seen.has(key)) continue;
