@@ -1,7 +1,7 @@
 import type { AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import type { WriteEvent, WriteHooks } from '../fhir/repository.ts';
-import type { Queryable, Tx } from '../store/database.ts';
+import { TxSlot, type WriteEvent, type WriteHooks } from '../fhir/write-phases.ts';
+import type { Queryable } from '../store/database.ts';
 import { wellFormed } from './well-formed.ts';
 import { actorOf, outcomeOfStatus, patientOf, toAuditRow, type AuditAction, type AuditFacts, type AuditRow } from './event.ts';
 import { AuditGroupCommit } from './group-commit.ts';
@@ -58,7 +58,8 @@ export class AuditLog {
   private readonly db: Queryable;
   readonly groupCommit: AuditGroupCommit;
   private readonly requests = new WeakMap<RequestContext, RequestAudit>();
-  private readonly pending = new WeakMap<Tx, { ctx: RequestContext; event: WriteEvent }[]>();
+  /** Every version a write transaction wrote, with who wrote it: its audit rows, written just before COMMIT. */
+  private readonly written = new TxSlot<{ ctx: RequestContext; event: WriteEvent }[]>('audit.written', () => []);
   private readonly auditedErrors = new WeakSet<object>();
 
   constructor(db: Queryable) {
@@ -78,15 +79,12 @@ export class AuditLog {
 
   /** Collect every version a transaction writes, and write their rows in one INSERT just before it commits. */
   readonly hooks: WriteHooks = {
-    afterWrite: async (tx, ctx, event) => {
-      const list = this.pending.get(tx);
-      if (list) list.push({ ctx, event });
-      else this.pending.set(tx, [{ ctx, event }]);
+    afterWrite: async ({ ctx, state }, event) => {
+      state.get(this.written).push({ ctx, event });
     },
-    beforeCommit: async (tx, ctx) => {
-      const list = this.pending.get(tx);
-      if (!list) return;
-      this.pending.delete(tx);
+    beforeCommit: async ({ tx, ctx, state }) => {
+      const list = state.get(this.written).splice(0);
+      if (list.length === 0) return;
       const request = this.requests.get(ctx);
       const recorded = new Date().toISOString();
       const rows = list.map(({ event }) => {

@@ -1,6 +1,6 @@
 import type { HealthcareService, Identifier, Reference, Task } from '@medplum/fhirtypes';
 import { forbidden, HttpError, outcome } from '../fhir/outcomes.ts';
-import type { WriteHooks } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
 import { ID_PATTERN, referencePatternOf } from '../fhir/resource-types.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
@@ -55,7 +55,7 @@ async function serviceByIdentifier(tx: Tx, identifier: Identifier): Promise<stri
  */
 export function ownerServiceHooks(): WriteHooks {
   return {
-    beforeWrite: async (tx, _ctx, { interaction, next }) => {
+    beforeWrite: async ({ tx }, { interaction, next }) => {
       if (next.resourceType !== 'Task' || interaction === 'delete') return;
       const task = next as Task;
       const owner = task.owner;
@@ -91,7 +91,7 @@ export function ownerServiceHooks(): WriteHooks {
  */
 export function serviceDirectoryHooks(orgs: OrganizationDirectory): WriteHooks {
   return {
-    beforeWrite: async (tx, ctx, { previous, next }) => {
+    beforeWrite: async ({ tx, ctx }, { previous, next }) => {
       if (next.resourceType !== 'HealthcareService' || isGateway(ctx)) return;
       const providers = [previous && !previous.deleted ? (previous.content as HealthcareService).providedBy : undefined, (next as HealthcareService).providedBy];
       for (const provider of providers) {
