@@ -50,8 +50,8 @@ async function serviceByIdentifier(tx: Tx, identifier: Identifier): Promise<stri
  * A Task whose owner is a HealthcareService (the Twiin TA Workflow IG names the receiving service, by reference
  * or by its identifier alone) gets the Organization that provides it as owner, before it is validated: the
  * workflow, the parties and the notifications are decided by organisations. The client's reference is kept in an
- * extension on `owner`, so nothing it sent is lost. Runs right after the reference hook, before every other write
- * hook (rule review, profiles/README.md).
+ * extension on `owner`, so nothing it sent is lost. Second in the `resolve` write phase, right after the references,
+ * before every other phase (rule review, profiles/README.md).
  */
 export function ownerServiceHooks(): WriteHooks {
   return {
