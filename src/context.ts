@@ -1,3 +1,5 @@
+import type { RequestAudit } from './audit/recorder.ts';
+
 /**
  * Who is acting. Decided once per request from the access token (src/auth) and passed explicitly
  * into every store and repository call: never ambient.
@@ -17,6 +19,11 @@ export interface RequestContext {
   onBehalfOf?: string;
   /** The request id (X-Request-Id), for logs and audit. */
   requestId: string;
+  /**
+   * The audit trail's record of this request (src/audit/recorder.ts): what it is, and whether its rows are
+   * written. Set when the request is described (`AuditLog.begin`); the `audit` write phase reads it at commit.
+   */
+  audit?: RequestAudit;
 }
 
 /** The gateway itself, for start-up work (seeding, migrations, workers). */

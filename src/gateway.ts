@@ -10,7 +10,8 @@ import { ClientDirectory, createAuth, demoClients, loadClientsFile, type AuthSer
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
 import { seedDemoOrganizations } from './demo.ts';
-import { Repository, type RepositoryDeps, type WriteHooks } from './fhir/repository.ts';
+import { Repository, type RepositoryDeps } from './fhir/repository.ts';
+import { WritePipeline } from './fhir/write-phases.ts';
 import type { RouteListing } from './fhir/router.ts';
 import { SearchParameterRegistry } from './fhir/search/parameters.ts';
 import { createApp } from './http/app.ts';
@@ -30,7 +31,7 @@ import { RouteLabels } from './observability/route-labels.ts';
 import { WRITABLE_TYPES } from './fhir/resource-types.ts';
 import { ownerServiceHooks, serviceDirectoryHooks } from './handover/owner-service.ts';
 import { loadOperationDefinitions } from './fhir/conformance-routes.ts';
-import { loadProfileValidator } from './fhir/validation/index.ts';
+import { loadProfileValidator, validationHooks } from './fhir/validation/index.ts';
 import { NativeIngest } from './handover/ingest.ts';
 import { loadIngestTexts } from './handover/ingest-texts.ts';
 import { workflowHooks } from './handover/workflow.ts';
@@ -125,17 +126,9 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // Organization ↔ URA, one cache per instance, cleared on every instance when an Organization changes.
   const organizations = new OrganizationDirectory();
   const stopOrganizations = await organizations.listen(db);
-  // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL resolves to.
-  // Then a Task's owner named as a HealthcareService becomes its Organization, before anything checks it.
-  const references = referenceHooks({ baseUrl: `${config.publicUrl}/fhir`, orgs: organizations });
-  const hooks: WriteHooks[] = [references, ownerServiceHooks(), serviceDirectoryHooks(organizations), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
-  const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
-  hooks.push(workflowHooks(() => repoDeps, organizations), cancellationHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const metrics = new Metrics();
   const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics, organizations });
-  hooks.push(subscriptions.hooks);
-  hooks.push(boardFeedHooks());
   const units = createUnits({
     db,
     logger,
@@ -146,9 +139,22 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     metrics,
     settings: { staleSeconds: config.unitStaleSeconds, historyHours: config.unitHistoryHours, maxClockSkewSeconds: config.unitMaxClockSkewSeconds, boardTargets: config.boardTargets, maxBodyBytes: config.maxBodyBytes },
   });
-  hooks.push(units.hooks);
-  // Last: the audit rows of a transaction are written when every other hook has had its say.
-  hooks.push(audit.hooks);
+  // Who does each write phase; they run in the order of WRITE_PHASES (src/fhir/write-phases.ts), not the order here.
+  const phases = new WritePipeline({
+    // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL
+    // resolves to. Then a Task's owner named as a HealthcareService becomes its Organization, before anything checks it.
+    resolve: [referenceHooks({ baseUrl: fhirBaseUrl, orgs: organizations }), ownerServiceHooks()],
+    authorize: [serviceDirectoryHooks(organizations), units.hooks],
+    workflow: [workflowHooks(() => repoDeps, organizations), cancellationHooks(() => repoDeps, organizations)],
+    validate: [validationHooks(profiles)],
+    caches: [organizations.hooks()],
+    parties: [partyPropagation()],
+    outbox: [subscriptions.hooks],
+    board: [boardFeedHooks()],
+    // Last: the audit rows of a transaction are written when every other phase has had its say.
+    audit: [audit.hooks],
+  });
+  const repoDeps: RepositoryDeps = { db, registry, phases, partiesOf: partiesAtWrite };
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
 
   // Client rows behind tokens, one cache per instance, dropped on every instance when a registration changes.

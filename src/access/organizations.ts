@@ -1,6 +1,7 @@
 import type { Reference, Resource } from '@medplum/fhirtypes';
-import type { Repository, WriteHooks } from '../fhir/repository.ts';
-import type { Database, Queryable, Tx } from '../store/database.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
 import { organizationByUra } from '../handover/references.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
@@ -117,7 +118,7 @@ export class OrganizationDirectory {
   /** The write hook: an Organization written clears this instance now and, at commit, every instance. */
   hooks(): WriteHooks {
     return {
-      afterWrite: async (tx: Tx, _ctx, event) => {
+      afterWrite: async ({ tx }, event) => {
         if (event.stored.resourceType !== 'Organization') return;
         this.changedIn.add(tx);
         this.invalidate();

@@ -1,7 +1,6 @@
 import type { Resource, Task } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import type { WriteHooks } from '../fhir/repository.ts';
-import type { Tx } from '../store/database.ts';
+import { TxSlot, type TxState, type WriteHooks, type WriteTx } from '../fhir/write-phases.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
@@ -25,18 +24,11 @@ const REFERENCE = VERSIONED_REFERENCE_PATTERN;
  * has just decided. Rows this transaction wrote are locked by it, so no other writer changes them meanwhile;
  * the propagation below changes them and updates this from what it returns.
  */
-const writtenParties = new WeakMap<Tx, Map<string, readonly string[]>>();
-
-function remember(tx: Tx, key: string, parties: readonly string[]): void {
-  let known = writtenParties.get(tx);
-  if (!known) writtenParties.set(tx, (known = new Map()));
-  known.set(key, parties);
-}
+const WRITTEN_PARTIES = new TxSlot<Map<string, readonly string[]>>('parties.written', () => new Map());
 
 /** The parties of `refs` as the query below would find them, if this transaction wrote every one of them. */
-function partiesFromThisTransaction(tx: Tx, refs: Iterable<string>, readable: readonly string[] | undefined): string[] | undefined {
-  const known = writtenParties.get(tx);
-  if (!known) return undefined;
+function partiesFromThisTransaction(state: TxState, refs: Iterable<string>, readable: readonly string[] | undefined): string[] | undefined {
+  const known = state.get(WRITTEN_PARTIES);
   const found = new Set<string>();
   for (const ref of refs) {
     const parties = known.get(ref);
@@ -85,7 +77,7 @@ function writerOf(ctx: RequestContext): string[] {
  * Provenance of a Task) — only those the writer can itself read, so that a reference to someone else's
  * handover neither reveals nor joins it.
  */
-async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Promise<string[]> {
+async function derivedParties({ tx, ctx, state }: WriteTx, next: Resource): Promise<string[]> {
   if (next.resourceType === 'Task') {
     const task = next as Task;
     const orgIds = [organizationId(task.requester?.reference), organizationId(task.owner?.reference)].filter((x): x is string => x !== undefined);
@@ -109,7 +101,7 @@ async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Prom
   });
   if (refs.size === 0) return [];
   const readable = readableParties(ctx);
-  const fromThisTransaction = partiesFromThisTransaction(tx, refs.keys(), readable);
+  const fromThisTransaction = partiesFromThisTransaction(state, refs.keys(), readable);
   if (fromThisTransaction) return fromThisTransaction;
   const params: unknown[] = [[...refs.values()].map((r) => r.type), [...refs.values()].map((r) => r.id)];
   const visible = readable ? ` AND parties && $${params.push(readable)}::text[]` : '';
@@ -121,9 +113,9 @@ async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Prom
 }
 
 /** The `partiesOf` of the Repository: what was there, the writer, and what the resource itself implies. */
-export async function partiesAtWrite(tx: Tx, ctx: RequestContext, next: Resource, previous: readonly string[]): Promise<string[]> {
-  const all = [...new Set([...previous, ...writerOf(ctx), ...(await derivedParties(tx, ctx, next))])].sort();
-  if (next.id) remember(tx, `${next.resourceType}/${next.id}`, all);
+export async function partiesAtWrite(w: WriteTx, next: Resource, previous: readonly string[]): Promise<string[]> {
+  const all = [...new Set([...previous, ...writerOf(w.ctx), ...(await derivedParties(w, next))])].sort();
+  if (next.id) w.state.get(WRITTEN_PARTIES).set(`${next.resourceType}/${next.id}`, all);
   return all;
 }
 
@@ -138,7 +130,7 @@ export async function partiesAtWrite(tx: Tx, ctx: RequestContext, next: Resource
  */
 export function partyPropagation(): WriteHooks {
   return {
-    afterWrite: async (tx, ctx, event) => {
+    afterWrite: async ({ tx, ctx, state }, event) => {
       if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
       const task = event.stored.content as Task;
       const params: unknown[] = [event.stored.id, groupTokens(task), OPEN, task.requester?.reference ?? ''];
@@ -186,8 +178,9 @@ export function partyPropagation(): WriteHooks {
           RETURNING r.resource_type, r.id, r.parties`,
         params,
       );
+      const known = state.get(WRITTEN_PARTIES);
       for (const row of changed.rows) {
-        if (writtenParties.get(tx)?.has(`${row.resource_type}/${row.id}`)) remember(tx, `${row.resource_type}/${row.id}`, row.parties);
+        if (known.has(`${row.resource_type}/${row.id}`)) known.set(`${row.resource_type}/${row.id}`, row.parties);
       }
     },
   };

@@ -3,7 +3,7 @@ import type { TokenAttempt } from '../auth/types.ts';
 import type { Logger } from 'pino';
 import type { CapabilityContribution } from '../fhir/capability.ts';
 import { outcome } from '../fhir/outcomes.ts';
-import type { WriteHooks } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
 import type { FhirRequest, FhirResponse } from '../fhir/rest-types.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 import type { EarlyRefusal } from '../http/server.ts';

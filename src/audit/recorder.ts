@@ -1,7 +1,7 @@
 import type { AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import type { WriteEvent, WriteHooks } from '../fhir/repository.ts';
-import type { Queryable, Tx } from '../store/database.ts';
+import { TxSlot, type WriteEvent, type WriteHooks } from '../fhir/write-phases.ts';
+import type { Queryable } from '../store/database.ts';
 import { wellFormed } from './well-formed.ts';
 import { actorOf, outcomeOfStatus, patientOf, toAuditRow, type AuditAction, type AuditFacts, type AuditRow } from './event.ts';
 import { AuditGroupCommit } from './group-commit.ts';
@@ -18,7 +18,7 @@ export interface RequestDescription {
   detail?: AuditEventEntity[];
 }
 
-interface RequestAudit {
+export interface RequestAudit {
   description: RequestDescription;
   /** Set when a write transaction of this request already committed its audit rows with the change. */
   written: boolean;
@@ -57,8 +57,8 @@ function rowsPerPatient(base: Omit<AuditFacts, 'entities' | 'patient'>, resource
 export class AuditLog {
   private readonly db: Queryable;
   readonly groupCommit: AuditGroupCommit;
-  private readonly requests = new WeakMap<RequestContext, RequestAudit>();
-  private readonly pending = new WeakMap<Tx, { ctx: RequestContext; event: WriteEvent }[]>();
+  /** Every version a write transaction wrote, with who wrote it: its audit rows, written just before COMMIT. */
+  private readonly written = new TxSlot<{ ctx: RequestContext; event: WriteEvent }[]>('audit.written', () => []);
   private readonly auditedErrors = new WeakSet<object>();
 
   constructor(db: Queryable) {
@@ -66,28 +66,25 @@ export class AuditLog {
     this.groupCommit = new AuditGroupCommit(db);
   }
 
-  /** Names what the request of `ctx` is, so that its rows (written wherever) describe it. */
+  /** Names what the request of `ctx` is, so that its rows (written wherever) describe it: carried on `ctx` from here on. */
   begin(ctx: RequestContext, description: RequestDescription): void {
-    this.requests.set(ctx, { description, written: false });
+    ctx.audit = { description, written: false };
   }
 
   describe(ctx: RequestContext, change: Partial<RequestDescription>): void {
-    const r = this.requests.get(ctx);
+    const r = ctx.audit;
     if (r) r.description = { ...r.description, ...change };
   }
 
   /** Collect every version a transaction writes, and write their rows in one INSERT just before it commits. */
   readonly hooks: WriteHooks = {
-    afterWrite: async (tx, ctx, event) => {
-      const list = this.pending.get(tx);
-      if (list) list.push({ ctx, event });
-      else this.pending.set(tx, [{ ctx, event }]);
+    afterWrite: async ({ ctx, state }, event) => {
+      state.get(this.written).push({ ctx, event });
     },
-    beforeCommit: async (tx, ctx) => {
-      const list = this.pending.get(tx);
-      if (!list) return;
-      this.pending.delete(tx);
-      const request = this.requests.get(ctx);
+    beforeCommit: async ({ tx, ctx, state }) => {
+      const list = state.get(this.written).splice(0);
+      if (list.length === 0) return;
+      const request = ctx.audit;
       const recorded = new Date().toISOString();
       const rows = list.map(({ event }) => {
         const s = event.stored;
@@ -117,7 +114,7 @@ export class AuditLog {
    * were. `resources` are what the answer carries (a read's resource, a search's matches).
    */
   async completed(ctx: RequestContext, result: { status: number; resources?: Resource[]; entities?: string[] }): Promise<void> {
-    const request = this.requests.get(ctx);
+    const request = ctx.audit;
     if (!request || request.written) return;
     request.written = true;
     const d = request.description;
@@ -131,7 +128,7 @@ export class AuditLog {
       if (this.auditedErrors.has(error)) return;
       this.auditedErrors.add(error);
     }
-    const request = ctx ? this.requests.get(ctx) : undefined;
+    const request = ctx?.audit;
     if (request) request.written = true;
     // Quoted from the request: made storable (see wellFormed).
     const d = wellFormed(request?.description ?? fallback);

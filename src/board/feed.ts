@@ -1,6 +1,6 @@
 import type { Encounter } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import type { WriteHooks } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
 import type { Database } from '../store/database.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
 
@@ -23,7 +23,7 @@ export interface FeedEvent {
  */
 export function boardFeedHooks(): WriteHooks {
   return {
-    afterWrite: async (tx, _ctx, event) => {
+    afterWrite: async ({ tx }, event) => {
       const s = event.stored;
       let handovers: string[] = [];
       if (s.resourceType === 'Task') handovers = [s.id];

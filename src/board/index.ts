@@ -42,7 +42,7 @@ export function createBoard(args: {
   const streams = new OpenStreams();
   const targets = loadBoardTargets(join(args.rootDir, 'mappings/board/targets.json'), args.targetsSetting);
   const audit = async (ctx: RequestContext, resources: Resource[]): Promise<void> => {
-    // A fresh context per message: the audit log keys a request's description on it.
+    // A fresh context per message: each is audited as a request of its own, its record carried on the context.
     const c = { ...ctx };
     args.audit.begin(c, { type: REST_TYPE, subtype: gatewaySubtype('board'), action: 'R', description: 'GET /board' });
     await args.audit.completed(c, { status: 200, resources });

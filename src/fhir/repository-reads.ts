@@ -10,17 +10,23 @@ import { parseSearch, type Query, type SearchOptions, type SearchRequest } from 
 import { runSearch, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import type { RepositoryDeps } from './repository.ts';
+import type { OpenTransaction } from './write-phases.ts';
 
 /** Reads for the organisation acting: a resource it may not read answers exactly as one that does not exist. */
 export class RepositoryReads {
   protected readonly deps: RepositoryDeps;
   readonly ctx: RequestContext;
-  protected readonly tx?: Tx;
+  /** The write transaction this repository is bound to (one attempt of it), if any: its handle and its state. */
+  private readonly open?: OpenTransaction;
 
-  constructor(deps: RepositoryDeps, ctx: RequestContext, tx?: Tx) {
+  constructor(deps: RepositoryDeps, ctx: RequestContext, open?: OpenTransaction) {
     this.deps = deps;
     this.ctx = ctx;
-    this.tx = tx;
+    this.open = open;
+  }
+
+  protected get tx(): Tx | undefined {
+    return this.open?.tx;
   }
 
   get registry(): SearchParameterRegistry {
@@ -49,8 +55,13 @@ export class RepositoryReads {
 
   /** The open transaction, for gateway code that writes its own tables beside the resources. */
   txHandle(): Tx {
-    if (!this.tx) throw new Error('txHandle() is only available inside Repository.transaction()');
-    return this.tx;
+    return this.openTransaction().tx;
+  }
+
+  /** The open transaction with its state, for a repository acting for someone else in it (the gateway's own writes). */
+  protected openTransaction(): OpenTransaction {
+    if (!this.open) throw new Error('txHandle() is only available inside Repository.transaction()');
+    return this.open;
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion> {

@@ -1,56 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
-import type { RequestContext } from '../context.ts';
 import type { Database, Tx } from '../store/database.ts';
-import { retryDelayMs } from '../store/faults.ts';
 import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
 import { RepositoryReads } from './repository-reads.ts';
 import { canChange, checkOrganizationWrite, checkWriteAllowed } from '../access/policy.ts';
-import { badRequest, forbidden, gone, HttpError, methodNotAllowed, notFound, outcomeOf, preconditionFailed } from './outcomes.ts';
+import { badRequest, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes.ts';
 import { extractIndexValues } from './search/index-values.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
 import type { Query } from './search/parse.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
 import { patchedCopy, sameContent, withMeta } from './version-content.ts';
-
-export type Interaction = 'create' | 'update' | 'delete';
-
-/** A change about to be written, or just written, inside the writing transaction. */
-export interface WriteEvent {
-  interaction: Interaction;
-  previous?: StoredVersion;
-  stored: StoredVersion;
-}
-
-/**
- * Rules other parts of the gateway attach to every write, whichever route it comes through
- * (FHIR REST, transaction entries, native records): validation, workflow, authorization, outbox, audit.
- */
-export interface WriteHooks {
-  /** Returns the problems that make `resource` invalid (profiles, base rules). */
-  validate?: (resource: Resource) => OperationOutcomeIssue[];
-  /** May refuse a change (throw an HttpError) or adjust it, before it is stored. */
-  beforeWrite?: (tx: Tx, ctx: RequestContext, change: { interaction: Interaction; previous?: StoredVersion; next: Resource }) => Promise<void>;
-  /**
-   * Names that writers of `resource` must hold in turn (advisory locks taken before the row lock), so
-   * that changes which touch several resources (a group of candidate Tasks) are serialised, not deadlocked.
-   */
-  lockKeys?: (resource: Resource) => string[];
-  /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
-  afterWrite?: (tx: Tx, ctx: RequestContext, event: WriteEvent) => Promise<void>;
-  /** Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). */
-  beforeCommit?: (tx: Tx, ctx: RequestContext) => Promise<void>;
-}
+import type { Interaction, WritePipeline, WriteTx } from './write-phases.ts';
 
 /** Computes the organisations party to a resource at a write (src/access/parties.ts), stored beside it for authorization. */
-type PartiesOf = (tx: Tx, ctx: RequestContext, resource: Resource, previous: readonly string[]) => Promise<string[]>;
+type PartiesOf = (w: WriteTx, resource: Resource, previous: readonly string[]) => Promise<string[]>;
 
 export interface RepositoryDeps {
   db: Database;
   registry: SearchParameterRegistry;
-  hooks: WriteHooks[];
+  /** The write phases (src/fhir/write-phases.ts): what every write passes, whichever route it comes through. */
+  phases: WritePipeline;
   partiesOf?: PartiesOf;
 }
 
@@ -75,7 +46,7 @@ export function parseIfMatch(header: string | undefined): string | undefined {
 export class Repository extends RepositoryReads {
   /** The same transaction, acting as the gateway for the same organisation: for ingest's server-owned writes (Provenance) and patient matching. */
   asGateway(): Repository {
-    return new Repository(this.deps, { ...this.ctx, roles: ['system'] }, this.txHandle());
+    return new Repository(this.deps, { ...this.ctx, roles: ['system'] }, this.openTransaction());
   }
 
   /** Before a change: unknown to the caller as a read would be, and refused when it may read but not change it. */
@@ -93,27 +64,20 @@ export class Repository extends RepositoryReads {
     return this.txHandle();
   }
 
+  /** What the write phases are handed: the transaction, its state, and who writes. */
+  private get phaseCall(): WriteTx {
+    return { ...this.openTransaction(), ctx: this.ctx };
+  }
+
   /**
    * Runs `work` in one transaction with a repository bound to it (joins the current one if any). A transaction
-   * the database broke off to settle a conflict (serialization failure, deadlock) is run again from its start,
-   * a few times with a random wait (src/store/faults.ts): only whole transactions, never a joined one, so
-   * `work` and the write hooks must keep what they collect per attempt (per `tx`), not across attempts.
+   * the database broke off to settle a conflict is run again from its start with a fresh state (the write
+   * phases' `transaction`): only whole transactions, never a joined one, so `work` and the write phases must
+   * keep what they collect per attempt (in the transaction's state), not across attempts.
    */
   async transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return work(this);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deps.db.transaction(async (tx) => {
-          const result = await work(new Repository(this.deps, this.ctx, tx));
-          for (const hook of this.deps.hooks) await hook.beforeCommit?.(tx, this.ctx);
-          return result;
-        });
-      } catch (err) {
-        const delay = retryDelayMs(err, attempt);
-        if (delay === undefined) throw err;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
+    return this.deps.phases.transaction(this.deps.db, this.ctx, async (open) => work(new Repository(this.deps, this.ctx, open)));
   }
 
   // --- writes ------------------------------------------------------------------------------
@@ -192,7 +156,7 @@ export class Repository extends RepositoryReads {
   }
 
   private async takeLocks(resource: Resource): Promise<void> {
-    const keys = [...new Set(this.deps.hooks.flatMap((h) => h.lockKeys?.(resource) ?? []))].sort();
+    const keys = this.deps.phases.lockKeys(resource);
     for (const key of keys) await this.writeTx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
   }
 
@@ -214,10 +178,10 @@ export class Repository extends RepositoryReads {
       deleted: true,
       content: withMeta(current.content, id, versionId, lastUpdated, current.content),
     };
-    for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction: 'delete', previous: current, next: stored.content });
+    await this.deps.phases.beforeWrite(this.phaseCall, { interaction: 'delete', previous: current, next: stored.content });
     // A deletion keeps its parties: they still read it as gone (410) and its history.
     await resourceStore.write(tx, stored, { tokens: [], strings: [], dates: [] }, current.parties ?? [], false);
-    for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction: 'delete', previous: current, stored });
+    await this.deps.phases.afterWrite(this.phaseCall, { interaction: 'delete', previous: current, stored });
     return { stored, changed: true, created: false };
   }
 
@@ -225,14 +189,13 @@ export class Repository extends RepositoryReads {
     const tx = this.writeTx;
     const lastUpdated = new Date().toISOString();
     const next = withMeta(resource, id, versionId, lastUpdated, previous?.content);
-    for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction, previous, next });
-    const issues = this.deps.hooks.flatMap((h) => h.validate?.(next) ?? []);
-    if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
+    // Validation is a phase: the resource is checked as the phases before it left it.
+    await this.deps.phases.beforeWrite(this.phaseCall, { interaction, previous, next });
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
-    const parties = this.deps.partiesOf ? await this.deps.partiesOf(tx, this.ctx, next, previous?.parties ?? []) : [];
+    const parties = this.deps.partiesOf ? await this.deps.partiesOf(this.phaseCall, next, previous?.parties ?? []) : [];
     await resourceStore.write(tx, stored, index, parties, interaction === 'create');
-    for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction, previous, stored });
+    await this.deps.phases.afterWrite(this.phaseCall, { interaction, previous, stored });
     return stored;
   }
 }

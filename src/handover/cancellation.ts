@@ -1,8 +1,9 @@
 import type { Task } from '@medplum/fhirtypes';
-import { systemContext, type RequestContext } from '../context.ts';
+import { systemContext } from '../context.ts';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
-import { Repository, type RepositoryDeps, type WriteHooks } from '../fhir/repository.ts';
+import { Repository, type RepositoryDeps } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
@@ -61,7 +62,7 @@ async function targets(tx: Tx, request: Task, orgs: OrganizationDirectory): Prom
 
 export function cancellationHooks(deps: () => RepositoryDeps, orgs: OrganizationDirectory): WriteHooks {
   return {
-    beforeWrite: async (tx, ctx: RequestContext, change) => {
+    beforeWrite: async ({ tx, ctx }, change) => {
       if (change.next.resourceType !== 'Task' || change.interaction !== 'create' || isGateway(ctx)) return;
       const request = change.next as Task;
       if (!isCancellationRequest(request)) return;
@@ -71,12 +72,12 @@ export function cancellationHooks(deps: () => RepositoryDeps, orgs: Organization
         ? refused('An Authorization Cancellation Request Task asks the placer (owner) about an open Task it gave the requester on the focus ServiceRequest; there is none', 'Task.focus')
         : refused('A Cancellation Request Task names in focus the Task to stop (Task/<id>): an open Task of the same requester and owner; this focus is not one', 'Task.focus');
     },
-    afterWrite: async (tx, ctx, event) => {
+    afterWrite: async ({ tx, ctx, state }, event) => {
       if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
       const request = event.stored.content as Task;
       const before = event.previous?.content as Task | undefined;
       if (!isCancellationRequest(request) || request.status !== 'accepted' || before?.status === 'accepted') return;
-      const repo = new Repository(deps(), systemContext(ctx.requestId), tx);
+      const repo = new Repository(deps(), systemContext(ctx.requestId), { tx, state });
       const reason = isAuthorizationRequest(request) ? 'withdrawn by the placer at the fulfiller\'s request' : 'stopped at the placer\'s request';
       for (const task of await targets(tx, request, orgs)) {
         if (!OPEN_STATUSES.includes(task.status as TaskStatus)) continue;

@@ -1,6 +1,6 @@
 import type { HealthcareService, Identifier, Reference, Task } from '@medplum/fhirtypes';
 import { forbidden, HttpError, outcome } from '../fhir/outcomes.ts';
-import type { WriteHooks } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
 import { ID_PATTERN, referencePatternOf } from '../fhir/resource-types.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
@@ -50,12 +50,12 @@ async function serviceByIdentifier(tx: Tx, identifier: Identifier): Promise<stri
  * A Task whose owner is a HealthcareService (the Twiin TA Workflow IG names the receiving service, by reference
  * or by its identifier alone) gets the Organization that provides it as owner, before it is validated: the
  * workflow, the parties and the notifications are decided by organisations. The client's reference is kept in an
- * extension on `owner`, so nothing it sent is lost. Runs right after the reference hook, before every other write
- * hook (rule review, profiles/README.md).
+ * extension on `owner`, so nothing it sent is lost. Second in the `resolve` write phase, right after the references,
+ * before every other phase (rule review, profiles/README.md).
  */
 export function ownerServiceHooks(): WriteHooks {
   return {
-    beforeWrite: async (tx, _ctx, { interaction, next }) => {
+    beforeWrite: async ({ tx }, { interaction, next }) => {
       if (next.resourceType !== 'Task' || interaction === 'delete') return;
       const task = next as Task;
       const owner = task.owner;
@@ -91,7 +91,7 @@ export function ownerServiceHooks(): WriteHooks {
  */
 export function serviceDirectoryHooks(orgs: OrganizationDirectory): WriteHooks {
   return {
-    beforeWrite: async (tx, ctx, { previous, next }) => {
+    beforeWrite: async ({ tx, ctx }, { previous, next }) => {
       if (next.resourceType !== 'HealthcareService' || isGateway(ctx)) return;
       const providers = [previous && !previous.deleted ? (previous.content as HealthcareService).providedBy : undefined, (next as HealthcareService).providedBy];
       for (const provider of providers) {

@@ -1,7 +1,8 @@
 import type { Resource, Task } from '@medplum/fhirtypes';
 import { systemContext, type RequestContext } from '../context.ts';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
-import { Repository, type RepositoryDeps, type WriteHooks } from '../fhir/repository.ts';
+import { Repository, type RepositoryDeps } from '../fhir/repository.ts';
+import type { OpenTransaction, WriteHooks } from '../fhir/write-phases.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
@@ -88,8 +89,8 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
   const isSystem = (ctx: RequestContext): boolean => ctx.roles.includes('system');
 
   /** The placer selected `task`: every other open candidate of the group is cancelled "not selected", in this transaction. */
-  async function cancelNotSelected(tx: Tx, ctx: RequestContext, task: Task, id: string): Promise<void> {
-    const repo = new Repository(deps(), systemContext(ctx.requestId), tx);
+  async function cancelNotSelected({ tx, state }: OpenTransaction, ctx: RequestContext, task: Task, id: string): Promise<void> {
+    const repo = new Repository(deps(), systemContext(ctx.requestId), { tx, state });
     for (const sibling of await siblingIds(tx, task, id)) {
       const t = (await resourceStore.current(tx, 'Task', sibling, true))?.content as Task | undefined;
       if (!t || !OPEN_STATUSES.includes(t.status as TaskStatus)) continue;
@@ -103,7 +104,7 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       const key = groupLockKey(resource as Task);
       return key ? [key] : [];
     },
-    beforeWrite: async (tx, ctx, change) => {
+    beforeWrite: async ({ tx, ctx }, change) => {
       if (change.next.resourceType !== 'Task' || isSystem(ctx)) return;
       const next = change.next as Task;
       if (change.interaction === 'create') {
@@ -161,13 +162,13 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       const may = whoMay(from, to);
       if (!may || isFinal(from) || may !== role) throw refused(describeTransition(from, to), 'Task.status');
     },
-    afterWrite: async (tx, ctx, event) => {
+    afterWrite: async ({ tx, ctx, state }, event) => {
       if (event.stored.resourceType !== 'Task') return;
       const task = event.stored.content as Task;
       const before = event.previous?.content as Task | undefined;
       if (!task.groupIdentifier?.value) return;
       if (before && isSelection(before, task)) {
-        await cancelNotSelected(tx, ctx, task, event.stored.id);
+        await cancelNotSelected({ tx, state }, ctx, task, event.stored.id);
         return;
       }
       // An invitation accepted is a candidate's answer, not the choice: the placer selects (TA Workflow).
@@ -181,7 +182,7 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
           ORDER BY t.id`,
         [[groupToken(task)], event.stored.id, task.requester?.reference ?? ''],
       );
-      const repo = new Repository(deps(), systemContext(ctx.requestId), tx);
+      const repo = new Repository(deps(), systemContext(ctx.requestId), { tx, state });
       for (const { id } of siblings.rows) {
         const sibling = await resourceStore.current(tx, 'Task', id, true);
         const t = sibling?.content as Task | undefined;

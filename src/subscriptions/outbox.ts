@@ -1,5 +1,5 @@
 import type { Reference, Task } from '@medplum/fhirtypes';
-import type { WriteHooks } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import type { Tx } from '../store/database.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
@@ -77,7 +77,7 @@ function matches(filters: Filters, task: Task, owner: Party, requester: Party): 
  */
 export function outboxHooks(orgs: OrganizationDirectory): WriteHooks {
   return {
-    afterWrite: async (tx, _ctx, event) => {
+    afterWrite: async ({ tx }, event) => {
       if (event.stored.resourceType !== 'Task') return;
       const task = event.stored.content as Task;
       if (!firesOn(event.interaction, task, event.previous?.content as Task | undefined)) return;

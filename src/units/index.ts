@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { checkDirectoryLocation } from '../access/policy.ts';
 import { loadBoardTargets } from '../board/targets.ts';
 import type { RequestContext } from '../context.ts';
-import type { Repository, WriteHooks } from '../fhir/repository.ts';
+import type { Repository } from '../fhir/repository.ts';
+import type { WriteHooks } from '../fhir/write-phases.ts';
 import type { FhirRouter } from '../fhir/router.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { safeError } from '../observability/logging.ts';
@@ -71,7 +72,7 @@ export function createUnits(args: { db: Database; logger: Logger; rootDir: strin
     view,
     feed,
     ingestRouter: unitIngestRouter({ db: args.db, format, repository: args.repository, fhirBaseUrl: args.fhirBaseUrl, maxBodyBytes: args.settings.maxBodyBytes, metrics: args.metrics }),
-    hooks: { beforeWrite: async (_tx, ctx, change) => checkDirectoryLocation(ctx, change.next) },
+    hooks: { beforeWrite: async ({ ctx }, change) => checkDirectoryLocation(ctx, change.next) },
     registerRoutes: (fhir, directory) => registerUnitRoutes(fhir, { view, tables, targets, baseUrl: args.fhirBaseUrl, directory }),
     locate: (patient) => placeOfPatient(tables, patient),
     boardSource: (tileUrl) => unitBoardSource(view, feed, { tileUrl }),

@@ -6,6 +6,7 @@ import { systemContext } from '../../src/context.ts';
 import { HttpError } from '../../src/fhir/outcomes.ts';
 import { Repository, type RepositoryDeps } from '../../src/fhir/repository.ts';
 import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
+import { WritePipeline } from '../../src/fhir/write-phases.ts';
 import { ROOT_DIR } from '../../src/gateway.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { buildPatient, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
@@ -18,7 +19,7 @@ beforeAll(async () => {
   const deps: RepositoryDeps = {
     db: testDb.db,
     registry: SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json')),
-    hooks: [],
+    phases: new WritePipeline({}),
   };
   repo = new Repository(deps, systemContext('store-test'));
 });

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import type { Patient } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/context.ts';
-import { Repository, type RepositoryDeps, type WriteHooks } from '../../src/fhir/repository.ts';
+import { Repository, type RepositoryDeps } from '../../src/fhir/repository.ts';
+import { WritePipeline, type WriteHooks } from '../../src/fhir/write-phases.ts';
 import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
 import { ROOT_DIR } from '../../src/gateway.ts';
 import { toHttpError } from '../../src/http/errors.ts';
@@ -21,7 +22,7 @@ let attempts = 0;
 
 // A write hook like the outbox and the audit: it writes in the same transaction, so a rollback takes it back.
 const hook: WriteHooks = {
-  afterWrite: async (tx) => {
+  afterWrite: async ({ tx }) => {
     attempts++;
     await tx.query('INSERT INTO retry_marks (attempt) VALUES ($1)', [attempts]);
     await plan(attempts, tx);
@@ -31,7 +32,7 @@ const hook: WriteHooks = {
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: 'retry' });
   await testDb.db.exec('CREATE TABLE retry_marks (attempt integer NOT NULL); CREATE TABLE retry_locks (id integer PRIMARY KEY, n integer NOT NULL DEFAULT 0); INSERT INTO retry_locks (id) VALUES (1), (2);');
-  const deps: RepositoryDeps = { db: testDb.db, registry: SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json')), hooks: [hook] };
+  const deps: RepositoryDeps = { db: testDb.db, registry: SearchParameterRegistry.load(join(ROOT_DIR, 'profiles/search-parameters/bundle.json')), phases: new WritePipeline({ outbox: [hook] }) };
   repo = new Repository(deps, systemContext('retry-test'));
 });
 afterAll(async () => {

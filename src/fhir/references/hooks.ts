@@ -1,6 +1,6 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../../context.ts';
-import type { WriteHooks } from '../repository.ts';
+import { TxSlot, type TxState, type WriteHooks } from '../write-phases.ts';
 import type { Tx } from '../../store/database.ts';
 import { resourceStore } from '../../store/resource-store.ts';
 import { canRead, isGateway } from '../../access/policy.ts';
@@ -38,8 +38,8 @@ interface Pending {
 }
 
 /** What each writing transaction still has to check at its end, and what it wrote (present by construction). */
-const pending = new WeakMap<Tx, Pending[]>();
-const written = new WeakMap<Tx, Set<string>>();
+const PENDING = new TxSlot<Pending[]>('references.pending', () => []);
+const WRITTEN = new TxSlot<Set<string>>('references.written', () => new Set());
 
 function elementName(path: string): string {
   const last = path.slice(path.lastIndexOf('.') + 1);
@@ -117,11 +117,10 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     }
   }
 
-  async function checkPending(tx: Tx): Promise<void> {
-    const todo = pending.get(tx);
-    pending.delete(tx);
-    if (!todo?.length) return;
-    const own = written.get(tx) ?? new Set<string>();
+  async function checkPending(tx: Tx, state: TxState): Promise<void> {
+    const todo = state.get(PENDING).splice(0);
+    if (!todo.length) return;
+    const own = state.get(WRITTEN);
     const open: Pending[] = [];
     for (const p of todo) {
       if (own.has(p.key)) continue;
@@ -151,7 +150,7 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
   }
 
   return {
-    beforeWrite: async (tx, ctx, change) => {
+    beforeWrite: async ({ tx, ctx, state }, change) => {
       if (change.interaction === 'delete') return;
       const resource = change.next;
       const references = findReferences(resource);
@@ -177,17 +176,14 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
       }
       if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
       if (later.length === 0) return;
-      const list = pending.get(tx) ?? [];
-      list.push(...later);
-      pending.set(tx, list);
+      state.get(PENDING).push(...later);
     },
-    afterWrite: async (tx, _ctx, event) => {
+    afterWrite: async ({ state }, event) => {
       const key = `${event.stored.resourceType}/${event.stored.id}`;
-      let set = written.get(tx);
-      if (!set) written.set(tx, (set = new Set()));
+      const set = state.get(WRITTEN);
       if (event.stored.deleted) set.delete(key);
       else set.add(key);
     },
-    beforeCommit: async (tx) => checkPending(tx),
+    beforeCommit: async ({ tx, state }) => checkPending(tx, state),
   };
 }

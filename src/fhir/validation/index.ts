@@ -11,6 +11,8 @@ import { fileError, readProfileDirectory } from './profile-files.ts';
 import { checkItem } from './run.ts';
 import type { RunState } from './run.ts';
 import { LocalTerminology } from './terminology.ts';
+import { HttpError, outcomeOf } from '../outcomes.ts';
+import type { WriteHooks } from '../write-phases.ts';
 
 interface LoadedProfile {
   readonly url: string;
@@ -128,6 +130,20 @@ export function loadProfileValidator(profilesDir: string, options: { verifyFastP
         return [issue('invalid', type, `Profile ${profileUrl} is for ${profile.type}, not ${type}`)];
       }
       return run(resource, profile);
+    },
+  };
+}
+
+/**
+ * The `validate` write phase: every version created or updated is held to its profile and the R4 base rules, as
+ * the phases before it left it (references made literal, the owner resolved); a deletion is not validated.
+ */
+export function validationHooks(profiles: Pick<ProfileValidator, 'validate'>): WriteHooks {
+  return {
+    beforeWrite: async (_w, { interaction, next }) => {
+      if (interaction === 'delete') return;
+      const issues = profiles.validate(next);
+      if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
     },
   };
 }

@@ -1,0 +1,137 @@
+// The write path's phases (issue 15.4): every write, whichever route it comes through (FHIR REST, transaction
+// entries, native records), passes the same named phases in one declared order, and what a phase collects in a
+// transaction is kept in that transaction's state, handed to every call, never in a map beside it.
+import type { Resource } from '@medplum/fhirtypes';
+import type { RequestContext } from '../context.ts';
+import type { Database, Tx } from '../store/database.ts';
+import { retryDelayMs } from '../store/faults.ts';
+import type { StoredVersion } from '../store/resource-store.ts';
+
+export type Interaction = 'create' | 'update' | 'delete';
+
+/** A change about to be written, or just written, inside the writing transaction. */
+export interface WriteEvent {
+  interaction: Interaction;
+  previous?: StoredVersion;
+  stored: StoredVersion;
+}
+
+/**
+ * The phases in the order they run, for each kind of call (locks, before the write, after it, before COMMIT):
+ * - `resolve`: references made literal (own absolute URLs relative, URA identifiers → `Organization/<id>`, checked
+ *   at commit to resolve), then a Task's owner named as a HealthcareService → its Organization;
+ * - `authorize`: who may write a directory resource (HealthcareService, Location) beyond the repository's party rules;
+ * - `workflow`: Task transitions and who makes them, a group's first acceptance or the placer's selection, cancellation requests;
+ * - `validate`: profiles and R4 base rules, on the resource as the phases before it left it (→ 422);
+ * - `caches`: this instance's Organization ↔ URA cache, cleared by an Organization written (every instance's at commit);
+ * - `parties`: a Task's parties spread over its handover;
+ * - `outbox`, `board`: the notification outbox and the board's feed, in the writing transaction;
+ * - `audit`: last, the audit rows of the whole transaction once every other phase has had its say.
+ */
+export const WRITE_PHASES = ['resolve', 'authorize', 'workflow', 'validate', 'caches', 'parties', 'outbox', 'board', 'audit'] as const;
+export type WritePhase = (typeof WRITE_PHASES)[number];
+
+/** A typed slot of a transaction's state; `empty` makes its value on first use in each attempt. */
+export class TxSlot<T> {
+  readonly name: string;
+  readonly empty: () => T;
+
+  constructor(name: string, empty: () => T) {
+    this.name = name;
+    this.empty = empty;
+  }
+}
+
+/** What the phases collect over one attempt of one write transaction. A new attempt starts with a new state. */
+export class TxState {
+  private readonly slots = new Map<TxSlot<unknown>, unknown>();
+
+  get<T>(slot: TxSlot<T>): T {
+    if (!this.slots.has(slot)) this.slots.set(slot, slot.empty());
+    // Only get() writes the map, and always slot.empty()'s value under that slot: the value is a T.
+    return this.slots.get(slot) as T;
+  }
+}
+
+/** A write transaction under way (one attempt): its database handle and its state. */
+export interface OpenTransaction {
+  tx: Tx;
+  state: TxState;
+}
+
+/** What every phase call gets: the open transaction and who writes (a gateway write inside a client's transaction has its own). */
+export interface WriteTx extends OpenTransaction {
+  ctx: RequestContext;
+}
+
+/** A change before it is stored: a phase may refuse it (throw an HttpError) or adjust `next`. */
+export interface WriteChange {
+  interaction: Interaction;
+  previous?: StoredVersion;
+  next: Resource;
+}
+
+/** What one participant of a phase does at each point of a write; every part is optional. */
+export interface WriteHooks {
+  /**
+   * Names that writers of `resource` must hold in turn (advisory locks taken before the row lock), so
+   * that changes which touch several resources (a group of candidate Tasks) are serialised, not deadlocked.
+   */
+  lockKeys?: (resource: Resource) => string[];
+  /** May refuse a change (throw an HttpError) or adjust it, before it is stored. */
+  beforeWrite?: (w: WriteTx, change: WriteChange) => Promise<void>;
+  /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
+  afterWrite?: (w: WriteTx, event: WriteEvent) => Promise<void>;
+  /** Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). */
+  beforeCommit?: (w: WriteTx) => Promise<void>;
+}
+
+/** Who does each phase; within a phase, the list's order. A phase left out does nothing. */
+export type WritePhases = { readonly [P in WritePhase]?: readonly WriteHooks[] };
+
+/** The phases' participants in the declared order, whatever order `phases` names them in. */
+export class WritePipeline {
+  private readonly hooks: readonly WriteHooks[];
+
+  constructor(phases: WritePhases) {
+    const unknown = Object.keys(phases).filter((name) => !(WRITE_PHASES as readonly string[]).includes(name));
+    if (unknown.length > 0) throw new Error(`Unknown write phases: ${unknown.join(', ')} (known: ${WRITE_PHASES.join(', ')})`);
+    this.hooks = WRITE_PHASES.flatMap((phase) => phases[phase] ?? []);
+  }
+
+  /**
+   * Runs `work` in one transaction of `db`, with a fresh state, and the phases' commit work before COMMIT. A
+   * transaction the database broke off to settle a conflict (serialization failure, deadlock) is run again from
+   * its start, a few times with a random wait (src/store/faults.ts), with a new state: what an attempt collected
+   * is gone with its rows.
+   */
+  async transaction<T>(db: Pick<Database, 'transaction'>, ctx: RequestContext, work: (open: OpenTransaction) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction(async (tx) => {
+          const open: OpenTransaction = { tx, state: new TxState() };
+          const result = await work(open);
+          for (const hook of this.hooks) await hook.beforeCommit?.({ ...open, ctx });
+          return result;
+        });
+      } catch (err) {
+        const delay = retryDelayMs(err, attempt);
+        if (delay === undefined) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** Every phase's lock names for `resource`, each once, in one order for all writers. */
+  lockKeys(resource: Resource): string[] {
+    return [...new Set(this.hooks.flatMap((h) => h.lockKeys?.(resource) ?? []))].sort();
+  }
+
+  async beforeWrite(w: WriteTx, change: WriteChange): Promise<void> {
+    for (const hook of this.hooks) await hook.beforeWrite?.(w, change);
+  }
+
+  async afterWrite(w: WriteTx, event: WriteEvent): Promise<void> {
+    for (const hook of this.hooks) await hook.afterWrite?.(w, event);
+  }
+}
