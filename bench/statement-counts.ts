@@ -40,13 +40,16 @@ async function measure(label: string, call: (i: number) => Promise<void>): Promi
   await new Promise((r) => setTimeout(r, 1500));
   await admin.query('SELECT pg_stat_statements_reset()');
   await calls(call);
-  const r = await admin.query<{ calls: string; query: string }>(
-    `SELECT s.calls::text AS calls, regexp_replace(s.query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+  const r = await admin.query<{ calls: string; ms: number; query: string }>(
+    `SELECT s.calls::text AS calls, s.total_exec_time AS ms, regexp_replace(s.query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
       WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.calls DESC`,
   );
   const total = r.rows.reduce((n, x) => n + Number(x.calls), 0);
-  console.log(`${label}: ${(total / count).toFixed(2)} statements per call (${count} calls, ${clients} clients)`);
-  for (const x of r.rows) if (Number(x.calls) / count >= 0.01) console.log(`  ${(Number(x.calls) / count).toFixed(2).padStart(6)}  ${x.query.slice(0, 110)}`);
+  const totalMs = r.rows.reduce((n, x) => n + x.ms, 0);
+  // Execution time (pg_stat_statements' total_exec_time) per call of the operation: where PostgreSQL's time goes.
+  console.log(`${label}: ${(total / count).toFixed(2)} statements, ${(totalMs / count).toFixed(3)} ms executing per call (${count} calls, ${clients} clients)`);
+  console.log('  calls  ms/call  statement');
+  for (const x of r.rows) if (Number(x.calls) / count >= 0.01) console.log(`  ${(Number(x.calls) / count).toFixed(2).padStart(5)}  ${(x.ms / count).toFixed(3).padStart(7)}  ${x.query.slice(0, 110)}`);
 }
 
 try {

@@ -112,9 +112,36 @@ async function derivedParties({ tx, ctx, state }: WriteTx, next: Resource): Prom
   return r.rows.map((x) => x.p);
 }
 
+/**
+ * Parties a transaction's next writes are given ahead of the Task that will spread them (see `sharedAhead`).
+ * Each write holds what the propagation below would add to it anyway, so that propagation finds the rows complete
+ * and changes none: in a native record's ingest it otherwise rewrote every row the transaction had just written
+ * (a second heap tuple and a second set of index entries each, the largest part of its PostgreSQL time).
+ */
+const AHEAD_PARTIES = new TxSlot<{ uras: readonly string[] }>('parties.ahead', () => ({ uras: [] }));
+
+/**
+ * Runs `work` (writes in `tx`) giving what it writes `uras` at once. Only for resources the Task written later in
+ * the same transaction reaches (its `for`, `focus`, `encounter`, and the Observations of that encounter), and only
+ * organisations that Task's parties will hold (its owner): then this changes when they become party within the
+ * transaction, not what is stored at its commit. The caller decides that (src/handover/ingest-parties.ts).
+ */
+export async function sharedAhead<T>(state: TxState, uras: readonly string[], work: () => Promise<T>): Promise<T> {
+  if (uras.length === 0) return work();
+  const ahead = state.get(AHEAD_PARTIES);
+  const before = ahead.uras;
+  ahead.uras = uras;
+  try {
+    return await work();
+  } finally {
+    ahead.uras = before;
+  }
+}
+
 /** The `partiesOf` of the Repository: what was there, the writer, and what the resource itself implies. */
 export async function partiesAtWrite(w: WriteTx, next: Resource, previous: readonly string[]): Promise<string[]> {
-  const all = [...new Set([...previous, ...writerOf(w.ctx), ...(await derivedParties(w, next))])].sort();
+  const ahead = next.resourceType === 'Task' ? [] : w.state.get(AHEAD_PARTIES).uras;
+  const all = [...new Set([...previous, ...writerOf(w.ctx), ...ahead, ...(await derivedParties(w, next))])].sort();
   if (next.id) w.state.get(WRITTEN_PARTIES).set(`${next.resourceType}/${next.id}`, all);
   return all;
 }

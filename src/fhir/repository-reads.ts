@@ -10,7 +10,7 @@ import { parseSearch, type Query, type SearchOptions, type SearchRequest } from 
 import { runSearch, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import type { RepositoryDeps } from './repository.ts';
-import type { OpenTransaction } from './write-phases.ts';
+import type { OpenTransaction, TxState } from './write-phases.ts';
 
 /** Reads for the organisation acting: a resource it may not read answers exactly as one that does not exist. */
 export class RepositoryReads {
@@ -56,6 +56,11 @@ export class RepositoryReads {
   /** The open transaction, for gateway code that writes its own tables beside the resources. */
   txHandle(): Tx {
     return this.openTransaction().tx;
+  }
+
+  /** The open transaction's state, for gateway code whose writes hand the write phases something of its own (ingest's parties ahead). */
+  txState(): TxState {
+    return this.openTransaction().state;
   }
 
   /** The open transaction with its state, for a repository acting for someone else in it (the gateway's own writes). */

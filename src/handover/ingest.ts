@@ -13,6 +13,8 @@ import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
 import { focusOf, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
+import { aheadPlan } from './ingest-parties.ts';
+import { sharedAhead } from '../access/parties.ts';
 
 /**
  * Stores what one native record says, all of it in one transaction: the ledger entry (idempotent
@@ -91,17 +93,21 @@ export class NativeIngest {
     // Organisations first: an unknown URA refuses the record before anything is written.
     await resolveReferences(repo, [patientIn, encounterIn, srIn, taskIn, ...observationsIn], new Map(), (ura) => this.orgs.byUra(repo, ura));
 
-    const patient = await upsertPatient(repo, patientIn, written);
+    // The receiver is given what its Task will reach as each is written, not by rewriting every row when the Task is.
+    const plan = aheadPlan(mapped);
+    const state = repo.txState();
+    const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
+    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written));
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
-    const encounter = encounterIn ? await upsertByIdentifier(repo, encounterIn, written) : undefined;
+    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written)) : undefined;
     local = this.localMap(mapped, patient, encounter);
     // A record's findings are looked up together: one search instead of one per finding.
     const knownObservations = await findByIdentifiers(repo, 'Observation', observationsIn.flatMap((o) => o.identifier ?? []));
-    for (const obs of observationsIn) {
+    for (const [i, obs] of observationsIn.entries()) {
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       // Two findings with one identifier make one Observation, as when each was looked up after the other was written.
-      knownObservations.unshift(await upsertByIdentifier(repo, obs, written, knownObservations));
+      knownObservations.unshift(await sharedAhead(state, ahead(plan.observations[i]), () => upsertByIdentifier(repo, obs, written, knownObservations)));
     }
 
     const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
@@ -127,7 +133,7 @@ export class NativeIngest {
       const currentSr = current ? await focusOf(repo, current.content as Task) : undefined;
       local = this.localMap(mapped, patient, encounter);
       await resolveReferences(repo, [srIn], local, (ura) => this.orgs.byUra(repo, ura));
-      const sr = await save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written);
+      const sr = await sharedAhead(state, ahead(plan.serviceRequest), () => save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written));
       local = this.localMap(mapped, patient, encounter, sr);
       await resolveReferences(repo, [taskIn], local, (ura) => this.orgs.byUra(repo, ura));
       if (current) {

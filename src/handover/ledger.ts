@@ -40,6 +40,9 @@ export async function openLedger(
     [mapped.senderUra, format, mapped.recordId],
   );
   const lastSequence = head.rows[0]?.last_sequence ?? 0;
+  // A sequence is recorded only with the head moved on to it (recordInLedger), so one above the head was never
+  // received: a new record or its next sequence, the common case, needs no second look.
+  if (mapped.sequence > lastSequence) return { lastSequence };
   const earlier = await tx.query<{ content_hash: string; location: string | null; response: Bundle }>(
     `SELECT content_hash, location, response FROM native_records WHERE sender_ura = $1 AND format = $2 AND record_id = $3 AND sequence = $4`,
     [mapped.senderUra, format, mapped.recordId, mapped.sequence],
