@@ -50,7 +50,7 @@ export function createBoard(args: {
     args.audit.begin(c, { type: REST_TYPE, subtype: gatewaySubtype('board'), action: 'R', description: 'GET /board' });
     await args.audit.completed(c, { status: 200, resources });
   };
-  const { router, data } = boardRouter({ feed, streams, targets, repository: args.repository, audit, authenticate: args.authenticate, locate: args.locate, units: args.units, mapTileUrl: args.mapTileUrl });
+  const { router, data } = boardRouter({ feed, streams, targets, repository: args.repository, audit, logger: args.logger, authenticate: args.authenticate, locate: args.locate, units: args.units, mapTileUrl: args.mapTileUrl });
   return {
     router,
     data,
