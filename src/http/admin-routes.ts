@@ -6,7 +6,7 @@ import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
 import { systemContext } from '../context.ts';
 import { organizationResource } from '../demo.ts';
 import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import { gatewaySubtype } from '../audit/event.ts';
+import { gatewaySubtype, REST_TYPE } from '../audit/event.ts';
 import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/reindex.ts';
@@ -168,9 +168,28 @@ export function adminRouter(deps: AdminDeps): express.Router {
     '/admin/subscriptions/:id/reactivate',
     async (req, res) => {
       const id = String(req.params.id);
+      const requestId = res.locals.requestId as string;
       // As a subscriber's own re-activation: a new handshake, then delivery resumes from the first undelivered event.
+      // The change and its audit record commit together, as every operator's change does.
       const done = await deps.db.transaction(async (tx) => {
-        if (!(await subscriptionStore.reactivate(tx, id))) return false;
+        const reactivated = await subscriptionStore.reactivate(tx, id);
+        if (!reactivated) return false;
+        await deps.audit.log.record(
+          {
+            type: REST_TYPE,
+            subtype: gatewaySubtype('reactivate-subscription'),
+            action: 'U',
+            outcome: '0',
+            status: 200,
+            organizationUra: 'system',
+            clientId: 'operator',
+            requestId,
+            resource: { type: 'Subscription', id },
+            entities: [`Subscription/${id}`],
+            description: `POST /admin/subscriptions/${id}/reactivate: subscription of URA ${reactivated.ownerUra} re-activated, ${reactivated.revived} dead letters due again`,
+          },
+          tx,
+        );
         await tx.query('SELECT pg_notify($1, $2)', [deps.outboxChannel, '']);
         return true;
       });

@@ -110,6 +110,13 @@ test('operators list subscriptions, re-activate one in error, and read a verifie
   const reactivated = await cli(['reactivate', id]);
   expect(reactivated.stdout).toContain(`Subscription ${id}: requested`);
   await expect(cli(['reactivate', 'no-such-subscription'])).rejects.toMatchObject({ stderr: expect.stringContaining('HTTP 404') });
+  // The operator's change is audited with it, as the removal of a client is; the refused one as every refusal is.
+  const audited = await gw.gateway.db.query<{ action: string; subtype: string; outcome: string; client_id: string; organization_ura: string; resource_type: string; resource_id: string; content: { outcome?: string } }>(
+    `SELECT action, subtype, outcome, client_id, organization_ura, resource_type, resource_id, content FROM audit_events WHERE subtype = 'reactivate-subscription'`,
+  );
+  expect(audited.rows).toHaveLength(1);
+  expect(audited.rows[0]).toMatchObject({ action: 'U', outcome: '0', client_id: 'operator', organization_ura: 'system', resource_type: 'Subscription', resource_id: id });
+  expect(JSON.stringify(audited.rows[0]?.content)).toContain('subscription of URA 90001234 re-activated');
 
   await gw.gateway.audit.link();
   const head = JSON.parse((await cli(['audit-head'])).stdout) as { intact: boolean; linkedRecords: number; head?: { hash: string } };
