@@ -16,7 +16,8 @@ import type { RouteListing } from './fhir/router.ts';
 import { SearchParameterRegistry } from './fhir/search/parameters.ts';
 import { createApp } from './http/app.ts';
 import { createHttpServer } from './http/server.ts';
-import { nativeRouter } from './http/native-routes.ts';
+import { nativeRoutes } from './http/native-routes.ts';
+import type { ExpressRouteListing } from './http/secure-routes.ts';
 import { healthRouter } from './http/health.ts';
 import { docsRouter } from './http/docs.ts';
 import { gatewayOpenApi } from './http/openapi-document.ts';
@@ -63,6 +64,8 @@ export interface Gateway {
   fhirBaseUrl: string;
   /** Every FHIR route with the interaction, type and access it declared (the route-metadata test lists them). */
   fhirRoutes(): RouteListing[];
+  /** Every Express route that needs a token, with the access it declared (the Express route test lists them). */
+  expressRoutes(): ExpressRouteListing[];
   /** Responders on the road: the unit-status feed, its view and the pruning of positions. */
   units: Units;
   /** A repository acting for `ctx` (tests, seeding, workers). */
@@ -137,7 +140,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     repository: (ctx) => repository(ctx),
     organizations,
     metrics,
-    settings: { staleSeconds: config.unitStaleSeconds, historyHours: config.unitHistoryHours, maxClockSkewSeconds: config.unitMaxClockSkewSeconds, boardTargets: config.boardTargets, maxBodyBytes: config.maxBodyBytes },
+    settings: { staleSeconds: config.unitStaleSeconds, historyHours: config.unitHistoryHours, maxClockSkewSeconds: config.unitMaxClockSkewSeconds, boardTargets: config.boardTargets },
   });
   // Who does each write phase; they run in the order of WRITE_PHASES (src/fhir/write-phases.ts), not the order here.
   const phases = new WritePipeline({
@@ -196,6 +199,8 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   metrics.gauge('gateway_db_listen_connections', 'LISTEN connections of this instance that listen now (one per channel when all is well)', sumListen((l) => (l.listening ? 1 : 0)));
   metrics.gauge('gateway_db_notifications_received', 'NOTIFYs heard by this instance since it started', sumListen((l) => l.notifications));
   metrics.gauge('gateway_db_listen_reconnects', 'Times a lost LISTEN connection was opened again since this instance started', sumListen((l) => l.reconnects));
+  // The unit feed first: `/native/eenheid` is not a format of `/native/{format}`.
+  const protectedRoutes = [units.ingestRoutes, nativeRoutes({ validators, mapper, ingest, repository, audit: audit.log, metrics })];
   const app = createApp({
     logger,
     fhir: audit.router(fhir),
@@ -207,7 +212,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     writeLimit,
     observers: [requestObserver(logger, metrics, RouteLabels.fromOpenApi(join(ROOT_DIR, 'openapi/openapi.yaml'), WRITABLE_TYPES))],
     publicRoutes: [healthRouter(db, () => subscriptions.delivering(), logger), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
-    protectedRoutes: [{ path: '/native/eenheid', router: units.ingestRouter }, { path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, metrics }) }],
+    protectedRoutes,
   });
 
   try {
@@ -245,6 +250,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     logger,
     fhirBaseUrl,
     fhirRoutes: () => fhir.routes(),
+    expressRoutes: () => [board.data, ...protectedRoutes].flatMap((r) => r.routes()),
     units,
     repository,
     endStreams: () => board.endStreams(),

@@ -77,17 +77,20 @@ export function validateRegistration(input: unknown): ClientRegistration {
 }
 
 /** Creates or replaces a registration: the given one is the whole truth (no secret given → none kept). */
-export async function upsertClient(db: Queryable, input: ClientRegistration): Promise<void> {
+/** Creates or replaces a registration; true when the client is new (`xmax = 0`: the row was inserted, not updated). */
+export async function upsertClient(db: Queryable, input: ClientRegistration): Promise<boolean> {
   const c = validateRegistration(input);
   const secretHash = c.secret === undefined ? null : await hashSecret(c.secret);
-  await db.query(
+  const r = await db.query<{ created: boolean }>(
     `INSERT INTO oauth_clients (client_id, organization_ura, organization_name, roles, scopes, jwks, secret_hash)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (client_id) DO UPDATE SET organization_ura = EXCLUDED.organization_ura,
        organization_name = EXCLUDED.organization_name, roles = EXCLUDED.roles, scopes = EXCLUDED.scopes,
-       jwks = EXCLUDED.jwks, secret_hash = EXCLUDED.secret_hash, updated_at = now()`,
+       jwks = EXCLUDED.jwks, secret_hash = EXCLUDED.secret_hash, updated_at = now()
+     RETURNING (xmax = 0) AS created`,
     [c.clientId, c.organizationUra, c.organizationName, c.roles, c.scopes, c.jwks === undefined ? null : JSON.stringify(c.jwks), secretHash],
   );
+  return r.rows[0]?.created === true;
 }
 
 interface ClientRow {

@@ -38,6 +38,6 @@ export async function createAuth(db: Database, config: AuthConfig): Promise<Auth
   return {
     router,
     authenticate: createAuthenticate(db, keys, tokens, tokenUrl, config.clients),
-    registerClient: (client) => upsertClient(db, client),
+    registerClient: (client, q = db) => upsertClient(q, client),
   };
 }

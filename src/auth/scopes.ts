@@ -98,6 +98,9 @@ export function grantScopes(registered: readonly string[], requested: string | u
   return { ok: true, scopes: granted };
 }
 
+/** One SMART permission on one resource type, as an Express route declares it (src/http/secure-routes.ts): `Task.s`. */
+export type Permission = `${string}.${Interaction}`;
+
 /**
  * The native endpoints in SMART terms: a record may create or update a handover and everything it carries,
  * so `POST /native/{format}` needs create and update on each of these types (`system/*.cu` or per type);
@@ -105,7 +108,7 @@ export function grantScopes(registered: readonly string[], requested: string | u
  */
 const NATIVE_TYPES = ['Task', 'ServiceRequest', 'Encounter', 'Patient', 'Observation'] as const;
 
-export function requireNativeScope(ctx: Pick<RequestContext, 'scopes'>, method: 'POST' | 'GET'): void {
+export function nativePermissions(method: 'POST' | 'GET'): Permission[] {
   const needed: Interaction[] = method === 'POST' ? ['c', 'u'] : ['r'];
-  for (const type of NATIVE_TYPES) for (const interaction of needed) requireScope(ctx, type, interaction);
+  return NATIVE_TYPES.flatMap((type) => needed.map((letter): Permission => `${type}.${letter}`));
 }

@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type { RequestContext } from '../context.ts';
+import type { Queryable } from '../store/database.ts';
 import type { ClientDirectory } from './client-directory.ts';
 
 export interface AuthConfig {
@@ -43,6 +44,6 @@ export interface AuthService {
   router: Router;
   /** Turns an `Authorization` header into who is acting, or throws a 401 HttpError. */
   authenticate(authorizationHeader: string | undefined, requestId: string): Promise<RequestContext>;
-  /** Creates or replaces a client registration. */
-  registerClient(client: ClientRegistration): Promise<void>;
+  /** Creates or replaces a client registration, in `q`'s transaction when given; true when the client is new. */
+  registerClient(client: ClientRegistration, q?: Queryable): Promise<boolean>;
 }

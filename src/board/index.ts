@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/index.ts';
 import { gatewaySubtype, REST_TYPE } from '../audit/event.ts';
 import type { RequestContext } from '../context.ts';
 import type { Repository } from '../fhir/repository.ts';
+import type { SecureRoutes } from '../http/secure-routes.ts';
 import type { Database } from '../store/database.ts';
 import { BoardFeed } from './feed.ts';
 import type { UnitSource } from '../units/board-stream.ts';
@@ -18,6 +19,8 @@ export { boardFeedHooks } from './feed.ts';
 
 export interface Board {
   router: express.Router;
+  /** The board's data routes, which need a token, with their declared access. */
+  data: SecureRoutes;
   start(): Promise<void>;
   /** Ends the open board streams (and any opened later), so that the HTTP server can close. */
   endStreams(): void;
@@ -47,8 +50,10 @@ export function createBoard(args: {
     args.audit.begin(c, { type: REST_TYPE, subtype: gatewaySubtype('board'), action: 'R', description: 'GET /board' });
     await args.audit.completed(c, { status: 200, resources });
   };
+  const { router, data } = boardRouter({ feed, streams, targets, repository: args.repository, audit, logger: args.logger, authenticate: args.authenticate, locate: args.locate, units: args.units, mapTileUrl: args.mapTileUrl });
   return {
-    router: boardRouter({ feed, streams, targets, repository: args.repository, audit, authenticate: args.authenticate, locate: args.locate, units: args.units, mapTileUrl: args.mapTileUrl }),
+    router,
+    data,
     start: () => feed.start(),
     endStreams: () => streams.endAll(),
     close: async () => {

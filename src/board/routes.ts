@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import express, { type Request, type Response } from 'express';
-import { requireScope } from '../auth/index.ts';
+import express from 'express';
 import type { RequestContext } from '../context.ts';
 import { badRequest, notFound } from '../fhir/outcomes.ts';
+import { SecureRoutes } from '../http/secure-routes.ts';
 import { projectRow } from './rows.ts';
 import { openStream, type StreamDeps } from './stream.ts';
 import { timelineOf } from './timeline.ts';
@@ -47,8 +47,11 @@ function expiryOf(header: string | undefined): number {
   }
 }
 
-/** `/board` (the page, no token) and its data: `/board/events` (server-sent events) and `/board/handovers/{id}`, with a Bearer token. */
-export function boardRouter(deps: BoardRouteDeps): express.Router {
+/**
+ * `/board` (the page, no token) and its data: `/board/events` (server-sent events) and `/board/handovers/{id}`, with a
+ * Bearer token (`data`, whose routes declare their access).
+ */
+export function boardRouter(deps: BoardRouteDeps): { router: express.Router; data: SecureRoutes } {
   // Strict: `/board/` is not `/board`. Served at `/board/`, the page's relative URLs (its style sheet, script and
   // data) would resolve under `/board/board/…` and the page would be dead; it is redirected instead.
   const router = express.Router({ strict: true });
@@ -73,39 +76,27 @@ export function boardRouter(deps: BoardRouteDeps): express.Router {
     res.status(301).location(`../board${query >= 0 ? req.originalUrl.slice(query) : ''}`).end();
   });
 
-  const viewer = async (req: Request, res: Response, scope: 'r' | 's'): Promise<RequestContext> => {
-    const ctx = await deps.authenticate(req.headers.authorization, res.locals.requestId as string);
-    res.locals.ctx = ctx;
-    requireScope(ctx, 'Task', scope);
-    return ctx;
-  };
+  // The data need a token, verified here: the board is mounted before the gateway's authentication, for its page.
+  const data = new SecureRoutes({ mount: '', authenticate: deps.authenticate, strict: true });
+  data.get('/board/events', { scopes: ['Task.s'] }, async (req, res, ctx) => {
+    const given = req.headers['last-event-id'];
+    let last: number | undefined;
+    if (typeof given === 'string' && given !== '') {
+      if (!/^\d{1,15}$/.test(given)) throw badRequest('Last-Event-ID is the number of the last board event received');
+      last = Number(given);
+    }
+    await openStream(deps, ctx, res, last, expiryOf(req.headers.authorization));
+  });
 
-  router.get(
-    '/board/events',
-    async (req, res) => {
-      const ctx = await viewer(req, res, 's');
-      const given = req.headers['last-event-id'];
-      let last: number | undefined;
-      if (typeof given === 'string' && given !== '') {
-        if (!/^\d{1,15}$/.test(given)) throw badRequest('Last-Event-ID is the number of the last board event received');
-        last = Number(given);
-      }
-      await openStream(deps, ctx, res, last, expiryOf(req.headers.authorization));
-    },
-  );
-
-  router.get(
-    '/board/handovers/:id',
-    async (req, res) => {
-      const ctx = await viewer(req, res, 'r');
-      const repo = deps.repository(ctx);
-      const id = String(req.params.id);
-      const projected = await projectRow(repo, id, deps.targets, deps.locate);
-      if (!projected) throw notFound(`No handover with id ${id} is known`);
-      const timeline = await timelineOf(repo, id);
-      await deps.audit(ctx, [...projected.resources, ...timeline.resources]);
-      res.status(200).type('application/json').set('Cache-Control', 'no-store').send(JSON.stringify({ row: projected.row, open: projected.open, timeline: timeline.items }));
-    },
-  );
-  return router;
+  data.get('/board/handovers/:id', { scopes: ['Task.r'] }, async (req, res, ctx) => {
+    const repo = deps.repository(ctx);
+    const id = String(req.params.id);
+    const projected = await projectRow(repo, id, deps.targets, deps.locate);
+    if (!projected) throw notFound(`No handover with id ${id} is known`);
+    const timeline = await timelineOf(repo, id);
+    await deps.audit(ctx, [...projected.resources, ...timeline.resources]);
+    res.status(200).type('application/json').set('Cache-Control', 'no-store').send(JSON.stringify({ row: projected.row, open: projected.open, timeline: timeline.items }));
+  });
+  router.use(data.router);
+  return { router, data };
 }

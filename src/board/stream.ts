@@ -1,6 +1,8 @@
 import type { Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
 import type { RequestContext } from '../context.ts';
+import { safeError } from '../observability/logging.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { BoardFeed, FeedEvent } from './feed.ts';
 import type { UnitSource } from '../units/board-stream.ts';
@@ -21,6 +23,8 @@ export interface StreamDeps {
   locate?: Locate;
   /** The units on the map and their changes (issue 20). */
   units?: UnitSource;
+  /** Why a stream was ended early (a database fault, an audit that failed): the error's kind only, no patient data. */
+  logger: Logger;
 }
 
 /**
@@ -103,7 +107,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     chain = chain.then(async () => {
       const batch = queue.splice(0, queue.length);
       if (batch.length) await deliver(batch);
-    }).catch(() => close());
+    }).catch((err: unknown) => fail('a change', err));
   };
 
   // Listening before the snapshot is taken: nothing committed in between is lost (numbers ≤ the snapshot's are skipped).
@@ -121,6 +125,13 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     clearTimeout(expiry);
     res.end();
   };
+  // A message that could not be read or audited is not sent: the stream ends, and the page reconnects (`retry`) asking
+  // for what followed the last event it got (Last-Event-ID), so nothing is lost. The error is logged by kind and code
+  // (safeError: a database error's message may quote a row); one after the stream ended has no one left to tell.
+  const fail = (what: string, err: unknown): void => {
+    if (!closed) deps.logger.warn({ requestId: ctx.requestId, client: ctx.clientId, err: safeError(err) }, `board stream ended: ${what} could not be sent`);
+    close();
+  };
   res.on('close', close);
 
   res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
@@ -129,7 +140,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
   deps.streams.add(close);
   const units = deps.units?.attach(ctx, (event, data) => {
     if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  }, (resources) => deps.audit(ctx, resources), () => close());
+  }, (resources) => deps.audit(ctx, resources), (err) => fail('the units', err));
 
   chain = chain.then(async () => {
     const head = await deps.feed.numberNow();
@@ -145,5 +156,5 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     if (closed) return;
     send(res, 'snapshot', head, { rows, viewer: { ura: ctx.organizationUra, client: ctx.clientId, regional: ctx.roles.includes('zcc') || ctx.roles.includes('auditor') } });
     sentUpTo = head;
-  }).catch(() => close());
+  }).catch((err: unknown) => fail('the snapshot', err));
 }

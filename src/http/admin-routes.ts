@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { AuditEventEntity } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Audit } from '../audit/index.ts';
 import type { AuthService } from '../auth/index.ts';
@@ -6,7 +7,7 @@ import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
 import { systemContext } from '../context.ts';
 import { organizationResource } from '../demo.ts';
 import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import { gatewaySubtype } from '../audit/event.ts';
+import { gatewaySubtype, REST_TYPE } from '../audit/event.ts';
 import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/reindex.ts';
@@ -35,6 +36,11 @@ const OPERATORS_DISABLED = 'operator endpoints are disabled (ADMIN_TOKEN unset)'
 /** DICOM "User Security Attributes Changed": a client's registration (its access) removed by an operator. */
 const SECURITY_CHANGE = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110137', display: 'User Security Attributes Changed' };
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+
+/** The client an operator's change is about, as an AuditEvent entity. */
+function clientEntity(clientId: string, ura: string): AuditEventEntity {
+  return { what: { identifier: { system: CLIENT_SYSTEM, value: clientId } }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2' }, detail: [{ type: 'organization-ura', valueString: ura }] };
+}
 
 /**
  * Operator endpoints behind `ADMIN_TOKEN` (the CLI's way in, for the embedded store and for several
@@ -70,7 +76,29 @@ export function adminRouter(deps: AdminDeps): express.Router {
         if (err instanceof InvalidRegistration) throw badRequest(err.message);
         throw err;
       }
-      await deps.auth.registerClient(registration);
+      const requestId = res.locals.requestId as string;
+      const valid = registration;
+      // The registration (a new client, a changed one, or one removed before and given access again) and its audit
+      // record commit together, as a removal and its record do.
+      await deps.db.transaction(async (tx) => {
+        const created = await deps.auth.registerClient(valid, tx);
+        await deps.audit.log.record(
+          {
+            type: SECURITY_CHANGE,
+            subtype: gatewaySubtype('register-client'),
+            action: created ? 'C' : 'U',
+            outcome: '0',
+            status: 201,
+            organizationUra: 'system',
+            clientId: 'operator',
+            requestId,
+            entities: [],
+            description: `POST /admin/clients: client ${valid.clientId} of URA ${valid.organizationUra} ${created ? 'registered' : 'changed'}, scopes ${valid.scopes.join(' ')}${valid.roles.length ? `, roles ${valid.roles.join(' ')}` : ''}`,
+            detail: [clientEntity(valid.clientId, valid.organizationUra)],
+          },
+          tx,
+        );
+      });
       // A client acts for an organisation the gateway must know, to address handovers to it and from it.
       await deps.repository(systemContext('admin')).create(
         organizationResource({ ura: registration.organizationUra, name: registration.organizationName, type: 'CLIENT' }),
@@ -123,7 +151,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
             requestId,
             entities: [],
             description: `DELETE /admin/clients/${clientId}: client of URA ${ura} removed`,
-            detail: [{ what: { identifier: { system: CLIENT_SYSTEM, value: clientId } }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2' }, detail: [{ type: 'organization-ura', valueString: ura }] }],
+            detail: [clientEntity(clientId, ura)],
           },
           tx,
         );
@@ -168,9 +196,28 @@ export function adminRouter(deps: AdminDeps): express.Router {
     '/admin/subscriptions/:id/reactivate',
     async (req, res) => {
       const id = String(req.params.id);
+      const requestId = res.locals.requestId as string;
       // As a subscriber's own re-activation: a new handshake, then delivery resumes from the first undelivered event.
+      // The change and its audit record commit together, as every operator's change does.
       const done = await deps.db.transaction(async (tx) => {
-        if (!(await subscriptionStore.reactivate(tx, id))) return false;
+        const reactivated = await subscriptionStore.reactivate(tx, id);
+        if (!reactivated) return false;
+        await deps.audit.log.record(
+          {
+            type: REST_TYPE,
+            subtype: gatewaySubtype('reactivate-subscription'),
+            action: 'U',
+            outcome: '0',
+            status: 200,
+            organizationUra: 'system',
+            clientId: 'operator',
+            requestId,
+            resource: { type: 'Subscription', id },
+            entities: [`Subscription/${id}`],
+            description: `POST /admin/subscriptions/${id}/reactivate: subscription of URA ${reactivated.ownerUra} re-activated, ${reactivated.revived} dead letters due again`,
+          },
+          tx,
+        );
         await tx.query('SELECT pg_notify($1, $2)', [deps.outboxChannel, '']);
         return true;
       });

@@ -12,6 +12,7 @@ import { parseJsonBody } from './json-body.ts';
 import { checkAccept, FHIR_JSON, requireContentType } from './media-types.ts';
 import { parseQuery } from './query.ts';
 import { limitPerAddress, limitPerClient, type RateLimiter } from './rate-limit.ts';
+import type { SecureRoutes } from './secure-routes.ts';
 import type { WriteLimit } from './write-limit.ts';
 
 interface Authenticator {
@@ -33,8 +34,11 @@ export interface AppDeps {
   publicRoutes?: Router[];
   /** Sees every error before it is answered (the audit of refusals); calls `next(err)`, or `next` with another error. */
   auditFailures?: express.ErrorRequestHandler;
-  /** Routes mounted after authentication (native records, ...); `res.locals.ctx` holds the RequestContext. */
-  protectedRoutes?: { path: string; router: Router }[];
+  /**
+   * Routes mounted after authentication (native records, the unit feed), each at its `mount`; only routes that declare
+   * their access (src/http/secure-routes.ts), which is checked before their handler. `res.locals.ctx` holds the RequestContext.
+   */
+  protectedRoutes?: SecureRoutes[];
   /** Requests per client (after authentication) and per address at the token endpoint; none: no limit. */
   rateLimiter?: RateLimiter;
   /** Write requests (FHIR and native) at work at once, after authentication and reading the body; more wait their turn. */
@@ -148,8 +152,8 @@ export function createApp(deps: AppDeps): express.Express {
     },
   );
 
-  for (const { path, router } of deps.protectedRoutes ?? []) {
-    app.use(path, authenticate, readBody, admitted, router);
+  for (const routes of deps.protectedRoutes ?? []) {
+    app.use(routes.mount, authenticate, readBody, admitted, routes.router);
   }
 
   app.use((req, _res, next) => next(notFound(`Nothing at ${req.method} ${req.path}`)));

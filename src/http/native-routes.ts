@@ -1,6 +1,5 @@
-import express from 'express';
 import { describeNativeRequest, nativeRecordEntity, type AuditLog } from '../audit/index.ts';
-import { requireNativeScope } from '../auth/scopes.ts';
+import { nativePermissions } from '../auth/scopes.ts';
 import type { RequestContext } from '../context.ts';
 import { badRequest, HttpError, notFound, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -13,6 +12,7 @@ import { sendFhir } from './app.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { parseJsonBody } from './json-body.ts';
 import { checkAccept, requireContentType } from './media-types.ts';
+import { SecureRoutes } from './secure-routes.ts';
 
 export interface NativeRouteDeps {
   validators: NativeValidators;
@@ -32,19 +32,28 @@ function formatOf(raw: string | string[] | undefined): NativeFormat {
   throw notFound(`Unknown native format '${String(raw)}'; the gateway speaks ${NATIVE_FORMATS.join(', ')}`);
 }
 
-/** POST /native/{format}: a system's own record in; GET /native/{format}/{handoverId}: a handover rendered in that format. */
-export function nativeRouter(deps: NativeRouteDeps): express.Router {
-  const router = express.Router();
+/**
+ * POST /native/{format}: a system's own record in; GET /native/{format}/{handoverId}: a handover rendered in that format.
+ * The format is checked first (404), then the scopes (403; a refused record is counted), then the handler runs.
+ */
+export function nativeRoutes(deps: NativeRouteDeps): SecureRoutes {
+  const routes = new SecureRoutes({
+    mount: '/native',
+    refused: (req) => {
+      if (req.method === 'POST') deps.metrics?.nativeRecords.inc({ format: formatOf(req.params.format), outcome: 'refused' });
+    },
+  });
+  routes.param('format', formatOf);
 
   // The body is read by the HTTP wiring (src/http/app.ts) before the write slot is taken, under its size and time limits.
-  router.post(
+  routes.post(
     '/:format',
-    async (req, res) => {
+    { scopes: nativePermissions('POST') },
+    async (req, res, ctx) => {
       const format = formatOf(req.params.format);
-      const ctx = res.locals.ctx as RequestContext;
+      // A refusal before this point (format, scopes) is audited as the same description, made from the path (src/audit/http.ts).
       deps.audit?.begin(ctx, describeNativeRequest('POST', `/${format}`));
       try {
-        requireNativeScope(ctx, 'POST');
         checkAccept(req);
         requireContentType(req);
         if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('The request body is empty');
@@ -74,13 +83,12 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
     },
   );
 
-  router.get(
+  routes.get(
     '/:format/:handoverId',
-    async (req, res) => {
+    { scopes: nativePermissions('GET') },
+    async (req, res, ctx) => {
       const format = formatOf(req.params.format);
-      const ctx = res.locals.ctx as RequestContext;
       deps.audit?.begin(ctx, describeNativeRequest('GET', `/${format}/${String(req.params.handoverId)}`));
-      requireNativeScope(ctx, 'GET');
       const { view, perspective, version } = await loadHandoverView(deps.repository(ctx), String(req.params.handoverId));
       // Each side reads a handover in its own system's format; another format has no place for its side of it.
       const side = perspective === 'receiver' ? view.owner : view.requester;
@@ -97,5 +105,5 @@ export function nativeRouter(deps: NativeRouteDeps): express.Router {
       res.status(200).type('application/json').send(JSON.stringify(rendered));
     },
   );
-  return router;
+  return routes;
 }

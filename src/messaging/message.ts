@@ -1,6 +1,7 @@
 // A received message Bundle read as a graph: its entries and the references between them, resolved by the R4 rules.
 import type { Bundle, MessageHeader, Resource } from '@medplum/fhirtypes';
 import { badRequest, HttpError, outcome } from '../fhir/outcomes.ts';
+import { FHIR_ID } from '../fhir/resource-types.ts';
 
 export interface MessageEntry {
   index: number;
@@ -27,7 +28,8 @@ export interface ParsedMessage {
 }
 
 const MAX_ENTRIES = 100;
-const RESTFUL = /^(.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+/** A RESTful reference or fullUrl: [1] the base, if any, [2] the type, [3] the id, [4] `/_history/<version>` (a version id has an id's shape). */
+const RESTFUL = new RegExp(`^(.*/)?([A-Z][A-Za-z]+)/(${FHIR_ID})(/_history/${FHIR_ID})?$`);
 
 /**
  * R4 (Bundle, "Resolving references in Bundles"): an absolute reference or a `urn:` is looked up as a fullUrl;

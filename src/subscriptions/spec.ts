@@ -3,6 +3,7 @@ import type { Extension, Subscription } from '@medplum/fhirtypes';
 import { badRequest, HttpError, outcome } from '../fhir/outcomes.ts';
 import { parseQuery } from '../http/query.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
+import { FHIR_ID } from '../fhir/resource-types.ts';
 import type { Queryable } from '../store/database.ts';
 import { BACKPORT, TOPIC_FILTERS, type TopicNames } from './topic.ts';
 
@@ -58,6 +59,8 @@ const PRIORITIES = ['routine', 'urgent', 'asap', 'stat'];
  * Patient: the check that a filter's reference exists must not tell anyone which patients exist.
  */
 const PARTY_TYPES = ['Organization', 'HealthcareService', 'Practitioner', 'PractitionerRole'];
+/** A party filter's value once made relative: `Type/id` or a bare id, [1] the type, [2] the id. */
+const PARTY_REFERENCE = new RegExp(`^(?:([A-Za-z]+)/)?(${FHIR_ID})$`);
 const FILTER = 'Subscription.criteria.extension';
 
 /** A code of a required binding, bare or with its system; anything else can never match and is refused. */
@@ -85,7 +88,7 @@ function party(param: string, identifier: boolean, value: string, fhirBaseUrl: s
     throw invalid(`The filter ${param}=${value} can never match: name the organisation as Organization/<id> or ${param}:identifier=${URA_SYSTEM}|<URA>`, FILTER);
   }
   const relative = value.startsWith(`${fhirBaseUrl}/`) ? value.slice(fhirBaseUrl.length + 1) : value;
-  const m = /^(?:([A-Za-z]+)\/)?([A-Za-z0-9\-.]{1,64})$/.exec(relative);
+  const m = PARTY_REFERENCE.exec(relative);
   if (!m || (m[1] !== undefined && !PARTY_TYPES.includes(m[1]))) {
     throw invalid(`The filter ${param}=${value} can never match: a Task's ${param} is a reference to this server (${PARTY_TYPES.join(', ')}), e.g. Organization/<id> or ${fhirBaseUrl}/Organization/<id>`, FILTER);
   }

@@ -51,21 +51,25 @@ export const subscriptionStore = {
     if (row.status === 'requested') await subscriptionStore.reviveDeadLetters(q, id);
   },
 
-  /** An operator's re-activation of a subscription that is not off: as the subscriber's own (see update). False: no such subscription. */
-  async reactivate(q: Queryable, id: string): Promise<boolean> {
-    const r = await q.query(`UPDATE subscription_state SET status = 'requested', handshake_at = NULL WHERE id = $1 AND status <> 'off'`, [id]);
-    if (r.rowCount === 0) return false;
-    await subscriptionStore.reviveDeadLetters(q, id);
-    return true;
+  /**
+   * An operator's re-activation of a subscription that is not off: as the subscriber's own (see update). Its owner's
+   * URA and the dead letters due again; undefined: no such subscription.
+   */
+  async reactivate(q: Queryable, id: string): Promise<{ ownerUra: string; revived: number } | undefined> {
+    const r = await q.query<{ owner_ura: string }>(`UPDATE subscription_state SET status = 'requested', handshake_at = NULL WHERE id = $1 AND status <> 'off' RETURNING owner_ura`, [id]);
+    const ownerUra = r.rows[0]?.owner_ura;
+    if (ownerUra === undefined) return undefined;
+    return { ownerUra, revived: await subscriptionStore.reviveDeadLetters(q, id) };
   },
 
   /** Re-activation resumes from the first undelivered event: dead letters are due again. */
-  async reviveDeadLetters(q: Queryable, id: string): Promise<void> {
-    await q.query(
+  async reviveDeadLetters(q: Queryable, id: string): Promise<number> {
+    const r = await q.query(
       `UPDATE subscription_events SET state = 'pending', attempts = 0, first_failed_at = NULL, next_attempt = now(), claimed_by = NULL, claimed_until = NULL
        WHERE subscription_id = $1 AND state = 'dead'`,
       [id],
     );
+    return r.rowCount;
   },
 
   async listOwned(q: Queryable, ura: string): Promise<string[]> {

@@ -10,7 +10,7 @@ import type { UnitRow } from './store.ts';
 import type { UnitView } from './view.ts';
 
 export interface UnitSource {
-  attach(ctx: RequestContext, send: (event: string, data: unknown) => void, audit: (resources: Resource[]) => Promise<void>, onFailure: () => void): { close(): void };
+  attach(ctx: RequestContext, send: (event: string, data: unknown) => void, audit: (resources: Resource[]) => Promise<void>, onFailure: (err: unknown) => void): { close(): void };
 }
 
 export function unitBoardSource(view: UnitView, feed: UnitFeed, options: { tileUrl?: string } = {}): UnitSource {
@@ -28,9 +28,9 @@ export function unitBoardSource(view: UnitView, feed: UnitFeed, options: { tileU
         for (const r of unseen) audited.add(r.id);
       };
       const run = (work: () => Promise<void>): void => {
-        chain = chain.then(work).catch(() => {
+        chain = chain.then(work).catch((err: unknown) => {
           closed = true;
-          onFailure();
+          onFailure(err);
         });
       };
 

@@ -1,7 +1,6 @@
 // Responders on the road (issue 20): the unit-status feed, units as FHIR Locations, $candidates, the board's live
 // unit events and the retention of positions, composed from the gateway's parts.
 import { join } from 'node:path';
-import type express from 'express';
 import type { Logger } from 'pino';
 import { checkDirectoryLocation } from '../access/policy.ts';
 import { loadBoardTargets } from '../board/targets.ts';
@@ -9,6 +8,7 @@ import type { RequestContext } from '../context.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { WriteHooks } from '../fhir/write-phases.ts';
 import type { FhirRouter } from '../fhir/router.ts';
+import type { SecureRoutes } from '../http/secure-routes.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database } from '../store/database.ts';
@@ -18,7 +18,7 @@ import { UnitFeed } from './feed.ts';
 import { placeOfPatient } from './places.ts';
 import { registerUnitRoutes } from './fhir-routes.ts';
 import { loadUnitFormat, type UnitFormat } from './format.ts';
-import { unitIngestRouter } from './ingest-route.ts';
+import { unitIngestRoutes } from './ingest-route.ts';
 import { unitStore } from './store.ts';
 import { loadUnitTables, type UnitTables } from './tables.ts';
 import { UnitView } from './view.ts';
@@ -32,7 +32,6 @@ export interface UnitSettings {
   /** A fix this far ahead of the gateway's clock is refused as from the future. */
   maxClockSkewSeconds: number;
   boardTargets?: string;
-  maxBodyBytes: number;
 }
 
 export interface Units {
@@ -40,7 +39,8 @@ export interface Units {
   format: UnitFormat;
   view: UnitView;
   feed: UnitFeed;
-  ingestRouter: express.Router;
+  /** `POST /native/eenheid`, mounted behind authentication. */
+  ingestRoutes: SecureRoutes;
   /** Refuses vehicle Locations written to the directory (they would be readable by everyone). */
   hooks: WriteHooks;
   registerRoutes(fhir: FhirRouter, directory: FhirRouter): void;
@@ -71,7 +71,7 @@ export function createUnits(args: { db: Database; logger: Logger; rootDir: strin
     format,
     view,
     feed,
-    ingestRouter: unitIngestRouter({ db: args.db, format, repository: args.repository, fhirBaseUrl: args.fhirBaseUrl, maxBodyBytes: args.settings.maxBodyBytes, metrics: args.metrics }),
+    ingestRoutes: unitIngestRoutes({ db: args.db, format, repository: args.repository, fhirBaseUrl: args.fhirBaseUrl, metrics: args.metrics }),
     hooks: { beforeWrite: async ({ ctx }, change) => checkDirectoryLocation(ctx, change.next) },
     registerRoutes: (fhir, directory) => registerUnitRoutes(fhir, { view, tables, targets, baseUrl: args.fhirBaseUrl, directory }),
     locate: (patient) => placeOfPatient(tables, patient),

@@ -2,7 +2,7 @@
 // the gateway on loopback: 20 units at their positions, a move and a status change shown within a second (a wait on
 // the DOM), a stale unit marked stale, a non-ZCC board showing its own units only, the scenarios' handovers at their
 // postcode areas, keyboard focus on the symbols, the nearest free units of a handover and asking one, no request
-// leaving loopback. Leaves test/artifacts/map.png.
+// leaving loopback. Leaves test/artifacts/map.png (gitignored, for review by eye).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Task } from '@medplum/fhirtypes';

@@ -110,6 +110,13 @@ test('operators list subscriptions, re-activate one in error, and read a verifie
   const reactivated = await cli(['reactivate', id]);
   expect(reactivated.stdout).toContain(`Subscription ${id}: requested`);
   await expect(cli(['reactivate', 'no-such-subscription'])).rejects.toMatchObject({ stderr: expect.stringContaining('HTTP 404') });
+  // The operator's change is audited with it, as the removal of a client is; the refused one as every refusal is.
+  const audited = await gw.gateway.db.query<{ action: string; subtype: string; outcome: string; client_id: string; organization_ura: string; resource_type: string; resource_id: string; content: { outcome?: string } }>(
+    `SELECT action, subtype, outcome, client_id, organization_ura, resource_type, resource_id, content FROM audit_events WHERE subtype = 'reactivate-subscription'`,
+  );
+  expect(audited.rows).toHaveLength(1);
+  expect(audited.rows[0]).toMatchObject({ action: 'U', outcome: '0', client_id: 'operator', organization_ura: 'system', resource_type: 'Subscription', resource_id: id });
+  expect(JSON.stringify(audited.rows[0]?.content)).toContain('subscription of URA 90001234 re-activated');
 
   await gw.gateway.audit.link();
   const head = JSON.parse((await cli(['audit-head'])).stdout) as { intact: boolean; linkedRecords: number; head?: { hash: string } };
@@ -162,7 +169,7 @@ test('reindex refuses a batch size or a start key it cannot use', async () => {
   await expect(cli(['reindex', '--batch', 'many'])).rejects.toMatchObject({ stderr: expect.stringContaining('--batch must be a whole number') });
 });
 
-test('delete-client removes a registration: no new token, the token it holds refused at once, and the removal audited', async () => {
+test('delete-client removes a registration: no new token, the token it holds refused at once, and the removal audited; registering it again is audited too', async () => {
   await cli(['register-client', '--client-id', 'vvt-weg', '--ura', '90007999', '--name', 'VVT die stopt', '--secret', 'weg-secret-123']);
   const tokenOf = () => request(gw.app).post('/oauth2/token').auth('vvt-weg', 'weg-secret-123').type('form').send({ grant_type: 'client_credentials' });
   const held = (await tokenOf().expect(200)).body.access_token as string;
@@ -175,7 +182,7 @@ test('delete-client removes a registration: no new token, the token it holds ref
   await request(gw.app).get('/fhir/Organization').set('Authorization', `Bearer ${held}`).expect(401);
 
   const audit = await gw.gateway.db.query<{ action: string; type_code: string; outcome: string; client_id: string; content: { entity?: { what?: { identifier?: { value?: string } } }[] } }>(
-    `SELECT action, type_code, outcome, client_id, content FROM audit_events WHERE type_code = '110137' AND content::text LIKE '%vvt-weg%'`,
+    `SELECT action, type_code, outcome, client_id, content FROM audit_events WHERE type_code = '110137' AND subtype = 'delete-client' AND content::text LIKE '%vvt-weg%'`,
   );
   expect(audit.rows).toHaveLength(1);
   expect(audit.rows[0]).toMatchObject({ action: 'D', type_code: '110137', outcome: '0', client_id: 'operator' });
@@ -183,6 +190,23 @@ test('delete-client removes a registration: no new token, the token it holds ref
 
   await expect(cli(['delete-client', 'vvt-weg'])).rejects.toMatchObject({ stderr: expect.stringContaining('HTTP 404: No client vvt-weg is registered') });
   await expect(cli(['delete-client'])).rejects.toMatchObject({ stderr: expect.stringContaining('delete-client needs a client id') });
+
+  // Given access again: registered anew, then changed; each of the operator's changes of the client is audited.
+  await cli(['register-client', '--client-id', 'vvt-weg', '--ura', '90007999', '--name', 'VVT die terugkomt', '--secret', 'terug-secret-123']);
+  await cli(['register-client', '--client-id', 'vvt-weg', '--ura', '90007999', '--name', 'VVT die terugkomt', '--secret', 'terug-secret-456']);
+  await request(gw.app).post('/oauth2/token').auth('vvt-weg', 'terug-secret-456').type('form').send({ grant_type: 'client_credentials' }).expect(200);
+  const changes = await gw.gateway.db.query<{ action: string; subtype: string; client_id: string; content: { outcomeDesc?: string; entity?: unknown[] } }>(
+    `SELECT action, subtype, client_id, content FROM audit_events WHERE type_code = '110137' AND content::text LIKE '%vvt-weg%' ORDER BY recorded, event_id`,
+  );
+  expect(changes.rows.map((r) => `${r.subtype} ${r.action} ${r.client_id}`)).toEqual([
+    'register-client C operator',
+    'delete-client D operator',
+    'register-client C operator',
+    'register-client U operator',
+  ]);
+  expect(JSON.stringify(changes.rows[2]?.content)).toContain('client vvt-weg of URA 90007999 registered');
+  // The secret is the client's, not the audit trail's.
+  expect(JSON.stringify(changes.rows)).not.toContain('terug-secret');
 });
 
 test('a subscription its owner deleted is listed as deleted, not as off', async () => {

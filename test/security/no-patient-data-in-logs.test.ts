@@ -141,6 +141,36 @@ describe('FHIR', () => {
   });
 });
 
+describe('the board stream', () => {
+  it('a failure while it is under way is logged without the row and ends the stream; nothing unaudited is sent', async () => {
+    // An open handover the ZCC's board shows, so that the snapshot has rows to audit.
+    const { bsn } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    secrets.push(bsn);
+    const zcc = await token('zcc-ijsselland');
+    // The audit trail refuses every row with an error that quotes it: the snapshot cannot be audited, so not sent.
+    const admin = await adminClient();
+    try {
+      await admin.query(`CREATE FUNCTION broken_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'broken audit: %', NEW::text USING DETAIL = NEW::text; END $$`);
+      await admin.query('CREATE TRIGGER broken_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION broken_audit()');
+      const before = lines.length;
+      // Ends by itself: supertest resolves only once the response has ended.
+      const res = await request(gateway.app).get('/board/events').set('Authorization', zcc);
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('retry: 1000');
+      expect(res.text).not.toContain('event: snapshot');
+      const logged = lines.slice(before).filter((l) => l.includes('board stream ended'));
+      expect(logged).toHaveLength(1);
+      expect(JSON.parse(logged[0] ?? '{}')).toMatchObject({ msg: 'board stream ended: the snapshot could not be sent', client: 'zcc-ijsselland', err: { code: 'P0001', message: expect.stringMatching(/withheld/) } });
+    } finally {
+      await admin.query('DROP TRIGGER IF EXISTS broken_audit ON audit_events');
+      await admin.query('DROP FUNCTION IF EXISTS broken_audit()');
+      await admin.end();
+    }
+    expectNoSecretsLogged();
+  });
+});
+
 describe('scrubbing error messages', () => {
   it('drops quoted values, long numbers and dates; keeps the kind of error', () => {
     expect(scrubMessage('invalid input syntax for type date: "1956-02-30"')).toBe('invalid input syntax for type date: [redacted]');
