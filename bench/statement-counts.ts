@@ -1,5 +1,5 @@
-// Statements per operation, counted by pg_stat_statements: what a Task read, a Task create and a native NTS
-// handover cost PostgreSQL in round trips, independent of how busy the machine is (the CPU figures of a shared
+// Statements per operation, counted by pg_stat_statements: what a Task read, a Task search (a page of 20 of 200
+// matches, `Task?status=requested&owner=…`) and a native NTS handover cost PostgreSQL in round trips, independent of how busy the machine is (the CPU figures of a shared
 // VM are not). Needs a server with pg_stat_statements preloaded (shared_preload_libraries) and a database of
 // its own, e.g. a private cluster:
 //   initdb -D /tmp/pg -A trust -U postgres; pg_ctl -D /tmp/pg -o '-p 5433 -c shared_preload_libraries=pg_stat_statements' start
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { bsn } from './lib/ingest.ts';
+import { seedTasks } from './lib/seed-tasks.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -66,6 +67,18 @@ try {
     const res = await fetch(`${gateway.url}/fhir/Patient/${patient.id}`, { headers });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`read: ${res.status}`);
+  });
+  const orgId = async (ura: string): Promise<string> => {
+    const res = await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|${ura}`, { headers });
+    return `Organization/${((await res.json()) as { entry: { resource: { id: string } }[] }).entry[0]?.resource.id}`;
+  };
+  const owner = await orgId('90004567');
+  await seedTasks(databaseUrl, 200, owner, await orgId('90001234'), ['90001234', '90004567']);
+  await admin.query('ANALYZE');
+  await measure('GET Task?status=requested&owner=… (a page of 20)', async () => {
+    const res = await fetch(`${gateway.url}/fhir/Task?status=requested&owner=${encodeURIComponent(owner)}&_count=20`, { headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`search: ${res.status}`);
   });
   const run = Date.now().toString(36);
   const nativeHeaders = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };

@@ -118,17 +118,20 @@ function call(p: Prepared, op: FhirOperation): () => Promise<boolean | string> {
  * against one or more FHIR R4 servers. With several, each operation alternates between them in `slices` (a shared
  * VM's speed drifts within a minute: a ratio should compare servers measured in the same minutes).
  */
-export async function fhirOps(
+export async function fhirOps<O extends FhirOperation = FhirOperation>(
   targets: FhirTarget[],
   concurrency: number,
   seconds: number,
   slices: number,
   /** Runs between the creates and the reads (the gateway's run refreshes the planner's statistics there). */
   afterCreate?: () => Promise<void>,
-): Promise<FhirOpsResult[]> {
+  /** The operations to run (all by default); a result has only these. */
+  only?: readonly O[],
+): Promise<Record<O, OperationResult>[]> {
+  const operations: readonly FhirOperation[] = only ?? FHIR_OPERATIONS;
   const prepared = await Promise.all(targets.map(prepare));
   const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit }[]>());
-  for (const op of FHIR_OPERATIONS) {
+  for (const op of operations) {
     for (let s = 0; s < slices; s++) {
       for (const [k, p] of prepared.entries()) {
         const before = cpuSnapshot(p.target.pid);
@@ -141,11 +144,12 @@ export async function fhirOps(
     if (op === 'create') await afterCreate?.();
   }
   return parts.map((byOp) => {
-    const result = {} as FhirOpsResult;
-    for (const op of FHIR_OPERATIONS) {
+    const result: Partial<FhirOpsResult> = {};
+    for (const op of operations) {
       const list = byOp.get(op) ?? [];
       result[op] = { ...combineLoads(list.map((x) => x.load)), cpu: combineCpu(list.map((x) => ({ cpu: x.cpu, units: x.load.ok }))) };
     }
-    return result;
+    // Every operation asked for has its result.
+    return result as Record<O, OperationResult>;
   });
 }

@@ -14,13 +14,13 @@ export function fullUrl(baseUrl: string, v: { resourceType: string; id: string }
   return `${baseUrl}/${v.resourceType}/${v.id}`;
 }
 
-function queryString(query: Query, overrides: Record<string, string>): string {
+/** The query without `_count` and `_offset`, encoded once: the page links differ only in those two. */
+function queryWithoutPaging(query: Query): string {
   const params = new URLSearchParams();
   for (const [k, values] of Object.entries(query)) {
-    if (k in overrides) continue;
+    if (k === '_count' || k === '_offset') continue;
     for (const v of values) params.append(k, v);
   }
-  for (const [k, v] of Object.entries(overrides)) params.append(k, v);
   return params.toString();
 }
 
@@ -38,13 +38,15 @@ export function searchsetBundle(args: {
   outcome?: OperationOutcome;
 }): Bundle {
   const { baseUrl, path, query, matches, included, total, count, offset } = args;
+  const rest = queryWithoutPaging(query);
+  const page = (at: number): string => `${baseUrl}/${path}?${rest}${rest ? '&' : ''}_count=${count}&_offset=${at}`;
   const link: BundleLink[] = [
-    { relation: 'self', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: String(offset) })}` },
-    { relation: 'first', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: '0' })}` },
+    { relation: 'self', url: page(offset) },
+    { relation: 'first', url: page(0) },
   ];
   const hasNext = args.more ?? (total !== undefined ? offset + matches.length < total : matches.length === count);
-  if (hasNext && count > 0) link.push({ relation: 'next', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: String(offset + count) })}` });
-  if (offset > 0) link.push({ relation: 'previous', url: `${baseUrl}/${path}?${queryString(query, { _count: String(count), _offset: String(Math.max(0, offset - count)) })}` });
+  if (hasNext && count > 0) link.push({ relation: 'next', url: page(offset + count) });
+  if (offset > 0) link.push({ relation: 'previous', url: page(Math.max(0, offset - count)) });
   const entry: BundleEntry[] = [
     ...matches.map((m) => ({ fullUrl: fullUrl(baseUrl, m), resource: m.content, search: { mode: 'match' as const } })),
     ...included.map((m) => ({ fullUrl: fullUrl(baseUrl, m), resource: m.content, search: { mode: 'include' as const } })),

@@ -28,7 +28,7 @@ const toStored = (r: Row): StoredVersion => ({
   resourceType: r.resource_type,
   id: r.id,
   versionId: String(r.version_id),
-  lastUpdated: new Date(r.last_updated).toISOString(),
+  lastUpdated: (r.last_updated instanceof Date ? r.last_updated : new Date(r.last_updated)).toISOString(),
   deleted: false,
   content: orderedResource(r.content, r.number_texts),
   parties: r.parties,
