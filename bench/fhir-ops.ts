@@ -2,12 +2,20 @@
 // gateway in its own process, with CPU per operation: part (c) of `npm run bench` on its own.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fhir node bench/fhir-ops.ts   (an empty database it may fill)
 // Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout).
-import pg from 'pg';
+// Comparison (issue 19, (f) of `npm run bench`): COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN name another FHIR server, which
+// gets as many Tasks through its own API; each operation then alternates BENCH_SLICES (at least 3) slices between the
+// two and the ratios are printed. COMPARE_FHIR_PID: its process(es), comma-separated, for its CPU and peak RSS;
+// COMPARE_DATABASE_URL: its database on the same PostgreSQL, analyzed after the creates as the gateway's is.
+// PostgreSQL's CPU counts only the backends of the measured databases (and the server's background processes) when
+// each is known: other work on the same server stays out.
+import { loadavg } from 'node:os';
 import { cpuLine, measurePostgresOf } from './lib/cpu-time.ts';
-import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS } from './lib/fhir-ops.ts';
+import { analyzeDatabase, compareTargetFromEnv, sampleRss, seedTasksOverFhir } from './lib/compare-target.ts';
+import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
+import type { LoadResult } from './lib/stats.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -17,7 +25,16 @@ if (!databaseUrl) {
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);
 const tasks = Number(process.env.BENCH_TASKS ?? 20_000);
-await measurePostgresOf(databaseUrl);
+const compare = compareTargetFromEnv();
+const slices = compare ? Math.max(3, Number(process.env.BENCH_SLICES ?? 3)) : 1;
+const loadBefore = loadavg()[0] ?? 0;
+const row = (label: string, r: LoadResult): string =>
+  `${label.padEnd(36)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`;
+// PostgreSQL's CPU: this machine's one server also runs other work (other test runs); only the backends of the
+// databases measured here count, when every measured server's database is known.
+const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1));
+const measuredDatabases = compare && !compare.databaseUrl ? undefined : [databaseUrl, ...(compare?.databaseUrl ? [compare.databaseUrl] : [])].map(databaseName);
+await measurePostgresOf(databaseUrl, measuredDatabases);
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' });
 try {
   const token = await demoToken(gateway.url, 'hap-vechtdal');
@@ -28,21 +45,35 @@ try {
   const ownerRef = await orgId('90004567');
   const requesterRef = await orgId('90001234');
   await seedTasks(databaseUrl, tasks, ownerRef, requesterRef, ['90001234', '90004567']);
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token, pids: [gateway.pid], ownerRef, requesterRef }];
+  if (compare) {
+    const started = performance.now();
+    targets.push(await seedTasksOverFhir(compare.target, tasks));
+    console.log(`${tasks} Tasks stored at COMPARE_FHIR_URL through its API in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
   const analyze = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: databaseUrl });
-    await c.connect();
-    await c.query('ANALYZE').finally(() => c.end());
+    await analyzeDatabase(databaseUrl);
+    if (compare?.databaseUrl) await analyzeDatabase(compare.databaseUrl);
   };
-  const [ops] = await fhirOps([{ name: 'gateway', base: `${gateway.url}/fhir`, token, pid: gateway.pid, ownerRef, requesterRef }], clients, seconds, 1, analyze);
-  console.log(`FHIR operations on ${tasks}+ Tasks, ${clients} clients, ${seconds} s each, gateway ${process.env.BENCH_GATEWAY_ROOT ?? 'this checkout'}`);
+  const otherPid = compare?.target.pids?.[0];
+  const otherRss = otherPid === undefined ? undefined : sampleRss(otherPid);
+  const [ops, other] = await fhirOps(targets, clients, seconds, slices, analyze);
+  const otherPeakRss = otherRss?.stop();
+  console.log(
+    `FHIR operations on ${tasks}+ Tasks, ${clients} clients, ${seconds} s each${compare ? ` per server in ${slices} alternating slices` : ''}, gateway ${process.env.BENCH_GATEWAY_ROOT ?? 'this checkout'}, load average before ${loadBefore.toFixed(1)}, after ${(loadavg()[0] ?? 0).toFixed(1)}`,
+  );
   for (const op of FHIR_OPERATIONS) {
     const r = ops?.[op];
     if (!r) continue;
-    console.log(`${OPERATION_LABELS[op].padEnd(28)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`);
+    console.log(row(OPERATION_LABELS[op], r));
     console.log(`    ${cpuLine('gateway', r.cpu, 'operation')}`);
+    const o = other?.[op];
+    if (!o) continue;
+    console.log(`${row(`${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, o)}   gateway/other ${(r.perSecond / o.perSecond).toFixed(2)}`);
+    console.log(`    ${cpuLine('server', o.cpu, 'operation')}`);
   }
   console.log(auditLagLine(await auditLag(databaseUrl)));
-  console.log(`gateway peak RSS ${gateway.peakRssMb().toFixed(0)} MB`);
+  console.log(`gateway peak RSS ${gateway.peakRssMb().toFixed(0)} MB${otherPeakRss === undefined ? '' : `; COMPARE_FHIR_PID ${otherPid} peak RSS during the operations ${otherPeakRss.toFixed(0)} MB`}`);
 } finally {
   await gateway.stop();
 }

@@ -37,8 +37,21 @@ function processMs(pid: number): number | undefined {
  */
 let postmasterPid: number | undefined;
 
-/** Counts only the server that `databaseUrl` names (when it runs on this machine): other work on the machine's other clusters stays out. */
-export async function measurePostgresOf(databaseUrl: string): Promise<void> {
+/**
+ * With a PostgreSQL shared by other work (other test runs on this machine's one server), only the backends of these
+ * databases count, with the server's own background processes (WAL writer, checkpointer, ...): the postmaster's
+ * children's times, where every ended backend of every database lands, stay out. Unset, the whole server counts.
+ */
+let countedDatabases: ReadonlySet<string> | undefined;
+/** Backends of the counted databases seen so far, with their last CPU time: an ended one keeps counting. */
+const seenBackendTicks = new Map<number, number>();
+let endedBackendTicks = 0;
+
+/**
+ * Counts only the server that `databaseUrl` names (when it runs on this machine): other work on the machine's other
+ * clusters stays out; with `databases`, only those databases' backends of it (see countedDatabases).
+ */
+export async function measurePostgresOf(databaseUrl: string, databases?: readonly string[]): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -48,6 +61,7 @@ export async function measurePostgresOf(databaseUrl: string): Promise<void> {
   } finally {
     await client.end();
   }
+  countedDatabases = databases && postmasterPid !== undefined ? new Set(databases) : undefined;
 }
 
 function readStat(pid: number | string): string | undefined {
@@ -56,6 +70,27 @@ function readStat(pid: number | string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A client backend's title is `postgres: [cluster name: ]user database host(port) state`; anything else is the
+ * server's own.
+ */
+const BACKEND_TITLE = /^postgres: (?:\S+: )?\S+ (\S+) (?:\[local\]|\S+\(\d+\))/;
+
+/** Ticks of one postgres process under countedDatabases, or undefined when it is another database's backend. */
+function countedTicks(pid: number, stat: string): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (pid === postmasterPid) return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  let title: string;
+  try {
+    title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    return undefined;
+  }
+  const database = BACKEND_TITLE.exec(title)?.[1];
+  if (database !== undefined && !countedDatabases?.has(database)) return undefined;
+  return statTicks(stat);
 }
 
 function postgresMs(): number | undefined {
@@ -67,24 +102,44 @@ function postgresMs(): number | undefined {
   }
   let ticks = 0;
   let found = false;
+  const alive = new Set<number>();
   for (const pid of entries) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
       if (postmasterPid !== undefined && Number(pid) !== postmasterPid && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== postmasterPid) continue;
-      ticks += statTicks(stat);
+      if (countedDatabases) {
+        const own = countedTicks(Number(pid), stat);
+        if (own === undefined) continue;
+        seenBackendTicks.set(Number(pid), own);
+        alive.add(Number(pid));
+        ticks += own;
+      } else {
+        ticks += statTicks(stat);
+      }
       found = true;
     } catch {
       // the process ended while we read
     }
   }
+  if (countedDatabases) {
+    for (const [pid, last] of seenBackendTicks) {
+      if (alive.has(pid)) continue;
+      endedBackendTicks += last;
+      seenBackendTicks.delete(pid);
+    }
+    ticks += endedBackendTicks;
+  }
   return found ? ticks * MS_PER_TICK : undefined;
 }
 
-export function cpuSnapshot(gatewayPid?: number): CpuSnapshot {
+export function cpuSnapshot(server?: number | readonly number[]): CpuSnapshot {
   const self = process.cpuUsage();
-  return { selfMs: (self.user + self.system) / 1000, gatewayMs: gatewayPid ? processMs(gatewayPid) : undefined, postgresMs: postgresMs() };
+  const pids = server === undefined ? [] : typeof server === 'number' ? [server] : server;
+  const perProcess = pids.map(processMs);
+  const serverMs = pids.length === 0 || perProcess.includes(undefined) ? undefined : perProcess.reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
+  return { selfMs: (self.user + self.system) / 1000, gatewayMs: serverMs, postgresMs: postgresMs() };
 }
 
 export interface CpuPerUnit {

@@ -6,8 +6,8 @@ export interface FhirTarget {
   name: string;
   base: string;
   token: string;
-  /** The server's process, for its CPU time (the gateway's; COMPARE_FHIR_PID for another on this machine). */
-  pid?: number;
+  /** The server's processes, for their CPU time (the gateway's; COMPARE_FHIR_PID for another on this machine). */
+  pids?: readonly number[];
   /** Organizations the Tasks name; made on the server when not given. */
   ownerRef?: string;
   requesterRef?: string;
@@ -131,10 +131,10 @@ export async function fhirOps(
   for (const op of FHIR_OPERATIONS) {
     for (let s = 0; s < slices; s++) {
       for (const [k, p] of prepared.entries()) {
-        const before = cpuSnapshot(p.target.pid);
+        const before = cpuSnapshot(p.target.pids);
         const r = await load(concurrency, seconds / slices, call(p, op));
         const list = parts[k]?.get(op) ?? [];
-        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pid), r.ok) });
+        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pids), r.ok) });
         parts[k]?.set(op, list);
       }
     }
