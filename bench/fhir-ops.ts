@@ -45,12 +45,14 @@ try {
   const ownerRef = await orgId('90004567');
   const requesterRef = await orgId('90001234');
   await seedTasks(databaseUrl, tasks, ownerRef, requesterRef, ['90001234', '90004567']);
-  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token, pids: [gateway.pid], ownerRef, requesterRef }];
+  const others: FhirTarget[] = [];
   if (compare) {
     const started = performance.now();
-    targets.push(await seedTasksOverFhir(compare.target, tasks));
-    console.log(`${tasks} Tasks stored at COMPARE_FHIR_URL through its API in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    others.push(await seedTasksOverFhir(compare.target, tasks));
+    console.log(`${tasks} Tasks at COMPARE_FHIR_URL (topped up through its API in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
+  // A fresh token: the first may have expired while the peer was being filled.
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], ownerRef, requesterRef }, ...others];
   const analyze = async (): Promise<void> => {
     await analyzeDatabase(databaseUrl);
     if (compare?.databaseUrl) await analyzeDatabase(compare.databaseUrl);

@@ -167,8 +167,9 @@ try {
   };
   // (f) with COMPARE_FHIR_URL: the same operations against another server, alternating slices with the gateway's,
   // on as many Tasks stored there through its own API.
-  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token, pids: [gateway.pid], ownerRef, requesterRef }];
-  if (compare) targets.push(await seedTasksOverFhir(compare.target, seedCount));
+  const others = compare ? [await seedTasksOverFhir(compare.target, seedCount)] : [];
+  // A fresh token: the first may have expired while the peer was being filled.
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], ownerRef, requesterRef }, ...others];
   [ops, other] = await fhirOps(targets, clients, seconds, targets.length > 1 ? Math.max(3, slices) : 1, analyze);
   // The read's audit rows are group-committed; the chain linker must still keep up with them.
   lag = await auditLag(ingestDb);

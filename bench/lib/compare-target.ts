@@ -4,6 +4,8 @@ import { procStatusMb } from './gateway-process.ts';
 
 const TASKS_PER_BUNDLE = 100;
 const BUNDLES_AT_ONCE = 2;
+/** Marks the Organizations the benchmark made on another server, to find them again. */
+const BENCH_SYSTEM = 'urn:handover-gateway:bench';
 
 /**
  * The other FHIR server of the comparison mode (issue 19: Medplum beside the gateway), from the environment:
@@ -20,20 +22,31 @@ export function compareTargetFromEnv(env: NodeJS.ProcessEnv = process.env): { ta
 }
 
 /**
- * Stores `count` requested Tasks on another FHIR server, all matching the benchmark's search, through its own API
- * (batch Bundles: the peer's store is not ours to write into), so that its searches run on a table as large as the
- * gateway's. Makes the owner and requester Organizations the Tasks name and returns the target with them.
+ * Stores requested Tasks on another FHIR server until `count` of them match the benchmark's search, through its own
+ * API (batch Bundles: the peer's store is not ours to write into), so that its searches run on a table as large as
+ * the gateway's. The owner and requester Organizations are found by an identifier of the benchmark's, or made: a
+ * second run on the same server tops up instead of storing another `count` (minutes at the peer's pace).
  */
 export async function seedTasksOverFhir(target: FhirTarget, count: number): Promise<FhirTarget> {
   const headers = { Authorization: `Bearer ${target.token}`, 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' };
   const post = async (body: object, type = ''): Promise<Response> => fetch(`${target.base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  const organization = async (name: string): Promise<string> => {
-    const res = await post({ resourceType: 'Organization', name }, 'Organization');
+  const get = async <T>(query: string): Promise<T> => {
+    const res = await fetch(`${target.base}/${query}`, { headers });
+    if (res.status !== 200) throw new Error(`${target.name}: GET ${query}: ${res.status} ${(await res.text()).slice(0, 300)}`);
+    return (await res.json()) as T;
+  };
+  const organization = async (role: string): Promise<string> => {
+    const found = await get<{ entry?: { resource: { id: string } }[] }>(`Organization?identifier=${encodeURIComponent(`${BENCH_SYSTEM}|${role}`)}`);
+    const id = found.entry?.[0]?.resource.id;
+    if (id) return `Organization/${id}`;
+    const res = await post({ resourceType: 'Organization', identifier: [{ system: BENCH_SYSTEM, value: role }], name: `Bench ${role}` }, 'Organization');
     if (res.status !== 201) throw new Error(`${target.name}: create Organization: ${res.status} ${(await res.text()).slice(0, 300)}`);
     return `Organization/${((await res.json()) as { id: string }).id}`;
   };
-  const ownerRef = target.ownerRef ?? (await organization('Bench owner'));
-  const requesterRef = target.requesterRef ?? (await organization('Bench requester'));
+  const ownerRef = target.ownerRef ?? (await organization('owner'));
+  const requesterRef = target.requesterRef ?? (await organization('requester'));
+  const stored = (await get<{ total?: number }>(`Task?status=requested&owner=${encodeURIComponent(ownerRef)}&_summary=count&_total=accurate`)).total ?? 0;
+  count = Math.max(0, count - stored);
   const task = {
     resourceType: 'Task',
     status: 'requested',
