@@ -7,10 +7,10 @@
 // two and the ratios are printed. COMPARE_FHIR_PID: its process(es), comma-separated, for its CPU and peak RSS;
 // COMPARE_DATABASE_URL: its database on the same PostgreSQL, analyzed after the creates as the gateway's is.
 // PostgreSQL's CPU counts only the backends of the measured databases (and the server's background processes) when
-// each is known: other work on the same server stays out.
+// each is known, in each server's slices its own database's: other work on the same server stays out.
 import { loadavg } from 'node:os';
 import { cpuLine, measurePostgresOf } from './lib/cpu-time.ts';
-import { analyzeDatabase, compareTargetFromEnv, sampleRss, seedTasksOverFhir } from './lib/compare-target.ts';
+import { analyzeDatabase, compareTargetFromEnv, databaseName, sampleRss, seedTasksOverFhir } from './lib/compare-target.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
@@ -32,7 +32,6 @@ const row = (label: string, r: LoadResult): string =>
   `${label.padEnd(36)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`;
 // PostgreSQL's CPU: this machine's one server also runs other work (other test runs); only the backends of the
 // databases measured here count, when every measured server's database is known.
-const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1));
 const measuredDatabases = compare && !compare.databaseUrl ? undefined : [databaseUrl, ...(compare?.databaseUrl ? [compare.databaseUrl] : [])].map(databaseName);
 await measurePostgresOf(databaseUrl, measuredDatabases);
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' });
@@ -52,7 +51,7 @@ try {
     console.log(`${tasks} Tasks at COMPARE_FHIR_URL (topped up through its API in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
   // A fresh token: the first may have expired while the peer was being filled.
-  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], ownerRef, requesterRef }, ...others];
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], database: databaseName(databaseUrl), ownerRef, requesterRef }, ...others];
   const analyze = async (): Promise<void> => {
     await analyzeDatabase(databaseUrl);
     if (compare?.databaseUrl) await analyzeDatabase(compare.databaseUrl);

@@ -18,8 +18,12 @@ export function compareTargetFromEnv(env: NodeJS.ProcessEnv = process.env): { ta
   const token = env.COMPARE_FHIR_TOKEN;
   if (!url || !token) return undefined;
   const pids = (env.COMPARE_FHIR_PID ?? '').split(',').filter((p) => p.trim() !== '').map(Number);
-  return { target: { name: 'other', base: url.replace(/\/+$/, ''), token, pids: pids.length > 0 ? pids : undefined }, databaseUrl: env.COMPARE_DATABASE_URL };
+  const databaseUrl = env.COMPARE_DATABASE_URL;
+  return { target: { name: 'other', base: url.replace(/\/+$/, ''), token, pids: pids.length > 0 ? pids : undefined, database: databaseUrl ? databaseName(databaseUrl) : undefined }, databaseUrl };
 }
+
+/** The database a PostgreSQL URL names. */
+export const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1));
 
 /**
  * Stores requested Tasks on another FHIR server until `count` of them match the benchmark's search, through its own

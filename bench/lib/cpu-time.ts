@@ -43,9 +43,10 @@ let postmasterPid: number | undefined;
  * children's times, where every ended backend of every database lands, stay out. Unset, the whole server counts.
  */
 let countedDatabases: ReadonlySet<string> | undefined;
-/** Backends of the counted databases seen so far, with their last CPU time: an ended one keeps counting. */
-const seenBackendTicks = new Map<number, number>();
-let endedBackendTicks = 0;
+/** Processes counted so far (a backend with its database, the server's own with ''), with their last CPU ticks. */
+const seenProcesses = new Map<number, { database: string; ticks: number }>();
+/** Ticks of the processes that ended, per database ('' the server's own): an ended backend keeps counting. */
+const endedTicks = new Map<string, number>();
 
 /**
  * Counts only the server that `databaseUrl` names (when it runs on this machine): other work on the machine's other
@@ -78,10 +79,10 @@ function readStat(pid: number | string): string | undefined {
  */
 const BACKEND_TITLE = /^postgres: (?:\S+: )?\S+ (\S+) (?:\[local\]|\S+\(\d+\))/;
 
-/** Ticks of one postgres process under countedDatabases, or undefined when it is another database's backend. */
-function countedTicks(pid: number, stat: string): number | undefined {
+/** One postgres process under countedDatabases: its database ('' for the server's own), or undefined for another database's backend. */
+function countedProcess(pid: number, stat: string): { database: string; ticks: number } | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (pid === postmasterPid) return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  if (pid === postmasterPid) return { database: '', ticks: Number(fields[11] ?? 0) + Number(fields[12] ?? 0) };
   let title: string;
   try {
     title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
@@ -90,16 +91,22 @@ function countedTicks(pid: number, stat: string): number | undefined {
   }
   const database = BACKEND_TITLE.exec(title)?.[1];
   if (database !== undefined && !countedDatabases?.has(database)) return undefined;
-  return statTicks(stat);
+  return { database: database ?? '', ticks: statTicks(stat) };
 }
 
-function postgresMs(): number | undefined {
+/**
+ * PostgreSQL's CPU so far; under countedDatabases with `database`, only that database's backends and the server's
+ * own processes (what one measured server leaves running, e.g. Medplum's audit writes after its slice, is then not
+ * counted in the other's slice).
+ */
+function postgresMs(database?: string): number | undefined {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return undefined;
   }
+  const wanted = (db: string): boolean => database === undefined || db === '' || db === database;
   let ticks = 0;
   let found = false;
   const alive = new Set<number>();
@@ -110,11 +117,11 @@ function postgresMs(): number | undefined {
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
       if (postmasterPid !== undefined && Number(pid) !== postmasterPid && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== postmasterPid) continue;
       if (countedDatabases) {
-        const own = countedTicks(Number(pid), stat);
+        const own = countedProcess(Number(pid), stat);
         if (own === undefined) continue;
-        seenBackendTicks.set(Number(pid), own);
+        seenProcesses.set(Number(pid), own);
         alive.add(Number(pid));
-        ticks += own;
+        if (wanted(own.database)) ticks += own.ticks;
       } else {
         ticks += statTicks(stat);
       }
@@ -124,22 +131,27 @@ function postgresMs(): number | undefined {
     }
   }
   if (countedDatabases) {
-    for (const [pid, last] of seenBackendTicks) {
+    for (const [pid, last] of seenProcesses) {
       if (alive.has(pid)) continue;
-      endedBackendTicks += last;
-      seenBackendTicks.delete(pid);
+      endedTicks.set(last.database, (endedTicks.get(last.database) ?? 0) + last.ticks);
+      seenProcesses.delete(pid);
     }
-    ticks += endedBackendTicks;
+    for (const [db, ended] of endedTicks) if (wanted(db)) ticks += ended;
   }
   return found ? ticks * MS_PER_TICK : undefined;
 }
 
-export function cpuSnapshot(server?: number | readonly number[]): CpuSnapshot {
+/**
+ * `server`: the gateway's process, or another server's processes (Medplum and its Redis), whose CPU is added up;
+ * undefined when one of them cannot be read. `database`: PostgreSQL's CPU for that database's backends only (and
+ * the server's own processes), when measurePostgresOf was given the databases.
+ */
+export function cpuSnapshot(server?: number | readonly number[], database?: string): CpuSnapshot {
   const self = process.cpuUsage();
   const pids = server === undefined ? [] : typeof server === 'number' ? [server] : server;
   const perProcess = pids.map(processMs);
   const serverMs = pids.length === 0 || perProcess.includes(undefined) ? undefined : perProcess.reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
-  return { selfMs: (self.user + self.system) / 1000, gatewayMs: serverMs, postgresMs: postgresMs() };
+  return { selfMs: (self.user + self.system) / 1000, gatewayMs: serverMs, postgresMs: postgresMs(database) };
 }
 
 export interface CpuPerUnit {

@@ -8,6 +8,8 @@ export interface FhirTarget {
   token: string;
   /** The server's processes, for their CPU time (the gateway's; COMPARE_FHIR_PID for another on this machine). */
   pids?: readonly number[];
+  /** Its PostgreSQL database's name: with the measured databases known, only its backends count in its slices. */
+  database?: string;
   /** Organizations the Tasks name; made on the server when not given. */
   ownerRef?: string;
   requesterRef?: string;
@@ -131,10 +133,10 @@ export async function fhirOps(
   for (const op of FHIR_OPERATIONS) {
     for (let s = 0; s < slices; s++) {
       for (const [k, p] of prepared.entries()) {
-        const before = cpuSnapshot(p.target.pids);
+        const before = cpuSnapshot(p.target.pids, p.target.database);
         const r = await load(concurrency, seconds / slices, call(p, op));
         const list = parts[k]?.get(op) ?? [];
-        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pids), r.ok) });
+        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pids, p.target.database), r.ok) });
         parts[k]?.set(op, list);
       }
     }
