@@ -5,12 +5,20 @@
 // BENCH_OPS (which operations, comma-separated: create,read,search,searchTotal,searchNoTotal; all by default),
 // BENCH_NODE_ARGS (extra node options for the gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: a profile of
 // only the operations named, written when the gateway stops; read it with bench/cpu-profile-top.ts).
-import pg from 'pg';
+// Comparison (issue 19, (f) of `npm run bench`): COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN name another FHIR server, which
+// gets as many Tasks through its own API; each operation then alternates BENCH_SLICES (at least 3) slices between the
+// two and the ratios are printed. COMPARE_FHIR_PID: its process(es), comma-separated, for its CPU and peak RSS;
+// COMPARE_DATABASE_URL: its database on the same PostgreSQL, analyzed after the creates as the gateway's is.
+// PostgreSQL's CPU counts only the backends of the measured databases (and the server's background processes) when
+// each is known, in each server's slices its own database's: other work on the same server stays out.
+import { loadavg } from 'node:os';
 import { cpuLine, measurePostgresOf } from './lib/cpu-time.ts';
-import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation } from './lib/fhir-ops.ts';
+import { analyzeDatabase, compareTargetFromEnv, databaseName, sampleRss, seedTasksOverFhir } from './lib/compare-target.ts';
+import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
+import type { LoadResult } from './lib/stats.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -28,7 +36,15 @@ if (unknownOps.length > 0) {
   process.exit(2);
 }
 const operations = FHIR_OPERATIONS.filter((op) => wanted.includes(op));
-await measurePostgresOf(databaseUrl);
+const compare = compareTargetFromEnv();
+const slices = compare ? Math.max(3, Number(process.env.BENCH_SLICES ?? 3)) : 1;
+const loadBefore = loadavg()[0] ?? 0;
+const row = (label: string, r: LoadResult): string =>
+  `${label.padEnd(36)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`;
+// PostgreSQL's CPU: this machine's one server also runs other work (other test runs); only the backends of the
+// databases measured here count, when every measured server's database is known.
+const measuredDatabases = compare && !compare.databaseUrl ? undefined : [databaseUrl, ...(compare?.databaseUrl ? [compare.databaseUrl] : [])].map(databaseName);
+await measurePostgresOf(databaseUrl, measuredDatabases);
 const nodeArgs = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
 try {
@@ -40,23 +56,39 @@ try {
   const ownerRef = await orgId('90004567');
   const requesterRef = await orgId('90001234');
   await seedTasks(databaseUrl, tasks, ownerRef, requesterRef, ['90001234', '90004567']);
+  const others: FhirTarget[] = [];
+  if (compare) {
+    const started = performance.now();
+    others.push(await seedTasksOverFhir(compare.target, tasks));
+    console.log(`${tasks} Tasks at COMPARE_FHIR_URL (topped up through its API in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  }
+  // A fresh token: the first may have expired while the peer was being filled.
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], database: databaseName(databaseUrl), ownerRef, requesterRef }, ...others];
   const analyze = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: databaseUrl });
-    await c.connect();
-    await c.query('ANALYZE').finally(() => c.end());
+    await analyzeDatabase(databaseUrl);
+    if (compare?.databaseUrl) await analyzeDatabase(compare.databaseUrl);
   };
   // Without creates the statistics are refreshed before the first operation (with them, after the creates).
   if (!operations.includes('create')) await analyze();
-  const [ops] = await fhirOps([{ name: 'gateway', base: `${gateway.url}/fhir`, token, pid: gateway.pid, ownerRef, requesterRef }], clients, seconds, 1, analyze, operations);
-  console.log(`FHIR operations on ${tasks}+ Tasks, ${clients} clients, ${seconds} s each, gateway ${process.env.BENCH_GATEWAY_ROOT ?? 'this checkout'}`);
+  const otherPid = compare?.target.pids?.[0];
+  const otherRss = otherPid === undefined ? undefined : sampleRss(otherPid);
+  const [ops, other] = await fhirOps(targets, clients, seconds, slices, analyze, operations);
+  const otherPeakRss = otherRss?.stop();
+  console.log(
+    `FHIR operations on ${tasks}+ Tasks, ${clients} clients, ${seconds} s each${compare ? ` per server in ${slices} alternating slices` : ''}, gateway ${process.env.BENCH_GATEWAY_ROOT ?? 'this checkout'}, load average before ${loadBefore.toFixed(1)}, after ${(loadavg()[0] ?? 0).toFixed(1)}`,
+  );
   for (const op of operations) {
     const r = ops?.[op];
     if (!r) continue;
-    console.log(`${OPERATION_LABELS[op].padEnd(28)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`);
+    console.log(row(OPERATION_LABELS[op], r));
     console.log(`    ${cpuLine('gateway', r.cpu, 'operation')}`);
+    const o = other?.[op];
+    if (!o) continue;
+    console.log(`${row(`${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, o)}   gateway/other ${(r.perSecond / o.perSecond).toFixed(2)}`);
+    console.log(`    ${cpuLine('server', o.cpu, 'operation')}`);
   }
   console.log(auditLagLine(await auditLag(databaseUrl)));
-  console.log(`gateway peak RSS ${gateway.peakRssMb().toFixed(0)} MB`);
+  console.log(`gateway peak RSS ${gateway.peakRssMb().toFixed(0)} MB${otherPeakRss === undefined ? '' : `; COMPARE_FHIR_PID ${otherPid} peak RSS during the operations ${otherPeakRss.toFixed(0)} MB`}`);
 } finally {
   await gateway.stop();
 }

@@ -7,13 +7,15 @@
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs), BENCH_UNITS (units reporting every 2 s for (h), 200),
 // BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
 // BENCH_TASKS (Tasks stored before the FHIR operations of (c), all matching its search, 20000),
-// COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, in alternating slices with
-// the gateway's (BENCH_SLICES, at least 3), and the ratios; COMPARE_FHIR_PID: that server's process, for its CPU).
+// COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, given as many Tasks through
+// its API, in alternating slices with the gateway's (BENCH_SLICES, at least 3), and the ratios; COMPARE_FHIR_PID: that
+// server's process(es), comma-separated, for its CPU; COMPARE_DATABASE_URL: its database, analyzed as the gateway's).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { combineCpu, cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
+import { analyzeDatabase, compareTargetFromEnv, seedTasksOverFhir } from './lib/compare-target.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOpsResult, type FhirTarget } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
@@ -100,8 +102,7 @@ let other: FhirOpsResult | undefined;
 let storedTasks = 0;
 let lag: AuditLag | undefined;
 const seedCount = smoke ? 200 : Number(process.env.BENCH_TASKS ?? 20_000);
-const compareUrl = process.env.COMPARE_FHIR_URL;
-const compareToken = process.env.COMPARE_FHIR_TOKEN;
+const compare = compareTargetFromEnv();
 let unitsAlone: LoadResult;
 let unitsBeside: LoadResult[];
 const unitFixes: UnitFeedResult[] = [];
@@ -162,10 +163,13 @@ try {
     } finally {
       await c.end();
     }
+    if (compare?.databaseUrl) await analyzeDatabase(compare.databaseUrl);
   };
-  // (f) with COMPARE_FHIR_URL: the same operations against another server, alternating slices with the gateway's.
-  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token, pid: gateway.pid, ownerRef, requesterRef }];
-  if (compareUrl && compareToken) targets.push({ name: 'other', base: compareUrl.replace(/\/+$/, ''), token: compareToken, pid: process.env.COMPARE_FHIR_PID ? Number(process.env.COMPARE_FHIR_PID) : undefined });
+  // (f) with COMPARE_FHIR_URL: the same operations against another server, alternating slices with the gateway's,
+  // on as many Tasks stored there through its own API.
+  const others = compare ? [await seedTasksOverFhir(compare.target, seedCount)] : [];
+  // A fresh token: the first may have expired while the peer was being filled.
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], ownerRef, requesterRef }, ...others];
   [ops, other] = await fhirOps(targets, clients, seconds, targets.length > 1 ? Math.max(3, slices) : 1, analyze);
   // The read's audit rows are group-committed; the chain linker must still keep up with them.
   lag = await auditLag(ingestDb);
@@ -233,7 +237,7 @@ lines.push(`(e) gateway peak RSS                ${(results.peakRssMb as number).
 
 // (f) the same FHIR operations against another server, measured in alternating slices with the gateway's.
 if (other) {
-  results.compare = { url: compareUrl, ...other };
+  results.compare = { url: compare?.target.base, ...other };
   for (const op of FHIR_OPERATIONS) {
     lines.push(`${row(`(f) ${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, other[op])}   gateway/other ${(ops[op].perSecond / other[op].perSecond).toFixed(2)}`);
     lines.push(`    ${cpuLine('server', other[op].cpu, 'operation')}`);

@@ -37,8 +37,22 @@ function processMs(pid: number): number | undefined {
  */
 let postmasterPid: number | undefined;
 
-/** Counts only the server that `databaseUrl` names (when it runs on this machine): other work on the machine's other clusters stays out. */
-export async function measurePostgresOf(databaseUrl: string): Promise<void> {
+/**
+ * With a PostgreSQL shared by other work (other test runs on this machine's one server), only the backends of these
+ * databases count, with the server's own background processes (WAL writer, checkpointer, ...): the postmaster's
+ * children's times, where every ended backend of every database lands, stay out. Unset, the whole server counts.
+ */
+let countedDatabases: ReadonlySet<string> | undefined;
+/** Processes counted so far (a backend with its database, the server's own with ''), with their last CPU ticks. */
+const seenProcesses = new Map<number, { database: string; ticks: number }>();
+/** Ticks of the processes that ended, per database ('' the server's own): an ended backend keeps counting. */
+const endedTicks = new Map<string, number>();
+
+/**
+ * Counts only the server that `databaseUrl` names (when it runs on this machine): other work on the machine's other
+ * clusters stays out; with `databases`, only those databases' backends of it (see countedDatabases).
+ */
+export async function measurePostgresOf(databaseUrl: string, databases?: readonly string[]): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -48,6 +62,7 @@ export async function measurePostgresOf(databaseUrl: string): Promise<void> {
   } finally {
     await client.end();
   }
+  countedDatabases = databases && postmasterPid !== undefined ? new Set(databases) : undefined;
 }
 
 function readStat(pid: number | string): string | undefined {
@@ -58,33 +73,85 @@ function readStat(pid: number | string): string | undefined {
   }
 }
 
-function postgresMs(): number | undefined {
+/**
+ * A client backend's title is `postgres: [cluster name: ]user database host(port) state`; anything else is the
+ * server's own.
+ */
+const BACKEND_TITLE = /^postgres: (?:\S+: )?\S+ (\S+) (?:\[local\]|\S+\(\d+\))/;
+
+/** One postgres process under countedDatabases: its database ('' for the server's own), or undefined for another database's backend. */
+function countedProcess(pid: number, stat: string): { database: string; ticks: number } | undefined {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (pid === postmasterPid) return { database: '', ticks: Number(fields[11] ?? 0) + Number(fields[12] ?? 0) };
+  let title: string;
+  try {
+    title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    return undefined;
+  }
+  const database = BACKEND_TITLE.exec(title)?.[1];
+  if (database !== undefined && !countedDatabases?.has(database)) return undefined;
+  return { database: database ?? '', ticks: statTicks(stat) };
+}
+
+/**
+ * PostgreSQL's CPU so far; under countedDatabases with `database`, only that database's backends and the server's
+ * own processes (what one measured server leaves running, e.g. Medplum's audit writes after its slice, is then not
+ * counted in the other's slice).
+ */
+function postgresMs(database?: string): number | undefined {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return undefined;
   }
+  const wanted = (db: string): boolean => database === undefined || db === '' || db === database;
   let ticks = 0;
   let found = false;
+  const alive = new Set<number>();
   for (const pid of entries) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
       if (postmasterPid !== undefined && Number(pid) !== postmasterPid && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== postmasterPid) continue;
-      ticks += statTicks(stat);
+      if (countedDatabases) {
+        const own = countedProcess(Number(pid), stat);
+        if (own === undefined) continue;
+        seenProcesses.set(Number(pid), own);
+        alive.add(Number(pid));
+        if (wanted(own.database)) ticks += own.ticks;
+      } else {
+        ticks += statTicks(stat);
+      }
       found = true;
     } catch {
       // the process ended while we read
     }
   }
+  if (countedDatabases) {
+    for (const [pid, last] of seenProcesses) {
+      if (alive.has(pid)) continue;
+      endedTicks.set(last.database, (endedTicks.get(last.database) ?? 0) + last.ticks);
+      seenProcesses.delete(pid);
+    }
+    for (const [db, ended] of endedTicks) if (wanted(db)) ticks += ended;
+  }
   return found ? ticks * MS_PER_TICK : undefined;
 }
 
-export function cpuSnapshot(gatewayPid?: number): CpuSnapshot {
+/**
+ * `server`: the gateway's process, or another server's processes (Medplum and its Redis), whose CPU is added up;
+ * undefined when one of them cannot be read. `database`: PostgreSQL's CPU for that database's backends only (and
+ * the server's own processes), when measurePostgresOf was given the databases.
+ */
+export function cpuSnapshot(server?: number | readonly number[], database?: string): CpuSnapshot {
   const self = process.cpuUsage();
-  return { selfMs: (self.user + self.system) / 1000, gatewayMs: gatewayPid ? processMs(gatewayPid) : undefined, postgresMs: postgresMs() };
+  const pids = server === undefined ? [] : typeof server === 'number' ? [server] : server;
+  const perProcess = pids.map(processMs);
+  const serverMs = pids.length === 0 || perProcess.includes(undefined) ? undefined : perProcess.reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
+  return { selfMs: (self.user + self.system) / 1000, gatewayMs: serverMs, postgresMs: postgresMs(database) };
 }
 
 export interface CpuPerUnit {

@@ -6,8 +6,10 @@ export interface FhirTarget {
   name: string;
   base: string;
   token: string;
-  /** The server's process, for its CPU time (the gateway's; COMPARE_FHIR_PID for another on this machine). */
-  pid?: number;
+  /** The server's processes, for their CPU time (the gateway's; COMPARE_FHIR_PID for another on this machine). */
+  pids?: readonly number[];
+  /** Its PostgreSQL database's name: with the measured databases known, only its backends count in its slices. */
+  database?: string;
   /** Organizations the Tasks name; made on the server when not given. */
   ownerRef?: string;
   requesterRef?: string;
@@ -134,10 +136,10 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
   for (const op of operations) {
     for (let s = 0; s < slices; s++) {
       for (const [k, p] of prepared.entries()) {
-        const before = cpuSnapshot(p.target.pid);
+        const before = cpuSnapshot(p.target.pids, p.target.database);
         const r = await load(concurrency, seconds / slices, call(p, op));
         const list = parts[k]?.get(op) ?? [];
-        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pid), r.ok) });
+        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pids, p.target.database), r.ok) });
         parts[k]?.set(op, list);
       }
     }

@@ -71,7 +71,7 @@ export async function startGatewayProcess(env: Record<string, string>, nodeArgs:
 }
 
 /** A memory figure of a process from /proc/<pid>/status (Linux), in MB. */
-function procStatusMb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
+export function procStatusMb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
   return kb / 1024;
