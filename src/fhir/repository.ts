@@ -59,6 +59,8 @@ export interface WriteResult {
   /** false when a conditional create found an existing match, or an update changed nothing. */
   changed: boolean;
   created: boolean;
+  /** What the profile says SHOULD be otherwise (warning invariants): the write succeeded; the answer reports them. */
+  warnings?: OperationOutcomeIssue[];
 }
 
 export function parseIfMatch(header: string | undefined): string | undefined {
@@ -172,8 +174,8 @@ export class Repository extends RepositoryReads {
         return { stored: match, changed: false, created: false };
       }
     }
-    const stored = await this.writeVersion(resource, id, '1', 'create', undefined);
-    return { stored, changed: true, created: true };
+    const { stored, warnings } = await this.writeVersion(resource, id, '1', 'create', undefined);
+    return { stored, changed: true, created: true, warnings };
   }
 
   private async updateInTx(resource: Resource, options: { ifMatch?: string }, locked?: StoredVersion): Promise<WriteResult> {
@@ -187,8 +189,8 @@ export class Repository extends RepositoryReads {
       throw preconditionFailed(`${resource.resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}: read it again and retry`, ['If-Match']);
     }
     if (!current.deleted && sameContent(current.content, withMeta(resource, id, current.versionId, current.lastUpdated, current.content))) return { stored: current, changed: false, created: false };
-    const stored = await this.writeVersion(resource, id, String(Number(current.versionId) + 1), 'update', current);
-    return { stored, changed: true, created: false };
+    const { stored, warnings } = await this.writeVersion(resource, id, String(Number(current.versionId) + 1), 'update', current);
+    return { stored, changed: true, created: false, warnings };
   }
 
   private async takeLocks(resource: Resource): Promise<void> {
@@ -221,19 +223,26 @@ export class Repository extends RepositoryReads {
     return { stored, changed: true, created: false };
   }
 
-  private async writeVersion(resource: Resource, id: string, versionId: string, interaction: Interaction, previous: StoredVersion | undefined): Promise<StoredVersion> {
+  private async writeVersion(
+    resource: Resource,
+    id: string,
+    versionId: string,
+    interaction: Interaction,
+    previous: StoredVersion | undefined,
+  ): Promise<{ stored: StoredVersion; warnings?: OperationOutcomeIssue[] }> {
     const tx = this.writeTx;
     const lastUpdated = new Date().toISOString();
     const next = withMeta(resource, id, versionId, lastUpdated, previous?.content);
     for (const hook of this.deps.hooks) await hook.beforeWrite?.(tx, this.ctx, { interaction, previous, next });
     const issues = this.deps.hooks.flatMap((h) => h.validate?.(next) ?? []);
-    if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
+    // A SHOULD is not a MUST: warnings alone do not refuse; with an error they are part of the refusal.
+    if (issues.some((i) => i.severity !== 'warning' && i.severity !== 'information')) throw new HttpError(422, outcomeOf(issues));
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
     const parties = this.deps.partiesOf ? await this.deps.partiesOf(tx, this.ctx, next, previous?.parties ?? []) : [];
     await resourceStore.write(tx, stored, index, parties, interaction === 'create');
     for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction, previous, stored });
-    return stored;
+    return { stored, warnings: issues.length ? issues : undefined };
   }
 }
 
