@@ -60,11 +60,15 @@ async function setUp(): Promise<Request> {
   return { patient, serviceRequest, serviceA, serviceB, group: `twiin-${suffix}` };
 }
 
-/** The IG's invitation (Coordination Task, request-fulfillment, no `for`) to candidate A or B of one group. */
-async function invite(r: Request, candidate: 'A' | 'B'): Promise<Task> {
+/**
+ * The IG's invitation (Coordination Task, request-fulfillment, no `for`) to candidate A or B. As the IG sends it, it
+ * has no groupIdentifier: the invitations for one ServiceRequest are one group (src/handover/candidate-group.ts).
+ * `grouped` adds one, as a placer may (then the groupIdentifier decides the group).
+ */
+async function invite(r: Request, candidate: 'A' | 'B', grouped = false): Promise<Task> {
   const task = fixture<Task>('coordination-task-invited');
   task.focus = { reference: r.serviceRequest };
-  task.groupIdentifier = { system: 'https://placer.example.org/task-group', value: r.group };
+  if (grouped) task.groupIdentifier = { system: 'https://placer.example.org/task-group', value: r.group };
   task.identifier = [{ system: 'https://placer.example.org/task', value: randomUUID() }];
   if (candidate === 'A') {
     if (task.owner?.identifier) task.owner.identifier.value = r.serviceA;
@@ -98,10 +102,14 @@ describe('Twiin TA Workflow: the placer selects', () => {
     expect((await a.get(`Task/${task.id}`)).status).toBe(200);
   });
 
-  it('runs the IG scenario: invite two, both accept, the placer selects one, the other is cancelled not selected, the selected completes', async () => {
+  it.each([
+    ['as the IG sends it, without groupIdentifier (the group is the focus ServiceRequest)', false],
+    ['with a groupIdentifier the placer added', true],
+  ])('runs the IG scenario %s: invite two, both accept, the placer selects one, the other is cancelled not selected, the selected completes', async (_how, grouped) => {
     const r = await setUp();
-    const taskA = await invite(r, 'A');
-    const taskB = await invite(r, 'B');
+    const taskA = await invite(r, 'A', grouped);
+    const taskB = await invite(r, 'B', grouped);
+    expect([taskA.groupIdentifier !== undefined, taskB.groupIdentifier !== undefined]).toEqual([grouped, grouped]);
     const acceptedA = await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' });
     expect(acceptedA.status).toBe(200);
     const acceptedB = await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' });
@@ -124,6 +132,24 @@ describe('Twiin TA Workflow: the placer selects', () => {
     expect(started.status).toBe(200);
     const done = await a.put(`Task/${taskA.id}`, { ...(started.body as Task), status: 'completed' });
     expect(done.status).toBe(200);
+  });
+
+  it('without groupIdentifier only the invitations of that ServiceRequest are the group: another request, or a region Task on it, is not', async () => {
+    const r = await setUp();
+    const other = await setUp();
+    const taskA = await invite(r, 'A');
+    const taskB = await invite(r, 'B');
+    const elsewhere = await invite({ ...other, serviceB: r.serviceB }, 'B');
+    // A region handover (code fulfill, first accept wins) from the same placer to B about the same request.
+    const region = await placer.create<Task>({ ...fixture<Task>('coordination-task-invited'), code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] }, for: { reference: r.patient }, focus: { reference: r.serviceRequest }, owner: { reference: await tg.organizationRef(CANDIDATE_B) }, input: undefined, location: undefined });
+    const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
+    await b.put(`Task/${elsewhere.id}`, { ...elsewhere, status: 'accepted' });
+    expect((await placer.put(`Task/${taskA.id}`, selection(acceptedA, r.patient))).status).toBe(200);
+    const status = async (t: Task): Promise<string | undefined> => ((await placer.get(`Task/${t.id}`)).body as Task).status;
+    expect([await status(taskB), await status(elsewhere), await status(region)]).toEqual(['cancelled', 'accepted', 'requested']);
+    // The other request's group chooses on its own: its accepted candidate can still be selected.
+    const acceptedElsewhere = (await placer.get(`Task/${elsewhere.id}`)).body as Task;
+    expect((await placer.put(`Task/${elsewhere.id}`, selection(acceptedElsewhere, other.patient))).status).toBe(200);
   });
 
   it('never selects a candidate that refused or has not accepted its invitation', async () => {
@@ -158,8 +184,10 @@ describe('Twiin TA Workflow: the placer selects', () => {
   it('races: 100 rounds of two selections at once (or a selection against a refusal): one selected, never a refused one', async () => {
     for (let round = 0; round < 100; round++) {
       const r = await setUp();
-      const taskA = await invite(r, 'A');
-      const taskB = await invite(r, 'B');
+      // Half the rounds in the IG's form (the focus is the group), half with a groupIdentifier.
+      const grouped = round % 4 >= 2;
+      const taskA = await invite(r, 'A', grouped);
+      const taskB = await invite(r, 'B', grouped);
       const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
       if (round % 2 === 0) {
         const acceptedB = (await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' })).body as Task;
