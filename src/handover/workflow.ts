@@ -9,6 +9,7 @@ import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { candidateGroup, groupIdentifierToken as groupToken } from './candidate-group.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { invitationProblem, isInvitation, isSelection, NOT_SELECTED_REASON, SELECTED_TOKEN } from './selection.ts';
+import { dropWithheld, releaseWithheld } from './withheld-answer.ts';
 
 const NOT_SELECTED = 'not selected';
 
@@ -168,6 +169,12 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       if (event.stored.resourceType !== 'Task') return;
       const task = event.stored.content as Task;
       const before = event.previous?.content as Task | undefined;
+      // An invitation that ends unselected (not selected, refused, cancelled) drops a candidate's withheld answer.
+      if (isInvitation(task) && isFinal(task.status as TaskStatus)) await dropWithheld(tx, event.stored.id);
+      if (before && isSelection(before, task)) {
+        // The selected candidate's withheld native answer (its visit record) takes effect with the selection.
+        await releaseWithheld(tx, deps(), orgs, ctx.requestId, task, event.stored.id);
+      }
       if (!candidateGroup(task)) return;
       if (before && isSelection(before, task)) {
         await cancelNotSelected(tx, ctx, task, event.stored.id);
