@@ -128,7 +128,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL resolves to.
   // Then a Task's owner named as a HealthcareService becomes its Organization, before anything checks it.
   const references = referenceHooks({ baseUrl: `${config.publicUrl}/fhir`, orgs: organizations });
-  const hooks: WriteHooks[] = [references, ownerServiceHooks(), serviceDirectoryHooks(organizations), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
+  const hooks: WriteHooks[] = [references, ownerServiceHooks(organizations), serviceDirectoryHooks(organizations), { validate: (resource) => profiles.validate(resource) }, organizations.hooks()];
   const repoDeps: RepositoryDeps = { db, registry, hooks, partiesOf: partiesAtWrite };
   hooks.push(workflowHooks(() => repoDeps, organizations), cancellationHooks(() => repoDeps, organizations), partyPropagation());
   const fhirBaseUrl = `${config.publicUrl}/fhir`;

@@ -6,7 +6,7 @@ import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { candidateGroup } from '../handover/candidate-group.ts';
 import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import { organizationId, uraOfReferenceSql } from './organizations.ts';
+import { organizationId, organizationOf, uraOfReferenceSql } from './organizations.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 /**
@@ -87,16 +87,20 @@ function writerOf(ctx: RequestContext): string[] {
 async function derivedParties(tx: Tx, ctx: RequestContext, next: Resource): Promise<string[]> {
   if (next.resourceType === 'Task') {
     const task = next as Task;
-    const orgIds = [organizationId(task.requester?.reference), organizationId(task.owner?.reference)].filter((x): x is string => x !== undefined);
+    // The owner may be a HealthcareService (a Twiin owner, stored as sent): its providing Organization is the party.
+    const orgIds = [organizationId(task.requester?.reference), organizationId(await organizationOf(tx, task.owner))].filter((x): x is string => x !== undefined);
     const [groupToken, members] = groupParams(task);
     const r = await tx.query<{ ura: string }>(
       `SELECT DISTINCT i->>'value' AS ura
          FROM resources o CROSS JOIN LATERAL jsonb_array_elements(o.content->'identifier') i
         WHERE o.resource_type = 'Organization' AND i->>'system' = $1
           AND o.id = ANY($2::text[] || ARRAY(
-                SELECT substr(s.content->'owner'->>'reference', 14) FROM resources s
+                SELECT COALESCE(CASE WHEN s.content->'owner'->>'reference' LIKE 'Organization/%' THEN substr(s.content->'owner'->>'reference', 14) END,
+                                (SELECT substr(hs.content->'providedBy'->>'reference', 14) FROM resources hs
+                                  WHERE hs.resource_type = 'HealthcareService' AND hs.id = substr(s.content->'owner'->>'reference', 19)
+                                    AND s.content->'owner'->>'reference' LIKE 'HealthcareService/%'))
+                  FROM resources s
                  WHERE s.resource_type = 'Task' AND s.tokens && $3::text[] AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
-                   AND s.content->'owner'->>'reference' LIKE 'Organization/%'
                    AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`,
       [URA_SYSTEM, orgIds, groupToken, OPEN, next.id ?? '', task.requester?.reference ?? '', members],
     );

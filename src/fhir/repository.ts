@@ -38,6 +38,11 @@ export interface WriteHooks {
    * that changes which touch several resources (a group of candidate Tasks) are serialised, not deadlocked.
    */
   lockKeys?: (resource: Resource) => string[];
+  /**
+   * Search tokens a resource has beside those its own elements give (src/fhir/search/index-values.ts): what the
+   * gateway derives from other resources, e.g. `owner=Organization/<id>` for a Task owned by a HealthcareService.
+   */
+  indexTokens?: (tx: Tx, resource: Resource) => Promise<string[]>;
   /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
   afterWrite?: (tx: Tx, ctx: RequestContext, event: WriteEvent) => Promise<void>;
   /** Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). */
@@ -239,6 +244,7 @@ export class Repository extends RepositoryReads {
     if (issues.some((i) => i.severity !== 'warning' && i.severity !== 'information')) throw new HttpError(422, outcomeOf(issues));
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
+    for (const hook of this.deps.hooks) if (hook.indexTokens) index.tokens = [...new Set([...index.tokens, ...(await hook.indexTokens(tx, next))])];
     const parties = this.deps.partiesOf ? await this.deps.partiesOf(tx, this.ctx, next, previous?.parties ?? []) : [];
     await resourceStore.write(tx, stored, index, parties, interaction === 'create');
     for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction, previous, stored });

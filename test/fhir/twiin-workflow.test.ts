@@ -88,18 +88,44 @@ function selection(task: Task, patient: string): Task {
 }
 
 describe('Twiin TA Workflow: the placer selects', () => {
-  it('accepts the IG invitation with owner a HealthcareService identifier: the owner is the providing Organization, the service kept', async () => {
+  it('accepts the IG invitation with owner a HealthcareService identifier: the owner kept as sent, its providing Organization the receiver', async () => {
     const r = await setUp();
     const task = await invite(r, 'A');
-    expect(task.owner?.reference).toBe(await tg.organizationRef(CANDIDATE_A));
-    const kept = task.owner?.extension?.[0]?.valueReference;
-    expect(kept?.type).toBe('HealthcareService');
-    expect(kept?.identifier?.value).toBe(r.serviceA);
-    expect(kept?.reference).toMatch(/^HealthcareService\//);
+    // As sent (type and identifier), with the literal reference to the service added, as a URA gains its Organization's.
+    expect(task.owner?.type).toBe('HealthcareService');
+    expect(task.owner?.identifier?.value).toBe(r.serviceA);
+    expect(task.owner?.reference).toMatch(/^HealthcareService\//);
+    expect(task.owner?.extension).toBeUndefined();
     expect(task.for).toBeUndefined();
     expect(task.location?.identifier?.value).toBe('vestiging-centrum');
     expect(task.input).toEqual(fixture<Task>('coordination-task-invited').input);
+    // The organisation behind the service is the party: it reads the Task, finds it by owner=Organization/… and by URA.
     expect((await a.get(`Task/${task.id}`)).status).toBe(200);
+    const orgA = await tg.organizationRef(CANDIDATE_A);
+    const found = async (query: string): Promise<string[]> => (((await a.get(`Task?_id=${task.id}&${query}`)).body as { entry?: { resource: Task }[] }).entry ?? []).map((e) => e.resource.id ?? '');
+    expect(await found(`owner=${orgA}`)).toEqual([task.id]);
+    expect(await found(`owner:identifier=${encodeURIComponent(`http://fhir.nl/fhir/NamingSystem/ura|${DEMO_CLIENTS[CANDIDATE_A]}`)}`)).toEqual([task.id]);
+    expect(await found(`owner:identifier=${encodeURIComponent(`https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`)}`)).toEqual([task.id]);
+    expect(await found(`owner=${await tg.organizationRef(CANDIDATE_B)}`)).toEqual([]);
+    // Another organisation does not read it.
+    expect((await b.get(`Task/${task.id}`)).status).toBe(404);
+  });
+
+  it('reads back an invitation exactly as sent: every element, the owner included (only the resolved literal references added)', async () => {
+    const r = await setUp();
+    const sent = fixture<Task>('coordination-task-invited');
+    sent.focus = { reference: r.serviceRequest };
+    if (sent.owner?.identifier) sent.owner.identifier.value = r.serviceA;
+    const created = await placer.post('Task', sent);
+    expect(created.status).toBe(201);
+    const stored = (await a.get(`Task/${(created.body as Task).id}`)).body as Task;
+    const { id: _id, meta: _meta, ...readBack } = stored;
+    const service = `HealthcareService/${((await a.get(`HealthcareService?identifier=${encodeURIComponent(`https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`)}`)).body as { entry: { resource: { id: string } }[] }).entry[0]?.resource.id}`;
+    expect(readBack).toEqual({
+      ...sent,
+      owner: { ...sent.owner, reference: service },
+      requester: { ...sent.requester, reference: await tg.organizationRef(PLACER) },
+    });
   });
 
   it.each([

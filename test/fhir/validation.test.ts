@@ -237,7 +237,7 @@ describe('what the profiles no longer refuse', () => {
   test('a rule kept says in its message what to send', () => {
     const issues = validator.validate(changed(validTask, (t) => delete t.owner));
     expect(issues.find((i) => i.expression?.includes('Task.owner'))?.diagnostics).toBe(
-      'Task.owner is required but is missing. The receiving organisation is the one notified that may accept: send owner = Reference(Organization) of the receiver.',
+      'Task.owner is required but is missing. The receiving organisation is the one notified that may accept: send owner = Reference(Organization) of the receiver, or (Twiin TA Workflow) its HealthcareService of the directory, by reference or identifier; the organisation providing that service receives.',
     );
   });
 });
