@@ -10,7 +10,7 @@ import { ClientDirectory, createAuth, demoClients, loadClientsFile, type AuthSer
 import type { Config } from './config.ts';
 import { systemContext, type RequestContext } from './context.ts';
 import { seedDemoOrganizations } from './demo.ts';
-import { Repository, type RepositoryDeps, type WriteHooks } from './fhir/repository.ts';
+import { derivedIndexTokens, Repository, type RepositoryDeps, type WriteHooks } from './fhir/repository.ts';
 import type { RouteListing } from './fhir/router.ts';
 import { SearchParameterRegistry } from './fhir/search/parameters.ts';
 import { createApp } from './http/app.ts';
@@ -200,7 +200,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     writeLimit,
     observers: [requestObserver(logger, metrics, RouteLabels.fromOpenApi(join(ROOT_DIR, 'openapi/openapi.yaml'), WRITABLE_TYPES))],
-    publicRoutes: [healthRouter(db, () => subscriptions.delivering(), logger), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
+    publicRoutes: [healthRouter(db, () => subscriptions.delivering(), logger), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, indexTokens: derivedIndexTokens(hooks), outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes: [{ path: '/native/eenheid', router: units.ingestRouter }, { path: '/native', router: nativeRouter({ validators, mapper, ingest, repository, audit: audit.log, metrics }) }],
   });
 

@@ -49,6 +49,15 @@ export interface WriteHooks {
   beforeCommit?: (tx: Tx, ctx: RequestContext) => Promise<void>;
 }
 
+/** Every hook's derived index tokens (WriteHooks.indexTokens) as one function: for a write, and for a reindex. */
+export function derivedIndexTokens(hooks: readonly WriteHooks[]): (tx: Tx, resource: Resource) => Promise<string[]> {
+  return async (tx, resource) => {
+    const tokens: string[] = [];
+    for (const hook of hooks) if (hook.indexTokens) tokens.push(...(await hook.indexTokens(tx, resource)));
+    return tokens;
+  };
+}
+
 /** Computes the organisations party to a resource at a write (src/access/parties.ts), stored beside it for authorization. */
 type PartiesOf = (tx: Tx, ctx: RequestContext, resource: Resource, previous: readonly string[]) => Promise<string[]>;
 
@@ -244,7 +253,7 @@ export class Repository extends RepositoryReads {
     if (issues.some((i) => i.severity !== 'warning' && i.severity !== 'information')) throw new HttpError(422, outcomeOf(issues));
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
-    for (const hook of this.deps.hooks) if (hook.indexTokens) index.tokens = [...new Set([...index.tokens, ...(await hook.indexTokens(tx, next))])];
+    index.tokens = [...new Set([...index.tokens, ...(await derivedIndexTokens(this.deps.hooks)(tx, next))])];
     const parties = this.deps.partiesOf ? await this.deps.partiesOf(tx, this.ctx, next, previous?.parties ?? []) : [];
     await resourceStore.write(tx, stored, index, parties, interaction === 'create');
     for (const hook of this.deps.hooks) await hook.afterWrite?.(tx, this.ctx, { interaction, previous, stored });
