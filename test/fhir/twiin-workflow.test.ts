@@ -8,6 +8,7 @@ import type { HealthcareService, Patient, ServiceRequest, Task } from '@medplum/
 import { startTestGateway, DEMO_CLIENTS, type DemoClient, type TestGateway } from '../support/gateway.ts';
 import { expectOutcome, fhirClient, type Fhir } from './helpers.ts';
 import { receiversForFile, subscribe, type Receiver } from '../support/receiver.ts';
+import request from 'supertest';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'twiin');
 const TA = 'https://fhir.twiin.nl/ig/workflow/CodeSystem/ta-workflow';
@@ -31,7 +32,7 @@ let a: Fhir;
 let b: Fhir;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
+  tg = await startTestGateway({ ALLOW_HTTP_LOOPBACK_HOOKS: '1', ADMIN_TOKEN: 'operator-secret' });
   [placer, a, b] = await Promise.all([fhirClient(tg, PLACER), fhirClient(tg, CANDIDATE_A), fhirClient(tg, CANDIDATE_B)]);
 });
 afterAll(async () => {
@@ -107,6 +108,14 @@ describe('Twiin TA Workflow: the placer selects', () => {
     expect(await found(`owner:identifier=${encodeURIComponent(`http://fhir.nl/fhir/NamingSystem/ura|${DEMO_CLIENTS[CANDIDATE_A]}`)}`)).toEqual([task.id]);
     expect(await found(`owner:identifier=${encodeURIComponent(`https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`)}`)).toEqual([task.id]);
     expect(await found(`owner=${await tg.organizationRef(CANDIDATE_B)}`)).toEqual([]);
+    // A reindex (/admin/reindex, `handover-gateway reindex`) keeps what the gateway derives: still found by its organisation.
+    let after: string | null | undefined;
+    do {
+      const batch = await request(tg.app).post('/admin/reindex').query({ count: '5000', ...(after ? { after } : {}) }).set('Authorization', 'Bearer operator-secret');
+      expect(batch.status).toBe(200);
+      after = (batch.body as { next: string | null }).next;
+    } while (after);
+    expect(await found(`owner=${orgA}`)).toEqual([task.id]);
     // Another organisation does not read it.
     expect((await b.get(`Task/${task.id}`)).status).toBe(404);
   });
@@ -314,7 +323,9 @@ describe('Twiin Workflow Subscription: per HealthcareService, owner:identifier, 
 
   it('each candidate hears its own invitation and the not-selected one its cancellation, ids only, and pulls the Task', async () => {
     const r = await setUp();
-    const [hearA, hearB] = [await receiver(), await receiver()];
+    const [hearA, hearB, hearOrgA] = [await receiver(), await receiver(), await receiver()];
+    // The organisation behind A's service, subscribed by its Organization: the owner is the service, the party its provider.
+    await subscribe(tg, CANDIDATE_A, hearOrgA, `Task?owner=${await tg.organizationRef(CANDIDATE_A)}`, 'id-only', { heartbeat: 3600 });
     // The IG's filter form (twiin-wsub-1), bare, as the example Subscription sends it.
     await subscribe(tg, CANDIDATE_A, hearA, `owner:identifier=https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`, 'id-only', { heartbeat: 3600 });
     await subscribe(tg, CANDIDATE_B, hearB, `owner:identifier=https://fulfiller-b.example.org/healthcareservice|${r.serviceB}`, 'id-only', { heartbeat: 3600 });
@@ -322,7 +333,9 @@ describe('Twiin Workflow Subscription: per HealthcareService, owner:identifier, 
     const taskB = await invite(r, 'B');
     await hearA.waitFor(() => taskIdsHeard(hearA).includes(taskA.id ?? ''), 'A hears its invitation');
     await hearB.waitFor(() => taskIdsHeard(hearB).includes(taskB.id ?? ''), 'B hears its invitation');
+    await hearOrgA.waitFor(() => taskIdsHeard(hearOrgA).includes(taskA.id ?? ''), "A's organisation hears the invitation to its service");
     expect(taskIdsHeard(hearA)).not.toContain(taskB.id);
+    expect(taskIdsHeard(hearOrgA)).not.toContain(taskB.id);
     // id-only: no resource in the notification.
     expect(hearA.events().every((e) => !(JSON.parse(e.body) as { entry?: { resource?: { resourceType?: string } }[] }).entry?.some((x) => x.resource?.resourceType === 'Task'))).toBe(true);
     const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
