@@ -145,8 +145,9 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // Who does each write phase; they run in the order of WRITE_PHASES (src/fhir/write-phases.ts), not the order here.
   const phases = new WritePipeline({
     // References first: the workflow decides on the literal requester/owner a URA identifier or an own absolute URL
-    // resolves to. Then a Task's owner named as a HealthcareService becomes its Organization, before anything checks it.
-    resolve: [referenceHooks({ baseUrl: fhirBaseUrl, orgs: organizations }), ownerServiceHooks()],
+    // resolves to. Then a Task's owner named as a HealthcareService gains its literal reference (kept as sent; what decides
+    // by organisation follows the one behind the service), before anything checks it.
+    resolve: [referenceHooks({ baseUrl: fhirBaseUrl, orgs: organizations }), ownerServiceHooks(organizations)],
     authorize: [serviceDirectoryHooks(organizations), units.hooks],
     workflow: [workflowHooks(() => repoDeps, organizations), cancellationHooks(() => repoDeps, organizations)],
     validate: [validationHooks(profiles)],
@@ -211,7 +212,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     rateLimiter: config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined,
     writeLimit,
     observers: [requestObserver(logger, metrics, RouteLabels.fromOpenApi(join(ROOT_DIR, 'openapi/openapi.yaml'), WRITABLE_TYPES))],
-    publicRoutes: [healthRouter(db, () => subscriptions.delivering(), logger), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, outboxChannel: OUTBOX_CHANNEL }), board.router],
+    publicRoutes: [healthRouter(db, () => subscriptions.delivering(), logger), docsRouter(() => gatewayOpenApi({ rootDir: ROOT_DIR, publicUrl: config.publicUrl, version: VERSION, registry })), metricsRouter(metrics, config.metricsToken), adminRouter({ token: config.adminToken, db, auth, repository, audit, registry, indexTokens: (tx, resource) => phases.indexTokens(tx, resource), outboxChannel: OUTBOX_CHANNEL }), board.router],
     protectedRoutes,
   });
 

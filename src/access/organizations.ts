@@ -34,13 +34,34 @@ export function organizationId(ref: Reference | string | undefined): string | un
 }
 
 /**
- * SQL for the URA of the Organization that `referenceSql` (an SQL expression giving `Organization/<id>`)
- * points at: for decisions made inside one statement, which read the transaction's own snapshot.
+ * SQL for the URA of the organisation that `referenceSql` (an SQL expression giving `Organization/<id>`, or
+ * `HealthcareService/<id>`: the organisation providing that service, its `providedBy`) points at: for decisions
+ * made inside one statement, which read the transaction's own snapshot.
  */
 export function uraOfReferenceSql(referenceSql: string): string {
-  return `(SELECT ui->>'value' FROM resources uo CROSS JOIN LATERAL jsonb_array_elements(uo.content->'identifier') ui
-            WHERE uo.resource_type = 'Organization' AND NOT uo.deleted AND uo.id = substr(${referenceSql}, 14)
-              AND ${referenceSql} LIKE 'Organization/%' AND ui->>'system' = '${URA_SYSTEM}' LIMIT 1)`;
+  const organization = (idSql: string): string => `(SELECT ui->>'value' FROM resources uo CROSS JOIN LATERAL jsonb_array_elements(uo.content->'identifier') ui
+            WHERE uo.resource_type = 'Organization' AND NOT uo.deleted AND uo.id = ${idSql} AND ui->>'system' = '${URA_SYSTEM}' LIMIT 1)`;
+  return `(CASE WHEN ${referenceSql} LIKE 'Organization/%' THEN ${organization(`substr(${referenceSql}, 14)`)}
+                WHEN ${referenceSql} LIKE 'HealthcareService/%' THEN ${organization(`(SELECT substr(hs.content->'providedBy'->>'reference', 14) FROM resources hs
+                   WHERE hs.resource_type = 'HealthcareService' AND NOT hs.deleted AND hs.id = substr(${referenceSql}, 19)
+                     AND hs.content->'providedBy'->>'reference' LIKE 'Organization/%')`)} END)`;
+}
+
+const SERVICE_REFERENCE = referencePatternOf('HealthcareService');
+
+/**
+ * The Organization a party reference stands for: itself (`Organization/<id>`), or for `HealthcareService/<id>` (a
+ * Twiin owner, stored as sent) the Organization that provides the service. Read each time: a service's provider is
+ * not cached, as HealthcareService writes do not clear the directory.
+ */
+export async function organizationOf(q: Queryable, ref: Reference | string | undefined): Promise<string | undefined> {
+  const literal = typeof ref === 'string' ? ref : ref?.reference;
+  if (organizationId(literal)) return literal;
+  const service = SERVICE_REFERENCE.exec(literal ?? '')?.[1];
+  if (!service) return undefined;
+  const stored = await resourceStore.current(q, 'HealthcareService', service);
+  const provider = stored && !stored.deleted ? (stored.content as { providedBy?: Reference }).providedBy?.reference : undefined;
+  return organizationId(provider) ? provider : undefined;
 }
 
 interface Entry<T> {
@@ -69,7 +90,8 @@ export class OrganizationDirectory {
 
   /** The URA of the Organization `ref` points at, or undefined (not an Organization reference, unknown, no URA). */
   async uraOf(q: Queryable, ref: Reference | string | undefined): Promise<string | undefined> {
-    const id = organizationId(ref);
+    // A HealthcareService (a Twiin owner) stands for the organisation providing it.
+    const id = organizationId(ref) ?? organizationId(await organizationOf(q, ref));
     if (!id) return undefined;
     const cacheable = !this.changedIn.has(q);
     const hit = cacheable ? this.uraById.get(id) : undefined;

@@ -2,9 +2,10 @@ import type { Resource, Task } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import { TxSlot, type TxState, type WriteHooks, type WriteTx } from '../fhir/write-phases.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
+import { candidateGroup } from '../handover/candidate-group.ts';
 import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import { organizationId, uraOfReferenceSql } from './organizations.ts';
+import { organizationId, organizationOf, uraOfReferenceSql } from './organizations.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 /**
@@ -50,21 +51,19 @@ function walkReferences(value: unknown, visit: (ref: string) => void): void {
   }
 }
 
-/** The search token of a Task's group of candidates (the index's `group-identifier=system|value`), if it has one. */
-export function groupToken(task: Task): string | undefined {
-  const g = task.groupIdentifier;
-  return g?.value ? `group-identifier=${g.system ? `${g.system}|` : ''}${g.value}` : undefined;
-}
-
 /**
- * A group of candidates is its requester's (src/handover/workflow.ts): only Tasks of the same requesting
- * organisation (by URA) and group value are candidates together. Another requester's Task with the same
+ * The group of candidates of a Task (src/handover/candidate-group.ts), as SQL parameters: the group's token and the
+ * tokens of which a member carries one (empty: any). A group is its requester's (src/handover/workflow.ts): only
+ * Tasks of the same requesting organisation (by URA) are candidates together. Another requester's Task with the same
  * value is not, so a guessed value neither shares parties nor joins the group.
  */
-function groupTokens(task: Task): string[] {
-  const token = groupToken(task);
-  return token ? [token] : [];
+function groupParams(task: Task): [string[], string[]] {
+  const group = candidateGroup(task);
+  return group ? [[group.token], [...group.members]] : [[], []];
 }
+
+/** SQL: the row `alias` carries one of the member tokens in parameter `$n` (or that list is empty). */
+const memberOf = (alias: string, n: number): string => `(cardinality($${n}::text[]) = 0 OR ${alias}.tokens && $${n}::text[])`;
 
 /** The acting organisation, when it is one (the gateway's own start-up work has none). */
 function writerOf(ctx: RequestContext): string[] {
@@ -80,17 +79,22 @@ function writerOf(ctx: RequestContext): string[] {
 async function derivedParties({ tx, ctx, state }: WriteTx, next: Resource): Promise<string[]> {
   if (next.resourceType === 'Task') {
     const task = next as Task;
-    const orgIds = [organizationId(task.requester?.reference), organizationId(task.owner?.reference)].filter((x): x is string => x !== undefined);
+    // The owner may be a HealthcareService (a Twiin owner, stored as sent): its providing Organization is the party.
+    const orgIds = [organizationId(task.requester?.reference), organizationId(await organizationOf(tx, task.owner))].filter((x): x is string => x !== undefined);
+    const [groupToken, members] = groupParams(task);
     const r = await tx.query<{ ura: string }>(
       `SELECT DISTINCT i->>'value' AS ura
          FROM resources o CROSS JOIN LATERAL jsonb_array_elements(o.content->'identifier') i
         WHERE o.resource_type = 'Organization' AND i->>'system' = $1
           AND o.id = ANY($2::text[] || ARRAY(
-                SELECT substr(s.content->'owner'->>'reference', 14) FROM resources s
-                 WHERE s.resource_type = 'Task' AND s.tokens && $3::text[] AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
-                   AND s.content->'owner'->>'reference' LIKE 'Organization/%'
+                SELECT COALESCE(CASE WHEN s.content->'owner'->>'reference' LIKE 'Organization/%' THEN substr(s.content->'owner'->>'reference', 14) END,
+                                (SELECT substr(hs.content->'providedBy'->>'reference', 14) FROM resources hs
+                                  WHERE hs.resource_type = 'HealthcareService' AND hs.id = substr(s.content->'owner'->>'reference', 19)
+                                    AND s.content->'owner'->>'reference' LIKE 'HealthcareService/%'))
+                  FROM resources s
+                 WHERE s.resource_type = 'Task' AND s.tokens && $3::text[] AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
                    AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`,
-      [URA_SYSTEM, orgIds, groupTokens(task), OPEN, next.id ?? '', task.requester?.reference ?? ''],
+      [URA_SYSTEM, orgIds, groupToken, OPEN, next.id ?? '', task.requester?.reference ?? '', members],
     );
     return r.rows.map((x) => x.ura);
   }
@@ -160,7 +164,8 @@ export function partyPropagation(): WriteHooks {
     afterWrite: async ({ tx, ctx, state }, event) => {
       if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
       const task = event.stored.content as Task;
-      const params: unknown[] = [event.stored.id, groupTokens(task), OPEN, task.requester?.reference ?? ''];
+      const [groupToken, members] = groupParams(task);
+      const params: unknown[] = [event.stored.id, groupToken, OPEN, task.requester?.reference ?? '', members];
       const readable = isGateway(ctx) ? undefined : readableParties(ctx);
       const visible = readable ? ` AND r.parties && $${params.push(readable)}::text[]` : '';
       const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
@@ -169,7 +174,7 @@ export function partyPropagation(): WriteHooks {
            SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1
            UNION
            SELECT r.resource_type, r.id, r.content FROM resources r
-            WHERE r.resource_type = 'Task' AND r.tokens && $2::text[] AND r.content->>'status' = ANY($3::text[])
+            WHERE r.resource_type = 'Task' AND r.tokens && $2::text[] AND ${memberOf('r', 5)} AND r.content->>'status' = ANY($3::text[])
               AND ${uraOfReferenceSql("r.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$4::text')}),
          refs AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id

@@ -4,7 +4,7 @@ import type { Queryable } from '../store/database.ts';
 import { orderedResource, type VersionRow } from '../store/resource-store.ts';
 import type { AuditorReach } from '../access/auditor.ts';
 import { servedEvent } from './store.ts';
-import { uraOfOrganization } from '../access/organizations.ts';
+import { organizationOf, uraOfOrganization } from '../access/organizations.ts';
 import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 const REF = REFERENCE_PATTERN;
@@ -59,7 +59,8 @@ async function current<T extends Resource>(q: Queryable, type: string, id: strin
 }
 
 async function uraOf(q: Queryable, ref: string | undefined): Promise<string | undefined> {
-  const m = REF.exec(ref ?? '');
+  // A Twiin owner is a HealthcareService, stored as sent: the organisation providing it is the party.
+  const m = REF.exec((await organizationOf(q, ref)) ?? '');
   if (m?.[1] !== 'Organization') return undefined;
   return uraOfOrganization(await current<Organization>(q, 'Organization', m[2]));
 }

@@ -5,7 +5,7 @@ import { uraOfOrganization } from '../access/organizations.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { invitationState } from '../handover/selection.ts';
 import type { BoardTargets } from './targets.ts';
-import { readReference } from '../handover/references.ts';
+import { readOrganizationOf, readReference } from '../handover/references.ts';
 
 const NATIVE_CODE = 'https://handover-gateway.nl/fhir/StructureDefinition/native-code';
 const NATIVE_STATUS = 'https://handover-gateway.nl/fhir/StructureDefinition/native-status';
@@ -147,7 +147,7 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
   const resources: Resource[] = [task];
   const [requesterOrg, ownerOrg, sr, patient, contact] = await Promise.all([
     readReference<Organization>(repo, task.requester?.reference),
-    readReference<Organization>(repo, task.owner?.reference),
+    readOrganizationOf(repo, task.owner?.reference),
     readReference<ServiceRequest & { _priority?: { extension?: Extension[] } }>(repo, task.focus?.reference),
     readReference<Patient>(repo, task.for?.reference),
     readReference<Encounter>(repo, task.encounter?.reference),

@@ -121,6 +121,10 @@ export function buildCapabilityStatement(args: {
     rest: [
       {
         mode: 'server',
+        documentation:
+          "Every write is validated against its type's profile. An error refuses it (422, the rule's key in the OperationOutcome); " +
+          'a warning (a SHOULD of the profile, such as the Twiin IG\'s twiin-task-1) is reported, not refused: $validate lists it with severity warning, ' +
+          'a write that breaks it is stored and says so in its OperationOutcome (Prefer: return=OperationOutcome; in a transaction or batch, entry.response.outcome).',
         security: {
           cors: false,
           description:

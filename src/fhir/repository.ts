@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
 import type { Database, Tx } from '../store/database.ts';
 import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
@@ -30,6 +30,8 @@ export interface WriteResult {
   /** false when a conditional create found an existing match, or an update changed nothing. */
   changed: boolean;
   created: boolean;
+  /** What the profile says SHOULD be otherwise (warning invariants): the write succeeded; the answer reports them. */
+  warnings?: OperationOutcomeIssue[];
 }
 
 export function parseIfMatch(header: string | undefined): string | undefined {
@@ -136,8 +138,8 @@ export class Repository extends RepositoryReads {
         return { stored: match, changed: false, created: false };
       }
     }
-    const stored = await this.writeVersion(resource, id, '1', 'create', undefined);
-    return { stored, changed: true, created: true };
+    const { stored, warnings } = await this.writeVersion(resource, id, '1', 'create', undefined);
+    return { stored, changed: true, created: true, warnings };
   }
 
   private async updateInTx(resource: Resource, options: { ifMatch?: string }, locked?: StoredVersion): Promise<WriteResult> {
@@ -151,8 +153,8 @@ export class Repository extends RepositoryReads {
       throw preconditionFailed(`${resource.resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}: read it again and retry`, ['If-Match']);
     }
     if (!current.deleted && sameContent(current.content, withMeta(resource, id, current.versionId, current.lastUpdated, current.content))) return { stored: current, changed: false, created: false };
-    const stored = await this.writeVersion(resource, id, String(Number(current.versionId) + 1), 'update', current);
-    return { stored, changed: true, created: false };
+    const { stored, warnings } = await this.writeVersion(resource, id, String(Number(current.versionId) + 1), 'update', current);
+    return { stored, changed: true, created: false, warnings };
   }
 
   private async takeLocks(resource: Resource): Promise<void> {
@@ -178,25 +180,34 @@ export class Repository extends RepositoryReads {
       deleted: true,
       content: withMeta(current.content, id, versionId, lastUpdated, current.content),
     };
-    await this.deps.phases.beforeWrite(this.phaseCall, { interaction: 'delete', previous: current, next: stored.content });
+    await this.deps.phases.beforeWrite(this.phaseCall, { interaction: 'delete', previous: current, next: stored.content, warnings: [] });
     // A deletion keeps its parties: they still read it as gone (410) and its history.
     await resourceStore.write(tx, stored, { tokens: [], strings: [], dates: [] }, current.parties ?? [], false);
     await this.deps.phases.afterWrite(this.phaseCall, { interaction: 'delete', previous: current, stored });
     return { stored, changed: true, created: false };
   }
 
-  private async writeVersion(resource: Resource, id: string, versionId: string, interaction: Interaction, previous: StoredVersion | undefined): Promise<StoredVersion> {
+  private async writeVersion(
+    resource: Resource,
+    id: string,
+    versionId: string,
+    interaction: Interaction,
+    previous: StoredVersion | undefined,
+  ): Promise<{ stored: StoredVersion; warnings?: OperationOutcomeIssue[] }> {
     const tx = this.writeTx;
     const lastUpdated = new Date().toISOString();
     const next = withMeta(resource, id, versionId, lastUpdated, previous?.content);
-    // Validation is a phase: the resource is checked as the phases before it left it.
-    await this.deps.phases.beforeWrite(this.phaseCall, { interaction, previous, next });
+    // Validation is a phase: the resource is checked as the phases before it left it. A phase may add warnings (a
+    // SHOULD the resource breaks): the write stands and its answer reports them.
+    const change = { interaction, previous, next, warnings: [] as OperationOutcomeIssue[] };
+    await this.deps.phases.beforeWrite(this.phaseCall, change);
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
+    index.tokens = [...new Set([...index.tokens, ...(await this.deps.phases.indexTokens(tx, next))])];
     const parties = this.deps.partiesOf ? await this.deps.partiesOf(this.phaseCall, next, previous?.parties ?? []) : [];
     await resourceStore.write(tx, stored, index, parties, interaction === 'create');
     await this.deps.phases.afterWrite(this.phaseCall, { interaction, previous, stored });
-    return stored;
+    return { stored, warnings: change.warnings.length ? change.warnings : undefined };
   }
 }
 

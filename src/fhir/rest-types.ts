@@ -1,4 +1,4 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import type { Query } from './search/parse.ts';
 
@@ -22,4 +22,6 @@ export interface FhirResponse {
   status: number;
   body?: Resource;
   headers?: Record<string, string>;
+  /** A successful write's warnings, for a transaction's `entry.response.outcome` (the body may be the resource). */
+  outcome?: OperationOutcome;
 }

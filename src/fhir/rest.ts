@@ -29,12 +29,18 @@ function writeResponse(req: FhirRequest, baseUrl: string, status: number, result
   const headers: Record<string, string> = { ...versionHeaders(baseUrl, result.stored) };
   if (status === 201) headers.Location = `${fullUrl(baseUrl, result.stored)}/_history/${result.stored.versionId}`;
   const prefer = /return=([A-Za-z]+)/.exec(req.headers.prefer ?? '')?.[1];
-  if (prefer === 'minimal') return { status, headers };
-  if (prefer === 'OperationOutcome') {
-    const text = result.created ? 'Created' : result.changed ? 'Updated' : 'Unchanged: the stored version already matches';
-    return { status, headers, body: allOk(text) };
-  }
-  return { status, headers, body: result.stored.content };
+  const outcome = writeOutcome(result);
+  const warned = result.warnings?.length ? outcome : undefined;
+  if (prefer === 'minimal') return { status, headers, outcome: warned };
+  if (prefer === 'OperationOutcome') return { status, headers, body: outcome, outcome: warned };
+  return { status, headers, body: result.stored.content, outcome: warned };
+}
+
+/** What a write did, and the profile's warnings (SHOULDs it breaks) beside it: reported, not refused. */
+export function writeOutcome(result: WriteResult): OperationOutcome {
+  const text = result.created ? 'Created' : result.changed ? 'Updated' : 'Unchanged: the stored version already matches';
+  const done = allOk(text);
+  return { ...done, issue: [...(done.issue ?? []), ...(result.warnings ?? [])] };
 }
 
 /** The `:type` of the generic routes: checked by the router before the scope (an unknown type is 404, not 403). */

@@ -8,7 +8,7 @@ import { isWritableType, ID_PATTERN, REFERENCE_PATTERN } from './resource-types.
 import { FullUrlIndex } from './references/bundle.ts';
 import type { FhirRequest, FhirResponse } from './rest-types.ts';
 import type { FhirRouter } from './router.ts';
-import type { RestServices } from './rest.ts';
+import { writeOutcome, type RestServices } from './rest.ts';
 import { parseQuery } from '../http/query.ts';
 import { safeError } from '../observability/logging.ts';
 import { cloneKeepingNumberTexts, parseKeepingNumberTexts } from './number-text.ts';
@@ -74,6 +74,7 @@ function entryResponse(baseUrl: string, status: number, result: WriteResult, wit
     },
   };
   if (withResource) e.resource = result.stored.content;
+  if (result.warnings?.length && e.response) e.response.outcome = writeOutcome(result);
   return e;
 }
 
@@ -202,7 +203,7 @@ async function processEntry(
   };
   // In the transaction's repository: the routes would otherwise each open a transaction of their own and commit even when a later entry fails.
   const res: FhirResponse = await router.handle(sub, repo);
-  const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location } };
+  const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location, outcome: res.outcome } };
   if (res.body && (withResource || p.method === 'GET')) e.resource = res.body;
   return e;
 }
@@ -235,7 +236,7 @@ export async function processBatch(services: RestServices, router: FhirRouter, r
         headers: { ifMatch: p.entry.request?.ifMatch, ifNoneExist: p.entry.request?.ifNoneExist, prefer: req.headers.prefer },
         ctx: req.ctx,
       });
-      const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location } };
+      const e: BundleEntry = { response: { status: String(res.status), etag: res.headers?.ETag, location: res.headers?.Location, outcome: res.outcome } };
       if (res.body) e.resource = res.body;
       entries.push(e);
     } catch (err) {

@@ -1,7 +1,7 @@
 // The write path's phases (issue 15.4): every write, whichever route it comes through (FHIR REST, transaction
 // entries, native records), passes the same named phases in one declared order, and what a phase collects in a
 // transaction is kept in that transaction's state, handed to every call, never in a map beside it.
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import type { Database, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
@@ -69,6 +69,8 @@ export interface WriteChange {
   interaction: Interaction;
   previous?: StoredVersion;
   next: Resource;
+  /** What the resource SHOULD do otherwise (warning invariants), added by the `validate` phase: the write stands, its answer reports them. */
+  warnings: OperationOutcomeIssue[];
 }
 
 /** What one participant of a phase does at each point of a write; every part is optional. */
@@ -80,6 +82,12 @@ export interface WriteHooks {
   lockKeys?: (resource: Resource) => string[];
   /** May refuse a change (throw an HttpError) or adjust it, before it is stored. */
   beforeWrite?: (w: WriteTx, change: WriteChange) => Promise<void>;
+  /**
+   * Search tokens a resource has beside those its own elements give (src/fhir/search/index-values.ts): what the
+   * gateway derives from other resources, e.g. `owner=Organization/<id>` for a Task owned by a HealthcareService.
+   * Also asked by a reindex (no write under way, so no state).
+   */
+  indexTokens?: (tx: Tx, resource: Resource) => Promise<string[]>;
   /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
   afterWrite?: (w: WriteTx, event: WriteEvent) => Promise<void>;
   /** Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). */
@@ -129,6 +137,13 @@ export class WritePipeline {
 
   async beforeWrite(w: WriteTx, change: WriteChange): Promise<void> {
     for (const hook of this.hooks) await hook.beforeWrite?.(w, change);
+  }
+
+  /** Every phase's derived search tokens for `resource` (for a write, and for a reindex). */
+  async indexTokens(tx: Tx, resource: Resource): Promise<string[]> {
+    const tokens: string[] = [];
+    for (const hook of this.hooks) if (hook.indexTokens) tokens.push(...(await hook.indexTokens(tx, resource)));
+    return tokens;
   }
 
   async afterWrite(w: WriteTx, event: WriteEvent): Promise<void> {

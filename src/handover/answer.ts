@@ -7,14 +7,13 @@ import type { Repository } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat } from '../native/types.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
-import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
 import { BSN_SYSTEM } from '../fhir/identifier-systems.ts';
-import { resolveReferences } from './references.ts';
 import { describeTransition, isFinal, pathTo, type TaskStatus, whoMay } from './state-machine.ts';
 import type { Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
-import { focusOf, save, upsertByIdentifier } from './record-writes.ts';
+import { focusOf, save, writeVisit } from './record-writes.ts';
 import { isInvitation } from './selection.ts';
+import { withholdAnswer } from './withheld-answer.ts';
 
 export interface AnswerDeps {
   baseUrl: string;
@@ -43,30 +42,12 @@ export async function applyAnswer(repo: Repository, deps: AnswerDeps, mapped: Ma
   const patientRef = t.for?.reference;
   await checkSamePatient(repo, patientRef, mapped.patient);
   // A Twiin invitation names no patient (`for`) until the placer selects, and its candidate may not see the patient:
-  // its answer (accepted, refused) moves the Task; the candidate's encounter and findings wait for the selection.
-  const clinical = patientRef !== undefined || !isInvitation(t);
-
-  const local = new Map<string, string>();
-  if (mapped.fullUrls.patient && patientRef) local.set(mapped.fullUrls.patient, patientRef);
-  if (mapped.fullUrls.serviceRequest && t.focus?.reference) local.set(mapped.fullUrls.serviceRequest, t.focus.reference);
-  if (mapped.fullUrls.task) local.set(mapped.fullUrls.task, `Task/${task.id}`);
-
-  // The receiver's own encounter (the ride, the visit) and its findings.
-  let encounter: StoredVersion | undefined;
-  if (mapped.encounter && clinical) {
-    const enc = cloneKeepingNumberTexts(mapped.encounter);
-    await resolveReferences(repo, [enc], local, (ura) => deps.orgs.byUra(repo, ura));
-    // The receiver's encounter carries out the handover's request: that is how the handover finds it again.
-    if (t.focus?.reference && !enc.basedOn?.some((b) => b.reference === t.focus?.reference)) {
-      enc.basedOn = [...(enc.basedOn ?? []), { reference: t.focus.reference }];
-    }
-    encounter = await upsertByIdentifier(repo, enc, written);
-    if (mapped.fullUrls.encounter) local.set(mapped.fullUrls.encounter, `Encounter/${encounter.id}`);
-  }
-  for (const o of clinical ? mapped.observations : []) {
-    const obs = cloneKeepingNumberTexts(o);
-    await resolveReferences(repo, [obs], local, (ura) => deps.orgs.byUra(repo, ura));
-    await upsertByIdentifier(repo, obs, written);
+  // its answer (accepted, refused) moves the Task now; its visit record and findings wait for the selection
+  // (withheld-answer.ts), which writes them in its own transaction.
+  if (patientRef === undefined && isInvitation(t)) {
+    if (mapped.encounter || mapped.observations.length) await withholdAnswer(repo.txHandle(), task.id, mapped);
+  } else {
+    await writeVisit(repo, deps.orgs, mapped, t, task.id, written);
   }
   // The receiver's own reference (the ride number) comes as transition.reference: answers map no ServiceRequest of their own.
   const references = [...(mapped.serviceRequest?.identifier ?? []), ...(mapped.transition?.reference ? [mapped.transition.reference] : [])];

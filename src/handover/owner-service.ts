@@ -4,14 +4,12 @@ import type { WriteHooks } from '../fhir/write-phases.ts';
 import { ID_PATTERN, referencePatternOf } from '../fhir/resource-types.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
-import { type OrganizationDirectory } from '../access/organizations.ts';
+import { organizationOf, type OrganizationDirectory } from '../access/organizations.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { isGateway } from '../access/policy.ts';
 
 const ORGANIZATION_REFERENCE = referencePatternOf('Organization');
 
-/** Where the HealthcareService a client named as owner is kept (profiles/owner-healthcareservice.json). */
-export const OWNER_SERVICE_EXTENSION = 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice';
 
 /** An assigner named by KvK number: Twiin TA Workflow refuses such an identifier (twiin-aid-1). */
 const KVK_SYSTEM = 'http://kvk.nl';
@@ -48,12 +46,14 @@ async function serviceByIdentifier(tx: Tx, identifier: Identifier): Promise<stri
 
 /**
  * A Task whose owner is a HealthcareService (the Twiin TA Workflow IG names the receiving service, by reference
- * or by its identifier alone) gets the Organization that provides it as owner, before it is validated: the
- * workflow, the parties and the notifications are decided by organisations. The client's reference is kept in an
- * extension on `owner`, so nothing it sent is lost. Second in the `resolve` write phase, right after the references,
- * before every other phase (rule review, profiles/README.md).
+ * or by its identifier alone) keeps its owner as sent (issue 18: everything a Twiin Task carries is read back):
+ * one named by identifier alone gains the literal reference to the service, as a URA identifier gains the
+ * Organization's (src/fhir/references/hooks.ts). The service must be in the directory with a providing
+ * Organization; the workflow, the parties, the outbox and search follow that organisation
+ * (`organizationOf`, `uraOfReferenceSql` in src/access/organizations.ts; the index tokens below). Second in the `resolve`
+ * write phase, right after the references, before every other phase (rule review, profiles/README.md).
  */
-export function ownerServiceHooks(): WriteHooks {
+export function ownerServiceHooks(orgs: OrganizationDirectory): WriteHooks {
   return {
     beforeWrite: async ({ tx }, { interaction, next }) => {
       if (next.resourceType !== 'Task' || interaction === 'delete') return;
@@ -71,14 +71,17 @@ export function ownerServiceHooks(): WriteHooks {
       if (!provider || !ORGANIZATION_REFERENCE.test(provider)) {
         throw refused(`Task.owner ${literal} names no providedBy Organization, so the receiving organisation is not known: send owner = Reference(Organization) of the receiver`);
       }
-      const service: Reference = {
-        reference: literal,
-        ...(owner.type ? { type: owner.type } : {}),
-        ...(owner.identifier ? { identifier: owner.identifier } : {}),
-        ...(owner.display ? { display: owner.display } : {}),
-      };
-      const kept = (owner.extension ?? []).filter((e) => e.url !== OWNER_SERVICE_EXTENSION);
-      task.owner = { reference: provider, extension: [...kept, { url: OWNER_SERVICE_EXTENSION, valueReference: service }] };
+      task.owner = { ...owner, reference: literal };
+    },
+    // `owner=Organization/<id>` (and by URA) finds a Task owned by a service of that organisation, as its parties do.
+    indexTokens: async (tx, resource) => {
+      if (resource.resourceType !== 'Task') return [];
+      const ref = (resource as Task).owner?.reference;
+      if (!ref?.startsWith('HealthcareService/')) return [];
+      const organization = await organizationOf(tx, ref);
+      if (!organization) return [];
+      const ura = await orgs.uraOf(tx, organization);
+      return [`owner=${organization}`, `owner=${organization.slice('Organization/'.length)}`, ...(ura ? [`owner:identifier=${URA_SYSTEM}|${ura}`, `owner:identifier=${ura}`, `owner:identifier=${URA_SYSTEM}|`] : [])];
     },
   };
 }

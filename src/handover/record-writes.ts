@@ -5,8 +5,11 @@ import { isAbsent } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { BSN_SYSTEM } from '../fhir/identifier-systems.ts';
-import { findByIdentifier, hasIdentifier } from './references.ts';
+import { findByIdentifier, hasIdentifier, resolveReferences } from './references.ts';
 import type { Written } from './ingest-provenance.ts';
+import type { OrganizationDirectory } from '../access/organizations.ts';
+import type { MappedRecord } from '../native/types.ts';
+import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
 
 export async function save(repo: Repository, resource: Resource, existing: StoredVersion | undefined, written: Written[]): Promise<StoredVersion> {
   // The mappings set no meta: tags a FHIR client put on the resource stay (security labels the repository keeps itself).
@@ -64,5 +67,29 @@ export async function focusOf(repo: Repository, task: Task): Promise<StoredVersi
   } catch (err) {
     if (isAbsent(err)) return undefined;
     throw err;
+  }
+}
+
+/** The receiver's own encounter (the ride, the visit) and its findings, about the handover's patient and request. */
+export async function writeVisit(repo: Repository, orgs: OrganizationDirectory, mapped: MappedRecord, t: Task, taskId: string, written: Written[]): Promise<void> {
+  const patientRef = t.for?.reference;
+  const local = new Map<string, string>();
+  if (mapped.fullUrls.patient && patientRef) local.set(mapped.fullUrls.patient, patientRef);
+  if (mapped.fullUrls.serviceRequest && t.focus?.reference) local.set(mapped.fullUrls.serviceRequest, t.focus.reference);
+  if (mapped.fullUrls.task) local.set(mapped.fullUrls.task, `Task/${taskId}`);
+  if (mapped.encounter) {
+    const enc = cloneKeepingNumberTexts(mapped.encounter);
+    await resolveReferences(repo, [enc], local, (ura) => orgs.byUra(repo, ura));
+    // The receiver's encounter carries out the handover's request: that is how the handover finds it again.
+    if (t.focus?.reference && !enc.basedOn?.some((b) => b.reference === t.focus?.reference)) {
+      enc.basedOn = [...(enc.basedOn ?? []), { reference: t.focus.reference }];
+    }
+    const encounter = await upsertByIdentifier(repo, enc, written);
+    if (mapped.fullUrls.encounter) local.set(mapped.fullUrls.encounter, `Encounter/${encounter.id}`);
+  }
+  for (const o of mapped.observations) {
+    const obs = cloneKeepingNumberTexts(o);
+    await resolveReferences(repo, [obs], local, (ura) => orgs.byUra(repo, ura));
+    await upsertByIdentifier(repo, obs, written);
   }
 }

@@ -1,4 +1,4 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { HealthcareService, Organization, Resource } from '@medplum/fhirtypes';
 import { HttpError, isAbsent, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
@@ -44,6 +44,17 @@ export async function readReference<T>(repo: Repository, reference: string | und
     if (isAbsent(err)) return undefined;
     throw err;
   }
+}
+
+/**
+ * The Organization a party reference stands for, read as `repo`'s reader: itself, or the one providing the
+ * HealthcareService it names (a Twiin owner, stored as sent).
+ */
+export async function readOrganizationOf(repo: Repository, reference: string | undefined): Promise<Organization | undefined> {
+  if (!reference?.startsWith('HealthcareService/')) return readReference<Organization>(repo, reference);
+  const service = await readReference<HealthcareService>(repo, reference);
+  const provider = service?.providedBy?.reference;
+  return provider?.startsWith('Organization/') ? readReference<Organization>(repo, provider) : undefined;
 }
 
 /** Finds the one current resource with `identifier` (system|value), if any. */

@@ -17,6 +17,9 @@ export const NOT_SELECTED_REASON: CodeableConcept = { coding: [{ system: TA_WORK
 /** The search token of a selected Task (Task.businessStatus), for finding one in a group. */
 export const SELECTED_TOKEN = `business-status=${TA_WORKFLOW_SYSTEM}|selected`;
 
+/** The search token of an invitation (Task.code request-fulfillment). */
+export const INVITATION_TOKEN = `code=${TA_WORKFLOW_SYSTEM}|request-fulfillment`;
+
 function has(concept: CodeableConcept | undefined, system: string, code: string): boolean {
   return concept?.coding?.some((c) => c.system === system && c.code === code) === true;
 }
@@ -26,7 +29,8 @@ export function isInvitation(task: Task | undefined): boolean {
   return has(task?.code, TA_WORKFLOW_SYSTEM, 'request-fulfillment');
 }
 
-function isSelected(task: Task | undefined): boolean {
+/** The candidate the placer selected (businessStatus selected; its code is then fulfill). */
+export function isSelected(task: Task | undefined): boolean {
   return has(task?.businessStatus, TA_WORKFLOW_SYSTEM, 'selected');
 }
 

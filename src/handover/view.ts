@@ -3,7 +3,7 @@ import { isAbsent, notFound } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { HandoverView, Perspective } from '../native/types.ts';
 import { uraOfOrganization } from '../access/organizations.ts';
-import { readReference } from './references.ts';
+import { readOrganizationOf, readReference } from './references.ts';
 
 function party(org: Organization | undefined): HandoverView['requester'] {
   return { ura: uraOfOrganization(org) ?? '', name: org?.name, kind: org?.type?.[0]?.coding?.[0]?.code };
@@ -25,7 +25,7 @@ export async function loadHandoverView(repo: Repository, taskId: string, taskVer
     if (isAbsent(err)) throw notFound(`No handover with id ${taskId} is known`);
     throw err;
   }
-  const [requesterOrg, ownerOrg] = await Promise.all([readReference<Organization>(repo, task.requester?.reference), readReference<Organization>(repo, task.owner?.reference)]);
+  const [requesterOrg, ownerOrg] = await Promise.all([readReference<Organization>(repo, task.requester?.reference), readOrganizationOf(repo, task.owner?.reference)]);
   const requester = party(requesterOrg);
   const owner = party(ownerOrg);
   const ura = repo.ctx.organizationUra;

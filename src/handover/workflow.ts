@@ -7,9 +7,10 @@ import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import { groupToken } from '../access/parties.ts';
+import { candidateGroup, groupIdentifierToken as groupToken } from './candidate-group.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { invitationProblem, isInvitation, isSelection, NOT_SELECTED_REASON, SELECTED_TOKEN } from './selection.ts';
+import { dropWithheld, releaseWithheld } from './withheld-answer.ts';
 
 const NOT_SELECTED = 'not selected';
 
@@ -19,25 +20,28 @@ function refused(message: string, expression: string): HttpError {
 }
 
 /**
- * The advisory lock of a group of candidates: its identifier. The lock is taken before the reference hook runs,
- * so the requester is not yet known the same way by every writer (a Twiin placer names it by URA identifier, a
- * candidate sends back `Organization/<id>`): keying by requester would let a selection and a refusal in one
- * group run side by side. Another requester's group with the same value at worst waits a little longer.
+ * The advisory lock of a group of candidates: its identifier, or its focus ServiceRequest (candidate-group.ts). The
+ * lock is taken before the reference hook runs, so the requester is not yet known the same way by every writer (a
+ * Twiin placer names it by URA identifier, a candidate sends back `Organization/<id>`): keying by requester would
+ * let a selection and a refusal in one group run side by side. Another requester's group with the same value at
+ * worst waits a little longer.
  */
 function groupLockKey(task: Task): string | undefined {
-  const token = groupToken(task);
-  return token ? `task-group:${token}` : undefined;
+  return candidateGroup(task)?.lockKey;
 }
 
-/** The other open candidates of `task`'s group, its requester's only. */
+/** The other candidates of `task`'s group (candidate-group.ts), its requester's only. */
 async function siblingIds(tx: Tx, task: Task, id: string, extraToken?: string): Promise<string[]> {
+  const group = candidateGroup(task);
+  if (!group) return [];
   const rows = await tx.query<{ id: string }>(
     `SELECT t.id FROM resources t
       WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2
         AND ${REQUESTER_URA} = ${uraOfReferenceSql('$3::text')}
-        ${extraToken ? 'AND t.tokens && $4::text[]' : ''}
+        AND (cardinality($4::text[]) = 0 OR t.tokens && $4::text[])
+        ${extraToken ? 'AND t.tokens && $5::text[]' : ''}
       ORDER BY t.id`,
-    [[groupToken(task)], id, task.requester?.reference ?? '', ...(extraToken ? [[extraToken]] : [])],
+    [[group.token], id, task.requester?.reference ?? '', group.members, ...(extraToken ? [[extraToken]] : [])],
   );
   return rows.rows.map((r) => r.id);
 }
@@ -145,7 +149,7 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       // Twiin TA Workflow: the placer's selection among invited candidates (src/handover/selection.ts).
       const problem = invitationProblem(previous, next, role);
       if (problem) throw refused(problem.message, problem.expression);
-      if (isSelection(previous, next) && next.id && groupToken(next)) {
+      if (isSelection(previous, next) && next.id && candidateGroup(next)) {
         const taken = await siblingIds(tx, next, next.id, SELECTED_TOKEN);
         for (const id of taken) {
           const other = (await resourceStore.current(tx, 'Task', id, true))?.content as Task | undefined;
@@ -166,13 +170,19 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       if (event.stored.resourceType !== 'Task') return;
       const task = event.stored.content as Task;
       const before = event.previous?.content as Task | undefined;
-      if (!task.groupIdentifier?.value) return;
+      // An invitation that ends unselected (not selected, refused, cancelled) drops a candidate's withheld answer.
+      if (isInvitation(task) && isFinal(task.status as TaskStatus)) await dropWithheld(tx, event.stored.id);
+      if (before && isSelection(before, task)) {
+        // The selected candidate's withheld native answer (its visit record) takes effect with the selection.
+        await releaseWithheld({ tx, state }, deps(), orgs, ctx.requestId, task, event.stored.id);
+      }
+      if (!candidateGroup(task)) return;
       if (before && isSelection(before, task)) {
         await cancelNotSelected({ tx, state }, ctx, task, event.stored.id);
         return;
       }
       // An invitation accepted is a candidate's answer, not the choice: the placer selects (TA Workflow).
-      if (task.status !== 'accepted' || before?.status === 'accepted' || isInvitation(task)) return;
+      if (task.status !== 'accepted' || before?.status === 'accepted' || isInvitation(task) || !groupToken(task)) return;
       // First accept wins: every other open candidate of the group is cancelled in this same transaction. The
       // group is its requester's: a Task of another requester carrying the same value is not a sibling.
       const siblings = await tx.query<{ id: string }>(

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AuditEventEntity } from '@medplum/fhirtypes';
 import express from 'express';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Audit } from '../audit/index.ts';
 import type { AuthService } from '../auth/index.ts';
 import { InvalidRegistration, validateRegistration } from '../auth/clients.ts';
@@ -12,7 +13,7 @@ import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/reindex.ts';
 import type { SearchParameterRegistry } from '../fhir/search/parameters.ts';
-import type { Database } from '../store/database.ts';
+import type { Database, Tx } from '../store/database.ts';
 import { parseJsonBody } from './json-body.ts';
 import { subscriptionStore } from '../subscriptions/store.ts';
 
@@ -24,6 +25,8 @@ export interface AdminDeps {
   audit: Audit;
   /** The search parameters, for rewriting the search index of stored resources. */
   registry: SearchParameterRegistry;
+  /** The index tokens the write hooks derive (WriteHooks.indexTokens), kept by a reindex. */
+  indexTokens?: (tx: Tx, resource: Resource) => Promise<string[]>;
   /** The channel the delivery workers listen on, to wake them after a re-activation. */
   outboxChannel: string;
   /** Further operator routes (subscriptions, audit) mounted behind the same token. */
@@ -252,7 +255,7 @@ export function adminRouter(deps: AdminDeps): express.Router {
       const count = query.count?.[0] === undefined ? 500 : Number(query.count[0]);
       if (after !== undefined && !isReindexCursor(after)) throw badRequest('after must be the key of a resource, such as Patient/123: the next of the previous batch', ['after']);
       if (!Number.isInteger(count) || count < 1 || count > 5000) throw badRequest('count must be a whole number from 1 to 5000', ['count']);
-      const batch = await reindexBatch(deps.db, deps.registry, after, count);
+      const batch = await reindexBatch(deps.db, deps.registry, after, count, deps.indexTokens);
       res.json(after === undefined ? { ...batch, total: await reindexTotal(deps.db) } : batch);
     },
   );

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Composition, CompositionSection, Encounter, MessageHeader, Observation, Organization, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { notFound } from '../fhir/outcomes.ts';
-import { readReference } from '../handover/references.ts';
+import { readOrganizationOf, readReference } from '../handover/references.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { Queryable } from '../store/database.ts';
 import type { StoredMap } from './receive-store.ts';
@@ -101,7 +101,7 @@ export class MessageRenderer {
     const sr = await readReference<ServiceRequest>(repo, task.focus?.reference);
     const patient = await readReference<Patient>(repo, task.for?.reference);
     const requester = await readReference<Organization>(repo, task.requester?.reference);
-    const owner = await readReference<Organization>(repo, task.owner?.reference);
+    const owner = await readOrganizationOf(repo, task.owner?.reference);
     if (!sr || !patient || !requester || !owner) throw notFound(`Handover ${task.id} lacks its request, patient or organisations`);
     const orgRef = (o: Organization) => ({ reference: `Organization/${o.id}`, type: 'Organization' as const, display: o.name });
     const reason =

@@ -2,13 +2,12 @@ import type { Reference, Task } from '@medplum/fhirtypes';
 import type { WriteHooks } from '../fhir/write-phases.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import type { Tx } from '../store/database.ts';
-import type { OrganizationDirectory } from '../access/organizations.ts';
+import { organizationOf, type OrganizationDirectory } from '../access/organizations.ts';
 import type { Filters } from './spec.ts';
 import { firesOn } from './topic.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
 
 const PATIENT_REFERENCE = referencePatternOf('Patient');
-import { OWNER_SERVICE_EXTENSION } from '../handover/owner-service.ts';
 
 export const OUTBOX_CHANNEL = 'subscription_events';
 
@@ -19,21 +18,27 @@ interface Candidate {
   reads_all: boolean;
 }
 
+const LEGACY_OWNER_SERVICE = 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice';
+
 interface Party {
   reference?: string;
+  /** `Organization/<id>`: the reference itself, or the Organization providing the HealthcareService it names. */
+  organization?: string;
   ura?: string;
-  /** `system|value` of the HealthcareService the client named (Twiin), kept on the reference by src/handover/owner-service.ts. */
+  /** `system|value` of the HealthcareService the client named (Twiin: owner.type HealthcareService and its identifier). */
   service?: string;
 }
 
 async function partyOf(tx: Tx, ref: Reference | undefined, orgs: OrganizationDirectory): Promise<Party> {
-  const named = ref?.extension?.find((e) => e.url === OWNER_SERVICE_EXTENSION)?.valueReference?.identifier;
+  // Tasks stored before the owner was kept as sent carry the service in an extension on the Organization owner.
+  const legacy = ref?.extension?.find((e) => e.url === LEGACY_OWNER_SERVICE)?.valueReference?.identifier;
+  const named = ref?.identifier && ref.identifier.system !== URA_SYSTEM && (ref.type === 'HealthcareService' || ref.reference?.startsWith('HealthcareService/')) ? ref.identifier : legacy;
   const service = named?.system && named.value ? `${named.system}|${named.value}` : undefined;
-  return { reference: ref?.reference, ura: await orgs.uraOf(tx, ref), ...(service ? { service } : {}) };
+  return { reference: ref?.reference, organization: await organizationOf(tx, ref), ura: await orgs.uraOf(tx, ref), ...(service ? { service } : {}) };
 }
 
 function matchesParty(party: Party, value: string): boolean {
-  if (value === party.reference) return true;
+  if (value === party.reference || (party.organization !== undefined && value === party.organization)) return true;
   if (party.service !== undefined && value === party.service) return true;
   const ura = value.startsWith(`${URA_SYSTEM}|`) ? value.slice(URA_SYSTEM.length + 1) : value;
   return party.ura !== undefined && ura === party.ura;

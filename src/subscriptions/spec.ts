@@ -77,7 +77,9 @@ function code(param: string, value: string, system: string, codes: string[]): st
  */
 function party(param: string, identifier: boolean, value: string, fhirBaseUrl: string): string {
   if (identifier) {
-    if (!value.includes('|')) return `${URA_SYSTEM}|${value}`;
+    // A bare value is a URA (8 digits); anything else is a HealthcareService named without its system.
+    if (!value.includes('|') && /^\d{8}$/.test(value)) return `${URA_SYSTEM}|${value}`;
+    if (!value.includes('|')) throw invalid(`The filter ${param}:identifier=${value} can never match: a bare value is a URA (8 digits); a HealthcareService is named with its system, ${param}:identifier=<system>|<value> (twiin-wsub-1)`, FILTER);
     if (value.startsWith(`${URA_SYSTEM}|`) && value.length > URA_SYSTEM.length + 1) return value;
     // Twiin TA Workflow: a HealthcareService by its identifier (owner:identifier=<system>|<value>), checked against the directory later.
     if (param === 'owner' && /^[^|\s]+\|[^|\s]+$/.test(value)) return value;
@@ -85,7 +87,7 @@ function party(param: string, identifier: boolean, value: string, fhirBaseUrl: s
   }
   if (value.includes('|')) {
     if (value.startsWith(`${URA_SYSTEM}|`) && value.length > URA_SYSTEM.length + 1) return value;
-    throw invalid(`The filter ${param}=${value} can never match: name the organisation as Organization/<id> or ${param}:identifier=${URA_SYSTEM}|<URA>`, FILTER);
+    throw invalid(`The filter ${param}=${value} can never match: name the organisation as Organization/<id> or ${param}:identifier=${URA_SYSTEM}|<URA>, a HealthcareService as owner:identifier=<system>|<value> (twiin-wsub-1)`, FILTER);
   }
   const relative = value.startsWith(`${fhirBaseUrl}/`) ? value.slice(fhirBaseUrl.length + 1) : value;
   const m = PARTY_REFERENCE.exec(relative);

@@ -130,7 +130,7 @@ describe('values the gateway derives where a rule was dropped (profiles/README.m
 });
 
 describe('Task.owner as a HealthcareService (Twiin)', () => {
-  it('becomes the Organization that provides the service; the service is kept on owner, and the receiver is party', async () => {
+  it('is kept as sent; the Organization that provides the service is the receiver: party, and the one that may accept', async () => {
     const requester = await tg.organizationRef('hap-vechtdal');
     const owner = await tg.organizationRef('rav-noordoost');
     // A HealthcareService is managed by its own organisation (as its Organization is): the RAV publishes it.
@@ -140,12 +140,14 @@ describe('Task.owner as a HealthcareService (Twiin)', () => {
     const task = buildTask({ focus, patient, requester, owner });
     const created = await fhir.post('Task', { ...task, owner: { reference: `HealthcareService/${service.id}`, display: 'Ambulancezorg' } });
     expect(created.status).toBe(201);
-    expect(created.body.owner).toEqual({
-      reference: owner,
-      extension: [{ url: 'https://handover-gateway.nl/fhir/StructureDefinition/owner-healthcareservice', valueReference: { reference: `HealthcareService/${service.id}`, display: 'Ambulancezorg' } }],
-    });
+    expect(created.body.owner).toEqual({ reference: `HealthcareService/${service.id}`, display: 'Ambulancezorg' });
     const rav = await fhirClient(tg, 'rav-noordoost');
-    expect((await rav.get(`Task/${created.body.id}`)).status).toBe(200);
+    const read = await rav.get(`Task/${created.body.id}`);
+    expect(read.status).toBe(200);
+    // The requester may not accept for the receiver; the organisation behind the service may.
+    expect((await fhir.put(`Task/${created.body.id}`, { ...read.body, status: 'accepted' })).status).toBe(422);
+    const accepted = await rav.put(`Task/${created.body.id}`, { ...read.body, status: 'accepted' });
+    expect([accepted.status, accepted.body.owner]).toEqual([200, { reference: `HealthcareService/${service.id}`, display: 'Ambulancezorg' }]);
   });
 
   it('is refused, naming Task.owner and what to send, when the service is unknown or provided by no Organization', async () => {

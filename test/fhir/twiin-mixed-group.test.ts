@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HealthcareService, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Encounter, HealthcareService, Patient, Provenance, ServiceRequest, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { DEMO_CLIENTS, type DemoClient, type TestGateway } from '../support/gateway.ts';
 import { example, fillHandover, setBsn, uniqueBsn, withNativeGateway, type Native, type NativeRecord } from '../support/native.ts';
@@ -139,12 +139,17 @@ describe('a group mixing a native VVT candidate and a Twiin candidate', () => {
     expect([await boardInvitation(g.twiinTask), await boardInvitation(g.vvtTask)]).toEqual(['selected', 'not-selected']);
     await g.hearVvt.waitFor(() => records(g.hearVvt).slice(before).some((x) => x.overdracht_id === g.vvtTask.id && x.status === 'GEANNULEERD'), 'the VVT hears natively it was not selected');
     expect(records(g.hearVvt).find((x) => x.status === 'GEANNULEERD')?.annulering_reden).toBe('niet geselecteerd');
+    // Not selected: its withheld answer is dropped, its visit record never written.
+    expect(await native.search<Encounter>('Encounter', { identifier: g.vvtTask.id ?? '' }, VVT)).toEqual([]);
+    expect((await tg.gateway.db.query('SELECT 1 FROM withheld_answers WHERE task_id = $1', [g.vvtTask.id])).rows).toEqual([]);
   });
 
   it('the placer selects the VVT: the Twiin candidate hears id-only it was not selected and pulls the reason', async () => {
     const g = await inviteBoth();
     await g.hearTwiin.waitFor(() => taskIdsHeard(g.hearTwiin).includes(g.twiinTask.id ?? ''), 'the Twiin candidate hears its invitation');
     await vvtAccepts(g);
+    // Not selected yet: the VVT's visit record waits (the candidate may not see the patient before the selection).
+    expect(await native.search<Encounter>('Encounter', { identifier: g.vvtTask.id ?? '' }, VVT)).toEqual([]);
     await twiinAccepts(g);
     const before = g.hearTwiin.events().length;
     const selected = await placerSelects(g.vvtTask, g.patient);
@@ -154,6 +159,13 @@ describe('a group mixing a native VVT candidate and a Twiin candidate', () => {
     expect(g.hearTwiin.events().every((e) => !(JSON.parse(e.body) as { entry?: { resource?: { resourceType?: string } }[] }).entry?.some((x) => x.resource?.resourceType === 'Task'))).toBe(true);
     const pulled = await native.read<Task>(`Task/${g.twiinTask.id}`, TWIIN);
     expect([pulled.status, pulled.statusReason?.coding?.[0]?.code]).toEqual(['cancelled', 'not-selected']);
+    // The VVT's native answer (INGEPLAND, a planned visit) came before the selection: only its status applied then.
+    // With the selection its visit record is written, about the patient the selection names, as the VVT's.
+    const visits = await native.search<Encounter>('Encounter', { identifier: g.vvtTask.id ?? '' }, PLACER);
+    expect(visits.map((e) => [e.subject?.reference, e.basedOn?.[0]?.reference, e.serviceProvider?.reference])).toEqual([[g.patient, g.vvtTask.focus?.reference, await tg.organizationRef(VVT)]]);
+    expect((await native.search<Encounter>('Encounter', { identifier: g.vvtTask.id ?? '' }, VVT)).map((e) => e.id)).toEqual([visits[0]?.id]);
+    const provenance = await native.search<Provenance>('Provenance', { target: `Encounter/${visits[0]?.id}` }, PLACER);
+    expect(provenance.map((p) => p.agent?.[0]?.who?.reference)).toEqual([await tg.organizationRef(VVT)]);
     // The VVT, selected, hears its own Task selected and nothing cancelled.
     await g.hearVvt.waitFor(() => records(g.hearVvt).some((x) => x.overdracht_id === g.vvtTask.id && x.status === 'INGEPLAND'), 'the VVT hears its planning');
     expect(records(g.hearVvt).some((x) => x.status === 'GEANNULEERD')).toBe(false);

@@ -8,6 +8,7 @@ import type { HealthcareService, Patient, ServiceRequest, Task } from '@medplum/
 import { startTestGateway, DEMO_CLIENTS, type DemoClient, type TestGateway } from '../support/gateway.ts';
 import { expectOutcome, fhirClient, type Fhir } from './helpers.ts';
 import { receiversForFile, subscribe, type Receiver } from '../support/receiver.ts';
+import request from 'supertest';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'twiin');
 const TA = 'https://fhir.twiin.nl/ig/workflow/CodeSystem/ta-workflow';
@@ -31,7 +32,7 @@ let a: Fhir;
 let b: Fhir;
 
 beforeAll(async () => {
-  tg = await startTestGateway({ ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
+  tg = await startTestGateway({ ALLOW_HTTP_LOOPBACK_HOOKS: '1', ADMIN_TOKEN: 'operator-secret' });
   [placer, a, b] = await Promise.all([fhirClient(tg, PLACER), fhirClient(tg, CANDIDATE_A), fhirClient(tg, CANDIDATE_B)]);
 });
 afterAll(async () => {
@@ -60,11 +61,15 @@ async function setUp(): Promise<Request> {
   return { patient, serviceRequest, serviceA, serviceB, group: `twiin-${suffix}` };
 }
 
-/** The IG's invitation (Coordination Task, request-fulfillment, no `for`) to candidate A or B of one group. */
-async function invite(r: Request, candidate: 'A' | 'B'): Promise<Task> {
+/**
+ * The IG's invitation (Coordination Task, request-fulfillment, no `for`) to candidate A or B. As the IG sends it, it
+ * has no groupIdentifier: the invitations for one ServiceRequest are one group (src/handover/candidate-group.ts).
+ * `grouped` adds one, as a placer may (then the groupIdentifier decides the group).
+ */
+async function invite(r: Request, candidate: 'A' | 'B', grouped = false): Promise<Task> {
   const task = fixture<Task>('coordination-task-invited');
   task.focus = { reference: r.serviceRequest };
-  task.groupIdentifier = { system: 'https://placer.example.org/task-group', value: r.group };
+  if (grouped) task.groupIdentifier = { system: 'https://placer.example.org/task-group', value: r.group };
   task.identifier = [{ system: 'https://placer.example.org/task', value: randomUUID() }];
   if (candidate === 'A') {
     if (task.owner?.identifier) task.owner.identifier.value = r.serviceA;
@@ -84,24 +89,62 @@ function selection(task: Task, patient: string): Task {
 }
 
 describe('Twiin TA Workflow: the placer selects', () => {
-  it('accepts the IG invitation with owner a HealthcareService identifier: the owner is the providing Organization, the service kept', async () => {
+  it('accepts the IG invitation with owner a HealthcareService identifier: the owner kept as sent, its providing Organization the receiver', async () => {
     const r = await setUp();
     const task = await invite(r, 'A');
-    expect(task.owner?.reference).toBe(await tg.organizationRef(CANDIDATE_A));
-    const kept = task.owner?.extension?.[0]?.valueReference;
-    expect(kept?.type).toBe('HealthcareService');
-    expect(kept?.identifier?.value).toBe(r.serviceA);
-    expect(kept?.reference).toMatch(/^HealthcareService\//);
+    // As sent (type and identifier), with the literal reference to the service added, as a URA gains its Organization's.
+    expect(task.owner?.type).toBe('HealthcareService');
+    expect(task.owner?.identifier?.value).toBe(r.serviceA);
+    expect(task.owner?.reference).toMatch(/^HealthcareService\//);
+    expect(task.owner?.extension).toBeUndefined();
     expect(task.for).toBeUndefined();
     expect(task.location?.identifier?.value).toBe('vestiging-centrum');
     expect(task.input).toEqual(fixture<Task>('coordination-task-invited').input);
+    // The organisation behind the service is the party: it reads the Task, finds it by owner=Organization/… and by URA.
     expect((await a.get(`Task/${task.id}`)).status).toBe(200);
+    const orgA = await tg.organizationRef(CANDIDATE_A);
+    const found = async (query: string): Promise<string[]> => (((await a.get(`Task?_id=${task.id}&${query}`)).body as { entry?: { resource: Task }[] }).entry ?? []).map((e) => e.resource.id ?? '');
+    expect(await found(`owner=${orgA}`)).toEqual([task.id]);
+    expect(await found(`owner:identifier=${encodeURIComponent(`http://fhir.nl/fhir/NamingSystem/ura|${DEMO_CLIENTS[CANDIDATE_A]}`)}`)).toEqual([task.id]);
+    expect(await found(`owner:identifier=${encodeURIComponent(`https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`)}`)).toEqual([task.id]);
+    expect(await found(`owner=${await tg.organizationRef(CANDIDATE_B)}`)).toEqual([]);
+    // A reindex (/admin/reindex, `handover-gateway reindex`) keeps what the gateway derives: still found by its organisation.
+    let after: string | null | undefined;
+    do {
+      const batch = await request(tg.app).post('/admin/reindex').query({ count: '5000', ...(after ? { after } : {}) }).set('Authorization', 'Bearer operator-secret');
+      expect(batch.status).toBe(200);
+      after = (batch.body as { next: string | null }).next;
+    } while (after);
+    expect(await found(`owner=${orgA}`)).toEqual([task.id]);
+    // Another organisation does not read it.
+    expect((await b.get(`Task/${task.id}`)).status).toBe(404);
   });
 
-  it('runs the IG scenario: invite two, both accept, the placer selects one, the other is cancelled not selected, the selected completes', async () => {
+  it('reads back an invitation exactly as sent: every element, the owner included (only the resolved literal references added)', async () => {
     const r = await setUp();
-    const taskA = await invite(r, 'A');
-    const taskB = await invite(r, 'B');
+    const sent = fixture<Task>('coordination-task-invited');
+    sent.focus = { reference: r.serviceRequest };
+    if (sent.owner?.identifier) sent.owner.identifier.value = r.serviceA;
+    const created = await placer.post('Task', sent);
+    expect(created.status).toBe(201);
+    const stored = (await a.get(`Task/${(created.body as Task).id}`)).body as Task;
+    const { id: _id, meta: _meta, ...readBack } = stored;
+    const service = `HealthcareService/${((await a.get(`HealthcareService?identifier=${encodeURIComponent(`https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`)}`)).body as { entry: { resource: { id: string } }[] }).entry[0]?.resource.id}`;
+    expect(readBack).toEqual({
+      ...sent,
+      owner: { ...sent.owner, reference: service },
+      requester: { ...sent.requester, reference: await tg.organizationRef(PLACER) },
+    });
+  });
+
+  it.each([
+    ['as the IG sends it, without groupIdentifier (the group is the focus ServiceRequest)', false],
+    ['with a groupIdentifier the placer added', true],
+  ])('runs the IG scenario %s: invite two, both accept, the placer selects one, the other is cancelled not selected, the selected completes', async (_how, grouped) => {
+    const r = await setUp();
+    const taskA = await invite(r, 'A', grouped);
+    const taskB = await invite(r, 'B', grouped);
+    expect([taskA.groupIdentifier !== undefined, taskB.groupIdentifier !== undefined]).toEqual([grouped, grouped]);
     const acceptedA = await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' });
     expect(acceptedA.status).toBe(200);
     const acceptedB = await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' });
@@ -124,6 +167,24 @@ describe('Twiin TA Workflow: the placer selects', () => {
     expect(started.status).toBe(200);
     const done = await a.put(`Task/${taskA.id}`, { ...(started.body as Task), status: 'completed' });
     expect(done.status).toBe(200);
+  });
+
+  it('without groupIdentifier only the invitations of that ServiceRequest are the group: another request, or a region Task on it, is not', async () => {
+    const r = await setUp();
+    const other = await setUp();
+    const taskA = await invite(r, 'A');
+    const taskB = await invite(r, 'B');
+    const elsewhere = await invite({ ...other, serviceB: r.serviceB }, 'B');
+    // A region handover (code fulfill, first accept wins) from the same placer to B about the same request.
+    const region = await placer.create<Task>({ ...fixture<Task>('coordination-task-invited'), code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] }, for: { reference: r.patient }, focus: { reference: r.serviceRequest }, owner: { reference: await tg.organizationRef(CANDIDATE_B) }, input: undefined, location: undefined });
+    const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
+    await b.put(`Task/${elsewhere.id}`, { ...elsewhere, status: 'accepted' });
+    expect((await placer.put(`Task/${taskA.id}`, selection(acceptedA, r.patient))).status).toBe(200);
+    const status = async (t: Task): Promise<string | undefined> => ((await placer.get(`Task/${t.id}`)).body as Task).status;
+    expect([await status(taskB), await status(elsewhere), await status(region)]).toEqual(['cancelled', 'accepted', 'requested']);
+    // The other request's group chooses on its own: its accepted candidate can still be selected.
+    const acceptedElsewhere = (await placer.get(`Task/${elsewhere.id}`)).body as Task;
+    expect((await placer.put(`Task/${elsewhere.id}`, selection(acceptedElsewhere, other.patient))).status).toBe(200);
   });
 
   it('never selects a candidate that refused or has not accepted its invitation', async () => {
@@ -158,8 +219,10 @@ describe('Twiin TA Workflow: the placer selects', () => {
   it('races: 100 rounds of two selections at once (or a selection against a refusal): one selected, never a refused one', async () => {
     for (let round = 0; round < 100; round++) {
       const r = await setUp();
-      const taskA = await invite(r, 'A');
-      const taskB = await invite(r, 'B');
+      // Half the rounds in the IG's form (the focus is the group), half with a groupIdentifier.
+      const grouped = round % 4 >= 2;
+      const taskA = await invite(r, 'A', grouped);
+      const taskB = await invite(r, 'B', grouped);
       const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;
       if (round % 2 === 0) {
         const acceptedB = (await b.put(`Task/${taskB.id}`, { ...taskB, status: 'accepted' })).body as Task;
@@ -260,7 +323,9 @@ describe('Twiin Workflow Subscription: per HealthcareService, owner:identifier, 
 
   it('each candidate hears its own invitation and the not-selected one its cancellation, ids only, and pulls the Task', async () => {
     const r = await setUp();
-    const [hearA, hearB] = [await receiver(), await receiver()];
+    const [hearA, hearB, hearOrgA] = [await receiver(), await receiver(), await receiver()];
+    // The organisation behind A's service, subscribed by its Organization: the owner is the service, the party its provider.
+    await subscribe(tg, CANDIDATE_A, hearOrgA, `Task?owner=${await tg.organizationRef(CANDIDATE_A)}`, 'id-only', { heartbeat: 3600 });
     // The IG's filter form (twiin-wsub-1), bare, as the example Subscription sends it.
     await subscribe(tg, CANDIDATE_A, hearA, `owner:identifier=https://fulfiller-a.example.org/healthcareservice|${r.serviceA}`, 'id-only', { heartbeat: 3600 });
     await subscribe(tg, CANDIDATE_B, hearB, `owner:identifier=https://fulfiller-b.example.org/healthcareservice|${r.serviceB}`, 'id-only', { heartbeat: 3600 });
@@ -268,7 +333,9 @@ describe('Twiin Workflow Subscription: per HealthcareService, owner:identifier, 
     const taskB = await invite(r, 'B');
     await hearA.waitFor(() => taskIdsHeard(hearA).includes(taskA.id ?? ''), 'A hears its invitation');
     await hearB.waitFor(() => taskIdsHeard(hearB).includes(taskB.id ?? ''), 'B hears its invitation');
+    await hearOrgA.waitFor(() => taskIdsHeard(hearOrgA).includes(taskA.id ?? ''), "A's organisation hears the invitation to its service");
     expect(taskIdsHeard(hearA)).not.toContain(taskB.id);
+    expect(taskIdsHeard(hearOrgA)).not.toContain(taskB.id);
     // id-only: no resource in the notification.
     expect(hearA.events().every((e) => !(JSON.parse(e.body) as { entry?: { resource?: { resourceType?: string } }[] }).entry?.some((x) => x.resource?.resourceType === 'Task'))).toBe(true);
     const acceptedA = (await a.put(`Task/${taskA.id}`, { ...taskA, status: 'accepted' })).body as Task;

@@ -131,15 +131,25 @@ describe('handover Task constraints', () => {
 
   test.each(['rejected', 'cancelled', 'failed'])('status %s needs a statusReason', (status) => {
     const without = changed(validTask, (t) => (t.status = status));
-    const issues = validator.validate(without);
+    const all = validator.validate(without);
+    const issues = all.filter((i) => i.severity === 'error');
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ code: 'invariant', expression: ['Task'] });
     expect(issues[0].diagnostics).toContain('hgw-task-1');
+    // The Twiin IG's SHOULD (twiin-ct-5) beside it, as a warning: for rejected and cancelled, not failed.
+    const warnings = all.filter((i) => i.severity === 'warning').map((i) => i.diagnostics ?? '');
+    expect(warnings.map((d) => d.includes('(twiin-ct-5)'))).toEqual(status === 'failed' ? [] : [true]);
     const withReason = changed(validTask, (t) => {
       t.status = status;
       t.statusReason = { text: 'Geen capaciteit' };
     });
     expect(validator.validate(withReason)).toEqual([]);
+    // A coded reason without words: valid, with the IG's twiin-task-1 warning (statusReason.text SHOULD be there).
+    const coded = changed(validTask, (t) => {
+      t.status = status;
+      t.statusReason = { coding: [{ system: 'http://example.org/reason', code: 'no-capacity' }] };
+    });
+    expect(validator.validate(coded).map((i) => [i.severity, i.diagnostics?.includes('(twiin-task-1)')])).toEqual([['warning', true]]);
   });
 
   test('other statuses need no statusReason', () => {
@@ -227,7 +237,7 @@ describe('what the profiles no longer refuse', () => {
   test('a rule kept says in its message what to send', () => {
     const issues = validator.validate(changed(validTask, (t) => delete t.owner));
     expect(issues.find((i) => i.expression?.includes('Task.owner'))?.diagnostics).toBe(
-      'Task.owner is required but is missing. The receiving organisation is the one notified that may accept: send owner = Reference(Organization) of the receiver.',
+      'Task.owner is required but is missing. The receiving organisation is the one notified that may accept: send owner = Reference(Organization) of the receiver, or (Twiin TA Workflow) its HealthcareService of the directory, by reference or identifier; the organisation providing that service receives.',
     );
   });
 });

@@ -68,7 +68,7 @@ test('every kind of call runs the phases in the declared order, whatever order t
   const db = standIn(() => false);
   await pipeline.transaction(db, ctx, async (open) => {
     expect(pipeline.lockKeys(resource)).toEqual(expected.map((name) => `lock-${name}`).sort());
-    await pipeline.beforeWrite({ ...open, ctx }, { interaction: 'create', next: resource });
+    await pipeline.beforeWrite({ ...open, ctx }, { interaction: 'create', next: resource, warnings: [] });
     await pipeline.afterWrite({ ...open, ctx }, { interaction: 'create', stored });
   });
   expect(log).toEqual({ lock: expected, before: expected, after: expected, commit: expected });

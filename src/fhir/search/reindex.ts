@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Database } from '../../store/database.ts';
+import type { Database, Tx } from '../../store/database.ts';
 import { resourceStore } from '../../store/resource-store.ts';
 import { extractIndexValues } from './index-values.ts';
 import type { SearchParameterRegistry } from './parameters.ts';
@@ -27,7 +27,14 @@ export function isReindexCursor(value: string): boolean {
  * The rows of the batch are locked while it runs, so a write in between cannot be overwritten with an index of
  * the content before it.
  */
-export async function reindexBatch(db: Database, registry: SearchParameterRegistry, after: string | undefined, count: number): Promise<ReindexBatch> {
+export async function reindexBatch(
+  db: Database,
+  registry: SearchParameterRegistry,
+  after: string | undefined,
+  count: number,
+  /** The tokens the write hooks derive beside the resource's own (WriteHooks.indexTokens), so a reindex keeps them. */
+  derived: (tx: Tx, resource: Resource) => Promise<string[]> = async () => [],
+): Promise<ReindexBatch> {
   const cursor = after ? CURSOR.exec(after) : null;
   if (after && !cursor) throw new Error(`not a resource key: ${after}`);
   return db.transaction(async (tx) => {
@@ -40,6 +47,7 @@ export async function reindexBatch(db: Database, registry: SearchParameterRegist
     let outOfDate = 0;
     for (const row of rows.rows) {
       const index = extractIndexValues(registry, row.content);
+      index.tokens = [...new Set([...index.tokens, ...(await derived(tx, row.content))])];
       const before = [...(row.tokens ?? [])].sort();
       const now = [...index.tokens].sort();
       if (before.length !== now.length || before.some((t, i) => t !== now[i])) outOfDate++;

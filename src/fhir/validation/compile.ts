@@ -114,10 +114,11 @@ class ProfileCompiler {
     const invariants: CompiledInvariant[] = [];
     if (!bindingsOnly) {
       const inherited = new Set((origin?.constraint ?? []).map((c) => c.key));
+      // Warnings too (a profile's SHOULD): reported by $validate and beside an accepted write, never refused (run.ts).
       for (const c of element.constraint ?? []) {
-        if (c.severity !== 'error' || !c.expression || inherited.has(c.key)) continue;
+        if ((c.severity !== 'error' && c.severity !== 'warning') || !c.expression || inherited.has(c.key)) continue;
         try {
-          invariants.push(compileInvariant(c.key, c.human ?? c.key, c.expression, element.path ?? id, this.env.verifyFastPath));
+          invariants.push(compileInvariant(c.key, c.human ?? c.key, c.expression, element.path ?? id, this.env.verifyFastPath, c.severity));
         } catch (err) {
           throw new Error(`invariant ${c.key} on ${id} does not compile: ${(err as Error).message}`);
         }

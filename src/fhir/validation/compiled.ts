@@ -1,9 +1,12 @@
+import type { IssueSeverity } from './issues.ts';
 import type { Expansion } from './terminology.ts';
 
 /** A FHIRPath invariant, parsed once; `test` answers whether a node satisfies it. */
 export interface CompiledInvariant {
   readonly key: string;
   readonly human: string;
+  /** An error refuses the resource; a warning (a SHOULD) is reported beside an accepted one. */
+  readonly severity: IssueSeverity;
   readonly test: (node: unknown, resource: unknown) => boolean;
 }
 

@@ -140,10 +140,12 @@ export function loadProfileValidator(profilesDir: string, options: { verifyFastP
  */
 export function validationHooks(profiles: Pick<ProfileValidator, 'validate'>): WriteHooks {
   return {
-    beforeWrite: async (_w, { interaction, next }) => {
-      if (interaction === 'delete') return;
-      const issues = profiles.validate(next);
-      if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
+    beforeWrite: async (_w, change) => {
+      if (change.interaction === 'delete') return;
+      const issues = profiles.validate(change.next);
+      // A SHOULD is not a MUST: warnings alone do not refuse; with an error they are part of the refusal.
+      if (issues.some((i) => i.severity !== 'warning' && i.severity !== 'information')) throw new HttpError(422, outcomeOf(issues));
+      change.warnings.push(...issues);
     },
   };
 }

@@ -2,6 +2,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import { evaluatorWithFastPath } from '../../fhirpath/fast-path.ts';
 import type { CompiledInvariant } from './compiled.ts';
+import type { IssueSeverity } from './issues.ts';
 
 /** The two FHIRPath evaluators disagree (tests only): not an invariant that fails, a fault to report. */
 class FastPathMismatch extends Error {}
@@ -13,7 +14,7 @@ class FastPathMismatch extends Error {}
  * Within the fast FHIRPath subset the invariant runs as compiled closures, fhirpath.js otherwise;
  * `verifyFastPath` (tests) runs both and throws where they differ.
  */
-export function compileInvariant(key: string, human: string, expression: string, basePath: string, verifyFastPath = false): CompiledInvariant {
+export function compileInvariant(key: string, human: string, expression: string, basePath: string, verifyFastPath = false, severity: IssueSeverity = 'error'): CompiledInvariant {
   const isRoot = !basePath.includes('.');
   const fn = fhirpath.compile(isRoot ? expression : { base: basePath, expression }, r4, { async: false });
   const evaluate = evaluatorWithFastPath(expression, true, (node, env) => fn(node, env) as unknown[], {
@@ -23,6 +24,7 @@ export function compileInvariant(key: string, human: string, expression: string,
   return {
     key,
     human,
+    severity,
     test(node, resource) {
       try {
         const result = evaluate(node, { resource, rootResource: resource });

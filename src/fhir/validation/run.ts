@@ -58,7 +58,7 @@ export function checkItem(el: CompiledElement, value: unknown, shadow: unknown, 
     if (el.referenceTargets && isObject(value)) checkReference(el.referenceTargets, el.targetRequired === true, value, expr, state, el.hint);
     for (const invariant of el.invariants) {
       if (!invariant.test(value, state.resource)) {
-        state.issues.push(issue('invariant', expr, `${invariant.human} (${invariant.key})`));
+        state.issues.push(issue('invariant', expr, `${invariant.human} (${invariant.key})`, invariant.severity));
       }
     }
   }
