@@ -7,7 +7,8 @@ import { plainTextArray } from './text-array.ts';
 // Timestamps and bigints stay strings: the store turns them into FHIR instants and version ids itself.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 // text[] (OID 1009): the plain form read directly, anything else by pg's own parser.
-const TEXT_ARRAY_OID = 1009;
+// pg's type ids name the scalar types only: the array type's id is taken as one of them.
+const TEXT_ARRAY_OID = 1009 as unknown as Parameters<typeof pg.types.getTypeParser>[0];
 const generalTextArray = pg.types.getTypeParser(TEXT_ARRAY_OID, 'text') as (text: string) => unknown;
 pg.types.setTypeParser(TEXT_ARRAY_OID, (text: string) => plainTextArray(text) ?? generalTextArray(text));
 

@@ -2,7 +2,8 @@ import pg from 'pg';
 import { plainTextArray } from '../../src/store/text-array.ts';
 
 // pg's general parser is the reference: whatever the plain reader accepts, it must read the same.
-const general = pg.types.getTypeParser(1009, 'text') as (text: string) => unknown;
+const TEXT_ARRAY_OID = 1009 as unknown as Parameters<typeof pg.types.getTypeParser>[0];
+const general = pg.types.getTypeParser(TEXT_ARRAY_OID, 'text') as (text: string) => unknown;
 
 describe('plainTextArray', () => {
   it('reads unquoted elements as the general parser does', () => {
