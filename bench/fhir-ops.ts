@@ -1,12 +1,10 @@
 // FHIR Task create, read and search (default total, _total=accurate, _total=none) on 20,000+ stored Tasks against a
 // gateway in its own process, with CPU per operation: part (c) of `npm run bench` on its own.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fhir node bench/fhir-ops.ts   (an empty database it may fill)
-// Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout),
-// BENCH_OPS (only these operations, each `name` or `name:seconds`, e.g. `create:2,read:20` to profile reads with
-// BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'; the creates are what the reads read).
+// Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout).
 import pg from 'pg';
 import { cpuLine, measurePostgresOf } from './lib/cpu-time.ts';
-import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation } from './lib/fhir-ops.ts';
+import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
@@ -19,18 +17,6 @@ if (!databaseUrl) {
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);
 const tasks = Number(process.env.BENCH_TASKS ?? 20_000);
-const only = process.env.BENCH_OPS ? opsToRun(process.env.BENCH_OPS) : undefined;
-
-function opsToRun(list: string): Partial<Record<FhirOperation, number>> {
-  const chosen: Partial<Record<FhirOperation, number>> = {};
-  for (const item of list.split(',')) {
-    const [name = '', secs] = item.trim().split(':');
-    const op = FHIR_OPERATIONS.find((o) => o === name);
-    if (!op) throw new Error(`BENCH_OPS: '${name}' is none of ${FHIR_OPERATIONS.join(', ')}`);
-    chosen[op] = secs === undefined ? seconds : Number(secs);
-  }
-  return chosen;
-}
 await measurePostgresOf(databaseUrl);
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' });
 try {
@@ -47,11 +33,11 @@ try {
     await c.connect();
     await c.query('ANALYZE').finally(() => c.end());
   };
-  const [ops] = await fhirOps([{ name: 'gateway', base: `${gateway.url}/fhir`, token, pid: gateway.pid, ownerRef, requesterRef }], clients, seconds, 1, analyze, only);
+  const [ops] = await fhirOps([{ name: 'gateway', base: `${gateway.url}/fhir`, token, pid: gateway.pid, ownerRef, requesterRef }], clients, seconds, 1, analyze);
   console.log(`FHIR operations on ${tasks}+ Tasks, ${clients} clients, ${seconds} s each, gateway ${process.env.BENCH_GATEWAY_ROOT ?? 'this checkout'}`);
   for (const op of FHIR_OPERATIONS) {
     const r = ops?.[op];
-    if (!r || (only && only[op] === undefined)) continue;
+    if (!r) continue;
     console.log(`${OPERATION_LABELS[op].padEnd(28)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`);
     console.log(`    ${cpuLine('gateway', r.cpu, 'operation')}`);
   }

@@ -125,18 +125,14 @@ export async function fhirOps(
   slices: number,
   /** Runs between the creates and the reads (the gateway's run refreshes the planner's statistics there). */
   afterCreate?: () => Promise<void>,
-  /** Only these operations, each for its own number of seconds (a profile of one operation); default: all, `seconds` each. */
-  only?: Partial<Record<FhirOperation, number>>,
 ): Promise<FhirOpsResult[]> {
   const prepared = await Promise.all(targets.map(prepare));
   const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit }[]>());
   for (const op of FHIR_OPERATIONS) {
-    const opSeconds = only ? only[op] : seconds;
-    if (opSeconds === undefined) continue;
     for (let s = 0; s < slices; s++) {
       for (const [k, p] of prepared.entries()) {
         const before = cpuSnapshot(p.target.pid);
-        const r = await load(concurrency, opSeconds / slices, call(p, op));
+        const r = await load(concurrency, seconds / slices, call(p, op));
         const list = parts[k]?.get(op) ?? [];
         list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pid), r.ok) });
         parts[k]?.set(op, list);

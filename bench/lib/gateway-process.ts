@@ -22,17 +22,11 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/**
- * Extra node options for every gateway a benchmark starts, e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
- * (the profile is written when the gateway stops; summarise it with bench/cpu-profile-top.ts).
- */
-const EXTRA_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg.length > 0);
-
 /** The gateway as production runs it: its own process (`node src/main.ts`), so the load generator does not share its CPU. */
 export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [...START_OPTIONS, ...EXTRA_NODE_ARGS, ...nodeArgs, 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...START_OPTIONS, ...nodeArgs, 'src/main.ts'], {
     cwd: ROOT,
     // A benchmark measures capacity: the per-client rate limit would only measure itself.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },
