@@ -68,12 +68,53 @@ try {
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`read: ${res.status}`);
   });
-  const orgId = async (ura: string): Promise<string> => {
+  // A Task as bench/lib/fhir-ops.ts creates it (owner and requester found by URA), then read back.
+  const orgRef = async (ura: string): Promise<string> => {
     const res = await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|${ura}`, { headers });
     return `Organization/${((await res.json()) as { entry: { resource: { id: string } }[] }).entry[0]?.resource.id}`;
   };
-  const owner = await orgId('90004567');
-  await seedTasks(databaseUrl, 200, owner, await orgId('90001234'), ['90001234', '90004567']);
+  const requester = await orgRef('90001234');
+  const owner = await orgRef('90004567');
+  const order = await fetch(`${gateway.url}/fhir/ServiceRequest`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      resourceType: 'ServiceRequest',
+      status: 'active',
+      intent: 'order',
+      priority: 'stat',
+      code: { coding: [{ system: 'http://snomed.info/sct', code: '706281005', display: 'Ambulance transport' }] },
+      subject: { reference: `Patient/${patient.id}` },
+      requester: { reference: requester },
+      performer: [{ reference: owner }],
+    }),
+  });
+  if (order.status !== 201) throw new Error(`create ServiceRequest: ${order.status} ${await order.text()}`);
+  const task = {
+    resourceType: 'Task',
+    status: 'requested',
+    intent: 'order',
+    priority: 'stat',
+    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] },
+    for: { reference: `Patient/${patient.id}` },
+    focus: { reference: `ServiceRequest/${((await order.json()) as { id: string }).id}` },
+    requester: { reference: requester },
+    owner: { reference: owner },
+    authoredOn: new Date().toISOString(),
+  };
+  const taskIds: string[] = [];
+  await measure('POST Task (return=minimal)', async () => {
+    const res = await fetch(`${gateway.url}/fhir/Task`, { method: 'POST', headers: { ...headers, Prefer: 'return=minimal' }, body: JSON.stringify(task) });
+    const text = await res.text();
+    if (res.status !== 201) throw new Error(`create Task: ${res.status} ${text.slice(0, 300)}`);
+    taskIds.push(/Task\/([^/]+)/.exec(res.headers.get('location') ?? '')?.[1] ?? '');
+  });
+  await measure('GET Task/{id}', async (i) => {
+    const res = await fetch(`${gateway.url}/fhir/Task/${taskIds[i % taskIds.length]}`, { headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`read Task: ${res.status}`);
+  });
+  await seedTasks(databaseUrl, 200, owner, requester, ['90001234', '90004567']);
   await admin.query('ANALYZE');
   await measure('GET Task?status=requested&owner=… (a page of 20)', async () => {
     const res = await fetch(`${gateway.url}/fhir/Task?status=requested&owner=${encodeURIComponent(owner)}&_count=20`, { headers });

@@ -10,10 +10,10 @@ import { rawJsonAsNumber } from '../fhir/number-text.ts';
  */
 export function canonicalJson(value: unknown): string | undefined {
   try {
-    return JSON.stringify(ordered(value, new Set()));
+    return JSON.stringify(ordered(value, []));
   } catch (err) {
     if (err !== INDEX_KEY) throw err;
-    return written(value, new Set());
+    return written(value, []);
   }
 }
 
@@ -30,13 +30,20 @@ function primitive(value: unknown): unknown {
 
 const skipped = (v: unknown): boolean => v === undefined || typeof v === 'symbol' || typeof v === 'function';
 
-function enter(value: object, seen: Set<object>): void {
-  if (seen.has(value)) throw new Error('Circular reference detected');
-  seen.add(value);
+/** `path`: the objects being written, outermost first (a few deep; cheaper to search than a Set is to keep). */
+function enter(value: object, path: object[]): void {
+  if (path.includes(value)) throw new Error('Circular reference detected');
+  path.push(value);
+}
+
+/** Whether `key` is an array index ("0", "12"): most keys do not start with a digit, and skip the pattern. */
+function isIndexKey(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 && ARRAY_INDEX.test(key);
 }
 
 /** A copy with every object's keys inserted in sorted order, checked as it goes. */
-function ordered(raw: unknown, seen: Set<object>): unknown {
+function ordered(raw: unknown, seen: object[]): unknown {
   // A number written with its own text (src/fhir/number-text.ts) hashes as the number it is.
   const value = rawJsonAsNumber(raw);
   if (value === null || typeof value !== 'object') return primitive(value);
@@ -45,7 +52,12 @@ function ordered(raw: unknown, seen: Set<object>): unknown {
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     copy = ordered((value as { toJSON(): unknown }).toJSON(), seen);
   } else if (Array.isArray(value)) {
-    copy = value.map((v: unknown) => (skipped(v) ? null : ordered(v, seen)));
+    const items = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      items[i] = skipped(v) ? null : ordered(v, seen);
+    }
+    copy = items;
   } else {
     const record = value as Record<string, unknown>;
     // No prototype: a "__proto__" key (JSON.parse makes one) stays a key.
@@ -53,18 +65,18 @@ function ordered(raw: unknown, seen: Set<object>): unknown {
     for (const key of Object.keys(record).sort()) {
       const v = record[key];
       if (skipped(v)) continue;
-      if (ARRAY_INDEX.test(key)) throw INDEX_KEY;
+      if (isIndexKey(key)) throw INDEX_KEY;
       primitive(key);
       out[key] = ordered(v, seen);
     }
     copy = out;
   }
-  seen.delete(value);
+  seen.pop();
   return copy;
 }
 
 /** The same text written value by value: for objects with array-index keys. */
-function written(raw: unknown, seen: Set<object>): string | undefined {
+function written(raw: unknown, seen: object[]): string | undefined {
   const value = rawJsonAsNumber(raw);
   if (value === null || typeof value !== 'object') return JSON.stringify(primitive(value));
   enter(value, seen);
@@ -83,6 +95,6 @@ function written(raw: unknown, seen: Set<object>): string | undefined {
     }
     text = `{${parts.join(',')}}`;
   }
-  seen.delete(value);
+  seen.pop();
   return text;
 }

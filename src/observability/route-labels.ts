@@ -20,18 +20,20 @@ const UNKNOWN_UNDER = new Set(['fhir', 'native', 'admin', 'board', 'docs', 'oaut
  * query (a search by name) reaches a label.
  */
 export class RouteLabels {
-  private readonly templates: Template[];
+  /** By number of segments (a template matches only paths of its length), each list in the order they are tried. */
+  private readonly templates = new Map<number, Template[]>();
   private readonly types: ReadonlySet<string>;
 
   constructor(paths: Iterable<string>, types: Iterable<string>) {
     this.types = new Set(types);
-    this.templates = [...paths]
+    const ordered = [...paths]
       .map((path) => {
         const segments = path.split('/').filter(Boolean);
         return { path, segments, literals: segments.filter((s) => !isParameter(s)).length };
       })
       // Literal segments win: `/board/events` before `/board/{asset}`, `/fhir/ConceptMap/$translate` before `/fhir/{type}/{id}`.
       .sort((a, b) => b.literals - a.literals);
+    for (const t of ordered) this.templates.set(t.segments.length, [...(this.templates.get(t.segments.length) ?? []), t]);
   }
 
   /** The paths of `openapi.yaml`, the description every endpoint must be declared in. */
@@ -45,7 +47,7 @@ export class RouteLabels {
   label(url: string): string {
     const path = url.split('?', 1)[0] ?? '';
     const parts = path.split('/').filter(Boolean);
-    for (const t of this.templates) {
+    for (const t of this.templates.get(parts.length) ?? []) {
       const label = this.match(t, parts);
       if (label) return label;
     }

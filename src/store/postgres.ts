@@ -2,9 +2,15 @@ import pg from 'pg';
 import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
 import { classifyDatabaseError } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
+import { plainTextArray } from './text-array.ts';
 
 // Timestamps and bigints stay strings: the store turns them into FHIR instants and version ids itself.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+// text[] (OID 1009): the plain form read directly, anything else by pg's own parser.
+// pg's type ids name the scalar types only: the array type's id is taken as one of them.
+const TEXT_ARRAY_OID = 1009 as unknown as Parameters<typeof pg.types.getTypeParser>[0];
+const generalTextArray = pg.types.getTypeParser(TEXT_ARRAY_OID, 'text') as (text: string) => unknown;
+pg.types.setTypeParser(TEXT_ARRAY_OID, (text: string) => plainTextArray(text) ?? generalTextArray(text));
 
 export interface PostgresOptions {
   connectionString: string;
