@@ -1,6 +1,6 @@
 import type { Reference, Resource } from '@medplum/fhirtypes';
 import type { Repository } from '../fhir/repository.ts';
-import type { WriteHooks } from '../fhir/write-phases.ts';
+import { TxSlot, type OpenTransaction, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { resourceStore, type StoredVersion } from '../store/resource-store.ts';
 import { organizationByUra } from '../handover/references.ts';
@@ -11,8 +11,9 @@ import { referencePatternOf } from '../fhir/resource-types.ts';
  * Organization ↔ URA, the one place the gateway knows it. The URA on an Organization decides who is
  * requester and owner of a handover (the workflow), who hears of it (the outbox) and which organisation a
  * native record names (ingest), so every instance must see an Organization's change at once:
- * - a write of an Organization clears this instance's cache in the writing transaction, and a lookup in
- *   that transaction reads the database (it sees its own uncommitted change; nothing it reads is kept);
+ * - a write of an Organization clears this instance's cache in the writing transaction and marks that transaction's
+ *   state (`ORGANIZATION_WRITTEN`), so that a lookup in it reads the database (it sees its own uncommitted change;
+ *   nothing it reads is kept): hence the lookups are given the open transaction, not just its database handle;
  * - the same write sends `NOTIFY organization_changed` (delivered at commit), on which every instance,
  *   this one included, clears its cache again, after the commit;
  * - a lookup that started before a clearing does not store what it read (the generation check), so a read
@@ -64,6 +65,9 @@ export async function organizationOf(q: Queryable, ref: Reference | string | und
   return organizationId(provider) ? provider : undefined;
 }
 
+/** Whether this attempt of a transaction wrote an Organization: then its lookups read the database and keep nothing. */
+const ORGANIZATION_WRITTEN = new TxSlot('organization written', () => ({ written: false }));
+
 interface Entry<T> {
   value: T;
   until: number;
@@ -73,8 +77,6 @@ export class OrganizationDirectory {
   private readonly ttlMs: number;
   private readonly uraById = new Map<string, Entry<string | undefined>>();
   private readonly orgByUra = new Map<string, Entry<StoredVersion>>();
-  /** Transactions that wrote an Organization: their lookups read the database and keep nothing. */
-  private readonly changedIn = new WeakSet<Queryable>();
   private generation = 0;
 
   constructor(ttlMs = 60_000) {
@@ -88,12 +90,16 @@ export class OrganizationDirectory {
     this.orgByUra.clear();
   }
 
-  /** The URA of the Organization `ref` points at, or undefined (not an Organization reference, unknown, no URA). */
-  async uraOf(q: Queryable, ref: Reference | string | undefined): Promise<string | undefined> {
+  /**
+   * The URA of the Organization `ref` points at, or undefined (not an Organization reference, unknown, no URA), read
+   * in `open`'s transaction (a write's, or a reindex's with a state of its own).
+   */
+  async uraOf(open: OpenTransaction, ref: Reference | string | undefined): Promise<string | undefined> {
+    const q = open.tx;
     // A HealthcareService (a Twiin owner) stands for the organisation providing it.
     const id = organizationId(ref) ?? organizationId(await organizationOf(q, ref));
     if (!id) return undefined;
-    const cacheable = !this.changedIn.has(q);
+    const cacheable = !open.state.get(ORGANIZATION_WRITTEN).written;
     const hit = cacheable ? this.uraById.get(id) : undefined;
     if (hit && hit.until > Date.now()) return hit.value;
     const generation = this.generation;
@@ -122,15 +128,15 @@ export class OrganizationDirectory {
   }
 
   /**
-   * The id of the Organization holding `ura`, read in `q` (a writing transaction): for a Reference by URA
+   * The id of the Organization holding `ura`, read in `open` (a writing transaction): for a Reference by URA
    * identifier on a write (src/fhir/references/hooks.ts). The directory is readable by all, so no scope;
    * a transaction that wrote an Organization reads its own change and keeps nothing.
    */
-  async idByUra(q: Queryable, ura: string): Promise<string | undefined> {
-    const cacheable = !this.changedIn.has(q);
+  async idByUra(open: OpenTransaction, ura: string): Promise<string | undefined> {
+    const cacheable = !open.state.get(ORGANIZATION_WRITTEN).written;
     const hit = cacheable ? this.orgByUra.get(ura) : undefined;
     if (hit && hit.until > Date.now()) return hit.value.id;
-    const r = await q.query<{ id: string }>(
+    const r = await open.tx.query<{ id: string }>(
       `SELECT id FROM resources WHERE resource_type = 'Organization' AND NOT deleted AND tokens && $1::text[] ORDER BY id LIMIT 1`,
       [[`identifier=${URA_SYSTEM}|${ura}`]],
     );
@@ -140,9 +146,9 @@ export class OrganizationDirectory {
   /** The write hook: an Organization written clears this instance now and, at commit, every instance. */
   hooks(): WriteHooks {
     return {
-      afterWrite: async ({ tx }, event) => {
+      afterWrite: async ({ tx, state }, event) => {
         if (event.stored.resourceType !== 'Organization') return;
-        this.changedIn.add(tx);
+        state.get(ORGANIZATION_WRITTEN).written = true;
         this.invalidate();
         await tx.query('SELECT pg_notify($1, $2)', [ORGANIZATION_CHANNEL, event.stored.id]);
       },

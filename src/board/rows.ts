@@ -4,6 +4,7 @@ import type { Repository } from '../fhir/repository.ts';
 import { uraOfOrganization } from '../access/organizations.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { invitationState } from '../handover/selection.ts';
+import { candidateGroupName, type GroupName } from '../handover/candidate-group.ts';
 import type { BoardTargets } from './targets.ts';
 import { readOrganizationOf, readReference } from '../handover/references.ts';
 
@@ -49,7 +50,8 @@ export interface BoardRow {
    * and the age the record gives (`ageEstimated`: the crew's estimate, no birth date).
    */
   patient?: { initials?: string; unknown?: true; gender?: 'male' | 'female'; age?: number; ageEstimated?: true };
-  group?: string;
+  /** The group of candidates it is in (src/handover/candidate-group.ts): its groupIdentifier, or a Twiin invitation's focus ServiceRequest. */
+  group?: GroupName;
   /** A Twiin TA Workflow invitation's state (issue 18): invited, then selected or not selected by the placer. */
   invitation?: 'invited' | 'selected' | 'not-selected';
   /** The viewer asked for it and it has not started: the board offers to cancel it. */
@@ -198,7 +200,7 @@ export async function projectRow(repo: Repository, taskId: string, targets: Boar
         ? { planned: task.executionPeriod?.start, windowStart: task.restriction?.period?.start, windowEnd: task.restriction?.period?.end }
         : undefined,
     patient: initials(patient),
-    group: task.groupIdentifier?.value,
+    group: candidateGroupName(task),
     invitation: invitationState(task),
     place: locate?.(patient),
     mayCancel: to.ura !== repo.ctx.organizationUra && party(requesterOrg, undefined).ura === repo.ctx.organizationUra && ['requested', 'received', 'accepted', 'ready'].includes(status),

@@ -63,8 +63,11 @@ export class RepositoryReads {
     return this.openTransaction().state;
   }
 
-  /** The open transaction with its state, for a repository acting for someone else in it (the gateway's own writes). */
-  protected openTransaction(): OpenTransaction {
+  /**
+   * The open transaction with its state: for a repository acting for someone else in it (the gateway's own writes),
+   * and for lookups that must know what the transaction wrote (src/access/organizations.ts).
+   */
+  openTransaction(): OpenTransaction {
     if (!this.open) throw new Error('txHandle() is only available inside Repository.transaction()');
     return this.open;
   }

@@ -203,7 +203,7 @@ export class Repository extends RepositoryReads {
     await this.deps.phases.beforeWrite(this.phaseCall, change);
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
-    index.tokens = [...new Set([...index.tokens, ...(await this.deps.phases.indexTokens(tx, next))])];
+    index.tokens = [...new Set([...index.tokens, ...(await this.deps.phases.indexTokens(this.openTransaction(), next))])];
     const parties = this.deps.partiesOf ? await this.deps.partiesOf(this.phaseCall, next, previous?.parties ?? []) : [];
     await resourceStore.write(tx, stored, index, parties, interaction === 'create');
     await this.deps.phases.afterWrite(this.phaseCall, { interaction, previous, stored });

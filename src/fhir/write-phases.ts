@@ -85,9 +85,9 @@ export interface WriteHooks {
   /**
    * Search tokens a resource has beside those its own elements give (src/fhir/search/index-values.ts): what the
    * gateway derives from other resources, e.g. `owner=Organization/<id>` for a Task owned by a HealthcareService.
-   * Also asked by a reindex (no write under way, so no state).
+   * Also asked by a reindex (no write under way: a transaction with a state of its own).
    */
-  indexTokens?: (tx: Tx, resource: Resource) => Promise<string[]>;
+  indexTokens?: (open: OpenTransaction, resource: Resource) => Promise<string[]>;
   /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
   afterWrite?: (w: WriteTx, event: WriteEvent) => Promise<void>;
   /** Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). */
@@ -140,9 +140,9 @@ export class WritePipeline {
   }
 
   /** Every phase's derived search tokens for `resource` (for a write, and for a reindex). */
-  async indexTokens(tx: Tx, resource: Resource): Promise<string[]> {
+  async indexTokens(open: OpenTransaction, resource: Resource): Promise<string[]> {
     const tokens: string[] = [];
-    for (const hook of this.hooks) if (hook.indexTokens) tokens.push(...(await hook.indexTokens(tx, resource)));
+    for (const hook of this.hooks) if (hook.indexTokens) tokens.push(...(await hook.indexTokens(open, resource)));
     return tokens;
   }
 

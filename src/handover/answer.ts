@@ -32,8 +32,8 @@ export async function applyAnswer(repo: Repository, deps: AnswerDeps, mapped: Ma
     throw notFound(`No handover with id ${handoverId} is known`, [deps.texts[mapped.format].paths.handoverId]);
   }
   const t = task.content as Task;
-  const ownerUra = await deps.orgs.uraOf(repo.txHandle(), t.owner);
-  const requesterUra = await deps.orgs.uraOf(repo.txHandle(), t.requester);
+  const ownerUra = await deps.orgs.uraOf(repo.openTransaction(), t.owner);
+  const requesterUra = await deps.orgs.uraOf(repo.openTransaction(), t.requester);
   if (ownerUra !== repo.ctx.organizationUra) {
     if (requesterUra === repo.ctx.organizationUra) throw forbidden(`Only the receiving organisation of handover ${handoverId} may answer it`);
     throw notFound(`No handover with id ${handoverId} is known`, [deps.texts[mapped.format].paths.handoverId]);

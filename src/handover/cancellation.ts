@@ -3,8 +3,7 @@ import { systemContext } from '../context.ts';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
 import { Repository, type RepositoryDeps } from '../fhir/repository.ts';
-import type { WriteHooks } from '../fhir/write-phases.ts';
-import type { Tx } from '../store/database.ts';
+import type { OpenTransaction, WriteHooks } from '../fhir/write-phases.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
 import { isGateway } from '../access/policy.ts';
@@ -34,15 +33,16 @@ function isAuthorizationRequest(task: Task): boolean {
 /** The open Tasks a cancellation request is about (not other cancellation requests): ids and contents. */
 const TASK_REFERENCE = referencePatternOf('Task');
 
-async function targets(tx: Tx, request: Task, orgs: OrganizationDirectory): Promise<Task[]> {
-  const [requester, owner] = await Promise.all([orgs.uraOf(tx, request.requester), orgs.uraOf(tx, request.owner)]);
+async function targets(w: OpenTransaction, request: Task, orgs: OrganizationDirectory): Promise<Task[]> {
+  const { tx } = w;
+  const [requester, owner] = await Promise.all([orgs.uraOf(w, request.requester), orgs.uraOf(w, request.owner)]);
   const focus = request.focus?.reference ?? '';
   if (!isAuthorizationRequest(request)) {
     const id = TASK_REFERENCE.exec(focus)?.[1];
     const row = id ? await resourceStore.current(tx, 'Task', id, true) : undefined;
     const task = row && !row.deleted ? (row.content as Task) : undefined;
     if (!task || isCancellationRequest(task)) return [];
-    const [taskRequester, taskOwner] = await Promise.all([orgs.uraOf(tx, task.requester), orgs.uraOf(tx, task.owner)]);
+    const [taskRequester, taskOwner] = await Promise.all([orgs.uraOf(w, task.requester), orgs.uraOf(w, task.owner)]);
     return taskRequester === requester && taskOwner === owner ? [task] : [];
   }
   // The fulfiller (requester of the proposal) asks the placer (its owner) about the placer's Tasks on that request.
@@ -62,11 +62,11 @@ async function targets(tx: Tx, request: Task, orgs: OrganizationDirectory): Prom
 
 export function cancellationHooks(deps: () => RepositoryDeps, orgs: OrganizationDirectory): WriteHooks {
   return {
-    beforeWrite: async ({ tx, ctx }, change) => {
-      if (change.next.resourceType !== 'Task' || change.interaction !== 'create' || isGateway(ctx)) return;
+    beforeWrite: async (w, change) => {
+      if (change.next.resourceType !== 'Task' || change.interaction !== 'create' || isGateway(w.ctx)) return;
       const request = change.next as Task;
       if (!isCancellationRequest(request)) return;
-      const open = (await targets(tx, request, orgs)).filter((t) => OPEN_STATUSES.includes(t.status as TaskStatus));
+      const open = (await targets(w, request, orgs)).filter((t) => OPEN_STATUSES.includes(t.status as TaskStatus));
       if (open.length > 0) return;
       throw isAuthorizationRequest(request)
         ? refused('An Authorization Cancellation Request Task asks the placer (owner) about an open Task it gave the requester on the focus ServiceRequest; there is none', 'Task.focus')
@@ -79,7 +79,7 @@ export function cancellationHooks(deps: () => RepositoryDeps, orgs: Organization
       if (!isCancellationRequest(request) || request.status !== 'accepted' || before?.status === 'accepted') return;
       const repo = new Repository(deps(), systemContext(ctx.requestId), { tx, state });
       const reason = isAuthorizationRequest(request) ? 'withdrawn by the placer at the fulfiller\'s request' : 'stopped at the placer\'s request';
-      for (const task of await targets(tx, request, orgs)) {
+      for (const task of await targets({ tx, state }, request, orgs)) {
         if (!OPEN_STATUSES.includes(task.status as TaskStatus)) continue;
         await repo.update({ ...task, status: 'cancelled', statusReason: { text: reason }, lastModified: new Date().toISOString() } as Task);
       }

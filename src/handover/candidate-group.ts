@@ -33,12 +33,31 @@ export function groupIdentifierToken(task: Task): string | undefined {
   return g?.value ? `group-identifier=${g.system ? `${g.system}|` : ''}${g.value}` : undefined;
 }
 
+/** The focus ServiceRequest (`ServiceRequest/<id>`) that is the group of a Twiin TA Workflow Task without groupIdentifier. */
+function focusGroup(task: Task): string | undefined {
+  if (task.groupIdentifier?.value || (!isInvitation(task) && !isSelected(task))) return undefined;
+  return FOCUS.exec(task.focus?.reference ?? '')?.[1];
+}
+
 export function candidateGroup(task: Task): CandidateGroup | undefined {
   const byIdentifier = groupIdentifierToken(task);
   if (byIdentifier) return { token: byIdentifier, members: [], lockKey: `task-group:${byIdentifier}` };
-  if (!isInvitation(task) && !isSelected(task)) return undefined;
-  const focus = FOCUS.exec(task.focus?.reference ?? '')?.[1];
+  const focus = focusGroup(task);
   if (!focus) return undefined;
   const token = `focus=${focus}`;
   return { token, members: TA_MEMBERS, lockKey: `task-group:${token}` };
+}
+
+/** How people are shown a Task's group (the board): by the same rule as `candidateGroup`, what names it. */
+export interface GroupName {
+  /** `identifier`: the groupIdentifier's value; `request`: the focus ServiceRequest (`ServiceRequest/<id>`) of Twiin invitations. */
+  by: 'identifier' | 'request';
+  value: string;
+}
+
+export function candidateGroupName(task: Task): GroupName | undefined {
+  const identifier = task.groupIdentifier?.value;
+  if (identifier) return { by: 'identifier', value: identifier };
+  const focus = focusGroup(task);
+  return focus ? { by: 'request', value: focus } : undefined;
 }

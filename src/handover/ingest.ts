@@ -159,9 +159,9 @@ export class NativeIngest {
     const token = group.system ? `${group.system}|${group.value}` : (group.value ?? '');
     const found = await repo.search({ ...repo.parseSearch('Task', { 'group-identifier': [token], status: [OPEN_STATUSES.join(',')] }), count: 100, total: 'none' });
     // A group is the sender's own (src/handover/workflow.ts): a Task of another requester with the same value is not in it.
-    const tx = repo.txHandle();
+    const open = repo.openTransaction();
     const mine: StoredVersion[] = [];
-    for (const t of found.resources) if ((await this.orgs.uraOf(tx, (t.content as Task).requester)) === repo.ctx.organizationUra) mine.push(t);
+    for (const t of found.resources) if ((await this.orgs.uraOf(open, (t.content as Task).requester)) === repo.ctx.organizationUra) mine.push(t);
     return mine;
   }
 

@@ -74,13 +74,13 @@ export function ownerServiceHooks(orgs: OrganizationDirectory): WriteHooks {
       task.owner = { ...owner, reference: literal };
     },
     // `owner=Organization/<id>` (and by URA) finds a Task owned by a service of that organisation, as its parties do.
-    indexTokens: async (tx, resource) => {
+    indexTokens: async (open, resource) => {
       if (resource.resourceType !== 'Task') return [];
       const ref = (resource as Task).owner?.reference;
       if (!ref?.startsWith('HealthcareService/')) return [];
-      const organization = await organizationOf(tx, ref);
+      const organization = await organizationOf(open.tx, ref);
       if (!organization) return [];
-      const ura = await orgs.uraOf(tx, organization);
+      const ura = await orgs.uraOf(open, organization);
       return [`owner=${organization}`, `owner=${organization.slice('Organization/'.length)}`, ...(ura ? [`owner:identifier=${URA_SYSTEM}|${ura}`, `owner:identifier=${ura}`, `owner:identifier=${URA_SYSTEM}|`] : [])];
     },
   };
@@ -94,12 +94,13 @@ export function ownerServiceHooks(orgs: OrganizationDirectory): WriteHooks {
  */
 export function serviceDirectoryHooks(orgs: OrganizationDirectory): WriteHooks {
   return {
-    beforeWrite: async ({ tx, ctx }, { previous, next }) => {
+    beforeWrite: async (w, { previous, next }) => {
+      const { ctx } = w;
       if (next.resourceType !== 'HealthcareService' || isGateway(ctx)) return;
       const providers = [previous && !previous.deleted ? (previous.content as HealthcareService).providedBy : undefined, (next as HealthcareService).providedBy];
       for (const provider of providers) {
         if (!provider) continue;
-        const ura = await orgs.uraOf(tx, provider);
+        const ura = await orgs.uraOf(w, provider);
         if (ura !== ctx.organizationUra) {
           throw forbidden(`An organisation may only create or change its own HealthcareServices (providedBy its Organization, URA ${ctx.organizationUra})`, ['HealthcareService.providedBy']);
         }

@@ -108,14 +108,15 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       const key = groupLockKey(resource as Task);
       return key ? [key] : [];
     },
-    beforeWrite: async ({ tx, ctx }, change) => {
+    beforeWrite: async (w, change) => {
+      const { tx, ctx } = w;
       if (change.next.resourceType !== 'Task' || isSystem(ctx)) return;
       const next = change.next as Task;
       if (change.interaction === 'create') {
         if (next.status !== 'requested' && next.status !== 'draft') {
           throw refused(`A new handover starts as requested (or draft), not ${next.status}`, 'Task.status');
         }
-        const requester = await orgs.uraOf(tx, next.requester);
+        const requester = await orgs.uraOf(w, next.requester);
         if (requester !== ctx.organizationUra) {
           // Say what the Task named: the refusal must be true when a client named an organisation, by reference or URA.
           const named = requester ? `names the organisation with URA ${requester}` : 'names no Organization with a URA';
@@ -129,7 +130,7 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       }
       const previous = change.previous?.content as Task | undefined;
       if (!previous || change.previous?.deleted) return;
-      const [ownerUra, requesterUra] = await Promise.all([orgs.uraOf(tx, previous.owner), orgs.uraOf(tx, previous.requester)]);
+      const [ownerUra, requesterUra] = await Promise.all([orgs.uraOf(w, previous.owner), orgs.uraOf(w, previous.requester)]);
       const role = ctx.organizationUra === ownerUra ? 'owner' : ctx.organizationUra === requesterUra ? 'requester' : undefined;
       if (change.interaction === 'delete') {
         if (role !== 'requester') throw refused('Only the requesting organisation may delete a handover', 'Task');

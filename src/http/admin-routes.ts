@@ -13,7 +13,8 @@ import { badRequest, notFound, unauthorized } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import { isReindexCursor, reindexBatch, reindexTotal } from '../fhir/search/reindex.ts';
 import type { SearchParameterRegistry } from '../fhir/search/parameters.ts';
-import type { Database, Tx } from '../store/database.ts';
+import type { OpenTransaction } from '../fhir/write-phases.ts';
+import type { Database } from '../store/database.ts';
 import { parseJsonBody } from './json-body.ts';
 import { subscriptionStore } from '../subscriptions/store.ts';
 
@@ -26,7 +27,7 @@ export interface AdminDeps {
   /** The search parameters, for rewriting the search index of stored resources. */
   registry: SearchParameterRegistry;
   /** The index tokens the write hooks derive (WriteHooks.indexTokens), kept by a reindex. */
-  indexTokens?: (tx: Tx, resource: Resource) => Promise<string[]>;
+  indexTokens?: (open: OpenTransaction, resource: Resource) => Promise<string[]>;
   /** The channel the delivery workers listen on, to wake them after a re-activation. */
   outboxChannel: string;
   /** Further operator routes (subscriptions, audit) mounted behind the same token. */

@@ -14,6 +14,7 @@ export interface RetentionPolicy {
 export interface Pruned {
   deliveredEvents: number;
   nativeRecords: number;
+  withheldAnswers: number;
   conditionalKeys: number;
 }
 
@@ -25,7 +26,7 @@ const PAUSE_MS = 20;
 /**
  * One batch per table kind: at most `batch` rows, the oldest first, skipping rows a transaction holds (a
  * notification being recorded, a create using its key). Every statement finds its rows through an index of
- * migration 011, so a batch reads about what it deletes.
+ * migration 011 (021 for withheld answers), so a batch reads about what it deletes.
  */
 const BATCHES: { name: keyof Pruned; window: (p: RetentionPolicy) => number; sql: string }[] = [
   {
@@ -50,6 +51,17 @@ const BATCHES: { name: keyof Pruned; window: (p: RetentionPolicy) => number; sql
               FROM native_records n JOIN native_record_heads h USING (sender_ura, format, record_id)
              WHERE n.received_at < now() - make_interval(days => $1::int) AND n.sequence < h.last_sequence
              ORDER BY n.received_at LIMIT $2 FOR UPDATE OF n SKIP LOCKED)`,
+  },
+  {
+    // A native answer withheld until the placer selects its Twiin invitation (src/handover/withheld-answer.ts):
+    // selection writes it and an end without selection drops it, but an invitation that never ends does neither.
+    // It is a native record's content, so it goes with the ledger's window, counted from the latest answer.
+    name: 'withheldAnswers',
+    window: (p) => p.nativeRecordsDays,
+    sql: `DELETE FROM withheld_answers WHERE task_id IN (
+            SELECT task_id FROM withheld_answers
+             WHERE received < now() - make_interval(days => $1::int)
+             ORDER BY received LIMIT $2 FOR UPDATE SKIP LOCKED)`,
   },
   {
     // Conditional-create keys only make concurrent creates with the same condition wait for each other; the
@@ -95,7 +107,7 @@ export class Retention {
 
   /** Prunes until nothing is left or another instance holds the lock; returns the rows deleted per kind. */
   async runOnce(): Promise<Pruned> {
-    const pruned: Pruned = { deliveredEvents: 0, nativeRecords: 0, conditionalKeys: 0 };
+    const pruned: Pruned = { deliveredEvents: 0, nativeRecords: 0, withheldAnswers: 0, conditionalKeys: 0 };
     for (const batch of BATCHES) {
       const window = batch.window(this.policy);
       if (window <= 0) continue;
@@ -112,7 +124,7 @@ export class Retention {
         await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
       }
     }
-    if (pruned.deliveredEvents + pruned.nativeRecords + pruned.conditionalKeys > 0) this.logger.info({ pruned }, 'old rows pruned');
+    if (Object.values(pruned).some((n) => n > 0)) this.logger.info({ pruned }, 'old rows pruned');
     return pruned;
   }
 

@@ -1,7 +1,6 @@
 import type { Reference, Task } from '@medplum/fhirtypes';
-import type { WriteHooks } from '../fhir/write-phases.ts';
+import type { OpenTransaction, WriteHooks } from '../fhir/write-phases.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import type { Tx } from '../store/database.ts';
 import { organizationOf, type OrganizationDirectory } from '../access/organizations.ts';
 import type { Filters } from './spec.ts';
 import { firesOn } from './topic.ts';
@@ -29,12 +28,12 @@ interface Party {
   service?: string;
 }
 
-async function partyOf(tx: Tx, ref: Reference | undefined, orgs: OrganizationDirectory): Promise<Party> {
+async function partyOf(open: OpenTransaction, ref: Reference | undefined, orgs: OrganizationDirectory): Promise<Party> {
   // Tasks stored before the owner was kept as sent carry the service in an extension on the Organization owner.
   const legacy = ref?.extension?.find((e) => e.url === LEGACY_OWNER_SERVICE)?.valueReference?.identifier;
   const named = ref?.identifier && ref.identifier.system !== URA_SYSTEM && (ref.type === 'HealthcareService' || ref.reference?.startsWith('HealthcareService/')) ? ref.identifier : legacy;
   const service = named?.system && named.value ? `${named.system}|${named.value}` : undefined;
-  return { reference: ref?.reference, organization: await organizationOf(tx, ref), ura: await orgs.uraOf(tx, ref), ...(service ? { service } : {}) };
+  return { reference: ref?.reference, organization: await organizationOf(open.tx, ref), ura: await orgs.uraOf(open, ref), ...(service ? { service } : {}) };
 }
 
 function matchesParty(party: Party, value: string): boolean {
@@ -82,13 +81,14 @@ function matches(filters: Filters, task: Task, owner: Party, requester: Party): 
  */
 export function outboxHooks(orgs: OrganizationDirectory): WriteHooks {
   return {
-    afterWrite: async ({ tx }, event) => {
+    afterWrite: async (w, event) => {
+      const { tx } = w;
       if (event.stored.resourceType !== 'Task') return;
       const task = event.stored.content as Task;
       if (!firesOn(event.interaction, task, event.previous?.content as Task | undefined)) return;
       const candidates = await tx.query<Candidate>(`SELECT id, owner_ura, filters, reads_all FROM subscription_state WHERE status <> 'off'`);
       if (candidates.rows.length === 0) return;
-      const [owner, requester] = await Promise.all([partyOf(tx, task.owner, orgs), partyOf(tx, task.requester, orgs)]);
+      const [owner, requester] = await Promise.all([partyOf(w, task.owner, orgs), partyOf(w, task.requester, orgs)]);
       const targets = candidates.rows.filter(
         (s) => (s.reads_all || s.owner_ura === owner.ura || s.owner_ura === requester.ura) && matches(s.filters, task, owner, requester),
       );

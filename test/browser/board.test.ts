@@ -186,6 +186,8 @@ interface Board {
     await page.keyboard.press('Enter');
     await page.waitForSelector('#detail-timeline li time');
     expect(await page.locator('#detail-timeline').textContent()).toContain('Aangevraagd');
+    // The two requests are one group of candidates, named in the detail.
+    expect(await page.locator('#detail-facts').textContent()).toMatch(/Groepurn:uuid:[0-9a-f-]{36}/);
     await page.click('#detail-cancel');
     await page.waitForSelector('#detail-message:has-text("Geannuleerd")');
     await page.waitForSelector(`tr[data-handover-id="${target}"]`, { state: 'detached', timeout: LIVE_MS });

@@ -187,6 +187,19 @@ describe('Twiin TA Workflow: the placer selects', () => {
     expect((await placer.put(`Task/${elsewhere.id}`, selection(acceptedElsewhere, other.patient))).status).toBe(200);
   });
 
+  it("the placer's board names the group of both kinds: the groupIdentifier, or without one the ServiceRequest the invitations share", async () => {
+    const r = await setUp();
+    const board = async (t: Task): Promise<unknown> => {
+      const res = await request(tg.app).get(`/board/handovers/${t.id}`).set('Authorization', await tg.auth(PLACER));
+      expect(res.status).toBe(200);
+      return (res.body as { row: { group?: unknown } }).row.group;
+    };
+    const [ungroupedA, ungroupedB, grouped] = [await invite(r, 'A'), await invite(r, 'B'), await invite(r, 'A', true)];
+    expect(await board(ungroupedA)).toEqual({ by: 'request', value: r.serviceRequest });
+    expect(await board(ungroupedB)).toEqual({ by: 'request', value: r.serviceRequest });
+    expect(await board(grouped)).toEqual({ by: 'identifier', value: r.group });
+  });
+
   it('never selects a candidate that refused or has not accepted its invitation', async () => {
     const r = await setUp();
     const taskA = await invite(r, 'A');

@@ -1,12 +1,15 @@
-// Retention (src/store/retention.ts): delivered notifications, old ledger rows of native records and old
-// conditional-create keys are pruned after their windows; what is undelivered, recent, or still needed (each
+// Retention (src/store/retention.ts): delivered notifications, old ledger rows of native records, native answers
+// withheld for a Twiin invitation that never ended, and old conditional-create keys are pruned after their windows; what is undelivered, recent, or still needed (each
 // record's latest ledger row) stays, and the audit trail is never touched. Rows are made old by moving their
 // timestamps back, then one pruning run is asked for, as the timer would.
-import type { Patient } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { DEMO_CLIENTS, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { buildPatient } from '../support/fhir-builders.ts';
-import { nativeClient, uniqueId, type Native } from '../support/native.ts';
+import { BSN_SYSTEM, example, fillHandover, nativeClient, setBsn, uniqueBsn, uniqueId, type Native } from '../support/native.ts';
 import { startReceiver, subscribe, type Receiver } from '../support/receiver.ts';
 import { Retention } from '../../src/store/retention.ts';
 
@@ -89,6 +92,44 @@ it('prunes old ledger rows of native records but each record\'s latest: a re-sen
   expect(await native.history(`Task/${taskId}`)).toHaveLength(history);
 });
 
+/** A Twiin invitation (test/fixtures/twiin) from the HAP to a VVT, which answers it natively: its answer is withheld until a selection. */
+async function withheldAnswer(): Promise<string> {
+  const fixture = <T>(name: string): T => {
+    const text = readFileSync(join(process.cwd(), 'test', 'fixtures', 'twiin', `${name}.json`), 'utf8').split('"12345678"').join(`"${DEMO_CLIENTS['hap-vechtdal']}"`);
+    const resource = JSON.parse(text) as { id?: string };
+    delete resource.id;
+    return resource as T;
+  };
+  const created = async <T>(path: string, body: unknown): Promise<T> => {
+    const res = await native.post(path, body);
+    if (res.status !== 201) throw new Error(`${path}: ${res.status} ${res.text}`);
+    return JSON.parse(res.text) as T;
+  };
+  const bsn = uniqueBsn();
+  const patient = await created<Patient>('/fhir/Patient', { ...fixture<Patient>('patient'), identifier: [{ system: BSN_SYSTEM, value: bsn }] });
+  const sr = await created<ServiceRequest>('/fhir/ServiceRequest', { ...fixture<ServiceRequest>('servicerequest'), subject: { reference: `Patient/${patient.id}` } });
+  const invitation: Task = { ...fixture<Task>('coordination-task-invited'), focus: { reference: `ServiceRequest/${sr.id}` }, identifier: [{ system: 'https://placer.example.org/task', value: randomUUID() }], owner: { reference: await tg.organizationRef('vvt-ijsseldelta') } };
+  delete invitation.location;
+  const task = await created<Task>('/fhir/Task', invitation);
+  await native.sendOk('vvt', fillHandover(setBsn('vvt', example('vvt-antwoord-ingepland'), bsn), task.id ?? ''), 'vvt-ijsseldelta');
+  return task.id ?? '';
+}
+
+it('prunes a withheld native answer of an invitation that never ended after RETENTION_NATIVE_RECORDS_DAYS, keeping a recent one and the invitation', async () => {
+  const [old, recent] = [await withheldAnswer(), await withheldAnswer()];
+  expect(await count('withheld_answers WHERE task_id = ANY($1::text[])', [[old, recent]])).toBe(2);
+  await tg.gateway.db.query(`UPDATE withheld_answers SET received = now() - interval '31 days' WHERE task_id = $1`, [old]);
+  const audit = await auditRows();
+
+  const pruned = await tg.gateway.retention.runOnce();
+  expect(pruned.withheldAnswers).toBe(1);
+  expect(await count('withheld_answers WHERE task_id = $1', [old])).toBe(0);
+  expect(await count('withheld_answers WHERE task_id = $1', [recent])).toBe(1);
+  expect(await auditRows()).toBe(audit);
+  // The invitation itself is a handover's record, not pruned: it still stands, accepted by the answer.
+  expect((await native.read<Task>(`Task/${old}`)).status).toBe('accepted');
+});
+
 it('prunes conditional-create keys after RETENTION_CONDITIONAL_KEYS_HOURS; a conditional create afterwards still finds the resource', async () => {
   const auth = await tg.auth('hap-vechtdal');
   const create = (value: string) =>
@@ -119,7 +160,7 @@ it('prunes conditional-create keys after RETENTION_CONDITIONAL_KEYS_HOURS; a con
 it('keeps everything when a window is 0, and only one instance prunes at a time (PostgreSQL)', async () => {
   const keepAll = new Retention({ db: tg.gateway.db, logger: tg.gateway.logger, policy: { deliveredEventsDays: 0, nativeRecordsDays: 0, conditionalKeysHours: 0, batchSize: 2, intervalSeconds: 600 } });
   await tg.gateway.db.query(`UPDATE conditional_keys SET created_at = now() - interval '1000 days'`);
-  expect(await keepAll.runOnce()).toEqual({ deliveredEvents: 0, nativeRecords: 0, conditionalKeys: 0 });
+  expect(await keepAll.runOnce()).toEqual({ deliveredEvents: 0, nativeRecords: 0, withheldAnswers: 0, conditionalKeys: 0 });
   expect(await count('conditional_keys', [])).toBeGreaterThan(0);
   // Another instance is pruning (holds the lock): this one skips its turn and deletes nothing. PGlite has one
   // connection and serves one instance: there is no other instance to wait for.
@@ -128,7 +169,7 @@ it('keeps everything when a window is 0, and only one instance prunes at a time 
     await tx.query('SELECT pg_advisory_xact_lock(75132027)');
     return tg.gateway.retention.runOnce();
   });
-  expect(held).toEqual({ deliveredEvents: 0, nativeRecords: 0, conditionalKeys: 0 });
+  expect(held).toEqual({ deliveredEvents: 0, nativeRecords: 0, withheldAnswers: 0, conditionalKeys: 0 });
   expect((await tg.gateway.retention.runOnce()).conditionalKeys).toBeGreaterThan(0);
   expect(await count('conditional_keys', [])).toBe(0);
 });

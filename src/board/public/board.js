@@ -295,6 +295,11 @@
     return ['—'];
   }
 
+  // A group of candidates (row.group): named by its groupIdentifier, or (Twiin invitations without one) by the request they share.
+  function groupText(g) {
+    return g.by === 'request' ? `uitnodigingen voor ${g.value}` : g.value;
+  }
+
   function rowFor(r, now) {
     const t = timing(r, now);
     const isLate = late(r, now);
@@ -442,6 +447,7 @@
         ['Van → naar', `${r.from.name || '?'} → ${r.to.name || '?'}`],
         ['Status', `${STATUS[r.status] || r.status}${r.nativeStatus ? ` (${r.nativeStatus})` : ''}`],
         ...(r.invitation ? [['Uitnodiging', INVITATION[r.invitation] || r.invitation]] : []),
+        ...(r.group ? [['Groep', groupText(r.group)]] : []),
         ['Patiënt', patientText(r.patient, 'jaar')],
         ['Zorgvraag', r.careNeeds.join(', ') || '—'],
         ['Verzoek', r.request || '—'],

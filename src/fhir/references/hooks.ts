@@ -1,7 +1,6 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../../context.ts';
-import { TxSlot, type TxState, type WriteHooks } from '../write-phases.ts';
-import type { Tx } from '../../store/database.ts';
+import { TxSlot, type OpenTransaction, type WriteHooks } from '../write-phases.ts';
 import { resourceStore } from '../../store/resource-store.ts';
 import { canRead, isGateway } from '../../access/policy.ts';
 import type { OrganizationDirectory } from '../../access/organizations.ts';
@@ -55,18 +54,18 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
   const { baseUrl, orgs } = options;
 
   /** Own-base absolute → relative; a URA identifier → `Organization/<id>`. Mutates `found.reference`. */
-  async function normalise(tx: Tx, found: FoundReference): Promise<void> {
+  async function normalise(w: OpenTransaction, found: FoundReference): Promise<void> {
     const ref = found.reference;
     const byUra = isUraIdentifier(ref.identifier) && ORGANIZATION_ELEMENTS.has(elementName(found.path)) && (ref.type === undefined || ref.type === 'Organization');
     if (typeof ref.reference === 'string') {
       const literal = parseLiteral(ref.reference);
       if (literal.kind === 'absolute' && sameBase(literal.base, baseUrl)) ref.reference = relativeOf(literal);
-      if (byUra && isUraIdentifier(ref.identifier)) await checkSameOrganization(tx, found.path, ref.reference, ref.identifier.value);
+      if (byUra && isUraIdentifier(ref.identifier)) await checkSameOrganization(w, found.path, ref.reference, ref.identifier.value);
       return;
     }
     if (!byUra || !isUraIdentifier(ref.identifier)) return;
     const ura = ref.identifier.value;
-    const id = await orgs.idByUra(tx, ura);
+    const id = await orgs.idByUra(w, ura);
     if (!id) {
       throw new HttpError(
         422,
@@ -80,9 +79,9 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
    * A Reference naming an organisation both ways must name one: the workflow and parties go by the literal
    * reference, a search by identifier by the URA, and the two must not tell different stories.
    */
-  async function checkSameOrganization(tx: Tx, path: string, reference: unknown, ura: string): Promise<void> {
+  async function checkSameOrganization(w: OpenTransaction, path: string, reference: unknown, ura: string): Promise<void> {
     if (typeof reference !== 'string' || !reference.startsWith('Organization/')) return;
-    const held = await orgs.uraOf(tx, reference);
+    const held = await orgs.uraOf(w, reference);
     if (held !== undefined && held !== ura) {
       throw new HttpError(
         422,
@@ -117,7 +116,8 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     }
   }
 
-  async function checkPending(tx: Tx, state: TxState): Promise<void> {
+  async function checkPending(w: OpenTransaction): Promise<void> {
+    const { tx, state } = w;
     const todo = state.get(PENDING).splice(0);
     if (!todo.length) return;
     const own = state.get(WRITTEN);
@@ -125,7 +125,7 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     for (const p of todo) {
       if (own.has(p.key)) continue;
       // Organizations through the directory's cache: one with a URA exists (the directory is readable by all).
-      if (p.type === 'Organization' && (await orgs.uraOf(tx, p.key)) !== undefined) continue;
+      if (p.type === 'Organization' && (await orgs.uraOf(w, p.key)) !== undefined) continue;
       open.push(p);
     }
     if (open.length === 0) return;
@@ -150,12 +150,13 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
   }
 
   return {
-    beforeWrite: async ({ tx, ctx, state }, change) => {
+    beforeWrite: async (w, change) => {
+      const { ctx, state } = w;
       if (change.interaction === 'delete') return;
       const resource = change.next;
       const references = findReferences(resource);
       // The gateway's own writes (ingest's Provenance, a group's cancellations) are already normal.
-      if (!isGateway(ctx)) for (const found of references) await normalise(tx, found);
+      if (!isGateway(ctx)) for (const found of references) await normalise(w, found);
       // The gateway's own changes of handover resources (a group's cancellations) change a status, not references.
       const checked = CHECKED_TYPES.has(resource.resourceType) && !isGateway(ctx);
       if (!checked && resource.resourceType !== 'Provenance') return;
@@ -184,6 +185,6 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
       if (event.stored.deleted) set.delete(key);
       else set.add(key);
     },
-    beforeCommit: async ({ tx, state }) => checkPending(tx, state),
+    beforeCommit: async (w) => checkPending(w),
   };
 }

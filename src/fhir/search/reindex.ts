@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Database, Tx } from '../../store/database.ts';
+import type { Database } from '../../store/database.ts';
+import { TxState, type OpenTransaction } from '../write-phases.ts';
 import { resourceStore } from '../../store/resource-store.ts';
 import { extractIndexValues } from './index-values.ts';
 import type { SearchParameterRegistry } from './parameters.ts';
@@ -33,7 +34,7 @@ export async function reindexBatch(
   after: string | undefined,
   count: number,
   /** The tokens the write hooks derive beside the resource's own (WriteHooks.indexTokens), so a reindex keeps them. */
-  derived: (tx: Tx, resource: Resource) => Promise<string[]> = async () => [],
+  derived: (open: OpenTransaction, resource: Resource) => Promise<string[]> = async () => [],
 ): Promise<ReindexBatch> {
   const cursor = after ? CURSOR.exec(after) : null;
   if (after && !cursor) throw new Error(`not a resource key: ${after}`);
@@ -44,10 +45,12 @@ export async function reindexBatch(
        ORDER BY resource_type, id LIMIT $3 FOR UPDATE`,
       [cursor?.[1] ?? '', cursor?.[2] ?? '', count],
     );
+    // No write under way: the derivations get a state of their own, with nothing written in it.
+    const open: OpenTransaction = { tx, state: new TxState() };
     let outOfDate = 0;
     for (const row of rows.rows) {
       const index = extractIndexValues(registry, row.content);
-      index.tokens = [...new Set([...index.tokens, ...(await derived(tx, row.content))])];
+      index.tokens = [...new Set([...index.tokens, ...(await derived(open, row.content))])];
       const before = [...(row.tokens ?? [])].sort();
       const now = [...index.tokens].sort();
       if (before.length !== now.length || before.some((t, i) => t !== now[i])) outOfDate++;
