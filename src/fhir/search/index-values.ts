@@ -56,11 +56,10 @@ function referenceValues(param: string, targets: readonly string[], value: unkno
   const ref = (value as Coded | undefined)?.reference;
   if (!ref) return;
   out.add(`${param}=${ref}`);
-  // A search by bare id asks for `Type/id` of each type the parameter may point at (parse.ts): only a reference to
-  // another type (or of another shape) needs the id beside it.
+  // A search by bare id (`id`, `id/_history/2`) asks for `Type/id` of each type the parameter may point at
+  // (parse.ts): only a reference to another type needs the id beside it.
   const slash = ref.indexOf('/');
-  const id = ref.slice(slash + 1);
-  if (slash > 0 && !ref.includes('?') && !(targets.includes(ref.slice(0, slash)) && !id.includes('/'))) out.add(`${param}=${id}`);
+  if (slash > 0 && !ref.includes('?') && !targets.includes(ref.slice(0, slash))) out.add(`${param}=${ref.slice(slash + 1)}`);
   // A versioned reference (Provenance.target) is also found by its resource: `target=Task/1` finds `Task/1/_history/2`.
   const versioned = VERSIONED_REFERENCE.exec(ref);
   if (versioned) out.add(`${param}=${versioned[1]}`);

@@ -108,6 +108,9 @@ export type Query = Record<string, string[]>;
 
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 
+/** `id/_history/2`: a versioned reference without its type. */
+const BARE_VERSIONED = /^[^/]+\/_history\/[^/]+$/;
+
 /**
  * A reference value as the index holds it: `{base}/Type/id` is `Type/id`; with `:Type`, a bare id is `Type/id`;
  * a bare id alone is `Type/id` of each type the parameter may point at, or the id itself (which the index holds
@@ -115,7 +118,8 @@ const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
  */
 function referenceValue(value: string, baseUrl: string | undefined, type: string | undefined, targets: readonly string[]): string[] {
   if (baseUrl && value.startsWith(`${baseUrl}/`)) return [value.slice(baseUrl.length + 1), value];
-  if (value.includes('/')) return [value];
+  const bare = !value.includes('/') || BARE_VERSIONED.test(value);
+  if (!bare) return [value];
   if (type) return [`${type}/${value}`];
   return [...targets.map((t) => `${t}/${value}`), value];
 }
