@@ -81,7 +81,8 @@ export function ownerServiceHooks(orgs: OrganizationDirectory): WriteHooks {
       const organization = await organizationOf(open.tx, ref);
       if (!organization) return [];
       const ura = await orgs.uraOf(open, organization);
-      return [`owner=${organization}`, `owner=${organization.slice('Organization/'.length)}`, ...(ura ? [`owner:identifier=${URA_SYSTEM}|${ura}`, `owner:identifier=${ura}`, `owner:identifier=${URA_SYSTEM}|`] : [])];
+      // Each value once, as index-values.ts indexes it (`owner=<id>` and `owner:identifier=<system>|` are searched as these).
+      return [`owner=${organization}`, ...(ura ? [`owner:identifier=${URA_SYSTEM}|${ura}`, `owner:identifier=${ura}`] : [])];
     },
   };
 }

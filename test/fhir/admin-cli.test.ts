@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Bundle } from '@medplum/fhirtypes';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -158,6 +159,36 @@ test('reindex gives resources stored with an older index the index the gateway d
   expect(again.stdout).toMatch(/; 0 had an index that was out of date\./);
   const read = await request(gw.app).get(`/fhir/Patient/${created.body.id as string}`).set('Authorization', hap).expect(200);
   expect(read.body.meta.versionId).toBe('1');
+});
+
+test('an index of the form before each value was indexed once is still searched right, and a reindex drops what it no longer needs', async () => {
+  const hap = await gw.auth('hap-vechtdal');
+  const bsn = uniqueBsn();
+  const BSN = 'http://fhir.nl/fhir/NamingSystem/bsn';
+  const GENDER = 'http://hl7.org/fhir/administrative-gender';
+  const created = await request(gw.app)
+    .post('/fhir/Patient')
+    .set('Authorization', hap)
+    .set('Content-Type', 'application/fhir+json')
+    .send(buildPatient({ identifier: [{ system: BSN, value: bsn }], gender: 'female' }))
+    .expect(201);
+  const id = created.body.id as string;
+  const tokens = async (): Promise<string[]> =>
+    (await gw.gateway.db.query<{ tokens: string[] }>(`SELECT tokens FROM resources WHERE resource_type = 'Patient' AND id = $1`, [id])).rows[0]?.tokens ?? [];
+  expect(await tokens()).not.toContain(`identifier=${BSN}|`);
+  expect(await tokens()).not.toContain(`gender=${GENDER}|female`);
+  // As the gateway indexed it before: `param=system|` beside each coding, the implicit system's code with its system.
+  await gw.gateway.db.query(`UPDATE resources SET tokens = tokens || $2::text[] WHERE resource_type = 'Patient' AND id = $1`, [id, [`identifier=${BSN}|`, `gender=${GENDER}|female`, `gender=${GENDER}|`]]);
+  const searches: Record<string, string>[] = [{ identifier: `${BSN}|` }, { identifier: `${BSN}|${bsn}` }, { gender: `${GENDER}|female` }, { gender: `${GENDER}|` }];
+  const found = async (query: Record<string, string>): Promise<string[]> =>
+    (((await request(gw.app).get('/fhir/Patient').query({ _id: id, ...query }).set('Authorization', hap).expect(200)).body as Bundle).entry ?? []).map((e) => e.resource?.id ?? '');
+  for (const query of searches) expect(await found(query)).toEqual([id]);
+  expect(await found({ 'gender:not': `${GENDER}|` })).toEqual([]);
+
+  await cli(['reindex']);
+  expect(await tokens()).not.toContain(`identifier=${BSN}|`);
+  expect(await tokens()).not.toContain(`gender=${GENDER}|`);
+  for (const query of searches) expect(await found(query)).toEqual([id]);
 });
 
 test('reindex refuses a batch size or a start key it cannot use', async () => {

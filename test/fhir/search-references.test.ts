@@ -49,6 +49,12 @@ describe(':identifier and chains', () => {
     expect(await ids(hap, `Task?_id=${task}&requester:identifier=${q(`${URA}|${HAP_URA}`)}`)).toEqual([task]);
     expect(await ids(hap, `Task?_id=${task}&owner:identifier=${q(`${URA}|${HAP_URA}`)}`)).toEqual([]);
     expect(await ids(hap, `ServiceRequest?_id=${idOf(h.serviceRequest)}&performer:identifier=${q(`${URA}|${RAV_URA}`)}`)).toEqual([idOf(h.serviceRequest)]);
+    // By system alone, through the chain (an Organization with any URA) and inside `_has`.
+    expect(await ids(hap, `Task?_id=${task}&owner:identifier=${q(`${URA}|`)}`)).toEqual([task]);
+    expect(await ids(hap, `Task?_id=${task}&owner:identifier=${q('http://other|')}`)).toEqual([]);
+    expect(await ids(hap, `ServiceRequest?_id=${idOf(h.serviceRequest)}&_has:Task:focus:status=${q('http://hl7.org/fhir/task-status|')}`)).toEqual([idOf(h.serviceRequest)]);
+    expect(await ids(hap, `ServiceRequest?_id=${idOf(h.serviceRequest)}&_has:Task:focus:owner:identifier=${q(`${URA}|`)}`)).toEqual([idOf(h.serviceRequest)]);
+    expect(await ids(hap, `ServiceRequest?_id=${idOf(h.serviceRequest)}&_has:Task:focus:owner:identifier=${q('http://other|')}`)).toEqual([]);
   });
 
   it('a URA nobody has finds nothing, not every Task (strict or lenient)', async () => {
@@ -98,6 +104,9 @@ describe(':identifier and chains', () => {
     const id = (created.body as Task).id ?? '';
     expect(await ids(hap, `Task?_id=${id}&owner:identifier=${q(`${URA}|${RAV_URA}`)}`)).toEqual([id]);
     expect(await ids(hap, `Task?_id=${id}&owner:identifier=${RAV_URA}`)).toEqual([id]);
+    // By system alone: a prefix of the indexed `owner:identifier=system|value`.
+    expect(await ids(hap, `Task?_id=${id}&owner:identifier=${q(`${URA}|`)}`)).toEqual([id]);
+    expect(await ids(hap, `Task?_id=${id}&owner:identifier=${q('http://other|')}`)).toEqual([]);
   });
 
   it('what the gateway cannot honour is refused under strict handling and warned about otherwise', async () => {

@@ -99,7 +99,8 @@ const CASES: Record<string, () => Case> = {
   'ServiceRequest.status': () => ({ match: ['active', 'http://hl7.org/fhir/request-status|active'], miss: ['completed', 'http://hl7.org/fhir/request-status|completed'] }),
   'Task.authored-on': () => ({ match: ['2025-03-14', 'ge2025-03-14T21:00:00+01:00', 'lt2025-03-15'], miss: ['2025-03-13', 'gt2025-03-14', 'lt2025-03-14'] }),
   'Task.business-status': () => ({ match: [`${STATUS_SYSTEM}|AANGEVRAAGD`, 'AANGEVRAAGD'], miss: ['GEACCEPTEERD', `http://other|AANGEVRAAGD`] }),
-  'Task.code': () => ({ match: [`${TASK_CODE_SYSTEM}|fulfill`, 'fulfill', `${TASK_CODE_SYSTEM}|`], miss: ['approve', `${TASK_CODE_SYSTEM}|approve`] }),
+  // `system|` matches the indexed `code=system|fulfill` by prefix (the index holds no `code=system|` of its own).
+  'Task.code': () => ({ match: [`${TASK_CODE_SYSTEM}|fulfill`, 'fulfill', `${TASK_CODE_SYSTEM}|`, [':not', 'http://other|']], miss: ['approve', `${TASK_CODE_SYSTEM}|approve`, [':not', `${TASK_CODE_SYSTEM}|`], 'http://other|', `${TASK_CODE_SYSTEM}|approve,http://other|`] }),
   'Task.encounter': () => referenceCase(() => h.encounter, 'Encounter/other'),
   'Task.focus': () => referenceCase(() => h.serviceRequest, 'ServiceRequest/other'),
   'Task.group-identifier': () => ({ match: [`${GROUP_SYSTEM}|urn:uuid:${marker}`, `urn:uuid:${marker}`], miss: [`${GROUP_SYSTEM}|urn:uuid:other`] }),
@@ -109,8 +110,8 @@ const CASES: Record<string, () => Case> = {
   'Task.priority': () => ({ match: ['urgent', 'http://hl7.org/fhir/request-priority|urgent'], miss: ['routine', 'stat', 'http://hl7.org/fhir/task-status|urgent'] }),
   'Task.requester': () => referenceCase(() => h.requester, h.owner),
   'Task.status': () => ({
-    match: ['requested', [':not', 'accepted'], 'accepted,requested', 'http://hl7.org/fhir/task-status|requested', [':not', 'http://hl7.org/fhir/task-status|accepted']],
-    miss: ['accepted', [':not', 'requested'], 'http://hl7.org/fhir/request-status|requested', [':not', 'http://hl7.org/fhir/task-status|requested']],
+    match: ['requested', [':not', 'accepted'], 'accepted,requested', 'http://hl7.org/fhir/task-status|requested', [':not', 'http://hl7.org/fhir/task-status|accepted'], 'http://hl7.org/fhir/task-status|'],
+    miss: ['accepted', [':not', 'requested'], 'http://hl7.org/fhir/request-status|requested', [':not', 'http://hl7.org/fhir/task-status|requested'], [':not', 'http://hl7.org/fhir/task-status|'], 'http://hl7.org/fhir/request-status|', '|requested'],
   }),
   'Task.subject': () => referenceCase(() => h.patient, 'Patient/other'),
   'Observation.code': () => ({ match: ['http://loinc.org|8867-4', '8867-4'], miss: ['1234-5', 'http://other|8867-4'] }),

@@ -53,7 +53,7 @@ export async function resolveChains(q: Queryable, req: SearchRequest, scope: Par
     const { where: sql, params } = chainQuery(f, scope, MAX_CHAINED + 1);
     const found = (await q.query<{ token: string }>(sql, params, { prepare: !req.planPerCall })).rows.map((r) => r.token);
     if (found.length > MAX_CHAINED) throw badRequest(`The chain on '${f.param}' matches more than ${MAX_CHAINED} resources: narrow it`, [f.param]);
-    filters.push({ kind: 'token', param: f.param, values: [...f.tokens, ...found], not: false });
+    filters.push({ kind: 'token', param: f.param, values: [...f.tokens, ...found], ...(f.prefixes ? { prefixes: f.prefixes } : {}), not: false });
   }
   return { ...req, filters };
 }

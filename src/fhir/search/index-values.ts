@@ -7,7 +7,11 @@ const VERSIONED_REFERENCE = new RegExp(`^([A-Z][A-Za-z]+/${FHIR_ID})/_history/\\
 
 /** What a resource contributes to the search index. */
 export interface IndexValues {
-  /** 'param=system|code', 'param=code', 'param=system|', 'param=Type/id', 'param=id'. */
+  /**
+   * 'param=code' and 'param=system|code' (or 'param=|code'), 'param=Type/id': each value once. What a search asks
+   * beside these is expanded when it is parsed (parse.ts `tokenMatch`, `referenceValue`): `system|` by prefix, a bare
+   * id to `Type/id` of each target type, a code of a parameter's implicit system to the code alone.
+   */
   tokens: string[];
   strings: { param: string; value: string }[];
   dates: { param: string; low: string; high: string }[];
@@ -20,14 +24,12 @@ export function normalizeString(value: string): string {
 
 type Coded = { system?: string; code?: string; value?: string; coding?: Coded[]; reference?: string };
 
-function tokenValues(param: string, value: unknown, out: Set<string>, implicitSystem?: string): void {
+// A plain code of a parameter with an implicit system (Task.status) is indexed as the code alone: every value has
+// that system, so `status=<system>|requested` is searched as `status=requested` (parse.ts).
+function tokenValues(param: string, value: unknown, out: Set<string>): void {
   if (value === null || value === undefined) return;
   if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
     out.add(`${param}=${String(value)}`);
-    if (implicitSystem) {
-      out.add(`${param}=${implicitSystem}|${String(value)}`);
-      out.add(`${param}=${implicitSystem}|`);
-    }
     return;
   }
   const v = value as Coded;
@@ -38,15 +40,15 @@ function tokenValues(param: string, value: unknown, out: Set<string>, implicitSy
   const code = v.code ?? v.value;
   if (code === undefined) return;
   out.add(`${param}=${code}`);
+  // No `param=system|` beside it: a search by system alone matches these by prefix (sql.ts).
   if (v.system) {
     out.add(`${param}=${v.system}|${code}`);
-    out.add(`${param}=${v.system}|`);
   } else {
     out.add(`${param}=|${code}`);
   }
 }
 
-function referenceValues(param: string, value: unknown, out: Set<string>): void {
+function referenceValues(param: string, targets: readonly string[], value: unknown, out: Set<string>): void {
   // A logical reference (Reference.identifier, the Dutch way of naming an organisation by URA) is found by
   // `param:identifier=system|value`, whether or not a literal reference stands beside it.
   const identifier = (value as { identifier?: Coded } | undefined)?.identifier;
@@ -54,8 +56,10 @@ function referenceValues(param: string, value: unknown, out: Set<string>): void 
   const ref = (value as Coded | undefined)?.reference;
   if (!ref) return;
   out.add(`${param}=${ref}`);
+  // A search by bare id (`id`, `id/_history/2`) asks for `Type/id` of each type the parameter may point at
+  // (parse.ts): only a reference to another type needs the id beside it.
   const slash = ref.indexOf('/');
-  if (slash > 0 && !ref.includes('?')) out.add(`${param}=${ref.slice(slash + 1)}`);
+  if (slash > 0 && !ref.includes('?') && !targets.includes(ref.slice(0, slash))) out.add(`${param}=${ref.slice(slash + 1)}`);
   // A versioned reference (Provenance.target) is also found by its resource: `target=Task/1` finds `Task/1/_history/2`.
   const versioned = VERSIONED_REFERENCE.exec(ref);
   if (versioned) out.add(`${param}=${versioned[1]}`);
@@ -117,10 +121,10 @@ export function extractIndexValues(registry: SearchParameterRegistry, resource: 
     for (const value of values) {
       switch (sp.type) {
         case 'token':
-          tokenValues(sp.code, value, tokens, sp.implicitSystem);
+          tokenValues(sp.code, value, tokens);
           break;
         case 'reference':
-          referenceValues(sp.code, value, tokens);
+          referenceValues(sp.code, sp.targets, value, tokens);
           break;
         case 'string': {
           const out: string[] = [];

@@ -7,7 +7,8 @@ export type DatePrefix = 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge' | 'sa' | 'eb' |
 export type Filter =
   | { kind: 'id'; values: string[] }
   | { kind: 'lastUpdated'; prefix: DatePrefix; low: string; high: string }
-  | { kind: 'token'; param: string; values: string[]; not: boolean }
+  /** Index tokens (`param=value`), or tokens starting with one of `prefixes` (a `system|` search: tokenMatch). */
+  | { kind: 'token'; param: string; values: string[]; prefixes?: string[]; not: boolean }
   | { kind: 'string'; param: string; values: string[]; exact: boolean }
   | { kind: 'date'; param: string; prefix: DatePrefix; low: string; high: string }
   /**
@@ -15,7 +16,7 @@ export type Filter =
    * whose reference is indexed as one of `tokens` (a Reference.identifier the client sent). What the chained
    * resources are is decided with the caller's scope too: a chain never follows a reference the caller cannot read.
    */
-  | { kind: 'chain'; param: string; targets: string[]; inner: Filter; tokens: string[] }
+  | { kind: 'chain'; param: string; targets: string[]; inner: Filter; tokens: string[]; prefixes?: string[] }
   /** `_has:Task:focus:status=requested`: a resource of `source` matching `inner` refers to it through `param`. */
   | { kind: 'has'; source: string; param: string; inner: Filter };
 
@@ -107,11 +108,41 @@ export type Query = Record<string, string[]>;
 
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 
-/** A reference value as the index holds it: `{base}/Type/id` is `Type/id`; with `:Type`, a bare id is `Type/id`. */
-function referenceValue(value: string, baseUrl: string | undefined, type: string | undefined): string[] {
+/** `id/_history/2`: a versioned reference without its type. */
+const BARE_VERSIONED = /^[^/]+\/_history\/[^/]+$/;
+
+/**
+ * A reference value as the index holds it: `{base}/Type/id` is `Type/id`; with `:Type`, a bare id is `Type/id`;
+ * a bare id alone is `Type/id` of each type the parameter may point at, or the id itself (which the index holds
+ * only for a reference to another type: index-values.ts).
+ */
+function referenceValue(value: string, baseUrl: string | undefined, type: string | undefined, targets: readonly string[]): string[] {
   if (baseUrl && value.startsWith(`${baseUrl}/`)) return [value.slice(baseUrl.length + 1), value];
-  if (type && !value.includes('/')) return [`${type}/${value}`];
-  return [value];
+  const bare = !value.includes('/') || BARE_VERSIONED.test(value);
+  if (!bare) return [value];
+  if (type) return [`${type}/${value}`];
+  return [...targets.map((t) => `${t}/${value}`), value];
+}
+
+/**
+ * Token values as the index holds them (index-values.ts), for `param`: `system|` (any code of that system) is a
+ * prefix of the indexed `param=system|code`, since the index holds no `param=system|` of its own; with the
+ * parameter's implicit system (Task.status), `system|code` is the code alone and `system|` any code.
+ */
+function tokenMatch(param: string, values: readonly string[], implicitSystem?: string): { values: string[]; prefixes?: string[] } {
+  const exact: string[] = [];
+  const prefixes: string[] = [];
+  for (const v of values) {
+    const bar = v.indexOf('|');
+    const system = bar > 0 ? v.slice(0, bar) : undefined;
+    const code = v.slice(bar + 1);
+    if (system !== undefined && system === implicitSystem) {
+      if (code === '') prefixes.push(`${param}=`);
+      else exact.push(`${param}=${code}`);
+    } else if (system !== undefined && code === '' && implicitSystem === undefined) prefixes.push(`${param}=${v}`);
+    else exact.push(`${param}=${v}`);
+  }
+  return prefixes.length > 0 ? { values: exact, prefixes } : { values: exact };
 }
 
 /**
@@ -134,18 +165,19 @@ function parseParameter(registry: SearchParameterRegistry, type: string, name: s
   switch (sp.type) {
     case 'token':
       if (modifier && modifier !== 'not') return undefined;
-      return { kind: 'token', param: name, values: values.map((v) => `${name}=${v}`), not: modifier === 'not' };
+      return { kind: 'token', param: name, ...tokenMatch(name, values, sp.implicitSystem), not: modifier === 'not' };
     case 'reference': {
       if (modifier === 'identifier') {
         const targets = chainTargets(registry, sp, 'identifier');
         if (targets.length === 0) return undefined;
         // Reference.identifier as the client sent it, or a reference to a resource carrying that identifier.
-        const inner: Filter = { kind: 'token', param: 'identifier', values: values.map((v) => `identifier=${v}`), not: false };
-        return { kind: 'chain', param: name, targets, inner, tokens: values.map((v) => `${name}:identifier=${v}`) };
+        const inner: Filter = { kind: 'token', param: 'identifier', ...tokenMatch('identifier', values), not: false };
+        const own = tokenMatch(`${name}:identifier`, values);
+        return { kind: 'chain', param: name, targets, inner, tokens: own.values, ...(own.prefixes ? { prefixes: own.prefixes } : {}) };
       }
       const typed = modifier !== undefined && modifier !== 'not' ? modifier : undefined;
       if (modifier !== undefined && modifier !== 'not' && !(RESOURCE_TYPE.test(modifier) && sp.targets.includes(modifier))) return undefined;
-      return { kind: 'token', param: name, values: values.flatMap((v) => referenceValue(v, options.baseUrl, typed)).map((v) => `${name}=${v}`), not: modifier === 'not' };
+      return { kind: 'token', param: name, values: values.flatMap((v) => referenceValue(v, options.baseUrl, typed, sp.targets)).map((v) => `${name}=${v}`), not: modifier === 'not' };
     }
     case 'string':
       if (modifier && modifier !== 'exact') return undefined;

@@ -83,14 +83,23 @@ export function chainQuery(f: Extract<Filter, { kind: 'chain' }>, scope: PartySc
   return { where: chainedReferences(f, 'c', scope, p, limit), params };
 }
 
+/**
+ * A row's tokens start with one of `prefixes`: a `system|` search (parse.ts tokenMatch). The GIN index cannot
+ * answer it, so the rows the other conditions leave are read; the index holds no `param=system|` beside every
+ * `param=system|code`, which every write paid for.
+ */
+const anyPrefixed = (a: string, prefixes: string[], p: (v: unknown) => string): string => `EXISTS (SELECT 1 FROM unnest(${a}.tokens) t WHERE t ^@ ANY(${p(prefixes)}::text[]))`;
+
 function filterCondition(f: Filter, a: string, scope: PartyScope, p: (v: unknown) => string): string {
   switch (f.kind) {
     case 'id':
       return `${a}.id = ANY(${p(f.values)}::text[])`;
     case 'lastUpdated':
       return rangeCondition(f.prefix, `${a}.last_updated`, `${a}.last_updated`, () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`);
-    case 'token':
-      return f.not ? `NOT (${a}.tokens && ${p(f.values)}::text[])` : `${a}.tokens && ${p(f.values)}::text[]`;
+    case 'token': {
+      const match = f.prefixes ? `(${a}.tokens && ${p(f.values)}::text[] OR ${anyPrefixed(a, f.prefixes, p)})` : `${a}.tokens && ${p(f.values)}::text[]`;
+      return f.not ? `NOT (${match})` : match;
+    }
     case 'string': {
       const match = f.exact ? `s.value = ANY(${p(f.values)}::text[])` : `s.value LIKE ANY(${p(f.values.map((v) => `${v.replace(/[\\%_]/g, '\\$&')}%`))}::text[])`;
       return `EXISTS (SELECT 1 FROM search_string s WHERE s.resource_type = ${a}.resource_type AND s.id = ${a}.id AND s.param = ${p(f.param)} AND ${match})`;
@@ -99,7 +108,8 @@ function filterCondition(f: Filter, a: string, scope: PartyScope, p: (v: unknown
       return `EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = ${a}.resource_type AND d.id = ${a}.id AND d.param = ${p(f.param)} AND ${rangeCondition(f.prefix, 'd.low', 'd.high', () => `${p(f.low)}::timestamptz`, () => `${p(f.high)}::timestamptz`)})`;
     case 'chain': {
       // Inside `_has` only: a chain of the search itself is resolved first (resolveChains in execute.ts).
-      return `${a}.tokens && (${p(f.tokens)}::text[] || ARRAY(${chainedReferences(f, `${a}c`, scope, p)}))`;
+      const match = `${a}.tokens && (${p(f.tokens)}::text[] || ARRAY(${chainedReferences(f, `${a}c`, scope, p)}))`;
+      return f.prefixes ? `(${match} OR ${anyPrefixed(a, f.prefixes, p)})` : match;
     }
     case 'has': {
       const h = `${a}h`;
