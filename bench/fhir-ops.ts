@@ -17,6 +17,7 @@ import { analyzeDatabase, compareTargetFromEnv, databaseName, sampleRss, seedTas
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
+import { gcLine } from './lib/gc-time.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
 import type { LoadResult } from './lib/stats.ts';
 
@@ -63,7 +64,7 @@ try {
     console.log(`${tasks} Tasks at COMPARE_FHIR_URL (topped up through its API in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
   // A fresh token: the first may have expired while the peer was being filled.
-  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], database: databaseName(databaseUrl), ownerRef, requesterRef }, ...others];
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], gatewayUrl: gateway.url, database: databaseName(databaseUrl), ownerRef, requesterRef }, ...others];
   const analyze = async (): Promise<void> => {
     await analyzeDatabase(databaseUrl);
     if (compare?.databaseUrl) await analyzeDatabase(compare.databaseUrl);
@@ -82,6 +83,7 @@ try {
     if (!r) continue;
     console.log(row(OPERATION_LABELS[op], r));
     console.log(`    ${cpuLine('gateway', r.cpu, 'operation')}`);
+    if (r.gc) console.log(`    ${gcLine({ minorMs: 0, majorMs: 0 }, r.gc, r.ok, 'operation')}`);
     const o = other?.[op];
     if (!o) continue;
     console.log(`${row(`${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, o)}   gateway/other ${(r.perSecond / o.perSecond).toFixed(2)}`);

@@ -7,6 +7,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cpuLine, cpuPerUnit, cpuSnapshot, measurePostgresOf } from './lib/cpu-time.ts';
 import { startGatewayProcess } from './lib/gateway-process.ts';
+import { gcLine, gcTime } from './lib/gc-time.ts';
 import { nativeIngest } from './lib/ingest.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -24,13 +25,16 @@ const nodeArgs = [...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
 try {
   await nativeIngest(gateway.url, clients, Math.min(2, seconds), example);
+  const gcBefore = await gcTime(gateway.url);
   const before = cpuSnapshot(gateway.pid);
   const r = await nativeIngest(gateway.url, clients, seconds, example);
   const cpu = cpuPerUnit(before, cpuSnapshot(gateway.pid), r.ok);
+  const gcAfter = await gcTime(gateway.url);
   console.log(`native ingest, nts U1 → ambulance: ${clients} clients, ${seconds} s, gateway pid ${gateway.pid}`);
   console.log(`  handovers/s   ${r.perSecond.toFixed(1)}  (${r.ok} in ${r.seconds.toFixed(1)} s)`);
   console.log(`  latency       p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms`);
   console.log(`  ${cpuLine('gateway', cpu)}`);
+  console.log(`  ${gcLine(gcBefore, gcAfter, r.ok)}`);
   console.log(`  errors        ${JSON.stringify(r.errors)}`);
   console.log(`  gateway RSS   peak ${gateway.peakRssMb().toFixed(0)} MB; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores`);
 } finally {

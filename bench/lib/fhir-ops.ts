@@ -1,4 +1,5 @@
 import { combineCpu, cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time.ts';
+import { gcTime, type GcTime } from './gc-time.ts';
 import { combineLoads, load, type LoadResult } from './stats.ts';
 
 /** A FHIR R4 server to measure: the gateway, or another named by COMPARE_FHIR_URL (HAPI FHIR, Medplum, ...). */
@@ -10,6 +11,8 @@ export interface FhirTarget {
   pids?: readonly number[];
   /** Its PostgreSQL database's name: with the measured databases known, only its backends count in its slices. */
   database?: string;
+  /** The gateway's own address (not the FHIR base), for its GC time from /metrics; another server has none. */
+  gatewayUrl?: string;
   /** Organizations the Tasks name; made on the server when not given. */
   ownerRef?: string;
   requesterRef?: string;
@@ -29,6 +32,8 @@ export const OPERATION_LABELS: Record<FhirOperation, string> = {
 interface OperationResult extends LoadResult {
   /** CPU per operation: the server's (when its pid is known) and every PostgreSQL process on this machine. */
   cpu: CpuPerUnit;
+  /** The gateway's GC pauses over the operation (when its gatewayUrl is known), in ms in all. */
+  gc?: GcTime;
 }
 
 export type FhirOpsResult = Record<FhirOperation, OperationResult>;
@@ -132,14 +137,19 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
 ): Promise<Record<O, OperationResult>[]> {
   const operations: readonly FhirOperation[] = only ?? FHIR_OPERATIONS;
   const prepared = await Promise.all(targets.map(prepare));
-  const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit }[]>());
+  const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit; gc?: GcTime }[]>());
   for (const op of operations) {
     for (let s = 0; s < slices; s++) {
       for (const [k, p] of prepared.entries()) {
+        const url = p.target.gatewayUrl;
+        const gcBefore = url === undefined ? undefined : await gcTime(url);
         const before = cpuSnapshot(p.target.pids, p.target.database);
         const r = await load(concurrency, seconds / slices, call(p, op));
+        const cpu = cpuPerUnit(before, cpuSnapshot(p.target.pids, p.target.database), r.ok);
+        const gcAfter = url === undefined ? undefined : await gcTime(url);
+        const gc = gcBefore && gcAfter ? { minorMs: gcAfter.minorMs - gcBefore.minorMs, majorMs: gcAfter.majorMs - gcBefore.majorMs } : undefined;
         const list = parts[k]?.get(op) ?? [];
-        list.push({ load: r, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pids, p.target.database), r.ok) });
+        list.push({ load: r, cpu, gc });
         parts[k]?.set(op, list);
       }
     }
@@ -149,7 +159,9 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
     const result: Partial<FhirOpsResult> = {};
     for (const op of operations) {
       const list = byOp.get(op) ?? [];
-      result[op] = { ...combineLoads(list.map((x) => x.load)), cpu: combineCpu(list.map((x) => ({ cpu: x.cpu, units: x.load.ok }))) };
+      const gcs = list.map((x) => x.gc).filter((g) => g !== undefined);
+      const gc = gcs.length === 0 ? undefined : { minorMs: gcs.reduce((t, g) => t + g.minorMs, 0), majorMs: gcs.reduce((t, g) => t + g.majorMs, 0) };
+      result[op] = { ...combineLoads(list.map((x) => x.load)), cpu: combineCpu(list.map((x) => ({ cpu: x.cpu, units: x.load.ok }))), gc };
     }
     // Every operation asked for has its result.
     return result as Record<O, OperationResult>;

@@ -25,10 +25,10 @@ const settle = (seconds: number): Promise<void> => new Promise((resolve) => setT
  * start command's Node options): its RSS once started and idle, then its peak under native ingest followed by
  * Task searches over what was ingested (the searches make PostgreSQL sort and hash, so its work memory counts).
  */
-export async function pgliteMemory(clients: number, seconds: number, example: Record<string, unknown>, settleSeconds: number): Promise<PgliteMemory> {
+export async function pgliteMemory(clients: number, seconds: number, example: Record<string, unknown>, settleSeconds: number, nodeArgs: string[] = []): Promise<PgliteMemory> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-pglite-'));
   // DATABASE_URL empty: the embedded store even when the bench itself was given a PostgreSQL server.
-  const gateway = await startGatewayProcess({ DATABASE_URL: "", DATA_DIR: dataDir });
+  const gateway = await startGatewayProcess({ DATABASE_URL: "", DATA_DIR: dataDir }, nodeArgs);
   try {
     const startPeakRssMb = gateway.peakRssMb();
     await settle(settleSeconds);

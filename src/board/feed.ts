@@ -8,6 +8,8 @@ const SERVICE_REQUEST_REFERENCE = referencePatternOf('ServiceRequest');
 
 const BOARD_CHANNEL = 'board_events';
 const SWEEP_MS = 1000;
+/** With no board watching here, numbering waits this long: a board that connects numbers what is committed itself. */
+const IDLE_SWEEP_MS = 10_000;
 const RETENTION = '1 day';
 const PRUNE_EVERY_MS = 60_000;
 
@@ -55,6 +57,7 @@ export class BoardFeed {
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private lastPrune = 0;
+  private lastRun = 0;
   private stopped = false;
 
   constructor(db: Database, logger: Logger) {
@@ -65,11 +68,13 @@ export class BoardFeed {
   async start(): Promise<void> {
     this.head = await this.numberNow();
     // Numbering at once matters only to boards watching here; without one the sweep numbers what came in since, in one
-    // statement a second instead of one per write (another instance's boards are woken by that instance).
+    // statement every IDLE_SWEEP_MS instead of one per write (another instance's boards are woken by that instance).
     this.unlisten = await this.db.listen(BOARD_CHANNEL, () => {
       if (this.listeners.size > 0) this.wake();
     });
-    this.timer = setInterval(() => this.wake(), SWEEP_MS);
+    this.timer = setInterval(() => {
+      if (this.listeners.size > 0 || Date.now() - this.lastRun >= IDLE_SWEEP_MS) this.wake();
+    }, SWEEP_MS);
     this.timer.unref();
   }
 
@@ -102,6 +107,8 @@ export class BoardFeed {
 
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
+    // The head may be up to IDLE_SWEEP_MS old: brought up now, so the first change is not preceded by a long catch-up.
+    if (this.listeners.size === 1) this.wake();
     return () => this.listeners.delete(listener);
   }
 
@@ -123,6 +130,7 @@ export class BoardFeed {
   }
 
   private async run(): Promise<void> {
+    this.lastRun = Date.now();
     const head = await this.numberNow();
     if (head > this.head) {
       const events = this.listeners.size > 0 ? ((await this.after(this.head, head)) ?? []) : [];

@@ -1,6 +1,9 @@
 import type { Queryable } from '../store/database.ts';
 import type { Filters, Payload, SubscriptionStatus } from './spec.ts';
 
+/** A subscription whose Subscription.end has passed and that is not yet off (columns of subscription_state). */
+export const ENDED = `ends_at IS NOT NULL AND ends_at <= now() AND status <> 'off'`;
+
 /** The gateway's own row beside a stored Subscription resource. */
 export interface SubscriptionRow {
   id: string;
@@ -90,7 +93,7 @@ export const subscriptionStore = {
 
   /** Subscription.end honoured: every subscription whose end has passed is switched off. Returns how many. */
   async endPassed(q: Queryable): Promise<number> {
-    const r = await q.query(`UPDATE subscription_state SET status = 'off' WHERE ends_at IS NOT NULL AND ends_at <= now() AND status <> 'off'`);
+    const r = await q.query(`UPDATE subscription_state SET status = 'off' WHERE ${ENDED}`);
     return r.rowCount;
   },
 
