@@ -11,6 +11,7 @@ import pg from 'pg';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { bsn } from './lib/ingest.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
+import { benchServiceRequest, benchTask } from './lib/bench-resources.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -75,33 +76,9 @@ try {
   };
   const requester = await orgRef('90001234');
   const owner = await orgRef('90004567');
-  const order = await fetch(`${gateway.url}/fhir/ServiceRequest`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      resourceType: 'ServiceRequest',
-      status: 'active',
-      intent: 'order',
-      priority: 'stat',
-      code: { coding: [{ system: 'http://snomed.info/sct', code: '706281005', display: 'Ambulance transport' }] },
-      subject: { reference: `Patient/${patient.id}` },
-      requester: { reference: requester },
-      performer: [{ reference: owner }],
-    }),
-  });
+  const order = await fetch(`${gateway.url}/fhir/ServiceRequest`, { method: 'POST', headers, body: JSON.stringify(benchServiceRequest(`Patient/${patient.id}`, requester, owner)) });
   if (order.status !== 201) throw new Error(`create ServiceRequest: ${order.status} ${await order.text()}`);
-  const task = {
-    resourceType: 'Task',
-    status: 'requested',
-    intent: 'order',
-    priority: 'stat',
-    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] },
-    for: { reference: `Patient/${patient.id}` },
-    focus: { reference: `ServiceRequest/${((await order.json()) as { id: string }).id}` },
-    requester: { reference: requester },
-    owner: { reference: owner },
-    authoredOn: new Date().toISOString(),
-  };
+  const task = benchTask(requester, owner, new Date().toISOString(), { patient: `Patient/${patient.id}`, serviceRequest: `ServiceRequest/${((await order.json()) as { id: string }).id}` });
   const taskIds: string[] = [];
   await measure('POST Task (return=minimal)', async () => {
     const res = await fetch(`${gateway.url}/fhir/Task`, { method: 'POST', headers: { ...headers, Prefer: 'return=minimal' }, body: JSON.stringify(task) });

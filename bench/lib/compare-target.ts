@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { FhirTarget } from './fhir-ops.ts';
 import { procStatusMb } from './gateway-process.ts';
+import { benchTask } from './bench-resources.ts';
 
 const TASKS_PER_BUNDLE = 100;
 const BUNDLES_AT_ONCE = 2;
@@ -51,16 +52,8 @@ export async function seedTasksOverFhir(target: FhirTarget, count: number): Prom
   const requesterRef = target.requesterRef ?? (await organization('requester'));
   const stored = (await get<{ total?: number }>(`Task?status=requested&owner=${encodeURIComponent(ownerRef)}&_summary=count&_total=accurate`)).total ?? 0;
   count = Math.max(0, count - stored);
-  const task = {
-    resourceType: 'Task',
-    status: 'requested',
-    intent: 'order',
-    priority: 'stat',
-    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] },
-    requester: { reference: requesterRef },
-    owner: { reference: ownerRef },
-    authoredOn: new Date().toISOString(),
-  };
+  const task = benchTask(requesterRef, ownerRef, new Date().toISOString());
+
   const bundles = Array.from({ length: Math.ceil(count / TASKS_PER_BUNDLE) }, (_, b) => Math.min(TASKS_PER_BUNDLE, count - b * TASKS_PER_BUNDLE));
   let next = 0;
   await Promise.all(

@@ -1,6 +1,7 @@
 import { combineCpu, cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time.ts';
 import { gcTime, type GcTime } from './gc-time.ts';
 import { combineLoads, load, type LoadResult } from './stats.ts';
+import { benchServiceRequest, benchTask } from './bench-resources.ts';
 
 /** A FHIR R4 server to measure: the gateway, or another named by COMPARE_FHIR_URL (HAPI FHIR, Medplum, ...). */
 export interface FhirTarget {
@@ -63,28 +64,8 @@ async function prepare(target: FhirTarget): Promise<Prepared> {
     gender: 'unknown',
     birthDate: '1950-01-01',
   });
-  const serviceRequest = await post('ServiceRequest', {
-    resourceType: 'ServiceRequest',
-    status: 'active',
-    intent: 'order',
-    priority: 'stat',
-    code: { coding: [{ system: 'http://snomed.info/sct', code: '706281005', display: 'Ambulance transport' }] },
-    subject: { reference: `Patient/${patient.id}` },
-    requester: { reference: requester },
-    performer: [{ reference: owner }],
-  });
-  const task = {
-    resourceType: 'Task',
-    status: 'requested',
-    intent: 'order',
-    priority: 'stat',
-    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] },
-    focus: { reference: `ServiceRequest/${serviceRequest.id}` },
-    for: { reference: `Patient/${patient.id}` },
-    requester: { reference: requester },
-    owner: { reference: owner },
-    authoredOn: new Date().toISOString(),
-  };
+  const serviceRequest = await post('ServiceRequest', benchServiceRequest(`Patient/${patient.id}`, requester, owner));
+  const task = benchTask(requester, owner, new Date().toISOString(), { patient: `Patient/${patient.id}`, serviceRequest: `ServiceRequest/${serviceRequest.id}` });
   return { target, headers, owner, task, created: [], next: 0 };
 }
 

@@ -5,6 +5,7 @@ import { extractIndexValues } from '../../src/fhir/search/index-values.ts';
 import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
 import { resourceStore } from '../../src/store/resource-store.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
+import { benchTask } from './bench-resources.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PER_TRANSACTION = 500;
@@ -19,17 +20,8 @@ export async function seedTasks(databaseUrl: string, count: number, ownerRef: st
   const registry = SearchParameterRegistry.load(join(ROOT, 'profiles/search-parameters/bundle.json'));
   const db = new PostgresDatabase({ connectionString: databaseUrl, maxConnections: 2 });
   const now = new Date().toISOString();
-  const template: Task = {
-    resourceType: 'Task',
-    status: 'requested',
-    intent: 'order',
-    priority: 'stat',
-    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] },
-    requester: { reference: requesterRef },
-    owner: { reference: ownerRef },
-    authoredOn: now,
-    lastModified: now,
-  };
+  const template: Task = { ...benchTask(requesterRef, ownerRef, now), lastModified: now };
+
   const index = extractIndexValues(registry, template);
   try {
     const batches = Array.from({ length: Math.ceil(count / PER_TRANSACTION) }, (_, b) => Math.min(PER_TRANSACTION, count - b * PER_TRANSACTION));
