@@ -3,16 +3,17 @@
 // PostgreSQL (a fresh database of its own, dropped at the end). Also the native ingest rate (closed loop) without and
 // with the subscribed receiver.
 // Run: node bench/notification-latency.ts   Options: DATABASE_URL (the server, default postgres://postgres@127.0.0.1:5432/postgres),
-// BENCH_RATES (handovers/s offered, comma-separated, default 20,50,100,200), BENCH_SECONDS (10), BENCH_CLIENTS (32; 0 skips the ingest runs).
+// BENCH_RATES (handovers/s offered, comma-separated, default 20,50,100,200), BENCH_NOTIFY_KINDS (native records, Task creates or both: native,fhir), BENCH_SECONDS (10), BENCH_CLIENTS (32; 0 skips the ingest runs).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
-import { latencyLine, notificationBench } from './lib/notification-latency.ts';
+import { latencyLine, notificationBench, type NotifyWriteKind } from './lib/notification-latency.ts';
 
 const rates = (process.env.BENCH_RATES ?? '20,50,100,200').split(',').map(Number);
+const kinds = (process.env.BENCH_NOTIFY_KINDS ?? 'native,fhir').split(',') as NotifyWriteKind[];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);
 const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
@@ -45,7 +46,7 @@ try {
       const withSub = await nativeIngest(gateway.url, clients, seconds, example);
       console.log(`native ingest, ${clients} clients, one subscriber:    ${withSub.perSecond.toFixed(1)} handovers/s, p50 ${withSub.p50.toFixed(1)} ms, p99 ${withSub.p99.toFixed(1)} ms`);
     }
-    for (const rate of rates) console.log(`notification latency, ${latencyLine(await bench.run(rate, seconds))}`);
+    for (const kind of kinds) for (const rate of rates) console.log(`notification latency, ${latencyLine(await bench.run(rate, seconds, kind))}`);
   } finally {
     await bench.close();
   }

@@ -3,7 +3,7 @@
 // each part makes its own database there (bench_ingest_<pid>, bench_raw_<pid>, bench_notify_<pid>: runs side by side do not
 // drop each other's) and drops it at the end.
 // Options: BENCH_SECONDS per measurement (10), BENCH_CLIENTS (32), BENCH_SLICES ((a) and (b) alternate in this many slices, 2),
-// BENCH_NOTIFY_RATE (handovers/s offered for (d), 100),
+// BENCH_NOTIFY_RATE (native records/s offered for (d), 100; (d) also offers Task creates at 100/s and 200/s),
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs), BENCH_UNITS (units reporting every 2 s for (h), 200),
 // BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
 // BENCH_TASKS (Tasks stored before the FHIR operations of (c), all matching its search, 20000),
@@ -189,10 +189,14 @@ const notifyRate = smoke ? 10 : Number(process.env.BENCH_NOTIFY_RATE ?? 100);
 const notifyDb = await freshDatabase('bench_notify');
 const notifyGateway = await startGatewayProcess({ DATABASE_URL: notifyDb, DEMO: '1', ALLOW_HTTP_LOOPBACK_HOOKS: '1' });
 let notify: NotificationLatency;
+// The issue's aim is for writes at 100/s and 200/s: Task creates (what a FHIR server's bench writes); this machine
+// ingests native records at about half that rate, so those queue and their tail is the queue's, not the delivery's.
+const notifyFhir: NotificationLatency[] = [];
 try {
   const bench = await notificationBench(notifyGateway.url, notifyDb, example);
   try {
     notify = await bench.run(notifyRate, seconds);
+    for (const rate of smoke ? [notifyRate] : [100, 200]) notifyFhir.push(await bench.run(rate, seconds, 'fhir'));
   } finally {
     await bench.close();
   }
@@ -200,6 +204,7 @@ try {
   await notifyGateway.stop();
 }
 results.notificationLatency = notify;
+results.notificationLatencyFhir = notifyFhir;
 
 // (g) the embedded demo (PGlite, as `npm start` runs it without DATABASE_URL): RSS idle after start, peak under load.
 const pglite: PgliteMemory = await pgliteMemory(clients, seconds, example, smoke ? 1 : Number(process.env.BENCH_SETTLE_SECONDS ?? 10));
@@ -222,6 +227,7 @@ for (const op of FHIR_OPERATIONS) {
 if (lag) lines.push(`    ${auditLagLine(lag)}`);
 results.auditLag = lag;
 lines.push(`(d) notification latency            ${latencyLine(notify)}`);
+for (const r of notifyFhir) lines.push(`(d) ...                             ${latencyLine(r)}`);
 results.unitFeed = { ingestAlone: unitsAlone, perFix: { ingest: unitsBeside[0], change: unitsBeside[0]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[0] }, batched: { ingest: unitsBeside[1], change: unitsBeside[1]!.perSecond / unitsAlone.perSecond - 1, fixes: unitFixes[1] } };
 lines.push(row('(h) native ingest, alone', unitsAlone, 'handovers/s'));
 for (const [k, label] of ['a request per fix', 'a request per organisation'].entries()) {

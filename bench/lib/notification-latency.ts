@@ -2,12 +2,20 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { bsn } from './ingest.ts';
+import { benchServiceRequest, benchTask } from './bench-resources.ts';
 import { demoToken } from './gateway-process.ts';
 import { percentile } from './stats.ts';
 
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 
+/**
+ * What each write is: a native NTS record (a whole handover: Patient, Encounter, ServiceRequest, Task, ...), or a
+ * FHIR Task create (`POST /fhir/Task`, one resource, as a FHIR client or another FHIR server's bench writes).
+ */
+export type NotifyWriteKind = 'native' | 'fhir';
+
 export interface NotificationLatency {
+  kind: NotifyWriteKind;
   offeredPerSecond: number;
   reachedPerSecond: number;
   handovers: number;
@@ -25,8 +33,8 @@ export interface NotificationLatency {
 }
 
 export interface NotifyBench {
-  /** Offers `rate` new U1 handovers per second for `seconds`, open loop, and waits for their notifications. */
-  run(rate: number, seconds: number): Promise<NotificationLatency>;
+  /** Offers `rate` new handovers per second for `seconds` (U1 native records, or Task creates), open loop, and waits for their notifications. */
+  run(rate: number, seconds: number, kind?: NotifyWriteKind): Promise<NotificationLatency>;
   close(): Promise<void>;
 }
 
@@ -79,6 +87,24 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   const hap = `Bearer ${await demoToken(url, 'hap-vechtdal')}`;
+  // The FHIR writes: Tasks handing over one ServiceRequest for one Patient, made once, naming the demo organisations
+  // by URA as a HAP's system would.
+  let taskBody: string | undefined;
+  const fhirTaskBody = async (): Promise<string> => {
+    if (taskBody) return taskBody;
+    const post = async (type: string, body: string): Promise<string> => {
+      const res = await fetch(`${url}/fhir/${type}`, { method: 'POST', headers: { Authorization: hap, 'Content-Type': 'application/fhir+json' }, body });
+      if (res.status !== 201) throw new Error(`create ${type}: ${res.status} ${(await res.text()).slice(0, 300)}`);
+      return `${type}/${((await res.json()) as { id: string }).id}`;
+    };
+    const byUra = (text: string): string =>
+      text.replace('{"reference":"REQUESTER"}', ura('90001234')).replace('{"reference":"OWNER"}', ura('90004567'));
+    const patientRef = await post('Patient', JSON.stringify({ resourceType: 'Patient', identifier: [{ system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: bsn(offset) }], name: [{ family: 'Bench', given: ['Notify'] }], gender: 'unknown', birthDate: '1950-01-01' }));
+    const order = await post('ServiceRequest', byUra(JSON.stringify(benchServiceRequest(patientRef, 'REQUESTER', 'OWNER'))));
+    taskBody = byUra(JSON.stringify(benchTask('REQUESTER', 'OWNER', new Date().toISOString(), { patient: patientRef, serviceRequest: order })));
+    return taskBody;
+  };
+  const ura = (value: string): string => JSON.stringify({ identifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value } });
   const sub = await fetch(`${url}/fhir/Subscription`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${await demoToken(url, 'rav-noordoost')}`, 'Content-Type': 'application/fhir+json' },
@@ -99,11 +125,12 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
   let n = 0;
 
   return {
-    async run(rate, seconds) {
+    async run(rate, seconds, kind = 'native') {
       await drained();
       arrivals = [];
       sentAt.clear();
       committedAt.clear();
+      const fhirBody = kind === 'fhir' ? await fhirTaskBody() : '';
       const total = Math.max(1, Math.round(rate * seconds));
       const started = performance.now();
       let errors = 0;
@@ -113,12 +140,16 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const k = ++n;
         const t0 = performance.now();
-        const body = JSON.stringify({ ...example, contactId: `BENCH-${tag}-${k}`, patient: { ...patient, bsn: bsn(offset + k) } });
+        const request =
+          kind === 'native'
+            ? { path: '/native/nts', type: 'application/json', body: JSON.stringify({ ...example, contactId: `BENCH-${tag}-${k}`, patient: { ...patient, bsn: bsn(offset + k) } }) }
+            : { path: '/fhir/Task', type: 'application/fhir+json', body: fhirBody };
         sends.push(
-          fetch(`${url}/native/nts`, { method: 'POST', headers: { Authorization: hap, 'Content-Type': 'application/json' }, body })
+          fetch(`${url}${request.path}`, { method: 'POST', headers: { Authorization: hap, 'Content-Type': request.type }, body: request.body })
             .then(async (res) => {
               await res.arrayBuffer();
-              const id = /\/Task\/([^/]+)$/.exec(res.headers.get('location') ?? '')?.[1];
+              // A native record's Location is its Task; a FHIR create's names the version (Task/<id>/_history/1).
+              const id = /\/Task\/([^/]+)(?:\/_history\/[^/]+)?$/.exec(res.headers.get('location') ?? '')?.[1];
               if (res.status !== 201 || !id) errors++;
               else sentAt.set(id, t0);
             })
@@ -138,6 +169,7 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
       const w = sorted(mine.map((a) => a.writeToReceiver));
       const e = sorted(mine.map((a) => a.arrivedPerf - sentAt.get(a.task)!));
       return {
+        kind,
         offeredPerSecond: rate,
         reachedPerSecond: total / elapsed,
         handovers: total - errors,
@@ -160,5 +192,5 @@ export async function notificationBench(url: string, databaseUrl: string, exampl
 }
 
 export function latencyLine(r: NotificationLatency): string {
-  return `${r.offeredPerSecond}/s offered, ${r.reachedPerSecond.toFixed(1)}/s reached: commit → receiver p50 ${r.commitToReceiver.p50.toFixed(1)} ms, p99 ${r.commitToReceiver.p99.toFixed(1)} ms, max ${r.commitToReceiver.max.toFixed(1)} ms; Task write → receiver p50 ${r.writeToReceiver.p50.toFixed(1)} ms, p99 ${r.writeToReceiver.p99.toFixed(1)} ms; request → receiver p50 ${r.requestToReceiver.p50.toFixed(1)} ms, p99 ${r.requestToReceiver.p99.toFixed(1)} ms; ${r.notifications} of ${r.handovers} notified${r.duplicates ? ` (${r.duplicates} twice)` : ''}, ${r.requestErrors} request errors`;
+  return `${r.kind === 'native' ? 'native records' : 'Task creates'}, ${r.offeredPerSecond}/s offered, ${r.reachedPerSecond.toFixed(1)}/s reached: commit → receiver p50 ${r.commitToReceiver.p50.toFixed(1)} ms, p99 ${r.commitToReceiver.p99.toFixed(1)} ms, max ${r.commitToReceiver.max.toFixed(1)} ms; Task write → receiver p50 ${r.writeToReceiver.p50.toFixed(1)} ms, p99 ${r.writeToReceiver.p99.toFixed(1)} ms; request → receiver p50 ${r.requestToReceiver.p50.toFixed(1)} ms, p99 ${r.requestToReceiver.p99.toFixed(1)} ms; ${r.notifications} of ${r.handovers} notified${r.duplicates ? ` (${r.duplicates} twice)` : ''}, ${r.requestErrors} request errors`;
 }
