@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../store/database.ts';
-import { ENDED, type SubscriptionRow } from './store.ts';
+import { ENDED, PASSED_END, type SubscriptionRow } from './store.ts';
 
 /** A claimed event with what sending it needs of its subscription, read in the claim itself. */
 export interface ClaimedEvent {
@@ -62,17 +62,21 @@ export const eventQueue = {
   },
 
   /**
-   * Claims up to `limit` due events, at most `perSubscription` being sent at once to one subscription (counting
+   * Claims up to `limit` due events (and switches off, in the same statement, every subscription whose
+   * Subscription.end has passed: the Backport IG's end is honoured before anything more is claimed for it, without
+   * a statement of its own in every cycle; `ended` and `room` see the same snapshot, so `room` leaves those out itself), at most `perSubscription` being sent at once to one subscription (counting
    * what other instances are sending), so that a slow receiver's backlog cannot take every slot of an instance.
    * Order per handover: an event is only claimable when every earlier event of the same subscription and
    * handover is delivered; one being sent is not, so the next waits for the outcome.
    */
   async claim(db: Database, args: { limit: number; perSubscription: number; lease: Lease; workerId: string }): Promise<ClaimedEvent[]> {
     const r = await db.query<ClaimedEvent>(
-      `WITH room AS (
+      `WITH ended AS (
+         UPDATE subscription_state SET status = 'off' WHERE ${ENDED}
+       ), room AS (
          SELECT s.id, $3::int - (SELECT count(*) FROM subscription_events b
                                   WHERE b.subscription_id = s.id AND b.state = 'sending' AND b.claimed_until >= now())::int AS n
-           FROM subscription_state s WHERE s.status = 'active'
+           FROM subscription_state s WHERE s.status = 'active' AND NOT (${PASSED_END})
        ), candidates AS (
          SELECT c.id, c.next_attempt, c.subscription_id, c.event_number
            FROM room CROSS JOIN LATERAL (

@@ -1,6 +1,8 @@
 import type { Queryable } from '../store/database.ts';
 import type { Filters, Payload, SubscriptionStatus } from './spec.ts';
 
+/** Subscription.end has passed (for `s`, the subscription_state row of a claim). */
+export const PASSED_END = `s.ends_at IS NOT NULL AND s.ends_at <= now()`;
 /** A subscription whose Subscription.end has passed and that is not yet off (columns of subscription_state). */
 export const ENDED = `ends_at IS NOT NULL AND ends_at <= now() AND status <> 'off'`;
 

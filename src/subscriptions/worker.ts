@@ -169,10 +169,13 @@ export class DeliveryWorker {
       this.maintenance = false;
       await this.statusSends.start();
     }
-    // Subscription.end honoured (Backport IG): an ended subscription is off before anything more is claimed for it.
-    await subscriptionStore.endPassed(this.deps.db);
+    // Subscription.end honoured (Backport IG): an ended subscription is off before anything more is claimed for it
+    // (the claim's own statement does it), and also when no room is left to claim anything.
     const room = (this.deps.maxInFlight ?? 32) - this.inFlight.size;
-    if (room <= 0 || this.stopped) return;
+    if (room <= 0 || this.stopped) {
+      await subscriptionStore.endPassed(this.deps.db);
+      return;
+    }
     const claimedAt = performance.now();
     const claimed = await eventQueue.claim(this.deps.db, {
       limit: room,
