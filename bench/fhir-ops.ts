@@ -9,10 +9,14 @@
 // gets as many Tasks through its own API; each operation then alternates BENCH_SLICES (at least 3) slices between the
 // two and the ratios are printed. COMPARE_FHIR_PID: its process(es), comma-separated, for its CPU and peak RSS;
 // COMPARE_DATABASE_URL: its database on the same PostgreSQL, analyzed after the creates as the gateway's is.
+// Before and after a change (BENCH_BASELINE_ROOT, another checkout, e.g. the code before it, with
+// BENCH_BASELINE_DATABASE_URL, an empty database beside DATABASE_URL on the same server): a second gateway from that
+// checkout, filled the same way, measured in BENCH_SLICES alternating slices with this one, so that both are measured
+// in the same minutes of a shared machine; its figures and the ratios are printed below this checkout's.
 // PostgreSQL's CPU counts only the backends of the measured databases (and the server's background processes) when
 // each is known, in each server's slices its own database's: other work on the same server stays out.
 import { loadavg } from 'node:os';
-import { cpuLine, measurePostgresOf } from './lib/cpu-time.ts';
+import { cpuLine, cpuTotal, measurePostgresOf } from './lib/cpu-time.ts';
 import { analyzeDatabase, compareTargetFromEnv, databaseName, sampleRss, seedTasksOverFhir } from './lib/compare-target.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
@@ -37,17 +41,25 @@ if (unknownOps.length > 0) {
   process.exit(2);
 }
 const operations = FHIR_OPERATIONS.filter((op) => wanted.includes(op));
-const compare = compareTargetFromEnv();
-const slices = compare ? Math.max(3, Number(process.env.BENCH_SLICES ?? 3)) : 1;
+const baselineRoot = process.env.BENCH_BASELINE_ROOT;
+const baselineUrl = process.env.BENCH_BASELINE_DATABASE_URL;
+if (Boolean(baselineRoot) !== Boolean(baselineUrl)) {
+  console.error('BENCH_BASELINE_ROOT and BENCH_BASELINE_DATABASE_URL go together');
+  process.exit(2);
+}
+const compare = baselineUrl ? undefined : compareTargetFromEnv();
+const slices = compare || baselineUrl ? Math.max(3, Number(process.env.BENCH_SLICES ?? 3)) : 1;
 const loadBefore = loadavg()[0] ?? 0;
 const row = (label: string, r: LoadResult): string =>
   `${label.padEnd(36)} ${r.perSecond.toFixed(1).padStart(8)} /s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   errors ${JSON.stringify(r.errors)}`;
 // PostgreSQL's CPU: this machine's one server also runs other work (other test runs); only the backends of the
 // databases measured here count, when every measured server's database is known.
-const measuredDatabases = compare && !compare.databaseUrl ? undefined : [databaseUrl, ...(compare?.databaseUrl ? [compare.databaseUrl] : [])].map(databaseName);
+const peerDatabaseUrl = baselineUrl ?? compare?.databaseUrl;
+const measuredDatabases = compare && !compare.databaseUrl ? undefined : [databaseUrl, ...(peerDatabaseUrl ? [peerDatabaseUrl] : [])].map(databaseName);
 await measurePostgresOf(databaseUrl, measuredDatabases);
 const nodeArgs = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
+const baseline = baselineRoot && baselineUrl ? await startGatewayProcess({ DATABASE_URL: baselineUrl, DEMO: '1' }, nodeArgs, baselineRoot) : undefined;
 try {
   const token = await demoToken(gateway.url, 'hap-vechtdal');
   const orgId = async (ura: string): Promise<string> => {
@@ -58,6 +70,16 @@ try {
   const requesterRef = await orgId('90001234');
   await seedTasks(databaseUrl, tasks, ownerRef, requesterRef, ['90001234', '90004567']);
   const others: FhirTarget[] = [];
+  if (baseline && baselineUrl) {
+    const baseToken = await demoToken(baseline.url, 'hap-vechtdal');
+    const baseOrg = async (ura: string): Promise<string> => {
+      const res = await fetch(`${baseline.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|${ura}`, { headers: { Authorization: `Bearer ${baseToken}` } });
+      return `Organization/${((await res.json()) as { entry: { resource: { id: string } }[] }).entry[0]?.resource.id}`;
+    };
+    const [owner, requester] = [await baseOrg('90004567'), await baseOrg('90001234')];
+    await seedTasks(baselineUrl, tasks, owner, requester, ['90001234', '90004567']);
+    others.push({ name: 'baseline', base: `${baseline.url}/fhir`, token: baseToken, pids: [baseline.pid], gatewayUrl: baseline.url, database: databaseName(baselineUrl), ownerRef: owner, requesterRef: requester });
+  }
   if (compare) {
     const started = performance.now();
     others.push(await seedTasksOverFhir(compare.target, tasks));
@@ -67,7 +89,7 @@ try {
   const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], gatewayUrl: gateway.url, database: databaseName(databaseUrl), ownerRef, requesterRef }, ...others];
   const analyze = async (): Promise<void> => {
     await analyzeDatabase(databaseUrl);
-    if (compare?.databaseUrl) await analyzeDatabase(compare.databaseUrl);
+    if (peerDatabaseUrl) await analyzeDatabase(peerDatabaseUrl);
   };
   // Without creates the statistics are refreshed before the first operation (with them, after the creates).
   if (!operations.includes('create')) await analyze();
@@ -76,7 +98,7 @@ try {
   const [ops, other] = await fhirOps(targets, clients, seconds, slices, analyze, operations);
   const otherPeakRss = otherRss?.stop();
   console.log(
-    `FHIR operations on ${tasks}+ Tasks, ${clients} clients, ${seconds} s each${compare ? ` per server in ${slices} alternating slices` : ''}, gateway ${process.env.BENCH_GATEWAY_ROOT ?? 'this checkout'}, load average before ${loadBefore.toFixed(1)}, after ${(loadavg()[0] ?? 0).toFixed(1)}`,
+    `FHIR operations on ${tasks}+ Tasks, ${clients} clients, ${seconds} s each${slices > 1 ? ` per server in ${slices} alternating slices` : ''}${baselineRoot ? `, baseline ${baselineRoot}` : ''}, gateway ${process.env.BENCH_GATEWAY_ROOT ?? 'this checkout'}, load average before ${loadBefore.toFixed(1)}, after ${(loadavg()[0] ?? 0).toFixed(1)}`,
   );
   for (const op of operations) {
     const r = ops?.[op];
@@ -86,11 +108,15 @@ try {
     if (r.gc) console.log(`    ${gcLine({ minorMs: 0, majorMs: 0 }, r.gc, r.ok, 'operation')}`);
     const o = other?.[op];
     if (!o) continue;
-    console.log(`${row(`${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, o)}   gateway/other ${(r.perSecond / o.perSecond).toFixed(2)}`);
+    const peer = baseline ? 'baseline' : 'COMPARE_FHIR_URL';
+    console.log(`${row(`${OPERATION_LABELS[op]} at ${peer}`, o)}   gateway/${baseline ? 'baseline' : 'other'} ${(r.perSecond / o.perSecond).toFixed(2)}`);
     console.log(`    ${cpuLine('server', o.cpu, 'operation')}`);
+    const [mine, theirs] = [cpuTotal('gateway', r.cpu), cpuTotal('gateway', o.cpu)];
+    if (baseline && mine !== undefined && theirs !== undefined) console.log(`    CPU per operation this checkout/baseline ${(mine / theirs).toFixed(2)}`);
   }
   console.log(auditLagLine(await auditLag(databaseUrl)));
   console.log(`gateway peak RSS ${gateway.peakRssMb().toFixed(0)} MB${otherPeakRss === undefined ? '' : `; COMPARE_FHIR_PID ${otherPid} peak RSS during the operations ${otherPeakRss.toFixed(0)} MB`}`);
 } finally {
   await gateway.stop();
+  await baseline?.stop();
 }

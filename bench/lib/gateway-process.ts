@@ -23,11 +23,11 @@ export interface GatewayProcess {
 }
 
 /** The gateway as production runs it: its own process (`node src/main.ts`), so the load generator does not share its CPU. */
-export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<GatewayProcess> {
+export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = [], root = ROOT): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(process.execPath, [...START_OPTIONS, ...nodeArgs, 'src/main.ts'], {
-    cwd: ROOT,
+    cwd: root,
     // A benchmark measures capacity: the per-client rate limit would only measure itself.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
