@@ -1,7 +1,7 @@
 // FHIR Task create, read and search (default total, _total=accurate, _total=none) on 20,000+ stored Tasks against a
 // gateway in its own process, with CPU per operation: part (c) of `npm run bench` on its own.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fhir node bench/fhir-ops.ts   (an empty database it may fill)
-// Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout),
+// Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout), BENCH_VACUUM=1 (VACUUM ANALYZE instead of ANALYZE, as autovacuum would),
 // BENCH_OPS (which operations, comma-separated: create,read,search,searchTotal,searchNoTotal; all by default),
 // BENCH_NODE_ARGS (extra node options for the gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: a profile of
 // only the operations named, written when the gateway stops; read it with bench/cpu-profile-top.ts).
