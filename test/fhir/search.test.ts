@@ -300,6 +300,32 @@ describe('paging, sorting, totals', () => {
     expect(none.entry).toHaveLength(10);
     expect(none.link!.some((l) => l.relation === 'next')).toBe(true);
   });
+
+  it('a count includes only what the caller may read: another organisation counts none of these Patients, a deleted one leaves the count', async () => {
+    const rav = await fhirClient(tg, 'rav-noordoost');
+    expect(((await rav.get(`Patient?${byMarker()}&_summary=count`)).body as Bundle).total).toBe(0);
+    expect(((await rav.get(`Patient?${byMarker()}&_count=1&_total=accurate`)).body as Bundle).total).toBe(0);
+    const gone = created.pop()!;
+    expect((await fhir.delete(`Patient/${gone}`)).status).toBe(200);
+    expect(((await fhir.get(`Patient?${byMarker()}&_summary=count`)).body as Bundle).total).toBe(204);
+    expect(((await fhir.get(`Patient?${byMarker()}&_count=1&_total=accurate`)).body as Bundle).total).toBe(204);
+  });
+
+  it('a count inside a transaction Bundle sees what the transaction wrote before it, and a count after it sees the commit', async () => {
+    const res = await fhir.post('', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { request: { method: 'GET', url: `Patient?${byMarker()}&_summary=count` } },
+        { resource: buildPatient({ identifier: [{ system: IDENTIFIER_SYSTEM, value: pageMarker }] }), request: { method: 'POST', url: 'Patient' } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [count, made] = (res.body as Bundle).entry!;
+    expect((count?.resource as Bundle).total).toBe(205);
+    created.push(made!.resource!.id!);
+    expect(((await fhir.get(`Patient?${byMarker()}&_count=1&_total=accurate`)).body as Bundle).total).toBe(205);
+  });
 });
 
 describe('_include and _revinclude', () => {
