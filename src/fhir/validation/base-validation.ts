@@ -84,9 +84,13 @@ interface Property {
 
 interface Reader {
   readonly names: readonly string[];
+  /** `_name` beside each name, made once: a key built per lookup costs more than the lookup. */
+  readonly shadows: readonly string[];
   readonly types: readonly string[];
   /** The getter's `Element`/`BackboneElement` replacement: its element's first type. */
   readonly firstType: string;
+  /** For a choice element (`value[x]` of an Extension has 50 names): the index of each name, plain and `_`. */
+  readonly byName: ReadonlyMap<string, number> | undefined;
 }
 
 const plans = new WeakMap<InternalTypeSchema, Map<string, readonly Property[]>>();
@@ -110,8 +114,10 @@ function readerOf(valueType: string, key: string): Reader | undefined {
   const last = element.path.substring(element.path.lastIndexOf('.') + 1);
   const choice = last.endsWith('[x]');
   const trimmed = choice ? last.substring(0, last.length - 3) : last;
-  const codes = element.type.map((t) => t.code);
-  return { names: codes.map((code) => (choice ? trimmed + capitalize(code) : trimmed)), types: codes, firstType: codes[0] };
+  const types = element.type.map((t) => t.code);
+  const names = types.map((code) => (choice ? trimmed + capitalize(code) : trimmed));
+  const byName = choice ? new Map(names.flatMap((name, i) => [[name, i] as const, [`_${name}`, i] as const])) : undefined;
+  return { names, shadows: names.map((name) => `_${name}`), types, firstType: types[0], byName };
 }
 
 /** Medplum's `withPath` over the getter's answer. */
@@ -121,23 +127,26 @@ function withPath(value: unknown, type: string, path: string): TypedValueWithPat
   return { type: typed(value), value, path };
 }
 
-const ABSENT = Symbol('absent');
+const ABSENT = -1;
+const DELEGATE = -2;
 
 /**
- * `getTypedPropertyValueWithPath(parent, key)` for a value without a primitive extension (`_name`), read directly:
- * the first name the getter tries that is present wins, as there. ABSENT where the getter finds nothing; undefined
- * where Medplum's own getter must answer (a primitive extension, whose merging stays Medplum's).
+ * Which of the getter's names it settles on for this holder: the first, in its order, with a value or a `_` beside it.
+ * ABSENT where it finds none; DELEGATE where that name has a primitive extension, which Medplum's getter merges.
  */
-function readDirect(holder: unknown, read: Reader, path: string): TypedValueWithPath | TypedValueWithPath[] | typeof ABSENT | undefined {
-  if (!holder) return ABSENT;
-  const object = holder as Record<string, unknown>;
+function settle(holder: Record<string, unknown>, read: Reader): number {
+  if (read.byName && Object.getPrototypeOf(holder) === Object.prototype) {
+    // A plain object's keys (for-in also sees an inherited enumerable one, as a lookup would) instead of 50 lookups.
+    let first = ABSENT;
+    for (const key in holder) {
+      const i = read.byName.get(key);
+      if (i !== undefined && (first === ABSENT || i < first) && holder[key] !== undefined) first = i;
+    }
+    return first !== ABSENT && holder[read.shadows[first]] !== undefined ? DELEGATE : first;
+  }
   for (let i = 0; i < read.names.length; i++) {
-    const value = object[read.names[i]];
-    if (object['_' + read.names[i]] !== undefined) return undefined;
-    if (value === undefined) continue;
-    if (isEmpty(value)) return ABSENT;
-    const type = read.types[i] === 'Element' || read.types[i] === 'BackboneElement' ? read.firstType : read.types[i];
-    return withPath(value, type, path);
+    if (holder[read.shadows[i]] !== undefined) return DELEGATE;
+    if (holder[read.names[i]] !== undefined) return i;
   }
   return ABSENT;
 }
@@ -166,11 +175,21 @@ class BaseValidator {
     if (objIsResource) this.resourceStack.push(obj.value);
     const holder = obj.value as Record<string, unknown> | undefined;
     for (const property of plan(schema, obj.type)) {
-      const direct = property.read ? readDirect(holder, property.read, `${obj.path}.${property.key}`) : undefined;
-      if (direct === ABSENT) {
-        // What Medplum's visitor does with an absent element (checkPresence), and its crawler then nothing.
-        if (property.element.min > 0) this.issues.push(createStructureIssue(`${obj.path}.${property.key}`, 'Missing required property'));
-        continue;
+      const read = property.read;
+      // `getTypedPropertyValueWithPath(obj, key)` read directly where no primitive extension is involved.
+      let direct: TypedValueWithPath | TypedValueWithPath[] | undefined;
+      if (read) {
+        const i = holder ? settle(holder, read) : ABSENT;
+        const value = i >= 0 ? holder?.[read.names[i]] : undefined;
+        if (i === ABSENT || (i >= 0 && isEmpty(value))) {
+          // What Medplum's visitor does with an absent element (checkPresence), and its crawler then nothing.
+          if (property.element.min > 0) this.issues.push(createStructureIssue(`${obj.path}.${property.key}`, 'Missing required property'));
+          continue;
+        }
+        if (i >= 0) {
+          const type = read.types[i] === 'Element' || read.types[i] === 'BackboneElement' ? read.firstType : read.types[i];
+          direct = withPath(value, type, `${obj.path}.${property.key}`);
+        }
       }
       this.crawlProperty(obj, property.key, schema, `${path}.${property.key}`, direct);
     }
