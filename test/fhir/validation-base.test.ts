@@ -121,6 +121,13 @@ function specials(resource: Resource): Resource[] {
     { contained: [] },
     { _contained: [{ id: 'x' }] },
     { lastModified: '2000-01-01', authoredOn: '2001-01-01' },
+    // Extensions at the edges of ext-1 (a member step takes an object with that resourceType for the resource itself).
+    { extension: [{ url: 'http://example.org/e', valueString: 'v', resourceType: 'extension' }] },
+    { extension: [{ url: 'http://example.org/e', valueString: 'v', resourceType: 'value' }] },
+    { extension: [{ url: 'http://example.org/e', valueString: ['a', 'b'] }] },
+    { extension: [{ url: 'http://example.org/e', valueString: 'v', _valueString: { id: 'x' } }] },
+    { extension: [{ url: 'http://example.org/e', valueString: 'v', valueBoolean: true }] },
+    { extension: [{ url: 'http://example.org/e', valueCoding: {} }] },
     { resourceType: 'Nonsense' },
   ];
   return additions.map((addition) => ({ ...(clone(resource) as unknown as Json), ...addition }) as unknown as Resource);

@@ -68,6 +68,26 @@ function withoutContained(value: unknown): boolean {
   return !('contained' in value) && !('_contained' in value);
 }
 
+/**
+ * R4's ext-1 on every Extension. On an Extension with no nested `extension` (nor `_extension`) and one non-empty
+ * `value[x]` the getter reads without a primitive extension, Medplum's engine reads `extension.exists()` as false,
+ * `value.exists()` as true and `false != true` as true: it holds, and is not evaluated (15 of a handover's 52).
+ * Anything else (a value in an array, an empty one, a `_value`, a `resourceType`, which the member step would take
+ * for a resource) is evaluated.
+ */
+const EXT_1 = 'extension.exists() != value.exists()';
+
+function valueWithoutExtensions(holder: unknown): boolean {
+  if (!holder || typeof holder !== 'object' || Array.isArray(holder) || 'resourceType' in holder) return false;
+  const extension = holder as Record<string, unknown>;
+  if (extension.extension !== undefined || extension._extension !== undefined) return false;
+  const read = plan(getDataType('Extension'), 'Extension').find((p) => p.key === 'value[x]')?.read;
+  const i = read ? settle(extension, read) : ABSENT;
+  if (!read || i < 0) return false;
+  const value = extension[read.names[i]];
+  return !Array.isArray(value) && !isEmpty(value);
+}
+
 const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
 const fhirPathCache = new LRUCache<FhirPathAtom>(1_000);
 
@@ -298,6 +318,7 @@ class BaseValidator {
     for (const constraint of field.constraints ?? []) {
       if (constraint.severity === 'error' && !SKIPPED_CONSTRAINTS.has(constraint.key)) {
         if (ABOUT_CONTAINED.has(constraint.expression) && withoutContained(value.value)) continue;
+        if (constraint.expression === EXT_1 && value.type === 'Extension' && valueWithoutExtensions(value.value)) continue;
         if (!this.isExpressionTrue(constraint.expression, value)) {
           this.issues.push(createConstraintIssue(value.path, constraint));
           return;
