@@ -131,7 +131,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const stopOrganizations = await organizations.listen(db);
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const metrics = new Metrics();
-  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics, organizations });
+  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics });
   const units = createUnits({
     db,
     logger,

@@ -66,7 +66,7 @@ export class NativeIngest {
         })),
       };
       const status: 200 | 201 = first && created ? 201 : 200;
-      await recordInLedger(tx, format, mapped, hash, { status, location, bundle });
+      recordInLedger(txRepo.txState(), format, mapped, hash, { status, location, bundle });
       return { status, location, bundle };
     });
   }
