@@ -58,7 +58,7 @@ export class TxState {
  * common table expression. `sql` writes it with `p(i)` naming its i-th parameter (from 1), so that parts need not
  * know each other's numbering.
  */
-export interface CommitPart {
+interface CommitPart {
   sql: (p: (i: number) => string) => string;
   params: unknown[];
   /**
@@ -78,7 +78,7 @@ export interface CommitPart {
  * carried). Every part sees the same snapshot, taken after the transaction's last write; no part reads what
  * another part writes.
  */
-export class CommitBatch {
+class CommitBatch {
   private readonly parts: CommitPart[] = [];
 
   /** Adds a part; returns the name of its CTE, which a part added after it may read (its RETURNING rows). */
