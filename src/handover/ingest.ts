@@ -6,13 +6,13 @@ import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.t
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { findByIdentifiers, resolveReferences } from './references.ts';
+import { findByIdentifiers, prefetchIdentifiers, resolveReferences } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
-import { focusOf, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
+import { focusOf, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
 import { aheadPlan } from './ingest-parties.ts';
 import { sharedAhead } from '../access/parties.ts';
 
@@ -97,10 +97,15 @@ export class NativeIngest {
     const plan = aheadPlan(mapped);
     const state = repo.txState();
     const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
-    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written));
+    // The patient's and the encounter's identity lookups in one statement (each answered as its own search would be).
+    const find = await prefetchIdentifiers(repo, [
+      ...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })),
+      ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier })),
+    ]);
+    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find));
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
-    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written)) : undefined;
+    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written, undefined, find)) : undefined;
     local = this.localMap(mapped, patient, encounter);
     // A record's findings are looked up together: one search instead of one per finding.
     const knownObservations = await findByIdentifiers(repo, 'Observation', observationsIn.flatMap((o) => o.identifier ?? []));

@@ -24,6 +24,25 @@ export async function findByIdentifiers(repo: Repository, type: string, identifi
   return found.resources;
 }
 
+/** Finds the one current resource of a type with an identifier, as `findByIdentifier` does. */
+export type IdentifierLookup = (type: string, identifier: Identifier | undefined) => Promise<StoredVersion | undefined>;
+
+/**
+ * `findByIdentifier` for each of `wanted` (a type and an identifier) in one statement, answered afterwards by the
+ * lookup returned; anything else it is asked is looked up as before. Each identifier keeps a search of its own
+ * (the most recent resource carrying it, as `repo` may see it), so the answers are those of one search each.
+ */
+export async function prefetchIdentifiers(repo: Repository, wanted: { type: string; identifier: Identifier }[]): Promise<IdentifierLookup> {
+  const lookups = wanted.filter((w) => Boolean(w.identifier.value)).map((w) => ({ key: `${w.type} ${identifierToken(w.identifier)}`, resourceType: w.type, tokens: [`identifier=${identifierToken(w.identifier)}`], limit: 1 }));
+  const found = await repo.currentByTokens(lookups);
+  const answers = new Map(lookups.map((l, k) => [l.key, found[k]?.[0]]));
+  return async (type, identifier) => {
+    const key = `${type} ${identifier ? identifierToken(identifier) : ''}`;
+    if (identifier?.value && answers.has(key)) return answers.get(key);
+    return findByIdentifier(repo, type, identifier);
+  };
+}
+
 /** Whether `resource` carries `identifier` (the same system and value; no system matches any). */
 export function hasIdentifier(resource: StoredVersion, identifier: Identifier): boolean {
   const own = (resource.content as { identifier?: Identifier[] }).identifier ?? [];
