@@ -6,7 +6,7 @@ import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.t
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { findByIdentifiers, prefetchIdentifiers, resolveReferences } from './references.ts';
+import { prefetchIdentifiers, resolveReferences } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
@@ -97,18 +97,19 @@ export class NativeIngest {
     const plan = aheadPlan(mapped);
     const state = repo.txState();
     const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
-    // The patient's and the encounter's identity lookups in one statement (each answered as its own search would be).
-    const find = await prefetchIdentifiers(repo, [
-      ...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })),
-      ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier })),
-    ]);
+    // The identity lookups of the patient, the encounter and the findings in one statement, each answered as its own
+    // search would be (nothing this record writes before them is of their types). A record's findings are looked up
+    // together: one search instead of one per finding.
+    const { find, together: knownObservations } = await prefetchIdentifiers(
+      repo,
+      [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
+      { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
+    );
     const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find));
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
     const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written, undefined, find)) : undefined;
     local = this.localMap(mapped, patient, encounter);
-    // A record's findings are looked up together: one search instead of one per finding.
-    const knownObservations = await findByIdentifiers(repo, 'Observation', observationsIn.flatMap((o) => o.identifier ?? []));
     for (const [i, obs] of observationsIn.entries()) {
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       // Two findings with one identifier make one Observation, as when each was looked up after the other was written.
