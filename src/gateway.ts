@@ -131,7 +131,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   const stopOrganizations = await organizations.listen(db);
   const fhirBaseUrl = `${config.publicUrl}/fhir`;
   const metrics = new Metrics();
-  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics, organizations });
+  const subscriptions = createSubscriptions({ db, logger, config, fhirBaseUrl, metrics });
   const units = createUnits({
     db,
     logger,
@@ -158,7 +158,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     // Last: the audit rows of a transaction are written when every other phase has had its say.
     audit: [audit.hooks],
   });
-  const repoDeps: RepositoryDeps = { db, registry, phases, partiesOf: partiesAtWrite };
+  const repoDeps: RepositoryDeps = { db, registry, phases, partiesOf: partiesAtWrite(organizations) };
   const repository = (ctx: RequestContext): Repository => new Repository(repoDeps, ctx);
 
   // Client rows behind tokens, one cache per instance, dropped on every instance when a registration changes.

@@ -5,7 +5,7 @@ import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { candidateGroup } from '../handover/candidate-group.ts';
 import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import { organizationId, organizationOf, uraOfReferenceSql } from './organizations.ts';
+import { organizationId, organizationOf, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 /**
@@ -76,12 +76,22 @@ function writerOf(ctx: RequestContext): string[] {
  * Provenance of a Task) — only those the writer can itself read, so that a reference to someone else's
  * handover neither reveals nor joins it.
  */
-async function derivedParties({ tx, ctx, state }: WriteTx, next: Resource): Promise<string[]> {
+async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Resource): Promise<string[]> {
+  const { tx, ctx, state } = w;
   if (next.resourceType === 'Task') {
     const task = next as Task;
+    const [groupToken, members] = groupParams(task);
+    if (groupToken.length === 0) {
+      // In no group, so no other candidates: the requester's and the owner's URAs, from the Organization directory's
+      // cache (src/access/organizations.ts: cleared at every Organization write, read from the database by a
+      // transaction that wrote one) instead of a statement per Task. The owner may be a HealthcareService (a Twiin
+      // owner, stored as sent): its providing Organization is the party; the requester only as an Organization.
+      const requester = organizationId(task.requester?.reference) ? await orgs.uraOf(w, task.requester) : undefined;
+      const owner = await orgs.uraOf(w, task.owner);
+      return [...new Set([requester, owner].filter((x): x is string => x !== undefined))];
+    }
     // The owner may be a HealthcareService (a Twiin owner, stored as sent): its providing Organization is the party.
     const orgIds = [organizationId(task.requester?.reference), organizationId(await organizationOf(tx, task.owner))].filter((x): x is string => x !== undefined);
-    const [groupToken, members] = groupParams(task);
     const r = await tx.query<{ ura: string }>(
       `SELECT DISTINCT i->>'value' AS ura
          FROM resources o CROSS JOIN LATERAL jsonb_array_elements(o.content->'identifier') i
@@ -143,11 +153,13 @@ export async function sharedAhead<T>(state: TxState, uras: readonly string[], wo
 }
 
 /** The `partiesOf` of the Repository: what was there, the writer, and what the resource itself implies. */
-export async function partiesAtWrite(w: WriteTx, next: Resource, previous: readonly string[]): Promise<string[]> {
-  const ahead = next.resourceType === 'Task' ? [] : w.state.get(AHEAD_PARTIES).uras;
-  const all = [...new Set([...previous, ...writerOf(w.ctx), ...ahead, ...(await derivedParties(w, next))])].sort();
-  if (next.id) w.state.get(WRITTEN_PARTIES).set(`${next.resourceType}/${next.id}`, all);
-  return all;
+export function partiesAtWrite(orgs: OrganizationDirectory): (w: WriteTx, next: Resource, previous: readonly string[]) => Promise<string[]> {
+  return async (w, next, previous) => {
+    const ahead = next.resourceType === 'Task' ? [] : w.state.get(AHEAD_PARTIES).uras;
+    const all = [...new Set([...previous, ...writerOf(w.ctx), ...ahead, ...(await derivedParties(orgs, w, next))])].sort();
+    if (next.id) w.state.get(WRITTEN_PARTIES).set(`${next.resourceType}/${next.id}`, all);
+    return all;
+  };
 }
 
 /**

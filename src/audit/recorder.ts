@@ -1,11 +1,11 @@
 import type { AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import { TxSlot, type WriteEvent, type WriteHooks } from '../fhir/write-phases.ts';
+import { COMMIT_BATCH, TxSlot, type WriteEvent, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Queryable } from '../store/database.ts';
 import { wellFormed } from './well-formed.ts';
 import { actorOf, outcomeOfStatus, patientOf, toAuditRow, type AuditAction, type AuditFacts, type AuditRow } from './event.ts';
 import { AuditGroupCommit } from './group-commit.ts';
-import { insertAuditRows } from './store.ts';
+import { auditInsertSql, insertAuditRows } from './store.ts';
 
 /** What a request is, decided when it starts (the FHIR interaction, the native format). */
 export interface RequestDescription {
@@ -81,7 +81,7 @@ export class AuditLog {
     afterWrite: async ({ ctx, state }, event) => {
       state.get(this.written).push({ ctx, event });
     },
-    beforeCommit: async ({ tx, ctx, state }) => {
+    beforeCommit: async ({ ctx, state }) => {
       const list = state.get(this.written).splice(0);
       if (list.length === 0) return;
       const request = ctx.audit;
@@ -104,8 +104,14 @@ export class AuditLog {
           recorded,
         );
       });
-      await insertAuditRows(tx, rows);
-      if (request) request.written = true;
+      // In the transaction's last statement (its commit batch), with the other rows written at its end.
+      state.get(COMMIT_BATCH).add({
+        sql: (p) => auditInsertSql(p(1)),
+        params: [JSON.stringify(rows)],
+        done: () => {
+          if (request) request.written = true;
+        },
+      });
     },
   };
 

@@ -7,10 +7,15 @@ const COLUMNS = `event_id uuid, recorded timestamptz, organization_ura text, cli
   outcome text, status integer, request_id text, content jsonb`;
 const NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]).join(', ');
 
+/** The statement writing `$n` (a JSON array of rows) into audit_events: alone, or as a part of a write's commit batch. */
+export function auditInsertSql(n: string): string {
+  return `INSERT INTO audit_events (${NAMES}) SELECT ${NAMES} FROM jsonb_to_recordset(${n}::jsonb) AS r(${COLUMNS})`;
+}
+
 /** Writes audit rows in one statement, however many (a native record writes several resources). */
 export async function insertAuditRows(q: Queryable, rows: AuditRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await q.query(`INSERT INTO audit_events (${NAMES}) SELECT ${NAMES} FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS})`, [JSON.stringify(rows)]);
+  await q.query(auditInsertSql('$1'), [JSON.stringify(rows)]);
 }
 
 /** The AuditEvent as served: the stored JSON, resourceType, id and meta first. */

@@ -1,6 +1,6 @@
 import type { Encounter } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import type { WriteHooks } from '../fhir/write-phases.ts';
+import { COMMIT_BATCH, TxSlot, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Database } from '../store/database.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
 
@@ -25,7 +25,7 @@ export interface FeedEvent {
  */
 export function boardFeedHooks(): WriteHooks {
   return {
-    afterWrite: async ({ tx }, event) => {
+    afterWrite: async ({ tx, state }, event) => {
       const s = event.stored;
       let handovers: string[] = [];
       if (s.resourceType === 'Task') handovers = [s.id];
@@ -35,11 +35,21 @@ export function boardFeedHooks(): WriteHooks {
         const tasks = await tx.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task' AND tokens && $1::text[]`, [requests.map((r) => `focus=${r}`)]);
         handovers = tasks.rows.map((t) => t.id);
       }
+      state.get(BOARD_HANDOVERS).push(...handovers);
+    },
+    // The transaction's events, in the order written, with its other end-of-transaction rows (one statement).
+    beforeCommit: async ({ state }) => {
+      const handovers = state.get(BOARD_HANDOVERS).splice(0);
       if (handovers.length === 0) return;
-      await tx.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [handovers, BOARD_CHANNEL]);
+      const batch = state.get(COMMIT_BATCH);
+      batch.add({ sql: (p) => `INSERT INTO board_events (handover_id) SELECT h FROM unnest(${p(1)}::text[]) WITH ORDINALITY AS x(h, n) ORDER BY n`, params: [handovers] });
+      batch.add({ sql: (p) => `SELECT pg_notify(${p(1)}, '')`, params: [BOARD_CHANNEL], rows: () => undefined });
     },
   };
 }
+
+/** The handovers whose board events this attempt of a transaction adds at its end. */
+const BOARD_HANDOVERS = new TxSlot<string[]>('board.handovers', () => []);
 
 type Listener = (events: FeedEvent[]) => void;
 

@@ -102,6 +102,11 @@ export class RepositoryReads {
     return parseSearch(this.deps.registry, resourceType, query, options);
   }
 
+  /** What `resourceStore.currentByTokens` finds of what this reader may see: several token lookups in one statement. */
+  async currentByTokens(lookups: { resourceType: string; tokens: string[]; limit: number }[]): Promise<StoredVersion[][]> {
+    return resourceStore.currentByTokens(this.q, lookups, this.scope);
+  }
+
   async search(req: SearchRequest): Promise<SearchResult> {
     return runSearch(this.q, req, this.scope);
   }

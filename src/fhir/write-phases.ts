@@ -53,6 +53,62 @@ export class TxState {
   }
 }
 
+/**
+ * One part of the statement a write transaction sends just before COMMIT (see `CommitBatch`): the body of a
+ * common table expression. `sql` writes it with `p(i)` naming its i-th parameter (from 1), so that parts need not
+ * know each other's numbering.
+ */
+interface CommitPart {
+  sql: (p: (i: number) => string) => string;
+  params: unknown[];
+  /**
+   * Set for a part that yields rows (a SELECT, or a change with RETURNING): they are handed over once the statement
+   * has run, in the order the parts were added, and a refusal thrown here rolls the whole transaction back. A part
+   * without it must change something (INSERT, UPDATE): PostgreSQL runs such a part whether or not it is read.
+   */
+  rows?: (rows: Record<string, unknown>[]) => void;
+  /** Called once the statement has run (after the parts before it were handed their rows). */
+  done?: () => void;
+}
+
+/**
+ * What a write transaction does last, in ONE statement before COMMIT: the rows its phases add at its end (the
+ * reference check, the outbox and the board's feed, the native ledger, the audit rows) as data-modifying CTEs of
+ * one statement, not one round trip each (on this VM each round trip to PostgreSQL cost more CPU than the work it
+ * carried). Every part sees the same snapshot, taken after the transaction's last write; no part reads what
+ * another part writes.
+ */
+class CommitBatch {
+  private readonly parts: CommitPart[] = [];
+
+  /** Adds a part; returns the name of its CTE, which a part added after it may read (its RETURNING rows). */
+  add(part: CommitPart): string {
+    return `c${this.parts.push(part) - 1}`;
+  }
+
+  /** Runs the parts added (none: nothing is sent), then hands each part its rows. */
+  async run(tx: Tx): Promise<void> {
+    const parts = this.parts.splice(0);
+    if (parts.length === 0) return;
+    const params: unknown[] = [];
+    const ctes = parts.map((part, n) => {
+      const base = params.length;
+      params.push(...part.params);
+      return `c${n} AS (${part.sql((i) => `$${base + i}`)})`;
+    });
+    const reads = parts.flatMap((part, n) => (part.rows ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
+    const r = await tx.query<Record<string, Record<string, unknown>[]>>(`WITH ${ctes.join(', ')} SELECT ${reads.length ? reads.join(', ') : '1'}`, params);
+    const row = r.rows[0] ?? {};
+    parts.forEach((part, n) => {
+      part.rows?.(row[`c${n}`] ?? []);
+      part.done?.();
+    });
+  }
+}
+
+/** The transaction's commit batch: phases add to it in `beforeCommit` (or earlier); the pipeline sends it last. */
+export const COMMIT_BATCH = new TxSlot('commit batch', () => new CommitBatch());
+
 /** A write transaction under way (one attempt): its database handle and its state. */
 export interface OpenTransaction {
   tx: Tx;
@@ -90,7 +146,10 @@ export interface WriteHooks {
   indexTokens?: (open: OpenTransaction, resource: Resource) => Promise<string[]>;
   /** Runs in the same transaction after the version is stored (outbox rows, provenance, audit). */
   afterWrite?: (w: WriteTx, event: WriteEvent) => Promise<void>;
-  /** Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). */
+  /**
+   * Runs once at the end of a successful transaction, before COMMIT: rows batched over its writes (audit). What it
+   * writes or checks in the database goes into the transaction's `COMMIT_BATCH`, sent once every hook has run.
+   */
   beforeCommit?: (w: WriteTx) => Promise<void>;
 }
 
@@ -120,6 +179,7 @@ export class WritePipeline {
           const open: OpenTransaction = { tx, state: new TxState() };
           const result = await work(open);
           for (const hook of this.hooks) await hook.beforeCommit?.({ ...open, ctx });
+          await open.state.get(COMMIT_BATCH).run(tx);
           return result;
         });
       } catch (err) {

@@ -6,13 +6,13 @@ import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.t
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { findByIdentifiers, resolveReferences } from './references.ts';
+import { prefetchIdentifiers, resolveReferences } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
-import { focusOf, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
+import { focusOf, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
 import { aheadPlan } from './ingest-parties.ts';
 import { sharedAhead } from '../access/parties.ts';
 
@@ -66,7 +66,7 @@ export class NativeIngest {
         })),
       };
       const status: 200 | 201 = first && created ? 201 : 200;
-      await recordInLedger(tx, format, mapped, hash, { status, location, bundle });
+      recordInLedger(txRepo.txState(), format, mapped, hash, { status, location, bundle });
       return { status, location, bundle };
     });
   }
@@ -97,13 +97,19 @@ export class NativeIngest {
     const plan = aheadPlan(mapped);
     const state = repo.txState();
     const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
-    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written));
+    // The identity lookups of the patient, the encounter and the findings in one statement, each answered as its own
+    // search would be (nothing this record writes before them is of their types). A record's findings are looked up
+    // together: one search instead of one per finding.
+    const { find, together: knownObservations } = await prefetchIdentifiers(
+      repo,
+      [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
+      { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
+    );
+    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find));
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
-    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written)) : undefined;
+    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written, undefined, find)) : undefined;
     local = this.localMap(mapped, patient, encounter);
-    // A record's findings are looked up together: one search instead of one per finding.
-    const knownObservations = await findByIdentifiers(repo, 'Observation', observationsIn.flatMap((o) => o.identifier ?? []));
     for (const [i, obs] of observationsIn.entries()) {
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       // Two findings with one identifier make one Observation, as when each was looked up after the other was written.

@@ -5,6 +5,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { conflict } from '../fhir/outcomes.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { Tx } from '../store/database.ts';
+import { COMMIT_BATCH, type TxState } from '../fhir/write-phases.ts';
 import { canonicalJson } from '../json/canonical-json.ts';
 
 export interface IngestResult {
@@ -71,14 +72,19 @@ export async function openLedger(
   return { lastSequence };
 }
 
-/** Records this sequence and its answer, and moves the head on to it. */
-export async function recordInLedger(tx: Tx, format: NativeFormat, mapped: MappedRecord, hash: string, answer: IngestResult): Promise<void> {
-  await tx.query(
-    `WITH head AS (
-       UPDATE native_record_heads SET last_sequence = $4 WHERE sender_ura = $1 AND format = $2 AND record_id = $3
-     )
-     INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, answer.status, answer.location ?? null, answer.bundle],
-  );
+/**
+ * Records this sequence and its answer, and moves the head on to it: in the transaction's last statement (its commit
+ * batch, src/fhir/write-phases.ts), the head row being locked by `openLedger` since the transaction began.
+ */
+export function recordInLedger(state: TxState, format: NativeFormat, mapped: MappedRecord, hash: string, answer: IngestResult): void {
+  const batch = state.get(COMMIT_BATCH);
+  batch.add({
+    sql: (p) => `UPDATE native_record_heads SET last_sequence = ${p(4)} WHERE sender_ura = ${p(1)} AND format = ${p(2)} AND record_id = ${p(3)}`,
+    params: [mapped.senderUra, format, mapped.recordId, mapped.sequence],
+  });
+  batch.add({
+    sql: (p) => `INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
+     VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)})`,
+    params: [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, answer.status, answer.location ?? null, answer.bundle],
+  });
 }

@@ -5,7 +5,7 @@ import { isAbsent } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { BSN_SYSTEM } from '../fhir/identifier-systems.ts';
-import { findByIdentifier, hasIdentifier, resolveReferences } from './references.ts';
+import { findByIdentifier, hasIdentifier, resolveReferences, type IdentifierLookup } from './references.ts';
 import type { Written } from './ingest-provenance.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import type { MappedRecord } from '../native/types.ts';
@@ -25,10 +25,11 @@ export async function upsertByIdentifier<T extends Resource & { identifier?: { s
   resource: T,
   written: Written[],
   known?: readonly StoredVersion[],
+  find: IdentifierLookup = async (type, identifier) => findByIdentifier(repo, type, identifier),
 ): Promise<StoredVersion> {
   let existing: StoredVersion | undefined;
   for (const identifier of resource.identifier ?? []) {
-    existing = known ? known.find((k) => identifier.value && hasIdentifier(k, identifier)) : await findByIdentifier(repo, resource.resourceType, identifier);
+    existing = known ? known.find((k) => identifier.value && hasIdentifier(k, identifier)) : await find(resource.resourceType, identifier);
     // What the sender may read but not change (the ZCC reads the region) is not its to update: it gets its own.
     if (existing && !repo.mayChange(existing)) existing = undefined;
     if (existing) break;
@@ -37,14 +38,18 @@ export async function upsertByIdentifier<T extends Resource & { identifier?: { s
 }
 
 /** The patient of a record: found by BSN (or the record's own patient identifier), merged with what was known. */
-export async function upsertPatient(repo: Repository, patient: Patient, written: Written[]): Promise<StoredVersion> {
-  const bsn = patient.identifier?.find((i) => i.system === BSN_SYSTEM);
-  const candidates = bsn ? [bsn] : (patient.identifier ?? []);
+export async function upsertPatient(
+  repo: Repository,
+  patient: Patient,
+  written: Written[],
+  find: IdentifierLookup = async (type, identifier) => findByIdentifier(repo, type, identifier),
+): Promise<StoredVersion> {
+  const candidates = patientMatchIdentifiers(patient);
   let existing: StoredVersion | undefined;
   for (const identifier of candidates) {
     // Matched among the patients the sender may change (those of its own handovers): a BSN alone never opens another
     // organisation's patient record. An unknown BSN makes a Patient of the sender's own, shared from then on with its handovers.
-    existing = await findByIdentifier(repo, 'Patient', identifier);
+    existing = await find('Patient', identifier);
     if (existing && !repo.mayChange(existing)) existing = undefined;
     if (existing) break;
   }
@@ -57,6 +62,12 @@ export async function upsertPatient(repo: Repository, patient: Patient, written:
     return save(repo, { ...patient, identifier: identifiers }, existing, written);
   }
   return save(repo, patient, undefined, written);
+}
+
+/** The identifiers a record's patient is matched by, in order: its BSN, or else each identifier it carries. */
+export function patientMatchIdentifiers(patient: Patient): { system?: string; value?: string }[] {
+  const bsn = patient.identifier?.find((i) => i.system === BSN_SYSTEM);
+  return bsn ? [bsn] : (patient.identifier ?? []);
 }
 
 export async function focusOf(repo: Repository, task: Task): Promise<StoredVersion | undefined> {

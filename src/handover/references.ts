@@ -15,13 +15,40 @@ const identifierToken = (identifier: Identifier): string => (identifier.system ?
  * The current resources of `type` carrying any of `identifiers`, in one search. The filter is built here rather
  * than parsed from a query string: a comma in an identifier's value would split it into two values there.
  */
-export async function findByIdentifiers(repo: Repository, type: string, identifiers: readonly (Identifier | undefined)[]): Promise<StoredVersion[]> {
+async function findByIdentifiers(repo: Repository, type: string, identifiers: readonly (Identifier | undefined)[]): Promise<StoredVersion[]> {
   const tokens = [...new Set(identifiers.filter((i): i is Identifier => Boolean(i?.value)).map(identifierToken))];
   if (tokens.length === 0) return [];
   const req = repo.parseSearch(type, {});
   req.filters.push({ kind: 'token', param: 'identifier', values: tokens.map((t) => `identifier=${t}`), not: false });
   const found = await repo.search({ ...req, count: Math.min(1000, tokens.length * 4), total: 'none' });
   return found.resources;
+}
+
+/** Finds the one current resource of a type with an identifier, as `findByIdentifier` does. */
+export type IdentifierLookup = (type: string, identifier: Identifier | undefined) => Promise<StoredVersion | undefined>;
+
+/**
+ * In one statement: `findByIdentifier` for each of `each` (a type and an identifier; each keeps a search of its own,
+ * the most recent resource carrying it as `repo` may see it), answered afterwards by `find` (anything else it is asked
+ * is looked up as before), and `findByIdentifiers` for `together` (its type, and the identifiers searched at once).
+ */
+export async function prefetchIdentifiers(
+  repo: Repository,
+  each: { type: string; identifier: Identifier }[],
+  together: { type: string; identifiers: readonly (Identifier | undefined)[] },
+): Promise<{ find: IdentifierLookup; together: StoredVersion[] }> {
+  const single = each.filter((w) => Boolean(w.identifier.value)).map((w) => ({ key: `${w.type} ${identifierToken(w.identifier)}`, resourceType: w.type, tokens: [`identifier=${identifierToken(w.identifier)}`], limit: 1 }));
+  const tokens = [...new Set(together.identifiers.filter((i): i is Identifier => Boolean(i?.value)).map(identifierToken))];
+  // The limit findByIdentifiers gives its search.
+  const all = tokens.length > 0 ? [{ resourceType: together.type, tokens: tokens.map((t) => `identifier=${t}`), limit: Math.min(1000, tokens.length * 4) }] : [];
+  const found = await repo.currentByTokens([...single, ...all]);
+  const answers = new Map(single.map((l, k) => [l.key, found[k]?.[0]]));
+  const find: IdentifierLookup = async (type, identifier) => {
+    const key = `${type} ${identifier ? identifierToken(identifier) : ''}`;
+    if (identifier?.value && answers.has(key)) return answers.get(key);
+    return findByIdentifier(repo, type, identifier);
+  };
+  return { find, together: all.length > 0 ? (found[single.length] ?? []) : [] };
 }
 
 /** Whether `resource` carries `identifier` (the same system and value; no system matches any). */

@@ -118,6 +118,24 @@ export const resourceStore = {
     return r.rows.map(toVersion);
   },
 
+  /**
+   * For each lookup, the current resources of its type carrying one of its tokens, most recently updated first, at
+   * most `limit`: several token lookups (a native record's patient and encounter identifiers) in one statement.
+   */
+  async currentByTokens(q: Queryable, lookups: { resourceType: string; tokens: string[]; limit: number }[], scope?: PartyScope): Promise<StoredVersion[][]> {
+    if (lookups.length === 0) return [];
+    const params: unknown[] = [];
+    const visible = scopeCondition(scope, params, 'r.');
+    const parts = lookups.map(
+      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE r.resource_type = $${params.push(l.resourceType)} AND NOT r.deleted AND r.tokens && $${params.push(l.tokens)}::text[]${visible}
+               ORDER BY r.last_updated DESC, r.id DESC LIMIT $${params.push(l.limit)})`,
+    );
+    const r = await q.query<VersionRow & { lookup: number }>(parts.join(' UNION ALL '), params);
+    const found = lookups.map((): StoredVersion[] => []);
+    for (const row of r.rows) found[row.lookup]?.push(toVersion(row));
+    return found;
+  },
+
   async version(q: Queryable, resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
     if (!/^\d{1,15}$/.test(versionId)) return undefined;
     const r = await q.query<VersionRow>(

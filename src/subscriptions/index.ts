@@ -11,7 +11,6 @@ import type { Database } from '../store/database.ts';
 import type { EndpointPolicy } from './endpoint.ts';
 import { nativeRenderer, type RenderMessage } from './native-payload.ts';
 import { outboxHooks } from './outbox.ts';
-import type { OrganizationDirectory } from '../access/organizations.ts';
 import { registerSubscriptionRoutes } from './routes.ts';
 import { registerTopicRoutes, topicCapability, topicNames } from './topic.ts';
 import { DeliveryWorker } from './worker.ts';
@@ -31,14 +30,14 @@ export interface Subscriptions {
 }
 
 /** The handover topic, its subscriptions, the outbox and the delivery worker, composed from configuration. */
-export function createSubscriptions(args: { db: Database; logger: Logger; config: Config; fhirBaseUrl: string; metrics: Metrics; organizations: OrganizationDirectory }): Subscriptions {
-  const { db, logger, config, fhirBaseUrl, metrics, organizations } = args;
+export function createSubscriptions(args: { db: Database; logger: Logger; config: Config; fhirBaseUrl: string; metrics: Metrics }): Subscriptions {
+  const { db, logger, config, fhirBaseUrl, metrics } = args;
   watchOutbox(db, metrics);
   const policy: EndpointPolicy = { allowHttpLoopback: config.allowHttpLoopbackHooks, allowedOrigins: config.hookAllowedOrigins };
   let worker: DeliveryWorker | undefined;
   const topic = topicNames(config.subscriptionTopicUrl, fhirBaseUrl);
   return {
-    hooks: outboxHooks(organizations),
+    hooks: outboxHooks(),
     capability: topicCapability(topic.canonical),
     registerRoutes: (router) => {
       registerTopicRoutes(router, fhirBaseUrl, topic.canonical);

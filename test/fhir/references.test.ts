@@ -123,6 +123,32 @@ describe('dangling literal references on single writes (16.1)', () => {
     expect(issues(res.body).map((i) => i.expression[0]).sort()).toEqual(['Task.focus', 'Task.for']);
   });
 
+  it('a Task refused at the end of its transaction leaves none of the rows written in the same last statement (outbox, board, audit of the write)', async () => {
+    // The reference check, the outbox, the board's feed and the audit rows of a write are one statement before COMMIT
+    // (the commit batch, src/fhir/write-phases.ts): a refusal after it must roll all of them back.
+    const hook = await receiver();
+    await subscribe(tg, 'rav-noordoost', hook, `Task?owner=${owner}`);
+    const count = async (): Promise<Record<string, string>> =>
+      (
+        await tg.gateway.db.query<Record<string, string>>(
+          `SELECT (SELECT count(*) FROM subscription_events)::text AS outbox, (SELECT count(*) FROM board_events)::text AS board,
+                  (SELECT count(*) FROM audit_events WHERE action = 'C' AND resource_type = 'Task' AND outcome = '0')::text AS created`,
+        )
+      ).rows[0] ?? {};
+    const before = await count();
+    const res = await hap.post('Task', buildTask({ focus: 'ServiceRequest/none-such', patient: 'Patient/none-such', requester, owner }));
+    expect(res.status).toBe(422);
+    expect(await count()).toEqual(before);
+    // The same Task with references that resolve: every one of those rows is written.
+    const patient = `Patient/${(await hap.create(buildPatient())).id}`;
+    const sr = `ServiceRequest/${(await hap.create(buildServiceRequest({ patient, requester, performer: owner }))).id}`;
+    expect((await hap.post('Task', buildTask({ focus: sr, patient, requester, owner }))).status).toBe(201);
+    const after = await count();
+    expect(Number(after.outbox)).toBeGreaterThan(Number(before.outbox));
+    expect(Number(after.board)).toBeGreaterThan(Number(before.board));
+    expect(Number(after.created)).toBe(Number(before.created) + 1);
+  });
+
   it('refuses a reference to a patient the writer is not party to, with the same answer as to nothing', async () => {
     const patient = `Patient/${(await hap.create(buildPatient())).id}`;
     const vvtOrg = await tg.organizationRef('vvt-ijsseldelta');

@@ -1,7 +1,6 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../../context.ts';
-import { TxSlot, type OpenTransaction, type WriteHooks } from '../write-phases.ts';
-import { resourceStore } from '../../store/resource-store.ts';
+import { COMMIT_BATCH, TxSlot, type OpenTransaction, type WriteHooks } from '../write-phases.ts';
 import { canRead, isGateway } from '../../access/policy.ts';
 import type { OrganizationDirectory } from '../../access/organizations.ts';
 import { URA_SYSTEM } from '../identifier-systems.ts';
@@ -117,7 +116,7 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
   }
 
   async function checkPending(w: OpenTransaction): Promise<void> {
-    const { tx, state } = w;
+    const { state } = w;
     const todo = state.get(PENDING).splice(0);
     if (!todo.length) return;
     const own = state.get(WRITTEN);
@@ -130,15 +129,22 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     }
     if (open.length === 0) return;
     const keys = [...new Set(open.map((p) => p.key))];
-    const rows = await resourceStore.currentMany(
-      tx,
-      keys.map((k) => ({ resourceType: k.slice(0, k.indexOf('/')), id: k.slice(k.indexOf('/') + 1) })),
-    );
-    const found = new Map(rows.map((r) => [`${r.resourceType}/${r.id}`, r]));
+    // Read in the transaction's last statement (its commit batch), after its last write: a refusal here rolls back
+    // what that statement wrote with it.
+    state.get(COMMIT_BATCH).add({
+      sql: (p) => `SELECT resource_type, id, parties FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[])) AND NOT deleted`,
+      params: [keys.map((k) => k.slice(0, k.indexOf('/'))), keys.map((k) => k.slice(k.indexOf('/') + 1))],
+      rows: (rows) => refuseUnresolved(open, rows as { resource_type: string; id: string; parties: string[] }[]),
+    });
+  }
+
+  /** 422 naming each pending reference whose target is not among `rows` or not readable by its writer. */
+  function refuseUnresolved(open: Pending[], rows: { resource_type: string; id: string; parties: string[] }[]): void {
+    const found = new Map(rows.map((r) => [`${r.resource_type}/${r.id}`, r]));
     const issues: OperationOutcomeIssue[] = [];
     for (const p of open) {
       const row = found.get(p.key);
-      if (row && canRead(p.ctx, row.resourceType, row.parties)) continue;
+      if (row && canRead(p.ctx, row.resource_type, row.parties)) continue;
       issues.push({
         severity: 'error',
         code: 'business-rule',
