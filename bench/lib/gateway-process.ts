@@ -7,10 +7,9 @@ import { freePort } from '../../test/support/free-port.ts';
 // BENCH_GATEWAY_ROOT: another checkout of the gateway to run (with its own node_modules), e.g. the code before a
 // change, measured by the same benchmark code on the same machine.
 const ROOT = process.env.BENCH_GATEWAY_ROOT ?? join(import.meta.dirname, '..', '..');
-/** Node's options in `npm start` (the heap cap): the benchmarks measure the gateway as it is started. */
-const START_OPTIONS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
-  .split(/\s+/)
-  .filter((arg) => arg.startsWith('--'));
+/** Node's options in `npm start` of the checkout at `root` (the heap cap): the benchmarks measure the gateway as it is started. */
+const startOptions = (root: string): string[] =>
+  (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).filter((arg) => arg.startsWith('--'));
 
 export interface GatewayProcess {
   url: string;
@@ -22,12 +21,15 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** The gateway as production runs it: its own process (`node src/main.ts`), so the load generator does not share its CPU. */
-export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<GatewayProcess> {
+/**
+ * The gateway as production runs it: its own process (`node src/main.ts`), so the load generator does not share its CPU.
+ * `nodeArgs` come after `npm start`'s options (a later `--max-semi-space-size` wins); `root`: another checkout.
+ */
+export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = [], root = ROOT): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [...START_OPTIONS, ...nodeArgs, 'src/main.ts'], {
-    cwd: ROOT,
+  const child: ChildProcess = spawn(process.execPath, [...startOptions(root), ...nodeArgs, 'src/main.ts'], {
+    cwd: root,
     // A benchmark measures capacity: the per-client rate limit would only measure itself.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
