@@ -83,6 +83,24 @@ try {
       );
     }
   }
+  // Slice s of every variant ran one right after the other (fhirOps rotates who starts), so their ratio compares
+  // the same minutes of the machine: steadier than the variants' medians when the machine's load swings.
+  console.log(`each variant against ${variants[0]?.name}, slice by slice: median ratio of CPU per operation (range)`);
+  for (const op of operations) {
+    const base = results[0]?.[op].perSlice ?? [];
+    for (const [i, r] of results.entries()) {
+      if (i === 0) continue;
+      // With the slices' spread this wide, how many of them the variant won says more than the range (a sign test:
+      // 12 of 16 or more happen by chance in 4 % of runs of two equal variants).
+      const ratios = (pick: (c: CpuPerUnit) => number): string => {
+        const xs = r[op].perSlice.map((x, s) => pick(x.cpu) / pick(base[s]?.cpu ?? { selfMs: Number.NaN }));
+        return `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}, less in ${xs.filter((x) => x < 1).length} of ${xs.length})`;
+      };
+      console.log(
+        `  ${OPERATION_LABELS[op].padEnd(26)} ${(variants[i]?.name ?? '').padEnd(22)} gateway ${ratios((c) => c.gatewayMs ?? Number.NaN)}  PostgreSQL ${ratios((c) => c.postgresMs ?? Number.NaN)}  together ${ratios(total)}`,
+      );
+    }
+  }
   for (const [i, g] of gateways.entries()) console.log(`peak RSS ${(variants[i]?.name ?? '').padEnd(22)} ${g.peakRssMb().toFixed(0)} MB`);
 } finally {
   await Promise.all(gateways.map(async (g) => g.stop()));

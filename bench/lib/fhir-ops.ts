@@ -1,3 +1,4 @@
+import { fetchAgain } from './fetch-again.ts';
 import { combineCpu, cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time.ts';
 import { gcTime, type GcTime } from './gc-time.ts';
 import { combineLoads, load, type LoadResult } from './stats.ts';
@@ -53,7 +54,7 @@ interface Prepared {
 async function prepare(target: FhirTarget): Promise<Prepared> {
   const headers = { Authorization: `Bearer ${target.token}`, 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' };
   const post = async (type: string, body: object): Promise<{ id: string }> => {
-    const res = await fetch(`${target.base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const res = await fetchAgain(`${target.base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
     if (res.status !== 201) throw new Error(`${target.name}: create ${type}: ${res.status} ${(await res.text()).slice(0, 300)}`);
     return (await res.json()) as { id: string };
   };
@@ -73,7 +74,7 @@ async function prepare(target: FhirTarget): Promise<Prepared> {
 
 /** Ids of Tasks the server already holds (the seeded ones), for reads when nothing was created in this run. */
 async function storedTaskIds(p: Prepared): Promise<void> {
-  const res = await fetch(`${p.target.base}/Task?status=requested&owner=${encodeURIComponent(p.owner)}&_count=1000&_total=none`, { headers: p.headers });
+  const res = await fetchAgain(`${p.target.base}/Task?status=requested&owner=${encodeURIComponent(p.owner)}&_count=1000&_total=none`, { headers: p.headers });
   if (res.status !== 200) throw new Error(`${p.target.name}: Task ids to read: ${res.status} ${(await res.text()).slice(0, 300)}`);
   const bundle = (await res.json()) as { entry?: { resource: { id: string } }[] };
   p.created.push(...(bundle.entry ?? []).map((e) => e.resource.id));
