@@ -11,6 +11,7 @@ import { loadavg } from 'node:os';
 import { measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
 import { analyzeDatabase, databaseName } from './lib/compare-target.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
+import { fetchAgain } from './lib/fetch-again.ts';
 import { demoToken, startGatewayProcess, type GatewayProcess } from './lib/gateway-process.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
 
@@ -57,7 +58,7 @@ try {
   const first = gateways[0] as GatewayProcess;
   const token = await demoToken(first.url, 'hap-vechtdal');
   const orgId = async (ura: string): Promise<string> => {
-    const res = await fetch(`${first.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|${ura}`, { headers: { Authorization: `Bearer ${token}` } });
+    const res = await fetchAgain(`${first.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|${ura}`, { headers: { Authorization: `Bearer ${token}` } });
     return `Organization/${((await res.json()) as { entry: { resource: { id: string } }[] }).entry[0]?.resource.id}`;
   };
   const ownerRef = await orgId('90004567');

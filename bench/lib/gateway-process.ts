@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../test/support/free-port.ts';
+import { fetchAgain } from './fetch-again.ts';
 
 // BENCH_GATEWAY_ROOT: another checkout of the gateway to run (with its own node_modules), e.g. the code before a
 // change, measured by the same benchmark code on the same machine.
@@ -80,7 +81,7 @@ export function procStatusMb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'):
 }
 
 export async function demoToken(url: string, client = 'hap-vechtdal'): Promise<string> {
-  const res = await fetch(`${url}/oauth2/token`, {
+  const res = await fetchAgain(`${url}/oauth2/token`, {
     method: 'POST',
     headers: { Authorization: `Basic ${Buffer.from(`${client}:demo-secret`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=client_credentials',
