@@ -69,7 +69,8 @@ try {
     gateways.map(async (g, i) => ({ name: variants[i]?.name ?? `variant ${i}`, base: `${g.url}/fhir`, token: await demoToken(g.url, 'hap-vechtdal'), pids: [g.pid], gatewayUrl: g.url, database, ownerRef, requesterRef })),
   );
   if (!operations.includes('create')) await analyzeDatabase(databaseUrl);
-  const results = await fhirOps(targets, clients, seconds, slices, async () => analyzeDatabase(databaseUrl), operations);
+  // fhirOps divides an operation's seconds among its slices.
+  const results = await fhirOps(targets, clients, seconds * slices, slices, async () => analyzeDatabase(databaseUrl), operations);
   console.log(
     `${variants.length} gateways on one database, ${slices} alternating slices of ${seconds} s per operation and gateway, ${clients} clients, ${tasks}+ Tasks; load average before ${loadBefore.toFixed(1)}, after ${(loadavg()[0] ?? 0).toFixed(1)}`,
   );
