@@ -34,4 +34,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Node's options as in `npm start` (see the README, "Memory").
-CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=4", "--liftoff-only", "src/main.ts"]
+CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=16", "--liftoff-only", "src/main.ts"]

@@ -20,6 +20,7 @@ import { cpuLine, cpuTotal, measurePostgresOf } from './lib/cpu-time.ts';
 import { analyzeDatabase, compareTargetFromEnv, databaseName, sampleRss, seedTasksOverFhir } from './lib/compare-target.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
+import { fetchAgain } from './lib/fetch-again.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { gcLine } from './lib/gc-time.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
@@ -63,7 +64,7 @@ const baseline = baselineRoot && baselineUrl ? await startGatewayProcess({ DATAB
 try {
   const token = await demoToken(gateway.url, 'hap-vechtdal');
   const orgId = async (ura: string): Promise<string> => {
-    const res = await fetch(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|${ura}`, { headers: { Authorization: `Bearer ${token}` } });
+    const res = await fetchAgain(`${gateway.url}/fhir/Organization?identifier=http://fhir.nl/fhir/NamingSystem/ura|${ura}`, { headers: { Authorization: `Bearer ${token}` } });
     return `Organization/${((await res.json()) as { entry: { resource: { id: string } }[] }).entry[0]?.resource.id}`;
   };
   const ownerRef = await orgId('90004567');

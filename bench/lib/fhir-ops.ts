@@ -1,3 +1,4 @@
+import { fetchAgain } from './fetch-again.ts';
 import { combineCpu, cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time.ts';
 import { gcTime, type GcTime } from './gc-time.ts';
 import { combineLoads, load, type LoadResult } from './stats.ts';
@@ -35,6 +36,8 @@ interface OperationResult extends LoadResult {
   cpu: CpuPerUnit;
   /** The gateway's GC pauses over the operation (when its gatewayUrl is known), in ms in all. */
   gc?: GcTime;
+  /** Each slice on its own, in the order run: how far one slice's CPU per operation is from the next (the noise). */
+  perSlice: { ok: number; cpu: CpuPerUnit; gc?: GcTime }[];
 }
 
 export type FhirOpsResult = Record<FhirOperation, OperationResult>;
@@ -51,7 +54,7 @@ interface Prepared {
 async function prepare(target: FhirTarget): Promise<Prepared> {
   const headers = { Authorization: `Bearer ${target.token}`, 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' };
   const post = async (type: string, body: object): Promise<{ id: string }> => {
-    const res = await fetch(`${target.base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const res = await fetchAgain(`${target.base}/${type}`, { method: 'POST', headers, body: JSON.stringify(body) });
     if (res.status !== 201) throw new Error(`${target.name}: create ${type}: ${res.status} ${(await res.text()).slice(0, 300)}`);
     return (await res.json()) as { id: string };
   };
@@ -67,6 +70,15 @@ async function prepare(target: FhirTarget): Promise<Prepared> {
   const serviceRequest = await post('ServiceRequest', benchServiceRequest(`Patient/${patient.id}`, requester, owner));
   const task = benchTask(requester, owner, new Date().toISOString(), { patient: `Patient/${patient.id}`, serviceRequest: `ServiceRequest/${serviceRequest.id}` });
   return { target, headers, owner, task, created: [], next: 0 };
+}
+
+/** Ids of Tasks the server already holds (the seeded ones), for reads when nothing was created in this run. */
+async function storedTaskIds(p: Prepared): Promise<void> {
+  const res = await fetchAgain(`${p.target.base}/Task?status=requested&owner=${encodeURIComponent(p.owner)}&_count=1000&_total=none`, { headers: p.headers });
+  if (res.status !== 200) throw new Error(`${p.target.name}: Task ids to read: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  const bundle = (await res.json()) as { entry?: { resource: { id: string } }[] };
+  p.created.push(...(bundle.entry ?? []).map((e) => e.resource.id));
+  if (p.created.length === 0) throw new Error(`${p.target.name}: no Tasks to read`);
 }
 
 function call(p: Prepared, op: FhirOperation): () => Promise<boolean | string> {
@@ -118,10 +130,15 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
 ): Promise<Record<O, OperationResult>[]> {
   const operations: readonly FhirOperation[] = only ?? FHIR_OPERATIONS;
   const prepared = await Promise.all(targets.map(prepare));
+  // Reads without creates before them (`BENCH_OPS=read`) read stored Tasks: without ids every read was a 404.
+  if (operations.includes('read') && !operations.includes('create')) await Promise.all(prepared.map(storedTaskIds));
   const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit; gc?: GcTime }[]>());
   for (const op of operations) {
     for (let s = 0; s < slices; s++) {
-      for (const [k, p] of prepared.entries()) {
+      // Each slice starts with another server, so that none always runs right after the same one.
+      const order = prepared.map((_, k) => (k + s) % prepared.length);
+      for (const k of order) {
+        const p = prepared[k] as Prepared;
         const url = p.target.gatewayUrl;
         const gcBefore = url === undefined ? undefined : await gcTime(url);
         const before = cpuSnapshot(p.target.pids, p.target.database);
@@ -142,7 +159,12 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
       const list = byOp.get(op) ?? [];
       const gcs = list.map((x) => x.gc).filter((g) => g !== undefined);
       const gc = gcs.length === 0 ? undefined : { minorMs: gcs.reduce((t, g) => t + g.minorMs, 0), majorMs: gcs.reduce((t, g) => t + g.majorMs, 0) };
-      result[op] = { ...combineLoads(list.map((x) => x.load)), cpu: combineCpu(list.map((x) => ({ cpu: x.cpu, units: x.load.ok }))), gc };
+      result[op] = {
+        ...combineLoads(list.map((x) => x.load)),
+        cpu: combineCpu(list.map((x) => ({ cpu: x.cpu, units: x.load.ok }))),
+        gc,
+        perSlice: list.map((x) => ({ ok: x.load.ok, cpu: x.cpu, gc: x.gc })),
+      };
     }
     // Every operation asked for has its result.
     return result as Record<O, OperationResult>;

@@ -3,14 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../test/support/free-port.ts';
+import { fetchAgain } from './fetch-again.ts';
 
 // BENCH_GATEWAY_ROOT: another checkout of the gateway to run (with its own node_modules), e.g. the code before a
 // change, measured by the same benchmark code on the same machine.
 const ROOT = process.env.BENCH_GATEWAY_ROOT ?? join(import.meta.dirname, '..', '..');
-/** Node's options in `npm start` (the heap cap): the benchmarks measure the gateway as it is started. */
-const START_OPTIONS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
-  .split(/\s+/)
-  .filter((arg) => arg.startsWith('--'));
+/** Node's options in `npm start` of the checkout at `root` (the heap cap): the benchmarks measure the gateway as it is started. */
+const startOptions = (root: string): string[] =>
+  (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).filter((arg) => arg.startsWith('--'));
 
 export interface GatewayProcess {
   url: string;
@@ -22,11 +22,14 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** The gateway as production runs it: its own process (`node src/main.ts`), so the load generator does not share its CPU. */
+/**
+ * The gateway as production runs it: its own process (`node src/main.ts`), so the load generator does not share its CPU.
+ * `nodeArgs` come after `npm start`'s options (a later `--max-semi-space-size` wins); `root`: another checkout.
+ */
 export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = [], root = ROOT): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [...START_OPTIONS, ...nodeArgs, 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...startOptions(root), ...nodeArgs, 'src/main.ts'], {
     cwd: root,
     // A benchmark measures capacity: the per-client rate limit would only measure itself.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },
@@ -78,7 +81,7 @@ export function procStatusMb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'):
 }
 
 export async function demoToken(url: string, client = 'hap-vechtdal'): Promise<string> {
-  const res = await fetch(`${url}/oauth2/token`, {
+  const res = await fetchAgain(`${url}/oauth2/token`, {
     method: 'POST',
     headers: { Authorization: `Basic ${Buffer.from(`${client}:demo-secret`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=client_credentials',

@@ -1,3 +1,5 @@
+import { fetchAgain } from './fetch-again.ts';
+
 /**
  * The gateway's garbage collection so far, from its own /metrics (prom-client's `nodejs_gc_duration_seconds`, the
  * pauses V8 reports to perf_hooks): milliseconds of the main thread spent collecting, so a benchmark can say how
@@ -10,7 +12,7 @@ export interface GcTime {
 }
 
 export async function gcTime(gatewayUrl: string): Promise<GcTime> {
-  const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
+  const text = await (await fetchAgain(`${gatewayUrl}/metrics`)).text();
   const sum = (kinds: string[]): number =>
     [...text.matchAll(/^gateway_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)/gm)]
       .filter((m) => kinds.includes(m[1] ?? ''))

@@ -94,71 +94,55 @@ export function patientOf(resource: Resource): string | undefined {
   return undefined;
 }
 
+// The parts of an AuditEvent that are the same in every event, made once (an event is made for every request) and
+// frozen: an event is only ever serialised into its row, and a change to a shared part would throw, not spread.
+function frozen<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
+const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+const SOURCE_ROLE = frozen({ coding: [{ system: DCM, code: '110153', display: 'Source Role ID' }] });
+const GATEWAY_AGENT: AuditEventAgent = frozen({ type: { coding: [{ system: DCM, code: '110152', display: 'Destination Role ID' }] }, who: { display: 'handover-gateway' }, requestor: false });
+const PROVIDER_ROLE = frozen({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'PROV', display: 'healthcare provider' }] });
+const HUMAN_USER_ROLE = frozen({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: 'humanuser', display: 'human user' }] });
+const REQUEST_ID_TYPE = frozen({ system: 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType', code: 'XrequestId' });
+const PERSON_TYPE = frozen({ system: ENTITY_TYPE, code: '1', display: 'Person' });
+const SYSTEM_OBJECT_TYPE = frozen({ system: ENTITY_TYPE, code: '2', display: 'System Object' });
+const PATIENT_ROLE = frozen({ system: OBJECT_ROLE, code: '1', display: 'Patient' });
+const DOMAIN_RESOURCE_ROLE = frozen({ system: OBJECT_ROLE, code: '4', display: 'Domain Resource' });
+const QUERY_ROLE = frozen({ system: OBJECT_ROLE, code: '24', display: 'Query' });
+const OUTCOME_ENTITY: AuditEventEntity = frozen({ what: { reference: '#outcome' }, type: SYSTEM_OBJECT_TYPE, description: 'OperationOutcome of the refused or failed request' });
+const SOURCE: AuditEvent['source'] = frozen({
+  observer: { display: 'handover-gateway' },
+  type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+});
+
 function agents(f: AuditFacts): AuditEventAgent[] {
   const list: AuditEventAgent[] = [
-    {
-      type: { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110153', display: 'Source Role ID' }] },
-      who: { identifier: { system: CLIENT_SYSTEM, value: f.clientId }, display: f.clientId },
-      requestor: !f.onBehalfOf,
-    },
-    {
-      type: { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110152', display: 'Destination Role ID' }] },
-      who: { display: 'handover-gateway' },
-      requestor: false,
-    },
-    {
-      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'PROV', display: 'healthcare provider' }] },
-      who: { identifier: { system: URA_SYSTEM, value: f.organizationUra } },
-      requestor: false,
-    },
+    { type: SOURCE_ROLE, who: { identifier: { system: CLIENT_SYSTEM, value: f.clientId }, display: f.clientId }, requestor: !f.onBehalfOf },
+    GATEWAY_AGENT,
+    { type: PROVIDER_ROLE, who: { identifier: { system: URA_SYSTEM, value: f.organizationUra } }, requestor: false },
   ];
-  if (f.onBehalfOf) {
-    list.push({
-      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: 'humanuser', display: 'human user' }] },
-      who: { display: f.onBehalfOf },
-      requestor: true,
-    });
-  }
+  if (f.onBehalfOf) list.push({ type: HUMAN_USER_ROLE, who: { display: f.onBehalfOf }, requestor: true });
   return list;
 }
 
 function entities(f: AuditFacts): AuditEventEntity[] {
-  const list: AuditEventEntity[] = [
-    {
-      what: { identifier: { value: f.requestId } },
-      type: { system: 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType', code: 'XrequestId' },
-    },
-  ];
-  if (f.patient) {
-    list.push({
-      what: { reference: f.patient },
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
-    });
-  }
+  const list: AuditEventEntity[] = [{ what: { identifier: { value: f.requestId } }, type: REQUEST_ID_TYPE }];
+  if (f.patient) list.push({ what: { reference: f.patient }, type: PERSON_TYPE, role: PATIENT_ROLE });
   for (const ref of f.entities) {
     if (ref === f.patient) continue;
-    list.push({
-      what: { reference: ref },
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' },
-    });
+    list.push({ what: { reference: ref }, type: SYSTEM_OBJECT_TYPE, role: DOMAIN_RESOURCE_ROLE });
   }
-  if (f.query !== undefined) {
-    list.push({
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '24', display: 'Query' },
-      query: Buffer.from(f.query, 'utf8').toString('base64'),
-    });
-  }
-  if (f.failure) {
-    list.push({
-      what: { reference: '#outcome' },
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
-      description: 'OperationOutcome of the refused or failed request',
-    });
-  }
-  return [...list, ...(f.detail ?? [])];
+  if (f.query !== undefined) list.push({ type: SYSTEM_OBJECT_TYPE, role: QUERY_ROLE, query: Buffer.from(f.query, 'utf8').toString('base64') });
+  if (f.failure) list.push(OUTCOME_ENTITY);
+  if (f.detail) for (const d of f.detail) list.push(d);
+  return list;
 }
 
 export function toAuditRow(f: AuditFacts, recorded = new Date().toISOString()): AuditRow {
@@ -175,10 +159,7 @@ export function toAuditRow(f: AuditFacts, recorded = new Date().toISOString()): 
     outcome: f.outcome,
     ...(f.failure || f.description ? { outcomeDesc: f.failure?.issue?.[0]?.diagnostics ?? f.description } : {}),
     agent: agents(f),
-    source: {
-      observer: { display: 'handover-gateway' },
-      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
-    },
+    source: SOURCE,
     entity: entities(f),
   };
   const refs = new Set<string>();

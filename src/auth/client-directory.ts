@@ -9,7 +9,7 @@ const CLIENT_CHANNEL = 'oauth_client_changed';
  * `oauth_clients` (issue 19: a read was three statements, one of them this). A token still outlives nothing:
  * - every change of `oauth_clients`, by any path, sends `NOTIFY oauth_client_changed` at commit (a trigger),
  *   on which every instance drops that client's copy;
- * - a copy is used only after a `SELECT 1` on the LISTEN connection answered, sent after the request arrived:
+ * - a copy is used only after a round trip on the LISTEN connection (an empty query) answered, sent after the request arrived:
  *   PostgreSQL hands over the notifications it holds before that answer, so every change committed before
  *   the request is known. One such round trip serves all requests waiting at that moment (under load, many),
  *   on a connection that does nothing else: no pool connection, no plan, no row read;

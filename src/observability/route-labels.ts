@@ -6,6 +6,8 @@ interface Template {
   path: string;
   segments: string[];
   literals: number;
+  /** The label as far as it does not depend on the request: what comes before and after its one `{type}`, or all of it. */
+  label: { before: string; after: string } | { whole: string };
 }
 
 /** The label of every path under these first segments that matches no template. */
@@ -29,7 +31,10 @@ export class RouteLabels {
     const ordered = [...paths]
       .map((path) => {
         const segments = path.split('/').filter(Boolean);
-        return { path, segments, literals: segments.filter((s) => !isParameter(s)).length };
+        const at = segments.indexOf('{type}');
+        if (at >= 0 && segments.lastIndexOf('{type}') !== at) throw new Error(`${path}: more than one {type}`);
+        const label = at < 0 ? { whole: `/${segments.join('/')}` } : { before: `/${segments.slice(0, at).map((seg) => `${seg}/`).join('')}`, after: segments.slice(at + 1).map((seg) => `/${seg}`).join('') };
+        return { path, segments, literals: segments.filter((s) => !isParameter(s)).length, label };
       })
       // Literal segments win: `/board/events` before `/board/{asset}`, `/fhir/ConceptMap/$translate` before `/fhir/{type}/{id}`.
       .sort((a, b) => b.literals - a.literals);
@@ -55,25 +60,24 @@ export class RouteLabels {
     return area !== undefined && UNKNOWN_UNDER.has(area) ? `/${area}/{unknown}` : '/{unknown}';
   }
 
+  // Called for every request (the log line and the metrics): it checks segment by segment and makes only the label.
   private match(t: Template, parts: string[]): string | undefined {
     if (t.segments.length !== parts.length) return undefined;
-    const out: string[] = [];
+    let type: string | undefined;
     for (let i = 0; i < parts.length; i++) {
       const seg = t.segments[i] ?? '';
       const part = parts[i] ?? '';
       if (!isParameter(seg)) {
         if (seg !== part) return undefined;
-        out.push(seg);
       } else if (seg === '{type}') {
         if (!this.types.has(part)) return undefined;
-        out.push(part);
-      } else {
+        type = part;
+      } else if (part.startsWith('$') || part.startsWith('_')) {
         // Operations and _history/_search are never ids, as in the FHIR router.
-        if (part.startsWith('$') || part.startsWith('_')) return undefined;
-        out.push(seg);
+        return undefined;
       }
     }
-    return `/${out.join('/')}`;
+    return 'whole' in t.label ? t.label.whole : `${t.label.before}${type ?? ''}${t.label.after}`;
   }
 }
 

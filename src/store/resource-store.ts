@@ -49,6 +49,10 @@ function toVersion(row: VersionRow): StoredVersion {
 
 const COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content, number_texts';
 const CURRENT_COLUMNS = `${COLUMNS}, parties`;
+// Made once, not per call: the same string each time keeps its hash, so finding its prepared statement's name
+// (src/store/postgres.ts) does not hash and compare the whole text again on every read.
+const CURRENT_SQL = `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2`;
+const CURRENT_FOR_UPDATE_SQL = `${CURRENT_SQL} FOR UPDATE`;
 
 /**
  * Who may see which rows, as SQL: rows of `open` types are visible to all; others only when they share a
@@ -101,10 +105,7 @@ function indexParams(index: IndexValues): unknown[] {
 /** Plain SQL for resources and their history: no FHIR rules, no authorization (the repository does those). */
 export const resourceStore = {
   async current(q: Queryable, resourceType: string, id: string, lock = false): Promise<StoredVersion | undefined> {
-    const r = await q.query<VersionRow>(
-      `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
-      [resourceType, id],
-    );
+    const r = await q.query<VersionRow>(lock ? CURRENT_FOR_UPDATE_SQL : CURRENT_SQL, [resourceType, id]);
     return r.rows[0] ? toVersion(r.rows[0]) : undefined;
   },
 

@@ -25,6 +25,16 @@ describe('canonicalJson (RFC 8785)', () => {
     );
   });
 
+  it('writes what the canonicalize package writes, for objects with few keys and with many (sorted two ways)', () => {
+    const key = fc.string({ unit: 'binary', maxLength: 3 });
+    fc.assert(
+      fc.property(fc.dictionary(key, fc.dictionary(key, fc.integer(), { maxKeys: 30 }), { minKeys: 20, maxKeys: 40 }), (value) => {
+        expect(canonicalJson(value)).toBe(canonicalize(value));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('sorts keys by UTF-16 code units and writes numbers as ECMAScript does', () => {
     const value = JSON.parse('{"10":1,"9":[1e21,0.1,-0],"b":"\\u20ac","a\\ud83d\\ude00":true,"\\u00e9":null,"__proto__":{"z":1,"y":2}}') as unknown;
     expect(canonicalJson(value)).toBe('{"10":1,"9":[1e+21,0.1,0],"__proto__":{"y":2,"z":1},"a😀":true,"b":"€","é":null}');
