@@ -1,36 +1,46 @@
 import {
-  LRUCache,
   OperationOutcomeError,
   PropertyType,
   UCUM,
   arrayify,
-  capitalize,
   createConstraintIssue,
   createProcessingIssue,
   createStructureIssue,
-  deepEquals,
-  deepIncludes,
   evalFhirPathTyped,
   fhirTypeToJsType,
   getDataType,
-  getElementDefinition,
   getNestedProperty,
-  getTypedPropertyValue,
   isEmpty,
   isPrimitiveType,
   isResource,
   isResourceType,
   isValidCalendarDate,
-  matchDiscriminant,
   toTypedValue,
-  tryGetDataType,
   validationError,
   validationRegexes,
 } from '@medplum/core';
-import type { FhirPathAtom, InternalSchemaElement, InternalTypeSchema, SliceDefinition, SlicingRules, TypedValue, TypedValueWithPath } from '@medplum/core';
+import type { InternalSchemaElement, InternalTypeSchema, SliceDefinition, TypedValue, TypedValueWithPath } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { baseDefinitions } from './definitions.ts';
 import { issue } from './issues.ts';
+import { ABSENT, plan, settle, withPath } from './base-properties.ts';
+import {
+  ABOUT_CONTAINED,
+  BASE64_BINARY_MAX_BYTES,
+  EXT_1,
+  FHIR_INTEGER_MAX,
+  FHIR_INTEGER_MIN,
+  SKIPPED_CONSTRAINTS,
+  checkObjectForNull,
+  checkSliceElement,
+  fhirPathCache,
+  isChoiceOfType,
+  isValidBase64Binary,
+  matchesSpecifiedValue,
+  unpackPrimitiveElement,
+  valueWithoutExtensions,
+  withoutContained,
+} from './base-checks.ts';
 
 /**
  * R4 base validation: Medplum's `validateResource` (@medplum/core 5.2, typeschema/validation.ts and crawler.ts,
@@ -46,130 +56,6 @@ import { issue } from './issues.ts';
  * only errors ever refused or were reported.
  */
 
-/** Medplum's list of constraints it does not evaluate (`skippedConstraintKeys`). */
-const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
-const FHIR_INTEGER_MIN = -2_147_483_648;
-const FHIR_INTEGER_MAX = 2_147_483_647;
-/**
- * R4's constraints on every DomainResource that read nothing but its `contained` resources (dom-2, dom-4, dom-5).
- * Without `contained` (and `_contained`), Medplum's engine reads `contained` as empty (its getter finds neither name),
- * each path on it as empty, `empty()` as true and `true and true` as true: they hold, and are not evaluated. Three of
- * the five constraints a handover's resources meet; matched by their exact text, so other definitions are evaluated.
- */
-const ABOUT_CONTAINED = new Set([
-  'contained.contained.empty()',
-  'contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()',
-  'contained.meta.security.empty()',
-]);
-
-function withoutContained(value: unknown): boolean {
-  // A resource of type `contained` would be `contained` itself to Medplum's member step (never a valid type anyway).
-  if (!value || typeof value !== 'object' || (value as { resourceType?: unknown }).resourceType === 'contained') return false;
-  return !('contained' in value) && !('_contained' in value);
-}
-
-/**
- * R4's ext-1 on every Extension. On an Extension with no nested `extension` (nor `_extension`) and one non-empty
- * `value[x]` the getter reads without a primitive extension, Medplum's engine reads `extension.exists()` as false,
- * `value.exists()` as true and `false != true` as true: it holds, and is not evaluated (15 of a handover's 52).
- * Anything else (a value in an array, an empty one, a `_value`, a `resourceType`, which the member step would take
- * for a resource) is evaluated.
- */
-const EXT_1 = 'extension.exists() != value.exists()';
-
-function valueWithoutExtensions(holder: unknown): boolean {
-  if (!holder || typeof holder !== 'object' || Array.isArray(holder) || 'resourceType' in holder) return false;
-  const extension = holder as Record<string, unknown>;
-  if (extension.extension !== undefined || extension._extension !== undefined) return false;
-  const read = plan(getDataType('Extension'), 'Extension').find((p) => p.key === 'value[x]')?.read;
-  const i = read ? settle(extension, read) : ABSENT;
-  if (!read || i < 0) return false;
-  const value = extension[read.names[i]];
-  return !Array.isArray(value) && !isEmpty(value);
-}
-
-const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
-const fhirPathCache = new LRUCache<FhirPathAtom>(1_000);
-
-/**
- * Per schema element, what Medplum's property getter (`getTypedPropertyValueWithSchema`) reads: the JSON names it
- * tries, in its order (one for a plain element, one per type for a choice element `value[x]`), and the type each
- * gives. Undefined where the getter would not use a schema (it then guesses by name): Medplum's getter is called.
- */
-interface Property {
-  readonly key: string;
-  readonly element: InternalSchemaElement;
-  readonly read: Reader | undefined;
-}
-
-interface Reader {
-  readonly names: readonly string[];
-  /** `_name` beside each name, made once: a key built per lookup costs more than the lookup. */
-  readonly shadows: readonly string[];
-  readonly types: readonly string[];
-  /** The getter's `Element`/`BackboneElement` replacement: its element's first type. */
-  readonly firstType: string;
-  /** For a choice element (`value[x]` of an Extension has 50 names): the index of each name, plain and `_`. */
-  readonly byName: ReadonlyMap<string, number> | undefined;
-}
-
-const plans = new WeakMap<InternalTypeSchema, Map<string, readonly Property[]>>();
-
-function plan(schema: InternalTypeSchema, valueType: string): readonly Property[] {
-  let byType = plans.get(schema);
-  if (!byType) plans.set(schema, (byType = new Map()));
-  let properties = byType.get(valueType);
-  if (!properties) {
-    properties = Object.keys(schema.elements).map((key) => ({ key, element: schema.elements[key], read: readerOf(valueType, key) }));
-    byType.set(valueType, properties);
-  }
-  return properties;
-}
-
-function readerOf(valueType: string, key: string): Reader | undefined {
-  // The getter resolves the element through the global schema of the value's type; without one it guesses by name.
-  if (!tryGetDataType(valueType) || key.includes('.')) return undefined;
-  const element = getElementDefinition(valueType, key);
-  if (!element?.type?.length) return undefined;
-  const last = element.path.substring(element.path.lastIndexOf('.') + 1);
-  const choice = last.endsWith('[x]');
-  const trimmed = choice ? last.substring(0, last.length - 3) : last;
-  const types = element.type.map((t) => t.code);
-  const names = types.map((code) => (choice ? trimmed + capitalize(code) : trimmed));
-  const byName = choice ? new Map(names.flatMap((name, i) => [[name, i] as const, [`_${name}`, i] as const])) : undefined;
-  return { names, shadows: names.map((name) => `_${name}`), types, firstType: types[0], byName };
-}
-
-/** Medplum's `withPath` over the getter's answer. */
-function withPath(value: unknown, type: string, path: string): TypedValueWithPath | TypedValueWithPath[] {
-  const typed = (v: unknown): string => (type === 'Resource' && isResource(v) ? v.resourceType : type);
-  if (Array.isArray(value)) return value.map((v: unknown, i) => ({ type: typed(v), value: v, path: `${path}[${i}]` }));
-  return { type: typed(value), value, path };
-}
-
-const ABSENT = -1;
-const DELEGATE = -2;
-
-/**
- * Which of the getter's names it settles on for this holder: the first, in its order, with a value or a `_` beside it.
- * ABSENT where it finds none; DELEGATE where that name has a primitive extension, which Medplum's getter merges.
- */
-function settle(holder: Record<string, unknown>, read: Reader): number {
-  if (read.byName && Object.getPrototypeOf(holder) === Object.prototype) {
-    // A plain object's keys (for-in also sees an inherited enumerable one, as a lookup would) instead of 50 lookups.
-    let first = ABSENT;
-    for (const key in holder) {
-      const i = read.byName.get(key);
-      if (i !== undefined && (first === ABSENT || i < first) && holder[key] !== undefined) first = i;
-    }
-    return first !== ABSENT && holder[read.shadows[first]] !== undefined ? DELEGATE : first;
-  }
-  for (let i = 0; i < read.names.length; i++) {
-    if (holder[read.shadows[i]] !== undefined) return DELEGATE;
-    if (holder[read.names[i]] !== undefined) return i;
-  }
-  return ABSENT;
-}
 
 class BaseValidator {
   readonly issues: OperationOutcomeIssue[] = [];
@@ -403,77 +289,6 @@ class BaseValidator {
       this.issues.push(createStructureIssue(path, `Expected number to be in the range 0..${FHIR_INTEGER_MAX}`));
     }
   }
-}
-
-/** Medplum's `isChoiceOfType`: whether the key is the JSON name of a choice element the getter finds a value for. */
-function isChoiceOfType(typedValue: TypedValue, key: string, properties: Record<string, InternalSchemaElement>): boolean {
-  const name = key.startsWith('_') ? key.slice(1) : key;
-  let testProperty = '';
-  for (const part of name.split(/(?=[A-Z])/g)) {
-    testProperty += part;
-    if (properties[testProperty + '[x]']) return getTypedPropertyValue(typedValue, testProperty) !== undefined;
-  }
-  return false;
-}
-
-/** Medplum's null check, with each path built only for an issue. */
-function checkObjectForNull(obj: Record<string, unknown>, path: string, issues: OperationOutcomeIssue[]): void {
-  for (const key of Object.keys(obj)) {
-    const value = obj[key];
-    if (value === null) {
-      issues.push(createStructureIssue(`${path}.${key}`, 'Invalid null value'));
-    } else if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        const item: unknown = value[i];
-        if (item === undefined) {
-          issues.push(createStructureIssue(`${path}.${key}[${i}]`, 'Invalid undefined value'));
-        } else if (item === null && !(obj[key.startsWith('_') ? key.slice(1) : `_${key}`] as unknown[] | undefined)?.[i]) {
-          // The one place JSON allows null: an array of primitives with extensions on some of its values.
-          issues.push(createStructureIssue(`${path}.${key}[${i}]`, 'Invalid null value'));
-        } else if (item && typeof item === 'object') {
-          // Medplum also walks the characters of a string here, which can hold no null.
-          checkObjectForNull(item as Record<string, unknown>, `${path}.${key}[${i}]`, issues);
-        }
-      }
-    } else if (typeof value === 'object') {
-      checkObjectForNull(value as Record<string, unknown>, `${path}.${key}`, issues);
-    }
-  }
-}
-
-function matchesSpecifiedValue(value: TypedValue | TypedValue[], element: InternalSchemaElement): boolean {
-  const typeAndValue = Array.isArray(value) ? value.map((v) => ({ type: v.type, value: v.value })) : { type: value.type, value: value.value };
-  if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
-  if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
-  return true;
-}
-
-function checkSliceElement(value: TypedValue, slicing: SlicingRules | undefined): string | undefined {
-  for (const slice of slicing?.slices ?? []) {
-    if (slicing?.discriminator?.every((d) => arrayify(getNestedProperty(value, d.path))?.some((v) => matchDiscriminant(v, d, slice)))) return slice.name;
-  }
-  return undefined;
-}
-
-function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedValue | undefined] {
-  if (typeof v.value !== 'object' || !v.value) return [v, undefined];
-  const primitiveValue = (v.value as object).valueOf();
-  if (primitiveValue === v.value) return [undefined, { type: 'Element', value: v.value }];
-  const primitiveKeys = new Set(Object.keys(primitiveValue));
-  const extensionEntries = Object.entries(v.value as object).filter(([k]) => !primitiveKeys.has(k));
-  const extensionElement = extensionEntries.length > 0 ? Object.fromEntries(extensionEntries) : undefined;
-  return [
-    { type: v.type, value: primitiveValue },
-    { type: 'Element', value: extensionElement },
-  ];
-}
-
-function isValidBase64Binary(str: string): boolean {
-  if (str.length === 0) return false;
-  const padding = str.endsWith('==') ? 2 : str.endsWith('=') ? 1 : 0;
-  const dataLen = str.length - padding;
-  if (dataLen < 0 || (padding + dataLen) % 4 !== 0) return false;
-  return /^[A-Za-z\d+/]+$/.test(padding > 0 ? str.slice(0, -padding) : str);
 }
 
 /** Medplum's `validateResource`: its errors as a list, where Medplum throws them. */

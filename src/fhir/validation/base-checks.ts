@@ -1,0 +1,137 @@
+// Part of the R4 base validation (base-validation.ts): Medplum's `validateResource` (@medplum/core 5.2,
+// typeschema/validation.ts and crawler.ts, Apache-2.0), walked by the gateway so that it visits only what a resource holds.
+//
+// What a present value is checked against, as Medplum checks it, and the constraints that hold by their text.
+
+import {
+  LRUCache,
+  arrayify,
+  createStructureIssue,
+  deepEquals,
+  deepIncludes,
+  getDataType,
+  getNestedProperty,
+  getTypedPropertyValue,
+  isEmpty,
+  matchDiscriminant,
+} from '@medplum/core';
+import type { FhirPathAtom, InternalSchemaElement, SlicingRules, TypedValue } from '@medplum/core';
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { ABSENT, plan, settle } from './base-properties.ts';
+
+/** Medplum's list of constraints it does not evaluate (`skippedConstraintKeys`). */
+export const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
+export const FHIR_INTEGER_MIN = -2_147_483_648;
+export const FHIR_INTEGER_MAX = 2_147_483_647;
+/**
+ * R4's constraints on every DomainResource that read nothing but its `contained` resources (dom-2, dom-4, dom-5).
+ * Without `contained` (and `_contained`), Medplum's engine reads `contained` as empty (its getter finds neither name),
+ * each path on it as empty, `empty()` as true and `true and true` as true: they hold, and are not evaluated. Three of
+ * the five constraints a handover's resources meet; matched by their exact text, so other definitions are evaluated.
+ */
+export const ABOUT_CONTAINED = new Set([
+  'contained.contained.empty()',
+  'contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()',
+  'contained.meta.security.empty()',
+]);
+
+export function withoutContained(value: unknown): boolean {
+  // A resource of type `contained` would be `contained` itself to Medplum's member step (never a valid type anyway).
+  if (!value || typeof value !== 'object' || (value as { resourceType?: unknown }).resourceType === 'contained') return false;
+  return !('contained' in value) && !('_contained' in value);
+}
+
+/**
+ * R4's ext-1 on every Extension. On an Extension with no nested `extension` (nor `_extension`) and one non-empty
+ * `value[x]` the getter reads without a primitive extension, Medplum's engine reads `extension.exists()` as false,
+ * `value.exists()` as true and `false != true` as true: it holds, and is not evaluated (15 of a handover's 52).
+ * Anything else (a value in an array, an empty one, a `_value`, a `resourceType`, which the member step would take
+ * for a resource) is evaluated.
+ */
+export const EXT_1 = 'extension.exists() != value.exists()';
+
+export function valueWithoutExtensions(holder: unknown): boolean {
+  if (!holder || typeof holder !== 'object' || Array.isArray(holder) || 'resourceType' in holder) return false;
+  const extension = holder as Record<string, unknown>;
+  if (extension.extension !== undefined || extension._extension !== undefined) return false;
+  const read = plan(getDataType('Extension'), 'Extension').find((p) => p.key === 'value[x]')?.read;
+  const i = read ? settle(extension, read) : ABSENT;
+  if (!read || i < 0) return false;
+  const value = extension[read.names[i]];
+  return !Array.isArray(value) && !isEmpty(value);
+}
+
+export const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
+export const fhirPathCache = new LRUCache<FhirPathAtom>(1_000);
+
+
+/** Medplum's `isChoiceOfType`: whether the key is the JSON name of a choice element the getter finds a value for. */
+export function isChoiceOfType(typedValue: TypedValue, key: string, properties: Record<string, InternalSchemaElement>): boolean {
+  const name = key.startsWith('_') ? key.slice(1) : key;
+  let testProperty = '';
+  for (const part of name.split(/(?=[A-Z])/g)) {
+    testProperty += part;
+    if (properties[testProperty + '[x]']) return getTypedPropertyValue(typedValue, testProperty) !== undefined;
+  }
+  return false;
+}
+
+/** Medplum's null check, with each path built only for an issue. */
+export function checkObjectForNull(obj: Record<string, unknown>, path: string, issues: OperationOutcomeIssue[]): void {
+  for (const key of Object.keys(obj)) {
+    const value = obj[key];
+    if (value === null) {
+      issues.push(createStructureIssue(`${path}.${key}`, 'Invalid null value'));
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (item === undefined) {
+          issues.push(createStructureIssue(`${path}.${key}[${i}]`, 'Invalid undefined value'));
+        } else if (item === null && !(obj[key.startsWith('_') ? key.slice(1) : `_${key}`] as unknown[] | undefined)?.[i]) {
+          // The one place JSON allows null: an array of primitives with extensions on some of its values.
+          issues.push(createStructureIssue(`${path}.${key}[${i}]`, 'Invalid null value'));
+        } else if (item && typeof item === 'object') {
+          // Medplum also walks the characters of a string here, which can hold no null.
+          checkObjectForNull(item as Record<string, unknown>, `${path}.${key}[${i}]`, issues);
+        }
+      }
+    } else if (typeof value === 'object') {
+      checkObjectForNull(value as Record<string, unknown>, `${path}.${key}`, issues);
+    }
+  }
+}
+
+export function matchesSpecifiedValue(value: TypedValue | TypedValue[], element: InternalSchemaElement): boolean {
+  const typeAndValue = Array.isArray(value) ? value.map((v) => ({ type: v.type, value: v.value })) : { type: value.type, value: value.value };
+  if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
+  if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
+  return true;
+}
+
+export function checkSliceElement(value: TypedValue, slicing: SlicingRules | undefined): string | undefined {
+  for (const slice of slicing?.slices ?? []) {
+    if (slicing?.discriminator?.every((d) => arrayify(getNestedProperty(value, d.path))?.some((v) => matchDiscriminant(v, d, slice)))) return slice.name;
+  }
+  return undefined;
+}
+
+export function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedValue | undefined] {
+  if (typeof v.value !== 'object' || !v.value) return [v, undefined];
+  const primitiveValue = (v.value as object).valueOf();
+  if (primitiveValue === v.value) return [undefined, { type: 'Element', value: v.value }];
+  const primitiveKeys = new Set(Object.keys(primitiveValue));
+  const extensionEntries = Object.entries(v.value as object).filter(([k]) => !primitiveKeys.has(k));
+  const extensionElement = extensionEntries.length > 0 ? Object.fromEntries(extensionEntries) : undefined;
+  return [
+    { type: v.type, value: primitiveValue },
+    { type: 'Element', value: extensionElement },
+  ];
+}
+
+export function isValidBase64Binary(str: string): boolean {
+  if (str.length === 0) return false;
+  const padding = str.endsWith('==') ? 2 : str.endsWith('=') ? 1 : 0;
+  const dataLen = str.length - padding;
+  if (dataLen < 0 || (padding + dataLen) % 4 !== 0) return false;
+  return /^[A-Za-z\d+/]+$/.test(padding > 0 ? str.slice(0, -padding) : str);
+}
