@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUIDv7 } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
 import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
@@ -146,7 +146,11 @@ function entities(f: AuditFacts): AuditEventEntity[] {
 }
 
 export function toAuditRow(f: AuditFacts, recorded = new Date().toISOString()): AuditRow {
-  const id = randomUUID();
+  // A time-ordered UUID (RFC 9562 version 7: Unix milliseconds, then 74 random bits): still unique and still a
+  // UUID, but the unique index on event_id grows on its right edge instead of changing a random page of a large
+  // index for every row (bench/audit-row-cost.ts: about half the buffers dirtied, full-page images and WAL per
+  // row). Its time is the row's `recorded`, which the AuditEvent states anyway.
+  const id = randomUUIDv7();
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
     id,

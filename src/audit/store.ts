@@ -12,10 +12,14 @@ export function auditInsertSql(n: string): string {
   return `INSERT INTO audit_events (${NAMES}) SELECT ${NAMES} FROM jsonb_to_recordset(${n}::jsonb) AS r(${COLUMNS})`;
 }
 
+// One text for any number of rows: prepared once per connection, and made once here rather than on every call
+// (a new string would be hashed again to find its prepared statement).
+const INSERT_ROWS = auditInsertSql('$1');
+
 /** Writes audit rows in one statement, however many (a native record writes several resources). */
 export async function insertAuditRows(q: Queryable, rows: AuditRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await q.query(auditInsertSql('$1'), [JSON.stringify(rows)]);
+  await q.query(INSERT_ROWS, [JSON.stringify(rows)]);
 }
 
 /** The AuditEvent as served: the stored JSON, resourceType, id and meta first. */

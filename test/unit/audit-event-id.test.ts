@@ -1,0 +1,26 @@
+import { REST_TYPE, restSubtype, toAuditRow, type AuditFacts } from '../../src/audit/event.ts';
+
+const facts: AuditFacts = {
+  type: REST_TYPE, subtype: restSubtype('read'), action: 'R', outcome: '0', organizationUra: '90001234', clientId: 'hap-vechtdal',
+  requestId: 'r1', resource: { type: 'Task', id: 't1' }, entities: ['Task/t1/_history/1'],
+};
+
+// The audit row's id is a time-ordered UUID so that the unique index on audit_events.event_id grows on its right
+// edge (bench/audit-row-cost.ts); the AuditEvent serves the same id.
+describe('the id of an audit row', () => {
+  it('is an RFC 9562 version 7 UUID, the AuditEvent id', () => {
+    const row = toAuditRow(facts);
+    expect(row.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(row.content.id).toBe(row.event_id);
+  });
+
+  it('carries the time it was made, so rows made later sort after', async () => {
+    const first = toAuditRow(facts);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const later = toAuditRow(facts);
+    const millis = (id: string): number => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    expect(Math.abs(millis(first.event_id) - Date.parse(first.recorded))).toBeLessThan(1000);
+    expect(later.event_id > first.event_id).toBe(true);
+    expect(new Set(Array.from({ length: 1000 }, () => toAuditRow(facts).event_id)).size).toBe(1000);
+  });
+});
