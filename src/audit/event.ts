@@ -1,5 +1,5 @@
-import { randomUUIDv7 } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { uuidV7 } from './event-id.ts';
 import type { RequestContext } from '../context.ts';
 import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
 
@@ -150,7 +150,7 @@ export function toAuditRow(f: AuditFacts, recorded = new Date().toISOString()): 
   // UUID, but the unique index on event_id grows on its right edge instead of changing a random page of a large
   // index for every row (bench/audit-row-cost.ts: about half the buffers dirtied, full-page images and WAL per
   // row). Its time is the row's `recorded`, which the AuditEvent states anyway.
-  const id = randomUUIDv7();
+  const id = uuidV7();
   const event: AuditEvent = {
     resourceType: 'AuditEvent',
     id,

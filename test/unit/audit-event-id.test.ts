@@ -1,4 +1,5 @@
 import { REST_TYPE, restSubtype, toAuditRow, type AuditFacts } from '../../src/audit/event.ts';
+import { uuidV7 } from '../../src/audit/event-id.ts';
 
 const facts: AuditFacts = {
   type: REST_TYPE, subtype: restSubtype('read'), action: 'R', outcome: '0', organizationUra: '90001234', clientId: 'hap-vechtdal',
@@ -22,5 +23,15 @@ describe('the id of an audit row', () => {
     expect(Math.abs(millis(first.event_id) - Date.parse(first.recorded))).toBeLessThan(1000);
     expect(later.event_id > first.event_id).toBe(true);
     expect(new Set(Array.from({ length: 1000 }, () => toAuditRow(facts).event_id)).size).toBe(1000);
+  });
+
+  it('puts the whole 48-bit millisecond time first, big-endian, and random bits after it', () => {
+    const at = Date.UTC(2026, 11, 5, 10, 0, 0, 123);
+    const id = uuidV7(at);
+    expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(at);
+    expect(uuidV7(2 ** 48 - 1).startsWith('ffffffff-ffff-7')).toBe(true);
+    expect(uuidV7(0).startsWith('00000000-0000-7')).toBe(true);
+    // 74 random bits: two ids of the same millisecond differ, past the pool's refill too.
+    expect(new Set(Array.from({ length: 1000 }, () => uuidV7(at))).size).toBe(1000);
   });
 });
