@@ -25,10 +25,15 @@ export interface NotificationAttempt {
 }
 
 /**
- * Audits one notification attempt (NEN 7513: data disclosed to another organisation). Call it for every
- * attempt, successful or not; inside the delivery's own transaction when there is one (`q` = its tx).
+ * Audits notification attempts (NEN 7513: data disclosed to another organisation), one row each, in one statement.
+ * Call it for every attempt, successful or not; inside the transaction that records its outcome (`q` = its tx):
+ * the delivery worker records the attempts that ended since its last cycle together.
  */
-export async function auditNotificationAttempt(q: Queryable, a: NotificationAttempt): Promise<void> {
+export async function auditNotificationAttempts(q: Queryable, attempts: readonly NotificationAttempt[]): Promise<void> {
+  if (attempts.length) await insertAuditRows(q, attempts.map(attemptRow));
+}
+
+function attemptRow(a: NotificationAttempt): ReturnType<typeof toAuditRow> {
   const ok = a.status !== undefined && a.status >= 200 && a.status < 300;
   const outcome: AuditOutcome = ok ? '0' : a.status === undefined ? '8' : '4';
   const detail = [
@@ -38,7 +43,7 @@ export async function auditNotificationAttempt(q: Queryable, a: NotificationAtte
     { type: 'latency-ms', valueString: String(Math.round(a.latencyMs)) },
     ...(a.error ? [{ type: 'error', valueString: a.error }] : []),
   ];
-  const row = toAuditRow({
+  return toAuditRow({
     type: REST_TYPE,
     subtype: gatewaySubtype('notification'),
     action: 'E',
@@ -53,5 +58,4 @@ export async function auditNotificationAttempt(q: Queryable, a: NotificationAtte
     description: `notification ${a.eventNumber} to ${a.endpoint}: ${a.status ?? a.error ?? 'no answer'}`,
     detail: [{ what: { reference: `Subscription/${a.subscriptionId}` }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2' }, detail }],
   });
-  await insertAuditRows(q, [row]);
 }

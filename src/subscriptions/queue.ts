@@ -65,17 +65,36 @@ export const eventQueue = {
    * Claims up to `limit` due events (and switches off, in the same statement, every subscription whose
    * Subscription.end has passed: the Backport IG's end is honoured before anything more is claimed for it, without
    * a statement of its own in every cycle; `ended` and `room` see the same snapshot, so `room` leaves those out itself), at most `perSubscription` being sent at once to one subscription (counting
-   * what other instances are sending), so that a slow receiver's backlog cannot take every slot of an instance.
+   * what other instances are sending), so that a slow receiver's backlog cannot take every slot of an instance;
+   * `fast` ones (worker.ts: their last answers were quick) at most `fast.perSubscription`.
    * Order per handover: an event is only claimable when every earlier event of the same subscription and
    * handover is delivered; one being sent is not, so the next waits for the outcome.
+   * `delivered`: events whose receiver answered since the last claim, marked delivered by this same statement
+   * (a statement and a commit per cycle instead of per event). Every part of a statement sees one snapshot, in
+   * which they are still being sent: the room and the order per handover count them as delivered by their ids.
    */
-  async claim(db: Database, args: { limit: number; perSubscription: number; lease: Lease; workerId: string }): Promise<ClaimedEvent[]> {
-    const r = await db.query<ClaimedEvent>(
+  async claim(
+    q: Queryable,
+    args: {
+      limit: number;
+      perSubscription: number;
+      /** Subscriptions whose receiver this instance found fast, and the larger number they may have in flight. */
+      fast?: { ids: readonly string[]; perSubscription: number };
+      lease: Lease;
+      workerId: string;
+      delivered?: readonly string[];
+    },
+  ): Promise<ClaimedEvent[]> {
+    const r = await q.query<ClaimedEvent>(
       `WITH ended AS (
          UPDATE subscription_state SET status = 'off' WHERE ${ENDED}
+       ), finished AS (
+         UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = NULL
+          WHERE id = ANY($6::bigint[])
        ), room AS (
-         SELECT s.id, $3::int - (SELECT count(*) FROM subscription_events b
-                                  WHERE b.subscription_id = s.id AND b.state = 'sending' AND b.claimed_until >= now())::int AS n
+         SELECT s.id, (CASE WHEN s.id = ANY($7::text[]) THEN $8::int ELSE $3::int END) - (SELECT count(*) FROM subscription_events b
+                                  WHERE b.subscription_id = s.id AND b.state = 'sending' AND b.claimed_until >= now()
+                                    AND b.id <> ALL($6::bigint[]))::int AS n
            FROM subscription_state s WHERE s.status = 'active' AND NOT (${PASSED_END})
        ), candidates AS (
          SELECT c.id, c.next_attempt, c.subscription_id, c.event_number
@@ -83,9 +102,10 @@ export const eventQueue = {
              SELECT e.id, e.next_attempt, e.subscription_id, e.event_number
                FROM subscription_events e
               WHERE e.subscription_id = room.id AND e.state <> 'delivered' AND e.event_number IS NOT NULL AND ${DUE}
+                AND e.id <> ALL($6::bigint[])
                 AND NOT EXISTS (SELECT 1 FROM subscription_events p
                                  WHERE p.subscription_id = e.subscription_id AND p.handover_id = e.handover_id
-                                   AND p.event_number < e.event_number AND p.state <> 'delivered')
+                                   AND p.event_number < e.event_number AND p.state <> 'delivered' AND p.id <> ALL($6::bigint[]))
               ORDER BY e.next_attempt, e.event_number
               LIMIT greatest(room.n, 0)
            ) c
@@ -105,14 +125,14 @@ export const eventQueue = {
                  e.occurred, e.attempts, e.patient, e.first_failed_at,
                  to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
                  (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
-      [args.limit, args.workerId, args.perSubscription, args.lease.deadlineSeconds, args.lease.marginSeconds],
+      [args.limit, args.workerId, args.perSubscription, args.lease.deadlineSeconds, args.lease.marginSeconds, args.delivered ?? [], args.fast?.ids ?? [], args.fast?.perSubscription ?? args.perSubscription],
     );
     return r.rows;
   },
 
   /** Done, successfully or with nothing to tell: ordering lets the next event of the handover go. */
-  async delivered(q: Queryable, id: string, note?: string): Promise<void> {
-    await q.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = $2 WHERE id = $1`, [id, note ?? null]);
+  async delivered(q: Queryable, ids: readonly string[], note?: string): Promise<void> {
+    await q.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = $2 WHERE id = ANY($1::bigint[])`, [ids, note ?? null]);
   },
 
   /**
@@ -145,6 +165,8 @@ export const eventQueue = {
 /**
  * Handshakes and heartbeats, claimed like events: `handshake_at` / `heartbeat_at` set in the claim, so that
  * no other instance sends the same one; a handshake claimed by an instance that died is due again after a lease.
+ * The row lock is FOR NO KEY UPDATE: a writer's outbox row holds FOR KEY SHARE on its subscription (the foreign key)
+ * until it commits, which FOR UPDATE would skip, so that under steady writes a heartbeat would never be claimed.
  */
 export const statusQueue = {
   async claimHandshakes(db: Database, args: { limit: number; lease: Lease; busy: string[] }): Promise<SubscriptionRow[]> {
@@ -153,7 +175,7 @@ export const statusQueue = {
         WHERE id IN (SELECT id FROM subscription_state
                       WHERE ${handshakeDue('$2', '$3')}
                         AND id <> ALL($4::text[])
-                      ORDER BY handshake_at NULLS FIRST, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                      ORDER BY handshake_at NULLS FIRST, id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)
        RETURNING *`,
       [args.limit, args.lease.deadlineSeconds, args.lease.marginSeconds, args.busy],
     );
@@ -166,7 +188,7 @@ export const statusQueue = {
         WHERE id IN (SELECT id FROM subscription_state
                       WHERE ${HEARTBEAT_DUE}
                         AND id <> ALL($2::text[])
-                      ORDER BY coalesce(heartbeat_at, handshake_at, 'epoch'::timestamptz), id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                      ORDER BY coalesce(heartbeat_at, handshake_at, 'epoch'::timestamptz), id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)
        RETURNING *`,
       [args.limit, args.busy],
     );
