@@ -5,7 +5,7 @@ import { isAbsent } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { BSN_SYSTEM } from '../fhir/identifier-systems.ts';
-import { findByIdentifier, hasIdentifier, resolveReferences, type IdentifierLookup } from './references.ts';
+import { hasIdentifier, lookupIn, resolveReferences, type IdentifierLookup } from './references.ts';
 import type { Written } from './ingest-provenance.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import type { MappedRecord } from '../native/types.ts';
@@ -25,7 +25,7 @@ export async function upsertByIdentifier<T extends Resource & { identifier?: { s
   resource: T,
   written: Written[],
   known?: readonly StoredVersion[],
-  find: IdentifierLookup = async (type, identifier) => findByIdentifier(repo, type, identifier),
+  find: IdentifierLookup = lookupIn(repo),
 ): Promise<StoredVersion> {
   let existing: StoredVersion | undefined;
   for (const identifier of resource.identifier ?? []) {
@@ -42,7 +42,7 @@ export async function upsertPatient(
   repo: Repository,
   patient: Patient,
   written: Written[],
-  find: IdentifierLookup = async (type, identifier) => findByIdentifier(repo, type, identifier),
+  find: IdentifierLookup = lookupIn(repo),
 ): Promise<StoredVersion> {
   const candidates = patientMatchIdentifiers(patient);
   let existing: StoredVersion | undefined;

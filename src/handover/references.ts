@@ -16,13 +16,27 @@ const identifierToken = (identifier: Identifier): string => (identifier.system ?
  * than parsed from a query string: a comma in an identifier's value would split it into two values there.
  */
 async function findByIdentifiers(repo: Repository, type: string, identifiers: readonly (Identifier | undefined)[]): Promise<StoredVersion[]> {
-  const tokens = [...new Set(identifiers.filter((i): i is Identifier => Boolean(i?.value)).map(identifierToken))];
+  const tokens = identifierTokens(identifiers);
   if (tokens.length === 0) return [];
   const req = repo.parseSearch(type, {});
-  req.filters.push({ kind: 'token', param: 'identifier', values: tokens.map((t) => `identifier=${t}`), not: false });
-  const found = await repo.search({ ...req, count: Math.min(1000, tokens.length * 4), total: 'none' });
+  req.filters.push({ kind: 'token', param: 'identifier', values: tokens, not: false });
+  const found = await repo.search({ ...req, count: identifiersLimit(tokens), total: 'none' });
   return found.resources;
 }
+
+/** The index tokens of the identifiers that have a value (`identifier=system|value`), each once. */
+function identifierTokens(identifiers: readonly (Identifier | undefined)[]): string[] {
+  return [...new Set(identifiers.filter((i): i is Identifier => Boolean(i?.value)).map((i) => `identifier=${identifierToken(i)}`))];
+}
+
+/** How many resources a search for several identifiers at once reads: a few per identifier, bounded. */
+const identifiersLimit = (tokens: readonly string[]): number => Math.min(1000, tokens.length * 4);
+
+/** `findByIdentifier` on `repo`, as an `IdentifierLookup`: what a lookup without prefetched answers does. */
+export const lookupIn =
+  (repo: Repository): IdentifierLookup =>
+  async (type, identifier) =>
+    findByIdentifier(repo, type, identifier);
 
 /** Finds the one current resource of a type with an identifier, as `findByIdentifier` does. */
 export type IdentifierLookup = (type: string, identifier: Identifier | undefined) => Promise<StoredVersion | undefined>;
@@ -38,9 +52,8 @@ export async function prefetchIdentifiers(
   together: { type: string; identifiers: readonly (Identifier | undefined)[] },
 ): Promise<{ find: IdentifierLookup; together: StoredVersion[] }> {
   const single = each.filter((w) => Boolean(w.identifier.value)).map((w) => ({ key: `${w.type} ${identifierToken(w.identifier)}`, resourceType: w.type, tokens: [`identifier=${identifierToken(w.identifier)}`], limit: 1 }));
-  const tokens = [...new Set(together.identifiers.filter((i): i is Identifier => Boolean(i?.value)).map(identifierToken))];
-  // The limit findByIdentifiers gives its search.
-  const all = tokens.length > 0 ? [{ resourceType: together.type, tokens: tokens.map((t) => `identifier=${t}`), limit: Math.min(1000, tokens.length * 4) }] : [];
+  const tokens = identifierTokens(together.identifiers);
+  const all = tokens.length > 0 ? [{ resourceType: together.type, tokens, limit: identifiersLimit(tokens) }] : [];
   const found = await repo.currentByTokens([...single, ...all]);
   const answers = new Map(single.map((l, k) => [l.key, found[k]?.[0]]));
   const find: IdentifierLookup = async (type, identifier) => {

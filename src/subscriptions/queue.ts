@@ -30,6 +30,8 @@ const LEASE_OF_S = 'least(s.timeout_seconds, $4) + $5';
 
 /** Due: waiting and its time has come, or claimed by an instance whose lease ran out (it died or hung). */
 const DUE = `((e.state = 'pending' AND e.next_attempt <= now()) OR (e.state = 'sending' AND e.claimed_until < now()))`;
+/** An event done (delivered, or nothing to tell): its claim given up, so the next event of its handover may go. */
+const MARK_DELIVERED = `state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL`;
 /** A handshake due (subscription_state's columns): never tried, or its claim's lease (parameters: deadline, margin) ran out. */
 const handshakeDue = (deadline: string, margin: string): string =>
   `status = 'requested' AND (handshake_at IS NULL OR handshake_at < now() - make_interval(secs => least(timeout_seconds, ${deadline}) + ${margin}))`;
@@ -62,16 +64,18 @@ export const eventQueue = {
   },
 
   /**
-   * Claims up to `limit` due events (and switches off, in the same statement, every subscription whose
-   * Subscription.end has passed: the Backport IG's end is honoured before anything more is claimed for it, without
-   * a statement of its own in every cycle; `ended` and `room` see the same snapshot, so `room` leaves those out itself), at most `perSubscription` being sent at once to one subscription (counting
-   * what other instances are sending), so that a slow receiver's backlog cannot take every slot of an instance;
-   * `fast` ones (worker.ts: their last answers were quick) at most `fast.perSubscription`.
+   * Claims up to `limit` due events, at most `perSubscription` being sent at once to one subscription (counting what
+   * other instances are sending), so that a slow receiver's backlog cannot take every slot of an instance; `fast` ones
+   * (worker.ts: their last answers were quick) at most `fast.perSubscription`.
    * Order per handover: an event is only claimable when every earlier event of the same subscription and
    * handover is delivered; one being sent is not, so the next waits for the outcome.
-   * `delivered`: events whose receiver answered since the last claim, marked delivered by this same statement
-   * (a statement and a commit per cycle instead of per event). Every part of a statement sees one snapshot, in
-   * which they are still being sent: the room and the order per handover count them as delivered by their ids.
+   * The same statement also
+   * - switches off every subscription whose Subscription.end has passed (the Backport IG's end honoured before anything
+   *   more is claimed for it, without a statement of its own in every cycle);
+   * - marks `delivered` delivered: events whose receiver answered since the last claim (a statement and a commit per
+   *   cycle instead of per event).
+   * Every part of a statement sees one snapshot, in which those subscriptions are still on and those events still
+   * being sent: the room and the order per handover leave them out by their end and their ids.
    */
   async claim(
     q: Queryable,
@@ -89,8 +93,7 @@ export const eventQueue = {
       `WITH ended AS (
          UPDATE subscription_state SET status = 'off' WHERE ${ENDED}
        ), finished AS (
-         UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = NULL
-          WHERE id = ANY($6::bigint[])
+         UPDATE subscription_events SET ${MARK_DELIVERED}, last_error = NULL WHERE id = ANY($6::bigint[])
        ), room AS (
          SELECT s.id, (CASE WHEN s.id = ANY($7::text[]) THEN $8::int ELSE $3::int END) - (SELECT count(*) FROM subscription_events b
                                   WHERE b.subscription_id = s.id AND b.state = 'sending' AND b.claimed_until >= now()
@@ -132,7 +135,7 @@ export const eventQueue = {
 
   /** Done, successfully or with nothing to tell: ordering lets the next event of the handover go. */
   async delivered(q: Queryable, ids: readonly string[], note?: string): Promise<void> {
-    await q.query(`UPDATE subscription_events SET state = 'delivered', delivered_at = now(), claimed_by = NULL, claimed_until = NULL, last_error = $2 WHERE id = ANY($1::bigint[])`, [ids, note ?? null]);
+    await q.query(`UPDATE subscription_events SET ${MARK_DELIVERED}, last_error = $2 WHERE id = ANY($1::bigint[])`, [ids, note ?? null]);
   },
 
   /**
