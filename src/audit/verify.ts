@@ -1,5 +1,5 @@
 import type { Queryable } from '../store/database.ts';
-import { chainHash, EVENT_COLUMNS, GENESIS_HASH, type EventRecord } from './chain.ts';
+import { chainHash, CONTENT_SHA256, EVENT_COLUMNS, GENESIS_HASH, RECORD_COLUMNS, type EventRecord } from './chain.ts';
 
 /**
  * How long a legitimate row may take from being recorded to being linked (its transaction's length
@@ -31,7 +31,13 @@ export interface VerifyResult {
   problems: ChainProblem[];
 }
 
-type ChainRow = EventRecord & { c_seq: string; c_event: string; c_linked_at: string; c_sealed: string; c_prev: string; c_hash: string; e_present: boolean };
+type ChainRow = EventRecord & { c_seq: string; c_event: string; c_linked_at: string; c_sealed: string; c_prev: string; c_hash: string; c_digested: boolean; e_present: boolean };
+
+/** The record as its link hashed it: the AuditEvent itself, or (migration 024) its digest. */
+function hashedRecord(event: EventRecord & { content?: unknown; content_sha256?: unknown }, digested: boolean): EventRecord {
+  const { content, content_sha256, ...columns } = event;
+  return digested ? { ...columns, content_sha256 } : { ...columns, content };
+}
 
 /** Walks the whole chain and every row not yet linked; `exportedHead` is a head hash kept elsewhere, to be found in the chain. */
 export async function verifyChain(q: Queryable, exportedHead?: string): Promise<VerifyResult> {
@@ -49,13 +55,16 @@ export async function verifyChain(q: Queryable, exportedHead?: string): Promise<
   for (;;) {
     const page = await q.query<ChainRow>(
       `SELECT c.seq::text AS c_seq, c.event_id::text AS c_event, to_char(c.linked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS c_linked_at,
-              c.sealed_below::text AS c_sealed, c.prev_hash AS c_prev, c.hash AS c_hash, e.id IS NOT NULL AS e_present, ${EVENT_COLUMNS}
+              c.sealed_below::text AS c_sealed, c.prev_hash AS c_prev, c.hash AS c_hash, c.content_as_sha256 AS c_digested, e.id IS NOT NULL AS e_present,
+              ${RECORD_COLUMNS}, CASE WHEN c.content_as_sha256 THEN NULL ELSE e.content END AS content,
+              CASE WHEN c.content_as_sha256 THEN ${CONTENT_SHA256('e')} END AS content_sha256
        FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id
        WHERE c.seq > $1 ORDER BY c.seq LIMIT ${PAGE}`,
       [prevSeq.toString()],
     );
     for (const row of page.rows) {
-      const { c_seq, c_event, c_linked_at, c_sealed, c_prev, c_hash, e_present, ...event } = row;
+      const { c_seq, c_event, c_linked_at, c_sealed, c_prev, c_hash, c_digested, e_present, ...columns } = row;
+      const event = hashedRecord(columns, c_digested);
       const seq = BigInt(c_seq);
       if (seq !== prevSeq + 1n) {
         report({ kind: 'removed', seq: (prevSeq + 1n).toString(), detail: `chain links ${prevSeq + 1n} to ${seq - 1n} were removed` });
@@ -68,7 +77,7 @@ export async function verifyChain(q: Queryable, exportedHead?: string): Promise<
       }
       if (!e_present) {
         report({ kind: 'removed', seq: c_seq, recordId: c_event, detail: `audit record ${c_event} (chain link ${c_seq}) was removed` });
-      } else if (chainHash(c_prev, { seq: c_seq, linkedAt: c_linked_at, sealedBelow: c_sealed }, event as EventRecord) !== c_hash) {
+      } else if (chainHash(c_prev, { seq: c_seq, linkedAt: c_linked_at, sealedBelow: c_sealed }, event) !== c_hash) {
         report({ kind: 'changed', seq: c_seq, recordId: event.id, eventId: event.event_id, detail: `audit record ${event.id} (AuditEvent/${event.event_id}, chain link ${c_seq}) was changed after it was linked` });
       } else if (previousPassAt && Date.parse(event.recorded) < Date.parse(previousPassAt) - BACKDATING_GRACE_MS) {
         report({ kind: 'inserted', seq: c_seq, recordId: event.id, eventId: event.event_id, detail: `audit record ${event.id} (AuditEvent/${event.event_id}) claims ${event.recorded}, before the chain was already sealed at ${previousPassAt}: it was inserted afterwards` });

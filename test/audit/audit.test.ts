@@ -3,6 +3,7 @@
 import type { AuditEvent, Bundle, OperationOutcome, Task } from '@medplum/fhirtypes';
 import pg from 'pg';
 import request from 'supertest';
+import { chainHash, EVENT_COLUMNS, GENESIS_HASH, type EventRecord } from '../../src/audit/chain.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { example, fillHandover, idFrom, setBsn, uniqueBsn, uniqueId, uniqueRide, withNativeGateway, type Native } from '../support/native.ts';
 
@@ -290,6 +291,53 @@ describe('tamper evidence', () => {
     await expect(db.query(forged)).rejects.toThrow(/not now/);
     await expect(db.query(`INSERT INTO audit_events (txid, event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
       VALUES ('1', gen_random_uuid(), now(), '90001234', 'hap-vechtdal', 'R', 'rest', 'read', '0', 'forged', '{}')`)).rejects.toThrow(/permission denied/);
+  });
+
+  it('$verify checks links of both forms (the AuditEvent itself, as before migration 024, and its digest) and names an AuditEvent changed in either', async () => {
+    await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    await linkAll();
+    const admin = await adminClient();
+    const setContent = async (id: string, content: string): Promise<void> => {
+      await admin.query('UPDATE audit_events SET content = $2::jsonb WHERE id = $1::bigint', [id, content]);
+    };
+    try {
+      await admin.query('SET session_replication_role = replica');
+      // The chain so far as a linker before migration 024 made it: each record hashed with its AuditEvent itself.
+      const links = (
+        await admin.query<EventRecord & { c_seq: string; c_linked_at: string; c_sealed: string }>(
+          `SELECT c.seq::text AS c_seq, to_char(c.linked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS c_linked_at, c.sealed_below::text AS c_sealed, ${EVENT_COLUMNS}
+           FROM audit_chain c JOIN audit_events e ON e.id = c.event_id ORDER BY c.seq`,
+        )
+      ).rows;
+      let prev = GENESIS_HASH;
+      for (const { c_seq, c_linked_at, c_sealed, ...event } of links) {
+        const hash = chainHash(prev, { seq: c_seq, linkedAt: c_linked_at, sealedBelow: c_sealed }, event);
+        await admin.query('UPDATE audit_chain SET prev_hash = $2, hash = $3, content_as_sha256 = false WHERE seq = $1::bigint', [c_seq, prev, hash]);
+        prev = hash;
+      }
+    } finally {
+      await admin.query('SET session_replication_role = DEFAULT');
+    }
+    // Rows written after them are linked in the new form, after the old head.
+    await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    await linkAll();
+    const forms = (await tg.gateway.db.query<{ form: boolean; id: string }>('SELECT c.content_as_sha256 AS form, max(c.event_id)::text AS id FROM audit_chain c GROUP BY 1 ORDER BY 1')).rows;
+    expect(forms.map((f) => f.form)).toEqual([false, true]);
+    expect((await tg.gateway.audit.verify()).problems).toEqual([]);
+
+    const [older, newer] = forms.map((f) => f.id);
+    const original = (await admin.query<{ id: string; content: string }>('SELECT id::text AS id, content::text AS content FROM audit_events WHERE id = ANY($1::bigint[])', [[older, newer]])).rows;
+    try {
+      await admin.query('SET session_replication_role = replica');
+      await admin.query(`UPDATE audit_events SET content = jsonb_set(content, '{outcomeDesc}', '"nothing happened"') WHERE id = ANY($1::bigint[])`, [[older, newer]]);
+      const changed = (await tg.gateway.audit.verify()).problems.filter((p) => p.kind === 'changed').map((p) => p.recordId);
+      expect(changed.sort()).toEqual([older, newer].sort());
+      // Put back as it was, the chain verifies again (the tests after this one start from an intact chain).
+      for (const row of original) await setContent(row.id, row.content);
+      expect((await tg.gateway.audit.verify()).problems).toEqual([]);
+    } finally {
+      await admin.end();
+    }
   });
 
   it('$verify names the record an administrator changed, the one removed and the one inserted', async () => {
