@@ -273,6 +273,11 @@ describe('paging, sorting, totals', () => {
     expect(((await fhir.get(`Patient?${byMarker()}&_count=50&_offset=300`)).body as Bundle).total).toBeUndefined();
     const exact = (await fhir.get(`Patient?${byMarker()}&_count=5&_offset=200`)).body as Bundle;
     expect({ entries: exact.entry?.length, total: exact.total }).toEqual({ entries: 5, total: 205 });
+    // Asked for an accurate total, a page that is not full says it too (the count in its statement is not run).
+    const lastAccurate = (await fhir.get(`Patient?${byMarker()}&_count=10&_offset=200&_total=accurate`)).body as Bundle;
+    expect({ entries: lastAccurate.entry?.length, total: lastAccurate.total }).toEqual({ entries: 5, total: 205 });
+    const fullAccurate = (await fhir.get(`Patient?${byMarker()}&_count=5&_offset=195&_total=accurate`)).body as Bundle;
+    expect({ entries: fullAccurate.entry?.length, total: fullAccurate.total }).toEqual({ entries: 5, total: 205 });
   });
 
   it('total: counted only with _total=accurate or _summary=count; a full page ends the paging only when nothing follows', async () => {
