@@ -75,13 +75,18 @@ export async function runSearch(q: Queryable, request: SearchRequest, scope: Par
   const pageSql = `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.number_texts, r.parties FROM resources r WHERE ${where}
      ORDER BY r.last_updated ${order}, r.id ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`;
   const pageParams = [...params, req.count + 1, req.offset];
-  const rows = await q.query<Row & { total?: string | null }>(req.total === 'accurate' ? withAccurateTotal(pageSql, where, order, params.length + 3) : pageSql, req.total === 'accurate' ? [...pageParams, req.count] : pageParams, how);
+  const accurate = req.total === 'accurate';
+  const rows = await q.query<Row & { total?: string | null }>(
+    accurate ? withAccurateTotal(pageSql, where, order, params.length + 3) : pageSql,
+    accurate ? [...pageParams, req.count] : pageParams,
+    how,
+  );
   const more = rows.rows.length > req.count;
   const page = more ? rows.rows.slice(0, req.count) : rows.rows;
   // The last page says the total itself (offset + its rows), unless it is past the end: most searches need no count.
   const shown = !more && (page.length > 0 || req.offset === 0) ? req.offset + page.length : undefined;
   const counted = rows.rows[0]?.total;
-  const total = req.total === 'none' ? undefined : (shown ?? (req.total === 'accurate' ? (counted == null ? await countAll() : Number(counted)) : undefined));
+  const total = req.total === 'none' ? undefined : (shown ?? (accurate ? (counted == null ? await countAll() : Number(counted)) : undefined));
   const resources = page.map(toStored);
   const included = await includes(q, req, resources, scope);
   return { resources, included, total, more, unknown: req.unknown };
