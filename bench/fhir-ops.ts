@@ -2,6 +2,7 @@
 // gateway in its own process, with CPU per operation: part (c) of `npm run bench` on its own.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fhir node bench/fhir-ops.ts   (an empty database it may fill)
 // Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout), BENCH_VACUUM=1 (VACUUM ANALYZE instead of ANALYZE, as autovacuum would),
+// BENCH_WARMUP (seconds of unmeasured searches on each server before the first operation, 2; 0: none),
 // BENCH_OPS (which operations, comma-separated: create,read,search,searchTotal,searchNoTotal; all by default),
 // BENCH_NODE_ARGS (extra node options for the gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: a profile of
 // only the operations named, written when the gateway stops; read it with bench/cpu-profile-top.ts).

@@ -20,6 +20,9 @@ export interface FhirTarget {
   requesterRef?: string;
 }
 
+/** Seconds of unmeasured searches on each server before the first operation (BENCH_WARMUP, 2; 0: none). */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);
+
 export const FHIR_OPERATIONS = ['create', 'read', 'search', 'searchTotal', 'searchNoTotal'] as const;
 export type FhirOperation = (typeof FHIR_OPERATIONS)[number];
 
@@ -132,6 +135,10 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
   const prepared = await Promise.all(targets.map(prepare));
   // Reads without creates before them (`BENCH_OPS=read`) read stored Tasks: without ids every read was a 404.
   if (operations.includes('read') && !operations.includes('create')) await Promise.all(prepared.map(storedTaskIds));
+  // Each server first serves searches unmeasured for a moment: without it the first operation measured carried the
+  // process's start (code still being compiled, the pool's connections opened, each new backend's first plans):
+  // the same search measured first cost the gateway 0.2-0.6 ms more than when measured after another (issue 19.1).
+  if (WARMUP_SECONDS > 0) for (const p of prepared) await load(concurrency, WARMUP_SECONDS, call(p, 'searchNoTotal'));
   const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit; gc?: GcTime }[]>());
   for (const op of operations) {
     for (let s = 0; s < slices; s++) {

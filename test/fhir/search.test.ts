@@ -151,6 +151,21 @@ describe('common parameters', () => {
     expect(matchIds((await fhir.get(`Patient?_id=unknown`)).body)).toEqual([]);
   });
 
+  it('token parameters of one value each must all match, and so must one of several values', async () => {
+    const marker = unique('both');
+    const made = async (value: string, gender: Patient['gender']): Promise<string> =>
+      ((await fhir.post('Patient', buildPatient({ identifier: [{ system: IDENTIFIER_SYSTEM, value }], gender }))).body as Patient).id!;
+    const femaleMarked = await made(marker, 'female');
+    const maleMarked = await made(marker, 'male');
+    await made(unique('other'), 'female');
+    const ids = async (query: string): Promise<string[]> => matchIds((await fhir.get(`Patient?identifier=${encodeURIComponent(`${IDENTIFIER_SYSTEM}|${marker}`)}&${query}`)).body).sort();
+    expect(await ids('gender=female')).toEqual([femaleMarked]);
+    expect(await ids('gender=female,male')).toEqual([femaleMarked, maleMarked].sort());
+    expect(await ids('gender:not=female')).toEqual([maleMarked]);
+    expect(await ids('gender=other')).toEqual([]);
+    expect(((await fhir.get(`Patient?identifier=${encodeURIComponent(`${IDENTIFIER_SYSTEM}|${marker}`)}&gender=female&_summary=count`)).body as Bundle).total).toBe(1);
+  });
+
   it('_lastUpdated with eq, lt, gt, le, ge', async () => {
     const p = subjects.Patient!;
     const at = p.meta!.lastUpdated!;
@@ -273,6 +288,11 @@ describe('paging, sorting, totals', () => {
     expect(((await fhir.get(`Patient?${byMarker()}&_count=50&_offset=300`)).body as Bundle).total).toBeUndefined();
     const exact = (await fhir.get(`Patient?${byMarker()}&_count=5&_offset=200`)).body as Bundle;
     expect({ entries: exact.entry?.length, total: exact.total }).toEqual({ entries: 5, total: 205 });
+    // Asked for an accurate total, a page that is not full says it too (the count in its statement is not run).
+    const lastAccurate = (await fhir.get(`Patient?${byMarker()}&_count=10&_offset=200&_total=accurate`)).body as Bundle;
+    expect({ entries: lastAccurate.entry?.length, total: lastAccurate.total }).toEqual({ entries: 5, total: 205 });
+    const fullAccurate = (await fhir.get(`Patient?${byMarker()}&_count=5&_offset=195&_total=accurate`)).body as Bundle;
+    expect({ entries: fullAccurate.entry?.length, total: fullAccurate.total }).toEqual({ entries: 5, total: 205 });
   });
 
   it('total: counted only with _total=accurate or _summary=count; a full page ends the paging only when nothing follows', async () => {
