@@ -12,7 +12,6 @@ import {
   getDataType,
   getNestedProperty,
   getTypedPropertyValue,
-  isEmpty,
   matchDiscriminant,
 } from '@medplum/core';
 import type { FhirPathAtom, InternalSchemaElement, SlicingRules, TypedValue } from '@medplum/core';
@@ -61,6 +60,20 @@ export function valueWithoutExtensions(holder: unknown): boolean {
   return !Array.isArray(value) && !isEmpty(value);
 }
 
+/**
+ * Medplum's `isEmpty` (null, undefined, '', an empty array or an object without own enumerable keys), without the
+ * array of keys it makes for every object it is asked about: the walk asks it of every present value.
+ */
+export function isEmpty(value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (typeof value === 'string') return value === '';
+  if (typeof value !== 'object') return false;
+  const object = value as Record<string, unknown>;
+  if ('length' in object && (object.length as number) > 0) return false;
+  for (const key in object) if (Object.hasOwn(object, key)) return false;
+  return true;
+}
+
 export const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
 export const fhirPathCache = new LRUCache<FhirPathAtom>(1_000);
 
@@ -102,6 +115,8 @@ export function checkObjectForNull(obj: Record<string, unknown>, path: string, i
 }
 
 export function matchesSpecifiedValue(value: TypedValue | TypedValue[], element: InternalSchemaElement): boolean {
+  // Most elements have neither: no copy of the values to compare then.
+  if (!element.pattern && !element.fixed) return true;
   const typeAndValue = Array.isArray(value) ? value.map((v) => ({ type: v.type, value: v.value })) : { type: value.type, value: value.value };
   if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
   if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;

@@ -10,7 +10,6 @@ import {
   fhirTypeToJsType,
   getDataType,
   getNestedProperty,
-  isEmpty,
   isPrimitiveType,
   isResource,
   isResourceType,
@@ -34,6 +33,7 @@ import {
   checkObjectForNull,
   checkSliceElement,
   fhirPathCache,
+  isEmpty,
   isChoiceOfType,
   isValidBase64Binary,
   matchesSpecifiedValue,
@@ -56,16 +56,19 @@ import {
  * only errors ever refused or were reported.
  */
 
+/** `%ucum` of every evaluation, as Medplum makes it (`toTypedValue(UCUM)`), made once. */
+const UCUM_VALUE: TypedValue = toTypedValue(UCUM);
 
 class BaseValidator {
   readonly issues: OperationOutcomeIssue[] = [];
   private readonly root: TypedValue;
-  private readonly resourceStack: Resource[] = [];
+  /** The resources being walked, innermost last, each as the typed value `%resource` names (made once per resource). */
+  private readonly resourceStack: TypedValue[] = [];
   private readonly schema: InternalTypeSchema;
 
   constructor(root: TypedValue) {
     this.root = root;
-    if (isResource(root.value)) this.resourceStack.push(root.value);
+    if (isResource(root.value)) this.resourceStack.push(toTypedValue(root.value));
     this.schema = getDataType(root.type);
   }
 
@@ -78,7 +81,7 @@ class BaseValidator {
 
   private crawlObject(obj: TypedValueWithPath, schema: InternalTypeSchema, path: string): void {
     const objIsResource = isResource(obj.value);
-    if (objIsResource) this.resourceStack.push(obj.value);
+    if (objIsResource) this.resourceStack.push(toTypedValue(obj.value));
     const holder = obj.value as Record<string, unknown> | undefined;
     for (const property of plan(schema, obj.type)) {
       const read = property.read;
@@ -193,7 +196,9 @@ class BaseValidator {
   private checkAdditionalProperties(parent: TypedValueWithPath, properties: Record<string, InternalSchemaElement>, path: string): void {
     const object = parent.value as Record<string, unknown> | undefined;
     if (!object) return;
-    for (const key of Object.keys(object)) {
+    // Own keys through for-in: Object.keys' order without its array, for every object of every resource.
+    for (const key in object) {
+      if (!Object.hasOwn(object, key)) continue;
       // An element's own name is never refused, choice or not: only an unknown name needs Medplum's choice test.
       if (key === 'resourceType' || key in properties || (key.startsWith('_') && key.slice(1) in properties) || object[key] === undefined) continue;
       if (!isChoiceOfType(parent, key, properties)) this.issues.push(createStructureIssue(`${path}.${key}`, `Invalid additional property "${key}"`));
@@ -214,9 +219,9 @@ class BaseValidator {
   }
 
   private isExpressionTrue(expression: string, value: TypedValueWithPath): boolean {
-    const variables: Record<string, TypedValue> = { '%context': value, '%ucum': toTypedValue(UCUM) };
+    const variables: Record<string, TypedValue> = { '%context': value, '%ucum': UCUM_VALUE };
     const resource = this.resourceStack.at(-1);
-    if (resource) variables['%resource'] = toTypedValue(resource);
+    if (resource) variables['%resource'] = resource;
     if (isResource(this.root.value)) variables['%rootResource'] = this.root;
     try {
       const result = evalFhirPathTyped(expression, [value], variables, fhirPathCache);
@@ -228,27 +233,36 @@ class BaseValidator {
   }
 
   private validatePrimitiveType(typedValue: TypedValueWithPath): void {
+    // A value that is no object has nothing to unpack (unpackPrimitiveElement gives it back alone): nearly every
+    // primitive of a resource, checked without the pair of typed values made for it.
+    if (typeof typedValue.value !== 'object' || !typedValue.value) {
+      this.checkPrimitiveValue(typedValue.type, typedValue.value, typedValue.path);
+      return;
+    }
     const [primitiveValue, extensionElement] = unpackPrimitiveElement(typedValue);
     const path = typedValue.path;
-    if (primitiveValue) {
-      const { type, value } = primitiveValue;
-      if (!(type in fhirTypeToJsType)) {
-        this.issues.push(createStructureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
-        return;
-      }
-      const expectedType = fhirTypeToJsType[type as keyof typeof fhirTypeToJsType];
-      if (typeof value !== expectedType) {
-        if (value !== null) this.issues.push(createStructureIssue(path, `Invalid JSON type: expected ${expectedType}, but got ${typeof value}`));
-        return;
-      }
-      if (type === 'base64Binary') this.validateBase64Binary(value as string, path);
-      else if (expectedType === 'string') this.validateString(value as string, type, path);
-      else if (expectedType === 'number') this.validateNumber(value as number, type, path);
-    }
+    if (primitiveValue && !this.checkPrimitiveValue(primitiveValue.type, primitiveValue.value, path)) return;
     if (extensionElement) {
       const schema = getDataType('Element');
       this.crawlObject({ ...extensionElement, path }, schema, path);
     }
+  }
+
+  /** false where Medplum stops (no extension is then walked): an unknown type or a value of the wrong JSON type. */
+  private checkPrimitiveValue(type: string, value: unknown, path: string): boolean {
+    if (!(type in fhirTypeToJsType)) {
+      this.issues.push(createStructureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
+      return false;
+    }
+    const expectedType = fhirTypeToJsType[type as keyof typeof fhirTypeToJsType];
+    if (typeof value !== expectedType) {
+      if (value !== null) this.issues.push(createStructureIssue(path, `Invalid JSON type: expected ${expectedType}, but got ${typeof value}`));
+      return false;
+    }
+    if (type === 'base64Binary') this.validateBase64Binary(value as string, path);
+    else if (expectedType === 'string') this.validateString(value as string, type, path);
+    else if (expectedType === 'number') this.validateNumber(value as number, type, path);
+    return true;
   }
 
   private validateBase64Binary(str: string, path: string): void {
@@ -271,7 +285,8 @@ class BaseValidator {
       return;
     }
     const regex = validationRegexes[type];
-    if (regex && !regex.exec(str)) this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' format'));
+    // test, not exec: the same match (none of these patterns is global or sticky) without a match array per value.
+    if (regex && !regex.test(str)) this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' format'));
     else if ((type === 'date' || type === 'dateTime' || type === 'instant') && !isValidCalendarDate(str)) {
       this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' value'));
     }
