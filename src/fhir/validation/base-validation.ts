@@ -24,11 +24,11 @@ import { baseDefinitions } from './definitions.ts';
 import { issue } from './issues.ts';
 import { ABSENT, plan, settle, withPath } from './base-properties.ts';
 import {
-  ABOUT_CONTAINED,
   BASE64_BINARY_MAX_BYTES,
   EXT_1,
   FHIR_INTEGER_MAX,
   FHIR_INTEGER_MIN,
+  HOLDS_WITHOUT,
   SKIPPED_CONSTRAINTS,
   checkObjectForNull,
   checkSliceElement,
@@ -39,7 +39,7 @@ import {
   matchesSpecifiedValue,
   unpackPrimitiveElement,
   valueWithoutExtensions,
-  withoutContained,
+  without,
 } from './base-checks.ts';
 
 /**
@@ -208,7 +208,8 @@ class BaseValidator {
   private constraintsCheck(value: TypedValueWithPath, field: InternalTypeSchema | InternalSchemaElement): void {
     for (const constraint of field.constraints ?? []) {
       if (constraint.severity === 'error' && !SKIPPED_CONSTRAINTS.has(constraint.key)) {
-        if (ABOUT_CONTAINED.has(constraint.expression) && withoutContained(value.value)) continue;
+        const absent = HOLDS_WITHOUT.get(constraint.expression);
+        if (absent !== undefined && without(value.value, absent)) continue;
         if (constraint.expression === EXT_1 && value.type === 'Extension' && valueWithoutExtensions(value.value)) continue;
         if (!this.isExpressionTrue(constraint.expression, value)) {
           this.issues.push(createConstraintIssue(value.path, constraint));
