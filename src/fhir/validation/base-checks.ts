@@ -16,7 +16,7 @@ import {
 } from '@medplum/core';
 import type { FhirPathAtom, InternalSchemaElement, SlicingRules, TypedValue } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { ABSENT, plan, settle } from './base-properties.ts';
+import { ABSENT, plan, readerFor, settle } from './base-properties.ts';
 
 /** Medplum's list of constraints it does not evaluate (`skippedConstraintKeys`). */
 export const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
@@ -86,15 +86,46 @@ export const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
 export const fhirPathCache = new LRUCache<FhirPathAtom>(1_000);
 
 
-/** Medplum's `isChoiceOfType`: whether the key is the JSON name of a choice element the getter finds a value for. */
-export function isChoiceOfType(typedValue: TypedValue, key: string, properties: Record<string, InternalSchemaElement>): boolean {
-  const name = key.startsWith('_') ? key.slice(1) : key;
-  let testProperty = '';
-  for (const part of name.split(/(?=[A-Z])/g)) {
-    testProperty += part;
-    if (properties[testProperty + '[x]']) return getTypedPropertyValue(typedValue, testProperty) !== undefined;
+/** Per schema's elements, per unknown JSON name: the choice element Medplum's name test settles on (null: none). */
+const choiceNames = new WeakMap<Record<string, InternalSchemaElement>, Map<string, string | null>>();
+
+/** Medplum's name test: the shortest prefix of `name` ending before a capital (or all of it) that names a choice element. */
+function choiceElementOf(name: string, properties: Record<string, InternalSchemaElement>): string | null {
+  let byName = choiceNames.get(properties);
+  if (!byName) choiceNames.set(properties, (byName = new Map()));
+  let found = byName.get(name);
+  if (found === undefined) {
+    found = null;
+    let testProperty = '';
+    for (const part of name.split(/(?=[A-Z])/g)) {
+      testProperty += part;
+      if (properties[testProperty + '[x]']) {
+        found = testProperty;
+        break;
+      }
+    }
+    byName.set(name, found);
   }
-  return false;
+  return found;
+}
+
+/**
+ * Medplum's `isChoiceOfType`: whether the key is the JSON name of a choice element the getter finds a value for.
+ * The name test is made once per schema and name, and the getter's answer read as base-properties.ts reads it
+ * (Medplum's getter tries the element's name with each of its types, 50 for an Extension's value[x], building two
+ * keys per type, for every choice value of every resource); a primitive extension beside it still goes to Medplum's.
+ */
+export function isChoiceOfType(typedValue: TypedValue, key: string, properties: Record<string, InternalSchemaElement>): boolean {
+  const choice = choiceElementOf(key.startsWith('_') ? key.slice(1) : key, properties);
+  if (choice === null) return false;
+  const holder = typedValue.value as Record<string, unknown> | undefined;
+  const read = holder ? readerFor(typedValue.type, choice) : undefined;
+  if (holder && read) {
+    const i = settle(holder, read);
+    if (i === ABSENT) return false;
+    if (i >= 0) return !isEmpty(holder[read.names[i]]);
+  }
+  return getTypedPropertyValue(typedValue, choice) !== undefined;
 }
 
 /** Medplum's null check, with each path built only for an issue. */

@@ -42,6 +42,16 @@ export function plan(schema: InternalTypeSchema, valueType: string): readonly Pr
   return properties;
 }
 
+const readers = new Map<string, Map<string, Reader | undefined>>();
+
+/** What the getter reads for `key` of a value of `valueType` (`getTypedPropertyValue(value, key)`), worked out once. */
+export function readerFor(valueType: string, key: string): Reader | undefined {
+  let byKey = readers.get(valueType);
+  if (!byKey) readers.set(valueType, (byKey = new Map()));
+  if (!byKey.has(key)) byKey.set(key, readerOf(valueType, key));
+  return byKey.get(key);
+}
+
 function readerOf(valueType: string, key: string): Reader | undefined {
   // The getter resolves the element through the global schema of the value's type; without one it guesses by name.
   if (!tryGetDataType(valueType) || key.includes('.')) return undefined;
