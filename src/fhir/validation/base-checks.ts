@@ -163,7 +163,8 @@ export function matchesSpecifiedValue(value: TypedValue | TypedValue[], element:
 }
 
 export function checkSliceElement(value: TypedValue, slicing: SlicingRules | undefined): string | undefined {
-  for (const slice of slicing?.slices ?? []) {
+  if (!slicing) return undefined;
+  for (const slice of slicing.slices) {
     if (slicing?.discriminator?.every((d) => arrayify(getNestedProperty(value, d.path))?.some((v) => matchDiscriminant(v, d, slice)))) return slice.name;
   }
   return undefined;

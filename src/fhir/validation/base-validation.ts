@@ -107,57 +107,70 @@ class BaseValidator {
   }
 
   private crawlProperty(parent: TypedValueWithPath, key: string, schema: InternalTypeSchema, path: string, direct: TypedValueWithPath | TypedValueWithPath[] | undefined): void {
-    const propertyValues = direct ? [direct] : getNestedProperty(parent, key, { withPath: true });
+    if (direct) {
+      // The one value read directly, visited and crawled as Medplum's loops over `[direct]` do, without the arrays
+      // made for it (the walk's allocations are most of what validation costs the collector).
+      this.visitValue(path, direct, elementOf(schema, key));
+      if (Array.isArray(direct)) for (let i = 0; i < direct.length; i++) this.crawlValue(direct[i] as TypedValueWithPath, schema, path);
+      else this.crawlValue(direct, schema, path);
+      return;
+    }
+    const propertyValues = getNestedProperty(parent, key, { withPath: true });
     this.visitProperty(key, path, propertyValues, schema);
     for (const propertyValue of propertyValues) {
-      for (const value of arrayify(propertyValue) as TypedValueWithPath[]) {
-        if (!isPrimitiveType(value.type)) {
-          const type = schema.innerTypes?.find((t) => t.name === value.type) ?? getDataType(value.type);
-          this.crawlObject(value, type, path);
-        }
-      }
+      for (const value of arrayify(propertyValue) as TypedValueWithPath[]) this.crawlValue(value, schema, path);
     }
   }
 
+  private crawlValue(value: TypedValueWithPath, schema: InternalTypeSchema, path: string): void {
+    if (!isPrimitiveType(value.type)) this.crawlObject(value, innerType(schema, value.type) ?? getDataType(value.type), path);
+  }
+
   private visitProperty(key: string, path: string, propertyValues: (TypedValueWithPath | TypedValueWithPath[])[], schema: InternalTypeSchema): void {
-    const element = schema.elements[key];
-    if (!element) throw new Error(`Missing element validation schema for ${key}`);
-    for (const value of propertyValues) {
-      if (!this.checkPresence(value, element, path)) return;
-      let values: TypedValueWithPath[];
-      if (element.isArray) {
-        if (!Array.isArray(value)) {
-          this.issues.push(createStructureIssue(path, 'Expected array of values for property'));
-          return;
-        }
-        values = value;
-      } else {
-        if (Array.isArray(value)) {
-          this.issues.push(createStructureIssue(path, 'Expected single value for property'));
-          return;
-        }
-        values = [value];
+    const element = elementOf(schema, key);
+    for (const value of propertyValues) if (!this.visitValue(path, value, element)) return;
+  }
+
+  /** One value of an element (all of it for an array element) as Medplum's visitor checks it; false where it stops. */
+  private visitValue(path: string, value: TypedValueWithPath | TypedValueWithPath[], element: InternalSchemaElement): boolean {
+    if (!this.checkPresence(value, element, path)) return false;
+    let count: number;
+    if (element.isArray) {
+      if (!Array.isArray(value)) {
+        this.issues.push(createStructureIssue(path, 'Expected array of values for property'));
+        return false;
       }
-      if (values.length < element.min || values.length > element.max) {
-        this.issues.push(
-          createStructureIssue(
-            element.path,
-            `Invalid number of values: expected ${element.min}..${Number.isFinite(element.max) ? element.max : '*'}, but found ${values.length}`,
-          ),
-        );
+      count = value.length;
+    } else {
+      if (Array.isArray(value)) {
+        this.issues.push(createStructureIssue(path, 'Expected single value for property'));
+        return false;
       }
-      if (!matchesSpecifiedValue(value, element)) this.issues.push(createStructureIssue(path, 'Value did not match expected pattern'));
-      const sliceCounts: Record<string, number> | undefined = element.slicing
-        ? Object.fromEntries(element.slicing.slices.map((s) => [s.name, 0]))
-        : undefined;
-      for (const v of values) {
-        this.constraintsCheck(v, element);
-        this.checkPropertyValue(v);
-        const sliceName = checkSliceElement(v, element.slicing);
-        if (sliceName && sliceCounts) sliceCounts[sliceName] += 1;
-      }
-      this.validateSlices(element.slicing?.slices, sliceCounts, path);
+      count = 1;
     }
+    if (count < element.min || count > element.max) {
+      this.issues.push(
+        createStructureIssue(
+          element.path,
+          `Invalid number of values: expected ${element.min}..${Number.isFinite(element.max) ? element.max : '*'}, but found ${count}`,
+        ),
+      );
+    }
+    if (!matchesSpecifiedValue(value, element)) this.issues.push(createStructureIssue(path, 'Value did not match expected pattern'));
+    const sliceCounts: Record<string, number> | undefined = element.slicing
+      ? Object.fromEntries(element.slicing.slices.map((s) => [s.name, 0]))
+      : undefined;
+    if (Array.isArray(value)) for (let i = 0; i < value.length; i++) this.visitItem(value[i] as TypedValueWithPath, element, sliceCounts);
+    else this.visitItem(value, element, sliceCounts);
+    this.validateSlices(element.slicing?.slices, sliceCounts, path);
+    return true;
+  }
+
+  private visitItem(v: TypedValueWithPath, element: InternalSchemaElement, sliceCounts: Record<string, number> | undefined): void {
+    this.constraintsCheck(v, element);
+    this.checkPropertyValue(v);
+    const sliceName = checkSliceElement(v, element.slicing);
+    if (sliceName && sliceCounts) sliceCounts[sliceName] += 1;
   }
 
   private checkPresence(value: TypedValueWithPath | TypedValueWithPath[], field: InternalSchemaElement, path: string): boolean {
@@ -305,6 +318,19 @@ class BaseValidator {
       this.issues.push(createStructureIssue(path, `Expected number to be in the range 0..${FHIR_INTEGER_MAX}`));
     }
   }
+}
+
+function elementOf(schema: InternalTypeSchema, key: string): InternalSchemaElement {
+  const element = schema.elements[key];
+  if (!element) throw new Error(`Missing element validation schema for ${key}`);
+  return element;
+}
+
+/** `schema.innerTypes?.find((t) => t.name === type)` without a closure per value. */
+function innerType(schema: InternalTypeSchema, type: string): InternalTypeSchema | undefined {
+  const inner = schema.innerTypes;
+  if (inner) for (let i = 0; i < inner.length; i++) if (inner[i]?.name === type) return inner[i];
+  return undefined;
 }
 
 /** Medplum's `validateResource`: its errors as a list, where Medplum throws them. */
