@@ -66,11 +66,12 @@ function readerOf(valueType: string, key: string): Reader | undefined {
   return { names, shadows: names.map((name) => `_${name}`), types, firstType: types[0], byName };
 }
 
-/** Medplum's `withPath` over the getter's answer. */
+const typeOf = (type: string, v: unknown): string => (type === 'Resource' && isResource(v) ? v.resourceType : type);
+
+/** Medplum's `withPath` over the getter's answer (a closure only for an array: this runs for every value walked). */
 export function withPath(value: unknown, type: string, path: string): TypedValueWithPath | TypedValueWithPath[] {
-  const typed = (v: unknown): string => (type === 'Resource' && isResource(v) ? v.resourceType : type);
-  if (Array.isArray(value)) return value.map((v: unknown, i) => ({ type: typed(v), value: v, path: `${path}[${i}]` }));
-  return { type: typed(value), value, path };
+  if (Array.isArray(value)) return value.map((v: unknown, i) => ({ type: typeOf(type, v), value: v, path: `${path}[${i}]` }));
+  return { type: typeOf(type, value), value, path };
 }
 
 export const ABSENT = -1;
