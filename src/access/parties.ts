@@ -44,9 +44,13 @@ function walkReferences(value: unknown, visit: (ref: string) => void): void {
   if (Array.isArray(value)) {
     for (const v of value) walkReferences(v, visit);
   } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
+    // Own keys through for-in, not Object.entries (an array per key, for every object of every resource written).
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) {
+      if (!Object.hasOwn(obj, k)) continue;
+      const v = obj[k];
       if (k === 'reference' && typeof v === 'string') visit(v);
-      else walkReferences(v, visit);
+      else if (typeof v === 'object' && v !== null) walkReferences(v, visit);
     }
   }
 }

@@ -33,7 +33,8 @@ export function compileNode(node: AstNode | undefined, model: boolean): Fn {
     case 'MemberInvocation': {
       const name = node.text ?? '';
       const choice = model && CHOICE_BASES.has(name);
-      return (f) => member(f, name, choice);
+      const sidecar = `_${name}`;
+      return (f) => member(f, name, choice, sidecar);
     }
     case 'FunctionInvocation': {
       const name = functionName(node);
@@ -54,7 +55,8 @@ export function compileNode(node: AstNode | undefined, model: boolean): Fn {
       if (step.type === 'MemberInvocation') {
         const name = step.text ?? '';
         const choice = model && CHOICE_BASES.has(name);
-        return (f, env, root) => member(base(f, env, root), name, choice);
+        const sidecar = `_${name}`;
+        return (f, env, root) => member(base(f, env, root), name, choice, sidecar);
       }
       if (step.type === 'FunctionInvocation') {
         if (functionName(step) === 'iif') throw new Unsupported('iif on a collection');

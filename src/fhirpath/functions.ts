@@ -27,7 +27,7 @@ export function invoke(name: string, params: AstNode[], input: Fn, model: boolea
       };
     case 'extension': {
       const url = literalArg(params, 0);
-      return (f, env, root) => member(input(f, env, root), 'extension').filter((e) => (e as { url?: string })?.url === url);
+      return (f, env, root) => member(input(f, env, root), 'extension', false, '_extension').filter((e) => (e as { url?: string })?.url === url);
     }
     case 'ofType': {
       const type = typeArg(params);

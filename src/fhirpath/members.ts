@@ -16,29 +16,43 @@ function isChoiceHere(item: object, name: string): boolean {
   return false;
 }
 
-export function member(items: unknown[], name: string, choice = false): unknown[] {
-  const out: unknown[] = [];
+/**
+ * `sidecar`: `_${name}`, made once where the path is compiled: a key built per item is a new string each time,
+ * which V8 must look up in its string table before it can read the property (such lookups were 2 % of the ingest's
+ * CPU samples under `perf`).
+ */
+export function member(items: unknown[], name: string, choice = false, sidecarName = `_${name}`): unknown[] {
+  // Made at the first value: most steps give one, and an array literal of one takes a third of the memory of an empty
+  // array grown by push (room for 17). Member steps were 5 % of all a native handover allocated.
+  let out: unknown[] | undefined;
   for (const item of items) {
     if (item === null || typeof item !== 'object') continue;
     if (item instanceof Prim) {
-      if (name === 'extension' && item.sidecar?.extension) out.push(...item.sidecar.extension);
+      if (name === 'extension' && item.sidecar?.extension) for (const e of item.sidecar.extension) out = append(out, e);
       continue;
     }
     const value = (item as Record<string, unknown>)[name];
-    const sidecar = (item as Record<string, unknown>)[`_${name}`];
+    const sidecar = (item as Record<string, unknown>)[sidecarName];
     if (Array.isArray(value)) {
       const side = Array.isArray(sidecar) ? sidecar : undefined;
-      value.forEach((v, i) => {
-        if (v === null || v === undefined) return;
-        out.push(side?.[i] && typeof v !== 'object' ? new Prim(v, side[i] as Prim['sidecar']) : v);
-      });
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        if (v === null || v === undefined) continue;
+        out = append(out, side?.[i] && typeof v !== 'object' ? new Prim(v, side[i] as Prim['sidecar']) : v);
+      }
     } else if (value !== undefined && value !== null) {
-      out.push(sidecar && typeof value !== 'object' ? new Prim(value, sidecar as Prim['sidecar']) : value);
+      out = append(out, sidecar && typeof value !== 'object' ? new Prim(value, sidecar as Prim['sidecar']) : value);
     } else if (sidecar && typeof sidecar === 'object' && !Array.isArray(sidecar)) {
-      out.push(new Prim(undefined, sidecar as Prim['sidecar']));
+      out = append(out, new Prim(undefined, sidecar as Prim['sidecar']));
     } else if (choice && isChoiceHere(item, name)) {
       throw new Unsupported('choice element');
     }
   }
+  return out ?? [];
+}
+
+function append(out: unknown[] | undefined, value: unknown): unknown[] {
+  if (out === undefined) return [value];
+  out.push(value);
   return out;
 }

@@ -111,7 +111,13 @@ function walkReferences(value: unknown, visit: (ref: { reference?: string }) => 
   else if (value && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
     if (typeof obj.reference === 'string') visit(obj as { reference: string });
-    for (const [k, v] of Object.entries(obj)) if (k !== 'reference') walkReferences(v, visit);
+    // Own keys through for-in, not Object.entries: an array per key was the largest allocation of a handover's
+    // reference resolution (4.5 % of all the ingest allocated). Only objects and arrays can hold a reference.
+    for (const k in obj) {
+      if (k === 'reference' || !Object.hasOwn(obj, k)) continue;
+      const v = obj[k];
+      if (typeof v === 'object' && v !== null) walkReferences(v, visit);
+    }
   }
 }
 

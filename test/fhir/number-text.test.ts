@@ -28,6 +28,18 @@ describe('number texts', () => {
     expect(JSON.stringify(parseJsonBody(Buffer.from(SENT)))).toBe(SENT);
   });
 
+  it('keeps the same texts whether or not the body parser needs its reviver (short plain integers only skip it)', () => {
+    // Each of these has one number JavaScript writes otherwise, beside plain integers: the parser must see it.
+    for (const text of ['{"a":8,"b":-0}', '{"a":[1,2,37.0]}', '{"a":1,"b":1E2}', '{"a":1,"b":1e+2}', '{"a":"x-0","b":1234567890123456}', '{"a":-12,"b":[0,5e-1]}']) {
+      expect(JSON.stringify(parseJsonBody(Buffer.from(text)))).toBe(text);
+    }
+    // Only plain integers (and digits, minus signs and points inside strings): nothing to keep, the same value.
+    const plain = '{"a":8,"b":[-12,0,123456789012345],"c":"-0.5e3 and 37.0","d":{"e":null,"f":true}}';
+    const value = parseJsonBody(Buffer.from(plain));
+    expect(value).toEqual(JSON.parse(plain));
+    expect(numberTextsOf(value)).toBeUndefined();
+  });
+
   it('remembers nothing for numbers written as JavaScript writes them', () => {
     const value = parseKeepingNumberTexts('{"a":37,"b":[0.5,1e-7,100],"c":{"d":-3}}');
     expect(numberTextsOf(value)).toBeUndefined();

@@ -128,6 +128,22 @@ function specials(resource: Resource): Resource[] {
     { extension: [{ url: 'http://example.org/e', valueString: 'v', _valueString: { id: 'x' } }] },
     { extension: [{ url: 'http://example.org/e', valueString: 'v', valueBoolean: true }] },
     { extension: [{ url: 'http://example.org/e', valueCoding: {} }] },
+    // Names that start as a choice element but name none of its types, an empty choice value, and a choice value
+    // only as a primitive extension (base-checks.ts reads the getter's answer for those without Medplum's getter).
+    { valueFoo: 'x' },
+    { _valueFoo: { id: 'x' } },
+    { occurrenceFoo: '2020-01-01' },
+    { extension: [{ url: 'http://example.org/e', valueFoo: 'x' }] },
+    { extension: [{ url: 'http://example.org/e', valueString: '' }] },
+    { extension: [{ url: 'http://example.org/e', valueString: [] }] },
+    { extension: [{ url: 'http://example.org/e', _valueString: { extension: [{ url: 'http://example.org/n', valueString: 'x' }] } }] },
+    // The constraints that hold by their text without an element (base-checks.ts, HOLDS_WITHOUT), with it.
+    { dataAbsentReason: { text: 'unknown' }, valueString: 'x' },
+    { _dataAbsentReason: { id: 'x' } },
+    { component: [{ code: { text: 'c' }, valueString: 'x' }], valueString: 'x' },
+    { component: [] },
+    { orderDetail: [{ text: 'x' }], code: undefined },
+    { _orderDetail: [{ id: 'x' }] },
     { resourceType: 'Nonsense' },
   ];
   return additions.map((addition) => ({ ...(clone(resource) as unknown as Json), ...addition }) as unknown as Resource);

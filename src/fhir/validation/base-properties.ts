@@ -42,6 +42,16 @@ export function plan(schema: InternalTypeSchema, valueType: string): readonly Pr
   return properties;
 }
 
+const readers = new Map<string, Map<string, Reader | undefined>>();
+
+/** What the getter reads for `key` of a value of `valueType` (`getTypedPropertyValue(value, key)`), worked out once. */
+export function readerFor(valueType: string, key: string): Reader | undefined {
+  let byKey = readers.get(valueType);
+  if (!byKey) readers.set(valueType, (byKey = new Map()));
+  if (!byKey.has(key)) byKey.set(key, readerOf(valueType, key));
+  return byKey.get(key);
+}
+
 function readerOf(valueType: string, key: string): Reader | undefined {
   // The getter resolves the element through the global schema of the value's type; without one it guesses by name.
   if (!tryGetDataType(valueType) || key.includes('.')) return undefined;
@@ -56,11 +66,12 @@ function readerOf(valueType: string, key: string): Reader | undefined {
   return { names, shadows: names.map((name) => `_${name}`), types, firstType: types[0], byName };
 }
 
-/** Medplum's `withPath` over the getter's answer. */
+const typeOf = (type: string, v: unknown): string => (type === 'Resource' && isResource(v) ? v.resourceType : type);
+
+/** Medplum's `withPath` over the getter's answer (a closure only for an array: this runs for every value walked). */
 export function withPath(value: unknown, type: string, path: string): TypedValueWithPath | TypedValueWithPath[] {
-  const typed = (v: unknown): string => (type === 'Resource' && isResource(v) ? v.resourceType : type);
-  if (Array.isArray(value)) return value.map((v: unknown, i) => ({ type: typed(v), value: v, path: `${path}[${i}]` }));
-  return { type: typed(value), value, path };
+  if (Array.isArray(value)) return value.map((v: unknown, i) => ({ type: typeOf(type, v), value: v, path: `${path}[${i}]` }));
+  return { type: typeOf(type, value), value, path };
 }
 
 export const ABSENT = -1;

@@ -10,7 +10,6 @@ import {
   fhirTypeToJsType,
   getDataType,
   getNestedProperty,
-  isEmpty,
   isPrimitiveType,
   isResource,
   isResourceType,
@@ -25,21 +24,22 @@ import { baseDefinitions } from './definitions.ts';
 import { issue } from './issues.ts';
 import { ABSENT, plan, settle, withPath } from './base-properties.ts';
 import {
-  ABOUT_CONTAINED,
   BASE64_BINARY_MAX_BYTES,
   EXT_1,
   FHIR_INTEGER_MAX,
   FHIR_INTEGER_MIN,
+  HOLDS_WITHOUT,
   SKIPPED_CONSTRAINTS,
   checkObjectForNull,
   checkSliceElement,
   fhirPathCache,
+  isEmpty,
   isChoiceOfType,
   isValidBase64Binary,
   matchesSpecifiedValue,
   unpackPrimitiveElement,
   valueWithoutExtensions,
-  withoutContained,
+  without,
 } from './base-checks.ts';
 
 /**
@@ -56,16 +56,19 @@ import {
  * only errors ever refused or were reported.
  */
 
+/** `%ucum` of every evaluation, as Medplum makes it (`toTypedValue(UCUM)`), made once. */
+const UCUM_VALUE: TypedValue = toTypedValue(UCUM);
 
 class BaseValidator {
   readonly issues: OperationOutcomeIssue[] = [];
   private readonly root: TypedValue;
-  private readonly resourceStack: Resource[] = [];
+  /** The resources being walked, innermost last, each as the typed value `%resource` names (made once per resource). */
+  private readonly resourceStack: TypedValue[] = [];
   private readonly schema: InternalTypeSchema;
 
   constructor(root: TypedValue) {
     this.root = root;
-    if (isResource(root.value)) this.resourceStack.push(root.value);
+    if (isResource(root.value)) this.resourceStack.push(toTypedValue(root.value));
     this.schema = getDataType(root.type);
   }
 
@@ -78,7 +81,7 @@ class BaseValidator {
 
   private crawlObject(obj: TypedValueWithPath, schema: InternalTypeSchema, path: string): void {
     const objIsResource = isResource(obj.value);
-    if (objIsResource) this.resourceStack.push(obj.value);
+    if (objIsResource) this.resourceStack.push(toTypedValue(obj.value));
     const holder = obj.value as Record<string, unknown> | undefined;
     for (const property of plan(schema, obj.type)) {
       const read = property.read;
@@ -104,57 +107,70 @@ class BaseValidator {
   }
 
   private crawlProperty(parent: TypedValueWithPath, key: string, schema: InternalTypeSchema, path: string, direct: TypedValueWithPath | TypedValueWithPath[] | undefined): void {
-    const propertyValues = direct ? [direct] : getNestedProperty(parent, key, { withPath: true });
+    if (direct) {
+      // The one value read directly, visited and crawled as Medplum's loops over `[direct]` do, without the arrays
+      // made for it (the walk's allocations are most of what validation costs the collector).
+      this.visitValue(path, direct, elementOf(schema, key));
+      if (Array.isArray(direct)) for (let i = 0; i < direct.length; i++) this.crawlValue(direct[i] as TypedValueWithPath, schema, path);
+      else this.crawlValue(direct, schema, path);
+      return;
+    }
+    const propertyValues = getNestedProperty(parent, key, { withPath: true });
     this.visitProperty(key, path, propertyValues, schema);
     for (const propertyValue of propertyValues) {
-      for (const value of arrayify(propertyValue) as TypedValueWithPath[]) {
-        if (!isPrimitiveType(value.type)) {
-          const type = schema.innerTypes?.find((t) => t.name === value.type) ?? getDataType(value.type);
-          this.crawlObject(value, type, path);
-        }
-      }
+      for (const value of arrayify(propertyValue) as TypedValueWithPath[]) this.crawlValue(value, schema, path);
     }
   }
 
+  private crawlValue(value: TypedValueWithPath, schema: InternalTypeSchema, path: string): void {
+    if (!isPrimitiveType(value.type)) this.crawlObject(value, innerType(schema, value.type) ?? getDataType(value.type), path);
+  }
+
   private visitProperty(key: string, path: string, propertyValues: (TypedValueWithPath | TypedValueWithPath[])[], schema: InternalTypeSchema): void {
-    const element = schema.elements[key];
-    if (!element) throw new Error(`Missing element validation schema for ${key}`);
-    for (const value of propertyValues) {
-      if (!this.checkPresence(value, element, path)) return;
-      let values: TypedValueWithPath[];
-      if (element.isArray) {
-        if (!Array.isArray(value)) {
-          this.issues.push(createStructureIssue(path, 'Expected array of values for property'));
-          return;
-        }
-        values = value;
-      } else {
-        if (Array.isArray(value)) {
-          this.issues.push(createStructureIssue(path, 'Expected single value for property'));
-          return;
-        }
-        values = [value];
+    const element = elementOf(schema, key);
+    for (const value of propertyValues) if (!this.visitValue(path, value, element)) return;
+  }
+
+  /** One value of an element (all of it for an array element) as Medplum's visitor checks it; false where it stops. */
+  private visitValue(path: string, value: TypedValueWithPath | TypedValueWithPath[], element: InternalSchemaElement): boolean {
+    if (!this.checkPresence(value, element, path)) return false;
+    let count: number;
+    if (element.isArray) {
+      if (!Array.isArray(value)) {
+        this.issues.push(createStructureIssue(path, 'Expected array of values for property'));
+        return false;
       }
-      if (values.length < element.min || values.length > element.max) {
-        this.issues.push(
-          createStructureIssue(
-            element.path,
-            `Invalid number of values: expected ${element.min}..${Number.isFinite(element.max) ? element.max : '*'}, but found ${values.length}`,
-          ),
-        );
+      count = value.length;
+    } else {
+      if (Array.isArray(value)) {
+        this.issues.push(createStructureIssue(path, 'Expected single value for property'));
+        return false;
       }
-      if (!matchesSpecifiedValue(value, element)) this.issues.push(createStructureIssue(path, 'Value did not match expected pattern'));
-      const sliceCounts: Record<string, number> | undefined = element.slicing
-        ? Object.fromEntries(element.slicing.slices.map((s) => [s.name, 0]))
-        : undefined;
-      for (const v of values) {
-        this.constraintsCheck(v, element);
-        this.checkPropertyValue(v);
-        const sliceName = checkSliceElement(v, element.slicing);
-        if (sliceName && sliceCounts) sliceCounts[sliceName] += 1;
-      }
-      this.validateSlices(element.slicing?.slices, sliceCounts, path);
+      count = 1;
     }
+    if (count < element.min || count > element.max) {
+      this.issues.push(
+        createStructureIssue(
+          element.path,
+          `Invalid number of values: expected ${element.min}..${Number.isFinite(element.max) ? element.max : '*'}, but found ${count}`,
+        ),
+      );
+    }
+    if (!matchesSpecifiedValue(value, element)) this.issues.push(createStructureIssue(path, 'Value did not match expected pattern'));
+    const sliceCounts: Record<string, number> | undefined = element.slicing
+      ? Object.fromEntries(element.slicing.slices.map((s) => [s.name, 0]))
+      : undefined;
+    if (Array.isArray(value)) for (let i = 0; i < value.length; i++) this.visitItem(value[i] as TypedValueWithPath, element, sliceCounts);
+    else this.visitItem(value, element, sliceCounts);
+    this.validateSlices(element.slicing?.slices, sliceCounts, path);
+    return true;
+  }
+
+  private visitItem(v: TypedValueWithPath, element: InternalSchemaElement, sliceCounts: Record<string, number> | undefined): void {
+    this.constraintsCheck(v, element);
+    this.checkPropertyValue(v);
+    const sliceName = checkSliceElement(v, element.slicing);
+    if (sliceName && sliceCounts) sliceCounts[sliceName] += 1;
   }
 
   private checkPresence(value: TypedValueWithPath | TypedValueWithPath[], field: InternalSchemaElement, path: string): boolean {
@@ -193,7 +209,9 @@ class BaseValidator {
   private checkAdditionalProperties(parent: TypedValueWithPath, properties: Record<string, InternalSchemaElement>, path: string): void {
     const object = parent.value as Record<string, unknown> | undefined;
     if (!object) return;
-    for (const key of Object.keys(object)) {
+    // Own keys through for-in: Object.keys' order without its array, for every object of every resource.
+    for (const key in object) {
+      if (!Object.hasOwn(object, key)) continue;
       // An element's own name is never refused, choice or not: only an unknown name needs Medplum's choice test.
       if (key === 'resourceType' || key in properties || (key.startsWith('_') && key.slice(1) in properties) || object[key] === undefined) continue;
       if (!isChoiceOfType(parent, key, properties)) this.issues.push(createStructureIssue(`${path}.${key}`, `Invalid additional property "${key}"`));
@@ -203,7 +221,8 @@ class BaseValidator {
   private constraintsCheck(value: TypedValueWithPath, field: InternalTypeSchema | InternalSchemaElement): void {
     for (const constraint of field.constraints ?? []) {
       if (constraint.severity === 'error' && !SKIPPED_CONSTRAINTS.has(constraint.key)) {
-        if (ABOUT_CONTAINED.has(constraint.expression) && withoutContained(value.value)) continue;
+        const absent = HOLDS_WITHOUT.get(constraint.expression);
+        if (absent !== undefined && without(value.value, absent)) continue;
         if (constraint.expression === EXT_1 && value.type === 'Extension' && valueWithoutExtensions(value.value)) continue;
         if (!this.isExpressionTrue(constraint.expression, value)) {
           this.issues.push(createConstraintIssue(value.path, constraint));
@@ -214,9 +233,9 @@ class BaseValidator {
   }
 
   private isExpressionTrue(expression: string, value: TypedValueWithPath): boolean {
-    const variables: Record<string, TypedValue> = { '%context': value, '%ucum': toTypedValue(UCUM) };
+    const variables: Record<string, TypedValue> = { '%context': value, '%ucum': UCUM_VALUE };
     const resource = this.resourceStack.at(-1);
-    if (resource) variables['%resource'] = toTypedValue(resource);
+    if (resource) variables['%resource'] = resource;
     if (isResource(this.root.value)) variables['%rootResource'] = this.root;
     try {
       const result = evalFhirPathTyped(expression, [value], variables, fhirPathCache);
@@ -228,27 +247,36 @@ class BaseValidator {
   }
 
   private validatePrimitiveType(typedValue: TypedValueWithPath): void {
+    // A value that is no object has nothing to unpack (unpackPrimitiveElement gives it back alone): nearly every
+    // primitive of a resource, checked without the pair of typed values made for it.
+    if (typeof typedValue.value !== 'object' || !typedValue.value) {
+      this.checkPrimitiveValue(typedValue.type, typedValue.value, typedValue.path);
+      return;
+    }
     const [primitiveValue, extensionElement] = unpackPrimitiveElement(typedValue);
     const path = typedValue.path;
-    if (primitiveValue) {
-      const { type, value } = primitiveValue;
-      if (!(type in fhirTypeToJsType)) {
-        this.issues.push(createStructureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
-        return;
-      }
-      const expectedType = fhirTypeToJsType[type as keyof typeof fhirTypeToJsType];
-      if (typeof value !== expectedType) {
-        if (value !== null) this.issues.push(createStructureIssue(path, `Invalid JSON type: expected ${expectedType}, but got ${typeof value}`));
-        return;
-      }
-      if (type === 'base64Binary') this.validateBase64Binary(value as string, path);
-      else if (expectedType === 'string') this.validateString(value as string, type, path);
-      else if (expectedType === 'number') this.validateNumber(value as number, type, path);
-    }
+    if (primitiveValue && !this.checkPrimitiveValue(primitiveValue.type, primitiveValue.value, path)) return;
     if (extensionElement) {
       const schema = getDataType('Element');
       this.crawlObject({ ...extensionElement, path }, schema, path);
     }
+  }
+
+  /** false where Medplum stops (no extension is then walked): an unknown type or a value of the wrong JSON type. */
+  private checkPrimitiveValue(type: string, value: unknown, path: string): boolean {
+    if (!(type in fhirTypeToJsType)) {
+      this.issues.push(createStructureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
+      return false;
+    }
+    const expectedType = fhirTypeToJsType[type as keyof typeof fhirTypeToJsType];
+    if (typeof value !== expectedType) {
+      if (value !== null) this.issues.push(createStructureIssue(path, `Invalid JSON type: expected ${expectedType}, but got ${typeof value}`));
+      return false;
+    }
+    if (type === 'base64Binary') this.validateBase64Binary(value as string, path);
+    else if (expectedType === 'string') this.validateString(value as string, type, path);
+    else if (expectedType === 'number') this.validateNumber(value as number, type, path);
+    return true;
   }
 
   private validateBase64Binary(str: string, path: string): void {
@@ -271,7 +299,8 @@ class BaseValidator {
       return;
     }
     const regex = validationRegexes[type];
-    if (regex && !regex.exec(str)) this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' format'));
+    // test, not exec: the same match (none of these patterns is global or sticky) without a match array per value.
+    if (regex && !regex.test(str)) this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' format'));
     else if ((type === 'date' || type === 'dateTime' || type === 'instant') && !isValidCalendarDate(str)) {
       this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' value'));
     }
@@ -289,6 +318,19 @@ class BaseValidator {
       this.issues.push(createStructureIssue(path, `Expected number to be in the range 0..${FHIR_INTEGER_MAX}`));
     }
   }
+}
+
+function elementOf(schema: InternalTypeSchema, key: string): InternalSchemaElement {
+  const element = schema.elements[key];
+  if (!element) throw new Error(`Missing element validation schema for ${key}`);
+  return element;
+}
+
+/** `schema.innerTypes?.find((t) => t.name === type)` without a closure per value. */
+function innerType(schema: InternalTypeSchema, type: string): InternalTypeSchema | undefined {
+  const inner = schema.innerTypes;
+  if (inner) for (let i = 0; i < inner.length; i++) if (inner[i]?.name === type) return inner[i];
+  return undefined;
 }
 
 /** Medplum's `validateResource`: its errors as a list, where Medplum throws them. */

@@ -60,7 +60,7 @@ class ProfileCompiler {
   }
 
   private empty(node: ElementNode): CompiledElement {
-    return { key: node.name, choice: false, repeats: false, primitive: false, invariants: [], children: [] };
+    return { key: node.name, choice: false, repeats: false, primitive: false, shadowKey: `_${node.name}`, invariants: [], children: [] };
   }
 
   private origin(element: ElementDefinition): ElementDefinition | undefined {
@@ -136,11 +136,13 @@ class ProfileCompiler {
 
     const slicing = node.slices.length ? this.slicing(node, bindingsOnly) : undefined;
 
+    const key = choice ? node.name.slice(0, -3) : node.name;
     const compiled: CompiledElement = {
-      key: choice ? node.name.slice(0, -3) : node.name,
+      key,
       choice,
       repeats: baseMax !== '1' && baseMax !== '0',
       primitive,
+      shadowKey: `_${key}`,
       cardinality,
       fixed,
       pattern,

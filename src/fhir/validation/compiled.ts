@@ -39,6 +39,11 @@ export interface CompiledElement {
   readonly repeats: boolean;
   /** Primitive: its `id` and `extension` live under `_key` in JSON. */
   readonly primitive: boolean;
+  /**
+   * `_key`, made once: a key built per lookup is a new string V8 must look up in its string table before it can
+   * read the property, for every element of every profile at every write.
+   */
+  readonly shadowKey: string;
   readonly cardinality?: { readonly min: number; readonly max: number };
   readonly fixed?: unknown;
   readonly pattern?: unknown;

@@ -91,17 +91,19 @@ function checkChildren(children: readonly CompiledElement[], parent: JsonObject,
 
 function checkElement(el: CompiledElement, parent: JsonObject, expr: string, state: RunState): void {
   let key: string | undefined = el.key;
+  let shadowKey = el.shadowKey;
   if (el.choice) {
     key = choiceKey(el, parent);
     if (key && el.allowedTypes && !el.allowedTypes.has(key.slice(el.key.length))) {
       const allowed = [...el.allowedTypes].map((t) => el.key + t).join(', ');
       state.issues.push(issue('invalid', `${expr}.${key}`, `${expr}.${key} has the wrong type: expected ${allowed}`));
     }
+    shadowKey = `_${key}`;
   }
   // Most elements are absent and unconstrained in any one resource: leave those at once.
-  if (!el.cardinality && !el.slicing && (key === undefined || (parent[key] === undefined && (!el.primitive || parent['_' + key] === undefined)))) return;
+  if (!el.cardinality && !el.slicing && (key === undefined || (parent[key] === undefined && (!el.primitive || parent[shadowKey] === undefined)))) return;
   const values = key === undefined ? [] : asArray(parent[key]);
-  const shadows = key !== undefined && el.primitive ? asArray(parent['_' + key]) : [];
+  const shadows = key !== undefined && el.primitive ? asArray(parent[shadowKey]) : [];
   const count = Math.max(values.length, shadows.length);
   const label = key ?? el.key;
 

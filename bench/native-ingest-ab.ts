@@ -1,0 +1,102 @@
+// Native NTS ingest (POST /native/nts) through two or more gateway processes, in alternating slices
+// of the same run: CPU per handover of each slice (gateway and PostgreSQL) and GC per handover, then each variant
+// against the first slice by slice. On a machine shared with other work, single runs of the same code differ by a
+// third; slices taken one right after the other see the same minutes of the machine.
+// Run: DATABASE_URL=postgres://postgres@127.0.0.1:5433/bench_native_ab node bench/native-ingest-ab.ts   (a database it may fill)
+// Variants: BENCH_VARIANTS, JSON: [{"name": "before", "root": "/path/to/other/checkout"}, {"name": "after"}], each with
+// `root` (a checkout with its node_modules, default this one), `nodeArgs` (after `npm start`'s own) and `databaseUrl`
+// (default DATABASE_URL; a database of its own keeps each gateway's audit chain linker to its own rows: with one
+// database the idle gateway links, on its own CPU, what the measured one wrote). Its PostgreSQL CPU is that database's backends'.
+// Options: BENCH_SLICES per variant (6), BENCH_SECONDS per slice (4), BENCH_CLIENTS (32).
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { cpuPerUnit, cpuSnapshot, measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
+import { databaseName } from './lib/compare-target.ts';
+import { startGatewayProcess, type GatewayProcess } from './lib/gateway-process.ts';
+import { gcTime } from './lib/gc-time.ts';
+import { nativeIngest } from './lib/ingest.ts';
+
+interface Variant {
+  name: string;
+  root?: string;
+  nodeArgs?: string[];
+  databaseUrl?: string;
+}
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  console.error('DATABASE_URL must name a PostgreSQL database the benchmark may fill');
+  process.exit(2);
+}
+const variants: Variant[] = process.env.BENCH_VARIANTS ? (JSON.parse(process.env.BENCH_VARIANTS) as Variant[]) : [{ name: 'this checkout' }];
+const slices = Number(process.env.BENCH_SLICES ?? 6);
+const seconds = Number(process.env.BENCH_SECONDS ?? 4);
+const clients = Number(process.env.BENCH_CLIENTS ?? 32);
+const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? Number.NaN) : ((s[m - 1] ?? Number.NaN) + (s[m] ?? Number.NaN)) / 2;
+};
+const spread = (xs: number[]): string => `${median(xs).toFixed(2)} ms (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+
+interface Slice {
+  ok: number;
+  perSecond: number;
+  cpu: CpuPerUnit;
+  gcMs: number;
+}
+
+const loadBefore = loadavg()[0] ?? 0;
+const urls = variants.map((v) => v.databaseUrl ?? databaseUrl);
+await measurePostgresOf(databaseUrl, [...new Set(urls.map(databaseName))]);
+const gateways: GatewayProcess[] = [];
+try {
+  for (const [i, v] of variants.entries()) gateways.push(await startGatewayProcess({ DATABASE_URL: urls[i] as string, DEMO: '1' }, v.nodeArgs ?? [], v.root));
+  // Warm each up (its code optimised, its caches filled) before the first slice counts.
+  for (const g of gateways) await nativeIngest(g.url, clients, 2, example);
+  const results: Slice[][] = gateways.map(() => []);
+  for (let s = 0; s < slices; s++) {
+    // Who goes first rotates, so that no variant always follows the same one.
+    for (let k = 0; k < gateways.length; k++) {
+      const i = (s + k) % gateways.length;
+      const g = gateways[i] as GatewayProcess;
+      const database = databaseName(urls[i] as string);
+      const gcBefore = await gcTime(g.url);
+      const before = cpuSnapshot(g.pid, database);
+      const r = await nativeIngest(g.url, clients, seconds, example);
+      const cpu = cpuPerUnit(before, cpuSnapshot(g.pid, database), r.ok);
+      const gcAfter = await gcTime(g.url);
+      const gcMs = (gcAfter.minorMs + gcAfter.majorMs - gcBefore.minorMs - gcBefore.majorMs) / r.ok;
+      if (Object.keys(r.errors).length > 0) console.error(`${variants[i]?.name}: errors ${JSON.stringify(r.errors)}`);
+      results[i]?.push({ ok: r.ok, perSecond: r.perSecond, cpu, gcMs });
+    }
+  }
+  console.log(
+    `native ingest, ${variants.length} gateways, ${slices} alternating slices of ${seconds} s each, ${clients} clients; load average before ${loadBefore.toFixed(1)}, after ${(loadavg()[0] ?? 0).toFixed(1)}`,
+  );
+  console.log('per handover, median slice (range of slices)');
+  for (const [i, r] of results.entries()) {
+    console.log(
+      `  ${(variants[i]?.name ?? '').padEnd(16)} ${median(r.map((x) => x.perSecond)).toFixed(1).padStart(6)}/s  gateway ${spread(r.map((x) => x.cpu.gatewayMs ?? Number.NaN))}  PostgreSQL ${spread(r.map((x) => x.cpu.postgresMs ?? Number.NaN))}  GC ${spread(r.map((x) => x.gcMs))}`,
+    );
+  }
+  // Slice s of every variant ran in the same minutes: their ratio is steadier than the medians when the load swings.
+  console.log(`each variant against ${variants[0]?.name}, slice by slice: median ratio (range, slices with less)`);
+  const base = results[0] ?? [];
+  for (const [i, r] of results.entries()) {
+    if (i === 0) continue;
+    const ratios = (pick: (x: Slice) => number): string => {
+      const xs = r.map((x, s) => pick(x) / pick(base[s] as Slice));
+      return `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}, ${xs.filter((x) => x < 1).length} of ${xs.length})`;
+    };
+    console.log(
+      `  ${(variants[i]?.name ?? '').padEnd(16)} gateway CPU ${ratios((x) => x.cpu.gatewayMs ?? Number.NaN)}  PostgreSQL ${ratios((x) => x.cpu.postgresMs ?? Number.NaN)}  GC ${ratios((x) => x.gcMs)}  handovers/s ${ratios((x) => x.perSecond)}`,
+    );
+  }
+  for (const [i, g] of gateways.entries()) console.log(`peak RSS ${(variants[i]?.name ?? '').padEnd(16)} ${g.peakRssMb().toFixed(0)} MB`);
+} finally {
+  await Promise.all(gateways.map(async (g) => g.stop()));
+}
