@@ -7,6 +7,7 @@ import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { organizationId, organizationOf, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
+import { lookupType, plannedOnce } from '../store/token-lookup.ts';
 
 /**
  * Which organisations are party to a resource, stored in `resources.parties` at every write (see
@@ -102,7 +103,7 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
                                   WHERE hs.resource_type = 'HealthcareService' AND hs.id = substr(s.content->'owner'->>'reference', 19)
                                     AND s.content->'owner'->>'reference' LIKE 'HealthcareService/%'))
                   FROM resources s
-                 WHERE s.resource_type = 'Task' AND s.tokens && $3::text[] AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
+                 WHERE ${lookupType('s', "'Task'")} AND s.tokens && ${plannedOnce('$3')} AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
                    AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`,
       [URA_SYSTEM, orgIds, groupToken, OPEN, next.id ?? '', task.requester?.reference ?? '', members],
     );
@@ -186,7 +187,7 @@ export function partyPropagation(): WriteHooks {
            SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1
            UNION
            SELECT r.resource_type, r.id, r.content FROM resources r
-            WHERE r.resource_type = 'Task' AND r.tokens && $2::text[] AND ${memberOf('r', 5)} AND r.content->>'status' = ANY($3::text[])
+            WHERE ${lookupType('r', "'Task'")} AND r.tokens && ${plannedOnce('$2')} AND ${memberOf('r', 5)} AND r.content->>'status' = ANY($3::text[])
               AND ${uraOfReferenceSql("r.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$4::text')}),
          refs AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
@@ -201,15 +202,15 @@ export function partyPropagation(): WriteHooks {
          seed AS (SELECT resource_type, id FROM tasks UNION SELECT resource_type, id FROM refs UNION SELECT resource_type, id FROM supporting),
          encounters AS (
            SELECT r.resource_type, r.id FROM resources r
-            WHERE r.resource_type = 'Encounter' AND r.tokens && ARRAY(SELECT 'based-on=ServiceRequest/' || id FROM seed WHERE resource_type = 'ServiceRequest')
+            WHERE ${lookupType('r', "'Encounter'")} AND r.tokens && ARRAY(SELECT 'based-on=ServiceRequest/' || id FROM seed WHERE resource_type = 'ServiceRequest')
            UNION SELECT resource_type, id FROM seed WHERE resource_type = 'Encounter'),
          observations AS (
            SELECT r.resource_type, r.id FROM resources r
-            WHERE r.resource_type = 'Observation' AND r.tokens && ARRAY(SELECT 'encounter=Encounter/' || id FROM encounters)),
+            WHERE ${lookupType('r', "'Observation'")} AND r.tokens && ARRAY(SELECT 'encounter=Encounter/' || id FROM encounters)),
          handover AS (SELECT * FROM seed UNION SELECT * FROM encounters UNION SELECT * FROM observations),
          provenance AS (
            SELECT r.resource_type, r.id FROM resources r
-            WHERE r.resource_type = 'Provenance' AND r.tokens && ARRAY(SELECT 'target=' || resource_type || '/' || id FROM handover WHERE resource_type <> 'Patient')),
+            WHERE ${lookupType('r', "'Provenance'")} AND r.tokens && ARRAY(SELECT 'target=' || resource_type || '/' || id FROM handover WHERE resource_type <> 'Patient')),
          targets AS (SELECT * FROM handover UNION SELECT * FROM provenance),
          locked AS (
            SELECT r.resource_type, r.id FROM resources r JOIN targets x ON r.resource_type = x.resource_type AND r.id = x.id, t
