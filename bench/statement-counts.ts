@@ -42,8 +42,8 @@ async function measure(label: string, call: (i: number) => Promise<void>): Promi
   await new Promise((r) => setTimeout(r, 1500));
   await admin.query('SELECT pg_stat_statements_reset()');
   await calls(call);
-  const r = await admin.query<{ calls: string; ms: number; plan: number; rows: string; dirtied: string; wal: string; query: string }>(
-    `SELECT s.calls::text AS calls, s.total_exec_time AS ms, s.total_plan_time AS plan, s.rows::text AS rows, s.shared_blks_dirtied::text AS dirtied, s.wal_bytes::text AS wal,
+  const r = await admin.query<{ calls: string; ms: number; plan: number; rows: string; hit: string; dirtied: string; wal: string; query: string }>(
+    `SELECT s.calls::text AS calls, s.total_exec_time AS ms, s.total_plan_time AS plan, s.rows::text AS rows, (s.shared_blks_hit + s.shared_blks_read)::text AS hit, s.shared_blks_dirtied::text AS dirtied, s.wal_bytes::text AS wal,
             regexp_replace(s.query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
       WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.calls DESC`,
   );
@@ -51,16 +51,17 @@ async function measure(label: string, call: (i: number) => Promise<void>): Promi
   const totalMs = r.rows.reduce((n, x) => n + x.ms, 0);
   const totalPlan = r.rows.reduce((n, x) => n + x.plan, 0);
   const totalWal = r.rows.reduce((n, x) => n + Number(x.wal), 0);
+  const totalHit = r.rows.reduce((n, x) => n + Number(x.hit), 0);
   const totalDirtied = r.rows.reduce((n, x) => n + Number(x.dirtied), 0);
   // Execution time (pg_stat_statements' total_exec_time) per call of the operation: where PostgreSQL's time goes.
-  console.log(`${label}: ${(total / count).toFixed(2)} statements, ${(totalMs / count).toFixed(3)} ms executing, ${(totalPlan / count).toFixed(3)} ms planning (with pg_stat_statements.track_planning on), ${(totalWal / count / 1024).toFixed(1)} KB WAL, ${(totalDirtied / count).toFixed(1)} blocks dirtied per call (${count} calls, ${clients} clients)`);
+  console.log(`${label}: ${(total / count).toFixed(2)} statements, ${(totalMs / count).toFixed(3)} ms executing, ${(totalPlan / count).toFixed(3)} ms planning (with pg_stat_statements.track_planning on), ${(totalWal / count / 1024).toFixed(1)} KB WAL, ${(totalHit / count).toFixed(0)} blocks read (a count the machine's load does not move), ${(totalDirtied / count).toFixed(1)} dirtied per call (${count} calls, ${clients} clients)`);
   // Rows, blocks dirtied and WAL bytes per call of the operation: what each statement writes, which the CPU
   // figures of a shared machine hide.
-  console.log('  calls  ms/call  plan ms   rows  dirtied  WAL KB  statement');
+  console.log('  calls  ms/call  plan ms   rows    read  dirtied  WAL KB  statement');
   for (const x of r.rows) {
     if (Number(x.calls) / count < 0.01) continue;
     const per = (v: string | number, digits: number): string => (Number(v) / count).toFixed(digits);
-    console.log(`  ${per(x.calls, 2).padStart(5)}  ${per(x.ms, 3).padStart(7)}  ${per(x.plan, 3).padStart(7)}  ${per(x.rows, 2).padStart(5)}  ${per(x.dirtied, 2).padStart(7)}  ${(Number(x.wal) / count / 1024).toFixed(2).padStart(6)}  ${x.query.slice(0, 110)}`);
+    console.log(`  ${per(x.calls, 2).padStart(5)}  ${per(x.ms, 3).padStart(7)}  ${per(x.plan, 3).padStart(7)}  ${per(x.rows, 2).padStart(5)}  ${per(x.hit, 1).padStart(6)}  ${per(x.dirtied, 2).padStart(7)}  ${(Number(x.wal) / count / 1024).toFixed(2).padStart(6)}  ${x.query.slice(0, 110)}`);
   }
 }
 
