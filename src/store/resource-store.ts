@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable, Tx } from './database.ts';
-import { lookupType } from './token-lookup.ts';
+import { lookupType, plannedOnce } from './token-lookup.ts';
 import { runWrites, WriteBehindTx, type HeldWrite } from './write-behind.ts';
 import type { IndexValues } from '../fhir/search/index-values.ts';
 import { copyNumberTexts, numberTextsOf, restoreNumberTexts } from '../fhir/number-text.ts';
@@ -154,7 +154,7 @@ export const resourceStore = {
     const params: unknown[] = [];
     const visible = scopeCondition(scope, params, 'r.');
     const parts = lookups.map(
-      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && $${params.push(l.tokens)}::text[]${visible}
+      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && ${plannedOnce(`$${params.push(l.tokens)}`)}${visible}
                ORDER BY r.last_updated DESC, r.id DESC LIMIT $${params.push(l.limit)})`,
     );
     const r = await q.query<VersionRow & { lookup: number }>(parts.join(' UNION ALL '), params);
