@@ -2,9 +2,13 @@
 // matches, `Task?status=requested&owner=…`) and a native NTS handover cost PostgreSQL in round trips, independent of how busy the machine is (the CPU figures of a shared
 // VM are not). Needs a server with pg_stat_statements preloaded (shared_preload_libraries) and a database of
 // its own, e.g. a private cluster:
-//   initdb -D /tmp/pg -A trust -U postgres; pg_ctl -D /tmp/pg -o '-p 5433 -c shared_preload_libraries=pg_stat_statements' start
+//   initdb -D /tmp/pg -A trust -U postgres; pg_ctl -D /tmp/pg -o '-p 5433 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on' start
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5433/counts node bench/statement-counts.ts
-// Options: BENCH_CLIENTS (32), BENCH_COUNT (calls per operation, 500), BENCH_GATEWAY_ROOT (another checkout).
+// Per statement: calls, execution and planning time (planning only with track_planning on), rows, blocks read and
+// dirtied, WAL bytes, each per call of the operation. Execution time is wall time (it moves with the machine's load);
+// blocks read do not, and say when a plan reads more than it needs (a scan that grows with the table).
+// Options: BENCH_CLIENTS (32; 2 keeps the times near the work itself), BENCH_COUNT (calls per operation, 500),
+// BENCH_GATEWAY_ROOT (another checkout: its gateway, measured the same way, for a before/after).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
