@@ -2,9 +2,13 @@
 // matches, `Task?status=requested&owner=…`) and a native NTS handover cost PostgreSQL in round trips, independent of how busy the machine is (the CPU figures of a shared
 // VM are not). Needs a server with pg_stat_statements preloaded (shared_preload_libraries) and a database of
 // its own, e.g. a private cluster:
-//   initdb -D /tmp/pg -A trust -U postgres; pg_ctl -D /tmp/pg -o '-p 5433 -c shared_preload_libraries=pg_stat_statements' start
+//   initdb -D /tmp/pg -A trust -U postgres; pg_ctl -D /tmp/pg -o '-p 5433 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on' start
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5433/counts node bench/statement-counts.ts
-// Options: BENCH_CLIENTS (32), BENCH_COUNT (calls per operation, 500), BENCH_GATEWAY_ROOT (another checkout).
+// Per statement: calls, execution and planning time (planning only with track_planning on), rows, blocks read and
+// dirtied, WAL bytes, each per call of the operation. Execution time is wall time (it moves with the machine's load);
+// blocks read do not, and say when a plan reads more than it needs (a scan that grows with the table).
+// Options: BENCH_CLIENTS (32; 2 keeps the times near the work itself), BENCH_COUNT (calls per operation, 500),
+// BENCH_GATEWAY_ROOT (another checkout: its gateway, measured the same way, for a before/after).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -42,16 +46,27 @@ async function measure(label: string, call: (i: number) => Promise<void>): Promi
   await new Promise((r) => setTimeout(r, 1500));
   await admin.query('SELECT pg_stat_statements_reset()');
   await calls(call);
-  const r = await admin.query<{ calls: string; ms: number; query: string }>(
-    `SELECT s.calls::text AS calls, s.total_exec_time AS ms, regexp_replace(s.query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+  const r = await admin.query<{ calls: string; ms: number; plan: number; rows: string; hit: string; dirtied: string; wal: string; query: string }>(
+    `SELECT s.calls::text AS calls, s.total_exec_time AS ms, s.total_plan_time AS plan, s.rows::text AS rows, (s.shared_blks_hit + s.shared_blks_read)::text AS hit, s.shared_blks_dirtied::text AS dirtied, s.wal_bytes::text AS wal,
+            regexp_replace(s.query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
       WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.calls DESC`,
   );
   const total = r.rows.reduce((n, x) => n + Number(x.calls), 0);
   const totalMs = r.rows.reduce((n, x) => n + x.ms, 0);
+  const totalPlan = r.rows.reduce((n, x) => n + x.plan, 0);
+  const totalWal = r.rows.reduce((n, x) => n + Number(x.wal), 0);
+  const totalHit = r.rows.reduce((n, x) => n + Number(x.hit), 0);
+  const totalDirtied = r.rows.reduce((n, x) => n + Number(x.dirtied), 0);
   // Execution time (pg_stat_statements' total_exec_time) per call of the operation: where PostgreSQL's time goes.
-  console.log(`${label}: ${(total / count).toFixed(2)} statements, ${(totalMs / count).toFixed(3)} ms executing per call (${count} calls, ${clients} clients)`);
-  console.log('  calls  ms/call  statement');
-  for (const x of r.rows) if (Number(x.calls) / count >= 0.01) console.log(`  ${(Number(x.calls) / count).toFixed(2).padStart(5)}  ${(x.ms / count).toFixed(3).padStart(7)}  ${x.query.slice(0, 110)}`);
+  console.log(`${label}: ${(total / count).toFixed(2)} statements, ${(totalMs / count).toFixed(3)} ms executing, ${(totalPlan / count).toFixed(3)} ms planning (with pg_stat_statements.track_planning on), ${(totalWal / count / 1024).toFixed(1)} KB WAL, ${(totalHit / count).toFixed(0)} blocks read (a count the machine's load does not move), ${(totalDirtied / count).toFixed(1)} dirtied per call (${count} calls, ${clients} clients)`);
+  // Rows, blocks dirtied and WAL bytes per call of the operation: what each statement writes, which the CPU
+  // figures of a shared machine hide.
+  console.log('  calls  ms/call  plan ms   rows    read  dirtied  WAL KB  statement');
+  for (const x of r.rows) {
+    if (Number(x.calls) / count < 0.01) continue;
+    const per = (v: string | number, digits: number): string => (Number(v) / count).toFixed(digits);
+    console.log(`  ${per(x.calls, 2).padStart(5)}  ${per(x.ms, 3).padStart(7)}  ${per(x.plan, 3).padStart(7)}  ${per(x.rows, 2).padStart(5)}  ${per(x.hit, 1).padStart(6)}  ${per(x.dirtied, 2).padStart(7)}  ${(Number(x.wal) / count / 1024).toFixed(2).padStart(6)}  ${x.query.slice(0, 110)}`);
+  }
 }
 
 try {

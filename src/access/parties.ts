@@ -7,6 +7,7 @@ import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { organizationId, organizationOf, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
+import { lookupType, plannedOnce } from '../store/token-lookup.ts';
 
 /**
  * Which organisations are party to a resource, stored in `resources.parties` at every write (see
@@ -15,6 +16,15 @@ import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
  */
 
 const OPEN = [...OPEN_STATUSES];
+
+/**
+ * SQL: the `supportingInfo` of the ServiceRequest a row `alias` (resource_type, id) names, NULL for any other row. A
+ * subquery per row, not a join: joined, the planner with statistics older than the table took ServiceRequest for a
+ * few rows and read all of them through the primary key, matching the id as a filter (610 buffers per propagation
+ * at 600 requests stored, growing with the table); per row it is one primary-key lookup.
+ */
+const SUPPORTING_INFO_OF_REQUEST = (alias: string): string =>
+  `(SELECT sr.content->'supportingInfo' FROM resources sr WHERE ${alias}.resource_type = 'ServiceRequest' AND sr.resource_type = 'ServiceRequest' AND sr.id = ${alias}.id)`;
 /** The handover's own resources: a resource referring to one of these joins its parties. The patient is not one: it is shared. */
 const HANDOVER_TYPES = new Set(['Task', 'ServiceRequest', 'Encounter', 'Observation']);
 const REFERENCE = VERSIONED_REFERENCE_PATTERN;
@@ -106,7 +116,7 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
                                   WHERE hs.resource_type = 'HealthcareService' AND hs.id = substr(s.content->'owner'->>'reference', 19)
                                     AND s.content->'owner'->>'reference' LIKE 'HealthcareService/%'))
                   FROM resources s
-                 WHERE s.resource_type = 'Task' AND s.tokens && $3::text[] AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
+                 WHERE ${lookupType('s', "'Task'")} AND s.tokens && ${plannedOnce('$3')} AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
                    AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`,
       [URA_SYSTEM, orgIds, groupToken, OPEN, next.id ?? '', task.requester?.reference ?? '', members],
     );
@@ -181,39 +191,47 @@ export function partyPropagation(): WriteHooks {
       if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
       const task = event.stored.content as Task;
       const [groupToken, members] = groupParams(task);
-      const params: unknown[] = [event.stored.id, groupToken, OPEN, task.requester?.reference ?? '', members];
+      const params: unknown[] = [event.stored.id];
+      // The other open candidates of its group; a Task in no group has none, and its statement leaves their lookup
+      // out: a third of the plan's nodes, each set up again at every call (ExecInitNode was a tenth of PostgreSQL's
+      // CPU in a profile of the ingest).
+      const candidates =
+        groupToken.length === 0
+          ? ''
+          : `
+           UNION
+           SELECT r.resource_type, r.id, r.content FROM resources r
+            WHERE ${lookupType('r', "'Task'")} AND r.tokens && ${plannedOnce(`$${params.push(groupToken)}`)} AND ${memberOf('r', params.push(members))}
+              AND r.content->>'status' = ANY($${params.push(OPEN)}::text[])
+              AND ${uraOfReferenceSql("r.content->'requester'->>'reference'")} = ${uraOfReferenceSql(`$${params.push(task.requester?.reference ?? '')}::text`)}`;
       const readable = isGateway(ctx) ? undefined : readableParties(ctx);
       const visible = readable ? ` AND r.parties && $${params.push(readable)}::text[]` : '';
       const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
         `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
          tasks AS (
-           SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1
-           UNION
-           SELECT r.resource_type, r.id, r.content FROM resources r
-            WHERE r.resource_type = 'Task' AND r.tokens && $2::text[] AND ${memberOf('r', 5)} AND r.content->>'status' = ANY($3::text[])
-              AND ${uraOfReferenceSql("r.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$4::text')}),
+           SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1${candidates}),
          refs AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM tasks CROSS JOIN LATERAL (VALUES (content->'focus'->>'reference'), (content->'encounter'->>'reference'), (content->'for'->>'reference')) AS x(ref)
             WHERE x.ref ~ '^(ServiceRequest|Encounter|Patient)/[A-Za-z0-9.-]{1,64}$'),
          supporting AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
-             FROM resources r JOIN refs f ON f.resource_type = 'ServiceRequest' AND r.resource_type = f.resource_type AND r.id = f.id
-             CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.content->'supportingInfo', '[]'::jsonb)) AS s(info)
+             FROM refs f
+             CROSS JOIN LATERAL jsonb_array_elements(COALESCE(${SUPPORTING_INFO_OF_REQUEST('f')}, '[]'::jsonb)) AS s(info)
              CROSS JOIN LATERAL (VALUES (s.info->>'reference')) AS x(ref)
             WHERE x.ref ~ '^(Composition|DocumentReference)/[A-Za-z0-9.-]{1,64}$'),
          seed AS (SELECT resource_type, id FROM tasks UNION SELECT resource_type, id FROM refs UNION SELECT resource_type, id FROM supporting),
          encounters AS (
            SELECT r.resource_type, r.id FROM resources r
-            WHERE r.resource_type = 'Encounter' AND r.tokens && ARRAY(SELECT 'based-on=ServiceRequest/' || id FROM seed WHERE resource_type = 'ServiceRequest')
+            WHERE ${lookupType('r', "'Encounter'")} AND r.tokens && ARRAY(SELECT 'based-on=ServiceRequest/' || id FROM seed WHERE resource_type = 'ServiceRequest')
            UNION SELECT resource_type, id FROM seed WHERE resource_type = 'Encounter'),
          observations AS (
            SELECT r.resource_type, r.id FROM resources r
-            WHERE r.resource_type = 'Observation' AND r.tokens && ARRAY(SELECT 'encounter=Encounter/' || id FROM encounters)),
+            WHERE ${lookupType('r', "'Observation'")} AND r.tokens && ARRAY(SELECT 'encounter=Encounter/' || id FROM encounters)),
          handover AS (SELECT * FROM seed UNION SELECT * FROM encounters UNION SELECT * FROM observations),
          provenance AS (
            SELECT r.resource_type, r.id FROM resources r
-            WHERE r.resource_type = 'Provenance' AND r.tokens && ARRAY(SELECT 'target=' || resource_type || '/' || id FROM handover WHERE resource_type <> 'Patient')),
+            WHERE ${lookupType('r', "'Provenance'")} AND r.tokens && ARRAY(SELECT 'target=' || resource_type || '/' || id FROM handover WHERE resource_type <> 'Patient')),
          targets AS (SELECT * FROM handover UNION SELECT * FROM provenance),
          locked AS (
            SELECT r.resource_type, r.id FROM resources r JOIN targets x ON r.resource_type = x.resource_type AND r.id = x.id, t

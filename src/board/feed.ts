@@ -2,6 +2,7 @@ import type { Encounter } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { COMMIT_BATCH, TxSlot, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Database } from '../store/database.ts';
+import { lookupType } from '../store/token-lookup.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
 
 const SERVICE_REQUEST_REFERENCE = referencePatternOf('ServiceRequest');
@@ -32,7 +33,7 @@ export function boardFeedHooks(): WriteHooks {
       else if (s.resourceType === 'Encounter') {
         const requests = ((s.content as Encounter).basedOn ?? []).map((b) => b.reference ?? '').filter((r) => SERVICE_REQUEST_REFERENCE.test(r));
         if (requests.length === 0) return;
-        const tasks = await tx.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task' AND tokens && $1::text[]`, [requests.map((r) => `focus=${r}`)]);
+        const tasks = await tx.query<{ id: string }>(`SELECT r.id FROM resources r WHERE ${lookupType('r', "'Task'")} AND r.tokens && $1::text[]`, [requests.map((r) => `focus=${r}`)]);
         handovers = tasks.rows.map((t) => t.id);
       }
       state.get(BOARD_HANDOVERS).push(...handovers);

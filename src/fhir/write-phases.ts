@@ -6,6 +6,7 @@ import type { RequestContext } from '../context.ts';
 import type { Database, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
+import { WriteBehindTx } from '../store/write-behind.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -167,7 +168,8 @@ export class WritePipeline {
   }
 
   /**
-   * Runs `work` in one transaction of `db`, with a fresh state, and the phases' commit work before COMMIT. A
+   * Runs `work` in one transaction of `db`, with a fresh state, and the phases' commit work before COMMIT (and the
+   * resource writes still held back, src/store/write-behind.ts). A
    * transaction the database broke off to settle a conflict (serialization failure, deadlock) is run again from
    * its start, a few times with a random wait (src/store/faults.ts), with a new state: what an attempt collected
    * is gone with its rows.
@@ -175,11 +177,14 @@ export class WritePipeline {
   async transaction<T>(db: Pick<Database, 'transaction'>, ctx: RequestContext, work: (open: OpenTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.transaction(async (tx) => {
+        return await db.transaction(async (connection) => {
+          // Resource writes are held back and sent together before the transaction's next statement (write-behind.ts).
+          const tx = new WriteBehindTx(connection);
           const open: OpenTransaction = { tx, state: new TxState() };
           const result = await work(open);
           for (const hook of this.hooks) if (hook.beforeCommit) await hook.beforeCommit({ ...open, ctx });
           await open.state.get(COMMIT_BATCH).run(tx);
+          await tx.flush();
           return result;
         });
       } catch (err) {

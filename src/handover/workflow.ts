@@ -5,6 +5,7 @@ import { Repository, type RepositoryDeps } from '../fhir/repository.ts';
 import type { OpenTransaction, WriteHooks } from '../fhir/write-phases.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
+import { lookupType, plannedOnce } from '../store/token-lookup.ts';
 import { type OrganizationDirectory, uraOfReferenceSql } from '../access/organizations.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { candidateGroup, groupIdentifierToken as groupToken } from './candidate-group.ts';
@@ -36,7 +37,7 @@ async function siblingIds(tx: Tx, task: Task, id: string, extraToken?: string): 
   if (!group) return [];
   const rows = await tx.query<{ id: string }>(
     `SELECT t.id FROM resources t
-      WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2
+      WHERE ${lookupType('t', "'Task'")} AND NOT t.deleted AND t.tokens && ${plannedOnce('$1')} AND t.id <> $2
         AND ${REQUESTER_URA} = ${uraOfReferenceSql('$3::text')}
         AND (cardinality($4::text[]) = 0 OR t.tokens && $4::text[])
         ${extraToken ? 'AND t.tokens && $5::text[]' : ''}
@@ -71,7 +72,7 @@ async function checkGroupOwnership(tx: Tx, ctx: RequestContext, task: Task, id: 
   }
   const foreign = await tx.query<{ id: string }>(
     `SELECT t.id FROM resources t
-      WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2
+      WHERE ${lookupType('t', "'Task'")} AND NOT t.deleted AND t.tokens && ${plannedOnce('$1')} AND t.id <> $2
         AND ${REQUESTER_URA} IS DISTINCT FROM $3
       LIMIT 1`,
     [[token], id ?? '', ctx.organizationUra],
@@ -188,7 +189,7 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       // group is its requester's: a Task of another requester carrying the same value is not a sibling.
       const siblings = await tx.query<{ id: string }>(
         `SELECT t.id FROM resources t
-          WHERE t.resource_type = 'Task' AND NOT t.deleted AND t.tokens && $1::text[] AND t.id <> $2
+          WHERE ${lookupType('t', "'Task'")} AND NOT t.deleted AND t.tokens && ${plannedOnce('$1')} AND t.id <> $2
             AND ${REQUESTER_URA} = ${uraOfReferenceSql('$3::text')}
           ORDER BY t.id`,
         [[groupToken(task)], event.stored.id, task.requester?.reference ?? ''],

@@ -1,5 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable, Tx } from './database.ts';
+import { lookupType, plannedOnce } from './token-lookup.ts';
+import { runWrites, WriteBehindTx, type HeldWrite } from './write-behind.ts';
 import type { IndexValues } from '../fhir/search/index-values.ts';
 import { copyNumberTexts, numberTextsOf, restoreNumberTexts } from '../fhir/number-text.ts';
 
@@ -81,25 +83,49 @@ function scopeCondition(scope: PartyScope | undefined, params: unknown[], alias 
 }
 
 /**
- * The parts of a statement that write a resource's string and date index ($1 its type, $2 its id, the five index
- * arrays of `indexParams` from `$from` on), after deleting the rows it had when `replace`. All parts see the
- * statement's snapshot, so the old rows are deleted and the new ones inserted without seeing each other. Empty
- * arrays insert nothing; the parts stay in the statement so that every parameter has a type.
+ * The common table expressions that write a resource's string and date index (`p(1)` its type, `p(2)` its id, the
+ * five index arrays of `indexParams` from `p(from)` on), after deleting the rows it had when `replace`. All parts
+ * see the statement's snapshot, so the old rows are deleted and the new ones inserted without seeing each other.
+ * Empty arrays insert nothing; the parts stay in the statement so that every parameter has a type.
  */
-function indexWrites(from: number, replace: boolean): string {
-  const param = (i: number): string => `$${from + i}`;
+function indexWrites(p: (i: number) => string, prefix: string, from: number, replace: boolean): string {
+  const param = (i: number): string => p(from + i);
   const cleared = replace
-    ? `, old_strings AS (DELETE FROM search_string WHERE resource_type = $1 AND id = $2)
-       , old_dates AS (DELETE FROM search_date WHERE resource_type = $1 AND id = $2)`
+    ? `${prefix}old_strings AS (DELETE FROM search_string WHERE resource_type = ${p(1)} AND id = ${p(2)}),
+       ${prefix}old_dates AS (DELETE FROM search_date WHERE resource_type = ${p(1)} AND id = ${p(2)}),
+       `
     : '';
-  return `${cleared}
-       , strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT $1, $2, p, v FROM unnest(${param(0)}::text[], ${param(1)}::text[]) AS t(p, v))
-       , dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
-           SELECT $1, $2, p, l::timestamptz, h::timestamptz FROM unnest(${param(2)}::text[], ${param(3)}::text[], ${param(4)}::text[]) AS t(p, l, h))`;
+  return `${cleared}${prefix}strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT ${p(1)}, ${p(2)}, p, v FROM unnest(${param(0)}::text[], ${param(1)}::text[]) AS t(p, v)),
+       ${prefix}dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
+           SELECT ${p(1)}, ${p(2)}, p, l::timestamptz, h::timestamptz FROM unnest(${param(2)}::text[], ${param(3)}::text[], ${param(4)}::text[]) AS t(p, l, h))`;
 }
 
 function indexParams(index: IndexValues): unknown[] {
   return [index.strings.map((s) => s.param), index.strings.map((s) => s.value), index.dates.map((d) => d.param), index.dates.map((d) => d.low), index.dates.map((d) => d.high)];
+}
+
+/**
+ * The write of a version: the current row, its history row and its search index, as common table expressions that
+ * may share a statement with other writes (src/store/write-behind.ts). `content` is sent once for both rows.
+ */
+function versionWrite(version: StoredVersion, index: IndexValues, parties: string[], isNew: boolean): HeldWrite {
+  const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
+  const texts = numberTextsOf(content);
+  return {
+    key: `${resourceType}/${id}`,
+    params: [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)],
+    ctes: (p, prefix) => {
+      const current = isNew
+        ? `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
+           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)})`
+        : `UPDATE resources SET version_id = ${p(3)}, last_updated = ${p(4)}, deleted = ${p(5)}, content = ${p(6)}, tokens = ${p(7)}, parties = ${p(8)}, number_texts = ${p(9)}
+           WHERE resource_type = ${p(1)} AND id = ${p(2)}`;
+      return `${prefix}cur AS (${current}),
+       ${indexWrites(p, prefix, 10, !isNew)},
+       ${prefix}history AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content, number_texts)
+           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(9)}))`;
+    },
+  };
 }
 
 /** Plain SQL for resources and their history: no FHIR rules, no authorization (the repository does those). */
@@ -128,7 +154,7 @@ export const resourceStore = {
     const params: unknown[] = [];
     const visible = scopeCondition(scope, params, 'r.');
     const parts = lookups.map(
-      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE r.resource_type = $${params.push(l.resourceType)} AND NOT r.deleted AND r.tokens && $${params.push(l.tokens)}::text[]${visible}
+      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && ${plannedOnce(`$${params.push(l.tokens)}`)}${visible}
                ORDER BY r.last_updated DESC, r.id DESC LIMIT $${params.push(l.limit)})`,
     );
     const r = await q.query<VersionRow & { lookup: number }>(parts.join(' UNION ALL '), params);
@@ -147,24 +173,14 @@ export const resourceStore = {
   },
 
   /**
-   * Writes a version: the current row, its history row and its search index, in the caller's transaction.
-   * One statement (data-modifying CTEs) instead of up to six: a native record writes several resources, and
-   * the round trips, not the database, were what each one cost. All parts see the statement's snapshot, so
-   * the old index rows are deleted and the new ones inserted without seeing each other; `content` is sent once.
+   * Writes a version: the current row, its history row and its search index, in the caller's transaction. One
+   * statement (data-modifying CTEs) instead of up to six; in a write transaction (a `WriteBehindTx`) it is held
+   * back and goes with the writes after it in one statement, sent before the transaction's next statement.
    */
   async write(tx: Tx, version: StoredVersion, index: IndexValues, parties: string[], isNew: boolean): Promise<void> {
-    const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
-    const current = isNew
-      ? `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-      : `UPDATE resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6, tokens = $7, parties = $8, number_texts = $9
-         WHERE resource_type = $1 AND id = $2`;
-    const texts = numberTextsOf(content);
-    await tx.query(
-      `WITH cur AS (${current})${indexWrites(10, !isNew)}
-       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content, number_texts) VALUES ($1, $2, $3, $4, $5, $6, $9)`,
-      [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)],
-    );
+    const write = versionWrite(version, index, parties, isNew);
+    if (tx instanceof WriteBehindTx) await tx.hold(write);
+    else await runWrites(tx, [write]);
   },
 
   /**
@@ -172,7 +188,8 @@ export const resourceStore = {
    * the index is derived from the content, and an earlier version of the gateway may have derived less.
    */
   async writeIndex(tx: Tx, resourceType: string, id: string, index: IndexValues): Promise<void> {
-    await tx.query(`WITH cur AS (UPDATE resources SET tokens = $3 WHERE resource_type = $1 AND id = $2)${indexWrites(4, true)} SELECT 1`, [
+    const p = (i: number): string => `$${i}`;
+    await tx.query(`WITH cur AS (UPDATE resources SET tokens = $3 WHERE resource_type = $1 AND id = $2), ${indexWrites(p, '', 4, true)} SELECT 1`, [
       resourceType,
       id,
       index.tokens,

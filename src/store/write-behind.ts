@@ -1,0 +1,69 @@
+import type { QueryOptions, QueryResult, Tx } from './database.ts';
+
+/**
+ * A write held back to go with the next ones: the common table expressions of one change, each named with `prefix`
+ * so that several changes can share one statement, and `p(i)` naming its i-th parameter (from 1).
+ */
+export interface HeldWrite {
+  /** What it changes (`Type/id`): two changes of one row never share a statement (the second would not see the first). */
+  key: string;
+  ctes: (p: (i: number) => string, prefix: string) => string;
+  params: unknown[];
+}
+
+/**
+ * A write transaction's connection that holds writes back (resource versions, src/store/resource-store.ts) and
+ * sends them together, as the common table expressions of ONE statement, just before the next statement of the
+ * transaction, whatever that is, or at its end (`flush`). Every read in the transaction goes through here, so it
+ * sees every write before it, as if each had been sent at once; what changes is how many round trips carry them.
+ * A native record's nine resources went in nine statements; most of them follow each other with nothing read
+ * between, and each round trip cost PostgreSQL and the gateway more than the rows it carried.
+ * A refused write (a constraint) is reported by the statement that carries it, later than it was made; the
+ * transaction is rolled back all the same.
+ */
+export class WriteBehindTx implements Tx {
+  private readonly inner: Tx;
+  private held: HeldWrite[] = [];
+  private readonly keys = new Set<string>();
+
+  constructor(inner: Tx) {
+    this.inner = inner;
+  }
+
+  /** Holds `write` back until the next statement (an earlier held change of the same row is sent first). */
+  async hold(write: HeldWrite): Promise<void> {
+    if (this.keys.has(write.key)) await this.flush();
+    this.held.push(write);
+    this.keys.add(write.key);
+  }
+
+  /** Sends what is held, in the order held, in one statement. */
+  async flush(): Promise<void> {
+    if (this.held.length === 0) return;
+    const writes = this.held;
+    this.held = [];
+    this.keys.clear();
+    await runWrites(this.inner, writes);
+  }
+
+  async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    await this.flush();
+    return this.inner.query<R>(sql, params, options);
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.flush();
+    return this.inner.exec(sql);
+  }
+}
+
+/** Runs `writes` in one statement on `tx`, in their order. */
+export async function runWrites(tx: Tx, writes: readonly HeldWrite[]): Promise<void> {
+  const params: unknown[] = [];
+  const ctes = writes.map((write, n) => {
+    const base = params.length;
+    params.push(...write.params);
+    return write.ctes((i) => `$${base + i}`, `w${n}_`);
+  });
+  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+}

@@ -1,0 +1,86 @@
+// Resource writes held back in a write transaction (src/store/write-behind.ts): those that follow each other go in
+// one statement, every statement of the transaction sees the writes before it, and a refused write still rolls the
+// whole transaction back. Runs on PostgreSQL (npm test) and on PGlite (npm run test:pglite).
+import { randomUUID } from 'node:crypto';
+import type { Patient } from '@medplum/fhirtypes';
+import { systemContext } from '../../src/context.ts';
+import { WritePipeline } from '../../src/fhir/write-phases.ts';
+import type { Database, Tx } from '../../src/store/database.ts';
+import { resourceStore, type StoredVersion } from '../../src/store/resource-store.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+let testDb: TestDatabase;
+const pipeline = new WritePipeline({});
+const ctx = systemContext('write-behind-test');
+const NO_INDEX = { tokens: [], strings: [], dates: [] };
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ prefix: 'writebehind' });
+});
+afterAll(async () => {
+  await testDb?.drop();
+});
+
+/** The database, with every statement its transactions send recorded in `sent`. */
+function recording(sent: string[]): Pick<Database, 'transaction'> {
+  return {
+    transaction: async (work) =>
+      testDb.db.transaction(async (tx) => {
+        const recorded: Tx = {
+          query: async (sql, params, options) => {
+            sent.push(sql);
+            return tx.query(sql, params, options);
+          },
+          exec: async (sql) => {
+            sent.push(sql);
+            return tx.exec(sql);
+          },
+        };
+        return work(recorded);
+      }),
+  };
+}
+
+function patient(id: string, versionId: string, family: string): StoredVersion {
+  const lastUpdated = new Date().toISOString();
+  const content: Patient = { resourceType: 'Patient', id, meta: { versionId, lastUpdated }, name: [{ family }] };
+  return { resourceType: 'Patient', id, versionId, lastUpdated, deleted: false, content };
+}
+
+test('writes that follow each other go in one statement, sent before the next statement, which sees them', async () => {
+  const sent: string[] = [];
+  const a = randomUUID();
+  const b = randomUUID();
+  await pipeline.transaction(recording(sent), ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(a, '1', 'A'), NO_INDEX, [], true);
+    await resourceStore.write(tx, patient(b, '1', 'B'), NO_INDEX, [], true);
+    expect(sent).toHaveLength(0);
+    const read = await resourceStore.current(tx, 'Patient', b, true);
+    expect(read?.content).toMatchObject({ name: [{ family: 'B' }] });
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toContain('w1_history');
+    // Two changes of one row never share a statement: the second would not see the first.
+    await resourceStore.write(tx, patient(a, '2', 'A2'), NO_INDEX, [], false);
+    await resourceStore.write(tx, patient(a, '3', 'A3'), NO_INDEX, [], false);
+    expect(sent).toHaveLength(3);
+  });
+  // The last write went at the end of the transaction, before COMMIT.
+  expect(sent).toHaveLength(4);
+  expect((await resourceStore.current(testDb.db, 'Patient', a))?.versionId).toBe('3');
+  expect((await resourceStore.version(testDb.db, 'Patient', a, '2'))?.content).toMatchObject({ name: [{ family: 'A2' }] });
+  expect((await resourceStore.current(testDb.db, 'Patient', b))?.versionId).toBe('1');
+});
+
+test('a write refused when its statement is sent rolls back the whole transaction, the writes held with it too', async () => {
+  const taken = randomUUID();
+  await pipeline.transaction(testDb.db, ctx, async ({ tx }) => resourceStore.write(tx, patient(taken, '1', 'First'), NO_INDEX, [], true));
+  const other = randomUUID();
+  const attempt = pipeline.transaction(testDb.db, ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(other, '1', 'Other'), NO_INDEX, [], true);
+    // The same id again: the primary key refuses it when the held writes are sent, at the end of the transaction.
+    await resourceStore.write(tx, patient(taken, '1', 'Second'), NO_INDEX, [], true);
+  });
+  await expect(attempt).rejects.toThrow();
+  expect(await resourceStore.current(testDb.db, 'Patient', other)).toBeUndefined();
+  expect((await resourceStore.current(testDb.db, 'Patient', taken))?.content).toMatchObject({ name: [{ family: 'First' }] });
+});
