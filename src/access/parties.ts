@@ -8,6 +8,7 @@ import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { organizationId, organizationOf, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
+import { textOfShape } from '../store/statement-texts.ts';
 
 /**
  * Which organisations are party to a resource, stored in `resources.parties` at every write (see
@@ -79,6 +80,26 @@ function groupParams(task: Task): [string[], string[]] {
 /** SQL: the row `alias` carries one of the member tokens in parameter `$n` (or that list is empty). */
 const memberOf = (alias: string, n: number): string => `(cardinality($${n}::text[]) = 0 OR ${alias}.tokens && $${n}::text[])`;
 
+/**
+ * SQL: the URAs of a grouped Task's requester and owner and of the owners of the other open candidates of its group.
+ * Texts made once, not per call: a new string is hashed again to find its prepared statement (src/store/postgres.ts).
+ */
+const GROUP_PARTIES_SQL = `SELECT DISTINCT i->>'value' AS ura
+         FROM resources o CROSS JOIN LATERAL jsonb_array_elements(o.content->'identifier') i
+        WHERE o.resource_type = 'Organization' AND i->>'system' = $1
+          AND o.id = ANY($2::text[] || ARRAY(
+                SELECT COALESCE(CASE WHEN s.content->'owner'->>'reference' LIKE 'Organization/%' THEN substr(s.content->'owner'->>'reference', 14) END,
+                                (SELECT substr(hs.content->'providedBy'->>'reference', 14) FROM resources hs
+                                  WHERE hs.resource_type = 'HealthcareService' AND hs.id = substr(s.content->'owner'->>'reference', 19)
+                                    AND s.content->'owner'->>'reference' LIKE 'HealthcareService/%'))
+                  FROM resources s
+                 WHERE ${lookupType('s', "'Task'")} AND s.tokens && ${plannedOnce('$3')} AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
+                   AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`;
+
+/** SQL: the parties of the resources named by type (`$1`) and id (`$2`); `_VISIBLE`: only those holding one of `$3`. */
+const REFERRED_PARTIES_SQL = `SELECT DISTINCT unnest(parties) AS p FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
+const REFERRED_PARTIES_VISIBLE_SQL = `${REFERRED_PARTIES_SQL} AND parties && $3::text[]`;
+
 /** The acting organisation, when it is one (the gateway's own start-up work has none). */
 function writerOf(ctx: RequestContext): string[] {
   return /^\d{8}$/.test(ctx.organizationUra) ? [ctx.organizationUra] : [];
@@ -107,17 +128,7 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
     // The owner may be a HealthcareService (a Twiin owner, stored as sent): its providing Organization is the party.
     const orgIds = [organizationId(task.requester?.reference), organizationId(await organizationOf(tx, task.owner))].filter((x): x is string => x !== undefined);
     const r = await tx.query<{ ura: string }>(
-      `SELECT DISTINCT i->>'value' AS ura
-         FROM resources o CROSS JOIN LATERAL jsonb_array_elements(o.content->'identifier') i
-        WHERE o.resource_type = 'Organization' AND i->>'system' = $1
-          AND o.id = ANY($2::text[] || ARRAY(
-                SELECT COALESCE(CASE WHEN s.content->'owner'->>'reference' LIKE 'Organization/%' THEN substr(s.content->'owner'->>'reference', 14) END,
-                                (SELECT substr(hs.content->'providedBy'->>'reference', 14) FROM resources hs
-                                  WHERE hs.resource_type = 'HealthcareService' AND hs.id = substr(s.content->'owner'->>'reference', 19)
-                                    AND s.content->'owner'->>'reference' LIKE 'HealthcareService/%'))
-                  FROM resources s
-                 WHERE ${lookupType('s', "'Task'")} AND s.tokens && ${plannedOnce('$3')} AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
-                   AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`,
+      GROUP_PARTIES_SQL,
       [URA_SYSTEM, orgIds, groupToken, OPEN, next.id ?? '', task.requester?.reference ?? '', members],
     );
     return r.rows.map((x) => x.ura);
@@ -132,11 +143,8 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
   const fromThisTransaction = partiesFromThisTransaction(state, refs.keys(), readable);
   if (fromThisTransaction) return fromThisTransaction;
   const params: unknown[] = [[...refs.values()].map((r) => r.type), [...refs.values()].map((r) => r.id)];
-  const visible = readable ? ` AND parties && $${params.push(readable)}::text[]` : '';
-  const r = await tx.query<{ p: string }>(
-    `SELECT DISTINCT unnest(parties) AS p FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))${visible}`,
-    params,
-  );
+  if (readable) params.push(readable);
+  const r = await tx.query<{ p: string }>(readable ? REFERRED_PARTIES_VISIBLE_SQL : REFERRED_PARTIES_SQL, params);
   return r.rows.map((x) => x.p);
 }
 
@@ -192,22 +200,41 @@ export function partyPropagation(): WriteHooks {
       const task = event.stored.content as Task;
       const [groupToken, members] = groupParams(task);
       const params: unknown[] = [event.stored.id];
-      // The other open candidates of its group; a Task in no group has none, and its statement leaves their lookup
-      // out: a third of the plan's nodes, each set up again at every call (ExecInitNode was a tenth of PostgreSQL's
-      // CPU in a profile of the ingest).
-      const candidates =
-        groupToken.length === 0
-          ? ''
-          : `
+      const grouped = groupToken.length > 0;
+      if (grouped) params.push(groupToken, members, OPEN, task.requester?.reference ?? '');
+      const readable = isGateway(ctx) ? undefined : readableParties(ctx);
+      if (readable) params.push(readable);
+      const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
+        textOfShape(`parties:propagation ${grouped} ${readable !== undefined}`, () => propagationSql(grouped, readable !== undefined)),
+        params,
+      );
+      const known = state.get(WRITTEN_PARTIES);
+      for (const row of changed.rows) {
+        if (known.has(`${row.resource_type}/${row.id}`)) known.set(`${row.resource_type}/${row.id}`, row.parties);
+      }
+    },
+  };
+}
+
+/**
+ * The propagation's statement: `$1` the Task's id; when `grouped`, `$2`–`$5` its group's token, member tokens, the
+ * open statuses and its requester; when `visible`, the next parameter the parties the writer may read.
+ */
+function propagationSql(grouped: boolean, visible: boolean): string {
+  let n = 1;
+  // The other open candidates of its group; a Task in no group has none, and its statement leaves their lookup
+  // out: a third of the plan's nodes, each set up again at every call (ExecInitNode was a tenth of PostgreSQL's
+  // CPU in a profile of the ingest).
+  const candidates = grouped
+    ? `
            UNION
            SELECT r.resource_type, r.id, r.content FROM resources r
-            WHERE ${lookupType('r', "'Task'")} AND r.tokens && ${plannedOnce(`$${params.push(groupToken)}`)} AND ${memberOf('r', params.push(members))}
-              AND r.content->>'status' = ANY($${params.push(OPEN)}::text[])
-              AND ${uraOfReferenceSql("r.content->'requester'->>'reference'")} = ${uraOfReferenceSql(`$${params.push(task.requester?.reference ?? '')}::text`)}`;
-      const readable = isGateway(ctx) ? undefined : readableParties(ctx);
-      const visible = readable ? ` AND r.parties && $${params.push(readable)}::text[]` : '';
-      const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
-        `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
+            WHERE ${lookupType('r', "'Task'")} AND r.tokens && ${plannedOnce(`$${++n}`)} AND ${memberOf('r', ++n)}
+              AND r.content->>'status' = ANY($${++n}::text[])
+              AND ${uraOfReferenceSql("r.content->'requester'->>'reference'")} = ${uraOfReferenceSql(`$${++n}::text`)}`
+    : '';
+  const readableOnly = visible ? ` AND r.parties && $${++n}::text[]` : '';
+  return `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
          tasks AS (
            SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1${candidates}),
          refs AS (
@@ -235,19 +262,11 @@ export function partyPropagation(): WriteHooks {
          targets AS (SELECT * FROM handover UNION SELECT * FROM provenance),
          locked AS (
            SELECT r.resource_type, r.id FROM resources r JOIN targets x ON r.resource_type = x.resource_type AND r.id = x.id, t
-            WHERE NOT r.parties @> t.parties${visible}
+            WHERE NOT r.parties @> t.parties${readableOnly}
             ORDER BY r.resource_type, r.id
             FOR UPDATE OF r)
          UPDATE resources r SET parties = ARRAY(SELECT DISTINCT p FROM unnest(r.parties || t.parties) AS p ORDER BY p)
            FROM locked x, t
           WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties
-          RETURNING r.resource_type, r.id, r.parties`,
-        params,
-      );
-      const known = state.get(WRITTEN_PARTIES);
-      for (const row of changed.rows) {
-        if (known.has(`${row.resource_type}/${row.id}`)) known.set(`${row.resource_type}/${row.id}`, row.parties);
-      }
-    },
-  };
+          RETURNING r.resource_type, r.id, r.parties`;
 }

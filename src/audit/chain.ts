@@ -78,6 +78,15 @@ export async function chainHead(q: Queryable): Promise<ChainHead | undefined> {
 }
 
 /**
+ * SQL: the audit row `e` has no link. `OFFSET 0` keeps it a lookup per row through audit_chain's unique event_id
+ * index: without it the planner may turn NOT EXISTS into an anti join, and with statistics older than the tables (never
+ * analyzed: autovacuum off, PGlite) it estimated thousands of rows above the horizon and hashed the WHOLE chain for
+ * it, 434 blocks per probe at 17,000 links and growing with the chain (bench/plan-growth.ts). The rows above the
+ * horizon are those written since the last pass, nearly all unlinked: the first is the answer.
+ */
+const UNLINKED = (e: string): string => `NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = ${e}.id OFFSET 0)`;
+
+/**
  * Whether a pass could link anything: an unlinked row at or above the head's horizon (a pass links only those). One
  * statement outside a transaction, so that an idle linker costs one round trip a second instead of six (BEGIN, lock,
  * head, horizon, rows, COMMIT). Rows of a transaction still running are not seen here, nor would a pass link them.
@@ -87,7 +96,7 @@ async function anythingToLink(q: Queryable): Promise<boolean> {
     `SELECT EXISTS (
        SELECT 1 FROM audit_events e
         WHERE e.txid >= coalesce((SELECT c.sealed_below FROM audit_chain c ORDER BY c.seq DESC LIMIT 1), '0'::xid8)
-          AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)) AS pending`,
+          AND ${UNLINKED('e')}) AS pending`,
   );
   return r.rows[0]?.pending ?? true;
 }
@@ -109,7 +118,7 @@ export async function linkPending(db: Database): Promise<number> {
       // The digests are computed in the outer query, for the rows of this pass only, not for every row the sort reads.
       `SELECT ${DIGESTED_EVENT_COLUMNS} FROM (
          SELECT * FROM audit_events e
-          WHERE e.txid >= $1::xid8 AND e.txid < $2::xid8 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)
+          WHERE e.txid >= $1::xid8 AND e.txid < $2::xid8 AND ${UNLINKED('e')}
           ORDER BY e.txid, e.id LIMIT $3) e
        ORDER BY e.txid, e.id`,
       [low, xmin, PASS_LIMIT],

@@ -106,6 +106,7 @@ export class AuditLog {
       });
       // In the transaction's last statement (its commit batch), with the other rows written at its end.
       state.get(COMMIT_BATCH).add({
+        shape: 'audit:rows',
         sql: (p) => auditInsertSql(p(1)),
         params: [JSON.stringify(rows)],
         done: () => {

@@ -7,6 +7,7 @@ import type { Database, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { WriteBehindTx } from '../store/write-behind.ts';
+import { textOfShape } from '../store/statement-texts.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -60,6 +61,8 @@ export class TxState {
  * know each other's numbering.
  */
 interface CommitPart {
+  /** Names the text `sql` writes (the same for the same `p`), so that a batch of such parts is built once (src/store/statement-texts.ts). */
+  shape: string;
   sql: (p: (i: number) => string) => string;
   params: unknown[];
   /**
@@ -91,14 +94,18 @@ class CommitBatch {
   async run(tx: Tx): Promise<void> {
     const parts = this.parts.splice(0);
     if (parts.length === 0) return;
-    const params: unknown[] = [];
-    const ctes = parts.map((part, n) => {
-      const base = params.length;
-      params.push(...part.params);
-      return `c${n} AS (${part.sql((i) => `$${base + i}`)})`;
+    const params = parts.flatMap((part) => part.params);
+    const text = textOfShape(`commit ${parts.map((part) => `${part.shape}:${part.params.length}${part.rows ? '+rows' : ''}`).join(' ')}`, () => {
+      let base = 0;
+      const ctes = parts.map((part, n) => {
+        const from = base;
+        base += part.params.length;
+        return `c${n} AS (${part.sql((i) => `$${from + i}`)})`;
+      });
+      const reads = parts.flatMap((part, n) => (part.rows ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
+      return `WITH ${ctes.join(', ')} SELECT ${reads.length ? reads.join(', ') : '1'}`;
     });
-    const reads = parts.flatMap((part, n) => (part.rows ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
-    const r = await tx.query<Record<string, Record<string, unknown>[]>>(`WITH ${ctes.join(', ')} SELECT ${reads.length ? reads.join(', ') : '1'}`, params);
+    const r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params);
     const row = r.rows[0] ?? {};
     parts.forEach((part, n) => {
       part.rows?.(row[`c${n}`] ?? []);

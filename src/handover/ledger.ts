@@ -78,11 +78,17 @@ export async function openLedger(
  */
 export function recordInLedger(state: TxState, format: NativeFormat, mapped: MappedRecord, hash: string, answer: IngestResult): void {
   const batch = state.get(COMMIT_BATCH);
+  // Written as an insert that always meets the row `openLedger` made or locked: its conflict is found through the
+  // primary key (the arbiter index) whatever the planner's statistics say. As a plain UPDATE, a plan cached on a
+  // long-lived connection while the table was tiny may keep a sequential scan that grows with the table.
   batch.add({
-    sql: (p) => `UPDATE native_record_heads SET last_sequence = ${p(4)} WHERE sender_ura = ${p(1)} AND format = ${p(2)} AND record_id = ${p(3)}`,
+    shape: 'ledger:head',
+    sql: (p) => `INSERT INTO native_record_heads (sender_ura, format, record_id, last_sequence) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})
+     ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence`,
     params: [mapped.senderUra, format, mapped.recordId, mapped.sequence],
   });
   batch.add({
+    shape: 'ledger:record',
     sql: (p) => `INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
      VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)})`,
     params: [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, answer.status, answer.location ?? null, answer.bundle],

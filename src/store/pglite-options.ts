@@ -9,6 +9,8 @@ import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
  */
 const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
   shared_buffers: '16MB',
+  // As on PostgreSQL (src/store/postgres.ts, connectionOptions); PGlite has no JIT provider, so this only says so.
+  jit: 'off',
 };
 
 /** The options every PGlite of the gateway opens with (the store and the child that creates a cluster). */

@@ -62,12 +62,18 @@ class ClientTx implements Tx {
   }
 }
 
-// The role is a startup parameter, so it holds before the first query and a missing role fails the
-// connection instead of leaving it with the administrator's rights.
-function connectionOptions(role: string | undefined): string | undefined {
-  if (role === undefined) return undefined;
+// Startup parameters of every connection, so that they hold before the first query.
+// The role: a missing role fails the connection instead of leaving it with the administrator's rights.
+// jit=off: the gateway's statements each touch a few rows through an index, but the planner's estimates grow with
+// the tables (never analyzed: autovacuum off, a new database) and pass jit_above_cost, after which PostgreSQL
+// compiles the statement at EVERY execution (a JIT compilation is not cached with the plan). The grouped Task's
+// party lookup of a native handover, 11 blocks read, took 95 ms of which JIT 110 ms (sic: emission 94 ms) at 5,000
+// handovers stored, and the ingest fell from 98 to 15 handovers/s (auto_explain, bench/native-ingest-ab.ts).
+// Costs: a long scan the gateway ran (none is on its request path) would not be compiled either. PGlite has no JIT.
+function connectionOptions(role: string | undefined): string {
+  if (role === undefined) return '-c jit=off';
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error(`Invalid database role name '${role}'`);
-  return `-c role=${role}`;
+  return `-c role=${role} -c jit=off`;
 }
 
 export class PostgresDatabase implements Database {

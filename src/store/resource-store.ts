@@ -113,6 +113,7 @@ function versionWrite(version: StoredVersion, index: IndexValues, parties: strin
   const texts = numberTextsOf(content);
   return {
     key: `${resourceType}/${id}`,
+    shape: isNew ? 'version:new' : 'version:update',
     params: [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)],
     ctes: (p, prefix) => {
       const current = isNew

@@ -1,4 +1,5 @@
 import type { QueryOptions, QueryResult, Tx } from './database.ts';
+import { textOfShape } from './statement-texts.ts';
 
 /**
  * A write held back to go with the next ones: the common table expressions of one change, each named with `prefix`
@@ -7,6 +8,8 @@ import type { QueryOptions, QueryResult, Tx } from './database.ts';
 export interface HeldWrite {
   /** What it changes (`Type/id`): two changes of one row never share a statement (the second would not see the first). */
   key: string;
+  /** Names the text `ctes` writes (the same for the same `p` and prefix), so that a statement of such writes is built once. */
+  shape: string;
   ctes: (p: (i: number) => string, prefix: string) => string;
   params: unknown[];
 }
@@ -59,11 +62,15 @@ export class WriteBehindTx implements Tx {
 
 /** Runs `writes` in one statement on `tx`, in their order. */
 export async function runWrites(tx: Tx, writes: readonly HeldWrite[]): Promise<void> {
-  const params: unknown[] = [];
-  const ctes = writes.map((write, n) => {
-    const base = params.length;
-    params.push(...write.params);
-    return write.ctes((i) => `$${base + i}`, `w${n}_`);
+  const params = writes.length === 1 ? (writes[0] as HeldWrite).params : writes.flatMap((write) => write.params);
+  const text = textOfShape(`writes ${writes.map((write) => `${write.shape}:${write.params.length}`).join(' ')}`, () => {
+    let base = 0;
+    const ctes = writes.map((write, n) => {
+      const from = base;
+      base += write.params.length;
+      return write.ctes((i) => `$${from + i}`, `w${n}_`);
+    });
+    return `WITH ${ctes.join(',\n')} SELECT 1`;
   });
-  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+  await tx.query(text, params);
 }

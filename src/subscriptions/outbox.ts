@@ -133,8 +133,8 @@ export function outboxHooks(): WriteHooks {
       const events = state.get(OUTBOX_EVENTS).splice(0);
       if (events.length === 0) return;
       const batch = state.get(COMMIT_BATCH);
-      const inserted = batch.add({ sql: (p) => OUTBOX_INSERT(p(1)), params: [JSON.stringify(events)] });
-      batch.add({ sql: (p) => `SELECT pg_notify(${p(1)}, h) FROM (SELECT DISTINCT handover_id AS h FROM ${inserted}) x`, params: [OUTBOX_CHANNEL], rows: () => undefined });
+      const inserted = batch.add({ shape: 'outbox:events', sql: (p) => OUTBOX_INSERT(p(1)), params: [JSON.stringify(events)] });
+      batch.add({ shape: `outbox:notify ${inserted}`, sql: (p) => `SELECT pg_notify(${p(1)}, h) FROM (SELECT DISTINCT handover_id AS h FROM ${inserted}) x`, params: [OUTBOX_CHANNEL], rows: () => undefined });
     },
   };
 }

@@ -132,6 +132,7 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     // Read in the transaction's last statement (its commit batch), after its last write: a refusal here rolls back
     // what that statement wrote with it.
     state.get(COMMIT_BATCH).add({
+      shape: 'references:targets',
       sql: (p) => `SELECT resource_type, id, parties FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[])) AND NOT deleted`,
       params: [keys.map((k) => k.slice(0, k.indexOf('/'))), keys.map((k) => k.slice(k.indexOf('/') + 1))],
       rows: (rows) => refuseUnresolved(open, rows as { resource_type: string; id: string; parties: string[] }[]),
