@@ -10,7 +10,8 @@
 // Options: BENCH_ROWS (rows per kind and round, 5000), BENCH_ROUNDS (3).
 import { readFileSync } from 'node:fs';
 import { linkAll } from '../src/audit/chain.ts';
-import { restSubtype, REST_TYPE, toAuditRow, type AuditFacts } from '../src/audit/event.ts';
+import { toAuditRow } from '../src/audit/event.ts';
+import { benchAuditFacts } from './lib/audit-facts.ts';
 import { insertAuditRows } from '../src/audit/store.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { PostgresDatabase } from '../src/store/postgres.ts';
@@ -23,18 +24,7 @@ if (!databaseUrl) {
 const perRound = Number(process.env.BENCH_ROWS ?? 5000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
-const ORG = '00000001';
 let serial = 0;
-function facts(kind: 'read' | 'search'): AuditFacts {
-  const i = serial++;
-  const patient = `Patient/${(i % 500).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`;
-  const task = (n: number): string => `Task/${(i * 20 + n).toString(16).padStart(8, '0')}-1111-4000-8000-000000000000`;
-  const base = { type: REST_TYPE, organizationUra: ORG, clientId: 'demo-ambulance', requestId: `req-${i}-${kind}`, outcome: '0' as const, status: 200 };
-  return kind === 'read'
-    ? { ...base, subtype: restSubtype('read'), action: 'R', patient, resource: { type: 'Task', id: task(0).slice(5) }, entities: [`${task(0)}/_history/3`] }
-    : { ...base, subtype: restSubtype('search-type'), action: 'E', resource: { type: 'Task' }, query: `status=requested&owner=Organization/${ORG}&_count=20`, entities: Array.from({ length: 20 }, (_, n) => `${task(n)}/_history/2`) };
-}
-
 const db = new PostgresDatabase({ connectionString: databaseUrl, maxConnections: 1 });
 await migrate(db);
 await linkAll(db);
@@ -44,7 +34,7 @@ const backendNs = (): number => Number(readFileSync(`/proc/${pid}/schedstat`, 'u
 const totals = new Map<string, { gatewayUs: number; postgresUs: number; rows: number }>();
 for (let r = 0; r < rounds; r++) {
   for (const kind of ['read', 'search'] as const) {
-    for (let done = 0; done < perRound; done += 500) await insertAuditRows(db, Array.from({ length: Math.min(500, perRound - done) }, () => toAuditRow(facts(kind))));
+    for (let done = 0; done < perRound; done += 500) await insertAuditRows(db, Array.from({ length: Math.min(500, perRound - done) }, () => toAuditRow(benchAuditFacts(kind, serial++))));
     const pg0 = backendNs();
     const cpu0 = process.cpuUsage();
     const linked = await linkAll(db);

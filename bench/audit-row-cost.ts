@@ -25,7 +25,8 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { restSubtype, REST_TYPE, toAuditRow, type AuditFacts, type AuditRow } from '../src/audit/event.ts';
+import { toAuditRow, type AuditRow } from '../src/audit/event.ts';
+import { benchAuditFacts } from './lib/audit-facts.ts';
 import { auditInsertSql } from '../src/audit/store.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -36,16 +37,6 @@ if (!databaseUrl) {
 const prefill = Number(process.env.BENCH_PREFILL ?? 20000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
 const slice = Number(process.env.BENCH_SLICE ?? 100);
-
-const ORG = '00000001';
-function facts(kind: 'read' | 'search', i: number): AuditFacts {
-  const patient = `Patient/${(i % 500).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`;
-  const task = (n: number): string => `Task/${(i * 20 + n).toString(16).padStart(8, '0')}-1111-4000-8000-000000000000`;
-  const base = { type: REST_TYPE, organizationUra: ORG, clientId: 'demo-ambulance', requestId: `req-${i}-${kind}`, outcome: '0' as const, status: 200 };
-  return kind === 'read'
-    ? { ...base, subtype: restSubtype('read'), action: 'R', patient, resource: { type: 'Task', id: task(0).slice(5) }, entities: [`${task(0)}/_history/3`] }
-    : { ...base, subtype: restSubtype('search-type'), action: 'E', resource: { type: 'Task' }, query: `status=requested&owner=Organization/${ORG}&_count=20`, entities: Array.from({ length: 20 }, (_, n) => `${task(n)}/_history/2`) };
-}
 
 interface Variant {
   name: string;
@@ -89,7 +80,7 @@ const wanted = process.env.BENCH_VARIANTS?.split(',');
 const variants = wanted ? all.filter((v) => wanted.includes(v.name)) : all;
 
 function rowOf(v: Variant, kind: 'read' | 'search', i: number): AuditRow {
-  const made = toAuditRow(facts(kind, i));
+  const made = toAuditRow(benchAuditFacts(kind, i));
   const row = v.row ? v.row(made) : made;
   if (!v.eventId) return row;
   const id = v.eventId();

@@ -6,6 +6,7 @@ import { candidateGroup } from '../handover/candidate-group.ts';
 import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { organizationId, organizationOf, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
+import { forEachReference } from '../fhir/references/walk.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
 import { textOfShape } from '../store/statement-texts.ts';
@@ -49,21 +50,6 @@ function partiesFromThisTransaction(state: TxState, refs: Iterable<string>, read
     for (const p of parties) found.add(p);
   }
   return [...found];
-}
-
-function walkReferences(value: unknown, visit: (ref: string) => void): void {
-  if (Array.isArray(value)) {
-    for (const v of value) walkReferences(v, visit);
-  } else if (value && typeof value === 'object') {
-    // Own keys through for-in, not Object.entries (an array per key, for every object of every resource written).
-    const obj = value as Record<string, unknown>;
-    for (const k in obj) {
-      if (!Object.hasOwn(obj, k)) continue;
-      const v = obj[k];
-      if (k === 'reference' && typeof v === 'string') visit(v);
-      else if (typeof v === 'object' && v !== null) walkReferences(v, visit);
-    }
-  }
 }
 
 /**
@@ -134,8 +120,8 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
     return r.rows.map((x) => x.ura);
   }
   const refs = new Map<string, { type: string; id: string }>();
-  walkReferences(next, (ref) => {
-    const m = REFERENCE.exec(ref);
+  forEachReference(next, (holder) => {
+    const m = REFERENCE.exec(holder.reference ?? '');
     if (m && HANDOVER_TYPES.has(m[1]) && !(m[1] === next.resourceType && m[2] === next.id)) refs.set(`${m[1]}/${m[2]}`, { type: m[1], id: m[2] });
   });
   if (refs.size === 0) return [];

@@ -7,7 +7,7 @@ import type { Database, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { WriteBehindTx } from '../store/write-behind.ts';
-import { textOfShape } from '../store/statement-texts.ts';
+import { numberedParts, textOfShape } from '../store/statement-texts.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
 
@@ -96,12 +96,7 @@ class CommitBatch {
     if (parts.length === 0) return;
     const params = parts.flatMap((part) => part.params);
     const text = textOfShape(`commit ${parts.map((part) => `${part.shape}:${part.params.length}${part.rows ? '+rows' : ''}`).join(' ')}`, () => {
-      let base = 0;
-      const ctes = parts.map((part, n) => {
-        const from = base;
-        base += part.params.length;
-        return `c${n} AS (${part.sql((i) => `$${from + i}`)})`;
-      });
+      const ctes = numberedParts(parts, (part, p, n) => `c${n} AS (${part.sql(p)})`);
       const reads = parts.flatMap((part, n) => (part.rows ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
       return `WITH ${ctes.join(', ')} SELECT ${reads.length ? reads.join(', ') : '1'}`;
     });

@@ -8,10 +8,15 @@ const MAX_JSON_STRING_LENGTH = 1024 * 1024;
 const MAX_JSON_ARRAY_LENGTH = 10_000;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Nesting depth of a JSON text, found without parsing it (so a hostile depth cannot exhaust the stack). */
-function exceedsDepth(text: string, max: number): boolean {
+/**
+ * One pass over a JSON text, without parsing it: whether it nests deeper than `max` (so a hostile depth cannot exhaust
+ * the stack), and whether its numbers are all short plain integers (`8`, `-12`, `0`; not `-0`, `37.0`, `1e3` or 16
+ * digits and more), which JavaScript writes back as they were sent: then no number needs its text kept (number-text.ts).
+ */
+function scanText(text: string, max: number): { tooDeep: boolean; onlyPlainIntegers: boolean } {
   let depth = 0;
   let inString = false;
+  let plain = true;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
@@ -19,34 +24,18 @@ function exceedsDepth(text: string, max: number): boolean {
       else if (c === 34 /* " */) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {
-      if (++depth > max) return true;
+      if (++depth > max) return { tooDeep: true, onlyPlainIntegers: false };
     } else if (c === 125 || c === 93) depth--;
-  }
-  return false;
-}
-
-/**
- * Whether the text's numbers are all short plain integers (`8`, `-12`, `0`; not `-0`, `37.0`, `1e3` or 16 digits
- * and more), which JavaScript writes back as they were sent: then no number needs its text kept (number-text.ts).
- */
-function onlyPlainIntegers(text: string): boolean {
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
+    else if (plain && (c === 45 /* - */ || (c >= 48 && c <= 57))) {
       let end = i + 1;
       for (let d = text.charCodeAt(end); (d >= 48 && d <= 57) || d === 46 || d === 101 || d === 69 || d === 43 || d === 45; d = text.charCodeAt(++end)) {
-        if (d === 46 || d === 101 || d === 69) return false;
+        if (d === 46 || d === 101 || d === 69) plain = false;
       }
-      if (end - i >= 16 || (end - i === 2 && c === 45 && text.charCodeAt(i + 1) === 48)) return false;
+      if (end - i >= 16 || (end - i === 2 && c === 45 && text.charCodeAt(i + 1) === 48)) plain = false;
       i = end - 1;
     }
   }
-  return true;
+  return { tooDeep: false, onlyPlainIntegers: plain };
 }
 
 /**
@@ -56,15 +45,10 @@ function onlyPlainIntegers(text: string): boolean {
  * too short for a string or an array over the limits (an array of n values takes 2n + 1 characters), and only
  * numbers JavaScript writes as they were sent.
  */
-function nothingToRevive(text: string): boolean {
-  return (
-    text.length <= 2 * MAX_JSON_ARRAY_LENGTH &&
-    !text.includes('\\u') &&
-    !text.includes('__proto__') &&
-    !text.includes('constructor') &&
-    !text.includes('prototype') &&
-    onlyPlainIntegers(text)
-  );
+function nothingToRevive(text: string, onlyPlainIntegers: boolean): boolean {
+  if (!onlyPlainIntegers || text.length > 2 * MAX_JSON_ARRAY_LENGTH || text.includes('\\u')) return false;
+  for (const key of FORBIDDEN_KEYS) if (text.includes(key)) return false;
+  return true;
 }
 
 /**
@@ -83,12 +67,13 @@ export function parseJsonBody(raw: Buffer): unknown {
   }
   if (text.trim() === '') throw badRequest('The request body is empty');
   if (text.includes('\u0000') || /\\u0000/i.test(text)) throw badRequest('The request body contains a NUL character');
-  if (exceedsDepth(text, MAX_JSON_DEPTH)) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused`);
+  const scanned = scanText(text, MAX_JSON_DEPTH);
+  if (scanned.tooDeep) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused`);
   let forbidden: string | undefined;
   let tooLong: string | undefined;
   let loneSurrogate = false;
   let value: unknown;
-  if (nothingToRevive(text)) {
+  if (nothingToRevive(text, scanned.onlyPlainIntegers)) {
     try {
       return JSON.parse(text);
     } catch (err) {

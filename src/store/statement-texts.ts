@@ -19,3 +19,16 @@ export function textOfShape(key: string, build: () => string): string {
   }
   return text;
 }
+
+/**
+ * The texts of parts that each number their parameters from 1, renumbered into one statement: part n's i-th
+ * parameter is `$(k + i)`, k the parameters of the parts before it (their `params` go in that order).
+ */
+export function numberedParts<T extends { params: readonly unknown[] }>(parts: readonly T[], render: (part: T, p: (i: number) => string, n: number) => string): string[] {
+  let base = 0;
+  return parts.map((part, n) => {
+    const from = base;
+    base += part.params.length;
+    return render(part, (i) => `$${from + i}`, n);
+  });
+}

@@ -1,5 +1,5 @@
 import type { QueryOptions, QueryResult, Tx } from './database.ts';
-import { textOfShape } from './statement-texts.ts';
+import { numberedParts, textOfShape } from './statement-texts.ts';
 
 /**
  * A write held back to go with the next ones: the common table expressions of one change, each named with `prefix`
@@ -62,15 +62,9 @@ export class WriteBehindTx implements Tx {
 
 /** Runs `writes` in one statement on `tx`, in their order. */
 export async function runWrites(tx: Tx, writes: readonly HeldWrite[]): Promise<void> {
-  const params = writes.length === 1 ? (writes[0] as HeldWrite).params : writes.flatMap((write) => write.params);
-  const text = textOfShape(`writes ${writes.map((write) => `${write.shape}:${write.params.length}`).join(' ')}`, () => {
-    let base = 0;
-    const ctes = writes.map((write, n) => {
-      const from = base;
-      base += write.params.length;
-      return write.ctes((i) => `$${from + i}`, `w${n}_`);
-    });
-    return `WITH ${ctes.join(',\n')} SELECT 1`;
-  });
-  await tx.query(text, params);
+  const text = textOfShape(
+    `writes ${writes.map((write) => `${write.shape}:${write.params.length}`).join(' ')}`,
+    () => `WITH ${numberedParts(writes, (write, p, n) => write.ctes(p, `w${n}_`)).join(',\n')} SELECT 1`,
+  );
+  await tx.query(text, writes.flatMap((write) => write.params));
 }

@@ -7,6 +7,27 @@ export interface FoundReference {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * Calls `visit` with every object in `value` that carries a `reference` string, parents before their children: the
+ * walk of what only needs the references themselves (no paths, no identifier-only References). `visit` may change
+ * the `reference` it is given. Own keys through for-in, not Object.entries: an array per key was the largest
+ * allocation of a native handover's reference resolution (4.5 % of all the ingest allocated); only objects and
+ * arrays can hold a Reference, so nothing else is descended into.
+ */
+export function forEachReference(value: unknown, visit: (holder: { reference?: string }) => void): void {
+  if (Array.isArray(value)) {
+    for (const v of value) if (typeof v === 'object' && v !== null) forEachReference(v, visit);
+    return;
+  }
+  if (!isObject(value)) return;
+  if (typeof value.reference === 'string') visit(value as { reference: string });
+  for (const key in value) {
+    if (key === 'reference' || !Object.hasOwn(value, key)) continue;
+    const child = value[key];
+    if (typeof child === 'object' && child !== null) forEachReference(child, visit);
+  }
+}
+
+/**
  * Every Reference in `resource`: any object (not a resource) carrying a `reference` string or a single
  * `identifier` object. Extensions, backbone elements and contained resources are walked too; the resource's
  * own (and each contained resource's own) `identifier` is data, not a Reference.
