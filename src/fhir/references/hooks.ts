@@ -133,7 +133,11 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     // what that statement wrote with it.
     state.get(COMMIT_BATCH).add({
       shape: 'references:targets',
-      sql: (p) => `SELECT resource_type, id, parties FROM resources WHERE (resource_type, id) IN (SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[])) AND NOT deleted`,
+      // Each key looked up by itself (a lateral subquery kept apart by OFFSET 0, so never a hash or merge join): as a
+      // join, a connection's generic plan made while the table was small read all of it at every call as it grew.
+      sql: (p) =>
+        `SELECT r.resource_type, r.id, r.parties FROM unnest(${p(1)}::text[], ${p(2)}::text[]) AS k(resource_type, id)
+           CROSS JOIN LATERAL (SELECT r.resource_type, r.id, r.parties FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id AND NOT r.deleted OFFSET 0) r`,
       params: [keys.map((k) => k.slice(0, k.indexOf('/'))), keys.map((k) => k.slice(k.indexOf('/') + 1))],
       rows: (rows) => refuseUnresolved(open, rows as { resource_type: string; id: string; parties: string[] }[]),
     });
