@@ -200,13 +200,17 @@ export class Repository extends RepositoryReads {
     // Validation is a phase: the resource is checked as the phases before it left it. A phase may add warnings (a
     // SHOULD the resource breaks): the write stands and its answer reports them.
     const change = { interaction, previous, next, warnings: [] as OperationOutcomeIssue[] };
-    await this.deps.phases.beforeWrite(this.phaseCall, change);
+    // One phase call for the write's three phase calls: the same transaction, state and writer each time.
+    const call = this.phaseCall;
+    await this.deps.phases.beforeWrite(call, change);
     const stored: StoredVersion = { resourceType: next.resourceType, id, versionId, lastUpdated, deleted: false, content: next };
     const index = extractIndexValues(this.deps.registry, next);
-    index.tokens = [...new Set([...index.tokens, ...(await this.deps.phases.indexTokens(this.openTransaction(), next))])];
-    const parties = this.deps.partiesOf ? await this.deps.partiesOf(this.phaseCall, next, previous?.parties ?? []) : [];
+    // The resource's own tokens are distinct already; most writes derive none (a Set and two copies each otherwise).
+    const derived = await this.deps.phases.indexTokens(call, next);
+    if (derived.length > 0) index.tokens = [...new Set([...index.tokens, ...derived])];
+    const parties = this.deps.partiesOf ? await this.deps.partiesOf(call, next, previous?.parties ?? []) : [];
     await resourceStore.write(tx, stored, index, parties, interaction === 'create');
-    await this.deps.phases.afterWrite(this.phaseCall, { interaction, previous, stored });
+    await this.deps.phases.afterWrite(call, { interaction, previous, stored });
     return { stored, warnings: change.warnings.length ? change.warnings : undefined };
   }
 }

@@ -203,19 +203,32 @@ export class WritePipeline {
   }
 
   // Only a hook with the phase is awaited: `await hook.beforeWrite?.()` of one without it still waits a microtask
-  // turn with a promise of its own, for every participant (about ten) at every write.
+  // turn with a promise of its own, for every participant (about ten) at every write. Indexed loops: an array
+  // iterator whose loop awaits is a real object, and so is each of its steps' results (iterator, value, done).
   async beforeWrite(w: WriteTx, change: WriteChange): Promise<void> {
-    for (const hook of this.hooks) if (hook.beforeWrite) await hook.beforeWrite(w, change);
+    const hooks = this.hooks;
+    for (let i = 0; i < hooks.length; i++) {
+      const hook = hooks[i];
+      if (hook.beforeWrite) await hook.beforeWrite(w, change);
+    }
   }
 
   /** Every phase's derived search tokens for `resource` (for a write, and for a reindex). */
   async indexTokens(open: OpenTransaction, resource: Resource): Promise<string[]> {
     const tokens: string[] = [];
-    for (const hook of this.hooks) if (hook.indexTokens) tokens.push(...(await hook.indexTokens(open, resource)));
+    const hooks = this.hooks;
+    for (let i = 0; i < hooks.length; i++) {
+      const hook = hooks[i];
+      if (hook.indexTokens) tokens.push(...(await hook.indexTokens(open, resource)));
+    }
     return tokens;
   }
 
   async afterWrite(w: WriteTx, event: WriteEvent): Promise<void> {
-    for (const hook of this.hooks) if (hook.afterWrite) await hook.afterWrite(w, event);
+    const hooks = this.hooks;
+    for (let i = 0; i < hooks.length; i++) {
+      const hook = hooks[i];
+      if (hook.afterWrite) await hook.afterWrite(w, event);
+    }
   }
 }

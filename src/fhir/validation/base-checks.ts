@@ -130,27 +130,51 @@ export function isChoiceOfType(typedValue: TypedValue, key: string, properties: 
 
 /** Medplum's null check, with each path built only for an issue. */
 export function checkObjectForNull(obj: Record<string, unknown>, path: string, issues: OperationOutcomeIssue[]): void {
-  for (const key of Object.keys(obj)) {
+  nullsIn(obj, [path], issues);
+}
+
+/**
+ * The walk of checkObjectForNull, its path kept as the keys and indices themselves and written only for an issue: a
+ * valid resource has none, and a string for every object and array item walked was most of what this check allocated.
+ * Own keys through for-in: Object.keys' keys in its order, without its array.
+ */
+function nullsIn(obj: Record<string, unknown>, steps: (string | number)[], issues: OperationOutcomeIssue[]): void {
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue;
     const value = obj[key];
     if (value === null) {
-      issues.push(createStructureIssue(`${path}.${key}`, 'Invalid null value'));
+      issues.push(createStructureIssue(`${pathOf(steps)}.${key}`, 'Invalid null value'));
     } else if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i];
         if (item === undefined) {
-          issues.push(createStructureIssue(`${path}.${key}[${i}]`, 'Invalid undefined value'));
+          issues.push(createStructureIssue(`${pathOf(steps)}.${key}[${i}]`, 'Invalid undefined value'));
         } else if (item === null && !(obj[key.startsWith('_') ? key.slice(1) : `_${key}`] as unknown[] | undefined)?.[i]) {
           // The one place JSON allows null: an array of primitives with extensions on some of its values.
-          issues.push(createStructureIssue(`${path}.${key}[${i}]`, 'Invalid null value'));
+          issues.push(createStructureIssue(`${pathOf(steps)}.${key}[${i}]`, 'Invalid null value'));
         } else if (item && typeof item === 'object') {
           // Medplum also walks the characters of a string here, which can hold no null.
-          checkObjectForNull(item as Record<string, unknown>, `${path}.${key}[${i}]`, issues);
+          steps.push(key, i);
+          nullsIn(item as Record<string, unknown>, steps, issues);
+          steps.length -= 2;
         }
       }
     } else if (typeof value === 'object') {
-      checkObjectForNull(value as Record<string, unknown>, `${path}.${key}`, issues);
+      steps.push(key);
+      nullsIn(value as Record<string, unknown>, steps, issues);
+      steps.pop();
     }
   }
+}
+
+/** `Task.input[0].valueReference` from its steps: the first as it is, then `.key` or `[index]`. */
+function pathOf(steps: readonly (string | number)[]): string {
+  let out = String(steps[0]);
+  for (let i = 1; i < steps.length; i++) {
+    const step = steps[i];
+    out += typeof step === 'number' ? `[${step}]` : `.${step}`;
+  }
+  return out;
 }
 
 export function matchesSpecifiedValue(value: TypedValue | TypedValue[], element: InternalSchemaElement): boolean {

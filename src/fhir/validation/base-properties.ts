@@ -42,6 +42,70 @@ export function plan(schema: InternalTypeSchema, valueType: string): readonly Pr
   return properties;
 }
 
+/**
+ * Which properties of a plan a plain object can hold, by the JSON names they are read from: a walk then visits what
+ * the object holds (and what it must hold) instead of every element of its type's schema (some 50 for a Task, read by
+ * two lookups each where most are absent). Undefined where a name could also be found other than as an own enumerable
+ * key (a name of Object.prototype) or two properties share a name: the plan is then walked whole.
+ */
+interface Presence {
+  readonly byName: ReadonlyMap<string, number>;
+  /** The properties visited whatever the object holds, in plan order: those read by Medplum's getter (no reader), and those required (min > 0), whose absence is an issue. */
+  readonly always: readonly number[];
+}
+
+const presences = new WeakMap<readonly Property[], Presence | null>();
+
+function presenceOf(properties: readonly Property[]): Presence | undefined {
+  let presence = presences.get(properties);
+  if (presence === undefined) {
+    const byName = new Map<string, number>();
+    const always: number[] = [];
+    let usable = true;
+    properties.forEach((property, i) => {
+      const read = property.read;
+      if (!read || property.element.min > 0) always.push(i);
+      for (const name of read ? [...read.names, ...read.shadows] : []) {
+        if (name in Object.prototype || (byName.has(name) && byName.get(name) !== i)) usable = false;
+        byName.set(name, i);
+      }
+    });
+    presence = usable ? { byName, always } : null;
+    presences.set(properties, presence);
+  }
+  return presence ?? undefined;
+}
+
+/**
+ * Writes into `out`, from its start, the indices into `properties` (ascending, each once) that a walk of `holder` must
+ * visit, and returns how many: every property one of whose names `holder` has as a key, and those visited always.
+ * Every other property reads as absent and is not required, which the walk skips without a word. -1 where the plan
+ * must be walked whole (not a plain object, see Presence). `out` is the caller's, reused from object to object and
+ * never shortened (setting an array's length to 0 gives up its storage): nothing is allocated per object.
+ */
+export function presentProperties(holder: unknown, properties: readonly Property[], out: number[]): number {
+  if (typeof holder !== 'object' || holder === null || Object.getPrototypeOf(holder) !== Object.prototype) return -1;
+  const presence = presenceOf(properties);
+  if (!presence) return -1;
+  const always = presence.always;
+  let count = 0;
+  for (; count < always.length; count++) out[count] = always[count] as number;
+  // A plain object's keys through for-in: its own enumerable ones (an inherited one would be Object.prototype's,
+  // whose names are none of a plan's). A property's value read by a name it does not hold is undefined: absent.
+  for (const key in holder) {
+    const i = presence.byName.get(key);
+    if (i === undefined) continue;
+    // Sorted insertion, each index once: an object holds a few of its type's elements.
+    let at = count;
+    while (at > 0 && (out[at - 1] as number) > i) at--;
+    if (at > 0 && out[at - 1] === i) continue;
+    for (let k = count; k > at; k--) out[k] = out[k - 1] as number;
+    out[at] = i;
+    count++;
+  }
+  return count;
+}
+
 const readers = new Map<string, Map<string, Reader | undefined>>();
 
 /** What the getter reads for `key` of a value of `valueType` (`getTypedPropertyValue(value, key)`), worked out once. */

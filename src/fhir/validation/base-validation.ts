@@ -22,7 +22,8 @@ import type { InternalSchemaElement, InternalTypeSchema, SliceDefinition, TypedV
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { baseDefinitions } from './definitions.ts';
 import { issue } from './issues.ts';
-import { ABSENT, plan, settle, withPath } from './base-properties.ts';
+import { ABSENT, plan, presentProperties, settle, withPath } from './base-properties.ts';
+import type { Property } from './base-properties.ts';
 import {
   BASE64_BINARY_MAX_BYTES,
   EXT_1,
@@ -59,12 +60,20 @@ import {
 /** `%ucum` of every evaluation, as Medplum makes it (`toTypedValue(UCUM)`), made once. */
 const UCUM_VALUE: TypedValue = toTypedValue(UCUM);
 
+/**
+ * The properties each object being walked visits (presentProperties), by depth of the walk: lists reused by every
+ * object and every validation (a walk is synchronous and never starts another), not made and grown for each.
+ */
+const VISITS: number[][] = [];
+
 class BaseValidator {
   readonly issues: OperationOutcomeIssue[] = [];
   private readonly root: TypedValue;
   /** The resources being walked, innermost last, each as the typed value `%resource` names (made once per resource). */
   private readonly resourceStack: TypedValue[] = [];
   private readonly schema: InternalTypeSchema;
+  /** How deep the walk is: the index into VISITS of the object being walked. */
+  private depth = 0;
 
   constructor(root: TypedValue) {
     this.root = root;
@@ -83,7 +92,15 @@ class BaseValidator {
     const objIsResource = isResource(obj.value);
     if (objIsResource) this.resourceStack.push(toTypedValue(obj.value));
     const holder = obj.value as Record<string, unknown> | undefined;
-    for (const property of plan(schema, obj.type)) {
+    const properties = plan(schema, obj.type);
+    // What the object holds and what it must (see presentProperties): the others would read as absent, unrequired.
+    // One list of indices per depth of the walk, reused by every object at that depth.
+    const depth = this.depth++;
+    const visit = (VISITS[depth] ??= []);
+    const present = presentProperties(holder, properties, visit);
+    const count = present >= 0 ? present : properties.length;
+    for (let n = 0; n < count; n++) {
+      const property = properties[present >= 0 ? (visit[n] as number) : n] as Property;
       const read = property.read;
       // `getTypedPropertyValueWithPath(obj, key)` read directly where no primitive extension is involved.
       let direct: TypedValueWithPath | TypedValueWithPath[] | undefined;
@@ -102,6 +119,7 @@ class BaseValidator {
       }
       this.crawlProperty(obj, property.key, schema, `${path}.${property.key}`, direct);
     }
+    this.depth--;
     this.checkAdditionalProperties(obj, schema.elements, obj.path);
     if (objIsResource) this.resourceStack.pop();
   }
