@@ -20,7 +20,7 @@ async function versionsOf(q: Queryable, baseUrl: string, refs: string[]): Promis
   const pairs = refs.map((r) => REF.exec(r)).filter((m): m is RegExpExecArray => m !== null);
   if (pairs.length === 0) return [];
   const rows = await q.query<VersionRow>(
-    `SELECT resource_type, id, version_id::text AS version_id, last_updated, deleted, content, number_texts FROM resource_history
+    `SELECT resource_type, id, version_id::text AS version_id, last_updated, deleted, content, number_texts FROM resource_versions
      WHERE (resource_type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY last_updated, version_id`,
     [pairs.map((m) => m[1]), pairs.map((m) => m[2])],
   );
@@ -74,7 +74,7 @@ async function withinReach(q: Queryable, task: Task, reach: AuditorReach): Promi
 /** The resources of one handover: the Task, its ServiceRequest, the requester's encounter and the receivers' (based on the request). */
 async function handoverRefs(q: Queryable, taskId: string): Promise<string[]> {
   const refs = new Set<string>([`Task/${taskId}`]);
-  const versions = await q.query<{ content: Task }>(`SELECT content FROM resource_history WHERE resource_type = 'Task' AND id = $1`, [taskId]);
+  const versions = await q.query<{ content: Task }>(`SELECT content FROM resource_versions WHERE resource_type = 'Task' AND id = $1`, [taskId]);
   for (const { content } of versions.rows) {
     for (const r of [content.focus?.reference, content.encounter?.reference]) if (r && REF.test(r)) refs.add(r);
   }

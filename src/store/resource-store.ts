@@ -17,7 +17,7 @@ export interface StoredVersion {
   parties?: string[];
 }
 
-/** A resources or resource_history row as it comes from the database. */
+/** A resources or resource_versions row as it comes from the database. */
 export interface VersionRow {
   resource_type: string;
   id: string;
@@ -105,8 +105,12 @@ function indexParams(index: IndexValues): unknown[] {
 }
 
 /**
- * The write of a version: the current row, its history row and its search index, as common table expressions that
- * may share a statement with other writes (src/store/write-behind.ts). `content` is sent once for both rows.
+ * The write of a version: the current row and its search index, as common table expressions that may share a
+ * statement with other writes (src/store/write-behind.ts). The current version lives only in `resources`
+ * (migration 026): an update or delete first copies the row it replaces into `resource_history`. Every part reads
+ * the statement's snapshot, so `replaced` is the row as it was before the UPDATE beside it, which the repository
+ * holds locked (FOR UPDATE) since it read it; were it not, the history's primary key would still refuse a second
+ * writer replacing the same version (a forked history).
  */
 function versionWrite(version: StoredVersion, index: IndexValues, parties: string[], isNew: boolean): HeldWrite {
   const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
@@ -117,14 +121,14 @@ function versionWrite(version: StoredVersion, index: IndexValues, parties: strin
     params: [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)],
     ctes: (p, prefix) => {
       const current = isNew
-        ? `INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
-           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)})`
-        : `UPDATE resources SET version_id = ${p(3)}, last_updated = ${p(4)}, deleted = ${p(5)}, content = ${p(6)}, tokens = ${p(7)}, parties = ${p(8)}, number_texts = ${p(9)}
-           WHERE resource_type = ${p(1)} AND id = ${p(2)}`;
-      return `${prefix}cur AS (${current}),
-       ${indexWrites(p, prefix, 10, !isNew)},
-       ${prefix}history AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content, number_texts)
-           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(9)}))`;
+        ? `${prefix}cur AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
+           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}))`
+        : `${prefix}replaced AS (INSERT INTO resource_history (${COLUMNS})
+           SELECT ${COLUMNS} FROM resources WHERE resource_type = ${p(1)} AND id = ${p(2)}),
+       ${prefix}cur AS (UPDATE resources SET version_id = ${p(3)}, last_updated = ${p(4)}, deleted = ${p(5)}, content = ${p(6)}, tokens = ${p(7)}, parties = ${p(8)}, number_texts = ${p(9)}
+           WHERE resource_type = ${p(1)} AND id = ${p(2)})`;
+      return `${current},
+       ${indexWrites(p, prefix, 10, !isNew)}`;
     },
   };
 }
@@ -167,14 +171,14 @@ export const resourceStore = {
   async version(q: Queryable, resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
     if (!/^\d{1,15}$/.test(versionId)) return undefined;
     const r = await q.query<VersionRow>(
-      `SELECT ${COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      `SELECT ${COLUMNS} FROM resource_versions WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
       [resourceType, id, versionId],
     );
     return r.rows[0] ? toVersion(r.rows[0]) : undefined;
   },
 
   /**
-   * Writes a version: the current row, its history row and its search index, in the caller's transaction. One
+   * Writes a version: the current row (the one it replaces kept as history) and its search index, in the caller's transaction. One
    * statement (data-modifying CTEs) instead of up to six; in a write transaction (a `WriteBehindTx`) it is held
    * back and goes with the writes after it in one statement, sent before the transaction's next statement.
    */
@@ -213,11 +217,11 @@ export const resourceStore = {
     if (filter.since) where.push(`last_updated >= $${params.push(filter.since)}`);
     // History rows keep no parties: a version is visible when its resource (the current row) is.
     const visible = scopeCondition(scope, params, 'c.');
-    if (visible) where.push(`EXISTS (SELECT 1 FROM resources c WHERE c.resource_type = resource_history.resource_type AND c.id = resource_history.id${visible})`);
+    if (visible) where.push(`EXISTS (SELECT 1 FROM resources c WHERE c.resource_type = resource_versions.resource_type AND c.id = resource_versions.id${visible})`);
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = await q.query<{ n: string }>(`SELECT count(*) AS n FROM resource_history ${clause}`, params);
+    const total = await q.query<{ n: string }>(`SELECT count(*) AS n FROM resource_versions ${clause}`, params);
     const rows = await q.query<VersionRow>(
-      `SELECT ${COLUMNS} FROM resource_history ${clause} ORDER BY last_updated DESC, version_id DESC LIMIT $${params.push(count)} OFFSET $${params.push(offset)}`,
+      `SELECT ${COLUMNS} FROM resource_versions ${clause} ORDER BY last_updated DESC, version_id DESC LIMIT $${params.push(count)} OFFSET $${params.push(offset)}`,
       params,
     );
     return { versions: rows.rows.map(toVersion), total: Number(total.rows[0]?.n ?? 0) };

@@ -55,7 +55,7 @@ afterAll(async () => {
 /** Everything a request could have stored. */
 async function stored(): Promise<Record<string, number>> {
   const { rows } = await tg.gateway.db.query<{ versions: number; records: number; events: number }>(
-    `SELECT (SELECT count(*) FROM resource_history)::int AS versions, (SELECT count(*) FROM native_records)::int AS records,
+    `SELECT (SELECT count(*) FROM resource_versions)::int AS versions, (SELECT count(*) FROM native_records)::int AS records,
             (SELECT count(*) FROM subscription_events)::int AS events`,
   );
   return { ...rows[0] };

@@ -28,7 +28,7 @@ afterAll(async () => {
 /** Everything a request could have stored. */
 async function stored(): Promise<Record<string, number>> {
   const { rows } = await tg.gateway.db.query<{ versions: number; records: number }>(
-    `SELECT (SELECT count(*) FROM resource_history)::int AS versions, (SELECT count(*) FROM native_records)::int AS records`,
+    `SELECT (SELECT count(*) FROM resource_versions)::int AS versions, (SELECT count(*) FROM native_records)::int AS records`,
   );
   return { ...rows[0] };
 }

@@ -58,7 +58,7 @@ test('writes that follow each other go in one statement, sent before the next st
     const read = await resourceStore.current(tx, 'Patient', b, true);
     expect(read?.content).toMatchObject({ name: [{ family: 'B' }] });
     expect(sent).toHaveLength(2);
-    expect(sent[0]).toContain('w1_history');
+    expect(sent[0]).toContain('w1_cur');
     // Two changes of one row never share a statement: the second would not see the first.
     await resourceStore.write(tx, patient(a, '2', 'A2'), NO_INDEX, [], false);
     await resourceStore.write(tx, patient(a, '3', 'A3'), NO_INDEX, [], false);
@@ -68,6 +68,15 @@ test('writes that follow each other go in one statement, sent before the next st
   expect(sent).toHaveLength(4);
   expect((await resourceStore.current(testDb.db, 'Patient', a))?.versionId).toBe('3');
   expect((await resourceStore.version(testDb.db, 'Patient', a, '2'))?.content).toMatchObject({ name: [{ family: 'A2' }] });
+  // Every version once: the replaced ones in resource_history, the current one only in resources (migration 026).
+  expect((await resourceStore.version(testDb.db, 'Patient', a, '1'))?.content).toMatchObject({ name: [{ family: 'A' }] });
+  expect((await resourceStore.version(testDb.db, 'Patient', a, '3'))?.content).toMatchObject({ name: [{ family: 'A3' }] });
+  const stored = await testDb.db.query<{ history: string; versions: string }>(
+    `SELECT (SELECT string_agg(version_id::text, ',' ORDER BY version_id) FROM resource_history WHERE resource_type = 'Patient' AND id = $1) AS history,
+            (SELECT string_agg(version_id::text, ',' ORDER BY version_id) FROM resource_versions WHERE resource_type = 'Patient' AND id = $1) AS versions`,
+    [a],
+  );
+  expect(stored.rows[0]).toEqual({ history: '1,2', versions: '1,2,3' });
   expect((await resourceStore.current(testDb.db, 'Patient', b))?.versionId).toBe('1');
 });
 
