@@ -17,9 +17,9 @@ const IN_FLIGHT = 2;
  * Reads of one row by key outside any transaction (a FHIR read of a current version), gathered the way the audit's
  * group commit gathers its rows: a read that arrives while fewer than two statements are under way is sent at once,
  * alone, in the statement it always had (`single`); the reads arriving while two are under way wait for one of them
- * and then go together in one statement (`many`, a row per key with the key's position `n`). Nothing waits for a timer. Each read still
- * sees every commit made before it arrived (its statement is sent after that), and rows are parsed per key, so no two
- * callers share an object. Issue 19: under load a read was one round trip of its own, its statement's fixed costs
+ * and then go together in one statement (`many`, a row per key with the key's position `n`). Nothing waits for a
+ * timer. Each read still sees every commit made before it arrived (its statement is sent after that), and rows are
+ * parsed per key, so no two callers share an object. Issue 19: under load a read was one round trip of its own, its statement's fixed costs
  * (the driver, a socket write and a wake-up on both sides, executor start-up) larger than the row's.
  */
 export class SharedReads<R> {
@@ -28,9 +28,6 @@ export class SharedReads<R> {
   private readonly many: string;
   private queue: Waiting<R>[] = [];
   private inFlight = 0;
-  /** Statements sent and keys in them since start (the bench). */
-  statements = 0;
-  keys = 0;
 
   /**
    * `single` takes `$1` type and `$2` id; `many` takes `$1` types and `$2` ids (text[] each, the same length) and
@@ -59,8 +56,6 @@ export class SharedReads<R> {
   }
 
   private async send(group: Waiting<R>[]): Promise<void> {
-    this.statements++;
-    this.keys += group.length;
     try {
       const [only] = group;
       if (only && group.length === 1) {
