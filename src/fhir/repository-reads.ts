@@ -73,10 +73,15 @@ export class RepositoryReads {
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion> {
-    const found = this.visible(ID_PATTERN.test(id) ? await resourceStore.current(this.q, resourceType, id) : undefined);
+    const found = this.visible(ID_PATTERN.test(id) ? await this.current(resourceType, id) : undefined);
     if (!found) throw notFound(`${resourceType}/${id} is not known`);
     if (found.deleted) throw gone(`${resourceType}/${id} was deleted`);
     return found;
+  }
+
+  /** Outside a transaction, read together with other requests' reads arriving meanwhile (src/store/shared-reads.ts). */
+  private current(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    return this.tx ? resourceStore.current(this.tx, resourceType, id) : resourceStore.currentShared(this.deps.db, resourceType, id);
   }
 
   async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion> {

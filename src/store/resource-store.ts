@@ -2,6 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable, Tx } from './database.ts';
 import { lookupType, plannedOnce } from './token-lookup.ts';
 import { runWrites, WriteBehindTx, type HeldWrite } from './write-behind.ts';
+import { SharedReads } from './shared-reads.ts';
 import type { IndexValues } from '../fhir/search/index-values.ts';
 import { copyNumberTexts, numberTextsOf, restoreNumberTexts } from '../fhir/number-text.ts';
 
@@ -55,6 +56,10 @@ const CURRENT_COLUMNS = `${COLUMNS}, parties`;
 // (src/store/postgres.ts) does not hash and compare the whole text again on every read.
 const CURRENT_SQL = `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2`;
 const CURRENT_FOR_UPDATE_SQL = `${CURRENT_SQL} FOR UPDATE`;
+// The reads of several requests in one statement (src/store/shared-reads.ts): a row per key found, with its position.
+const CURRENT_MANY_SQL = `SELECT k.n, ${CURRENT_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
+  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(t, i, n) JOIN resources r ON r.resource_type = k.t AND r.id = k.i`;
+const sharedReads = new WeakMap<Queryable, SharedReads<VersionRow>>();
 
 /**
  * Who may see which rows, as SQL: rows of `open` types are visible to all; others only when they share a
@@ -138,6 +143,17 @@ export const resourceStore = {
   async current(q: Queryable, resourceType: string, id: string, lock = false): Promise<StoredVersion | undefined> {
     const r = await q.query<VersionRow>(lock ? CURRENT_FOR_UPDATE_SQL : CURRENT_SQL, [resourceType, id]);
     return r.rows[0] ? toVersion(r.rows[0]) : undefined;
+  },
+
+  /**
+   * The current version, read outside any transaction (`db` is the database, never a transaction's connection): the
+   * same row as `current`, read together with the reads of other requests arriving meanwhile.
+   */
+  async currentShared(db: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    let reads = sharedReads.get(db);
+    if (!reads) sharedReads.set(db, (reads = new SharedReads<VersionRow>(db, CURRENT_SQL, CURRENT_MANY_SQL)));
+    const row = await reads.read(resourceType, id);
+    return row ? toVersion(row) : undefined;
   },
 
   async currentMany(q: Queryable, refs: { resourceType: string; id: string }[], scope?: PartyScope): Promise<StoredVersion[]> {

@@ -111,6 +111,29 @@ it('makes one resource from concurrent identical conditional creates', async () 
   expect((await byIdentifier(value)).resources).toHaveLength(1);
 });
 
+it('answers reads arriving together (read in one statement) each with its own resource, a copy of its own', async () => {
+  const made = await Promise.all(Array.from({ length: 6 }, (_, n) => repo.create(buildPatient({ birthDate: `1950-01-0${n + 1}` }))));
+  const ids = made.map((m) => m.stored.id);
+  const gone = ids[5]!;
+  await repo.delete('Patient', gone);
+  const asked = [...ids.slice(0, 5), ids[0]!, ids[2]!, '00000000-0000-4000-8000-000000000000', gone, 'not an id!'];
+  const answers = await Promise.all(asked.map(async (id) => repo.read('Patient', id).then((v) => v, (err: unknown) => (err instanceof HttpError ? err.status : err))));
+  answers.slice(0, 7).forEach((a, i) => {
+    const content = (a as { content: Patient }).content;
+    expect(content).toMatchObject({ resourceType: 'Patient', id: asked[i], birthDate: (made[ids.indexOf(asked[i]!)]!.stored.content as Patient).birthDate });
+    // FHIR order survives the gathering: resourceType, id and meta first.
+    expect(Object.keys(content).slice(0, 3)).toEqual(['resourceType', 'id', 'meta']);
+  });
+  expect(answers.slice(7)).toEqual([404, 410, 404]);
+  // The same resource asked twice at once: two objects, so that one caller's change is not the other's.
+  expect((answers[5] as { content: Patient }).content).not.toBe((answers[0] as { content: Patient }).content);
+  expect((answers[5] as { content: Patient }).content.name).not.toBe((answers[0] as { content: Patient }).content.name);
+  // A read sees every write committed before it was asked.
+  const updated = await repo.update({ ...(made[1]!.stored.content as Patient), gender: 'female' });
+  const after = await Promise.all([repo.read('Patient', ids[1]!), repo.read('Patient', ids[3]!), repo.read('Patient', ids[1]!)]);
+  expect(after.map((v) => v.versionId)).toEqual([updated.stored.versionId, '1', updated.stored.versionId]);
+});
+
 it('keeps a linear history under concurrent If-Match updates', async () => {
   const { stored } = await repo.create(buildPatient());
   const writers = 10;
