@@ -10,6 +10,7 @@ import { forEachReference } from '../fhir/references/walk.ts';
 import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
 import { textOfShape } from '../store/statement-texts.ts';
+import { rowsByKey } from '../store/key-lookup.ts';
 
 /**
  * Which organisations are party to a resource, stored in `resources.parties` at every write (see
@@ -82,16 +83,9 @@ const GROUP_PARTIES_SQL = `SELECT DISTINCT i->>'value' AS ura
                  WHERE ${lookupType('s', "'Task'")} AND s.tokens && ${plannedOnce('$3')} AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
                    AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`;
 
-/**
- * SQL: the parties of the resources named by type (`$1`) and id (`$2`), each looked up by its key (a lateral subquery
- * kept apart by OFFSET 0: never a join a stale generic plan could turn into reading the whole table, see
- * `propagationSql`); `_VISIBLE`: only those holding one of `$3`.
- */
-const referredPartiesSql = (visible: string): string =>
-  `SELECT DISTINCT unnest(r.parties) AS p FROM unnest($1::text[], $2::text[]) AS k(resource_type, id)
-     CROSS JOIN LATERAL (SELECT r.parties FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id${visible} OFFSET 0) r`;
-const REFERRED_PARTIES_SQL = referredPartiesSql('');
-const REFERRED_PARTIES_VISIBLE_SQL = referredPartiesSql(' AND r.parties && $3::text[]');
+/** SQL: the parties of the resources named by type (`$1`) and id (`$2`); `_VISIBLE`: only those holding one of `$3`. */
+const REFERRED_PARTIES_SQL = `SELECT DISTINCT unnest(r.parties) AS p FROM ${rowsByKey('$1', '$2', 'r.parties')}`;
+const REFERRED_PARTIES_VISIBLE_SQL = `SELECT DISTINCT unnest(r.parties) AS p FROM ${rowsByKey('$1', '$2', 'r.parties', ' AND r.parties && $3::text[]')}`;
 
 /** The acting organisation, when it is one (the gateway's own start-up work has none). */
 function writerOf(ctx: RequestContext): string[] {
@@ -229,9 +223,7 @@ function propagationSql(grouped: boolean, visible: boolean): string {
   const readableOnly = visible ? ` AND r.parties && $${++n}::text[]` : '';
   // `locked` looks each target up by its key, one at a time in (type, id) order, and locks it there (only a row that
   // lacks a party): a lateral subquery with a locking clause is not merged into a join, so no plan can read the table
-  // instead. As a join, a connection's generic plan made while the table was small (a new database) read all of it
-  // (a merge join over a sequential scan) at every call while the table grew: 167 blocks per Task create in
-  // bench/statement-counts.ts, against 26 by key.
+  // instead (why that matters: rowsByKey in src/store/key-lookup.ts; here the keys are ordered and each row locked).
   return `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
          tasks AS (
            SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1${candidates}),

@@ -3,6 +3,7 @@ import type { Queryable, Tx } from './database.ts';
 import { lookupType, plannedOnce } from './token-lookup.ts';
 import { runWrites, WriteBehindTx, type HeldWrite } from './write-behind.ts';
 import { SharedReads } from './shared-reads.ts';
+import { rowsByKey } from './key-lookup.ts';
 import type { IndexValues } from '../fhir/search/index-values.ts';
 import { copyNumberTexts, numberTextsOf, restoreNumberTexts } from '../fhir/number-text.ts';
 
@@ -57,11 +58,7 @@ const CURRENT_COLUMNS = `${COLUMNS}, parties`;
 const CURRENT_SQL = `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2`;
 const CURRENT_FOR_UPDATE_SQL = `${CURRENT_SQL} FOR UPDATE`;
 // The reads of several requests in one statement (src/store/shared-reads.ts): a row per key found, with its position.
-// Each key looked up by itself (a lateral subquery kept apart by OFFSET 0, never a hash or merge join): as a join, a
-// pooled connection's generic plan made while the table was small would read all of it at every call as it grew.
-const CURRENT_MANY_SQL = `SELECT k.n, ${CURRENT_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
-  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(t, i, n)
-  CROSS JOIN LATERAL (SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = k.t AND id = k.i OFFSET 0) r`;
+const CURRENT_MANY_SQL = `SELECT k.n, r.* FROM ${rowsByKey('$1', '$2', CURRENT_COLUMNS, '', true)}`;
 const sharedReads = new WeakMap<Queryable, SharedReads<VersionRow>>();
 
 /**

@@ -7,6 +7,7 @@ import { URA_SYSTEM } from '../identifier-systems.ts';
 import { HttpError, outcome, outcomeOf } from '../outcomes.ts';
 import { parseLiteral, relativeOf, sameBase } from './literal.ts';
 import { findReferences, type FoundReference } from './walk.ts';
+import { rowsByKey } from '../../store/key-lookup.ts';
 
 /**
  * References on every write, whichever route (REST, transaction entry, native record):
@@ -133,11 +134,7 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     // what that statement wrote with it.
     state.get(COMMIT_BATCH).add({
       shape: 'references:targets',
-      // Each key looked up by itself (a lateral subquery kept apart by OFFSET 0, so never a hash or merge join): as a
-      // join, a connection's generic plan made while the table was small read all of it at every call as it grew.
-      sql: (p) =>
-        `SELECT r.resource_type, r.id, r.parties FROM unnest(${p(1)}::text[], ${p(2)}::text[]) AS k(resource_type, id)
-           CROSS JOIN LATERAL (SELECT r.resource_type, r.id, r.parties FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id AND NOT r.deleted OFFSET 0) r`,
+      sql: (p) => `SELECT r.* FROM ${rowsByKey(p(1), p(2), 'r.resource_type, r.id, r.parties', ' AND NOT r.deleted')}`,
       params: [keys.map((k) => k.slice(0, k.indexOf('/'))), keys.map((k) => k.slice(k.indexOf('/') + 1))],
       rows: (rows) => refuseUnresolved(open, rows as { resource_type: string; id: string; parties: string[] }[]),
     });
