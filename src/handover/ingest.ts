@@ -6,7 +6,7 @@ import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.t
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { prefetchIdentifiers, resolveReferences } from './references.ts';
+import { openTasksLookup, prefetchIdentifiers, resolveReferences } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
@@ -99,12 +99,21 @@ export class NativeIngest {
     const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
     // The identity lookups of the patient, the encounter and the findings in one statement, each answered as its own
     // search would be (nothing this record writes before them is of their types). A record's findings are looked up
-    // together: one search instead of one per finding.
-    const { find, together: knownObservations } = await prefetchIdentifiers(
+    // together: one search instead of one per finding. The open Tasks of the record's group go in the same statement:
+    // nothing written before them is a Task (this record's Task, and the cancellations, come after them, as before),
+    // and read after the findings they were a round trip of their own that also sent the findings' writes.
+    const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
+    const {
+      find,
+      together: knownObservations,
+      also: [groupTasks = []],
+    } = await prefetchIdentifiers(
       repo,
       [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
       { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
+      group ? [openTasksLookup(group, OPEN_STATUSES)] : [],
     );
+    const open = group ? await this.senderOwn(repo, groupTasks) : [];
     const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find));
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
@@ -116,8 +125,6 @@ export class NativeIngest {
       knownObservations.unshift(await sharedAhead(state, ahead(plan.observations[i]), () => upsertByIdentifier(repo, obs, written, knownObservations)));
     }
 
-    const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
-    const open = group ? await this.openTasksInGroup(repo, group) : [];
     const receiver = mapped.cancelled ? undefined : mapped.receiver;
     const receiverOrg = receiver ? await this.orgs.byUra(repo, receiver.ura) : undefined;
     if (receiver && !receiverOrg) {
@@ -161,13 +168,12 @@ export class NativeIngest {
     return { location, created };
   }
 
-  private async openTasksInGroup(repo: Repository, group: { system?: string; value?: string }): Promise<StoredVersion[]> {
-    const token = group.system ? `${group.system}|${group.value}` : (group.value ?? '');
-    const found = await repo.search({ ...repo.parseSearch('Task', { 'group-identifier': [token], status: [OPEN_STATUSES.join(',')] }), count: 100, total: 'none' });
+  /** The open Tasks of the record's group (`openTasksLookup`) that are the sender's own. */
+  private async senderOwn(repo: Repository, found: readonly StoredVersion[]): Promise<StoredVersion[]> {
     // A group is the sender's own (src/handover/workflow.ts): a Task of another requester with the same value is not in it.
     const open = repo.openTransaction();
     const mine: StoredVersion[] = [];
-    for (const t of found.resources) if ((await this.orgs.uraOf(open, (t.content as Task).requester)) === repo.ctx.organizationUra) mine.push(t);
+    for (const t of found) if ((await this.orgs.uraOf(open, (t.content as Task).requester)) === repo.ctx.organizationUra) mine.push(t);
     return mine;
   }
 

@@ -17,8 +17,9 @@ export interface HeldWrite {
 /**
  * A write transaction's connection that holds writes back (resource versions, src/store/resource-store.ts) and
  * sends them together, as the common table expressions of ONE statement, just before the next statement of the
- * transaction, whatever that is, or at its end (`flush`). Every read in the transaction goes through here, so it
- * sees every write before it, as if each had been sent at once; what changes is how many round trips carry them.
+ * transaction that may read one of them (any statement not saying what it reads), or at its end (`flush`). Every read
+ * in the transaction goes through here, so it sees every write before it that it could read, as if each had been sent
+ * at once; what changes is how many round trips carry them.
  * A native record's nine resources went in nine statements; most of them follow each other with nothing read
  * between, and each round trip cost PostgreSQL and the gateway more than the rows it carried.
  * A refused write (a constraint) is reported by the statement that carries it, later than it was made; the
@@ -49,8 +50,15 @@ export class WriteBehindTx implements Tx {
     await runWrites(this.inner, writes);
   }
 
+  /**
+   * A statement naming what it reads (`options.reads`) goes before the held writes when none of them is of what it
+   * reads: its answer is the same either way, and the writes go on to share a later round trip. A native record's
+   * group lookups (Tasks, Organizations) otherwise sent its Patient, Encounter and findings, then its ServiceRequest,
+   * each in a statement of their own. Anything else sends every held write first, in the order held.
+   */
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    await this.flush();
+    const reads = options?.reads;
+    if (reads === undefined || this.held.some((write) => readsWrite(reads, write.key))) await this.flush();
     return this.inner.query<R>(sql, params, options);
   }
 
@@ -58,6 +66,11 @@ export class WriteBehindTx implements Tx {
     await this.flush();
     return this.inner.exec(sql);
   }
+}
+
+/** Whether a statement reading `reads` (types, or `Type/id` keys) would read the row `key` (`Type/id`) writes. */
+function readsWrite(reads: readonly string[], key: string): boolean {
+  return reads.some((read) => read === key || key.startsWith(`${read}/`));
 }
 
 /** Runs `writes` in one statement on `tx`, in their order. */
