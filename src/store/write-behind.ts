@@ -41,6 +41,20 @@ export class WriteBehindTx implements Tx {
     this.keys.add(write.key);
   }
 
+  /**
+   * The writes held, handed over to go in the caller's own statement instead of one of their own, when that
+   * statement reads none of them (`reads`, as QueryOptions.reads); otherwise none, and they go first as usual. For
+   * the transaction's last statement (its commit batch, src/fhir/write-phases.ts), whose parts read no row written
+   * in the transaction: a native record's Provenance, written after the party propagation, was a round trip alone.
+   */
+  takeUnread(reads: readonly string[]): HeldWrite[] {
+    if (this.held.some((write) => readsWrite(reads, write.key))) return [];
+    const writes = this.held;
+    this.held = [];
+    this.keys.clear();
+    return writes;
+  }
+
   /** Sends what is held, in the order held, in one statement. */
   async flush(): Promise<void> {
     if (this.held.length === 0) return;
@@ -73,11 +87,16 @@ function readsWrite(reads: readonly string[], key: string): boolean {
   return reads.some((read) => read === key || key.startsWith(`${read}/`));
 }
 
+/** Names the texts `writeCtes` makes of `writes` (their shapes and parameter counts), for `textOfShape`. */
+export const writesShape = (writes: readonly HeldWrite[]): string => writes.map((write) => `${write.shape}:${write.params.length}`).join(' ');
+
+/** The common table expressions of `writes`, in their order; their parameters (`params`, in order) are `$1`… ( `$(from + 1)`…). */
+export function writeCtes(writes: readonly HeldWrite[], from = 0): string[] {
+  return numberedParts(writes, (write, p, n) => write.ctes(p, `w${n}_`), from);
+}
+
 /** Runs `writes` in one statement on `tx`, in their order. */
 export async function runWrites(tx: Tx, writes: readonly HeldWrite[]): Promise<void> {
-  const text = textOfShape(
-    `writes ${writes.map((write) => `${write.shape}:${write.params.length}`).join(' ')}`,
-    () => `WITH ${numberedParts(writes, (write, p, n) => write.ctes(p, `w${n}_`)).join(',\n')} SELECT 1`,
-  );
+  const text = textOfShape(`writes ${writesShape(writes)}`, () => `WITH ${writeCtes(writes).join(',\n')} SELECT 1`);
   await tx.query(text, writes.flatMap((write) => write.params));
 }
