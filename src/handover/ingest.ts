@@ -12,7 +12,7 @@ import { contentHash, type IngestResult, openLedger, recordInLedger } from './le
 import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
-import { focusOf, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
+import { focusOf, type LockedAhead, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
 import { aheadPlan } from './ingest-parties.ts';
 import { sharedAhead } from '../access/parties.ts';
 
@@ -107,6 +107,7 @@ export class NativeIngest {
       find,
       together: knownObservations,
       also: [groupTasks = []],
+      known,
     } = await prefetchIdentifiers(
       repo,
       [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
@@ -114,15 +115,22 @@ export class NativeIngest {
       group ? [openTasksLookup(group, OPEN_STATUSES)] : [],
     );
     const open = group ? await this.senderOwn(repo, groupTasks) : [];
-    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find));
+    // What of these the record may update, locked in one statement instead of one per update (a re-sent record updates
+    // its patient, encounter and findings). They are written before any Task of the record, whose write would spread
+    // parties to them, so each is still as locked when it is saved; what is found and not updated stays locked, as
+    // nothing else this transaction locks waits for them.
+    const lockedAhead: LockedAhead = new Map();
+    const changeable = known.filter((v) => repo.mayChange(v));
+    for (const v of changeable.length > 0 ? await repo.lockCurrent(changeable) : []) lockedAhead.set(`${v.resourceType}/${v.id}`, v);
+    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find, lockedAhead));
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
-    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written, undefined, find)) : undefined;
+    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written, undefined, find, lockedAhead)) : undefined;
     local = this.localMap(mapped, patient, encounter);
     for (const [i, obs] of observationsIn.entries()) {
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       // Two findings with one identifier make one Observation, as when each was looked up after the other was written.
-      knownObservations.unshift(await sharedAhead(state, ahead(plan.observations[i]), () => upsertByIdentifier(repo, obs, written, knownObservations)));
+      knownObservations.unshift(await sharedAhead(state, ahead(plan.observations[i]), () => upsertByIdentifier(repo, obs, written, knownObservations, undefined, lockedAhead)));
     }
 
     const receiver = mapped.cancelled ? undefined : mapped.receiver;

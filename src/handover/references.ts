@@ -46,14 +46,14 @@ export type IdentifierLookup = (type: string, identifier: Identifier | undefined
  * In one statement: `findByIdentifier` for each of `each` (a type and an identifier; each keeps a search of its own,
  * the most recent resource carrying it as `repo` may see it), answered afterwards by `find` (anything else it is asked
  * is looked up as before), `findByIdentifiers` for `together` (its type, and the identifiers searched at once), and
- * `also` (other lookups of what `repo` may see, answered in `also`'s order).
+ * `also` (other lookups of what `repo` may see, answered in `also`'s order). `known`: what `each` and `together` found.
  */
 export async function prefetchIdentifiers(
   repo: Repository,
   each: { type: string; identifier: Identifier }[],
   together: { type: string; identifiers: readonly (Identifier | undefined)[] },
   also: readonly TokenLookup[] = [],
-): Promise<{ find: IdentifierLookup; together: StoredVersion[]; also: StoredVersion[][] }> {
+): Promise<{ find: IdentifierLookup; together: StoredVersion[]; also: StoredVersion[][]; known: StoredVersion[] }> {
   const single = each.filter((w) => Boolean(w.identifier.value)).map((w) => ({ key: `${w.type} ${identifierToken(w.identifier)}`, resourceType: w.type, tokens: [`identifier=${identifierToken(w.identifier)}`], limit: 1 }));
   const tokens = identifierTokens(together.identifiers);
   const all = tokens.length > 0 ? [{ resourceType: together.type, tokens, limit: identifiersLimit(tokens) }] : [];
@@ -65,7 +65,8 @@ export async function prefetchIdentifiers(
     return findByIdentifier(repo, type, identifier);
   };
   const first = single.length + all.length;
-  return { find, together: all.length > 0 ? (found[single.length] ?? []) : [], also: also.map((_, k) => found[first + k] ?? []) };
+  const known = new Map(found.slice(0, first).flat().map((v) => [`${v.resourceType}/${v.id}`, v]));
+  return { find, together: all.length > 0 ? (found[single.length] ?? []) : [], also: also.map((_, k) => found[first + k] ?? []), known: [...known.values()] };
 }
 
 /**
