@@ -1,5 +1,5 @@
 // Statements per operation, counted by pg_stat_statements: what a Task read, a Task search (a page of 20 of 200
-// matches, `Task?status=requested&owner=…`) and a native NTS handover cost PostgreSQL in round trips, independent of how busy the machine is (the CPU figures of a shared
+// matches, `Task?status=requested&owner=…`), a native NTS handover, its identical re-send and its next sequence cost PostgreSQL in round trips, independent of how busy the machine is (the CPU figures of a shared
 // VM are not). Needs a server with pg_stat_statements preloaded (shared_preload_libraries) and a database of
 // its own, e.g. a private cluster:
 //   initdb -D /tmp/pg -A trust -U postgres; pg_ctl -D /tmp/pg -o '-p 5433 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on' start
@@ -122,6 +122,23 @@ try {
     const res = await fetch(`${gateway.url}/native/nts`, { method: 'POST', headers: nativeHeaders, body });
     await res.arrayBuffer();
     if (res.status !== 201) throw new Error(`ingest: ${res.status}`);
+  });
+  // The same records again (measure() sends its calls twice, a warm-up then the counted pass): each record's next
+  // sequence with a changed phone number (its Patient updated, the rest the same), then that sequence re-sent as it was
+  // (the ledger answers what it answered before); and an updated handover counted on its own.
+  const record = (i: number, sequence: number, phone: string): string =>
+    JSON.stringify({ ...example, contactId: `COUNT-${run}-${i}`, volgnummer: sequence, patient: { ...(example.patient as object), bsn: bsn(Number.parseInt(run.slice(-4), 36) * 1000 + i), telefoon: phone } });
+  const again = async (body: string, label: string): Promise<void> => {
+    const res = await fetch(`${gateway.url}/native/nts`, { method: 'POST', headers: nativeHeaders, body });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${label}: ${res.status}`);
+  };
+  await measure('POST /native/nts (an identical re-send: the counted pass re-sends each record\'s sequence 2)', (i) => again(record(i + 1, 2, '038-4219999'), 're-send'));
+  let k = 0;
+  await measure('POST /native/nts (an updated handover: a record\'s next sequence, its patient\'s phone changed)', async () => {
+    const pass = Math.floor(k / count);
+    const i = (k++ % count) + 1;
+    await again(record(i, 3 + pass, `038-42${String(1000 * pass + i).padStart(5, '0')}`), 'update');
   });
 } finally {
   await gateway.stop();

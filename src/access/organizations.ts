@@ -34,6 +34,9 @@ export function organizationId(ref: Reference | string | undefined): string | un
   return ORGANIZATION_REFERENCE.exec(typeof ref === 'string' ? ref : (ref?.reference ?? ''))?.[1];
 }
 
+/** What `uraOfReferenceSql` reads (QueryOptions.reads): a statement using it reads these types besides its own. */
+export const URA_OF_REFERENCE_READS: readonly string[] = ['Organization', 'HealthcareService'];
+
 /**
  * SQL for the URA of the organisation that `referenceSql` (an SQL expression giving `Organization/<id>`, or
  * `HealthcareService/<id>`: the organisation providing that service, its `providedBy`) points at: for decisions

@@ -109,6 +109,7 @@ export class AuditLog {
         shape: 'audit:rows',
         sql: (p) => auditInsertSql(p(1)),
         params: [JSON.stringify(rows)],
+        reads: [],
         done: () => {
           if (request) request.written = true;
         },

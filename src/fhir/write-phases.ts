@@ -6,7 +6,7 @@ import type { RequestContext } from '../context.ts';
 import type { Database, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
-import { WriteBehindTx } from '../store/write-behind.ts';
+import { WriteBehindTx, writeCtes, writesShape } from '../store/write-behind.ts';
 import { numberedParts, textOfShape } from '../store/statement-texts.ts';
 
 export type Interaction = 'create' | 'update' | 'delete';
@@ -73,14 +73,21 @@ interface CommitPart {
   rows?: (rows: Record<string, unknown>[]) => void;
   /** Called once the statement has run (after the parts before it were handed their rows). */
   done?: () => void;
+  /**
+   * The resources it reads (types, or `Type/id` keys; `[]`: none), as QueryOptions.reads. When every part says, the
+   * resource writes still held back (src/store/write-behind.ts) that no part reads go in the batch's statement, ahead
+   * of its parts, instead of a round trip of their own; a part reading one of them gets them sent first. Unset: the
+   * held writes are always sent first.
+   */
+  reads?: readonly string[];
 }
 
 /**
  * What a write transaction does last, in ONE statement before COMMIT: the rows its phases add at its end (the
  * reference check, the outbox and the board's feed, the native ledger, the audit rows) as data-modifying CTEs of
  * one statement, not one round trip each (on this VM each round trip to PostgreSQL cost more CPU than the work it
- * carried). Every part sees the same snapshot, taken after the transaction's last write; no part reads what
- * another part writes.
+ * carried). Every part sees the same snapshot, taken after the transaction's last write sent before it; no part reads
+ * what another part writes, nor what the held writes that go with it write (see `CommitPart.reads`).
  */
 class CommitBatch {
   private readonly parts: CommitPart[] = [];
@@ -94,11 +101,15 @@ class CommitBatch {
   async run(tx: Tx): Promise<void> {
     const parts = this.parts.splice(0);
     if (parts.length === 0) return;
-    const params = parts.flatMap((part) => part.params);
-    const text = textOfShape(`commit ${parts.map((part) => `${part.shape}:${part.params.length}${part.rows ? '+rows' : ''}`).join(' ')}`, () => {
-      const ctes = numberedParts(parts, (part, p, n) => `c${n} AS (${part.sql(p)})`);
-      const reads = parts.flatMap((part, n) => (part.rows ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
-      return `WITH ${ctes.join(', ')} SELECT ${reads.length ? reads.join(', ') : '1'}`;
+    // The held resource writes that no part reads come along (a native record's Provenance): one round trip fewer.
+    const reads = parts.every((part) => part.reads !== undefined) ? parts.flatMap((part) => part.reads ?? []) : undefined;
+    const writes = reads !== undefined && tx instanceof WriteBehindTx ? tx.takeUnread(reads) : [];
+    const writeParams = writes.flatMap((write) => write.params);
+    const params = [...writeParams, ...parts.flatMap((part) => part.params)];
+    const text = textOfShape(`commit ${writesShape(writes)} | ${parts.map((part) => `${part.shape}:${part.params.length}${part.rows ? '+rows' : ''}`).join(' ')}`, () => {
+      const ctes = [...writeCtes(writes), ...numberedParts(parts, (part, p, n) => `c${n} AS (${part.sql(p)})`, writeParams.length)];
+      const rowsOf = parts.flatMap((part, n) => (part.rows ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
+      return `WITH ${ctes.join(', ')} SELECT ${rowsOf.length ? rowsOf.join(', ') : '1'}`;
     });
     const r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params);
     const row = r.rows[0] ?? {};

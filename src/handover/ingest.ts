@@ -6,13 +6,13 @@ import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.t
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { prefetchIdentifiers, resolveReferences } from './references.ts';
+import { openTasksLookup, prefetchIdentifiers, resolveReferences } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
-import { focusOf, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
+import { focusOf, type LockedAhead, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
 import { aheadPlan } from './ingest-parties.ts';
 import { sharedAhead } from '../access/parties.ts';
 
@@ -99,25 +99,40 @@ export class NativeIngest {
     const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
     // The identity lookups of the patient, the encounter and the findings in one statement, each answered as its own
     // search would be (nothing this record writes before them is of their types). A record's findings are looked up
-    // together: one search instead of one per finding.
-    const { find, together: knownObservations } = await prefetchIdentifiers(
+    // together: one search instead of one per finding. The open Tasks of the record's group go in the same statement:
+    // nothing written before them is a Task (this record's Task, and the cancellations, come after them, as before),
+    // and read after the findings they were a round trip of their own that also sent the findings' writes.
+    const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
+    const {
+      find,
+      together: knownObservations,
+      also: [groupTasks = []],
+      known,
+    } = await prefetchIdentifiers(
       repo,
       [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
       { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
+      group ? [openTasksLookup(group, OPEN_STATUSES)] : [],
     );
-    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find));
+    const open = group ? await this.senderOwn(repo, groupTasks) : [];
+    // What of these the record may update, locked in one statement instead of one per update (a re-sent record updates
+    // its patient, encounter and findings). They are written before any Task of the record, whose write would spread
+    // parties to them, so each is still as locked when it is saved; what is found and not updated stays locked, as
+    // nothing else this transaction locks waits for them.
+    const lockedAhead: LockedAhead = new Map();
+    const changeable = known.filter((v) => repo.mayChange(v));
+    for (const v of changeable.length > 0 ? await repo.lockCurrent(changeable) : []) lockedAhead.set(`${v.resourceType}/${v.id}`, v);
+    const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find, lockedAhead));
     let local = this.localMap(mapped, patient);
     await resolveReferences(repo, [encounterIn], local, (ura) => this.orgs.byUra(repo, ura));
-    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written, undefined, find)) : undefined;
+    const encounter = encounterIn ? await sharedAhead(state, ahead(plan.encounter), () => upsertByIdentifier(repo, encounterIn, written, undefined, find, lockedAhead)) : undefined;
     local = this.localMap(mapped, patient, encounter);
     for (const [i, obs] of observationsIn.entries()) {
       await resolveReferences(repo, [obs], local, (ura) => this.orgs.byUra(repo, ura));
       // Two findings with one identifier make one Observation, as when each was looked up after the other was written.
-      knownObservations.unshift(await sharedAhead(state, ahead(plan.observations[i]), () => upsertByIdentifier(repo, obs, written, knownObservations)));
+      knownObservations.unshift(await sharedAhead(state, ahead(plan.observations[i]), () => upsertByIdentifier(repo, obs, written, knownObservations, undefined, lockedAhead)));
     }
 
-    const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
-    const open = group ? await this.openTasksInGroup(repo, group) : [];
     const receiver = mapped.cancelled ? undefined : mapped.receiver;
     const receiverOrg = receiver ? await this.orgs.byUra(repo, receiver.ura) : undefined;
     if (receiver && !receiverOrg) {
@@ -161,13 +176,12 @@ export class NativeIngest {
     return { location, created };
   }
 
-  private async openTasksInGroup(repo: Repository, group: { system?: string; value?: string }): Promise<StoredVersion[]> {
-    const token = group.system ? `${group.system}|${group.value}` : (group.value ?? '');
-    const found = await repo.search({ ...repo.parseSearch('Task', { 'group-identifier': [token], status: [OPEN_STATUSES.join(',')] }), count: 100, total: 'none' });
+  /** The open Tasks of the record's group (`openTasksLookup`) that are the sender's own. */
+  private async senderOwn(repo: Repository, found: readonly StoredVersion[]): Promise<StoredVersion[]> {
     // A group is the sender's own (src/handover/workflow.ts): a Task of another requester with the same value is not in it.
     const open = repo.openTransaction();
     const mine: StoredVersion[] = [];
-    for (const t of found.resources) if ((await this.orgs.uraOf(open, (t.content as Task).requester)) === repo.ctx.organizationUra) mine.push(t);
+    for (const t of found) if ((await this.orgs.uraOf(open, (t.content as Task).requester)) === repo.ctx.organizationUra) mine.push(t);
     return mine;
   }
 

@@ -86,11 +86,13 @@ export function recordInLedger(state: TxState, format: NativeFormat, mapped: Map
     sql: (p) => `INSERT INTO native_record_heads (sender_ura, format, record_id, last_sequence) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})
      ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence`,
     params: [mapped.senderUra, format, mapped.recordId, mapped.sequence],
+    reads: [],
   });
   batch.add({
     shape: 'ledger:record',
     sql: (p) => `INSERT INTO native_records (sender_ura, format, record_id, sequence, content_hash, status, location, response)
      VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)})`,
     params: [mapped.senderUra, format, mapped.recordId, mapped.sequence, hash, answer.status, answer.location ?? null, answer.bundle],
+    reads: [],
   });
 }

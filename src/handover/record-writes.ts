@@ -11,10 +11,19 @@ import type { OrganizationDirectory } from '../access/organizations.ts';
 import type { MappedRecord } from '../native/types.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
 
-export async function save(repo: Repository, resource: Resource, existing: StoredVersion | undefined, written: Written[]): Promise<StoredVersion> {
+/**
+ * Current versions a record's transaction locked ahead in one statement (Repository.lockCurrent), by `Type/id`: each
+ * is handed to the first update of its row, and forgotten then (what that update writes is the row's version after it).
+ */
+export type LockedAhead = Map<string, StoredVersion>;
+
+export async function save(repo: Repository, resource: Resource, existing: StoredVersion | undefined, written: Written[], lockedAhead?: LockedAhead): Promise<StoredVersion> {
   // The mappings set no meta: tags a FHIR client put on the resource stay (security labels the repository keeps itself).
   const tag = resource.meta ? undefined : existing?.content.meta?.tag;
-  const result = existing ? await repo.update({ ...resource, id: existing.id, ...(tag && { meta: { tag } }) } as Resource) : await repo.create(resource);
+  const key = existing && `${existing.resourceType}/${existing.id}`;
+  const locked = key ? lockedAhead?.get(key) : undefined;
+  if (key) lockedAhead?.delete(key);
+  const result = existing ? await repo.update({ ...resource, id: existing.id, ...(tag && { meta: { tag } }) } as Resource, { locked }) : await repo.create(resource);
   if (result.changed) written.push({ result, status: result.created ? 201 : 200 });
   return result.stored;
 }
@@ -26,6 +35,7 @@ export async function upsertByIdentifier<T extends Resource & { identifier?: { s
   written: Written[],
   known?: readonly StoredVersion[],
   find: IdentifierLookup = lookupIn(repo),
+  lockedAhead?: LockedAhead,
 ): Promise<StoredVersion> {
   let existing: StoredVersion | undefined;
   for (const identifier of resource.identifier ?? []) {
@@ -34,7 +44,7 @@ export async function upsertByIdentifier<T extends Resource & { identifier?: { s
     if (existing && !repo.mayChange(existing)) existing = undefined;
     if (existing) break;
   }
-  return save(repo, resource, existing, written);
+  return save(repo, resource, existing, written, lockedAhead);
 }
 
 /** The patient of a record: found by BSN (or the record's own patient identifier), merged with what was known. */
@@ -43,6 +53,7 @@ export async function upsertPatient(
   patient: Patient,
   written: Written[],
   find: IdentifierLookup = lookupIn(repo),
+  lockedAhead?: LockedAhead,
 ): Promise<StoredVersion> {
   const candidates = patientMatchIdentifiers(patient);
   let existing: StoredVersion | undefined;
@@ -59,7 +70,7 @@ export async function upsertPatient(
     for (const i of patient.identifier ?? []) {
       if (!identifiers.some((k) => k.system === i.system && k.value === i.value)) identifiers.push(i);
     }
-    return save(repo, { ...patient, identifier: identifiers }, existing, written);
+    return save(repo, { ...patient, identifier: identifiers }, existing, written, lockedAhead);
   }
   return save(repo, patient, undefined, written);
 }

@@ -1,7 +1,7 @@
 import type { HealthcareService, Organization, Resource } from '@medplum/fhirtypes';
 import { HttpError, isAbsent, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
-import type { StoredVersion } from '../store/resource-store.ts';
+import type { StoredVersion, TokenLookup } from '../store/resource-store.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 import { forEachReference } from '../fhir/references/walk.ts';
@@ -45,24 +45,36 @@ export type IdentifierLookup = (type: string, identifier: Identifier | undefined
 /**
  * In one statement: `findByIdentifier` for each of `each` (a type and an identifier; each keeps a search of its own,
  * the most recent resource carrying it as `repo` may see it), answered afterwards by `find` (anything else it is asked
- * is looked up as before), and `findByIdentifiers` for `together` (its type, and the identifiers searched at once).
+ * is looked up as before), `findByIdentifiers` for `together` (its type, and the identifiers searched at once), and
+ * `also` (other lookups of what `repo` may see, answered in `also`'s order). `known`: what `each` and `together` found.
  */
 export async function prefetchIdentifiers(
   repo: Repository,
   each: { type: string; identifier: Identifier }[],
   together: { type: string; identifiers: readonly (Identifier | undefined)[] },
-): Promise<{ find: IdentifierLookup; together: StoredVersion[] }> {
+  also: readonly TokenLookup[] = [],
+): Promise<{ find: IdentifierLookup; together: StoredVersion[]; also: StoredVersion[][]; known: StoredVersion[] }> {
   const single = each.filter((w) => Boolean(w.identifier.value)).map((w) => ({ key: `${w.type} ${identifierToken(w.identifier)}`, resourceType: w.type, tokens: [`identifier=${identifierToken(w.identifier)}`], limit: 1 }));
   const tokens = identifierTokens(together.identifiers);
   const all = tokens.length > 0 ? [{ resourceType: together.type, tokens, limit: identifiersLimit(tokens) }] : [];
-  const found = await repo.currentByTokens([...single, ...all]);
+  const found = await repo.currentByTokens([...single, ...all, ...also]);
   const answers = new Map(single.map((l, k) => [l.key, found[k]?.[0]]));
   const find: IdentifierLookup = async (type, identifier) => {
     const key = `${type} ${identifier ? identifierToken(identifier) : ''}`;
     if (identifier?.value && answers.has(key)) return answers.get(key);
     return findByIdentifier(repo, type, identifier);
   };
-  return { find, together: all.length > 0 ? (found[single.length] ?? []) : [] };
+  const first = single.length + all.length;
+  const known = new Map(found.slice(0, first).flat().map((v) => [`${v.resourceType}/${v.id}`, v]));
+  return { find, together: all.length > 0 ? (found[single.length] ?? []) : [], also: also.map((_, k) => found[first + k] ?? []), known: [...known.values()] };
+}
+
+/**
+ * The lookup of the open Tasks carrying a group identifier (at most 100, most recently updated first), as the search
+ * `Task?group-identifier=<token>&status=<open statuses>` finds them: its index tokens built as `identifier=` is above.
+ */
+export function openTasksLookup(group: Identifier, openStatuses: readonly string[]): TokenLookup {
+  return { resourceType: 'Task', tokens: [`group-identifier=${identifierToken(group)}`], andTokens: openStatuses.map((s) => `status=${s}`), limit: 100 };
 }
 
 /** Whether `resource` carries `identifier` (the same system and value; no system matches any). */

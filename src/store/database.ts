@@ -14,6 +14,12 @@ export interface QueryOptions {
    * not fit them (a search whose matches are 20 or 20,000 rows needs different plans). Default: prepared.
    */
   prepare?: boolean;
+  /**
+   * The resources the statement reads, each a type (`Task`) or a key (`Task/<id>`); unset: it may read any. In a
+   * write transaction (src/store/write-behind.ts) the writes held back are sent before it only when one of them is
+   * among these: a read that cannot see them need not wait for their round trip.
+   */
+  reads?: readonly string[];
 }
 
 export interface Queryable {

@@ -57,9 +57,21 @@ const CURRENT_COLUMNS = `${COLUMNS}, parties`;
 // (src/store/postgres.ts) does not hash and compare the whole text again on every read.
 const CURRENT_SQL = `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2`;
 const CURRENT_FOR_UPDATE_SQL = `${CURRENT_SQL} FOR UPDATE`;
+// Several rows locked at once: each key looked up by itself through the primary key and locked there, in (type, id)
+// order (a lateral subquery with a locking clause is not merged into a join; see rowsByKey in ./key-lookup.ts).
+const CURRENT_MANY_FOR_UPDATE_SQL = `SELECT r.* FROM (SELECT resource_type, id FROM unnest($1::text[], $2::text[]) AS k(resource_type, id) ORDER BY resource_type, id OFFSET 0) k
+     CROSS JOIN LATERAL (SELECT ${CURRENT_COLUMNS} FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id FOR UPDATE OF r) r`;
 // The reads of several requests in one statement (src/store/shared-reads.ts): a row per key found, with its position.
 const CURRENT_MANY_SQL = `SELECT k.n, r.* FROM ${rowsByKey('$1', '$2', CURRENT_COLUMNS, '', true)}`;
 const sharedReads = new WeakMap<Queryable, SharedReads<VersionRow>>();
+
+/** A lookup of `currentByTokens`: current resources of a type carrying one of `tokens` (and one of `andTokens`). */
+export interface TokenLookup {
+  resourceType: string;
+  tokens: string[];
+  andTokens?: string[];
+  limit: number;
+}
 
 /**
  * Who may see which rows, as SQL: rows of `open` types are visible to all; others only when they share a
@@ -141,8 +153,16 @@ function versionWrite(version: StoredVersion, index: IndexValues, parties: strin
 /** Plain SQL for resources and their history: no FHIR rules, no authorization (the repository does those). */
 export const resourceStore = {
   async current(q: Queryable, resourceType: string, id: string, lock = false): Promise<StoredVersion | undefined> {
-    const r = await q.query<VersionRow>(lock ? CURRENT_FOR_UPDATE_SQL : CURRENT_SQL, [resourceType, id]);
+    // It reads (and locks) this one row: a write transaction's held writes of other rows may go after it.
+    const r = await q.query<VersionRow>(lock ? CURRENT_FOR_UPDATE_SQL : CURRENT_SQL, [resourceType, id], { reads: [`${resourceType}/${id}`] });
     return r.rows[0] ? toVersion(r.rows[0]) : undefined;
+  },
+
+  /** `current(…, lock = true)` of several rows in one statement, locked in (type, id) order; absent ones are left out. */
+  async currentLocked(q: Queryable, refs: readonly { resourceType: string; id: string }[]): Promise<StoredVersion[]> {
+    if (refs.length === 0) return [];
+    const r = await q.query<VersionRow>(CURRENT_MANY_FOR_UPDATE_SQL, [refs.map((x) => x.resourceType), refs.map((x) => x.id)], { reads: refs.map((x) => `${x.resourceType}/${x.id}`) });
+    return r.rows.map(toVersion);
   },
 
   /**
@@ -167,15 +187,16 @@ export const resourceStore = {
   },
 
   /**
-   * For each lookup, the current resources of its type carrying one of its tokens, most recently updated first, at
-   * most `limit`: several token lookups (a native record's patient and encounter identifiers) in one statement.
+   * For each lookup, the current resources of its type carrying one of its tokens (and, with `andTokens`, one of
+   * those too), most recently updated first, at most `limit`: several token lookups (a native record's patient and
+   * encounter identifiers, its group's open Tasks) in one statement.
    */
-  async currentByTokens(q: Queryable, lookups: { resourceType: string; tokens: string[]; limit: number }[], scope?: PartyScope): Promise<StoredVersion[][]> {
+  async currentByTokens(q: Queryable, lookups: TokenLookup[], scope?: PartyScope): Promise<StoredVersion[][]> {
     if (lookups.length === 0) return [];
     const params: unknown[] = [];
     const visible = scopeCondition(scope, params, 'r.');
     const parts = lookups.map(
-      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && ${plannedOnce(`$${params.push(l.tokens)}`)}${visible}
+      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && ${plannedOnce(`$${params.push(l.tokens)}`)}${l.andTokens ? ` AND r.tokens && $${params.push(l.andTokens)}::text[]` : ''}${visible}
                ORDER BY r.last_updated DESC, r.id DESC LIMIT $${params.push(l.limit)})`,
     );
     const r = await q.query<VersionRow & { lookup: number }>(parts.join(' UNION ALL '), params);

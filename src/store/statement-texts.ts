@@ -22,10 +22,15 @@ export function textOfShape(key: string, build: () => string): string {
 
 /**
  * The texts of parts that each number their parameters from 1, renumbered into one statement: part n's i-th
- * parameter is `$(k + i)`, k the parameters of the parts before it (their `params` go in that order).
+ * parameter is `$(k + i)`, k the parameters of the parts before it (their `params` go in that order) plus `from`
+ * (parameters of the statement that come before all of these).
  */
-export function numberedParts<T extends { params: readonly unknown[] }>(parts: readonly T[], render: (part: T, p: (i: number) => string, n: number) => string): string[] {
-  let base = 0;
+export function numberedParts<T extends { params: readonly unknown[] }>(
+  parts: readonly T[],
+  render: (part: T, p: (i: number) => string, n: number) => string,
+  from = 0,
+): string[] {
+  let base = from;
   return parts.map((part, n) => {
     const from = base;
     base += part.params.length;

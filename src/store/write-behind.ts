@@ -17,8 +17,9 @@ export interface HeldWrite {
 /**
  * A write transaction's connection that holds writes back (resource versions, src/store/resource-store.ts) and
  * sends them together, as the common table expressions of ONE statement, just before the next statement of the
- * transaction, whatever that is, or at its end (`flush`). Every read in the transaction goes through here, so it
- * sees every write before it, as if each had been sent at once; what changes is how many round trips carry them.
+ * transaction that may read one of them (any statement not saying what it reads), or at its end (`flush`). Every read
+ * in the transaction goes through here, so it sees every write before it that it could read, as if each had been sent
+ * at once; what changes is how many round trips carry them.
  * A native record's nine resources went in nine statements; most of them follow each other with nothing read
  * between, and each round trip cost PostgreSQL and the gateway more than the rows it carried.
  * A refused write (a constraint) is reported by the statement that carries it, later than it was made; the
@@ -40,6 +41,20 @@ export class WriteBehindTx implements Tx {
     this.keys.add(write.key);
   }
 
+  /**
+   * The writes held, handed over to go in the caller's own statement instead of one of their own, when that
+   * statement reads none of them (`reads`, as QueryOptions.reads); otherwise none, and they go first as usual. For
+   * the transaction's last statement (its commit batch, src/fhir/write-phases.ts), whose parts read no row written
+   * in the transaction: a native record's Provenance, written after the party propagation, was a round trip alone.
+   */
+  takeUnread(reads: readonly string[]): HeldWrite[] {
+    if (this.held.some((write) => readsWrite(reads, write.key))) return [];
+    const writes = this.held;
+    this.held = [];
+    this.keys.clear();
+    return writes;
+  }
+
   /** Sends what is held, in the order held, in one statement. */
   async flush(): Promise<void> {
     if (this.held.length === 0) return;
@@ -49,8 +64,15 @@ export class WriteBehindTx implements Tx {
     await runWrites(this.inner, writes);
   }
 
+  /**
+   * A statement naming what it reads (`options.reads`) goes before the held writes when none of them is of what it
+   * reads: its answer is the same either way, and the writes go on to share a later round trip. A native record's
+   * group lookups (Tasks, Organizations) otherwise sent its Patient, Encounter and findings, then its ServiceRequest,
+   * each in a statement of their own. Anything else sends every held write first, in the order held.
+   */
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    await this.flush();
+    const reads = options?.reads;
+    if (reads === undefined || this.held.some((write) => readsWrite(reads, write.key))) await this.flush();
     return this.inner.query<R>(sql, params, options);
   }
 
@@ -60,11 +82,21 @@ export class WriteBehindTx implements Tx {
   }
 }
 
+/** Whether a statement reading `reads` (types, or `Type/id` keys) would read the row `key` (`Type/id`) writes. */
+function readsWrite(reads: readonly string[], key: string): boolean {
+  return reads.some((read) => read === key || key.startsWith(`${read}/`));
+}
+
+/** Names the texts `writeCtes` makes of `writes` (their shapes and parameter counts), for `textOfShape`. */
+export const writesShape = (writes: readonly HeldWrite[]): string => writes.map((write) => `${write.shape}:${write.params.length}`).join(' ');
+
+/** The common table expressions of `writes`, in their order; their parameters (`params`, in order) are `$1`… ( `$(from + 1)`…). */
+export function writeCtes(writes: readonly HeldWrite[], from = 0): string[] {
+  return numberedParts(writes, (write, p, n) => write.ctes(p, `w${n}_`), from);
+}
+
 /** Runs `writes` in one statement on `tx`, in their order. */
 export async function runWrites(tx: Tx, writes: readonly HeldWrite[]): Promise<void> {
-  const text = textOfShape(
-    `writes ${writes.map((write) => `${write.shape}:${write.params.length}`).join(' ')}`,
-    () => `WITH ${numberedParts(writes, (write, p, n) => write.ctes(p, `w${n}_`)).join(',\n')} SELECT 1`,
-  );
+  const text = textOfShape(`writes ${writesShape(writes)}`, () => `WITH ${writeCtes(writes).join(',\n')} SELECT 1`);
   await tx.query(text, writes.flatMap((write) => write.params));
 }

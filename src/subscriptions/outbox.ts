@@ -70,6 +70,9 @@ function uraSql(org: string): string {
 /** SQL: the filter values that name a party: its reference, its Organization, its service, its URA bare or with its system. */
 const partyValues = (ref: string, org: string, service: string, ura: string): string => `jsonb_build_array(${ref}, ${org}, ${service}, ${ura}, '${URA_SYSTEM}|' || ${ura})`;
 
+/** The resources OUTBOX_INSERT reads (organizationSql, uraSql); the subscriptions it reads are rows of their own table. */
+const OUTBOX_READS = ['Organization', 'HealthcareService'];
+
 /**
  * One statement for every notifying change of a transaction: for each (in the order written) one row per subscription
  * that is not off, whose organisation is the Task's owner's or requester's (or reads the region), and whose every
@@ -133,8 +136,8 @@ export function outboxHooks(): WriteHooks {
       const events = state.get(OUTBOX_EVENTS).splice(0);
       if (events.length === 0) return;
       const batch = state.get(COMMIT_BATCH);
-      const inserted = batch.add({ shape: 'outbox:events', sql: (p) => OUTBOX_INSERT(p(1)), params: [JSON.stringify(events)] });
-      batch.add({ shape: `outbox:notify ${inserted}`, sql: (p) => `SELECT pg_notify(${p(1)}, h) FROM (SELECT DISTINCT handover_id AS h FROM ${inserted}) x`, params: [OUTBOX_CHANNEL], rows: () => undefined });
+      const inserted = batch.add({ shape: 'outbox:events', sql: (p) => OUTBOX_INSERT(p(1)), params: [JSON.stringify(events)], reads: OUTBOX_READS });
+      batch.add({ shape: `outbox:notify ${inserted}`, sql: (p) => `SELECT pg_notify(${p(1)}, h) FROM (SELECT DISTINCT handover_id AS h FROM ${inserted}) x`, params: [OUTBOX_CHANNEL], rows: () => undefined, reads: [] });
     },
   };
 }

@@ -1,10 +1,11 @@
 // Resource writes held back in a write transaction (src/store/write-behind.ts): those that follow each other go in
-// one statement, every statement of the transaction sees the writes before it, and a refused write still rolls the
+// one statement, every statement of the transaction that may read them sees the writes before it (one naming what it
+// reads goes before those it cannot read; the commit batch takes them along), and a refused write still rolls the
 // whole transaction back. Runs on PostgreSQL (npm test) and on PGlite (npm run test:pglite).
 import { randomUUID } from 'node:crypto';
 import type { Patient } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/context.ts';
-import { WritePipeline } from '../../src/fhir/write-phases.ts';
+import { COMMIT_BATCH, WritePipeline } from '../../src/fhir/write-phases.ts';
 import type { Database, Tx } from '../../src/store/database.ts';
 import { resourceStore, type StoredVersion } from '../../src/store/resource-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -78,6 +79,57 @@ test('writes that follow each other go in one statement, sent before the next st
   );
   expect(stored.rows[0]).toEqual({ history: '1,2', versions: '1,2,3' });
   expect((await resourceStore.current(testDb.db, 'Patient', b))?.versionId).toBe('1');
+});
+
+test('a statement naming what it reads goes before held writes it cannot read; one reading one of them sends them all first', async () => {
+  const sent: string[] = [];
+  const a = randomUUID();
+  const b = randomUUID();
+  await pipeline.transaction(recording(sent), ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(a, '1', 'A'), NO_INDEX, [], true);
+    // Another row by its key, and another type: the held Patient is neither, and stays held.
+    expect(await resourceStore.current(tx, 'Patient', b)).toBeUndefined();
+    await tx.query(`SELECT count(*) FROM resources WHERE resource_type = 'Task'`, [], { reads: ['Task'] });
+    expect(sent).toHaveLength(2);
+    expect(sent.some((sql) => sql.includes('w0_cur'))).toBe(false);
+    await resourceStore.write(tx, patient(b, '1', 'B'), NO_INDEX, [], true);
+    // A read of the type: every held write goes first, in the order held, in one statement, and it sees both.
+    const found = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE resource_type = 'Patient' AND id = ANY($1::text[])`, [[a, b]], { reads: ['Patient'] });
+    expect(found.rows[0]?.n).toBe(2);
+    expect(sent).toHaveLength(4);
+    expect(sent[2]).toContain('w1_cur');
+  });
+});
+
+test('the commit batch takes along the held writes none of its parts reads; a part reading one gets them sent first', async () => {
+  const sent: string[] = [];
+  const a = randomUUID();
+  await pipeline.transaction(recording(sent), ctx, async ({ tx, state }) => {
+    await resourceStore.write(tx, patient(a, '1', 'A'), NO_INDEX, [], true);
+    state.get(COMMIT_BATCH).add({ shape: 'test:reads-nothing', sql: () => `SELECT 1 AS one`, params: [], rows: () => undefined, reads: [] });
+  });
+  expect(sent).toHaveLength(1);
+  expect(sent[0]).toContain('w0_cur');
+  expect(sent[0]).toContain('c0 AS');
+  expect((await resourceStore.current(testDb.db, 'Patient', a))?.versionId).toBe('1');
+
+  const sentAgain: string[] = [];
+  const b = randomUUID();
+  let seen: unknown[] = [];
+  await pipeline.transaction(recording(sentAgain), ctx, async ({ tx, state }) => {
+    await resourceStore.write(tx, patient(b, '1', 'B'), NO_INDEX, [], true);
+    state.get(COMMIT_BATCH).add({
+      shape: 'test:reads-the-patient',
+      sql: (p) => `SELECT id FROM resources WHERE resource_type = 'Patient' AND id = ${p(1)}`,
+      params: [b],
+      rows: (rows) => {
+        seen = rows;
+      },
+      reads: [`Patient/${b}`],
+    });
+  });
+  expect(sentAgain).toHaveLength(2);
+  expect(seen).toEqual([{ id: b }]);
 });
 
 test('a write refused when its statement is sent rolls back the whole transaction, the writes held with it too', async () => {

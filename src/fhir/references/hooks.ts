@@ -137,6 +137,8 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
       sql: (p) => `SELECT r.* FROM ${rowsByKey(p(1), p(2), 'r.resource_type, r.id, r.parties', ' AND NOT r.deleted')}`,
       params: [keys.map((k) => k.slice(0, k.indexOf('/'))), keys.map((k) => k.slice(k.indexOf('/') + 1))],
       rows: (rows) => refuseUnresolved(open, rows as { resource_type: string; id: string; parties: string[] }[]),
+      // Only targets this transaction did not write (those are skipped above), so none of its held writes.
+      reads: keys,
     });
   }
 
