@@ -3,6 +3,7 @@ import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './da
 import { classifyDatabaseError } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
 import { plainTextArray } from './text-array.ts';
+import { plainTimestamp } from './timestamp-text.ts';
 
 // Timestamps and bigints stay strings: the store turns them into FHIR instants and version ids itself.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
@@ -11,6 +12,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 const TEXT_ARRAY_OID = 1009 as unknown as Parameters<typeof pg.types.getTypeParser>[0];
 const generalTextArray = pg.types.getTypeParser(TEXT_ARRAY_OID, 'text') as (text: string) => unknown;
 pg.types.setTypeParser(TEXT_ARRAY_OID, (text: string) => plainTextArray(text) ?? generalTextArray(text));
+// timestamptz: the form of a UTC session read directly, anything else by pg's own parser (postgres-date).
+const generalTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text') as (text: string) => unknown;
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (text: string) => plainTimestamp(text) ?? generalTimestamp(text));
 
 export interface PostgresOptions {
   connectionString: string;

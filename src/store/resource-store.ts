@@ -38,10 +38,18 @@ export interface VersionRow {
  */
 export function orderedResource(content: Resource, numberTexts?: Record<string, string> | null): Resource {
   restoreNumberTexts(content, numberTexts);
-  const { resourceType, id, meta, ...rest } = content as Resource & { meta?: unknown };
-  const ordered = { resourceType, id, meta, ...rest } as Resource;
+  // One copy, not two (`{ resourceType, id, meta, ...rest }` made `rest` first): a search page orders 20 (issue 19).
+  const from = content as unknown as Record<string, unknown>;
+  const ordered: Record<string, unknown> = { resourceType: from.resourceType, id: from.id, meta: from.meta };
+  // for-in, not Object.keys: no array of keys made per resource.
+  for (const key in from) {
+    if (key === 'resourceType' || key === 'id' || key === 'meta' || !Object.hasOwn(from, key)) continue;
+    // Defined, as a spread defines it: assigning `__proto__` would set the prototype instead.
+    if (key === '__proto__') Object.defineProperty(ordered, key, { value: from[key], enumerable: true, writable: true, configurable: true });
+    else ordered[key] = from[key];
+  }
   copyNumberTexts(content, ordered);
-  return ordered;
+  return ordered as unknown as Resource;
 }
 
 function toVersion(row: VersionRow): StoredVersion {
