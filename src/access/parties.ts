@@ -7,7 +7,7 @@ import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { organizationId, organizationOf, URA_OF_REFERENCE_READS, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
 import { forEachReference } from '../fhir/references/walk.ts';
-import { VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
+import { referenceToSql, VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
 import { textOfShape } from '../store/statement-texts.ts';
 import { rowsByKey } from '../store/key-lookup.ts';
@@ -234,13 +234,13 @@ function propagationSql(grouped: boolean, visible: boolean): string {
          refs AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM tasks CROSS JOIN LATERAL (VALUES (content->'focus'->>'reference'), (content->'encounter'->>'reference'), (content->'for'->>'reference')) AS x(ref)
-            WHERE x.ref ~ '^(ServiceRequest|Encounter|Patient)/[A-Za-z0-9.-]{1,64}$'),
+            WHERE ${referenceToSql('x.ref', ['ServiceRequest', 'Encounter', 'Patient'])}),
          supporting AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM refs f
              CROSS JOIN LATERAL jsonb_array_elements(COALESCE(${SUPPORTING_INFO_OF_REQUEST('f')}, '[]'::jsonb)) AS s(info)
              CROSS JOIN LATERAL (VALUES (s.info->>'reference')) AS x(ref)
-            WHERE x.ref ~ '^(Composition|DocumentReference)/[A-Za-z0-9.-]{1,64}$'),
+            WHERE ${referenceToSql('x.ref', ['Composition', 'DocumentReference'])}),
          seed AS (SELECT resource_type, id FROM tasks UNION SELECT resource_type, id FROM refs UNION SELECT resource_type, id FROM supporting),
          encounters AS (
            SELECT r.resource_type, r.id FROM resources r

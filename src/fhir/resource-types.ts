@@ -36,5 +36,16 @@ export function referencePatternOf(type: string): RegExp {
   return new RegExp(`^${type}/(${FHIR_ID})$`);
 }
 
+/**
+ * SQL: whether `expr` (a text) is a relative literal reference `Type/id` to one of `types`, the same test as
+ * `referencePatternOf`. Not as one regular expression with `{1,64}`: PostgreSQL's engine unrolls a bounded repeat
+ * into 64 states and builds its automaton again at every match, 30-35 µs a match against 2-3 µs for `+` with the
+ * length compared apart (100,000 matches in psql, private cluster); a Task create's party propagation made two.
+ */
+export function referenceToSql(expr: string, types: readonly string[]): string {
+  const prefix = types.length === 1 ? `${types[0]}` : `(${types.join('|')})`;
+  return `(${expr} ~ '^${prefix}/[A-Za-z0-9.-]+$' AND length(split_part(${expr}, '/', 2)) <= 64)`;
+}
+
 /** Types the gateway serves read-only, from its own data (mappings/terminology). */
 export const READ_ONLY_TYPES = ['CodeSystem', 'ConceptMap'];

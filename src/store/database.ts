@@ -28,13 +28,13 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
-/** One LISTEN connection: whether it is listening now, and what it heard (readiness, metrics). */
+/** One channel listened to: whether it is listening now, and what it heard (readiness, metrics). */
 export interface ListenStatus {
   channel: string;
   listening: boolean;
   /** NOTIFYs heard since the process started. */
   notifications: number;
-  /** How often the connection was lost and opened again. */
+  /** How often its connection was lost and opened again. */
   reconnects: number;
 }
 
@@ -46,7 +46,8 @@ export interface Database extends Queryable {
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /**
-   * A dedicated connection that receives NOTIFY on `channel`; returns a function that stops listening.
+   * A dedicated connection (one for all channels of an instance) receives NOTIFY on `channel`; returns a function
+   * that stops listening.
    * A lost connection is opened again (with back-off) until then; once it listens again, `onNotify('')` is
    * called, as whatever was notified meanwhile was lost.
    */
@@ -57,7 +58,7 @@ export interface Database extends Queryable {
    * listening on it, the connection lost).
    */
   caughtUp(channel: string): Promise<boolean>;
-  /** The state of every LISTEN connection open now. */
+  /** The state of every channel listened to now. */
   listenStatus(): ListenStatus[];
   /**
    * From now on every connection works as `role` (after the migrations, which need the administrator).

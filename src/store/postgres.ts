@@ -169,31 +169,48 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  private readonly listeners = new Set<ReconnectingListener>();
+  /** The one LISTEN connection of this instance (see ReconnectingListener), opened by the first `listen`. */
+  private listener: ReconnectingListener | undefined;
+  /** Its first opening, while under way: `listen` calls meanwhile wait for it instead of opening another. */
+  private opening: Promise<ReconnectingListener> | undefined;
 
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    const listener = new ReconnectingListener({
-      channel,
-      // Named, so that an operator (or a test) can tell the LISTEN connections apart in pg_stat_activity.
-      client: () => new pg.Client({ ...PostgresDatabase.clientConfig({ ...this.options, statementTimeoutMs: undefined, queryTimeoutMs: undefined }), application_name: `gateway listen ${channel}`.slice(0, 63) }),
-      onNotify,
-      onError: (err, state) => this.options.onFault?.(err, `the LISTEN connection of '${channel}' is ${state}`),
-    });
-    await listener.start();
-    this.listeners.add(listener);
+    const listener = this.listener ?? (await (this.opening ??= this.openListener()));
+    const added = await listener.add(channel, onNotify);
     return async () => {
-      this.listeners.delete(listener);
-      await listener.stop();
+      // The connection ends with its last channel (a stopped gateway keeps none open).
+      if ((await listener.remove(added)) && this.listener === listener && listener.listeners().length === 0) {
+        this.listener = undefined;
+        await listener.stop();
+      }
     };
   }
 
+  private async openListener(): Promise<ReconnectingListener> {
+    const listener: ReconnectingListener = new ReconnectingListener({
+      // Named, so that an operator (or a test) can tell the LISTEN connection apart in pg_stat_activity.
+      client: () => new pg.Client({ ...PostgresDatabase.clientConfig({ ...this.options, statementTimeoutMs: undefined, queryTimeoutMs: undefined }), application_name: 'gateway listen' }),
+      onError: (err, state) => this.options.onFault?.(err, `the LISTEN connection (${listener.listeners().map((l) => l.channel).join(', ')}) is ${state}`),
+    });
+    try {
+      // A first connection that cannot be opened is not kept: the next `listen` tries again.
+      await listener.start();
+      this.listener = listener;
+      return listener;
+    } finally {
+      this.opening = undefined;
+    }
+  }
+
   async caughtUp(channel: string): Promise<boolean> {
-    const listener = [...this.listeners].find((l) => l.channel === channel && l.state === 'listening');
-    return listener ? listener.caughtUp() : false;
+    const listener = this.listener;
+    return listener?.has(channel) === true ? listener.caughtUp() : false;
   }
 
   listenStatus(): ListenStatus[] {
-    return [...this.listeners].map((l) => ({ channel: l.channel, listening: l.state === 'listening', notifications: l.notifications, reconnects: l.reconnects }));
+    const listener = this.listener;
+    if (!listener) return [];
+    return listener.listeners().map((l) => ({ channel: l.channel, listening: listener.state === 'listening', notifications: l.notifications, reconnects: listener.reconnects }));
   }
 
   async close(): Promise<void> {

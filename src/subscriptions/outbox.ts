@@ -2,7 +2,7 @@ import type { Reference, Task } from '@medplum/fhirtypes';
 import { COMMIT_BATCH, TxSlot, type WriteHooks } from '../fhir/write-phases.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { firesOn } from './topic.ts';
-import { referencePatternOf } from '../fhir/resource-types.ts';
+import { referencePatternOf, referenceToSql } from '../fhir/resource-types.ts';
 
 const PATIENT_REFERENCE = referencePatternOf('Patient');
 
@@ -50,14 +50,12 @@ interface OutboxEvent {
 /** This attempt's notifying Task changes, in the order written. */
 const OUTBOX_EVENTS = new TxSlot<OutboxEvent[]>('outbox.events', () => []);
 
-const ID = '[A-Za-z0-9.-]{1,64}';
-
 /** SQL: the `Organization/<id>` a party reference stands for: itself, or the provider of the HealthcareService it names. */
 function organizationSql(ref: string): string {
-  return `CASE WHEN ${ref} ~ '^Organization/${ID}$' THEN ${ref}
-            WHEN ${ref} ~ '^HealthcareService/${ID}$' THEN (SELECT hs.content->'providedBy'->>'reference' FROM resources hs
+  return `CASE WHEN ${referenceToSql(ref, ['Organization'])} THEN ${ref}
+            WHEN ${referenceToSql(ref, ['HealthcareService'])} THEN (SELECT hs.content->'providedBy'->>'reference' FROM resources hs
               WHERE hs.resource_type = 'HealthcareService' AND hs.id = substr(${ref}, 19) AND NOT hs.deleted
-                AND hs.content->'providedBy'->>'reference' ~ '^Organization/${ID}$') END`;
+                AND ${referenceToSql("hs.content->'providedBy'->>'reference'", ['Organization'])}) END`;
 }
 
 /** SQL: the URA of the Organization `org` (`Organization/<id>`): its first identifier of the URA system. */

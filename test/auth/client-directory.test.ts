@@ -88,7 +88,7 @@ onPostgres('client rows behind tokens', () => {
 
   it('while the LISTEN connection is down, every request reads its client; once back, nothing kept from before counts', async () => {
     expect(await read(tg, 'vvt-ijsseldelta')).toBe(200);
-    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway listen oauth_client_changed'`);
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway listen'`);
     await until('the LISTEN connection is noticed lost', () => !listening(tg));
     try {
       // Lost with the connection: a change announced now reaches nobody.
@@ -98,7 +98,7 @@ onPostgres('client rows behind tokens', () => {
       expect(await read(tg, 'vvt-ijsseldelta')).toBe(401);
       await moveUnannounced('vvt-ijsseldelta', '90007890');
       expect(await read(tg, 'vvt-ijsseldelta')).toBe(200);
-      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway listen oauth_client_changed'`);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway listen'`);
       await until('the LISTEN connection is noticed lost again', () => !listening(tg));
       await moveUnannounced('vvt-ijsseldelta', '90001234');
       // Down: read from the database.

@@ -40,7 +40,7 @@ onPostgres('LISTEN on PostgreSQL', () => {
 
       // What a restart or a failover does to the connection: the server ends it.
       const ended = await admin.query<{ n: number }>(
-        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN "listen_test"' AND pid <> pg_backend_pid()`,
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway listen'`,
       );
       expect(ended.rows[0]?.n).toBe(1);
       // NOTIFY is heard again (sent until it is: the connection comes back after a short back-off).
@@ -56,6 +56,42 @@ onPostgres('LISTEN on PostgreSQL', () => {
       await stop();
     }
     expect(db.listenStatus()).toEqual([]);
+  });
+
+  it('listens on every channel through one connection: a NOTIFY wakes one backend, each channel hears its own', async () => {
+    const heard: string[] = [];
+    const stops = await Promise.all(['listen_a', 'listen_b', 'listen_c'].map((channel) => db.listen(channel, (payload) => heard.push(`${channel}:${payload}`))));
+    const listeners = async (): Promise<number> =>
+      (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway listen'`)).rows[0]?.n ?? -1;
+    try {
+      expect(await listeners()).toBe(1);
+      await admin.query(`SELECT pg_notify('listen_b', 'one'), pg_notify('listen_c', 'two')`);
+      await until('both notifications', () => heard.length === 2);
+      expect(heard).toEqual(['listen_b:one', 'listen_c:two']);
+      expect(await db.caughtUp('listen_a')).toBe(true);
+      expect(await db.caughtUp('not_listened')).toBe(false);
+      // A channel stopped is no longer heard; the others still are, on the same connection.
+      await stops[1]?.();
+      await admin.query(`SELECT pg_notify('listen_b', 'gone'), pg_notify('listen_a', 'three')`);
+      await until('the third notification', () => heard.length === 3);
+      expect(heard[2]).toBe('listen_a:three');
+      expect(db.listenStatus().map((l) => [l.channel, l.notifications])).toEqual([
+        ['listen_a', 1],
+        ['listen_c', 1],
+      ]);
+      expect(await listeners()).toBe(1);
+      // Cut off: every channel left is woken once for what it missed.
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway listen'`);
+      await until('both woken after the connection came back', () => heard.includes('listen_a:') && heard.includes('listen_c:'));
+      expect(heard).not.toContain('listen_b:');
+    } finally {
+      await stops[0]?.();
+      await stops[2]?.();
+    }
+    // The connection ends with its last channel.
+    expect(db.listenStatus()).toEqual([]);
+    for (let i = 0; i < 40 && (await listeners()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(await listeners()).toBe(0);
   });
 
   it('a transaction whose connection is cut off fails with a fault the gateway answers 503, and the process lives on', async () => {
