@@ -197,7 +197,7 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
   // LISTEN/NOTIFY: whether every LISTEN connection is up, and what it heard: a count that grows after a database
   // restart shows that NOTIFY, not the poll, wakes the delivery worker and the board again.
   const sumListen = (f: (l: ListenStatus) => number) => async (): Promise<number> => db.listenStatus().reduce((n, l) => n + f(l), 0);
-  metrics.gauge('gateway_db_listen_connections', 'Channels this instance listens on now (all on one LISTEN connection; one per channel when all is well)', sumListen((l) => (l.listening ? 1 : 0)));
+  metrics.gauge('gateway_db_listen_connections', 'Channels this instance listens on now, all on its one LISTEN connection (named when each channel had a connection of its own)', sumListen((l) => (l.listening ? 1 : 0)));
   metrics.gauge('gateway_db_notifications_received', 'NOTIFYs heard by this instance since it started', sumListen((l) => l.notifications));
   metrics.gauge('gateway_db_listen_reconnects', 'Times a lost LISTEN connection was opened again since this instance started', sumListen((l) => l.reconnects));
   // The unit feed first: `/native/eenheid` is not a format of `/native/{format}`.

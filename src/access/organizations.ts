@@ -37,6 +37,9 @@ export function organizationId(ref: Reference | string | undefined): string | un
 /** What `uraOfReferenceSql` reads (QueryOptions.reads): a statement using it reads these types besides its own. */
 export const URA_OF_REFERENCE_READS: readonly string[] = ['Organization', 'HealthcareService'];
 
+/** What a lookup of Tasks by the URA of their requester reads (a group's members: the workflow's and the parties'). */
+export const TASKS_BY_REQUESTER_READS: readonly string[] = ['Task', ...URA_OF_REFERENCE_READS];
+
 /**
  * SQL for the URA of the organisation that `referenceSql` (an SQL expression giving `Organization/<id>`, or
  * `HealthcareService/<id>`: the organisation providing that service, its `providedBy`) points at: for decisions

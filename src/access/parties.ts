@@ -5,7 +5,7 @@ import { OPEN_STATUSES } from '../handover/state-machine.ts';
 import { candidateGroup } from '../handover/candidate-group.ts';
 import { isGateway, readableParties } from './policy.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
-import { organizationId, organizationOf, URA_OF_REFERENCE_READS, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
+import { organizationId, organizationOf, TASKS_BY_REQUESTER_READS, uraOfReferenceSql, type OrganizationDirectory } from './organizations.ts';
 import { forEachReference } from '../fhir/references/walk.ts';
 import { referenceToSql, VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
@@ -83,12 +83,9 @@ const GROUP_PARTIES_SQL = `SELECT DISTINCT i->>'value' AS ura
                  WHERE ${lookupType('s', "'Task'")} AND s.tokens && ${plannedOnce('$3')} AND ${memberOf('s', 7)} AND s.content->>'status' = ANY($4::text[]) AND s.id <> $5
                    AND ${uraOfReferenceSql("s.content->'requester'->>'reference'")} = ${uraOfReferenceSql('$6::text')}))`;
 
-/** What GROUP_PARTIES_SQL reads: a native record's other resources, held back until the Task is written, need not go before it. */
-const GROUP_PARTIES_READS = ['Task', ...URA_OF_REFERENCE_READS];
-
 /** SQL: the parties of the resources named by type (`$1`) and id (`$2`); `_VISIBLE`: only those holding one of `$3`. */
 const REFERRED_PARTIES_SQL = `SELECT DISTINCT unnest(r.parties) AS p FROM ${rowsByKey('$1', '$2', 'r.parties')}`;
-const REFERRED_PARTIES_VISIBLE_SQL = `SELECT DISTINCT unnest(r.parties) AS p FROM ${rowsByKey('$1', '$2', 'r.parties', ' AND r.parties && $3::text[]')}`;
+const REFERRED_PARTIES_VISIBLE_SQL = `SELECT DISTINCT unnest(r.parties) AS p FROM ${rowsByKey('$1', '$2', 'r.parties', { condition: ' AND r.parties && $3::text[]' })}`;
 
 /** The acting organisation, when it is one (the gateway's own start-up work has none). */
 function writerOf(ctx: RequestContext): string[] {
@@ -120,7 +117,7 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
     const r = await tx.query<{ ura: string }>(
       GROUP_PARTIES_SQL,
       [URA_SYSTEM, orgIds, groupToken, OPEN, next.id ?? '', task.requester?.reference ?? '', members],
-      { reads: GROUP_PARTIES_READS },
+      { reads: TASKS_BY_REQUESTER_READS },
     );
     return r.rows.map((x) => x.ura);
   }

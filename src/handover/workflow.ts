@@ -6,7 +6,7 @@ import type { OpenTransaction, WriteHooks } from '../fhir/write-phases.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
-import { type OrganizationDirectory, URA_OF_REFERENCE_READS, uraOfReferenceSql } from '../access/organizations.ts';
+import { type OrganizationDirectory, TASKS_BY_REQUESTER_READS, uraOfReferenceSql } from '../access/organizations.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { candidateGroup, groupIdentifierToken as groupToken } from './candidate-group.ts';
 import { describeTransition, isFinal, OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
@@ -43,7 +43,7 @@ async function siblingIds(tx: Tx, task: Task, id: string, extraToken?: string): 
         ${extraToken ? 'AND t.tokens && $5::text[]' : ''}
       ORDER BY t.id`,
     [[group.token], id, task.requester?.reference ?? '', group.members, ...(extraToken ? [[extraToken]] : [])],
-    { reads: GROUP_READS },
+    { reads: TASKS_BY_REQUESTER_READS },
   );
   return rows.rows.map((r) => r.id);
 }
@@ -53,8 +53,6 @@ const SENDER_NAMESPACE = /^https:\/\/handover-gateway\.nl\/fhir\/NamingSystem\/[
 
 /** The URA of a Task's requester, as SQL over the row alias `t`. */
 const REQUESTER_URA = uraOfReferenceSql("t.content->'requester'->>'reference'");
-/** What the group lookups below read: a native record's Patient, findings and request held back need not go first. */
-const GROUP_READS = ['Task', ...URA_OF_REFERENCE_READS];
 
 /**
  * A group of candidates belongs to the organisation that opened it: a Task may only carry a
@@ -79,7 +77,7 @@ async function checkGroupOwnership(tx: Tx, ctx: RequestContext, task: Task, id: 
         AND ${REQUESTER_URA} IS DISTINCT FROM $3
       LIMIT 1`,
     [[token], id ?? '', ctx.organizationUra],
-    { reads: GROUP_READS },
+    { reads: TASKS_BY_REQUESTER_READS },
   );
   if (foreign.rows.length > 0) {
     throw new HttpError(

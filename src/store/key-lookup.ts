@@ -2,15 +2,18 @@
  * A FROM clause reading rows of `resources` by a list of keys, each key looked up by itself through the primary key:
  * `k` the keys (`k.resource_type`, `k.id`, and with `numbered` their 1-based position `k.n`), `r` the row found for
  * each (`columns` of `resources r`, only where `condition`, more of r's WHERE such as ` AND NOT r.deleted`, holds).
- * `types` and `ids` are SQL of two text arrays of the same length.
+ * `types` and `ids` are SQL of two text arrays of the same length. With `locked`, each row found is locked (FOR
+ * UPDATE) as it is looked up, the keys taken in (type, id) order, the order every writer locks rows in.
  *
  * Why a lateral subquery kept apart by OFFSET 0: as a join of the keys with `resources`, a pooled connection's generic
  * plan made while the table was small (a new database, not yet analyzed) joined them by a hash or merge join over a
  * scan of the whole table and kept that plan at every call as the table grew: 167 and 213 blocks per Task create for
  * the party propagation and the reference check in bench/statement-counts.ts, against 26 and 28 by key.
  */
-export function rowsByKey(types: string, ids: string, columns: string, condition = '', numbered = false): string {
-  const keys = numbered ? `WITH ORDINALITY AS k(resource_type, id, n)` : `AS k(resource_type, id)`;
-  return `unnest(${types}::text[], ${ids}::text[]) ${keys}
-     CROSS JOIN LATERAL (SELECT ${columns} FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id${condition} OFFSET 0) r`;
+export function rowsByKey(types: string, ids: string, columns: string, options: { condition?: string; numbered?: boolean; locked?: boolean } = {}): string {
+  const { condition = '', numbered = false, locked = false } = options;
+  const unnested = `unnest(${types}::text[], ${ids}::text[]) ${numbered ? 'WITH ORDINALITY AS k(resource_type, id, n)' : 'AS k(resource_type, id)'}`;
+  const keys = locked ? `(SELECT * FROM ${unnested} ORDER BY resource_type, id OFFSET 0) k` : unnested;
+  return `${keys}
+     CROSS JOIN LATERAL (SELECT ${columns} FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id${condition} OFFSET 0${locked ? ' FOR UPDATE OF r' : ''}) r`;
 }

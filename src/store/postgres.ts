@@ -178,7 +178,8 @@ export class PostgresDatabase implements Database {
     const listener = this.listener ?? (await (this.opening ??= this.openListener()));
     const added = await listener.add(channel, onNotify);
     return async () => {
-      // The connection ends with its last channel (a stopped gateway keeps none open).
+      // The connection ends with its last channel (a stopped gateway keeps none open), unless a `listen` added one
+      // while `remove` was being awaited.
       if ((await listener.remove(added)) && this.listener === listener && listener.listeners().length === 0) {
         this.listener = undefined;
         await listener.stop();

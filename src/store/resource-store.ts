@@ -65,12 +65,10 @@ const CURRENT_COLUMNS = `${COLUMNS}, parties`;
 // (src/store/postgres.ts) does not hash and compare the whole text again on every read.
 const CURRENT_SQL = `SELECT ${CURRENT_COLUMNS} FROM resources WHERE resource_type = $1 AND id = $2`;
 const CURRENT_FOR_UPDATE_SQL = `${CURRENT_SQL} FOR UPDATE`;
-// Several rows locked at once: each key looked up by itself through the primary key and locked there, in (type, id)
-// order (a lateral subquery with a locking clause is not merged into a join; see rowsByKey in ./key-lookup.ts).
-const CURRENT_MANY_FOR_UPDATE_SQL = `SELECT r.* FROM (SELECT resource_type, id FROM unnest($1::text[], $2::text[]) AS k(resource_type, id) ORDER BY resource_type, id OFFSET 0) k
-     CROSS JOIN LATERAL (SELECT ${CURRENT_COLUMNS} FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id FOR UPDATE OF r) r`;
+// Several rows locked at once: each key looked up by itself and locked there, in (type, id) order.
+const CURRENT_MANY_FOR_UPDATE_SQL = `SELECT r.* FROM ${rowsByKey('$1', '$2', CURRENT_COLUMNS, { locked: true })}`;
 // The reads of several requests in one statement (src/store/shared-reads.ts): a row per key found, with its position.
-const CURRENT_MANY_SQL = `SELECT k.n, r.* FROM ${rowsByKey('$1', '$2', CURRENT_COLUMNS, '', true)}`;
+const CURRENT_MANY_SQL = `SELECT k.n, r.* FROM ${rowsByKey('$1', '$2', CURRENT_COLUMNS, { numbered: true })}`;
 const sharedReads = new WeakMap<Queryable, SharedReads<VersionRow>>();
 
 /** A lookup of `currentByTokens`: current resources of a type carrying one of `tokens` (and one of `andTokens`). */

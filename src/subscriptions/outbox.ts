@@ -2,6 +2,7 @@ import type { Reference, Task } from '@medplum/fhirtypes';
 import { COMMIT_BATCH, TxSlot, type WriteHooks } from '../fhir/write-phases.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { firesOn } from './topic.ts';
+import { URA_OF_REFERENCE_READS } from '../access/organizations.ts';
 import { referencePatternOf, referenceToSql } from '../fhir/resource-types.ts';
 
 const PATIENT_REFERENCE = referencePatternOf('Patient');
@@ -68,8 +69,11 @@ function uraSql(org: string): string {
 /** SQL: the filter values that name a party: its reference, its Organization, its service, its URA bare or with its system. */
 const partyValues = (ref: string, org: string, service: string, ura: string): string => `jsonb_build_array(${ref}, ${org}, ${service}, ${ura}, '${URA_SYSTEM}|' || ${ura})`;
 
-/** The resources OUTBOX_INSERT reads (organizationSql, uraSql); the subscriptions it reads are rows of their own table. */
-const OUTBOX_READS = ['Organization', 'HealthcareService'];
+/**
+ * The resources OUTBOX_INSERT reads (organizationSql, uraSql): those uraOfReferenceSql reads, an organisation or the
+ * service it provides; the subscriptions it reads are rows of their own table.
+ */
+const OUTBOX_READS = URA_OF_REFERENCE_READS;
 
 /**
  * One statement for every notifying change of a transaction: for each (in the order written) one row per subscription

@@ -134,7 +134,7 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     // what that statement wrote with it.
     state.get(COMMIT_BATCH).add({
       shape: 'references:targets',
-      sql: (p) => `SELECT r.* FROM ${rowsByKey(p(1), p(2), 'r.resource_type, r.id, r.parties', ' AND NOT r.deleted')}`,
+      sql: (p) => `SELECT r.* FROM ${rowsByKey(p(1), p(2), 'r.resource_type, r.id, r.parties', { condition: ' AND NOT r.deleted' })}`,
       params: [keys.map((k) => k.slice(0, k.indexOf('/'))), keys.map((k) => k.slice(k.indexOf('/') + 1))],
       rows: (rows) => refuseUnresolved(open, rows as { resource_type: string; id: string; parties: string[] }[]),
       // Only targets this transaction did not write (those are skipped above), so none of its held writes.
