@@ -34,30 +34,35 @@ export function forEachReference(value: unknown, visit: (holder: { reference?: s
  */
 export function findReferences(resource: { resourceType: string }): FoundReference[] {
   const out: FoundReference[] = [];
-  // A path is built only for an object or array it descends into: a primitive holds no Reference, and building the
-  // path of every string of a handover's resources was a fifth of what this walk allocated. Own keys through for-in,
-  // not Object.entries (an array per key): the same keys in the same order, nothing allocated to list them.
-  const visit = (value: unknown, path: string, isResource: boolean): void => {
-    if (Array.isArray(value)) {
-      visitItems(value, path, false);
-      return;
-    }
-    if (!isObject(value)) return;
-    if (!isResource && (typeof value.reference === 'string' || isObject(value.identifier))) out.push({ path, reference: value });
-    for (const key in value) {
-      if (!Object.hasOwn(value, key)) continue;
-      const child = value[key];
-      if (typeof child !== 'object' || child === null || key === 'reference' || (!isResource && key === 'identifier' && isObject(child))) continue;
-      if (Array.isArray(child)) visitItems(child, `${path}.${key}`, key === 'contained');
-      else visit(child, `${path}.${key}`, false);
-    }
-  };
-  const visitItems = (items: unknown[], path: string, areResources: boolean): void => {
-    for (let i = 0; i < items.length; i++) {
-      const item: unknown = items[i];
-      if (typeof item === 'object' && item !== null) visit(item, `${path}[${i}]`, areResources);
-    }
-  };
-  visit(resource, resource.resourceType, true);
+  visitValue(out, resource, resource.resourceType, true);
   return out;
+}
+
+// findReferences' walk as functions of this module, not closures made at each call: V8 keeps a function's optimised
+// code only weakly where no live closure holds it, so closures made per call lost it at every major collection and
+// were compiled again, twice (Maglev, then Turbofan), several times a minute under load (--trace-opt).
+// A path is built only for an object or array it descends into: a primitive holds no Reference, and building the
+// path of every string of a handover's resources was a fifth of what this walk allocated. Own keys through for-in,
+// not Object.entries (an array per key): the same keys in the same order, nothing allocated to list them.
+function visitValue(out: FoundReference[], value: unknown, path: string, isResource: boolean): void {
+  if (Array.isArray(value)) {
+    visitItems(out, value, path, false);
+    return;
+  }
+  if (!isObject(value)) return;
+  if (!isResource && (typeof value.reference === 'string' || isObject(value.identifier))) out.push({ path, reference: value });
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const child = value[key];
+    if (typeof child !== 'object' || child === null || key === 'reference' || (!isResource && key === 'identifier' && isObject(child))) continue;
+    if (Array.isArray(child)) visitItems(out, child, `${path}.${key}`, key === 'contained');
+    else visitValue(out, child, `${path}.${key}`, false);
+  }
+}
+
+function visitItems(out: FoundReference[], items: unknown[], path: string, areResources: boolean): void {
+  for (let i = 0; i < items.length; i++) {
+    const item: unknown = items[i];
+    if (typeof item === 'object' && item !== null) visitValue(out, item, `${path}[${i}]`, areResources);
+  }
 }
