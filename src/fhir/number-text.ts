@@ -174,10 +174,18 @@ export function copyNumberTexts(from: object, to: object): void {
 /** A deep copy of JSON data that keeps the texts of its numbers (structuredClone drops them). */
 export function cloneKeepingNumberTexts<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
-  const copy: Holder = Array.isArray(value) ? value.map((v: unknown) => cloneKeepingNumberTexts(v)) : {};
-  if (!Array.isArray(value)) {
+  let copy: Holder;
+  // Arrays by index, not `map` with a callback made at each call: such a closure loses its optimised code (and the
+  // copy inlined into it) whenever no live one holds it, and was compiled again several times a minute (--trace-opt).
+  if (Array.isArray(value)) {
+    const items: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) items[i] = cloneKeepingNumberTexts(value[i] as unknown);
+    copy = items;
+  } else {
     const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) (copy as Record<string, unknown>)[key] = cloneKeepingNumberTexts(record[key]);
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(record)) fields[key] = cloneKeepingNumberTexts(record[key]);
+    copy = fields;
   }
   copyNumberTexts(value, copy);
   return copy as T;

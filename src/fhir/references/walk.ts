@@ -7,23 +7,29 @@ export interface FoundReference {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Calls `visit` with every object in `value` that carries a `reference` string, parents before their children: the
- * walk of what only needs the references themselves (no paths, no identifier-only References). `visit` may change
- * the `reference` it is given. Own keys through for-in, not Object.entries: an array per key was the largest
- * allocation of a native handover's reference resolution (4.5 % of all the ingest allocated); only objects and
- * arrays can hold a Reference, so nothing else is descended into.
+ * Calls `visit` with every object in `value` that carries a `reference` string, parents before their children, and
+ * `context` (what the visit collects or needs): the walk of what only needs the references themselves (no paths, no
+ * identifier-only References). `visit` may change the `reference` it is given. Own keys through for-in, not
+ * Object.entries: an array per key was the largest allocation of a native handover's reference resolution (4.5 % of
+ * all the ingest allocated); only objects and arrays can hold a Reference, so nothing else is descended into.
+ * `visit` is best a function of its module, its state in `context`: a closure made at each call loses its optimised
+ * code (and that of what it inlined) whenever no live closure holds it, and was compiled again several times a
+ * minute under load (--trace-opt).
  */
-export function forEachReference(value: unknown, visit: (holder: { reference?: string }) => void): void {
+export function forEachReference<C>(value: unknown, visit: (holder: { reference?: string }, context: C) => void, context: C): void {
   if (Array.isArray(value)) {
-    for (const v of value) if (typeof v === 'object' && v !== null) forEachReference(v, visit);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v === 'object' && v !== null) forEachReference(v, visit, context);
+    }
     return;
   }
   if (!isObject(value)) return;
-  if (typeof value.reference === 'string') visit(value as { reference: string });
+  if (typeof value.reference === 'string') visit(value as { reference: string }, context);
   for (const key in value) {
     if (key === 'reference' || !Object.hasOwn(value, key)) continue;
     const child = value[key];
-    if (typeof child === 'object' && child !== null) forEachReference(child, visit);
+    if (typeof child === 'object' && child !== null) forEachReference(child, visit, context);
   }
 }
 
