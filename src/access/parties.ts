@@ -121,11 +121,9 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
     );
     return r.rows.map((x) => x.ura);
   }
-  const refs = new Map<string, { type: string; id: string }>();
-  forEachReference(next, (holder) => {
-    const m = REFERENCE.exec(holder.reference ?? '');
-    if (m && HANDOVER_TYPES.has(m[1]) && !(m[1] === next.resourceType && m[2] === next.id)) refs.set(`${m[1]}/${m[2]}`, { type: m[1], id: m[2] });
-  });
+  const found: ReferredHandover = { self: next, refs: new Map() };
+  forEachReference(next, addReferredHandover, found);
+  const refs = found.refs;
   if (refs.size === 0) return [];
   const readable = readableParties(ctx);
   const fromThisTransaction = partiesFromThisTransaction(state, refs.keys(), readable);
@@ -134,6 +132,18 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
   if (readable) params.push(readable);
   const r = await tx.query<{ p: string }>(readable ? REFERRED_PARTIES_VISIBLE_SQL : REFERRED_PARTIES_SQL, params);
   return r.rows.map((x) => x.p);
+}
+
+/** The handover resources a resource refers to (other than itself), by `Type/id`: what `addReferredHandover` collects. */
+interface ReferredHandover {
+  readonly self: Resource;
+  readonly refs: Map<string, { type: string; id: string }>;
+}
+
+// A function of this module, its state passed in, not a closure per write (see forEachReference).
+function addReferredHandover(holder: { reference?: string }, found: ReferredHandover): void {
+  const m = REFERENCE.exec(holder.reference ?? '');
+  if (m && HANDOVER_TYPES.has(m[1]) && !(m[1] === found.self.resourceType && m[2] === found.self.id)) found.refs.set(`${m[1]}/${m[2]}`, { type: m[1], id: m[2] });
 }
 
 /**

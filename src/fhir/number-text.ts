@@ -104,37 +104,46 @@ function unescapeSegment(s: string): string {
  * (what almost every resource gives, so that nothing more is stored).
  */
 export function numberTextsOf(value: unknown): Record<string, string> | undefined {
-  let found: Record<string, string> | undefined;
+  if (value === null || typeof value !== 'object') return undefined;
   // The path as a stack of segments, joined only for a number that has a text: most walks find none.
-  const path: string[] = [];
-  const walk = (node: object): void => {
-    const texts = TEXTS.get(node);
-    if (texts) {
-      for (const key of texts.keys()) {
-        const text = numberText(node, key);
-        if (text !== undefined) (found ??= {})[`/${[...path, key].map(segment).join('/')}`] = text;
-      }
+  const walk: TextsWalk = { path: [], found: undefined };
+  collectTexts(walk, value);
+  return walk.found;
+}
+
+interface TextsWalk {
+  readonly path: string[];
+  found: Record<string, string> | undefined;
+}
+
+// A function of this module, not a closure made at each call: V8 keeps a function's optimised code only weakly
+// where no live closure holds it, so a closure made per write lost it at every major collection and was compiled
+// again (Maglev, then Turbofan) several times a minute under load (--trace-opt).
+function collectTexts(walk: TextsWalk, node: object): void {
+  const texts = TEXTS.get(node);
+  if (texts) {
+    for (const key of texts.keys()) {
+      const text = numberText(node, key);
+      if (text !== undefined) (walk.found ??= {})[`/${[...walk.path, key].map(segment).join('/')}`] = text;
     }
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
-        const v: unknown = node[i];
-        if (v === null || typeof v !== 'object') continue;
-        path.push(String(i));
-        walk(v);
-        path.pop();
-      }
-    } else {
-      for (const key in node) {
-        const v = (node as Record<string, unknown>)[key];
-        if (v === null || typeof v !== 'object' || !Object.hasOwn(node, key)) continue;
-        path.push(key);
-        walk(v);
-        path.pop();
-      }
+  }
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const v: unknown = node[i];
+      if (v === null || typeof v !== 'object') continue;
+      walk.path.push(String(i));
+      collectTexts(walk, v);
+      walk.path.pop();
     }
-  };
-  if (value !== null && typeof value === 'object') walk(value);
-  return found;
+  } else {
+    for (const key in node) {
+      const v = (node as Record<string, unknown>)[key];
+      if (v === null || typeof v !== 'object' || !Object.hasOwn(node, key)) continue;
+      walk.path.push(key);
+      collectTexts(walk, v);
+      walk.path.pop();
+    }
+  }
 }
 
 /** Re-attaches texts kept by `numberTextsOf` to a value read back; pointers that no longer lead to such a number are skipped. */
@@ -165,10 +174,18 @@ export function copyNumberTexts(from: object, to: object): void {
 /** A deep copy of JSON data that keeps the texts of its numbers (structuredClone drops them). */
 export function cloneKeepingNumberTexts<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
-  const copy: Holder = Array.isArray(value) ? value.map((v: unknown) => cloneKeepingNumberTexts(v)) : {};
-  if (!Array.isArray(value)) {
+  let copy: Holder;
+  // Arrays by index, not `map` with a callback made at each call: such a closure loses its optimised code (and the
+  // copy inlined into it) whenever no live one holds it, and was compiled again several times a minute (--trace-opt).
+  if (Array.isArray(value)) {
+    const items: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) items[i] = cloneKeepingNumberTexts(value[i] as unknown);
+    copy = items;
+  } else {
     const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) (copy as Record<string, unknown>)[key] = cloneKeepingNumberTexts(record[key]);
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(record)) fields[key] = cloneKeepingNumberTexts(record[key]);
+    copy = fields;
   }
   copyNumberTexts(value, copy);
   return copy as T;
@@ -233,6 +250,12 @@ export function numberTextsByValue(value: unknown): ReadonlyMap<number, string> 
 function hasNumberTexts(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (TEXTS.has(value)) return true;
+  // Arrays by index, objects by for-in: one for-in over both kinds was deoptimised ("wrong map") and compiled again
+  // every few handovers under load (--trace-deopt), the request body's arrays and objects taking turns.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasNumberTexts(value[i])) return true;
+    return false;
+  }
   for (const key in value) {
     if (Object.hasOwn(value, key) && hasNumberTexts((value as Record<string, unknown>)[key])) return true;
   }

@@ -131,19 +131,32 @@ export async function resolveReferences(
   lookup: (ura: string) => Promise<StoredVersion | undefined> = (ura) => organizationByUra(repo, ura),
 ): Promise<void> {
   const uras = new Set<string>();
-  for (const r of resources) forEachReference(r, (ref) => {
-    const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
-    if (m) uras.add(m[1]);
-  });
+  for (const r of resources) forEachReference(r, addConditionalUra, uras);
   const orgs = new Map<string, string>();
   for (const ura of uras) {
     const org = await lookup(ura);
     if (!org) throw new HttpError(422, outcome('not-found', `No organisation with URA ${ura} is known to the gateway; nothing was stored`, [`URA ${ura}`]));
     orgs.set(ura, `Organization/${org.id}`);
   }
-  for (const r of resources) forEachReference(r, (ref) => {
-    const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
-    if (m) ref.reference = orgs.get(m[1]);
-    else if (ref.reference && local.has(ref.reference)) ref.reference = local.get(ref.reference);
-  });
+  const replacements: Replacements = { orgs, local };
+  for (const r of resources) forEachReference(r, replaceSymbolic, replacements);
+}
+
+// The visits of resolveReferences as functions of this module, their state passed in (see forEachReference).
+function addConditionalUra(ref: { reference?: string }, uras: Set<string>): void {
+  const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
+  if (m) uras.add(m[1]);
+}
+
+interface Replacements {
+  /** `Organization/<id>` by URA. */
+  readonly orgs: ReadonlyMap<string, string>;
+  /** A stored reference by the record's own symbolic one. */
+  readonly local: ReadonlyMap<string, string>;
+}
+
+function replaceSymbolic(ref: { reference?: string }, { orgs, local }: Replacements): void {
+  const m = CONDITIONAL_ORG.exec(ref.reference ?? '');
+  if (m) ref.reference = orgs.get(m[1]);
+  else if (ref.reference && local.has(ref.reference)) ref.reference = local.get(ref.reference);
 }

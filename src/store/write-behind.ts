@@ -48,7 +48,7 @@ export class WriteBehindTx implements Tx {
    * in the transaction: a native record's Provenance, written after the party propagation, was a round trip alone.
    */
   takeUnread(reads: readonly string[]): HeldWrite[] {
-    if (this.held.some((write) => readsWrite(reads, write.key))) return [];
+    if (readsAny(reads, this.held)) return [];
     const writes = this.held;
     this.held = [];
     this.keys.clear();
@@ -72,7 +72,7 @@ export class WriteBehindTx implements Tx {
    */
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     const reads = options?.reads;
-    if (reads === undefined || this.held.some((write) => readsWrite(reads, write.key))) await this.flush();
+    if (reads === undefined || readsAny(reads, this.held)) await this.flush();
     return this.inner.query<R>(sql, params, options);
   }
 
@@ -82,9 +82,19 @@ export class WriteBehindTx implements Tx {
   }
 }
 
+/**
+ * Whether a statement reading `reads` would read any of `writes`. Loops, not some() with callbacks made at each call:
+ * such a closure lost its optimised code whenever no live one held it, and was compiled again (--trace-opt).
+ */
+function readsAny(reads: readonly string[], writes: readonly HeldWrite[]): boolean {
+  for (const write of writes) if (readsWrite(reads, write.key)) return true;
+  return false;
+}
+
 /** Whether a statement reading `reads` (types, or `Type/id` keys) would read the row `key` (`Type/id`) writes. */
 function readsWrite(reads: readonly string[], key: string): boolean {
-  return reads.some((read) => read === key || key.startsWith(`${read}/`));
+  for (const read of reads) if (read === key || (key.startsWith(read) && key.charCodeAt(read.length) === 47)) return true;
+  return false;
 }
 
 /** Names the texts `writeCtes` makes of `writes` (their shapes and parameter counts), for `textOfShape`. */

@@ -5,6 +5,7 @@ import {
   cloneKeepingNumberTexts,
   copyNumberTexts,
   numberText,
+  numberTextsByValue,
   numberTextsOf,
   parseKeepingNumberTexts,
   restoreNumberTexts,
@@ -77,6 +78,22 @@ describe('number texts', () => {
     const spread = { id: 'x', ...value };
     copyNumberTexts(value, spread);
     expect(JSON.stringify(spread)).toBe('{"id":"x","n":1.0,"o":{"p":[2.50]}}');
+  });
+
+  it('finds texts by value wherever they are: in arrays of objects, in arrays of arrays, at the top, or nowhere', () => {
+    const byValue = (text: string): [number, string][] => [...(numberTextsByValue(parseKeepingNumberTexts(text)) ?? new Map<number, string>())];
+    expect(byValue('{"list":[{"a":1},{"q":{"value":37.0}}]}')).toEqual([[37, '37.0']]);
+    expect(byValue('[[1],[[2.50]]]')).toEqual([[2.5, '2.50']]);
+    expect(byValue('{"top":1e2,"s":"x"}')).toEqual([[100, '1e2']]);
+    expect(numberTextsByValue(parseKeepingNumberTexts('{"list":[{"a":1},[2,{"b":3.5}]],"s":"37.0"}'))).toBeUndefined();
+    expect(numberTextsByValue(JSON.parse('{"list":[{"q":{"value":37.0}}]}'))).toBeUndefined();
+  });
+
+  it('gives the pointers of texts at every depth and in arrays of arrays, and none for a value without them', () => {
+    expect(numberTextsOf(parseKeepingNumberTexts('[[1.0],{"a":[{"b":[2.50,3]}]}]'))).toEqual({ '/0/0': '1.0', '/1/a/0/b/0': '2.50' });
+    expect(numberTextsOf(parseKeepingNumberTexts('{"a":[{"b":[2,3]}],"c":"1.0"}'))).toBeUndefined();
+    expect(numberTextsOf(37)).toBeUndefined();
+    expect(numberTextsOf(null)).toBeUndefined();
   });
 
   it('leaves an object with a "toJSON" key as it is', () => {

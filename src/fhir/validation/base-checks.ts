@@ -199,7 +199,10 @@ export function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, 
   const primitiveValue = (v.value as object).valueOf();
   if (primitiveValue === v.value) return [undefined, { type: 'Element', value: v.value }];
   const primitiveKeys = new Set(Object.keys(primitiveValue));
-  const extensionEntries = Object.entries(v.value as object).filter(([k]) => !primitiveKeys.has(k));
+  // A loop, not filter with a callback made at each call (see forEachReference in src/fhir/references/walk.ts):
+  // the same entries in the same order.
+  const extensionEntries: [string, unknown][] = [];
+  for (const entry of Object.entries(v.value as object)) if (!primitiveKeys.has(entry[0])) extensionEntries.push(entry);
   const extensionElement = extensionEntries.length > 0 ? Object.fromEntries(extensionEntries) : undefined;
   return [
     { type: v.type, value: primitiveValue },

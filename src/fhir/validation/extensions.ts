@@ -44,10 +44,13 @@ function walk(value: unknown, path: (string | number)[], lookup: ExtensionLookup
     const child = value[key];
     if (typeof child !== 'object' || child === null) continue;
     if ((key === 'extension' || key === 'modifierExtension') && Array.isArray(child)) {
-      child.forEach((ext: unknown, i) => {
+      // A loop, not forEach with a callback made for each extension array: that closure lost its optimised code
+      // (and the checks inlined into it) whenever no live one held it, and was compiled again (--trace-opt).
+      for (let i = 0; i < child.length; i++) {
+        const ext: unknown = child[i];
         const definition = isObject(ext) && typeof ext.url === 'string' ? lookup(ext.url) : undefined;
         if (definition) checkItem(definition, ext, undefined, `${written(path)}.${key}[${i}]`, state);
-      });
+      }
     }
     path.push(key);
     walk(child, path, lookup, state);
