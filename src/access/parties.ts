@@ -187,21 +187,16 @@ export function partyPropagation(): WriteHooks {
       if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
       const task = event.stored.content as Task;
       const [groupToken, members] = groupParams(task);
-      const grouped = groupToken.length > 0;
-      const readable = isGateway(ctx) ? undefined : readableParties(ctx);
-      const known = state.get(WRITTEN_PARTIES);
-      // The Task's own parties, as this transaction just wrote them (partiesAtWrite): then the statement need not read
-      // its row, and the Task's write, still held back (src/store/write-behind.ts), goes on to a later statement.
-      const own = grouped ? undefined : known.get(`Task/${event.stored.id}`);
       const params: unknown[] = [event.stored.id];
-      if (own) params.push(own, [task.focus?.reference ?? null, task.encounter?.reference ?? null, task.for?.reference ?? null]);
+      const grouped = groupToken.length > 0;
       if (grouped) params.push(groupToken, members, OPEN, task.requester?.reference ?? '');
+      const readable = isGateway(ctx) ? undefined : readableParties(ctx);
       if (readable) params.push(readable);
       const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
-        textOfShape(`parties:propagation ${grouped} ${readable !== undefined} ${own !== undefined}`, () => propagationSql(grouped, readable !== undefined, own !== undefined)),
+        textOfShape(`parties:propagation ${grouped} ${readable !== undefined}`, () => propagationSql(grouped, readable !== undefined)),
         params,
-        own ? { reads: PROPAGATION_READS } : undefined,
       );
+      const known = state.get(WRITTEN_PARTIES);
       for (const row of changed.rows) {
         if (known.has(`${row.resource_type}/${row.id}`)) known.set(`${row.resource_type}/${row.id}`, row.parties);
       }
@@ -210,20 +205,11 @@ export function partyPropagation(): WriteHooks {
 }
 
 /**
- * What the propagation reads besides its Task (QueryOptions.reads), when it is given the Task's parties and
- * references: the rows it may spread them to, and the request whose `supportingInfo` it follows. Not the Task:
- * a write of it held back does not have to go first.
+ * The propagation's statement: `$1` the Task's id; when `grouped`, `$2`–`$5` its group's token, member tokens, the
+ * open statuses and its requester; when `visible`, the next parameter the parties the writer may read.
  */
-const PROPAGATION_READS: readonly string[] = ['ServiceRequest', 'Encounter', 'Patient', 'Observation', 'Provenance', 'Composition', 'DocumentReference'];
-
-/**
- * The propagation's statement: `$1` the Task's id; when `given`, `$2` its parties and `$3` its focus, encounter and
- * for references (as this transaction wrote them: the Task's row is not read, nor changed); when `grouped`, the next
- * four its group's token, member tokens, the open statuses and its requester; when `visible`, the next parameter the
- * parties the writer may read.
- */
-function propagationSql(grouped: boolean, visible: boolean, given = false): string {
-  let n = given ? 3 : 1;
+function propagationSql(grouped: boolean, visible: boolean): string {
+  let n = 1;
   // The other open candidates of its group; a Task in no group has none, and its statement leaves their lookup
   // out: a third of the plan's nodes, each set up again at every call (ExecInitNode was a tenth of PostgreSQL's
   // CPU in a profile of the ingest).
@@ -239,22 +225,13 @@ function propagationSql(grouped: boolean, visible: boolean, given = false): stri
   // `locked` looks each target up by its key, one at a time in (type, id) order, and locks it there (only a row that
   // lacks a party): a lateral subquery with a locking clause is not merged into a join, so no plan can read the table
   // instead (why that matters: rowsByKey in src/store/key-lookup.ts; here the keys are ordered and each row locked).
-  const refTest = referenceToSql('x.ref', ['ServiceRequest', 'Encounter', 'Patient']);
-  const taskAndRefs = given
-    ? `WITH t AS (SELECT $2::text[] AS parties),
-         tasks AS (SELECT 'Task'::text AS resource_type, $1::text AS id),
-         refs AS (
-           SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id FROM unnest($3::text[]) AS x(ref) WHERE ${refTest}),`
-    : `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
+  return `WITH t AS (SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1),
          tasks AS (
            SELECT r.resource_type, r.id, r.content FROM resources r WHERE r.resource_type = 'Task' AND r.id = $1${candidates}),
          refs AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM tasks CROSS JOIN LATERAL (VALUES (content->'focus'->>'reference'), (content->'encounter'->>'reference'), (content->'for'->>'reference')) AS x(ref)
-            WHERE ${refTest}),`;
-  // Given, the Task itself is no target: its row (written with every party, or still held back) is neither read nor changed.
-  const ownRowLeftOut = given ? ` WHERE NOT (resource_type = 'Task' AND id = $1)` : '';
-  return `${taskAndRefs}
+            WHERE ${referenceToSql('x.ref', ['ServiceRequest', 'Encounter', 'Patient'])}),
          supporting AS (
            SELECT split_part(x.ref, '/', 1) AS resource_type, split_part(x.ref, '/', 2) AS id
              FROM refs f
@@ -275,7 +252,7 @@ function propagationSql(grouped: boolean, visible: boolean, given = false): stri
             WHERE ${lookupType('r', "'Provenance'")} AND r.tokens && ARRAY(SELECT 'target=' || resource_type || '/' || id FROM handover WHERE resource_type <> 'Patient')),
          targets AS (SELECT * FROM handover UNION SELECT * FROM provenance),
          locked AS (
-           SELECT l.resource_type, l.id FROM (SELECT resource_type, id FROM targets${ownRowLeftOut} ORDER BY resource_type, id OFFSET 0) x
+           SELECT l.resource_type, l.id FROM (SELECT resource_type, id FROM targets ORDER BY resource_type, id OFFSET 0) x
             CROSS JOIN LATERAL (SELECT r.resource_type, r.id FROM resources r, t
                                  WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties${readableOnly}
                                  FOR UPDATE OF r) l)

@@ -7,7 +7,6 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { Contract } from './contract.ts';
 import { createTestDatabase } from './database.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
-import type { Database } from '../../src/store/database.ts';
 
 export const DEMO_SECRET = 'demo-secret';
 
@@ -40,15 +39,12 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-/**
- * Starts a gateway in demo mode on its own database. `env` adds or overrides configuration (e.g. MAX_BODY_BYTES);
- * `through` puts something between the gateway and its database (a recorder of the statements it sends).
- */
-export async function startTestGateway(env: Record<string, string> = {}, through?: (db: Database) => Database): Promise<TestGateway> {
+/** Starts a gateway in demo mode on its own database. `env` adds or overrides configuration (e.g. MAX_BODY_BYTES). */
+export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
   const testDb = await createTestDatabase({ prefix: 'gw' });
   let gateway: Gateway;
   try {
-    gateway = await createGateway(loadConfig({ DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'silent', ...env }), { db: through ? through(testDb.db) : testDb.db });
+    gateway = await createGateway(loadConfig({ DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, PUBLIC_URL: 'http://gateway.test', LOG_LEVEL: 'silent', ...env }), { db: testDb.db });
   } catch (err) {
     await testDb.drop();
     throw err;
