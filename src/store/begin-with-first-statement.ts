@@ -9,7 +9,7 @@ import pg from 'pg';
  * pg's own pipeline mode does not do this: it writes each query as it comes (two writes, two wake-ups of the
  * backend), and only per client, for every query of its life.
  *
- * BEGIN goes as the extended protocol's Bind + Execute of a statement prepared once per connection (`prepareBegin`),
+ * BEGIN goes as the extended protocol's Bind + Execute of a statement prepared once per connection (`beginAlone`),
  * ahead of the first statement's own Parse (when new on the connection), Bind, Describe, Execute and the one Sync.
  * The server runs them in order and stops at the first error until the Sync: a statement never runs outside the
  * transaction, and a failed one leaves it aborted, to be rolled back as before. The answers reach this query: BEGIN's
