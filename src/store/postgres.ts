@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
+import { begin, beginWith } from './begin-with-first-statement.ts';
 import { classifyDatabaseError } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
 import { plainTextArray } from './text-array.ts';
@@ -52,16 +53,38 @@ function statement(sql: string, params: unknown[] | undefined, options: QueryOpt
   return { name, text: sql, values: params };
 }
 
+/**
+ * A transaction on one connection. BEGIN is sent with its first statement (src/store/begin-with-first-statement.ts),
+ * not as a round trip of its own; a transaction that sends nothing sends neither BEGIN nor COMMIT.
+ */
 class ClientTx implements Tx {
   private readonly client: pg.PoolClient | pg.Client;
+  /** Whether BEGIN has been sent: from then on the transaction ends with COMMIT or ROLLBACK. */
+  started = false;
   constructor(client: pg.PoolClient | pg.Client) {
     this.client = client;
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    const r = await this.client.query(statement(sql, params, options) as pg.QueryConfig);
+    const config = statement(sql, params, options);
+    let r: pg.QueryResult;
+    if (this.started) {
+      r = await this.client.query(config as pg.QueryConfig);
+    } else {
+      this.started = true;
+      if (typeof config === 'string') {
+        await begin(this.client);
+        r = await this.client.query(config);
+      } else {
+        r = await beginWith(this.client, config);
+      }
+    }
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
   async exec(sql: string): Promise<void> {
+    if (!this.started) {
+      this.started = true;
+      await begin(this.client);
+    }
     await this.client.query(sql);
   }
 }
@@ -145,16 +168,16 @@ export class PostgresDatabase implements Database {
       broken ??= err;
     };
     client.on('error', onError);
+    const tx = new ClientTx(client);
     try {
-      await client.query('BEGIN');
-      const result = await work(new ClientTx(client));
-      await client.query('COMMIT');
+      const result = await work(tx);
+      if (tx.started) await client.query('COMMIT');
       return result;
     } catch (err) {
       // A connection that is gone, or a server that stopped answering, is not asked to roll back: the server
       // rolls back a transaction whose connection ends, and the client is thrown away below.
       const fault = classifyDatabaseError(err);
-      if (broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === 'Query read timeout')) {
+      if (tx.started && broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === 'Query read timeout')) {
         await client.query('ROLLBACK').catch((rollbackFailed: unknown) => {
           broken ??= rollbackFailed;
         });

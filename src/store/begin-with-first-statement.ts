@@ -1,0 +1,82 @@
+import pg from 'pg';
+
+/**
+ * A transaction's BEGIN sent in the same write as its first statement, answered by one ReadyForQuery: one round trip
+ * fewer per write transaction (a Task create was five: BEGIN, its write, the party propagation, the commit batch,
+ * COMMIT). A round trip costs the gateway a socket write and a wake-up for the answer, and the PostgreSQL backend a
+ * read and a wake-up of its own, whatever the statement does; BEGIN does nothing else.
+ *
+ * pg's own pipeline mode does not do this: it writes each query as it comes (two writes, two wake-ups of the
+ * backend), and only per client, for every query of its life.
+ *
+ * BEGIN goes as the extended protocol's Bind + Execute of a statement prepared once per connection (`beginAlone`),
+ * ahead of the first statement's own Parse (when new on the connection), Bind, Describe, Execute and the one Sync.
+ * The server runs them in order and stops at the first error until the Sync: a statement never runs outside the
+ * transaction, and a failed one leaves it aborted, to be rolled back as before. The answers reach this query: BEGIN's
+ * CommandComplete is passed over, so that the statement's result is the query's only result.
+ */
+
+/** BEGIN's name as a prepared statement of a connection (distinct from the `s<n>` names of src/store/postgres.ts). */
+const BEGIN_STATEMENT = 'begin_transaction';
+
+/** The connections (by their pg client) on which BEGIN is prepared. */
+const beginPrepared = new WeakSet<pg.ClientBase>();
+
+/** The parts of pg's Query (node_modules/pg/lib/query.js) this relies on that its type declarations leave out. */
+interface QueryInternals {
+  /** Writes the statement's messages (Parse when new, Bind, Describe, Execute, Sync); called by `submit` between cork and uncork. */
+  prepare(connection: pg.Connection): void;
+  handleCommandComplete(msg: unknown, connection: pg.Connection): void;
+}
+const queryInternals = pg.Query.prototype as unknown as QueryInternals;
+
+class BeginThenQuery extends pg.Query {
+  /** Whether BEGIN's CommandComplete, the first to come, has been passed over. */
+  private begun = false;
+
+  // pg's `submit` corks the socket, calls this and uncorks: BEGIN's messages go in the same write as the statement's.
+  prepare(connection: pg.Connection): void {
+    connection.bind({ statement: BEGIN_STATEMENT, portal: '', values: [] }, true);
+    connection.execute({ portal: '' }, true);
+    queryInternals.prepare.call(this, connection);
+  }
+
+  handleCommandComplete(msg: unknown, connection: pg.Connection): void {
+    if (!this.begun) {
+      this.begun = true;
+      return;
+    }
+    queryInternals.handleCommandComplete.call(this, msg, connection);
+  }
+}
+
+/** Starts a transaction on `client` on its own (one round trip), preparing BEGIN for the next ones on that connection. */
+async function beginAlone(client: pg.ClientBase): Promise<void> {
+  await client.query({ name: BEGIN_STATEMENT, text: 'BEGIN', values: [] });
+  beginPrepared.add(client);
+}
+
+/**
+ * Starts a transaction on `client` and runs `config` in it, in one round trip once the connection has BEGIN prepared
+ * (its first transaction sends BEGIN alone). The statement goes by the extended protocol, so one statement only (no
+ * script of several); the result is the statement's.
+ */
+export async function beginWith(client: pg.ClientBase, config: pg.QueryConfig): Promise<pg.QueryResult> {
+  if (!beginPrepared.has(client)) {
+    await beginAlone(client);
+    return client.query(config);
+  }
+  // The extended protocol even for a statement without a name or values (pg would send those as a simple query):
+  // `queryMode`, which pg reads but its type declarations leave out.
+  const extended: pg.QueryConfig = Object.assign({ ...config }, { queryMode: 'extended' });
+  return new Promise<pg.QueryResult>((resolve, reject) => {
+    const callback = (err: Error | undefined, result: unknown): void => (err ? reject(err) : resolve(result as pg.QueryResult));
+    client.query(new BeginThenQuery(extended, callback));
+  });
+}
+
+/** Starts a transaction on `client` before a statement that cannot go with BEGIN (a text without parameters: maybe a script). */
+export async function begin(client: pg.ClientBase): Promise<void> {
+  if (beginPrepared.has(client)) await client.query({ name: BEGIN_STATEMENT, text: 'BEGIN', values: [] });
+  else await beginAlone(client);
+}
