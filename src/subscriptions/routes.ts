@@ -50,11 +50,15 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
     return row;
   }
 
-  async function current(repo: Repository, row: SubscriptionRow): Promise<Subscription> {
-    const stored = await repo.read('Subscription', row.id);
-    const content = { ...(stored.content as Subscription), status: row.status };
+  /** A stored Subscription with its delivery state: the status the worker keeps, and its last error. */
+  function withDeliveryState(stored: Subscription, row: SubscriptionRow): Subscription {
+    const content = { ...stored, status: row.status };
     if (row.last_error) content.error = row.last_error;
     return content;
+  }
+
+  async function current(repo: Repository, row: SubscriptionRow): Promise<Subscription> {
+    return withDeliveryState((await repo.read('Subscription', row.id)).content as Subscription, row);
   }
 
   /** PUT and PATCH alike: the new content checked as a new subscription is, the delivery state changed with it. */
@@ -78,11 +82,14 @@ export function registerSubscriptionRoutes(router: FhirRouter, deps: Subscriptio
         content_type: spec.contentType ?? null,
         ends_at: spec.end ?? null,
       });
-      return written;
+      // The delivery state as this change left it, read before any worker is woken: a handshake answered at once
+      // would otherwise make the answer 'active' where this request asked for a handshake ('requested').
+      const state = await subscriptionStore.get(r.txHandle(), id);
+      return { written, state };
     });
     deps.kick();
-    const after = await own(repo, id);
-    return { status: 200, headers: versionHeaders(fhirBaseUrl, result.stored), body: await current(repo, after) };
+    const content = result.written.stored.content as Subscription;
+    return { status: 200, headers: versionHeaders(fhirBaseUrl, result.written.stored), body: result.state ? withDeliveryState(content, result.state) : content };
   }
 
   /** A SubscriptionStatus (Backport IG, R4 Parameters) of one owned subscription, with what is wrong with its delivery. */
