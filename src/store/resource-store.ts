@@ -163,50 +163,69 @@ interface NewRow {
   number_texts: Record<string, string> | null;
 }
 
-/**
- * The rows of new resources, passed as ONE jsonb parameter: an object whose JSON is the rows (pg and PGlite both write a
- * jsonb parameter with JSON.stringify), so that the rows of writes held after it can still join until it is sent.
- */
+/** The rows of new resources as ONE jsonb parameter: pg and PGlite both write an object parameter with JSON.stringify. */
 class RowsParameter {
-  readonly rows: NewRow[] = [];
-  toJSON(): NewRow[] {
+  private readonly rows: readonly NewRow[];
+  constructor(rows: readonly NewRow[]) {
+    this.rows = rows;
+  }
+  toJSON(): readonly NewRow[] {
     return this.rows;
   }
 }
 
 /**
- * The writes of new resources that follow each other, as one part of a statement whatever their number: their rows in
- * one INSERT each into `resources`, `search_string` and `search_date`. A native record's eight creates were 24 INSERTs
- * of one statement, each a plan node set up (its relation and indexes opened, its projection built) at every execution:
- * that statement cost its backend 1.79–2.22 ms of CPU, 1.55–1.76 ms as rows of three INSERTs (pgbench, the same rows,
- * five alternating runs, each less). The same rows, columns and values; a duplicate id is refused by the primary key
- * as before, by the statement that carries it.
+ * The writes of new resources that follow each other, as one part of a statement. Two or more: their rows in one
+ * INSERT each into `resources`, `search_string` and `search_date`, whatever their number. A native record's eight
+ * creates were 24 INSERTs of one statement, each a plan node set up (its relation and indexes opened, its projection
+ * built) at every execution: that statement cost its backend 1.79–2.22 ms of CPU, 1.55–1.76 ms as rows of three
+ * INSERTs (pgbench, the same rows, five alternating runs, each less). One alone keeps its own VALUES: as a row of the
+ * shared form it cost more (0.37 against 0.36 ms, worse in 4 of 5 runs), the JSON of rows read back column by column.
+ * The same rows, columns and values either way; a duplicate id is refused by the primary key, by the statement that
+ * carries it.
  */
 class NewVersionsWrite implements HeldWrite {
   readonly keys: string[] = [];
-  readonly shape = 'versions:new';
-  private readonly rows = new RowsParameter();
-  // The string and date index rows of every version, one array per column.
-  private readonly strings = { types: [] as string[], ids: [] as string[], params: [] as string[], values: [] as string[] };
-  private readonly dates = { types: [] as string[], ids: [] as string[], params: [] as string[], lows: [] as string[], highs: [] as string[] };
-  readonly params: unknown[] = [
-    this.rows,
-    this.strings.types,
-    this.strings.ids,
-    this.strings.params,
-    this.strings.values,
-    this.dates.types,
-    this.dates.ids,
-    this.dates.params,
-    this.dates.lows,
-    this.dates.highs,
-  ];
+  private readonly versions: { version: StoredVersion; index: IndexValues; parties: string[] }[] = [];
 
   constructor(version: StoredVersion, index: IndexValues, parties: string[]) {
-    this.add(version, index, parties);
+    this.versions.push({ version, index, parties });
+    this.keys.push(`${version.resourceType}/${version.id}`);
+  }
+
+  get shape(): string {
+    return this.versions.length === 1 ? 'version:new' : 'versions:new';
+  }
+
+  get params(): unknown[] {
+    if (this.versions.length === 1) {
+      const [{ version, index, parties }] = this.versions as [(typeof this.versions)[number]];
+      const texts = numberTextsOf(version.content);
+      return [version.resourceType, version.id, version.versionId, version.lastUpdated, version.deleted, version.content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)];
+    }
+    const rows = this.versions.map(({ version: v, index, parties }): NewRow => ({
+      resource_type: v.resourceType,
+      id: v.id,
+      version_id: v.versionId,
+      last_updated: v.lastUpdated,
+      deleted: v.deleted,
+      content: v.content,
+      tokens: index.tokens,
+      parties,
+      number_texts: numberTextsOf(v.content) ?? null,
+    }));
+    // The string and date index rows of every version, one array per column.
+    const strings = this.versions.flatMap(({ version: v, index }) => index.strings.map((s) => [v.resourceType, v.id, s.param, s.value]));
+    const dates = this.versions.flatMap(({ version: v, index }) => index.dates.map((d) => [v.resourceType, v.id, d.param, d.low, d.high]));
+    return [new RowsParameter(rows), ...[0, 1, 2, 3].map((c) => strings.map((s) => s[c])), ...[0, 1, 2, 3, 4].map((c) => dates.map((d) => d[c]))];
   }
 
   ctes(p: (i: number) => string, prefix: string): string {
+    if (this.versions.length === 1) {
+      return `${prefix}cur AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
+           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)})),
+       ${indexWrites(p, prefix, 10, false)}`;
+    }
     return `${prefix}cur AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
            SELECT * FROM jsonb_to_recordset(${p(1)}::jsonb) AS r(resource_type text, id text, version_id bigint, last_updated timestamptz, deleted boolean,
              content jsonb, tokens text[], parties text[], number_texts jsonb)),
@@ -219,30 +238,9 @@ class NewVersionsWrite implements HeldWrite {
   /** Another create held right after this one joins its rows (an update or delete does not). */
   absorb(next: HeldWrite): boolean {
     if (!(next instanceof NewVersionsWrite)) return false;
+    this.versions.push(...next.versions);
     this.keys.push(...next.keys);
-    this.rows.rows.push(...next.rows.rows);
-    for (const column of ['types', 'ids', 'params', 'values'] as const) this.strings[column].push(...next.strings[column]);
-    for (const column of ['types', 'ids', 'params', 'lows', 'highs'] as const) this.dates[column].push(...next.dates[column]);
     return true;
-  }
-
-  private add(version: StoredVersion, index: IndexValues, parties: string[]): void {
-    const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
-    this.keys.push(`${resourceType}/${id}`);
-    this.rows.rows.push({ resource_type: resourceType, id, version_id: versionId, last_updated: lastUpdated, deleted, content, tokens: index.tokens, parties, number_texts: numberTextsOf(content) ?? null });
-    for (const s of index.strings) {
-      this.strings.types.push(resourceType);
-      this.strings.ids.push(id);
-      this.strings.params.push(s.param);
-      this.strings.values.push(s.value);
-    }
-    for (const d of index.dates) {
-      this.dates.types.push(resourceType);
-      this.dates.ids.push(id);
-      this.dates.params.push(d.param);
-      this.dates.lows.push(d.low);
-      this.dates.highs.push(d.high);
-    }
   }
 }
 
