@@ -180,7 +180,8 @@ class RowsParameter {
  * creates were 24 INSERTs of one statement, each a plan node set up (its relation and indexes opened, its projection
  * built) at every execution: that statement cost its backend 1.79–2.22 ms of CPU, 1.55–1.76 ms as rows of three
  * INSERTs (pgbench, the same rows, five alternating runs, each less). One alone keeps its own VALUES: as a row of the
- * shared form it cost more (0.37 against 0.36 ms, worse in 4 of 5 runs), the JSON of rows read back column by column.
+ * shared form it cost more (0.39 against 0.36 ms, medians of five alternating runs, worse in 4 of 5), the JSON of rows
+ * read back column by column.
  * The same rows, columns and values either way; a duplicate id is refused by the primary key, by the statement that
  * carries it.
  */
