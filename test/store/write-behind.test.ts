@@ -8,6 +8,8 @@ import { systemContext } from '../../src/context.ts';
 import { COMMIT_BATCH, WritePipeline } from '../../src/fhir/write-phases.ts';
 import type { Database, Tx } from '../../src/store/database.ts';
 import { resourceStore, type StoredVersion } from '../../src/store/resource-store.ts';
+import type { IndexValues } from '../../src/fhir/search/index-values.ts';
+import { parseKeepingNumberTexts } from '../../src/fhir/number-text.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
@@ -59,7 +61,9 @@ test('writes that follow each other go in one statement, sent before the next st
     const read = await resourceStore.current(tx, 'Patient', b, true);
     expect(read?.content).toMatchObject({ name: [{ family: 'B' }] });
     expect(sent).toHaveLength(2);
-    expect(sent[0]).toContain('w1_cur');
+    // Both creates are rows of one INSERT: one part of the statement, whatever their number.
+    expect(sent[0]).toContain('jsonb_to_recordset');
+    expect(sent[0]).not.toContain('w1_');
     // Two changes of one row never share a statement: the second would not see the first.
     await resourceStore.write(tx, patient(a, '2', 'A2'), NO_INDEX, [], false);
     await resourceStore.write(tx, patient(a, '3', 'A3'), NO_INDEX, [], false);
@@ -97,8 +101,51 @@ test('a statement naming what it reads goes before held writes it cannot read; o
     const found = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE resource_type = 'Patient' AND id = ANY($1::text[])`, [[a, b]], { reads: ['Patient'] });
     expect(found.rows[0]?.n).toBe(2);
     expect(sent).toHaveLength(4);
-    expect(sent[2]).toContain('w1_cur');
+    expect(sent[2]).toContain('w0_cur');
+    expect(sent[2]).not.toContain('w1_');
   });
+});
+
+test('creates that follow each other are rows of the same INSERTs: every row, its index rows and its number texts stored, one text for any number of them', async () => {
+  const sent: string[] = [];
+  const ids = [randomUUID(), randomUUID(), randomUUID()];
+  const index = (n: number): IndexValues => ({
+    tokens: [`identifier=x|${n}`, 'gender=female'],
+    strings: [{ param: 'family', value: `family${n}` }, { param: 'name', value: `given${n}` }],
+    dates: [{ param: 'birthdate', low: `190${n}-01-01T00:00:00.000Z`, high: `190${n}-12-31T23:59:59.999Z` }],
+  });
+  const withText = (v: StoredVersion): StoredVersion => {
+    // A decimal sent as `37.0` keeps its text (src/fhir/number-text.ts), through the shared JSON parameter too.
+    const content = parseKeepingNumberTexts(JSON.stringify({ ...v.content, extension: [{ url: 'urn:test', valueDecimal: 1 }] }).replace('"valueDecimal":1', '"valueDecimal":37.0')) as Patient;
+    return { ...v, content };
+  };
+  await pipeline.transaction(recording(sent), ctx, async ({ tx }) => {
+    for (const [n, id] of ids.entries()) await resourceStore.write(tx, withText(patient(id, '1', `F${n}`)), index(n), [`9000000${n}`], true);
+  });
+  expect(sent).toHaveLength(1);
+  // Two creates are sent as the same text as three; one alone keeps its own VALUES.
+  const two: string[] = [];
+  await pipeline.transaction(recording(two), ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(randomUUID(), '1', 'One'), NO_INDEX, [], true);
+    await resourceStore.write(tx, patient(randomUUID(), '1', 'Two'), NO_INDEX, [], true);
+  });
+  expect(two).toEqual(sent);
+  const one: string[] = [];
+  await pipeline.transaction(recording(one), ctx, async ({ tx }) => resourceStore.write(tx, patient(randomUUID(), '1', 'Alone'), NO_INDEX, [], true));
+  expect(one[0]).toContain('VALUES');
+  for (const [n, id] of ids.entries()) {
+    const row = await testDb.db.query<{ tokens: string[]; parties: string[]; version_id: string; strings: string; dates: string }>(
+      `SELECT r.tokens, r.parties, r.version_id::text AS version_id,
+              (SELECT string_agg(param || '=' || value, ',' ORDER BY param) FROM search_string s WHERE s.resource_type = r.resource_type AND s.id = r.id) AS strings,
+              (SELECT string_agg(param || '=' || to_char(low AT TIME ZONE 'UTC', 'YYYY') || '..' || to_char(high AT TIME ZONE 'UTC', 'YYYY-MM-DD'), ',') FROM search_date d WHERE d.resource_type = r.resource_type AND d.id = r.id) AS dates
+         FROM resources r WHERE r.resource_type = 'Patient' AND r.id = $1`,
+      [id],
+    );
+    expect(row.rows[0]).toEqual({ tokens: [`identifier=x|${n}`, 'gender=female'], parties: [`9000000${n}`], version_id: '1', strings: `family=family${n},name=given${n}`, dates: `birthdate=190${n}..190${n}-12-31` });
+    const stored = await resourceStore.current(testDb.db, 'Patient', id);
+    expect(stored?.content).toMatchObject({ name: [{ family: `F${n}` }] });
+    expect(JSON.stringify(stored?.content)).toContain('"valueDecimal":37.0');
+  }
 });
 
 test('the commit batch takes along the held writes none of its parts reads; a part reading one gets them sent first', async () => {
