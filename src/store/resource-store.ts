@@ -127,6 +127,13 @@ function indexParams(index: IndexValues): unknown[] {
   return [index.strings.map((s) => s.param), index.strings.map((s) => s.value), index.dates.map((d) => d.param), index.dates.map((d) => d.low), index.dates.map((d) => d.high)];
 }
 
+/** One version's parameters, as `versionUpdate` and a create alone number them: its row's columns, then its index rows. */
+function versionParams(version: StoredVersion, index: IndexValues, parties: string[]): unknown[] {
+  const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
+  const texts = numberTextsOf(content);
+  return [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)];
+}
+
 /**
  * The write of a replacing version: the current row and its search index, as common table expressions that may share a
  * statement with other writes (src/store/write-behind.ts). The current version lives only in `resources`
@@ -136,12 +143,10 @@ function indexParams(index: IndexValues): unknown[] {
  * writer replacing the same version (a forked history).
  */
 function versionUpdate(version: StoredVersion, index: IndexValues, parties: string[]): HeldWrite {
-  const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
-  const texts = numberTextsOf(content);
   return {
-    keys: [`${resourceType}/${id}`],
+    keys: [`${version.resourceType}/${version.id}`],
     shape: 'version:update',
-    params: [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)],
+    params: versionParams(version, index, parties),
     ctes: (p, prefix) => `${prefix}replaced AS (INSERT INTO resource_history (${COLUMNS})
            SELECT ${COLUMNS} FROM resources WHERE resource_type = ${p(1)} AND id = ${p(2)}),
        ${prefix}cur AS (UPDATE resources SET version_id = ${p(3)}, last_updated = ${p(4)}, deleted = ${p(5)}, content = ${p(6)}, tokens = ${p(7)}, parties = ${p(8)}, number_texts = ${p(9)}
@@ -188,6 +193,7 @@ class RowsParameter {
 class NewVersionsWrite implements HeldWrite {
   readonly keys: string[] = [];
   private readonly versions: { version: StoredVersion; index: IndexValues; parties: string[] }[] = [];
+  private built: unknown[] | undefined;
 
   constructor(version: StoredVersion, index: IndexValues, parties: string[]) {
     this.versions.push({ version, index, parties });
@@ -198,11 +204,18 @@ class NewVersionsWrite implements HeldWrite {
     return this.versions.length === 1 ? 'version:new' : 'versions:new';
   }
 
+  /**
+   * Built once, when first read (the statement's shape, its parameters and its text all read them; each build walks
+   * every version for its number texts); another create joining afterwards would make them anew.
+   */
   get params(): unknown[] {
+    return (this.built ??= this.buildParams());
+  }
+
+  private buildParams(): unknown[] {
     if (this.versions.length === 1) {
       const [{ version, index, parties }] = this.versions as [(typeof this.versions)[number]];
-      const texts = numberTextsOf(version.content);
-      return [version.resourceType, version.id, version.versionId, version.lastUpdated, version.deleted, version.content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)];
+      return versionParams(version, index, parties);
     }
     const rows = this.versions.map(({ version: v, index, parties }): NewRow => ({
       resource_type: v.resourceType,
@@ -241,6 +254,7 @@ class NewVersionsWrite implements HeldWrite {
     if (!(next instanceof NewVersionsWrite)) return false;
     this.versions.push(...next.versions);
     this.keys.push(...next.keys);
+    this.built = undefined;
     return true;
   }
 }
