@@ -33,5 +33,7 @@ EXPOSE 8080
 # Liveness: /health/live answers 200 while the process serves requests. Slim images have no curl: node's fetch.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node's options as in `npm start` (see the README, "Memory").
+# Node's options and environment as in `npm start` (see the README, "Memory"): at most two glibc malloc arenas, for V8's
+# compiler threads allocate in arenas of their own that stayed resident (some 130 MB of a 430 MB peak under load).
+ENV MALLOC_ARENA_MAX=2
 CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=16", "--liftoff-only", "src/main.ts"]

@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/free-port.ts';
 import { nativeIngest } from './lib/ingest.ts';
+import { startCommand } from './lib/gateway-process.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -30,11 +31,11 @@ mkdirSync(scratch, { recursive: true });
 const traceFile = join(scratch, `compile-churn-${process.pid}.txt`);
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
-// `npm start`'s own options of that checkout, then the traces (their lines go to stdout, here a file).
-const startOptions = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
-const gateway = spawn(process.execPath, [...startOptions, '--trace-opt', '--trace-deopt', 'src/main.ts'], {
+// `npm start`'s own environment and options of that checkout, then the traces (their lines go to stdout, here a file).
+const start = startCommand(root);
+const gateway = spawn(process.execPath, [...start.options, '--trace-opt', '--trace-deopt', 'src/main.ts'], {
   cwd: root,
-  env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', DEMO: '1' },
+  env: { ...process.env, ...start.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', DEMO: '1' },
   stdio: ['ignore', openSync(traceFile, 'w'), 'inherit'],
 });
 

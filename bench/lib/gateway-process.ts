@@ -8,9 +8,20 @@ import { fetchAgain } from './fetch-again.ts';
 // BENCH_GATEWAY_ROOT: another checkout of the gateway to run (with its own node_modules), e.g. the code before a
 // change, measured by the same benchmark code on the same machine.
 const ROOT = process.env.BENCH_GATEWAY_ROOT ?? join(import.meta.dirname, '..', '..');
-/** Node's options in `npm start` of the checkout at `root` (the heap cap): the benchmarks measure the gateway as it is started. */
-const startOptions = (root: string): string[] =>
-  (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).filter((arg) => arg.startsWith('--'));
+/**
+ * How `npm start` of the checkout at `root` starts Node: the environment it sets before the command (`MALLOC_ARENA_MAX=2`)
+ * and Node's options (the heap cap). The benchmarks measure the gateway as it is started.
+ */
+export function startCommand(root: string): { env: Record<string, string>; options: string[] } {
+  const words = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const env: Record<string, string> = {};
+  for (const word of words) {
+    const assignment = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (!assignment) break;
+    env[assignment[1] as string] = assignment[2] as string;
+  }
+  return { env, options: words.filter((word) => word.startsWith('--')) };
+}
 
 export interface GatewayProcess {
   url: string;
@@ -29,10 +40,11 @@ export interface GatewayProcess {
 export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = [], root = ROOT): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [...startOptions(root), ...nodeArgs, 'src/main.ts'], {
+  const start = startCommand(root);
+  const child: ChildProcess = spawn(process.execPath, [...start.options, ...nodeArgs, 'src/main.ts'], {
     cwd: root,
     // A benchmark measures capacity: the per-client rate limit would only measure itself.
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },
+    env: { ...process.env, ...start.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'error', RATE_LIMIT_PER_MINUTE: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // At LOG_LEVEL=error the log lines (JSON) are the gateway's errors: a benchmark that counts failed requests shows

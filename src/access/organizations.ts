@@ -111,7 +111,9 @@ export class OrganizationDirectory {
     const generation = this.generation;
     const org = await resourceStore.current(q, 'Organization', id);
     const ura = org && !org.deleted ? uraOfOrganization(org.content) : undefined;
-    if (cacheable && generation === this.generation) this.uraById.set(id, { value: ura, until: Date.now() + this.ttlMs });
+    // Only stored organisations are remembered (as byUra does): the id comes from what a client wrote, and a map of
+    // every made-up `Organization/<id>` grew for as long as the process ran (entries expire but stayed in the map).
+    if (cacheable && org && generation === this.generation) this.uraById.set(id, { value: ura, until: Date.now() + this.ttlMs });
     return ura;
   }
 

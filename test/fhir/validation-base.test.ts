@@ -184,3 +184,14 @@ test('the same errors as Medplum on every resource of the corpus and every mutat
     expect([...kinds]).toContain(kind);
   }
 });
+
+test('made-up property names, more of them than the name test remembers per type, still get the same errors as Medplum', () => {
+  // Names a client makes up: some begin with a choice element's name (value, effective), the rest with none.
+  const prefixes = ['value', 'effective', 'other', '_value'];
+  for (let round = 0; round < 3; round++) {
+    const observation: Record<string, unknown> = { resourceType: 'Observation', status: 'final', code: { text: 'pain' } };
+    for (let i = 0; i < 400; i++) observation[`${prefixes[i % prefixes.length]}Made${round}Up${i}`] = i % 2 === 0 ? 'x' : { y: 1 };
+    const resource = observation as unknown as Resource;
+    expect(text(validateBase(clone(resource)))).toBe(text(medplumBase(clone(resource))));
+  }
+});

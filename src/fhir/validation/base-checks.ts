@@ -88,6 +88,12 @@ export const fhirPathCache = new LRUCache<FhirPathAtom>(1_000);
 
 /** Per schema's elements, per unknown JSON name: the choice element Medplum's name test settles on (null: none). */
 const choiceNames = new WeakMap<Record<string, InternalSchemaElement>, Map<string, string | null>>();
+/**
+ * The names a schema's map keeps. They come from what clients send (every additional property is tested), so an
+ * unbounded map grew with each made-up name for as long as the process ran; a resource's real choice names are a few
+ * dozen. Past this the test is made each time (a split on capitals), and nothing more is kept.
+ */
+const CHOICE_NAMES_PER_SCHEMA = 512;
 
 /** Medplum's name test: the shortest prefix of `name` ending before a capital (or all of it) that names a choice element. */
 function choiceElementOf(name: string, properties: Record<string, InternalSchemaElement>): string | null {
@@ -104,7 +110,7 @@ function choiceElementOf(name: string, properties: Record<string, InternalSchema
         break;
       }
     }
-    byName.set(name, found);
+    if (byName.size < CHOICE_NAMES_PER_SCHEMA) byName.set(name, found);
   }
   return found;
 }
