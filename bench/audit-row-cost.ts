@@ -52,6 +52,9 @@ interface Variant {
 }
 const PLPGSQL_TRIGGER = 'CREATE TRIGGER $T_now BEFORE INSERT ON $T FOR EACH ROW EXECUTE FUNCTION audit_recorded_now()';
 const STATEMENT_TRIGGER = 'CREATE TRIGGER $T_now AFTER INSERT ON $T REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bench_audit_recorded_now_all()';
+const JSONB_CONTENT = 'ALTER TABLE $T ALTER COLUMN content TYPE jsonb USING content::text::jsonb';
+const jsonbInsertSql = (table: string): string =>
+  auditInsertSql('$1').replace('INTO audit_events', `INTO ${table}`).replace('json_to_recordset($1::json)', 'jsonb_to_recordset($1::jsonb)').replace('content json', 'content jsonb');
 const all: Variant[] = [
   { name: 'current', setup: [] },
   // event_id as it was before the gateway made time-ordered ids (random, version 4).
@@ -74,6 +77,9 @@ const all: Variant[] = [
   // The bound of what a smaller `content` could gain: the row without its AuditEvent JSON.
   { name: 'empty-content', setup: [], row: (r) => ({ ...r, content: {} as AuditRow['content'] }) },
   { name: 'pglz', setup: ['ALTER TABLE $T ALTER COLUMN content SET COMPRESSION pglz'] },
+  // The AuditEvent as before migration 027: jsonb, its rows' array parsed as jsonb too.
+  { name: 'jsonb', setup: [JSONB_CONTENT, 'ALTER TABLE $T ALTER COLUMN content SET COMPRESSION lz4'], sql: jsonbInsertSql },
+  { name: 'jsonb-pglz', setup: [JSONB_CONTENT, 'ALTER TABLE $T ALTER COLUMN content SET COMPRESSION pglz'], sql: jsonbInsertSql },
   { name: 'no-indexes', setup: ['ALTER TABLE $T DROP CONSTRAINT $T_event_id_key', 'DROP INDEX $T_patient_idx', 'DROP INDEX $T_recorded_idx', 'DROP INDEX $T_txid_idx', 'DROP INDEX $T_entities_idx'], trigger: '' },
 ];
 const wanted = process.env.BENCH_VARIANTS?.split(',');
@@ -157,7 +163,7 @@ for (let r = 0; r < rounds; r++) {
     for (const v of order) {
       const c = conns.get(v.name);
       if (!c) continue;
-      const sql = auditInsertSql('$1').replace('INTO audit_events', `INTO ${c.table}`);
+      const sql = v.sql ? v.sql(c.table) : auditInsertSql('$1').replace('INTO audit_events', `INTO ${c.table}`);
       const rows = Array.from({ length: slice }, () => JSON.stringify([rowOf(v, kind, serial++)]));
       const before = cpuNs(c.pid);
       for (const json of rows) await c.client.query({ name: 'audit', text: sql, values: [json] });

@@ -6,7 +6,7 @@ import { canonicalJson } from '../json/canonical-json.ts';
  * The hash chain over the audit trail. Requests never wait on it: they only INSERT their rows. One
  * linker at a time (an advisory lock, whichever instance holds it) appends them to `audit_chain`:
  * hash = SHA-256(previous hash + RFC 8785 canonical JSON of the record), the record's AuditEvent in it as the SHA-256
- * of its jsonb text (`content_sha256`) since migration 024.
+ * of its text (`content_sha256`) since migration 024: jsonb's text until migration 027, the stored json text since.
  *
  * Commit order: row ids are taken at INSERT, not at COMMIT, so a row with a lower id can become
  * visible after a higher one. Each pass therefore reads the oldest transaction id still running
@@ -29,9 +29,10 @@ export const RECORD_COLUMNS = `e.id::text AS id, e.txid::text AS txid, e.event_i
   e.resource_version, e.entities, e.outcome, e.status, e.request_id`;
 
 /**
- * The SHA-256 (hex) of a row's AuditEvent as PostgreSQL writes jsonb as text: computed where the row is, so the linker
+ * The SHA-256 (hex) of a row's AuditEvent as PostgreSQL writes it as text: computed where the row is, so the linker
  * neither reads the AuditEvent nor parses and canonicalises it (migration 024: 42 → 13 µs of gateway CPU per row).
- * jsonb's text is one function of the stored value (keys in jsonb's own order, one space after `:` and `,`).
+ * Since migration 027 the column is `json`, whose text is the text stored, unchanged (the gateway's JSON.stringify;
+ * for rows from before 027, the jsonb text their links hashed): no jsonb output per row any more.
  */
 export const CONTENT_SHA256 = (e: string): string => `encode(sha256(convert_to(${e}.content::text, 'UTF8')), 'hex')`;
 

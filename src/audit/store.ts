@@ -4,12 +4,17 @@ import type { AuditRow } from './event.ts';
 
 const COLUMNS = `event_id uuid, recorded timestamptz, organization_ura text, client_id text, on_behalf_of text, patient text,
   action text, type_code text, subtype text, resource_type text, resource_id text, resource_version text, entities text[],
-  outcome text, status integer, request_id text, content jsonb`;
+  outcome text, status integer, request_id text, content json`;
 const NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]).join(', ');
 
-/** The statement writing `$n` (a JSON array of rows) into audit_events: alone, or as a part of a write's commit batch. */
+/**
+ * The statement writing `$n` (a JSON array of rows) into audit_events: alone, or as a part of a write's commit batch.
+ * `json`, not `jsonb` (migration 027): the rows are split without building a tree of the whole array, and each
+ * AuditEvent is stored as the very text of its part of `$n` (JSON.stringify's, without spaces): the text the chain
+ * linker's digest covers and every read of it returns.
+ */
 export function auditInsertSql(n: string): string {
-  return `INSERT INTO audit_events (${NAMES}) SELECT ${NAMES} FROM jsonb_to_recordset(${n}::jsonb) AS r(${COLUMNS})`;
+  return `INSERT INTO audit_events (${NAMES}) SELECT ${NAMES} FROM json_to_recordset(${n}::json) AS r(${COLUMNS})`;
 }
 
 // One text for any number of rows: prepared once per connection, and made once here rather than on every call

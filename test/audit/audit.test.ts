@@ -298,7 +298,7 @@ describe('tamper evidence', () => {
     await linkAll();
     const admin = await adminClient();
     const setContent = async (id: string, content: string): Promise<void> => {
-      await admin.query('UPDATE audit_events SET content = $2::jsonb WHERE id = $1::bigint', [id, content]);
+      await admin.query('UPDATE audit_events SET content = $2::json WHERE id = $1::bigint', [id, content]);
     };
     try {
       await admin.query('SET session_replication_role = replica');
@@ -329,7 +329,7 @@ describe('tamper evidence', () => {
     const original = (await admin.query<{ id: string; content: string }>('SELECT id::text AS id, content::text AS content FROM audit_events WHERE id = ANY($1::bigint[])', [[older, newer]])).rows;
     try {
       await admin.query('SET session_replication_role = replica');
-      await admin.query(`UPDATE audit_events SET content = jsonb_set(content, '{outcomeDesc}', '"nothing happened"') WHERE id = ANY($1::bigint[])`, [[older, newer]]);
+      await admin.query(`UPDATE audit_events SET content = jsonb_set(content::jsonb, '{outcomeDesc}', '"nothing happened"') WHERE id = ANY($1::bigint[])`, [[older, newer]]);
       const changed = (await tg.gateway.audit.verify()).problems.filter((p) => p.kind === 'changed').map((p) => p.recordId);
       expect(changed.sort()).toEqual([older, newer].sort());
       // Put back as it was, the chain verifies again (the tests after this one start from an intact chain).

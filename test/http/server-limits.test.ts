@@ -54,7 +54,7 @@ async function listen(tg: TestGateway): Promise<{ server: Server; port: number }
 
 async function auditOf(tg: TestGateway, requestId: string | undefined): Promise<{ outcome: string; status: number; client_id: string; seen: string | null }[]> {
   const { rows } = await tg.gateway.db.query<{ outcome: string; status: number; client_id: string; seen: string | null }>(
-    `SELECT outcome, status, client_id, (SELECT string_agg(e->>'description', ' ') FROM jsonb_array_elements(content->'entity') e WHERE e->>'name' = 'request as seen') AS seen
+    `SELECT outcome, status, client_id, (SELECT string_agg(e->>'description', ' ') FROM json_array_elements(content->'entity') e WHERE e->>'name' = 'request as seen') AS seen
        FROM audit_events WHERE request_id = $1`,
     [requestId ?? ''],
   );

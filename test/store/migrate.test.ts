@@ -3,6 +3,12 @@
 // before checksums were kept get theirs; a new migration is applied once.
 import { EditedMigrationError, loadMigrations, migrate, migrationChecksum, type Migration } from '../../src/store/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { chainHash, EVENT_COLUMNS, GENESIS_HASH, linkAll, type EventRecord } from '../../src/audit/chain.ts';
+import { toAuditRow, type AuditRow } from '../../src/audit/event.ts';
+import { insertAuditRows } from '../../src/audit/store.ts';
+import { verifyChain } from '../../src/audit/verify.ts';
+import type { Database } from '../../src/store/database.ts';
+import { PostgresDatabase } from '../../src/store/postgres.ts';
 
 let testDb: TestDatabase;
 const migrations = loadMigrations();
@@ -54,16 +60,77 @@ test('026 keeps every version of a database written before it once: the history 
       await old.db.query('INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', row(v, family));
     }
     await old.db.query("INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, parties) VALUES ($1, $2, $3, $4, $5, $6, '{90001234}')", row(3, 'C'));
-    expect(await migrate(old.db, migrations)).toEqual([26]);
+    expect(await migrate(old.db, migrations.filter((m) => m.version <= 26))).toEqual([26]);
     const versions = async (table: string): Promise<string[]> =>
       (await old.db.query<{ v: string; family: string }>(`SELECT version_id::text AS v, content->'name'->0->>'family' AS family FROM ${table} WHERE id = 'p1' ORDER BY version_id`)).rows.map((r) => `${r.v}:${r.family}`);
     expect(await versions('resource_history')).toEqual(['1:A', '2:B']);
     expect(await versions('resource_versions')).toEqual(['1:A', '2:B', '3:C']);
     // Applied once; and its statement deletes nothing the second time.
-    expect(await migrate(old.db, migrations)).toEqual([]);
+    expect(await migrate(old.db, migrations.filter((m) => m.version <= 26))).toEqual([]);
     const again = migrations.find((m) => m.version === 26);
     await old.db.exec((again?.sql ?? '').replace(/CREATE VIEW[\s\S]*$/, ''));
     expect(await versions('resource_versions')).toEqual(['1:A', '2:B', '3:C']);
+  } finally {
+    await old.drop();
+  }
+});
+
+test('027 keeps the audit chain verifying: links made before it (both forms) and after it, the AuditEvents read back unchanged', async () => {
+  const old = await createTestDatabase({ prefix: 'migrate027', migrate: false });
+  let after: Database | undefined;
+  const rows = (n: number, tag: string): AuditRow[] =>
+    Array.from({ length: n }, (_, i) =>
+      toAuditRow({
+        type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+        subtype: { system: 'http://hl7.org/fhir/restful-interaction', code: 'read' },
+        action: 'R',
+        outcome: '0',
+        status: 200,
+        organizationUra: '90001234',
+        clientId: 'hap-vechtdal',
+        requestId: `${tag}-${i}`,
+        patient: 'Patient/p1',
+        resource: { type: 'Task', id: `t${i}`, version: '1' },
+        entities: [`Task/t${i}/_history/1`, 'Patient/p1'],
+        description: `GET /fhir/Task/t${i} — één “lezing” 1.0e3`,
+      }),
+    );
+  try {
+    await migrate(old.db, migrations.filter((m) => m.version < 27));
+    // Links as a linker before migration 024 made them: the AuditEvent itself in the record hashed.
+    const first = rows(3, 'before-024');
+    await insertAuditRows(old.db, first);
+    const sealed = (await old.db.query<{ x: string; at: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`)).rows[0]!;
+    const records = (await old.db.query<EventRecord>(`SELECT ${EVENT_COLUMNS} FROM audit_events e ORDER BY e.txid, e.id`)).rows;
+    let prev = GENESIS_HASH;
+    for (const [i, event] of records.entries()) {
+      const link = { seq: String(i + 1), linkedAt: sealed.at, sealedBelow: sealed.x };
+      const hash = chainHash(prev, link, event);
+      await old.db.query('INSERT INTO audit_chain (seq, event_id, linked_at, sealed_below, prev_hash, hash, content_as_sha256) VALUES ($1, $2, $3, $4::xid8, $5, $6, false)', [link.seq, event.id, link.linkedAt, link.sealedBelow, prev, hash]);
+      prev = hash;
+    }
+    // Links made since 024: the digest of the content's jsonb text.
+    const second = rows(3, 'before-027');
+    await insertAuditRows(old.db, second);
+    await linkAll(old.db);
+    expect(await verifyChain(old.db)).toMatchObject({ intact: true, linked: 6, pending: 0 });
+
+    expect(await migrate(old.db, migrations)).toEqual([27]);
+    // New connections, as a gateway started after the migration has: statements prepared before it by this pool
+    // still return jsonb (PostgreSQL refuses to run them: "cached plan must not change result type").
+    after = old.url ? new PostgresDatabase({ connectionString: old.url, maxConnections: 2 }) : old.db;
+    expect((await after.query<{ t: string }>(`SELECT data_type AS t FROM information_schema.columns WHERE table_name = 'audit_events' AND column_name = 'content'`)).rows[0]?.t).toBe('json');
+    expect(await verifyChain(after)).toMatchObject({ intact: true, linked: 6, pending: 0 });
+
+    // Written after it: stored as the very text sent, linked after the old head, all verifying.
+    const third = rows(3, 'after-027');
+    await insertAuditRows(after, third);
+    await linkAll(after);
+    expect(await verifyChain(after)).toMatchObject({ intact: true, linked: 9, pending: 0 });
+    const stored = (await after.query<{ request_id: string; text: string; content: unknown }>('SELECT request_id, content::text AS text, content FROM audit_events ORDER BY id')).rows;
+    const sent = [...first, ...second, ...third];
+    expect(stored.map((r) => r.content)).toEqual(sent.map((r) => r.content));
+    expect(stored.slice(6).map((r) => r.text)).toEqual(third.map((r) => JSON.stringify(r.content)));
   } finally {
     await old.drop();
   }
