@@ -31,7 +31,9 @@ export function uuidV7(now = Date.now()): string {
  * and `(resource_type, id)` leads the primary key and the search rows' owner indexes: with random ids each new key
  * went to a random leaf, and the first change of each page after a checkpoint writes its full image (8 kB) to the WAL
  * (bench/wal-by-relation.ts at 5,200 handovers stored, 200 after a CHECKPOINT: the token index 48.0 → 17.6 KB of WAL
- * per handover, the primary key 16.1 → 2.3 KB, the whole handover 147 → 78 KB). The id says nothing more than when it
+ * per handover, the primary key 16.1 → 2.3 KB, the whole handover 147 → 78 KB). The price: a page split at the right
+ * edge of a type's range (not of the whole index) leaves its left half half full, so these indexes are 15–33 % larger
+ * at that size; a lookup still descends as many levels. The id says nothing more than when it
  * was made (as its first version's `meta.lastUpdated` does), and 74 random bits keep it unguessable.
  */
 export function newResourceId(): string {
