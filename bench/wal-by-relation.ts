@@ -4,7 +4,8 @@
 // 4 clients are measured: the full-page images are those of pages first touched after that checkpoint.
 // Needs PostgreSQL 15+ with pg_walinspect (contrib), a superuser connection and a database of its own:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5433/wal node bench/wal-by-relation.ts
-// BENCH_GATEWAY_ROOT: another checkout's gateway, measured the same way (a before/after).
+// BENCH_GATEWAY_ROOT: another checkout's gateway, measured the same way (a before/after). BENCH_WARMUP may be run
+// again on the same database to measure a larger one (the handovers of each run are new ones).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -27,16 +28,19 @@ const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1'
 const lsn = async (): Promise<string> => (await admin.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]?.l ?? '0/0';
 
 try {
-  const token = await demoToken(gateway.url, 'hap-vechtdal');
   const run = Date.now().toString(36);
-  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+  const headers = { Authorization: `Bearer ${await demoToken(gateway.url, 'hap-vechtdal')}`, 'Content-Type': 'application/json' };
   const handover = async (i: number): Promise<void> => {
     const body = JSON.stringify({ ...example, contactId: `WAL-${run}-${i}`, patient: { ...(example.patient as object), bsn: bsn(Number.parseInt(run.slice(-4), 36) * 1000 + i) } });
     const res = await fetch(`${gateway.url}/native/nts`, { method: 'POST', headers, body });
     await res.arrayBuffer();
     if (res.status !== 201) throw new Error(`ingest: ${res.status}`);
   };
-  for (let i = 0; i < warmup; i++) await handover(i);
+  for (let i = 0; i < warmup; i++) {
+    // A long warm-up (thousands of handovers, to measure a larger database) outlives an access token.
+    if (i > 0 && i % 1000 === 0) headers.Authorization = `Bearer ${await demoToken(gateway.url, 'hap-vechtdal')}`;
+    await handover(i);
+  }
   // The chain linker's work of the warm-up done, then every page is clean: each first change writes a full image.
   await new Promise((r) => setTimeout(r, 2000));
   await admin.query('CHECKPOINT');
@@ -46,7 +50,8 @@ try {
     for (let i = next++; i < warmup + count; i = next++) await handover(i);
   }));
   await new Promise((r) => setTimeout(r, 2000));
-  const end = await lsn();
+  // The flushed position: pg_walinspect reads no further, and an insert position can be ahead of it.
+  const end = (await admin.query<{ l: string }>('SELECT pg_current_wal_flush_lsn()::text AS l')).rows[0]?.l ?? '0/0';
   const r = await admin.query<{ relname: string; records: string; bytes: string; fpi: string }>(
     `SELECT coalesce(o.relname || ' (TOAST)', c.relname, '(no relation of this database)') AS relname, count(*)::text AS records, sum(w.record_length)::text AS bytes, sum(coalesce(w.fpi_length, 0))::text AS fpi
        FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn) w

@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { uuidV7 } from './event-id.ts';
+import { uuidV7 } from '../store/time-ordered-id.ts';
 import type { RequestContext } from '../context.ts';
 import { CLIENT_SYSTEM, URA_SYSTEM } from '../fhir/identifier-systems.ts';
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
 import type { Database, Tx } from '../store/database.ts';
@@ -13,6 +12,7 @@ import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
 import { patchedCopy, sameContent, withMeta } from './version-content.ts';
 import type { Interaction, WritePipeline, WriteTx } from './write-phases.ts';
+import { newResourceId } from '../store/time-ordered-id.ts';
 
 /** Computes the organisations party to a resource at a write (src/access/parties.ts), stored beside it for authorization. */
 type PartiesOf = (w: WriteTx, resource: Resource, previous: readonly string[]) => Promise<string[]>;
@@ -135,7 +135,7 @@ export class Repository extends RepositoryReads {
   private async createInTx(resource: Resource, options: { ifNoneExist?: string }): Promise<WriteResult> {
     const tx = this.writeTx;
     // Callers inside the gateway (transactions) may preassign a server-made id; REST clients cannot.
-    const id = resource.id && ID_PATTERN.test(resource.id) ? resource.id : randomUUID();
+    const id = resource.id && ID_PATTERN.test(resource.id) ? resource.id : newResourceId();
     if (options.ifNoneExist !== undefined) {
       const query = parseConditionalQuery(options.ifNoneExist);
       const key = conditionalKey(query);

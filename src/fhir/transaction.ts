@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Operation } from '@medplum/core';
 import { etag, fullUrl } from './bundles.ts';
@@ -12,6 +11,7 @@ import { writeOutcome, type RestServices } from './rest.ts';
 import { parseQuery } from '../http/query.ts';
 import { safeError } from '../observability/logging.ts';
 import { cloneKeepingNumberTexts, parseKeepingNumberTexts } from './number-text.ts';
+import { newResourceId } from '../store/time-ordered-id.ts';
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
 const MAX_ENTRIES = 1000;
@@ -107,7 +107,7 @@ export async function processTransaction(services: RestServices, router: FhirRou
         // A conditional create that finds a match creates nothing: entries referring to it must point at the match.
         const condition = p.entry.request?.ifNoneExist;
         const existing = condition ? await resolveConditional(repo, `${type}?${condition.slice(condition.indexOf('?') + 1)}`) : undefined;
-        fullUrls.set(entryUrl, existing ?? `${type}/${randomUUID()}`);
+        fullUrls.set(entryUrl, existing ?? `${type}/${newResourceId()}`);
       } else if (p.method === 'PUT' && REFERENCE_PATTERN.test(p.url.replace(/^\//, ''))) {
         fullUrls.set(entryUrl, p.url.replace(/^\//, ''));
       }

@@ -1,5 +1,5 @@
 import { REST_TYPE, restSubtype, toAuditRow, type AuditFacts } from '../../src/audit/event.ts';
-import { uuidV7 } from '../../src/audit/event-id.ts';
+import { newResourceId, uuidV7 } from '../../src/store/time-ordered-id.ts';
 
 const facts: AuditFacts = {
   type: REST_TYPE, subtype: restSubtype('read'), action: 'R', outcome: '0', organizationUra: '90001234', clientId: 'hap-vechtdal',
@@ -33,5 +33,17 @@ describe('the id of an audit row', () => {
     expect(uuidV7(0).startsWith('00000000-0000-7')).toBe(true);
     // 74 random bits: two ids of the same millisecond differ, past the pool's refill too.
     expect(new Set(Array.from({ length: 1000 }, () => uuidV7(at))).size).toBe(1000);
+  });
+});
+
+// A new resource's id is time-ordered too, so that its references (search tokens) and its primary key land on the
+// right edge of their indexes instead of a random page of each (src/store/time-ordered-id.ts).
+describe('the id of a new resource', () => {
+  it('is a version 7 UUID, a later one sorting after', async () => {
+    const first = newResourceId();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const later = newResourceId();
+    expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(later > first).toBe(true);
   });
 });
