@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Database, Queryable } from '../store/database.ts';
 import { canonicalJson } from '../json/canonical-json.ts';
+import { AUDIT_CONTENT } from './store.ts';
 
 /**
  * The hash chain over the audit trail. Requests never wait on it: they only INSERT their rows. One
@@ -31,16 +32,17 @@ export const RECORD_COLUMNS = `e.id::text AS id, e.txid::text AS txid, e.event_i
 /**
  * The SHA-256 (hex) of a row's AuditEvent as PostgreSQL writes it as text: computed where the row is, so the linker
  * neither reads the AuditEvent nor parses and canonicalises it (migration 024: 42 → 13 µs of gateway CPU per row).
- * Since migration 027 the column is `json`, whose text is the text stored, unchanged (the gateway's JSON.stringify;
- * for rows from before 027, the jsonb text their links hashed): no jsonb output per row any more.
+ * Since migration 027 a new row's AuditEvent is `json`, whose text is the text stored, unchanged (the gateway's
+ * JSON.stringify): no jsonb output per row any more; a row from before keeps its jsonb (`content_jsonb`), whose text
+ * is what its link hashed.
  */
-export const CONTENT_SHA256 = (e: string): string => `encode(sha256(convert_to(${e}.content::text, 'UTF8')), 'hex')`;
+export const CONTENT_SHA256 = (e: string): string => `encode(sha256(convert_to(${AUDIT_CONTENT(e)}::text, 'UTF8')), 'hex')`;
 
 /**
  * The columns of an audit row as hashed: text casts, so both drivers and every time zone give the same JSON. Links
  * made since migration 024 (`content_as_sha256`) hash the AuditEvent as `content_sha256`; older ones, `content` itself.
  */
-export const EVENT_COLUMNS = `${RECORD_COLUMNS}, e.content`;
+export const EVENT_COLUMNS = `${RECORD_COLUMNS}, ${AUDIT_CONTENT('e')} AS content`;
 const DIGESTED_EVENT_COLUMNS = `${RECORD_COLUMNS}, ${CONTENT_SHA256('e')} AS content_sha256`;
 
 export interface EventRecord {

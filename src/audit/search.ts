@@ -5,7 +5,7 @@ import type { Query } from '../fhir/search/parse.ts';
 import { DEFAULT_COUNT, MAX_COUNT } from '../fhir/search/parse.ts';
 import type { Queryable } from '../store/database.ts';
 import type { AuditorReach } from '../access/auditor.ts';
-import { servedEvent } from './store.ts';
+import { AUDIT_CONTENT, servedEvent } from './store.ts';
 import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
 export const AUDIT_SEARCH_PARAMETERS = ['entity', 'patient', 'agent', 'date', 'type', 'subtype', 'outcome', 'action', '_count', '_offset', '_sort', '_summary', '_total'];
@@ -111,7 +111,7 @@ export async function searchAuditEvents(q: Queryable, baseUrl: string, query: Qu
   const total = await q.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_events ${clause}`, params);
   const rows = onlyCount
     ? { rows: [] }
-    : await q.query<{ content: AuditEvent }>(`SELECT content FROM audit_events ${clause} ORDER BY id ${descending ? 'DESC' : 'ASC'} LIMIT ${p(n)} OFFSET ${p(skip)}`, params);
+    : await q.query<{ content: AuditEvent }>(`SELECT ${AUDIT_CONTENT('audit_events')} AS content FROM audit_events ${clause} ORDER BY id ${descending ? 'DESC' : 'ASC'} LIMIT ${p(n)} OFFSET ${p(skip)}`, params);
   const matches = rows.rows.map((r) => {
     const e = servedEvent(r.content);
     return { resourceType: 'AuditEvent', id: e.id ?? '', versionId: '1', lastUpdated: e.recorded, deleted: false, content: e };
@@ -121,7 +121,7 @@ export async function searchAuditEvents(q: Queryable, baseUrl: string, query: Qu
 
 export async function readAuditEvent(q: Queryable, id: string, reach: AuditorReach): Promise<AuditEvent> {
   const valid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
-  const r = valid ? await q.query<{ content: AuditEvent; organization_ura: string }>('SELECT content, organization_ura FROM audit_events WHERE event_id = $1', [id]) : undefined;
+  const r = valid ? await q.query<{ content: AuditEvent; organization_ura: string }>(`SELECT ${AUDIT_CONTENT('audit_events')} AS content, organization_ura FROM audit_events WHERE event_id = $1`, [id]) : undefined;
   const row = r?.rows[0];
   if (!row || (!reach.all && row.organization_ura !== reach.ura)) throw notFound(`AuditEvent/${id} is not known`);
   return servedEvent(row.content);

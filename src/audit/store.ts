@@ -17,6 +17,13 @@ export function auditInsertSql(n: string): string {
   return `INSERT INTO audit_events (${NAMES}) SELECT ${NAMES} FROM json_to_recordset(${n}::json) AS r(${COLUMNS})`;
 }
 
+/**
+ * A row's AuditEvent as json, whichever column holds it: `content` (json, rows written since migration 027) or
+ * `content_jsonb` (the rows before, left as they were so that the migration rewrote nothing). For an old row the
+ * cast gives jsonb's text, which its chain link hashed; for a new one the stored text as sent.
+ */
+export const AUDIT_CONTENT = (alias: string): string => `coalesce(${alias}.content, ${alias}.content_jsonb::json)`;
+
 // One text for any number of rows: prepared once per connection, and made once here rather than on every call
 // (a new string would be hashed again to find its prepared statement).
 const INSERT_ROWS = auditInsertSql('$1');

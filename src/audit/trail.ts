@@ -3,7 +3,7 @@ import { notFound } from '../fhir/outcomes.ts';
 import type { Queryable } from '../store/database.ts';
 import { orderedResource, type VersionRow } from '../store/resource-store.ts';
 import type { AuditorReach } from '../access/auditor.ts';
-import { servedEvent } from './store.ts';
+import { AUDIT_CONTENT, servedEvent } from './store.ts';
 import { organizationOf, uraOfOrganization } from '../access/organizations.ts';
 import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 
@@ -47,7 +47,7 @@ async function provenanceOf(q: Queryable, baseUrl: string, refs: string[], versi
 
 async function auditEventsAbout(q: Queryable, baseUrl: string, refs: string[], patient?: string): Promise<Timed[]> {
   const rows = await q.query<{ recorded: Date | string; content: AuditEvent }>(
-    `SELECT recorded, content FROM audit_events WHERE entities && $1::text[] OR ($2::text IS NOT NULL AND patient = $2) ORDER BY id`,
+    `SELECT recorded, ${AUDIT_CONTENT('audit_events')} AS content FROM audit_events WHERE entities && $1::text[] OR ($2::text IS NOT NULL AND patient = $2) ORDER BY id`,
     [refs, patient ?? null],
   );
   return rows.rows.map((r) => ({ at: iso(r.recorded), entry: { fullUrl: `${baseUrl}/AuditEvent/${r.content.id ?? ''}`, resource: servedEvent(r.content) } }));

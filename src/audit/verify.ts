@@ -1,5 +1,6 @@
 import type { Queryable } from '../store/database.ts';
 import { chainHash, CONTENT_SHA256, EVENT_COLUMNS, GENESIS_HASH, RECORD_COLUMNS, type EventRecord } from './chain.ts';
+import { AUDIT_CONTENT } from './store.ts';
 
 /**
  * How long a legitimate row may take from being recorded to being linked (its transaction's length
@@ -56,7 +57,7 @@ export async function verifyChain(q: Queryable, exportedHead?: string): Promise<
     const page = await q.query<ChainRow>(
       `SELECT c.seq::text AS c_seq, c.event_id::text AS c_event, to_char(c.linked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS c_linked_at,
               c.sealed_below::text AS c_sealed, c.prev_hash AS c_prev, c.hash AS c_hash, c.content_as_sha256 AS c_digested, e.id IS NOT NULL AS e_present,
-              ${RECORD_COLUMNS}, CASE WHEN c.content_as_sha256 THEN NULL ELSE e.content END AS content,
+              ${RECORD_COLUMNS}, CASE WHEN c.content_as_sha256 THEN NULL ELSE ${AUDIT_CONTENT('e')} END AS content,
               CASE WHEN c.content_as_sha256 THEN ${CONTENT_SHA256('e')} END AS content_sha256
        FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id
        WHERE c.seq > $1 ORDER BY c.seq LIMIT ${PAGE}`,

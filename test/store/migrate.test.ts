@@ -3,9 +3,9 @@
 // before checksums were kept get theirs; a new migration is applied once.
 import { EditedMigrationError, loadMigrations, migrate, migrationChecksum, type Migration } from '../../src/store/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { chainHash, EVENT_COLUMNS, GENESIS_HASH, linkAll, type EventRecord } from '../../src/audit/chain.ts';
+import { chainHash, GENESIS_HASH, linkAll, RECORD_COLUMNS, type EventRecord } from '../../src/audit/chain.ts';
 import { toAuditRow, type AuditRow } from '../../src/audit/event.ts';
-import { insertAuditRows } from '../../src/audit/store.ts';
+import { AUDIT_CONTENT, insertAuditRows } from '../../src/audit/store.ts';
 import { verifyChain } from '../../src/audit/verify.ts';
 import type { Database } from '../../src/store/database.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
@@ -100,26 +100,45 @@ test('027 keeps the audit chain verifying: links made before it (both forms) and
     // Links as a linker before migration 024 made them: the AuditEvent itself in the record hashed.
     const first = rows(3, 'before-024');
     await insertAuditRows(old.db, first);
-    const sealed = (await old.db.query<{ x: string; at: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`)).rows[0]!;
-    const records = (await old.db.query<EventRecord>(`SELECT ${EVENT_COLUMNS} FROM audit_events e ORDER BY e.txid, e.id`)).rows;
+    // Linked as a linker of that schema did, the AuditEvent in `content` (jsonb): the first rows in the form before
+    // migration 024 (the AuditEvent itself hashed), the next in the form since (the SHA-256 of its jsonb text).
     let prev = GENESIS_HASH;
-    for (const [i, event] of records.entries()) {
-      const link = { seq: String(i + 1), linkedAt: sealed.at, sealedBelow: sealed.x };
-      const hash = chainHash(prev, link, event);
-      await old.db.query('INSERT INTO audit_chain (seq, event_id, linked_at, sealed_below, prev_hash, hash, content_as_sha256) VALUES ($1, $2, $3, $4::xid8, $5, $6, false)', [link.seq, event.id, link.linkedAt, link.sealedBelow, prev, hash]);
-      prev = hash;
-    }
-    // Links made since 024: the digest of the content's jsonb text.
+    let seq = 0;
+    const linkAt026 = async (digested: boolean): Promise<void> => {
+      const sealed = (await old.db.query<{ x: string; at: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`)).rows[0]!;
+      const content = digested ? `encode(sha256(convert_to(e.content::text, 'UTF8')), 'hex') AS content_sha256` : 'e.content';
+      const records = (
+        await old.db.query<EventRecord>(`SELECT ${RECORD_COLUMNS}, ${content} FROM audit_events e WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id) ORDER BY e.txid, e.id`)
+      ).rows;
+      for (const event of records) {
+        const link = { seq: String(++seq), linkedAt: sealed.at, sealedBelow: sealed.x };
+        const hash = chainHash(prev, link, event);
+        await old.db.query('INSERT INTO audit_chain (seq, event_id, linked_at, sealed_below, prev_hash, hash, content_as_sha256) VALUES ($1, $2, $3, $4::xid8, $5, $6, $7)', [
+          link.seq,
+          event.id,
+          link.linkedAt,
+          link.sealedBelow,
+          prev,
+          hash,
+          digested,
+        ]);
+        prev = hash;
+      }
+    };
+    await linkAt026(false);
     const second = rows(3, 'before-027');
     await insertAuditRows(old.db, second);
-    await linkAll(old.db);
-    expect(await verifyChain(old.db)).toMatchObject({ intact: true, linked: 6, pending: 0 });
+    await linkAt026(true);
+    expect((await old.db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_chain')).rows[0]?.n).toBe('6');
 
     expect(await migrate(old.db, migrations)).toEqual([27]);
     // New connections, as a gateway started after the migration has: statements prepared before it by this pool
     // still return jsonb (PostgreSQL refuses to run them: "cached plan must not change result type").
     after = old.url ? new PostgresDatabase({ connectionString: old.url, maxConnections: 2 }) : old.db;
-    expect((await after.query<{ t: string }>(`SELECT data_type AS t FROM information_schema.columns WHERE table_name = 'audit_events' AND column_name = 'content'`)).rows[0]?.t).toBe('json');
+    const columns = (await after.query<{ c: string; t: string }>(`SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = 'audit_events' AND column_name LIKE 'content%' ORDER BY 1`)).rows;
+    expect(columns).toEqual([{ c: 'content', t: 'json' }, { c: 'content_jsonb', t: 'jsonb' }]);
+    // Nothing rewritten: the rows from before keep their jsonb, untouched.
+    expect((await after.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_events WHERE content IS NULL AND content_jsonb IS NOT NULL`)).rows[0]?.n).toBe('6');
     expect(await verifyChain(after)).toMatchObject({ intact: true, linked: 6, pending: 0 });
 
     // Written after it: stored as the very text sent, linked after the old head, all verifying.
@@ -127,7 +146,7 @@ test('027 keeps the audit chain verifying: links made before it (both forms) and
     await insertAuditRows(after, third);
     await linkAll(after);
     expect(await verifyChain(after)).toMatchObject({ intact: true, linked: 9, pending: 0 });
-    const stored = (await after.query<{ request_id: string; text: string; content: unknown }>('SELECT request_id, content::text AS text, content FROM audit_events ORDER BY id')).rows;
+    const stored = (await after.query<{ request_id: string; text: string; content: unknown }>(`SELECT request_id, ${AUDIT_CONTENT('e')}::text AS text, ${AUDIT_CONTENT('e')} AS content FROM audit_events e ORDER BY id`)).rows;
     const sent = [...first, ...second, ...third];
     expect(stored.map((r) => r.content)).toEqual(sent.map((r) => r.content));
     expect(stored.slice(6).map((r) => r.text)).toEqual(third.map((r) => JSON.stringify(r.content)));
