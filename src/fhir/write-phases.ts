@@ -3,7 +3,7 @@
 // transaction is kept in that transaction's state, handed to every call, never in a map beside it.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import type { Database, QueryOptions, Tx } from '../store/database.ts';
+import type { Database, QueryOptions, QueryResult, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { WriteBehindTx, writeCtes, writesShape } from '../store/write-behind.ts';
@@ -69,14 +69,22 @@ interface CommitPart {
    * Set for a part whose rows are judged (a SELECT, or a change with RETURNING): they are handed over once the
    * statement has run, in the order the parts were added, and a refusal thrown here rolls the whole transaction back.
    * So a batch with such a part is sent without COMMIT, which follows as a round trip of its own. A part with neither
-   * this nor `runForEffect` must change something (INSERT, UPDATE): PostgreSQL runs such a part whether or not it is read.
+   * this nor `runForEffect` must change something (INSERT, UPDATE), which PostgreSQL runs whether or not it is read,
+   * or be read by a part that is run.
    */
   rows?: (rows: Record<string, unknown>[]) => void;
   /**
-   * A SELECT run for what it does (pg_notify), its rows not read: named in the statement's result so that PostgreSQL
-   * runs it, and nothing judged after the statement, so that COMMIT may go with it.
+   * A SELECT run for what it does (pg_notify, or a check that raises an error to refuse the transaction): named in
+   * the statement's result so that PostgreSQL runs it, and nothing judged after the statement, so that COMMIT may go
+   * with it.
    */
   runForEffect?: true;
+  /**
+   * For a part that refuses in SQL (raises an error: the statement fails, nothing of it or of the transaction is
+   * stored, COMMIT is not run): the refusal to report for the statement's error when it is this part's (an HttpError
+   * naming what was refused), else undefined.
+   */
+  refusal?: (err: unknown) => Error | undefined;
   /** Called once the statement has run (after the parts before it were handed their rows). */
   done?: () => void;
   /**
@@ -123,7 +131,16 @@ class CommitBatch {
       const rowsOf = parts.flatMap((part, n) => (selected(part) ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
       return `WITH ${ctes.join(', ')} SELECT ${rowsOf.length ? rowsOf.join(', ') : '1'}`;
     });
-    const r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params, commit ? COMMIT_WITH_IT : undefined);
+    let r: QueryResult<Record<string, Record<string, unknown>[]>>;
+    try {
+      r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params, commit ? COMMIT_WITH_IT : undefined);
+    } catch (err) {
+      for (const part of parts) {
+        const refusal = part.refusal?.(err);
+        if (refusal) throw refusal;
+      }
+      throw err;
+    }
     const row = r.rows[0] ?? {};
     parts.forEach((part, n) => {
       part.rows?.(row[`c${n}`] ?? []);

@@ -54,13 +54,13 @@ test('026 keeps every version of a database written before it once: the history 
       await old.db.query('INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', row(v, family));
     }
     await old.db.query("INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, parties) VALUES ($1, $2, $3, $4, $5, $6, '{90001234}')", row(3, 'C'));
-    expect(await migrate(old.db, migrations)).toEqual([26]);
+    expect(await migrate(old.db, migrations.filter((m) => m.version <= 26))).toEqual([26]);
     const versions = async (table: string): Promise<string[]> =>
       (await old.db.query<{ v: string; family: string }>(`SELECT version_id::text AS v, content->'name'->0->>'family' AS family FROM ${table} WHERE id = 'p1' ORDER BY version_id`)).rows.map((r) => `${r.v}:${r.family}`);
     expect(await versions('resource_history')).toEqual(['1:A', '2:B']);
     expect(await versions('resource_versions')).toEqual(['1:A', '2:B', '3:C']);
     // Applied once; and its statement deletes nothing the second time.
-    expect(await migrate(old.db, migrations)).toEqual([]);
+    expect(await migrate(old.db, migrations.filter((m) => m.version <= 26))).toEqual([]);
     const again = migrations.find((m) => m.version === 26);
     await old.db.exec((again?.sql ?? '').replace(/CREATE VIEW[\s\S]*$/, ''));
     expect(await versions('resource_versions')).toEqual(['1:A', '2:B', '3:C']);
