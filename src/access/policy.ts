@@ -51,15 +51,19 @@ export function ownedParties(ctx: RequestContext): string[] | undefined {
   return [ctx.organizationUra];
 }
 
+/**
+ * The parties of which a stored resource of `type` must have one for `ctx` to read it, or undefined when any such
+ * resource is readable: what `canRead` decides, for a check made in SQL (`parties && these`).
+ */
+export function partiesToRead(ctx: RequestContext, type: string): string[] | undefined {
+  if (!isProtectedType(type)) return undefined;
+  return OWNER_ONLY_TYPES.includes(type) ? ownedParties(ctx) : readableParties(ctx);
+}
+
 /** Whether `ctx` may read a resource of `type` whose parties are `parties`. */
 export function canRead(ctx: RequestContext, type: string, parties: readonly string[] | undefined): boolean {
-  if (!isProtectedType(type)) return true;
-  if (OWNER_ONLY_TYPES.includes(type)) {
-    const owned = ownedParties(ctx);
-    return owned === undefined || owned.some((p) => parties?.includes(p) === true);
-  }
-  const readable = readableParties(ctx);
-  return readable === undefined || readable.some((p) => parties?.includes(p) === true);
+  const needed = partiesToRead(ctx, type);
+  return needed === undefined || needed.some((p) => parties?.includes(p) === true);
 }
 
 /**

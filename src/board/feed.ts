@@ -44,7 +44,7 @@ export function boardFeedHooks(): WriteHooks {
       if (handovers.length === 0) return;
       const batch = state.get(COMMIT_BATCH);
       batch.add({ shape: 'board:events', sql: (p) => `INSERT INTO board_events (handover_id) SELECT h FROM unnest(${p(1)}::text[]) WITH ORDINALITY AS x(h, n) ORDER BY n`, params: [handovers], reads: [] });
-      batch.add({ shape: 'board:notify', sql: (p) => `SELECT pg_notify(${p(1)}, '')`, params: [BOARD_CHANNEL], rows: () => undefined, reads: [] });
+      batch.add({ shape: 'board:notify', sql: (p) => `SELECT pg_notify(${p(1)}, '')`, params: [BOARD_CHANNEL], runForEffect: true, reads: [] });
     },
   };
 }

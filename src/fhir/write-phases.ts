@@ -3,7 +3,7 @@
 // transaction is kept in that transaction's state, handed to every call, never in a map beside it.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import type { Database, Tx } from '../store/database.ts';
+import type { Database, QueryOptions, QueryResult, Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { WriteBehindTx, writeCtes, writesShape } from '../store/write-behind.ts';
@@ -66,11 +66,25 @@ interface CommitPart {
   sql: (p: (i: number) => string) => string;
   params: unknown[];
   /**
-   * Set for a part that yields rows (a SELECT, or a change with RETURNING): they are handed over once the statement
-   * has run, in the order the parts were added, and a refusal thrown here rolls the whole transaction back. A part
-   * without it must change something (INSERT, UPDATE): PostgreSQL runs such a part whether or not it is read.
+   * Set for a part whose rows are judged (a SELECT, or a change with RETURNING): they are handed over once the
+   * statement has run, in the order the parts were added, and a refusal thrown here rolls the whole transaction back.
+   * So a batch with such a part is sent without COMMIT, which follows as a round trip of its own. A part with neither
+   * this nor `runForEffect` must change something (INSERT, UPDATE), which PostgreSQL runs whether or not it is read,
+   * or be read by a part that is run.
    */
   rows?: (rows: Record<string, unknown>[]) => void;
+  /**
+   * A SELECT run for what it does (pg_notify, or a check that raises an error to refuse the transaction): named in
+   * the statement's result so that PostgreSQL runs it, and nothing judged after the statement, so that COMMIT may go
+   * with it.
+   */
+  runForEffect?: true;
+  /**
+   * For a part that refuses in SQL (raises an error: the statement fails, nothing of it or of the transaction is
+   * stored, COMMIT is not run): the refusal to report for the statement's error when it is this part's (an HttpError
+   * naming what was refused), else undefined.
+   */
+  refusal?: (err: unknown) => Error | undefined;
   /** Called once the statement has run (after the parts before it were handed their rows). */
   done?: () => void;
   /**
@@ -97,28 +111,46 @@ class CommitBatch {
     return `c${this.parts.push(part) - 1}`;
   }
 
-  /** Runs the parts added (none: nothing is sent), then hands each part its rows. */
-  async run(tx: Tx): Promise<void> {
+  /**
+   * Runs the parts added (none: nothing is sent), then hands each part its rows. With `last` (the transaction's last
+   * statement) the transaction commits with it when no part judges rows after it (`CommitPart.rows`): resolves true
+   * when it did.
+   */
+  async run(tx: Tx, last = false): Promise<boolean> {
     const parts = this.parts.splice(0);
-    if (parts.length === 0) return;
+    if (parts.length === 0) return false;
+    const commit = last && parts.every((part) => part.rows === undefined);
     // The held resource writes that no part reads come along (a native record's Provenance): one round trip fewer.
     const reads = parts.every((part) => part.reads !== undefined) ? parts.flatMap((part) => part.reads ?? []) : undefined;
     const writes = reads !== undefined && tx instanceof WriteBehindTx ? tx.takeUnread(reads) : [];
     const writeParams = writes.flatMap((write) => write.params);
     const params = [...writeParams, ...parts.flatMap((part) => part.params)];
-    const text = textOfShape(`commit ${writesShape(writes)} | ${parts.map((part) => `${part.shape}:${part.params.length}${part.rows ? '+rows' : ''}`).join(' ')}`, () => {
+    const selected = (part: CommitPart): boolean => part.rows !== undefined || part.runForEffect === true;
+    const text = textOfShape(`commit ${writesShape(writes)} | ${parts.map((part) => `${part.shape}:${part.params.length}${selected(part) ? '+rows' : ''}`).join(' ')}`, () => {
       const ctes = [...writeCtes(writes), ...numberedParts(parts, (part, p, n) => `c${n} AS (${part.sql(p)})`, writeParams.length)];
-      const rowsOf = parts.flatMap((part, n) => (part.rows ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
+      const rowsOf = parts.flatMap((part, n) => (selected(part) ? [`(SELECT coalesce(json_agg(c${n}), '[]'::json) FROM c${n}) AS c${n}`] : []));
       return `WITH ${ctes.join(', ')} SELECT ${rowsOf.length ? rowsOf.join(', ') : '1'}`;
     });
-    const r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params);
+    let r: QueryResult<Record<string, Record<string, unknown>[]>>;
+    try {
+      r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params, commit ? COMMIT_WITH_IT : undefined);
+    } catch (err) {
+      for (const part of parts) {
+        const refusal = part.refusal?.(err);
+        if (refusal) throw refusal;
+      }
+      throw err;
+    }
     const row = r.rows[0] ?? {};
     parts.forEach((part, n) => {
       part.rows?.(row[`c${n}`] ?? []);
       part.done?.();
     });
+    return commit;
   }
 }
+
+const COMMIT_WITH_IT: QueryOptions = { commit: true };
 
 /** The transaction's commit batch: phases add to it in `beforeCommit` (or earlier); the pipeline sends it last. */
 export const COMMIT_BATCH = new TxSlot('commit batch', () => new CommitBatch());
@@ -196,8 +228,9 @@ export class WritePipeline {
           const open: OpenTransaction = { tx, state: new TxState() };
           const result = await work(open);
           for (const hook of this.hooks) if (hook.beforeCommit) await hook.beforeCommit({ ...open, ctx });
-          await open.state.get(COMMIT_BATCH).run(tx);
-          await tx.flush();
+          // COMMIT goes with the transaction's last statement (one round trip fewer): the commit batch, unless a part
+          // of it judges its rows after it, or the writes still held when there is no batch; otherwise alone.
+          if (!(await open.state.get(COMMIT_BATCH).run(tx, true))) await tx.flush({ commit: true });
           return result;
         });
       } catch (err) {

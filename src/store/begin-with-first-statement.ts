@@ -22,6 +22,15 @@ const BEGIN_STATEMENT = 'begin_transaction';
 /** The connections (by their pg client) on which BEGIN is prepared. */
 const beginPrepared = new WeakSet<pg.ClientBase>();
 
+/** Whether BEGIN is prepared on `client`, so that `writeBegin` may send it. */
+export const isBeginPrepared = (client: pg.ClientBase): boolean => beginPrepared.has(client);
+
+/** Writes BEGIN's Bind + Execute (no Sync) ahead of a statement's messages; BEGIN must be prepared on the connection. */
+export function writeBegin(connection: pg.Connection): void {
+  connection.bind({ statement: BEGIN_STATEMENT, portal: '', values: [] }, true);
+  connection.execute({ portal: '' }, true);
+}
+
 /** The parts of pg's Query (node_modules/pg/lib/query.js) this relies on that its type declarations leave out. */
 interface QueryInternals {
   /** Writes the statement's messages (Parse when new, Bind, Describe, Execute, Sync); called by `submit` between cork and uncork. */
@@ -36,8 +45,7 @@ class BeginThenQuery extends pg.Query {
 
   // pg's `submit` corks the socket, calls this and uncorks: BEGIN's messages go in the same write as the statement's.
   prepare(connection: pg.Connection): void {
-    connection.bind({ statement: BEGIN_STATEMENT, portal: '', values: [] }, true);
-    connection.execute({ portal: '' }, true);
+    writeBegin(connection);
     queryInternals.prepare.call(this, connection);
   }
 

@@ -20,6 +20,14 @@ export interface QueryOptions {
    * among these: a read that cannot see them need not wait for their round trip.
    */
   reads?: readonly string[];
+  /**
+   * In a transaction: this is its last statement, and the transaction commits with it (PostgreSQL: COMMIT goes in the
+   * same round trip, src/store/commit-with-last-statement.ts; PGlite: COMMIT follows when the work returns, as
+   * always). Once it has run, the work sends nothing more and must not throw: what would refuse the transaction must
+   * refuse it in this statement. A statement that fails leaves the transaction uncommitted, to be rolled back.
+   * Outside a transaction it changes nothing.
+   */
+  commit?: boolean;
 }
 
 export interface Queryable {

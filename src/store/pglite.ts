@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Database, ListenStatus, QueryResult, Tx } from './database.ts';
+import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
 import { pgliteOptions } from './pglite-options.ts';
 
 /**
@@ -12,14 +12,22 @@ import { pgliteOptions } from './pglite-options.ts';
  */
 class PGliteTx implements Tx {
   private readonly tx: Transaction;
+  /**
+   * Whether the statement marked as the transaction's last (QueryOptions.commit) has run. PGlite commits when the
+   * work returns, as always; a statement after it is refused all the same, as on PostgreSQL, where it has committed.
+   */
+  private last = false;
   constructor(tx: Transaction) {
     this.tx = tx;
   }
-  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+  async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    if (this.last) throw new Error('A statement after the transaction committed');
     const r = await this.tx.query<R>(sql, params);
+    if (options?.commit === true) this.last = true;
     return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
   }
   async exec(sql: string): Promise<void> {
+    if (this.last) throw new Error('A statement after the transaction committed');
     await this.tx.exec(sql);
   }
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
 import { begin, beginWith } from './begin-with-first-statement.ts';
+import { commitWith } from './commit-with-last-statement.ts';
 import { classifyDatabaseError } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
 import { plainTextArray } from './text-array.ts';
@@ -55,19 +56,29 @@ function statement(sql: string, params: unknown[] | undefined, options: QueryOpt
 
 /**
  * A transaction on one connection. BEGIN is sent with its first statement (src/store/begin-with-first-statement.ts),
- * not as a round trip of its own; a transaction that sends nothing sends neither BEGIN nor COMMIT.
+ * not as a round trip of its own; a transaction that sends nothing sends neither BEGIN nor COMMIT. COMMIT goes with
+ * the statement marked as the last (`QueryOptions.commit`, src/store/commit-with-last-statement.ts), or alone when
+ * the work returns.
  */
 class ClientTx implements Tx {
   private readonly client: pg.PoolClient | pg.Client;
   /** Whether BEGIN has been sent: from then on the transaction ends with COMMIT or ROLLBACK. */
   started = false;
+  /** Whether COMMIT went with the last statement and was answered: nothing more is sent in this transaction. */
+  committed = false;
   constructor(client: pg.PoolClient | pg.Client) {
     this.client = client;
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    if (this.committed) throw new Error('A statement after the transaction committed');
     const config = statement(sql, params, options);
     let r: pg.QueryResult;
-    if (this.started) {
+    if (options?.commit === true && typeof config !== 'string') {
+      const begun = this.started;
+      this.started = true;
+      r = await commitWith(this.client, config, begun);
+      this.committed = true;
+    } else if (this.started) {
       r = await this.client.query(config as pg.QueryConfig);
     } else {
       this.started = true;
@@ -81,6 +92,7 @@ class ClientTx implements Tx {
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
   async exec(sql: string): Promise<void> {
+    if (this.committed) throw new Error('A statement after the transaction committed');
     if (!this.started) {
       this.started = true;
       await begin(this.client);
@@ -171,13 +183,14 @@ export class PostgresDatabase implements Database {
     const tx = new ClientTx(client);
     try {
       const result = await work(tx);
-      if (tx.started) await client.query('COMMIT');
+      if (tx.started && !tx.committed) await client.query('COMMIT');
       return result;
     } catch (err) {
       // A connection that is gone, or a server that stopped answering, is not asked to roll back: the server
       // rolls back a transaction whose connection ends, and the client is thrown away below.
       const fault = classifyDatabaseError(err);
-      if (tx.started && broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === 'Query read timeout')) {
+      // A transaction that committed with its last statement has nothing left to roll back.
+      if (tx.started && !tx.committed && broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === 'Query read timeout')) {
         await client.query('ROLLBACK').catch((rollbackFailed: unknown) => {
           broken ??= rollbackFailed;
         });

@@ -66,13 +66,17 @@ export class WriteBehindTx implements Tx {
     return writes;
   }
 
-  /** Sends what is held, in the order held, in one statement. */
-  async flush(): Promise<void> {
-    if (this.held.length === 0) return;
+  /**
+   * Sends what is held, in the order held, in one statement; with `commit`, as the transaction's last statement
+   * (QueryOptions.commit). Resolves false when nothing was held (nothing sent: the transaction then commits alone).
+   */
+  async flush(options?: { commit?: boolean }): Promise<boolean> {
+    if (this.held.length === 0) return false;
     const writes = this.held;
     this.held = [];
     this.keys.clear();
-    await runWrites(this.inner, writes);
+    await runWrites(this.inner, writes, options?.commit === true);
+    return true;
   }
 
   /**
@@ -116,8 +120,10 @@ export function writeCtes(writes: readonly HeldWrite[], from = 0): string[] {
   return numberedParts(writes, (write, p, n) => write.ctes(p, `w${n}_`), from);
 }
 
-/** Runs `writes` in one statement on `tx`, in their order. */
-export async function runWrites(tx: Tx, writes: readonly HeldWrite[]): Promise<void> {
+/** Runs `writes` in one statement on `tx`, in their order (with `commit`, as its last statement: QueryOptions.commit). */
+export async function runWrites(tx: Tx, writes: readonly HeldWrite[], commit = false): Promise<void> {
   const text = textOfShape(`writes ${writesShape(writes)}`, () => `WITH ${writeCtes(writes).join(',\n')} SELECT 1`);
-  await tx.query(text, writes.flatMap((write) => write.params));
+  await tx.query(text, writes.flatMap((write) => write.params), commit ? COMMIT_WITH_IT : undefined);
 }
+
+const COMMIT_WITH_IT: QueryOptions = { commit: true };

@@ -139,7 +139,7 @@ export function outboxHooks(): WriteHooks {
       if (events.length === 0) return;
       const batch = state.get(COMMIT_BATCH);
       const inserted = batch.add({ shape: 'outbox:events', sql: (p) => OUTBOX_INSERT(p(1)), params: [JSON.stringify(events)], reads: OUTBOX_READS });
-      batch.add({ shape: `outbox:notify ${inserted}`, sql: (p) => `SELECT pg_notify(${p(1)}, h) FROM (SELECT DISTINCT handover_id AS h FROM ${inserted}) x`, params: [OUTBOX_CHANNEL], rows: () => undefined, reads: [] });
+      batch.add({ shape: `outbox:notify ${inserted}`, sql: (p) => `SELECT pg_notify(${p(1)}, h) FROM (SELECT DISTINCT handover_id AS h FROM ${inserted}) x`, params: [OUTBOX_CHANNEL], runForEffect: true, reads: [] });
     },
   };
 }

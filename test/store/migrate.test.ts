@@ -131,7 +131,7 @@ test('027 keeps the audit chain verifying: links made before it (both forms) and
     await linkAt026(true);
     expect((await old.db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_chain')).rows[0]?.n).toBe('6');
 
-    expect(await migrate(old.db, migrations)).toEqual([27]);
+    expect(await migrate(old.db, migrations.filter((m) => m.version <= 27))).toEqual([27]);
     // New connections, as a gateway started after the migration has: statements prepared before it by this pool
     // still return jsonb (PostgreSQL refuses to run them: "cached plan must not change result type").
     after = old.url ? new PostgresDatabase({ connectionString: old.url, maxConnections: 2 }) : old.db;

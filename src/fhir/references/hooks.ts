@@ -1,7 +1,7 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../../context.ts';
 import { COMMIT_BATCH, TxSlot, type OpenTransaction, type WriteHooks } from '../write-phases.ts';
-import { canRead, isGateway } from '../../access/policy.ts';
+import { isGateway, partiesToRead } from '../../access/policy.ts';
 import type { OrganizationDirectory } from '../../access/organizations.ts';
 import { URA_SYSTEM } from '../identifier-systems.ts';
 import { HttpError, outcome, outcomeOf } from '../outcomes.ts';
@@ -35,6 +35,9 @@ interface Pending {
   type: string;
   ctx: RequestContext;
 }
+
+/** The SQLSTATE of `refuse_unresolved_references` (migration 028): the check's own refusal. */
+const UNRESOLVED_REFERENCES = 'GW422';
 
 /** What each writing transaction still has to check at its end, and what it wrote (present by construction). */
 const PENDING = new TxSlot<Pending[]>('references.pending', () => []);
@@ -130,33 +133,45 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
     }
     if (open.length === 0) return;
     const keys = [...new Set(open.map((p) => p.key))];
-    // Read in the transaction's last statement (its commit batch), after its last write: a refusal here rolls back
-    // what that statement wrote with it.
-    state.get(COMMIT_BATCH).add({
+    // Checked in the transaction's last statement (its commit batch), after its last write, by SQL that raises when
+    // a reference does not resolve to a resource its writer may read: the statement fails, nothing of the transaction
+    // is stored, and COMMIT, sent in the same round trip, is not run. Each pending reference is looked up with the
+    // parties its writer reads (`partiesToRead`, comma-joined; NULL: any): a gateway write in a client's
+    // transaction has its own.
+    const batch = state.get(COMMIT_BATCH);
+    const found = batch.add({
       shape: 'references:targets',
-      sql: (p) => `SELECT r.* FROM ${rowsByKey(p(1), p(2), 'r.resource_type, r.id, r.parties', { condition: ' AND NOT r.deleted' })}`,
-      params: [keys.map((k) => k.slice(0, k.indexOf('/'))), keys.map((k) => k.slice(k.indexOf('/') + 1))],
-      rows: (rows) => refuseUnresolved(open, rows as { resource_type: string; id: string; parties: string[] }[]),
+      sql: (p) => `SELECT k.n, r.parties FROM ${rowsByKey(p(1), p(2), 'r.parties', { condition: ' AND NOT r.deleted', numbered: true })}`,
+      params: [open.map((p) => p.type), open.map((p) => p.key.slice(p.key.indexOf('/') + 1))],
       // Only targets this transaction did not write (those are skipped above), so none of its held writes.
       reads: keys,
     });
+    batch.add({
+      shape: `references:refuse ${found}`,
+      sql: (p) => `SELECT refuse_unresolved_references(array_agg(k.n ORDER BY k.n)) AS refused FROM unnest(${p(1)}::text[]) WITH ORDINALITY AS k(readers, n)
+        WHERE NOT EXISTS (SELECT 1 FROM ${found} f WHERE f.n = k.n AND (k.readers IS NULL OR coalesce(f.parties && string_to_array(k.readers, ','), false)))
+        HAVING count(*) > 0`,
+      params: [open.map((p) => partiesToRead(p.ctx, p.type)?.join(',') ?? null)],
+      runForEffect: true,
+      refusal: (err) => unresolvedRefusal(open, err),
+      reads: [],
+    });
   }
 
-  /** 422 naming each pending reference whose target is not among `rows` or not readable by its writer. */
-  function refuseUnresolved(open: Pending[], rows: { resource_type: string; id: string; parties: string[] }[]): void {
-    const found = new Map(rows.map((r) => [`${r.resource_type}/${r.id}`, r]));
-    const issues: OperationOutcomeIssue[] = [];
-    for (const p of open) {
-      const row = found.get(p.key);
-      if (row && canRead(p.ctx, row.resource_type, row.parties)) continue;
-      issues.push({
+  /** 422 naming each pending reference the check in SQL found unresolved (its positions in DETAIL), for its own error only. */
+  function unresolvedRefusal(open: Pending[], err: unknown): HttpError | undefined {
+    const e = err as { code?: unknown; detail?: unknown } | undefined;
+    if (e?.code !== UNRESOLVED_REFERENCES || typeof e.detail !== 'string') return undefined;
+    const positions = new Set(e.detail.split(',').map(Number));
+    const issues: OperationOutcomeIssue[] = open
+      .filter((_, i) => positions.has(i + 1))
+      .map((p) => ({
         severity: 'error',
         code: 'business-rule',
         diagnostics: `${p.path} refers to ${p.key}, which does not exist or is not shared with your organisation; nothing was stored`,
         expression: [p.path],
-      });
-    }
-    if (issues.length > 0) throw new HttpError(422, outcomeOf(issues));
+      }));
+    return issues.length > 0 ? new HttpError(422, outcomeOf(issues)) : undefined;
   }
 
   return {
