@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { queryInternals, submitExtended } from './pg-query-internals.ts';
 
 /**
  * A transaction's BEGIN sent in the same write as its first statement, answered by one ReadyForQuery: one round trip
@@ -31,14 +32,6 @@ export function writeBegin(connection: pg.Connection): void {
   connection.execute({ portal: '' }, true);
 }
 
-/** The parts of pg's Query (node_modules/pg/lib/query.js) this relies on that its type declarations leave out. */
-interface QueryInternals {
-  /** Writes the statement's messages (Parse when new, Bind, Describe, Execute, Sync); called by `submit` between cork and uncork. */
-  prepare(connection: pg.Connection): void;
-  handleCommandComplete(msg: unknown, connection: pg.Connection): void;
-}
-const queryInternals = pg.Query.prototype as unknown as QueryInternals;
-
 class BeginThenQuery extends pg.Query {
   /** Whether BEGIN's CommandComplete, the first to come, has been passed over. */
   private begun = false;
@@ -49,7 +42,7 @@ class BeginThenQuery extends pg.Query {
     queryInternals.prepare.call(this, connection);
   }
 
-  handleCommandComplete(msg: unknown, connection: pg.Connection): void {
+  handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {
     if (!this.begun) {
       this.begun = true;
       return;
@@ -74,13 +67,7 @@ export async function beginWith(client: pg.ClientBase, config: pg.QueryConfig): 
     await beginAlone(client);
     return client.query(config);
   }
-  // The extended protocol even for a statement without a name or values (pg would send those as a simple query):
-  // `queryMode`, which pg reads but its type declarations leave out.
-  const extended: pg.QueryConfig = Object.assign({ ...config }, { queryMode: 'extended' });
-  return new Promise<pg.QueryResult>((resolve, reject) => {
-    const callback = (err: Error | undefined, result: unknown): void => (err ? reject(err) : resolve(result as pg.QueryResult));
-    client.query(new BeginThenQuery(extended, callback));
-  });
+  return submitExtended(client, config, (extended, callback) => new BeginThenQuery(extended, callback));
 }
 
 /** Starts a transaction on `client` before a statement that cannot go with BEGIN (a text without parameters: maybe a script). */

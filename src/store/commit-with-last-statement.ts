@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { begin, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
+import { queryInternals, submitExtended } from './pg-query-internals.ts';
 
 /**
  * A transaction's COMMIT sent in the same write as its last statement, answered by one ReadyForQuery: the end-of-
@@ -23,15 +24,6 @@ const COMMIT_STATEMENT = 'commit_transaction';
 
 /** The connections (by their pg client) on which COMMIT is prepared. */
 const commitPrepared = new WeakSet<pg.ClientBase>();
-
-/** The parts of pg's Query this relies on that its type declarations leave out. */
-interface QueryInternals {
-  prepare(connection: pg.Connection): void;
-  handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void;
-  handleReadyForQuery(connection: pg.Connection): void;
-  handleError(err: Error, connection: pg.Connection): void;
-}
-const queryInternals = pg.Query.prototype as unknown as QueryInternals;
 
 class StatementThenCommitQuery extends pg.Query {
   /** Whether BEGIN goes first (the transaction's only statement): its CommandComplete is then the first, passed over. */
@@ -97,10 +89,5 @@ export async function commitWith(client: pg.ClientBase, config: pg.QueryConfig, 
     commitPrepared.add(client);
     return result;
   }
-  // The extended protocol even for a statement without a name or values, as beginWith does.
-  const extended: pg.QueryConfig = Object.assign({ ...config }, { queryMode: 'extended' });
-  return new Promise<pg.QueryResult>((resolve, reject) => {
-    const callback = (err: Error | undefined, result: unknown): void => (err ? reject(err) : resolve(result as pg.QueryResult));
-    client.query(new StatementThenCommitQuery(extended, callback, !begun));
-  });
+  return submitExtended(client, config, (extended, callback) => new StatementThenCommitQuery(extended, callback, !begun));
 }
