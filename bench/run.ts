@@ -9,13 +9,14 @@
 // BENCH_TASKS (Tasks stored before the FHIR operations of (c), all matching its search, 20000),
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, given as many Tasks through
 // its API, in alternating slices with the gateway's (BENCH_SLICES, at least 3), and the ratios; COMPARE_FHIR_PID: that
-// server's process(es), comma-separated, for its CPU; COMPARE_DATABASE_URL: its database, analyzed as the gateway's).
+// server's process(es), comma-separated, for its CPU; COMPARE_DATABASE_URL: its database, analyzed as the gateway's, and
+// PostgreSQL's CPU in (c) and (f) then counted per database: each server's slices only its own database's backends).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { combineCpu, cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
-import { analyzeDatabase, compareTargetFromEnv, seedTasksOverFhir } from './lib/compare-target.ts';
+import { analyzeDatabase, compareTargetFromEnv, databaseName, seedTasksOverFhir } from './lib/compare-target.ts';
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOpsResult, type FhirTarget } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
@@ -168,8 +169,13 @@ try {
   // (f) with COMPARE_FHIR_URL: the same operations against another server, alternating slices with the gateway's,
   // on as many Tasks stored there through its own API.
   const others = compare ? [await seedTasksOverFhir(compare.target, seedCount)] : [];
+  // With the peer's database known, PostgreSQL's CPU in each server's slices counts only its own database's backends
+  // (and the server's own processes), as bench/fhir-ops.ts counts it: what one server leaves running after its slice
+  // (Medplum's background jobs, the gateway's chain linker) is not charged to the other's.
+  const perDatabase = compare?.databaseUrl ? [databaseName(ingestDb), databaseName(compare.databaseUrl)] : undefined;
+  if (perDatabase) await measurePostgresOf(adminUrl.toString(), perDatabase);
   // A fresh token: the first may have expired while the peer was being filled.
-  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], ownerRef, requesterRef }, ...others];
+  const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], database: perDatabase?.[0], ownerRef, requesterRef }, ...others];
   [ops, other] = await fhirOps(targets, clients, seconds, targets.length > 1 ? Math.max(3, slices) : 1, analyze);
   // The read's audit rows are group-committed; the chain linker must still keep up with them.
   lag = await auditLag(ingestDb);
