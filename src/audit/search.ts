@@ -45,9 +45,12 @@ export async function searchAuditEvents(q: Queryable, baseUrl: string, query: Qu
           for (const ref of list) if (!REF.test(ref.replace(/^.*\/fhir\//, ''))) throw badRequest(`entity takes a reference like Task/123, got '${ref}'`, ['entity']);
           where.push(`entities && ${p(list.map((r) => r.replace(/^.*\/fhir\//, '')))}::text[]`);
           break;
-        case 'patient':
-          where.push(`patient = ANY(${p(list.map((r) => (r.startsWith('Patient/') ? r : `Patient/${r}`)))}::text[])`);
+        case 'patient': {
+          // A row's patient is among its entities (migration 029): found through their GIN index, then compared.
+          const ph = p(list.map((r) => (r.startsWith('Patient/') ? r : `Patient/${r}`)));
+          where.push(`entities && ${ph}::text[] AND patient = ANY(${ph}::text[])`);
           break;
+        }
         case 'agent': {
           // A client id, an organisation's URA (or `system|URA`) or the person on whose behalf.
           const codes = list.map(tokenCode);

@@ -47,8 +47,10 @@ async function provenanceOf(q: Queryable, baseUrl: string, refs: string[], versi
 
 async function auditEventsAbout(q: Queryable, baseUrl: string, refs: string[], patient?: string): Promise<Timed[]> {
   const rows = await q.query<{ recorded: Date | string; content: AuditEvent }>(
-    `SELECT recorded, ${AUDIT_CONTENT('audit_events')} AS content FROM audit_events WHERE entities && $1::text[] OR ($2::text IS NOT NULL AND patient = $2) ORDER BY id`,
-    [refs, patient ?? null],
+    // A row's patient is among its entities (migration 029): one lookup of the entities' GIN index finds both kinds.
+    `SELECT recorded, ${AUDIT_CONTENT('audit_events')} AS content FROM audit_events
+      WHERE entities && $3::text[] AND (entities && $1::text[] OR ($2::text IS NOT NULL AND patient = $2)) ORDER BY id`,
+    [refs, patient ?? null, patient ? [...refs, patient] : refs],
   );
   return rows.rows.map((r) => ({ at: iso(r.recorded), entry: { fullUrl: `${baseUrl}/AuditEvent/${r.content.id ?? ''}`, resource: servedEvent(r.content) } }));
 }

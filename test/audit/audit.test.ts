@@ -291,6 +291,9 @@ describe('tamper evidence', () => {
     await expect(db.query(forged)).rejects.toThrow(/not now/);
     await expect(db.query(`INSERT INTO audit_events (txid, event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
       VALUES ('1', gen_random_uuid(), now(), '90001234', 'hap-vechtdal', 'R', 'rest', 'read', '0', 'forged', '{}')`)).rejects.toThrow(/permission denied/);
+    // A row's patient is among its entities (migration 029: searches and trails by patient find rows through them).
+    await expect(db.query(`INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, patient, entities, action, type_code, subtype, outcome, request_id, content)
+      VALUES (gen_random_uuid(), now(), '90001234', 'hap-vechtdal', 'Patient/hidden', '{Task/1}', 'R', 'rest', 'read', '0', 'forged', '{}')`)).rejects.toThrow(/audit_events_patient_in_entities/);
   });
 
   it('$verify checks links of both forms (the AuditEvent itself, as before migration 024, and its digest) and names an AuditEvent changed in either', async () => {
