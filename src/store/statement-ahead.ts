@@ -32,7 +32,7 @@ export interface StatementAhead {
 }
 
 /** Whether the named statement is prepared (or its Parse sent) on `client`'s connection. */
-export function isPrepared(client: pg.ClientBase, name: string | undefined): boolean {
+function isPrepared(client: pg.ClientBase, name: string | undefined): boolean {
   if (name === undefined) return false;
   const connection = (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection;
   return connection.parsedStatements[name] !== undefined;
