@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
+import { runWithAhead } from './statement-ahead.ts';
 import { begin, beginWith } from './begin-with-first-statement.ts';
 import { commitWith } from './commit-with-last-statement.ts';
 import { classifyDatabaseError } from './faults.ts';
@@ -71,6 +72,8 @@ class ClientTx implements Tx {
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     if (this.committed) throw new Error('A statement after the transaction committed');
+    const ahead = options?.ahead;
+    if (ahead !== undefined) return this.queryAfter(ahead, sql, params, options);
     const config = statement(sql, params, options);
     let r: pg.QueryResult;
     if (options?.commit === true && typeof config !== 'string') {
@@ -90,6 +93,22 @@ class ClientTx implements Tx {
       }
     }
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+  }
+  /** `ahead` then the statement: in one round trip when both are prepared on the connection, else one after the other. */
+  private async queryAfter<R>(ahead: { sql: string; params: unknown[] }, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<QueryResult<R>> {
+    const rest: QueryOptions = { ...options, ahead: undefined };
+    const first = statement(ahead.sql, ahead.params, undefined);
+    const config = statement(sql, params, rest);
+    if (options?.commit !== true && typeof first !== 'string' && first.name !== undefined && typeof config !== 'string') {
+      const run = runWithAhead(this.client, { name: first.name, values: first.values ?? [] }, config, !this.started);
+      if (run !== undefined) {
+        this.started = true;
+        const r = await run;
+        return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+      }
+    }
+    await this.query(ahead.sql, ahead.params);
+    return this.query<R>(sql, params, rest);
   }
   async exec(sql: string): Promise<void> {
     if (this.committed) throw new Error('A statement after the transaction committed');

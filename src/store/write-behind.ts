@@ -23,7 +23,8 @@ export interface HeldWrite {
 /**
  * A write transaction's connection that holds writes back (resource versions, src/store/resource-store.ts) and
  * sends them together, as the common table expressions of ONE statement, just before the next statement of the
- * transaction that may read one of them (any statement not saying what it reads), or at its end (`flush`). Every read
+ * transaction that may read one of them (any statement not saying what it reads), in that statement's own round trip
+ * (QueryOptions.ahead, src/store/statement-ahead.ts), or at its end (`flush`). Every read
  * in the transaction goes through here, so it sees every write before it that it could read, as if each had been sent
  * at once; what changes is how many round trips carry them.
  * A native record's nine resources went in nine statements; most of them follow each other with nothing read
@@ -87,7 +88,16 @@ export class WriteBehindTx implements Tx {
    */
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     const reads = options?.reads;
-    if (reads === undefined || readsAny(reads, this.held)) await this.flush();
+    if (reads === undefined || readsAny(reads, this.held)) {
+      // In the statement's own round trip where the connection can (QueryOptions.ahead), not in one before it.
+      if (this.held.length > 0 && options?.commit !== true && options?.ahead === undefined) {
+        const writes = this.held;
+        this.held = [];
+        this.keys.clear();
+        return this.inner.query<R>(sql, params, { ...options, ahead: writesStatement(writes) });
+      }
+      await this.flush();
+    }
     return this.inner.query<R>(sql, params, options);
   }
 
@@ -122,8 +132,17 @@ export function writeCtes(writes: readonly HeldWrite[], from = 0): string[] {
 
 /** Runs `writes` in one statement on `tx`, in their order (with `commit`, as its last statement: QueryOptions.commit). */
 export async function runWrites(tx: Tx, writes: readonly HeldWrite[], commit = false): Promise<void> {
-  const text = textOfShape(`writes ${writesShape(writes)}`, () => `WITH ${writeCtes(writes).join(',\n')} SELECT 1`);
-  await tx.query(text, writes.flatMap((write) => write.params), commit ? COMMIT_WITH_IT : undefined);
+  const { sql, params } = writesStatement(writes);
+  await tx.query(sql, params, commit ? COMMIT_WITH_IT : undefined);
+}
+
+/**
+ * The one statement of `writes`. It returns no rows (`WHERE false`; its data-modifying CTEs run all the same), so that
+ * it can go ahead of another statement in one round trip (QueryOptions.ahead), where no row description precedes it.
+ */
+function writesStatement(writes: readonly HeldWrite[]): { sql: string; params: unknown[] } {
+  const sql = textOfShape(`writes ${writesShape(writes)}`, () => `WITH ${writeCtes(writes).join(',\n')} SELECT 1 WHERE false`);
+  return { sql, params: writes.flatMap((write) => write.params) };
 }
 
 const COMMIT_WITH_IT: QueryOptions = { commit: true };

@@ -31,6 +31,8 @@ function recording(sent: string[]): Pick<Database, 'transaction'> {
       testDb.db.transaction(async (tx) => {
         const recorded: Tx = {
           query: async (sql, params, options) => {
+            // A statement sent ahead of this one (the held writes, in its round trip) is sent before it.
+            if (options?.ahead) sent.push(options.ahead.sql);
             sent.push(sql);
             return tx.query(sql, params, options);
           },

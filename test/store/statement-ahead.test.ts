@@ -1,0 +1,70 @@
+// A statement whose result nobody reads goes in the same round trip as the statement after it
+// (src/store/statement-ahead.ts, QueryOptions.ahead): both inside the transaction, in order, the second seeing the
+// first's rows, and a failure of either failing the query and rolling the whole transaction back.
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+let testDb: TestDatabase;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ migrate: false, prefix: 'ahead' });
+  await testDb.db.exec('CREATE TABLE marks (n int PRIMARY KEY, tags text[])');
+});
+
+afterAll(async () => {
+  await testDb.drop();
+});
+
+const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const WRITE = 'WITH w AS (INSERT INTO marks (n, tags) VALUES ($1, $2::text[])) SELECT 1 WHERE false';
+const READ = 'SELECT n, tags FROM marks WHERE n = $1';
+
+it('runs the statement ahead first, in the transaction, and gives the query only its own rows', async () => {
+  for (let i = 0; i < 4; i++) {
+    const r = await testDb.db.transaction((tx) => tx.query<{ n: number; tags: string[] }>(READ, [i], { ahead: { sql: WRITE, params: [i, ['a', `b,${i}`]] } }));
+    expect(r.rows).toEqual([{ n: i, tags: ['a', `b,${i}`] }]);
+  }
+});
+
+it('fails the query when the statement ahead fails, runs nothing after it and rolls the transaction back', async () => {
+  for (let i = 0; i < 3; i++) {
+    await expect(
+      testDb.db.transaction(async (tx) => {
+        await tx.query('INSERT INTO marks (n) VALUES ($1)', [1000 + i]);
+        // n = 0 exists: the write ahead fails on the primary key, so the read after it does not run.
+        return tx.query(READ, [0], { ahead: { sql: WRITE, params: [0, []] } });
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    const left = await testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM marks WHERE n = $1', [1000 + i]);
+    expect(left.rows[0]?.n).toBe(0);
+  }
+  // The connections stay usable.
+  const r = await testDb.db.transaction((tx) => tx.query<{ n: number }>(READ, [10], { ahead: { sql: WRITE, params: [10, []] } }));
+  expect(r.rows).toEqual([{ n: 10, tags: [] }]);
+});
+
+skipOnPglite('sends both in one round trip once both are prepared on the connection', async () => {
+  // One connection of the database's pool: sequential transactions reuse the idle one.
+  // Texts of their own, new on the connection (the tests above prepared theirs).
+  const write = WRITE.replace('SELECT 1', 'SELECT 2');
+  const read = `${READ} AND n >= 0`;
+  const counts: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    await testDb.db.transaction(async (tx) => {
+      const client = (tx as unknown as { client: pg.PoolClient }).client;
+      const connection = (client as unknown as { connection: EventEmitter }).connection;
+      let roundTrips = 0;
+      const count = (): number => roundTrips++;
+      connection.on('readyForQuery', count);
+      await tx.query(read, [20 + i], { ahead: { sql: write, params: [20 + i, ['x']] } });
+      connection.off('readyForQuery', count);
+      counts.push(roundTrips);
+    });
+  }
+  // The first use of the texts on a connection sends them apart (BEGIN with the write, then the read); later ones together.
+  expect(counts[0]).toBe(2);
+  expect(counts.slice(1)).toEqual([1, 1, 1]);
+  const stored = await testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM marks WHERE n BETWEEN 20 AND 23');
+  expect(stored.rows[0]?.n).toBe(4);
+});
