@@ -31,7 +31,10 @@ export interface StatementAhead {
   values: unknown[];
 }
 
-/** Whether the named statement is prepared (or its Parse sent) on `client`'s connection. */
+/**
+ * Whether the named statement is prepared on `client`'s connection: pg records it at its ParseComplete (one whose Parse
+ * was sent but not yet answered is in `submittedNamedStatements`, not counted here).
+ */
 function isPrepared(client: pg.ClientBase, name: string | undefined): boolean {
   if (name === undefined) return false;
   const connection = (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection;
