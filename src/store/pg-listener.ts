@@ -41,6 +41,12 @@ export class ReconnectingListener {
   private readonly channels = new Map<string, Set<ChannelListener>>();
   /** How often the connection had to be re-opened. */
   reconnects = 0;
+  /**
+   * A re-opened connection owes its listeners a wake (an empty payload: look for what was notified while it was away),
+   * before any notification it hears: one that arrives in the same read as the answer to the last LISTEN is handed
+   * over before the code after that LISTEN runs, so the wake is paid by whichever comes first.
+   */
+  private wakeOwed = false;
 
   constructor(options: ListenerOptions) {
     this.options = options;
@@ -177,6 +183,7 @@ export class ReconnectingListener {
     client.on('error', onLost);
     client.on('end', () => onLost(new Error('The LISTEN connection ended')));
     client.on('notification', (msg) => {
+      this.payWake();
       for (const listener of this.channels.get(msg.channel) ?? []) {
         listener.notifications++;
         listener.onNotify(msg.payload ?? '');
@@ -207,6 +214,12 @@ export class ReconnectingListener {
     this.failures = 0;
   }
 
+  private payWake(): void {
+    if (!this.wakeOwed) return;
+    this.wakeOwed = false;
+    for (const listener of this.listeners()) listener.onNotify('');
+  }
+
   private unlistened(listened: ReadonlySet<string>): string[] {
     return [...this.channels.keys()].filter((channel) => !listened.has(channel));
   }
@@ -227,12 +240,13 @@ export class ReconnectingListener {
 
   private reopen(): void {
     if (this.current === 'stopped') return;
+    this.wakeOwed = true;
     this.open()
       .then(() => {
         if (this.current !== 'listening') return;
         this.reconnects++;
         // Whatever was notified while the connection was away is looked for now.
-        for (const listener of this.listeners()) listener.onNotify('');
+        this.payWake();
       })
       .catch((err: unknown) => {
         this.failures++;
