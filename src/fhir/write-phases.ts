@@ -3,7 +3,7 @@
 // transaction is kept in that transaction's state, handed to every call, never in a map beside it.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import type { Database, QueryOptions, QueryResult, Tx } from '../store/database.ts';
+import { COMMIT_WITH_LAST, type Database, type QueryResult, type Tx } from '../store/database.ts';
 import { retryDelayMs } from '../store/faults.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { WriteBehindTx, writeCtes, writesShape } from '../store/write-behind.ts';
@@ -133,7 +133,7 @@ class CommitBatch {
     });
     let r: QueryResult<Record<string, Record<string, unknown>[]>>;
     try {
-      r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params, commit ? COMMIT_WITH_IT : undefined);
+      r = await tx.query<Record<string, Record<string, unknown>[]>>(text, params, commit ? COMMIT_WITH_LAST : undefined);
     } catch (err) {
       for (const part of parts) {
         const refusal = part.refusal?.(err);
@@ -149,8 +149,6 @@ class CommitBatch {
     return commit;
   }
 }
-
-const COMMIT_WITH_IT: QueryOptions = { commit: true };
 
 /** The transaction's commit batch: phases add to it in `beforeCommit` (or earlier); the pipeline sends it last. */
 export const COMMIT_BATCH = new TxSlot('commit batch', () => new CommitBatch());

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { begin, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
-import { queryInternals, submitExtended } from './pg-query-internals.ts';
+import { queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
 
 /**
  * A transaction's COMMIT sent in the same write as its last statement, answered by one ReadyForQuery: the end-of-
@@ -33,7 +33,7 @@ class StatementThenCommitQuery extends pg.Query {
   /** Set by COMMIT's own CommandComplete: without it the transaction was not committed, whatever else was answered. */
   private committed = false;
 
-  constructor(config: pg.QueryConfig, callback: (err: Error | undefined, result: unknown) => void, withBegin: boolean) {
+  constructor(config: pg.QueryConfig, callback: QueryCallback, withBegin: boolean) {
     super(config, callback);
     this.withBegin = withBegin;
   }

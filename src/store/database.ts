@@ -37,6 +37,9 @@ export interface QueryOptions {
   ahead?: { sql: string; params: unknown[] };
 }
 
+/** The options of a transaction's last statement, which commits it (`QueryOptions.commit`). */
+export const COMMIT_WITH_LAST: QueryOptions = Object.freeze({ commit: true });
+
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
   /** Runs a script of several statements without parameters (migrations). */

@@ -1,8 +1,9 @@
 import pg from 'pg';
 
 /**
- * What src/store/begin-with-first-statement.ts and commit-with-last-statement.ts rely on in pg 8's Query
- * (node_modules/pg/lib/query.js) beyond its type declarations, in one place: their tests fail when these change.
+ * What src/store/begin-with-first-statement.ts, commit-with-last-statement.ts and statement-ahead.ts rely on in pg 8
+ * (node_modules/pg/lib/query.js, client.js, utils.js) beyond its type declarations, in one place: their tests fail
+ * when these change.
  */
 export interface QueryInternals {
   /** Writes the statement's messages (Parse when new, Bind, Describe, then `_getRows`: Execute, Sync); called by `submit` between cork and uncork. */
@@ -15,7 +16,21 @@ export interface QueryInternals {
 /** pg's own implementations, for a subclass to call around what it adds. */
 export const queryInternals = pg.Query.prototype as unknown as QueryInternals;
 
-type QueryCallback = (err: Error | undefined, result: unknown) => void;
+/** How pg's Query hands its result (or error) back. */
+export type QueryCallback = (err: Error | undefined, result: unknown) => void;
+
+/** pg's own serialisation of a parameter value (arrays, dates, JSON), as its Query uses for Bind. */
+export const prepareValue = (pg as unknown as { utils: { prepareValue: (value: unknown) => unknown } }).utils.prepareValue;
+
+/**
+ * Whether the named statement is prepared on `client`'s connection: pg records it at its ParseComplete (one whose Parse
+ * was sent but not yet answered is in `submittedNamedStatements`, not counted here).
+ */
+export function isParsed(client: pg.ClientBase, name: string | undefined): boolean {
+  if (name === undefined) return false;
+  const connection = (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection;
+  return connection.parsedStatements[name] !== undefined;
+}
 
 /**
  * Runs `config` on `client` as the Query subclass `make` builds, by the extended protocol even for a statement without

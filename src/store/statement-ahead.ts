@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
-import { queryInternals, submitExtended } from './pg-query-internals.ts';
+import { isParsed, prepareValue, queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
 
 /**
  * A statement whose result nobody reads (a write transaction's held writes, src/store/write-behind.ts) sent in the
@@ -22,23 +22,10 @@ import { queryInternals, submitExtended } from './pg-query-internals.ts';
  * for prepared when it is not. The first use of a text on a connection goes in two round trips, as before.
  */
 
-/** pg's own serialisation of a parameter value (arrays, dates, JSON), as its Query uses for Bind. */
-const prepareValue = (pg as unknown as { utils: { prepareValue: (value: unknown) => unknown } }).utils.prepareValue;
-
 /** A prepared statement's name and values, run ahead of another (its rows, if any, must be none). */
 export interface StatementAhead {
   name: string;
   values: unknown[];
-}
-
-/**
- * Whether the named statement is prepared on `client`'s connection: pg records it at its ParseComplete (one whose Parse
- * was sent but not yet answered is in `submittedNamedStatements`, not counted here).
- */
-function isPrepared(client: pg.ClientBase, name: string | undefined): boolean {
-  if (name === undefined) return false;
-  const connection = (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection;
-  return connection.parsedStatements[name] !== undefined;
 }
 
 class AheadThenQuery extends pg.Query {
@@ -47,7 +34,7 @@ class AheadThenQuery extends pg.Query {
   /** CommandCompletes to pass over before the statement's own: BEGIN's (when it goes first) and the one ahead's. */
   private skip: number;
 
-  constructor(config: pg.QueryConfig, callback: (err: Error | undefined, result: unknown) => void, ahead: StatementAhead, withBegin: boolean) {
+  constructor(config: pg.QueryConfig, callback: QueryCallback, ahead: StatementAhead, withBegin: boolean) {
     super(config, callback);
     this.ahead = ahead;
     this.withBegin = withBegin;
@@ -76,7 +63,7 @@ class AheadThenQuery extends pg.Query {
  * when it cannot (a statement not prepared on the connection yet, BEGIN not prepared): the caller then sends them apart.
  */
 export function runWithAhead(client: pg.ClientBase, ahead: StatementAhead, config: pg.QueryConfig, begin: boolean): Promise<pg.QueryResult> | undefined {
-  if (!isPrepared(client, ahead.name) || !isPrepared(client, config.name)) return undefined;
+  if (!isParsed(client, ahead.name) || !isParsed(client, config.name)) return undefined;
   if (begin && !isBeginPrepared(client)) return undefined;
   if ((config as { rows?: unknown }).rows !== undefined) return undefined;
   return submitExtended(client, config, (extended, callback) => new AheadThenQuery(extended, callback, ahead, begin));

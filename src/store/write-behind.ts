@@ -1,4 +1,4 @@
-import type { QueryOptions, QueryResult, Tx } from './database.ts';
+import { COMMIT_WITH_LAST, type QueryOptions, type QueryResult, type Tx } from './database.ts';
 import { numberedParts, textOfShape } from './statement-texts.ts';
 
 /**
@@ -60,7 +60,11 @@ export class WriteBehindTx implements Tx {
    * in the transaction: a native record's Provenance, written after the party propagation, was a round trip alone.
    */
   takeUnread(reads: readonly string[]): HeldWrite[] {
-    if (readsAny(reads, this.held)) return [];
+    return readsAny(reads, this.held) ? [] : this.takeHeld();
+  }
+
+  /** What is held, in the order held, no longer held here (the caller sends it). */
+  private takeHeld(): HeldWrite[] {
     const writes = this.held;
     this.held = [];
     this.keys.clear();
@@ -73,10 +77,7 @@ export class WriteBehindTx implements Tx {
    */
   async flush(options?: { commit?: boolean }): Promise<boolean> {
     if (this.held.length === 0) return false;
-    const writes = this.held;
-    this.held = [];
-    this.keys.clear();
-    await runWrites(this.inner, writes, options?.commit === true);
+    await runWrites(this.inner, this.takeHeld(), options?.commit === true);
     return true;
   }
 
@@ -91,10 +92,7 @@ export class WriteBehindTx implements Tx {
     if (reads === undefined || readsAny(reads, this.held)) {
       // In the statement's own round trip where the connection can (QueryOptions.ahead), not in one before it.
       if (this.held.length > 0 && options?.commit !== true && options?.ahead === undefined) {
-        const writes = this.held;
-        this.held = [];
-        this.keys.clear();
-        return this.inner.query<R>(sql, params, { ...options, ahead: writesStatement(writes) });
+        return this.inner.query<R>(sql, params, { ...options, ahead: writesStatement(this.takeHeld()) });
       }
       await this.flush();
     }
@@ -133,7 +131,7 @@ export function writeCtes(writes: readonly HeldWrite[], from = 0): string[] {
 /** Runs `writes` in one statement on `tx`, in their order (with `commit`, as its last statement: QueryOptions.commit). */
 export async function runWrites(tx: Tx, writes: readonly HeldWrite[], commit = false): Promise<void> {
   const { sql, params } = writesStatement(writes);
-  await tx.query(sql, params, commit ? COMMIT_WITH_IT : undefined);
+  await tx.query(sql, params, commit ? COMMIT_WITH_LAST : undefined);
 }
 
 /**
@@ -144,5 +142,3 @@ function writesStatement(writes: readonly HeldWrite[]): { sql: string; params: u
   const sql = textOfShape(`writes ${writesShape(writes)}`, () => `WITH ${writeCtes(writes).join(',\n')} SELECT 1 WHERE false`);
   return { sql, params: writes.flatMap((write) => write.params) };
 }
-
-const COMMIT_WITH_IT: QueryOptions = { commit: true };
