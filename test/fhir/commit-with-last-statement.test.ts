@@ -15,12 +15,6 @@ withNativeGateway((g) => ({ tg, native } = g));
 
 const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
 
-/**
- * Runs `work`, counting the COMMITs sent alone (pg: `client.query('COMMIT')`) by transactions that sent a statement
- * containing `marker` (the operation's own transactions, not those of the delivery worker or the audit linker). The
- * COMMIT that prepares the statement on a connection's first such transaction goes alone by design and is not
- * counted: under the full suite's load the pool may open a connection during `work`, which the warm-up never used.
- */
 /** Whether `config` is the named COMMIT sent alone to prepare it on `client`'s connection (pg records a Parse sent there). */
 function preparesCommit(client: object, config: unknown): boolean {
   const name = typeof config === 'object' && config !== null ? (config as { name?: unknown }).name : undefined;
@@ -29,18 +23,23 @@ function preparesCommit(client: object, config: unknown): boolean {
   return parsed?.[name] === undefined;
 }
 
+/**
+ * Runs `work`, counting the COMMITs sent alone (pg: `client.query('COMMIT')`) right after a statement containing
+ * `marker` (the operation's last statement; not the delivery worker's or the audit linker's transactions, which may
+ * use the same connection next). The COMMIT that prepares the statement on a connection's first such transaction goes
+ * alone by design and is not counted: under the full suite's load the pool may open a connection during `work`,
+ * which the warm-up never used.
+ */
 async function commitsAlone(marker: string, work: () => Promise<void>): Promise<number> {
   const proto = pg.Client.prototype as unknown as { query(config: unknown, ...rest: unknown[]): unknown };
   const query = proto.query;
-  const marked = new WeakSet<object>();
+  // Per connection: whether the last statement it was sent contained the marker.
+  const afterMarker = new WeakMap<object, boolean>();
   let count = 0;
   proto.query = function countCommit(this: object, config: unknown, ...rest: unknown[]): unknown {
     const text = typeof config === 'string' ? config : String((config as { text?: unknown } | undefined)?.text ?? '');
-    if (text.includes(marker)) marked.add(this);
-    else if (/^\s*(COMMIT|ROLLBACK)\s*$/i.test(text)) {
-      if (marked.has(this) && /COMMIT/i.test(text) && !preparesCommit(this, config)) count++;
-      marked.delete(this);
-    }
+    if (/^\s*COMMIT\s*$/i.test(text) && afterMarker.get(this) === true && !preparesCommit(this, config)) count++;
+    afterMarker.set(this, text.includes(marker));
     return query.call(this, config, ...rest);
   };
   try {
