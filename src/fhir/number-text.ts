@@ -184,7 +184,9 @@ export function cloneKeepingNumberTexts<T>(value: T): T {
   } else {
     const record = value as Record<string, unknown>;
     const fields: Record<string, unknown> = {};
-    for (const key of Object.keys(record)) fields[key] = cloneKeepingNumberTexts(record[key]);
+    // `for in` reads the keys from the object's shape (JSON data inherits no enumerable key) without the array
+    // `Object.keys` makes for every object copied.
+    for (const key in record) if (Object.hasOwn(record, key)) fields[key] = cloneKeepingNumberTexts(record[key]);
     copy = fields;
   }
   copyNumberTexts(value, copy);

@@ -200,15 +200,29 @@ export function checkSliceElement(value: TypedValue, slicing: SlicingRules | und
   return undefined;
 }
 
+/** Whether `key` is an array index (`0`, `17`: no sign, no leading zero) below `count`, as a string's own keys are. */
+export function isIndexBelow(key: string, count: number): boolean {
+  if (key.length === 0 || key.length > 15 || (key.length > 1 && key.charCodeAt(0) === 48)) return false;
+  let n = 0;
+  for (let i = 0; i < key.length; i++) {
+    const digit = key.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return false;
+    n = n * 10 + digit;
+  }
+  return n < count;
+}
+
 export function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedValue | undefined] {
   if (typeof v.value !== 'object' || !v.value) return [v, undefined];
   const primitiveValue = (v.value as object).valueOf();
   if (primitiveValue === v.value) return [undefined, { type: 'Element', value: v.value }];
-  const primitiveKeys = new Set(Object.keys(primitiveValue));
-  // A loop, not filter with a callback made at each call (see forEachReference in src/fhir/references/walk.ts):
-  // the same entries in the same order.
+  // The keys of the primitive (`Object.keys`: a string's are its indices, a number's or boolean's none) are left out,
+  // found by their form instead of a Set of every index, and only the other keys are paired with their values (not
+  // `Object.entries` of every character): the same entries in the same order.
+  const indices = typeof primitiveValue === 'string' ? primitiveValue.length : 0;
+  const holder = v.value as Record<string, unknown>;
   const extensionEntries: [string, unknown][] = [];
-  for (const entry of Object.entries(v.value as object)) if (!primitiveKeys.has(entry[0])) extensionEntries.push(entry);
+  for (const key of Object.keys(holder)) if (!isIndexBelow(key, indices)) extensionEntries.push([key, holder[key]]);
   const extensionElement = extensionEntries.length > 0 ? Object.fromEntries(extensionEntries) : undefined;
   return [
     { type: v.type, value: primitiveValue },
