@@ -1,6 +1,6 @@
 import type { Queryable } from '../store/database.ts';
 import { gatewaySubtype, REST_TYPE, toAuditRow, type AuditOutcome } from './event.ts';
-import { auditRowsStatement, insertAuditRows } from './store.ts';
+import { insertAuditRows } from './store.ts';
 
 /** One delivery attempt of a subscription notification (rest-hook), as the delivery worker saw it. */
 export interface NotificationAttempt {
@@ -31,14 +31,6 @@ export interface NotificationAttempt {
  */
 export async function auditNotificationAttempts(q: Queryable, attempts: readonly NotificationAttempt[]): Promise<void> {
   if (attempts.length) await insertAuditRows(q, attempts.map(attemptRow));
-}
-
-/**
- * The statement of `auditNotificationAttempts` (at least one attempt), for the delivery worker, which sends it ahead of
- * the numbering in its claim's transaction: the same rows in the same transaction, a round trip fewer.
- */
-export function notificationAttemptsStatement(attempts: readonly NotificationAttempt[]): { sql: string; params: unknown[] } {
-  return auditRowsStatement(attempts.map(attemptRow));
 }
 
 function attemptRow(a: NotificationAttempt): ReturnType<typeof toAuditRow> {

@@ -31,13 +31,7 @@ const INSERT_ROWS = auditInsertSql('$1');
 /** Writes audit rows in one statement, however many (a native record writes several resources). */
 export async function insertAuditRows(q: Queryable, rows: AuditRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const { sql, params } = auditRowsStatement(rows);
-  await q.query(sql, params);
-}
-
-/** The statement of `insertAuditRows`, for a caller that sends it ahead of another (`QueryOptions.ahead`: it returns no rows). */
-export function auditRowsStatement(rows: AuditRow[]): { sql: string; params: unknown[] } {
-  return { sql: INSERT_ROWS, params: [JSON.stringify(rows)] };
+  await q.query(INSERT_ROWS, [JSON.stringify(rows)]);
 }
 
 /** The AuditEvent as served: the stored JSON, resourceType, id and meta first. */

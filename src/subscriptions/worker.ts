@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Resource } from '@medplum/fhirtypes';
-import { auditNotificationAttempts, notificationAttemptsStatement, type NotificationAttempt } from '../audit/index.ts';
+import { auditNotificationAttempts, type NotificationAttempt } from '../audit/index.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
@@ -60,9 +60,6 @@ const FAST_STREAK = 4;
 
 /** However quiet the poll finds things, a full cycle at least this often (its claims, not only the probe, look). */
 const FULL_CYCLE_MS = 10_000;
-
-/** Numbers the events committed since the last call, in id order (migration 023). */
-const NUMBER_EVENTS = 'SELECT subscription_number_events()';
 
 function iso(v: string | Date): string {
   return (v instanceof Date ? v : new Date(v)).toISOString();
@@ -187,8 +184,11 @@ export class DeliveryWorker {
     if (probe && !(await eventQueue.anythingDue(this.deps.db, this.lease()))) return;
     this.lastFullCycle = Date.now();
     // Numbers what was committed since the last cycle: woken by the NOTIFY of a commit, and as the
-    // sweep (poll) for events whose committing process died before any worker heard of them. In the claim's
-    // transaction when there is room to claim (claimTransaction), else alone; should it fail, the next cycle numbers.
+    // sweep (poll) for events whose committing process died before any worker heard of them.
+    if (this.numbering) {
+      this.numbering = false;
+      await this.deps.db.query('SELECT subscription_number_events()');
+    }
     if (this.maintenance) {
       this.maintenance = false;
       await this.statusSends.start();
@@ -197,7 +197,6 @@ export class DeliveryWorker {
     // (the claim's own statement does it), and also when no room is left to claim anything.
     const room = (this.deps.maxInFlight ?? 32) - this.inFlight.size;
     if (room <= 0 || this.stopped) {
-      if (this.takeNumbering()) await this.numberIn(this.deps.db);
       await this.recordAnswered();
       await subscriptionStore.endPassed(this.deps.db);
       return;
@@ -215,54 +214,8 @@ export class DeliveryWorker {
         workerId: this.workerId,
         delivered: answered.map((a) => a.id),
       });
-    const claimed = await this.claimTransaction(answered, this.takeNumbering(), claim);
+    const claimed = await this.withAnswered(answered, claim);
     for (const e of claimed) this.dispatch({ ...e, claimedAt });
-  }
-
-  private takeNumbering(): boolean {
-    const number = this.numbering;
-    this.numbering = false;
-    return number;
-  }
-
-  /** The numbering, alone; should it fail, the next cycle numbers. */
-  private async numberIn(db: Database): Promise<void> {
-    try {
-      await db.query(NUMBER_EVENTS);
-    } catch (err) {
-      this.numbering = true;
-      throw err;
-    }
-  }
-
-  /**
-   * The claim (`claim`, its transaction's last statement: COMMIT goes with it) after the numbering (when `number`) and
-   * with the marking of `answered` delivered, in the transaction that audits them (NEN 7513: an attempt's row commits
-   * with its outcome). In two round trips whatever it has to do: BEGIN, the audit rows and the numbering in the first
-   * (statement-ahead.ts, once both texts are prepared on the connection; the audit rows return none), the claim and
-   * COMMIT in the second. Done apart, the numbering was a round trip and a commit of its own, the audit rows a round
-   * trip, and the claim's COMMIT one more: under load at 100 Task creates/s a round trip takes 5-30 ms, and an event
-   * notified during a cycle waits for its end.
-   * The numbering's locks (each subscription's row, FOR NO KEY UPDATE) are held until the claim commits instead of
-   * its own commit: another instance's numbering skips those subscriptions meanwhile, and this instance, woken by
-   * the same NOTIFYs, numbers what it skipped in its next cycle.
-   */
-  private async claimTransaction<T>(answered: Answered[], number: boolean, claim: (q: Queryable) => Promise<T>): Promise<T> {
-    if (answered.length === 0 && !number) return claim(this.deps.db);
-    try {
-      return await this.deps.db.transaction(async (tx) => {
-        const audit = answered.length > 0 ? notificationAttemptsStatement(answered.map((a) => a.attempt)) : undefined;
-        if (number) await tx.query(NUMBER_EVENTS, [], audit && { ahead: audit });
-        else if (audit) await tx.query(audit.sql, audit.params);
-        return claim(tx);
-      });
-    } catch (err) {
-      // Rolled back: what was answered waits for the next cycle (its events stay claimed, so nothing is sent again
-      // unless the lease runs out), and so does the numbering.
-      this.answered.unshift(...answered);
-      if (number) this.numbering = true;
-      throw err;
-    }
   }
 
   private takeAnswered(): Answered[] {
