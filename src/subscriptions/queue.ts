@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../store/database.ts';
+import { COMMIT_WITH_LAST, type Database, type Queryable } from '../store/database.ts';
 import { ENDED, PASSED_END, type SubscriptionRow } from './store.ts';
 
 /** A claimed event with what sending it needs of its subscription, read in the claim itself. */
@@ -76,6 +76,7 @@ export const eventQueue = {
    *   cycle instead of per event).
    * Every part of a statement sees one snapshot, in which those subscriptions are still on and those events still
    * being sent: the room and the order per handover leave them out by their end and their ids.
+   * In a transaction it is the last statement: COMMIT goes with it (worker.ts: the claim's transaction).
    */
   async claim(
     q: Queryable,
@@ -129,6 +130,7 @@ export const eventQueue = {
                  to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
                  (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
       [args.limit, args.workerId, args.perSubscription, args.lease.deadlineSeconds, args.lease.marginSeconds, args.delivered ?? [], args.fast?.ids ?? [], args.fast?.perSubscription ?? args.perSubscription],
+      COMMIT_WITH_LAST,
     );
     return r.rows;
   },
