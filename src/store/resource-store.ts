@@ -106,32 +106,55 @@ function scopeCondition(scope: PartyScope | undefined, params: unknown[], alias 
 }
 
 /**
- * The common table expressions that write a resource's string and date index (`p(1)` its type, `p(2)` its id, the
- * five index arrays of `indexParams` from `p(from)` on), after deleting the rows it had when `replace`. All parts
- * see the statement's snapshot, so the old rows are deleted and the new ones inserted without seeing each other.
- * Empty arrays insert nothing; the parts stay in the statement so that every parameter has a type.
+ * Which of a version's index tables get rows: a statement's part that inserts none is left out of it (with its
+ * parameters), since each part is a plan node set up at every execution whether or not it inserts anything (a Task
+ * has no string index rows: its create's statement was 7 plan nodes, 2 of them its empty string INSERT). The shape
+ * key names what is present, so a connection prepares at most four texts of each write where it prepared one.
  */
-function indexWrites(p: (i: number) => string, prefix: string, from: number, replace: boolean): string {
-  const param = (i: number): string => p(from + i);
-  const cleared = replace
-    ? `${prefix}old_strings AS (DELETE FROM search_string WHERE resource_type = ${p(1)} AND id = ${p(2)}),
-       ${prefix}old_dates AS (DELETE FROM search_date WHERE resource_type = ${p(1)} AND id = ${p(2)}),
-       `
-    : '';
-  return `${cleared}${prefix}strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT ${p(1)}, ${p(2)}, p, v FROM unnest(${param(0)}::text[], ${param(1)}::text[]) AS t(p, v)),
-       ${prefix}dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
-           SELECT ${p(1)}, ${p(2)}, p, l::timestamptz, h::timestamptz FROM unnest(${param(2)}::text[], ${param(3)}::text[], ${param(4)}::text[]) AS t(p, l, h))`;
+interface IndexPresent {
+  strings: boolean;
+  dates: boolean;
 }
 
-function indexParams(index: IndexValues): unknown[] {
-  return [index.strings.map((s) => s.param), index.strings.map((s) => s.value), index.dates.map((d) => d.param), index.dates.map((d) => d.low), index.dates.map((d) => d.high)];
+const presentOf = (index: IndexValues): IndexPresent => ({ strings: index.strings.length > 0, dates: index.dates.length > 0 });
+const presentKey = (present: IndexPresent): string => `${present.strings ? 's' : '-'}${present.dates ? 'd' : '-'}`;
+
+/**
+ * The common table expressions that write a resource's string and date index (`p(1)` its type, `p(2)` its id, the
+ * index arrays of `indexParams` from `p(from)` on: those of the tables `present` names), after deleting the rows it
+ * had when `replace` (always both: an earlier version may have had rows of either). All parts see the statement's
+ * snapshot, so the old rows are deleted and the new ones inserted without seeing each other.
+ */
+function indexWrites(p: (i: number) => string, prefix: string, from: number, replace: boolean, present: IndexPresent): string[] {
+  const ctes: string[] = [];
+  if (replace) {
+    ctes.push(`${prefix}old_strings AS (DELETE FROM search_string WHERE resource_type = ${p(1)} AND id = ${p(2)})`);
+    ctes.push(`${prefix}old_dates AS (DELETE FROM search_date WHERE resource_type = ${p(1)} AND id = ${p(2)})`);
+  }
+  let i = from;
+  if (present.strings) {
+    ctes.push(`${prefix}strings AS (INSERT INTO search_string (resource_type, id, param, value) SELECT ${p(1)}, ${p(2)}, p, v FROM unnest(${p(i++)}::text[], ${p(i++)}::text[]) AS t(p, v))`);
+  }
+  if (present.dates) {
+    ctes.push(`${prefix}dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
+           SELECT ${p(1)}, ${p(2)}, p, l::timestamptz, h::timestamptz FROM unnest(${p(i++)}::text[], ${p(i++)}::text[], ${p(i++)}::text[]) AS t(p, l, h))`);
+  }
+  return ctes;
+}
+
+/** The index arrays `indexWrites` reads, of the tables `present` names. */
+function indexParams(index: IndexValues, present: IndexPresent): unknown[] {
+  const params: unknown[] = [];
+  if (present.strings) params.push(index.strings.map((s) => s.param), index.strings.map((s) => s.value));
+  if (present.dates) params.push(index.dates.map((d) => d.param), index.dates.map((d) => d.low), index.dates.map((d) => d.high));
+  return params;
 }
 
 /** One version's parameters, as `versionUpdate` and a create alone number them: its row's columns, then its index rows. */
-function versionParams(version: StoredVersion, index: IndexValues, parties: string[]): unknown[] {
+function versionParams(version: StoredVersion, index: IndexValues, parties: string[], present: IndexPresent): unknown[] {
   const { resourceType, id, versionId, lastUpdated, deleted, content } = version;
   const texts = numberTextsOf(content);
-  return [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index)];
+  return [resourceType, id, versionId, lastUpdated, deleted, content, index.tokens, parties, texts === undefined ? null : JSON.stringify(texts), ...indexParams(index, present)];
 }
 
 /**
@@ -143,15 +166,18 @@ function versionParams(version: StoredVersion, index: IndexValues, parties: stri
  * writer replacing the same version (a forked history).
  */
 function versionUpdate(version: StoredVersion, index: IndexValues, parties: string[]): HeldWrite {
+  const present = presentOf(index);
   return {
     keys: [`${version.resourceType}/${version.id}`],
-    shape: 'version:update',
-    params: versionParams(version, index, parties),
-    ctes: (p, prefix) => `${prefix}replaced AS (INSERT INTO resource_history (${COLUMNS})
-           SELECT ${COLUMNS} FROM resources WHERE resource_type = ${p(1)} AND id = ${p(2)}),
-       ${prefix}cur AS (UPDATE resources SET version_id = ${p(3)}, last_updated = ${p(4)}, deleted = ${p(5)}, content = ${p(6)}, tokens = ${p(7)}, parties = ${p(8)}, number_texts = ${p(9)}
-           WHERE resource_type = ${p(1)} AND id = ${p(2)}),
-       ${indexWrites(p, prefix, 10, true)}`,
+    shape: `version:update ${presentKey(present)}`,
+    params: versionParams(version, index, parties, present),
+    ctes: (p, prefix) => [
+      `${prefix}replaced AS (INSERT INTO resource_history (${COLUMNS})
+           SELECT ${COLUMNS} FROM resources WHERE resource_type = ${p(1)} AND id = ${p(2)})`,
+      `${prefix}cur AS (UPDATE resources SET version_id = ${p(3)}, last_updated = ${p(4)}, deleted = ${p(5)}, content = ${p(6)}, tokens = ${p(7)}, parties = ${p(8)}, number_texts = ${p(9)}
+           WHERE resource_type = ${p(1)} AND id = ${p(2)})`,
+      ...indexWrites(p, prefix, 10, true, present),
+    ].join(',\n       '),
   };
 }
 
@@ -201,7 +227,18 @@ class NewVersionsWrite implements HeldWrite {
   }
 
   get shape(): string {
-    return this.versions.length === 1 ? 'version:new' : 'versions:new';
+    return `${this.versions.length === 1 ? 'version:new' : 'versions:new'} ${presentKey(this.present())}`;
+  }
+
+  /** Which index tables any of its versions has rows for (the others' INSERTs are left out). */
+  private present(): IndexPresent {
+    let strings = false;
+    let dates = false;
+    for (const { index } of this.versions) {
+      strings ||= index.strings.length > 0;
+      dates ||= index.dates.length > 0;
+    }
+    return { strings, dates };
   }
 
   /**
@@ -215,7 +252,7 @@ class NewVersionsWrite implements HeldWrite {
   private buildParams(): unknown[] {
     if (this.versions.length === 1) {
       const [{ version, index, parties }] = this.versions as [(typeof this.versions)[number]];
-      return versionParams(version, index, parties);
+      return versionParams(version, index, parties, presentOf(index));
     }
     const rows = this.versions.map(({ version: v, index, parties }): NewRow => ({
       resource_type: v.resourceType,
@@ -231,22 +268,36 @@ class NewVersionsWrite implements HeldWrite {
     // The string and date index rows of every version, one array per column.
     const strings = this.versions.flatMap(({ version: v, index }) => index.strings.map((s) => [v.resourceType, v.id, s.param, s.value]));
     const dates = this.versions.flatMap(({ version: v, index }) => index.dates.map((d) => [v.resourceType, v.id, d.param, d.low, d.high]));
-    return [new RowsParameter(rows), ...[0, 1, 2, 3].map((c) => strings.map((s) => s[c])), ...[0, 1, 2, 3, 4].map((c) => dates.map((d) => d[c]))];
+    const params: unknown[] = [new RowsParameter(rows)];
+    if (strings.length > 0) params.push(...[0, 1, 2, 3].map((c) => strings.map((s) => s[c])));
+    if (dates.length > 0) params.push(...[0, 1, 2, 3, 4].map((c) => dates.map((d) => d[c])));
+    return params;
   }
 
   ctes(p: (i: number) => string, prefix: string): string {
+    const present = this.present();
     if (this.versions.length === 1) {
-      return `${prefix}cur AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
-           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)})),
-       ${indexWrites(p, prefix, 10, false)}`;
+      return [
+        `${prefix}cur AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
+           VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}))`,
+        ...indexWrites(p, prefix, 10, false, present),
+      ].join(',\n       ');
     }
-    return `${prefix}cur AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
+    const ctes = [
+      `${prefix}cur AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, tokens, parties, number_texts)
            SELECT * FROM jsonb_to_recordset(${p(1)}::jsonb) AS r(resource_type text, id text, version_id bigint, last_updated timestamptz, deleted boolean,
-             content jsonb, tokens text[], parties text[], number_texts jsonb)),
-       ${prefix}strings AS (INSERT INTO search_string (resource_type, id, param, value)
-           SELECT * FROM unnest(${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[])),
-       ${prefix}dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
-           SELECT t, i, p, l::timestamptz, h::timestamptz FROM unnest(${p(6)}::text[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[]) AS x(t, i, p, l, h))`;
+             content jsonb, tokens text[], parties text[], number_texts jsonb))`,
+    ];
+    let i = 2;
+    if (present.strings) {
+      ctes.push(`${prefix}strings AS (INSERT INTO search_string (resource_type, id, param, value)
+           SELECT * FROM unnest(${p(i++)}::text[], ${p(i++)}::text[], ${p(i++)}::text[], ${p(i++)}::text[]))`);
+    }
+    if (present.dates) {
+      ctes.push(`${prefix}dates AS (INSERT INTO search_date (resource_type, id, param, low, high)
+           SELECT t, i, p, l::timestamptz, h::timestamptz FROM unnest(${p(i++)}::text[], ${p(i++)}::text[], ${p(i++)}::text[], ${p(i++)}::text[], ${p(i++)}::text[]) AS x(t, i, p, l, h))`);
+    }
+    return ctes.join(',\n       ');
   }
 
   /** Another create held right after this one joins its rows (an update or delete does not). */
@@ -340,11 +391,12 @@ export const resourceStore = {
    */
   async writeIndex(tx: Tx, resourceType: string, id: string, index: IndexValues): Promise<void> {
     const p = (i: number): string => `$${i}`;
-    await tx.query(`WITH cur AS (UPDATE resources SET tokens = $3 WHERE resource_type = $1 AND id = $2), ${indexWrites(p, '', 4, true)} SELECT 1`, [
+    const present = presentOf(index);
+    await tx.query(`WITH cur AS (UPDATE resources SET tokens = $3 WHERE resource_type = $1 AND id = $2), ${indexWrites(p, '', 4, true, present).join(', ')} SELECT 1`, [
       resourceType,
       id,
       index.tokens,
-      ...indexParams(index),
+      ...indexParams(index, present),
     ]);
   },
 

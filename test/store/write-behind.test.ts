@@ -128,10 +128,18 @@ test('creates that follow each other are rows of the same INSERTs: every row, it
   // Two creates are sent as the same text as three; one alone keeps its own VALUES.
   const two: string[] = [];
   await pipeline.transaction(recording(two), ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(randomUUID(), '1', 'One'), index(3), [], true);
+    await resourceStore.write(tx, patient(randomUUID(), '1', 'Two'), index(4), [], true);
+  });
+  expect(two).toEqual(sent);
+  // Without string or date index rows, their INSERTs are left out of the statement (each a plan node set up at every call).
+  const bare: string[] = [];
+  await pipeline.transaction(recording(bare), ctx, async ({ tx }) => {
     await resourceStore.write(tx, patient(randomUUID(), '1', 'One'), NO_INDEX, [], true);
     await resourceStore.write(tx, patient(randomUUID(), '1', 'Two'), NO_INDEX, [], true);
   });
-  expect(two).toEqual(sent);
+  expect(bare).toHaveLength(1);
+  expect(bare[0]).not.toMatch(/search_string|search_date/);
   const one: string[] = [];
   await pipeline.transaction(recording(one), ctx, async ({ tx }) => resourceStore.write(tx, patient(randomUUID(), '1', 'Alone'), NO_INDEX, [], true));
   expect(one[0]).toContain('VALUES');
@@ -148,6 +156,40 @@ test('creates that follow each other are rows of the same INSERTs: every row, it
     expect(stored?.content).toMatchObject({ name: [{ family: `F${n}` }] });
     expect(JSON.stringify(stored?.content)).toContain('"valueDecimal":37.0');
   }
+});
+
+test('index tables without rows are left out of a write: a create alone, creates together and an update store the same index rows, an update still clearing the rows of both tables', async () => {
+  const indexRows = async (id: string): Promise<{ strings: string | null; dates: string | null }> => {
+    const r = await testDb.db.query<{ strings: string | null; dates: string | null }>(
+      `SELECT (SELECT string_agg(param || '=' || value, ',' ORDER BY param, value) FROM search_string WHERE resource_type = 'Patient' AND id = $1) AS strings,
+              (SELECT string_agg(param || '=' || to_char(low AT TIME ZONE 'UTC', 'YYYY'), ',' ORDER BY param, low) FROM search_date WHERE resource_type = 'Patient' AND id = $1) AS dates`,
+      [id],
+    );
+    return r.rows[0] ?? { strings: null, dates: null };
+  };
+  const strings = (v: string): IndexValues => ({ tokens: [], strings: [{ param: 'family', value: v }], dates: [] });
+  const dates = (year: number): IndexValues => ({ tokens: [], strings: [], dates: [{ param: 'birthdate', low: `${year}-01-01T00:00:00.000Z`, high: `${year}-12-31T23:59:59.999Z` }] });
+  const [alone, first, second, updated] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const sent: string[] = [];
+  await pipeline.transaction(recording(sent), ctx, async ({ tx }) => resourceStore.write(tx, patient(alone, '1', 'A'), dates(1950), [], true));
+  expect(sent[0]).not.toContain('search_string');
+  expect(await indexRows(alone)).toEqual({ strings: null, dates: 'birthdate=1950' });
+  // Together: one has strings, the other dates; both tables' INSERTs are there, each with only its own rows.
+  await pipeline.transaction(recording([]), ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(first, '1', 'F'), strings('first'), [], true);
+    await resourceStore.write(tx, patient(second, '1', 'S'), dates(1960), [], true);
+  });
+  expect(await indexRows(first)).toEqual({ strings: 'family=first', dates: null });
+  expect(await indexRows(second)).toEqual({ strings: null, dates: 'birthdate=1960' });
+  // An update to a version with dates only: the strings of the version it replaces are gone all the same.
+  await pipeline.transaction(recording([]), ctx, async ({ tx }) => resourceStore.write(tx, patient(updated, '1', 'U'), { ...strings('old'), dates: dates(1970).dates }, [], true));
+  const update: string[] = [];
+  await pipeline.transaction(recording(update), ctx, async ({ tx }) => resourceStore.write(tx, patient(updated, '2', 'U'), dates(1980), [], false));
+  expect(update[0]).not.toContain('INSERT INTO search_string');
+  expect(await indexRows(updated)).toEqual({ strings: null, dates: 'birthdate=1980' });
+  // And to one with neither: both tables cleared.
+  await pipeline.transaction(recording([]), ctx, async ({ tx }) => resourceStore.write(tx, patient(updated, '3', 'U'), NO_INDEX, [], false));
+  expect(await indexRows(updated)).toEqual({ strings: null, dates: null });
 });
 
 test('the commit batch takes along the held writes none of its parts reads; a part reading one gets them sent first', async () => {
