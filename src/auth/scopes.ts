@@ -47,10 +47,13 @@ export function normaliseScope(scope: string): string | undefined {
   return parsed && formatScope(parsed);
 }
 
+/** Whether `scope` grants `interaction` on `resourceType` (its own type or the wildcard). */
+function grants(scope: SystemScope, resourceType: string, interaction: Interaction): boolean {
+  return (scope.resourceType === '*' || scope.resourceType === resourceType) && scope.permissions.has(interaction);
+}
+
 function allows(scopes: Iterable<SystemScope>, resourceType: string, interaction: Interaction): boolean {
-  for (const s of scopes) {
-    if ((s.resourceType === '*' || s.resourceType === resourceType) && s.permissions.has(interaction)) return true;
-  }
+  for (const s of scopes) if (grants(s, resourceType, interaction)) return true;
   return false;
 }
 
@@ -89,7 +92,7 @@ export function hasScope(ctx: Pick<RequestContext, 'scopes'>, resourceType: stri
   // As `allows` over the parsed scopes, without the lists made for them at each call.
   for (let i = 0; i < ctx.scopes.length; i++) {
     const s = parsedScope(ctx.scopes[i] as string);
-    if (s && (s.resourceType === '*' || s.resourceType === resourceType) && s.permissions.has(interaction)) return true;
+    if (s && grants(s, resourceType, interaction)) return true;
   }
   return false;
 }

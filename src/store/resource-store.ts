@@ -250,9 +250,11 @@ class NewVersionsWrite implements HeldWrite {
   }
 
   private buildParams(): unknown[] {
+    // The same tables as the shape and the text name (`present`), so that parameters and parts always agree.
+    const present = this.present();
     if (this.versions.length === 1) {
       const [{ version, index, parties }] = this.versions as [(typeof this.versions)[number]];
-      return versionParams(version, index, parties, presentOf(index));
+      return versionParams(version, index, parties, present);
     }
     const rows = this.versions.map(({ version: v, index, parties }): NewRow => ({
       resource_type: v.resourceType,
@@ -269,8 +271,8 @@ class NewVersionsWrite implements HeldWrite {
     const strings = this.versions.flatMap(({ version: v, index }) => index.strings.map((s) => [v.resourceType, v.id, s.param, s.value]));
     const dates = this.versions.flatMap(({ version: v, index }) => index.dates.map((d) => [v.resourceType, v.id, d.param, d.low, d.high]));
     const params: unknown[] = [new RowsParameter(rows)];
-    if (strings.length > 0) params.push(...[0, 1, 2, 3].map((c) => strings.map((s) => s[c])));
-    if (dates.length > 0) params.push(...[0, 1, 2, 3, 4].map((c) => dates.map((d) => d[c])));
+    if (present.strings) params.push(...[0, 1, 2, 3].map((c) => strings.map((s) => s[c])));
+    if (present.dates) params.push(...[0, 1, 2, 3, 4].map((c) => dates.map((d) => d[c])));
     return params;
   }
 
