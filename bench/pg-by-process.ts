@@ -7,7 +7,7 @@
 // bench/statement-counts.ts) and an empty database with the extension created in it:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5433/by_process node bench/pg-by-process.ts
 // Options: BENCH_OPS (create or read, create), BENCH_SECONDS measured (10), BENCH_CLIENTS (32), BENCH_TASKS stored
-// first (5000), BENCH_GATEWAY_ROOT (another checkout, for a before/after), BENCH_PERF (a file: `perf record -g` of the
+// first (5000), BENCH_NO_ANALYZE=1 (measure on a database never analyzed, as npm run bench's creates are), BENCH_GATEWAY_ROOT (another checkout, for a before/after), BENCH_PERF (a file: `perf record -g` of the
 // server's processes while measured; read it with `perf report -i FILE --no-children --sort sym`).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -101,7 +101,8 @@ try {
   const call = op === 'read' ? read : create;
   // Unmeasured: Tasks to read, the statistics as a running server has them, every pooled connection's plans made.
   await load(clients, 4, create);
-  await analyzeDatabase(databaseUrl);
+  // BENCH_NO_ANALYZE=1: the statistics of a database never analyzed (a server without autovacuum, npm run bench's creates).
+  if (process.env.BENCH_NO_ANALYZE !== '1') await analyzeDatabase(databaseUrl);
   await load(clients, 2, call);
   await new Promise((resolve) => setTimeout(resolve, 1500));
 
