@@ -1,0 +1,94 @@
+// Where the gateway allocates per native NTS handover: V8's sampling heap profiler, counting what the collector already
+// cleared too (which is what it costs: every byte allocated is a byte a scavenge walks past or copies), taken over the
+// inspector protocol from a gateway process under load, grouped by function and by file. Bytes per handover are a
+// count the machine's load does not move, unlike CPU times; so this can compare two checkouts on a shared machine.
+// Run: DATABASE_URL=postgres://postgres@127.0.0.1:5433/alloc node bench/allocation-profile.ts   (an empty database)
+// Options: BENCH_SECONDS (10, measured after 3 s of warm-up), BENCH_CLIENTS (8), BENCH_TOP (30), BENCH_GATEWAY_ROOT
+// (another checkout's gateway, measured the same way), BENCH_FILTER (only functions whose file contains it).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startGatewayProcess } from './lib/gateway-process.ts';
+import { nativeIngest } from './lib/ingest.ts';
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  console.error('DATABASE_URL must name an empty database');
+  process.exit(2);
+}
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const clients = Number(process.env.BENCH_CLIENTS ?? 8);
+const top = Number(process.env.BENCH_TOP ?? 30);
+const filter = process.env.BENCH_FILTER;
+const root = process.env.BENCH_GATEWAY_ROOT;
+const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/** One inspector session over the protocol's WebSocket (Node's own global WebSocket). */
+async function inspectorOf(port: number): Promise<{ send(method: string, params?: object): Promise<Record<string, unknown>>; close(): void }> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const url = targets[0]?.webSocketDebuggerUrl;
+  if (!url) throw new Error('no inspector target');
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let next = 1;
+  const pending = new Map<number, (result: Record<string, unknown>) => void>();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(String(m.data)) as { id?: number; result?: Record<string, unknown>; error?: unknown };
+    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result ?? { error: msg.error });
+  };
+  return {
+    send: (method, params = {}) =>
+      new Promise((resolve) => {
+        const id = next++;
+        pending.set(id, resolve);
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+const inspectPort = 9300 + Math.floor(Math.random() * 600);
+const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, [`--inspect=127.0.0.1:${inspectPort}`], root);
+try {
+  await nativeIngest(gateway.url, clients, 3, example);
+  const inspector = await inspectorOf(inspectPort);
+  await inspector.send('HeapProfiler.enable');
+  await inspector.send('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  const r = await nativeIngest(gateway.url, clients, seconds, example);
+  const { profile } = (await inspector.send('HeapProfiler.stopSampling')) as { profile: { head: SamplingNode } };
+  inspector.close();
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  let total = 0;
+  const walk = (node: SamplingNode, parent = ''): void => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^file:\/\/.*?\/(src|node_modules|bench)\//, '$1/') || '(native)';
+    const here = `${functionName || '(anonymous)'}  ${file}:${lineNumber + 1}`;
+    if (node.selfSize > 0 && (!filter || file.includes(filter))) {
+      // A built-in (a RegExp's exec, an iterator's next) is named with the function that called it.
+      const name = url ? here : `${functionName || '(anonymous)'} (built-in) in ${parent}`;
+      byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
+      const area = file.startsWith('node_modules/') ? file.split('/').slice(0, file.startsWith('node_modules/@') ? 3 : 2).join('/') : file.split('/').slice(0, 3).join('/');
+      byFile.set(area, (byFile.get(area) ?? 0) + node.selfSize);
+    }
+    total += node.selfSize;
+    for (const child of node.children) walk(child, url ? here : parent);
+  };
+  walk(profile.head);
+  const per = (bytes: number): string => `${(bytes / r.ok / 1024).toFixed(1).padStart(7)} KB`;
+  console.log(`allocated per native handover (${r.ok} handovers in ${seconds} s, ${clients} clients, sampled every 8 KB, collected objects included): ${per(total)}`);
+  console.log('by area:');
+  for (const [name, bytes] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${per(bytes)}  ${name}`);
+  console.log('by function:');
+  for (const [name, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${per(bytes)}  ${name}`);
+} finally {
+  await gateway.stop();
+}
