@@ -83,6 +83,7 @@ async function openDatabase(config: Config, logger?: Logger): Promise<Database> 
     return new PostgresDatabase({
       connectionString: config.databaseUrl,
       maxConnections: config.dbPoolSize,
+      idleTimeoutMs: config.dbPoolIdleMs,
       connectTimeoutMs: config.dbConnectTimeoutMs,
       statementTimeoutMs: config.dbStatementTimeoutMs,
       queryTimeoutMs: config.dbQueryTimeoutMs,

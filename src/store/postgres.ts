@@ -22,6 +22,8 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (text: string) => plainTim
 export interface PostgresOptions {
   connectionString: string;
   maxConnections?: number;
+  /** How long a connection may stay idle in the pool before it is closed (pg's default: 10 s); 0: never. */
+  idleTimeoutMs?: number;
   /** Role every connection works as from its start (see the audit migration and `useRole`). */
   role?: string;
   /** How long to wait for a new connection (then the request fails with 503); 0: no limit. */
@@ -159,7 +161,7 @@ export class PostgresDatabase implements Database {
   }
 
   private static createPool(options: PostgresOptions): pg.Pool {
-    const pool = new pg.Pool({ ...PostgresDatabase.clientConfig(options), max: options.maxConnections ?? 20 });
+    const pool = new pg.Pool({ ...PostgresDatabase.clientConfig(options), max: options.maxConnections ?? 20, idleTimeoutMillis: options.idleTimeoutMs });
     // An idle client that loses its connection must not crash the process; the pool drops it.
     pool.on('error', (err) => options.onFault?.(err, 'an idle database connection was lost'));
     return pool;
