@@ -14,11 +14,27 @@ import { queryInternals, submitExtended } from './pg-query-internals.ts';
  * ahead of the first statement's own Parse (when new on the connection), Bind, Describe, Execute and the one Sync.
  * The server runs them in order and stops at the first error until the Sync: a statement never runs outside the
  * transaction, and a failed one leaves it aborted, to be rolled back as before. The answers reach this query: BEGIN's
- * CommandComplete is passed over, so that the statement's result is the query's only result.
+ * CommandCompletes are passed over, so that the statement's result is the query's only result.
+ *
+ * BEGIN is followed by `SET LOCAL plan_cache_mode = force_generic_plan` (GENERIC_PLANS), in the same write: every
+ * statement of a transaction is one the gateway wrote for a generic plan (lookups by key, each key by itself in a
+ * lateral subquery), but PostgreSQL chose between generic and custom by their estimated costs, and a statement
+ * reading keys from `unnest($1::text[])` looked cheaper planned for its values (the array's length known, against 10
+ * rows assumed), so it was planned again at every execution: a Task create's commit batch, about 1 ms of planning
+ * per create in `npm run bench` (pg_stat_statements: 1,395 plans for 1,387 calls), more than its execution. The
+ * setting ends with the transaction: a client's search outside one is still planned for its values
+ * (src/fhir/search/execute.ts), and one inside a transaction asks for that again (ClientTx in postgres.ts).
  */
 
 /** BEGIN's name as a prepared statement of a connection (distinct from the `s<n>` names of src/store/postgres.ts). */
 const BEGIN_STATEMENT = 'begin_transaction';
+
+/** Generic plans for the transaction's statements (see above), prepared beside BEGIN and sent with it. */
+const GENERIC_PLANS_STATEMENT = 'generic_plans_transaction';
+export const GENERIC_PLANS = 'SET LOCAL plan_cache_mode = force_generic_plan';
+
+/** CommandCompletes that `writeBegin` brings (BEGIN's and GENERIC_PLANS'), passed over by the query sent with it. */
+export const BEGIN_ANSWERS = 2;
 
 /** The connections (by their pg client) on which BEGIN is prepared. */
 const beginPrepared = new WeakSet<pg.ClientBase>();
@@ -26,15 +42,17 @@ const beginPrepared = new WeakSet<pg.ClientBase>();
 /** Whether BEGIN is prepared on `client`, so that `writeBegin` may send it. */
 export const isBeginPrepared = (client: pg.ClientBase): boolean => beginPrepared.has(client);
 
-/** Writes BEGIN's Bind + Execute (no Sync) ahead of a statement's messages; BEGIN must be prepared on the connection. */
+/** Writes BEGIN's and GENERIC_PLANS' Bind + Execute (no Sync) ahead of a statement's messages; both must be prepared on the connection. */
 export function writeBegin(connection: pg.Connection): void {
   connection.bind({ statement: BEGIN_STATEMENT, portal: '', values: [] }, true);
+  connection.execute({ portal: '' }, true);
+  connection.bind({ statement: GENERIC_PLANS_STATEMENT, portal: '', values: [] }, true);
   connection.execute({ portal: '' }, true);
 }
 
 class BeginThenQuery extends pg.Query {
-  /** Whether BEGIN's CommandComplete, the first to come, has been passed over. */
-  private begun = false;
+  /** BEGIN's CommandCompletes still to pass over: the first to come. */
+  private skip = BEGIN_ANSWERS;
 
   // pg's `submit` corks the socket, calls this and uncorks: BEGIN's messages go in the same write as the statement's.
   prepare(connection: pg.Connection): void {
@@ -43,17 +61,18 @@ class BeginThenQuery extends pg.Query {
   }
 
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {
-    if (!this.begun) {
-      this.begun = true;
+    if (this.skip > 0) {
+      this.skip--;
       return;
     }
     queryInternals.handleCommandComplete.call(this, msg, connection);
   }
 }
 
-/** Starts a transaction on `client` on its own (one round trip), preparing BEGIN for the next ones on that connection. */
+/** Starts a transaction on `client` on its own (two round trips), preparing BEGIN for the next ones on that connection. */
 async function beginAlone(client: pg.ClientBase): Promise<void> {
   await client.query({ name: BEGIN_STATEMENT, text: 'BEGIN', values: [] });
+  await client.query({ name: GENERIC_PLANS_STATEMENT, text: GENERIC_PLANS, values: [] });
   beginPrepared.add(client);
 }
 
@@ -72,6 +91,6 @@ export async function beginWith(client: pg.ClientBase, config: pg.QueryConfig): 
 
 /** Starts a transaction on `client` before a statement that cannot go with BEGIN (a text without parameters: maybe a script). */
 export async function begin(client: pg.ClientBase): Promise<void> {
-  if (beginPrepared.has(client)) await client.query({ name: BEGIN_STATEMENT, text: 'BEGIN', values: [] });
+  if (beginPrepared.has(client)) await client.query(`BEGIN; ${GENERIC_PLANS}`);
   else await beginAlone(client);
 }

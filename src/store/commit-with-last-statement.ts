@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { begin, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
+import { BEGIN_ANSWERS, begin, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
 import { queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
 
 /**
@@ -26,7 +26,7 @@ const COMMIT_STATEMENT = 'commit_transaction';
 const commitPrepared = new WeakSet<pg.ClientBase>();
 
 class StatementThenCommitQuery extends pg.Query {
-  /** Whether BEGIN goes first (the transaction's only statement): its CommandComplete is then the first, passed over. */
+  /** Whether BEGIN goes first (the transaction's only statement): its CommandCompletes are then the first, passed over. */
   private readonly withBegin: boolean;
   /** CommandCompletes received so far (BEGIN's, the statement's, COMMIT's). */
   private completes = 0;
@@ -53,9 +53,9 @@ class StatementThenCommitQuery extends pg.Query {
   }
 
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {
-    const n = this.completes++;
-    if (this.withBegin && n === 0) return;
-    if (n === (this.withBegin ? 2 : 1)) {
+    const n = this.completes++ - (this.withBegin ? BEGIN_ANSWERS : 0);
+    if (n < 0) return;
+    if (n === 1) {
       // A COMMIT of a transaction already aborted answers ROLLBACK (the statement would have failed first, though).
       this.committed = msg.text === 'COMMIT';
       return;

@@ -39,6 +39,9 @@ export interface PostgresOptions {
   onFault?: (err: unknown, what: string) => void;
 }
 
+/** Undoes GENERIC_PLANS (src/store/begin-with-first-statement.ts) for the rest of a transaction. */
+const CUSTOM_PLANS = 'SET LOCAL plan_cache_mode = auto';
+
 // Statements are prepared once per connection and reused: parsing and planning the same text for every
 // call cost PostgreSQL about a third of its time per handover. Texts are bounded (search builds SQL from
 // its parameters), so a connection never holds more than PREPARED_LIMIT of them.
@@ -69,11 +72,19 @@ class ClientTx implements Tx {
   started = false;
   /** Whether COMMIT went with the last statement and was answered: nothing more is sent in this transaction. */
   committed = false;
+  /** Whether the transaction's statements are planned for their values again (CUSTOM_PLANS sent). */
+  private customPlans = false;
   constructor(client: pg.PoolClient | pg.Client) {
     this.client = client;
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     if (this.committed) throw new Error('A statement after the transaction committed');
+    // A transaction plans generically (GENERIC_PLANS, sent with BEGIN); a client's search in one (a GET entry of a
+    // transaction Bundle) is planned for its values, as outside one (src/fhir/search/execute.ts). Rare: a round trip.
+    if (options?.prepare === false && !this.customPlans) {
+      this.customPlans = true;
+      await this.exec(CUSTOM_PLANS);
+    }
     const ahead = options?.ahead;
     if (ahead !== undefined) return this.queryAfter(ahead, sql, params, options);
     const config = statement(sql, params, options);

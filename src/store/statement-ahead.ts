@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
+import { BEGIN_ANSWERS, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
 import { isParsed, prepareValue, queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
 
 /**
@@ -38,7 +38,7 @@ class AheadThenQuery extends pg.Query {
     super(config, callback);
     this.ahead = ahead;
     this.withBegin = withBegin;
-    this.skip = withBegin ? 2 : 1;
+    this.skip = withBegin ? BEGIN_ANSWERS + 1 : 1;
   }
 
   // pg's `submit` corks the socket, calls this and uncorks: everything goes in one write.

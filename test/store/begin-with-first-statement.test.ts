@@ -72,7 +72,7 @@ skipOnPglite('answers BEGIN and the first statement with one ReadyForQuery once 
     const r = await beginWith(client, { text: 'SELECT $1::int AS n', values: [2] });
     await client.query('COMMIT');
     expect(r.rows).toEqual([{ n: 2 }]);
-    expect(first).toBe(3); // BEGIN prepared and run, the statement, COMMIT
+    expect(first).toBe(4); // BEGIN prepared and run, its generic plans' SET LOCAL prepared and run, the statement, COMMIT
     expect(roundTrips).toBe(2); // BEGIN with the statement, COMMIT
   } finally {
     await client.end();

@@ -88,7 +88,7 @@ skipOnPglite('answers the last statement and COMMIT with one ReadyForQuery once 
   try {
     await beginWith(client, { text: 'INSERT INTO marks (n) VALUES ($1)', values: [1700] });
     await commitWith(client, { text: 'SELECT $1::int AS n', values: [1] }, true);
-    expect(roundTrips()).toBe(4); // BEGIN prepared and run, the insert, the statement, COMMIT prepared and run
+    expect(roundTrips()).toBe(5); // BEGIN and its generic plans' SET LOCAL prepared and run, the insert, the statement, COMMIT prepared and run
     for (let i = 1; i <= 3; i++) {
       const before = roundTrips();
       await beginWith(client, { text: 'INSERT INTO marks (n) VALUES ($1)', values: [1700 + i] });

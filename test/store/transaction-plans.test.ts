@@ -1,0 +1,91 @@
+// A write transaction's statements run with generic plans (src/store/begin-with-first-statement.ts, GENERIC_PLANS):
+// they are the gateway's lookups by key, written for a generic plan, and PostgreSQL otherwise planned a statement that
+// reads its keys from an array again at every execution because the plan for the array's known length looked cheaper
+// (a Task create's commit batch: about 1 ms of planning per create). Whichever way a transaction starts, the setting
+// holds in it and ends with it; a client's search in a transaction asks for plans for its values again.
+import { COMMIT_WITH_LAST } from '../../src/store/database.ts';
+import { PostgresDatabase } from '../../src/store/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+let testDb: TestDatabase;
+/** One connection, so that the first transaction (BEGIN prepared) and the later ones (BEGIN sent along) both run. */
+let db: PostgresDatabase;
+
+const onPostgres = process.env.TEST_STORE === 'pglite' ? describe.skip : describe;
+
+onPostgres('plans in a transaction', () => {
+  beforeAll(async () => {
+    testDb = await createTestDatabase({ migrate: false, prefix: 'plans' });
+    await testDb.db.exec(`CREATE TABLE keyed (id text PRIMARY KEY, v int NOT NULL);
+      INSERT INTO keyed SELECT 'k' || g, g FROM generate_series(1, 5000) g; ANALYZE keyed`);
+    db = new PostgresDatabase({ connectionString: testDb.url, maxConnections: 1 });
+  });
+
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  const MODE = `SELECT current_setting('plan_cache_mode') AS mode`;
+  const mode = (r: { rows: { mode: string }[] }): string | undefined => r.rows[0]?.mode;
+
+  it('holds whichever way the transaction starts, in its first and later transactions of a connection', async () => {
+    for (let i = 0; i < 3; i++) {
+      // The first statement with parameters (BEGIN with it), then one without, then exec.
+      const seen = await db.transaction(async (tx) => {
+        const first = mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [i]));
+        const next = mode(await tx.query<{ mode: string }>(MODE));
+        await tx.exec('SELECT 1');
+        return [first, next];
+      });
+      expect(seen).toEqual(['force_generic_plan', 'force_generic_plan']);
+      // The first statement without parameters (BEGIN on its own), and exec first.
+      expect(await db.transaction(async (tx) => mode(await tx.query<{ mode: string }>(MODE)))).toBe('force_generic_plan');
+      expect(await db.transaction(async (tx) => {
+        await tx.exec('SELECT 1');
+        return mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [i]));
+      })).toBe('force_generic_plan');
+      // The only statement, with BEGIN and COMMIT in its round trip.
+      expect(await db.transaction(async (tx) => mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [i], COMMIT_WITH_LAST)))).toBe('force_generic_plan');
+      // The first statement with another sent ahead of it (a held write), BEGIN first.
+      expect(await db.transaction(async (tx) => mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [i], { ahead: { sql: 'SELECT $1::int AS ahead WHERE false', params: [i] } })))).toBe('force_generic_plan');
+    }
+  });
+
+  it('ends with the transaction: a statement outside one is planned as PostgreSQL chooses', async () => {
+    await db.transaction((tx) => tx.query(`${MODE}, $1::int AS n`, [1]));
+    expect(mode(await db.query<{ mode: string }>(`${MODE}, $1::int AS n`, [2]))).toBe('auto');
+    expect(mode(await db.query<{ mode: string }>(`${MODE}, $1::int AS n`, [3], { prepare: false }))).toBe('auto');
+  });
+
+  it('gives a statement planned per call (a client search) in a transaction plans for its values, and the rest of that transaction too', async () => {
+    const seen = await db.transaction(async (tx) => {
+      const before = mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [1]));
+      const search = mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [2], { prepare: false }));
+      const after = mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [3]));
+      return [before, search, after];
+    });
+    expect(seen).toEqual(['force_generic_plan', 'auto', 'auto']);
+    // The next transaction on the connection plans generically again.
+    expect(await db.transaction(async (tx) => mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [4])))).toBe('force_generic_plan');
+  });
+
+  it('plans a statement reading keys from an array once per connection, not at every execution', async () => {
+    // Planned for its values, the array's length is known (2 rows) and the plan looks cheaper than the generic one
+    // (10 rows assumed): PostgreSQL's own choice would plan it again every time.
+    const sql = 'SELECT sum(k.v)::int AS total FROM unnest($1::text[]) AS u(id) CROSS JOIN LATERAL (SELECT v FROM keyed WHERE id = u.id) k';
+    for (let i = 1; i <= 8; i++) {
+      const r = await db.transaction((tx) => tx.query<{ total: number }>(sql, [[`k${i}`, `k${i + 1}`]]));
+      expect(r.rows[0]?.total).toBe(2 * i + 1);
+    }
+    const plans = await db.query<{ generic: string; custom: string }>(
+      'SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1',
+      [sql],
+    );
+    expect(plans.rows).toEqual([{ generic: '8', custom: '0' }]);
+    // Outside a transaction, PostgreSQL's choice: custom plans (the first five at least).
+    for (let i = 1; i <= 6; i++) await db.query(sql, [[`k${i}`, `k${i + 1}`]]);
+    const after = await db.query<{ custom: string }>('SELECT custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1', [sql]);
+    expect(Number(after.rows[0]?.custom)).toBeGreaterThanOrEqual(5);
+  });
+});
