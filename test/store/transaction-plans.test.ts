@@ -2,8 +2,11 @@
 // they are the gateway's lookups by key, written for a generic plan, and PostgreSQL otherwise planned a statement that
 // reads its keys from an array again at every execution because the plan for the array's known length looked cheaper
 // (a Task create's commit batch: about 1 ms of planning per create). Whichever way a transaction starts, the setting
-// holds in it and ends with it; a client's search in a transaction asks for plans for its values again.
+// holds in it and ends with it; a client's search in a transaction asks for plans for its values again. Outside a
+// transaction, a lookup by a list of keys (rowsByKey, src/store/key-lookup.ts: the shared reads) hides the list's
+// length from the planner, so that PostgreSQL's own choice keeps the generic plan too.
 import { COMMIT_WITH_LAST } from '../../src/store/database.ts';
+import { rowsByKey } from '../../src/store/key-lookup.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -87,5 +90,17 @@ onPostgres('plans in a transaction', () => {
     for (let i = 1; i <= 6; i++) await db.query(sql, [[`k${i}`, `k${i + 1}`]]);
     const after = await db.query<{ custom: string }>('SELECT custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1', [sql]);
     expect(Number(after.rows[0]?.custom)).toBeGreaterThanOrEqual(5);
+  });
+
+  it('keeps the generic plan of a lookup by keys outside a transaction after PostgreSQL\'s five custom plans', async () => {
+    await db.exec(`CREATE TABLE IF NOT EXISTS resources (resource_type text, id text, v int, PRIMARY KEY (resource_type, id));
+      INSERT INTO resources SELECT 'Task', 't' || g, g FROM generate_series(1, 5000) g ON CONFLICT DO NOTHING; ANALYZE resources`);
+    const sql = `SELECT k.n, r.v FROM ${rowsByKey('$1', '$2', 'r.v', { numbered: true })}`;
+    for (let i = 1; i <= 8; i++) {
+      const r = await db.query<{ n: string; v: number }>(sql, [['Task', 'Task'], [`t${i}`, `t${i + 1}`]]);
+      expect(r.rows.map((x) => [Number(x.n), x.v])).toEqual([[1, i], [2, i + 1]]);
+    }
+    const plans = await db.query<{ generic: string; custom: string }>('SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1', [sql]);
+    expect(plans.rows).toEqual([{ generic: '3', custom: '5' }]);
   });
 });
