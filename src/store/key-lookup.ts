@@ -25,5 +25,8 @@ export function rowsByKey(types: string, ids: string, columns: string, options: 
      CROSS JOIN LATERAL (SELECT ${columns} FROM resources r WHERE r.resource_type = k.resource_type AND r.id = k.id${condition} OFFSET 0${locked ? ' FOR UPDATE OF r' : ''}) r`;
 }
 
-/** `sql` as an expression the planner cannot evaluate before execution (see rowsByKey). */
-const opaque = (sql: string): string => `CASE WHEN random() >= 0 THEN ${sql} END`;
+/**
+ * `sql` as an expression the planner cannot evaluate before execution: an array parameter unnested as the rows of a
+ * statement prepared once, so that PostgreSQL keeps its generic plan (see rowsByKey).
+ */
+export const opaque = (sql: string): string => `CASE WHEN random() >= 0 THEN ${sql} END`;

@@ -7,6 +7,8 @@
 // length from the planner, so that PostgreSQL's own choice keeps the generic plan too.
 import { COMMIT_WITH_LAST } from '../../src/store/database.ts';
 import { rowsByKey } from '../../src/store/key-lookup.ts';
+import { migrate } from '../../src/store/migrate.ts';
+import { unitStore } from '../../src/units/store.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -102,5 +104,22 @@ onPostgres('plans in a transaction', () => {
     }
     const plans = await db.query<{ generic: string; custom: string }>('SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1', [sql]);
     expect(plans.rows).toEqual([{ generic: '3', custom: '5' }]);
+  });
+
+  it('keeps the generic plan of a unit\'s position fix sent alone, outside a transaction', async () => {
+    const migrated = await createTestDatabase({ migrate: false, prefix: 'plans_units' });
+    const units = new PostgresDatabase({ connectionString: migrated.url, maxConnections: 1 });
+    try {
+      await migrate(units);
+      for (let i = 1; i <= 8; i++) {
+        const outcome = await unitStore.recordFix(units, { unitId: `u${i % 3}`, ura: '90004567', callSign: `AMB-${i % 3}`, kind: 'ambulance', status: 'beschikbaar', ownStatus: 'beschikbaar', lat: 52.5, lon: 6.1, fixTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
+        expect(outcome).toBe('stored');
+      }
+      const plans = await units.query<{ generic: string; custom: string }>(`SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO units%'`);
+      expect(plans.rows).toEqual([{ generic: '3', custom: '5' }]);
+    } finally {
+      await units.close();
+      await migrated.drop();
+    }
   });
 });
