@@ -25,6 +25,16 @@ const COMMIT_STATEMENT = 'commit_transaction';
 /** The connections (by their pg client) on which COMMIT is prepared. */
 const commitPrepared = new WeakSet<pg.ClientBase>();
 
+/** Whether COMMIT is prepared on `client`, so that `writeCommit` may send it. */
+export const isCommitPrepared = (client: pg.ClientBase): boolean => commitPrepared.has(client);
+
+/** Writes COMMIT's Bind + Execute and the Sync after a statement's Execute; COMMIT must be prepared on the connection. */
+export function writeCommit(connection: pg.Connection): void {
+  connection.bind({ statement: COMMIT_STATEMENT, portal: '', values: [] }, true);
+  connection.execute({ portal: '' }, true);
+  connection.sync();
+}
+
 class StatementThenCommitQuery extends pg.Query {
   /** Whether BEGIN goes first (the transaction's only statement): its CommandComplete is then the first, passed over. */
   private readonly withBegin: boolean;
@@ -47,9 +57,7 @@ class StatementThenCommitQuery extends pg.Query {
   // the one Sync. `rows` (a cursor's page size) is never set here: commitWith refuses such a config.
   _getRows(connection: pg.Connection): void {
     connection.execute({ portal: '' }, true);
-    connection.bind({ statement: COMMIT_STATEMENT, portal: '', values: [] }, true);
-    connection.execute({ portal: '' }, true);
-    connection.sync();
+    writeCommit(connection);
   }
 
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {

@@ -32,7 +32,7 @@ export interface QueryOptions {
    * In a transaction: a statement whose result nobody reads (it must return no rows: the held writes of
    * src/store/write-behind.ts) to run just before this one; PostgreSQL sends both in one round trip when both are
    * prepared on the connection (src/store/statement-ahead.ts), PGlite runs it first. A failure of either fails this
-   * query, leaving the transaction to be rolled back. Not with `commit`.
+   * query, leaving the transaction to be rolled back. With `commit`, COMMIT goes in the same round trip too.
    */
   ahead?: { sql: string; params: unknown[] };
 }

@@ -8,6 +8,8 @@ import pg from 'pg';
 export interface QueryInternals {
   /** Writes the statement's messages (Parse when new, Bind, Describe, then `_getRows`: Execute, Sync); called by `submit` between cork and uncork. */
   prepare(connection: pg.Connection): void;
+  /** Writes the statement's Execute and the Sync (or a Flush when reading by pages of `rows`). */
+  _getRows(connection: pg.Connection, rows?: number): void;
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void;
   handleReadyForQuery(connection: pg.Connection): void;
   handleError(err: Error, connection: pg.Connection): void;

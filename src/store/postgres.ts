@@ -94,16 +94,18 @@ class ClientTx implements Tx {
     }
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
-  /** `ahead` then the statement: in one round trip when both are prepared on the connection, else one after the other. */
+  /** `ahead` then the statement: in one round trip when both are prepared on the connection (COMMIT too, with `commit`), else one after the other. */
   private async queryAfter<R>(ahead: { sql: string; params: unknown[] }, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<QueryResult<R>> {
     const rest: QueryOptions = { ...options, ahead: undefined };
     const first = statement(ahead.sql, ahead.params, undefined);
     const config = statement(sql, params, rest);
-    if (options?.commit !== true && typeof first !== 'string' && first.name !== undefined && typeof config !== 'string') {
-      const run = runWithAhead(this.client, { name: first.name, values: first.values ?? [] }, config, !this.started);
+    if (typeof first !== 'string' && first.name !== undefined && typeof config !== 'string') {
+      const commit = options?.commit === true;
+      const run = runWithAhead(this.client, { name: first.name, values: first.values ?? [] }, config, !this.started, commit);
       if (run !== undefined) {
         this.started = true;
         const r = await run;
+        if (commit) this.committed = true;
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       }
     }

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Resource } from '@medplum/fhirtypes';
-import { auditNotificationAttempts, type NotificationAttempt } from '../audit/index.ts';
+import { auditNotificationAttempts, notificationAttemptsStatement, type NotificationAttempt } from '../audit/index.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database, Queryable } from '../store/database.ts';
+
+/** A statement sent ahead of another (QueryOptions.ahead). */
+type Statement = { sql: string; params: unknown[] };
 import { resourceStore } from '../store/resource-store.ts';
 import type { EndpointPolicy } from './endpoint.ts';
 import type { RenderNative } from './native-payload.ts';
@@ -205,15 +208,19 @@ export class DeliveryWorker {
     const claimedAt = performance.now();
     const perSubscription = this.deps.maxInFlightPerSubscription ?? 4;
     const fast = [...this.fastStreak].filter(([, n]) => n >= FAST_STREAK).map(([id]) => id);
-    const claim = async (q: Queryable): Promise<ClaimedEvent[]> =>
-      eventQueue.claim(q, {
-        limit: room,
-        perSubscription,
-        fast: { ids: fast, perSubscription: Math.max(perSubscription, Math.floor((this.deps.maxInFlight ?? 32) / 2)) },
-        lease: this.lease(),
-        workerId: this.workerId,
-        delivered: answered.map((a) => a.id),
-      });
+    const claim = async (q: Queryable, ahead?: Statement): Promise<ClaimedEvent[]> =>
+      eventQueue.claim(
+        q,
+        {
+          limit: room,
+          perSubscription,
+          fast: { ids: fast, perSubscription: Math.max(perSubscription, Math.floor((this.deps.maxInFlight ?? 32) / 2)) },
+          lease: this.lease(),
+          workerId: this.workerId,
+          delivered: answered.map((a) => a.id),
+        },
+        ahead,
+      );
     const claimed = await this.withAnswered(answered, claim);
     for (const e of claimed) this.dispatch({ ...e, claimedAt });
   }
@@ -226,19 +233,20 @@ export class DeliveryWorker {
 
   /**
    * Runs `work` (which marks `answered` delivered) in the transaction that audits them (NEN 7513: an attempt's row
-   * commits with its outcome), or alone when there are none. Should it fail, they wait for the next cycle: until
-   * then their events stay claimed, so nothing is sent again unless the lease runs out (at least once).
+   * commits with its outcome), or alone when there are none. The audit rows' statement is handed to `work` to send
+   * ahead of its own (QueryOptions.ahead): BEGIN, the rows, the claim and COMMIT in one round trip. Should it fail,
+   * they wait for the next cycle: until then their events stay claimed, so nothing is sent again unless the lease
+   * runs out (at least once).
    */
-  private async withAnswered<T>(answered: Answered[], work: (q: Queryable) => Promise<T>): Promise<T> {
+  private async withAnswered<T>(answered: Answered[], work: (q: Queryable, ahead?: Statement) => Promise<T>): Promise<T> {
     if (answered.length === 0) return work(this.deps.db);
     try {
-      return await this.deps.db.transaction(async (tx) => {
-        await auditNotificationAttempts(
+      return await this.deps.db.transaction(async (tx) =>
+        work(
           tx,
-          answered.map((a) => a.attempt),
-        );
-        return work(tx);
-      });
+          notificationAttemptsStatement(answered.map((a) => a.attempt)),
+        ),
+      );
     } catch (err) {
       this.answered.unshift(...answered);
       throw err;
@@ -248,12 +256,13 @@ export class DeliveryWorker {
   /** Marks what was answered delivered, without claiming (no room, or the worker stops). */
   private async recordAnswered(): Promise<void> {
     const answered = this.takeAnswered();
-    await this.withAnswered(answered, async (q) =>
-      eventQueue.delivered(
+    await this.withAnswered(answered, async (q, ahead) => {
+      if (ahead) await q.query(ahead.sql, ahead.params);
+      await eventQueue.delivered(
         q,
         answered.map((a) => a.id),
-      ),
-    );
+      );
+    });
   }
 
   private dispatch(e: Claim): void {
