@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { begin, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
 import { queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
+import { canSendBefore, queueWithBefore, runBefore, type BeforeStatement } from './statement-before.ts';
 
 /**
  * A transaction's COMMIT sent in the same write as its last statement, answered by one ReadyForQuery: the end-of-
@@ -88,14 +89,25 @@ class StatementThenCommitQuery extends pg.Query {
  * transaction ended without committing), or a lost connection's (whether it committed is unknown, as for a COMMIT
  * sent alone).
  */
-export async function commitWith(client: pg.ClientBase, config: pg.QueryConfig, begun: boolean): Promise<pg.QueryResult> {
+export async function commitWith(client: pg.ClientBase, config: pg.QueryConfig, begun: boolean, before?: BeforeStatement): Promise<pg.QueryResult> {
   if ((config as { rows?: unknown }).rows !== undefined) throw new Error('commitWith cannot read a statement by pages (rows)');
+  if (before !== undefined && (begun || !canSendBefore(client, before))) {
+    // Not in the same write (its text new on the connection): alone, first.
+    await runBefore(client, before);
+    return commitWith(client, config, begun);
+  }
   if (!commitPrepared.has(client) || (!begun && !isBeginPrepared(client))) {
+    if (before !== undefined) await runBefore(client, before);
     if (!begun) await begin(client);
     const result = await client.query(config);
     await client.query({ name: COMMIT_STATEMENT, text: 'COMMIT', values: [] });
     commitPrepared.add(client);
     return result;
   }
-  return submitExtended(client, config, (extended, callback) => new StatementThenCommitQuery(extended, callback, !begun));
+  return submitExtended(
+    client,
+    config,
+    (extended, callback) => new StatementThenCommitQuery(extended, callback, !begun),
+    before === undefined ? undefined : (query) => queueWithBefore(client, before, query),
+  );
 }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
 import { isCommitPrepared, writeCommit } from './commit-with-last-statement.ts';
 import { isParsed, prepareValue, queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
+import { canSendBefore, queueWithBefore, type BeforeStatement } from './statement-before.ts';
 
 /**
  * A statement whose result nobody reads (a write transaction's held writes, src/store/write-behind.ts) sent in the
@@ -95,12 +96,19 @@ class AheadThenQuery extends pg.Query {
  * Runs `ahead`, then `config`, on `client` in one round trip (starting the transaction first when `begin`, committing
  * it after when `commit`); undefined when it cannot (a statement not prepared on the connection yet, BEGIN or COMMIT
  * not prepared): the caller then sends them apart. With `commit`, it resolves once COMMIT was answered; a failure of
- * either statement leaves COMMIT unrun and the transaction aborted, to be rolled back.
+ * either statement leaves COMMIT unrun and the transaction aborted, to be rolled back. `before` (with `begin`): a
+ * statement of its own to go first in the same write (src/store/statement-before.ts); undefined when it cannot.
  */
-export function runWithAhead(client: pg.ClientBase, ahead: StatementAhead, config: pg.QueryConfig, begin: boolean, commit = false): Promise<pg.QueryResult> | undefined {
+export function runWithAhead(client: pg.ClientBase, ahead: StatementAhead, config: pg.QueryConfig, begin: boolean, commit = false, before?: BeforeStatement): Promise<pg.QueryResult> | undefined {
   if (!isParsed(client, ahead.name) || !isParsed(client, config.name)) return undefined;
+  if (before !== undefined && (!begin || !canSendBefore(client, before))) return undefined;
   if (begin && !isBeginPrepared(client)) return undefined;
   if (commit && !isCommitPrepared(client)) return undefined;
   if ((config as { rows?: unknown }).rows !== undefined) return undefined;
-  return submitExtended(client, config, (extended, callback) => new AheadThenQuery(extended, callback, ahead, begin, commit));
+  return submitExtended(
+    client,
+    config,
+    (extended, callback) => new AheadThenQuery(extended, callback, ahead, begin, commit),
+    before === undefined ? undefined : (query) => queueWithBefore(client, before, query),
+  );
 }
