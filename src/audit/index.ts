@@ -16,7 +16,7 @@ import { AuditLog } from './recorder.ts';
 import { registerAuditRoutes } from './routes.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
 
-export { auditNotificationAttempts, type NotificationAttempt } from './notifications.ts';
+export { auditNotificationAttempts, notificationAttemptsStatement, type NotificationAttempt } from './notifications.ts';
 export { AuditLog } from './recorder.ts';
 export { describeNativeRequest, nativeRecordEntity } from './fhir-request.ts';
 

@@ -1,6 +1,6 @@
 import type { Queryable } from '../store/database.ts';
 import { gatewaySubtype, REST_TYPE, toAuditRow, type AuditOutcome } from './event.ts';
-import { insertAuditRows } from './store.ts';
+import { auditRowsStatement, insertAuditRows } from './store.ts';
 
 /** One delivery attempt of a subscription notification (rest-hook), as the delivery worker saw it. */
 export interface NotificationAttempt {
@@ -31,6 +31,11 @@ export interface NotificationAttempt {
  */
 export async function auditNotificationAttempts(q: Queryable, attempts: readonly NotificationAttempt[]): Promise<void> {
   if (attempts.length) await insertAuditRows(q, attempts.map(attemptRow));
+}
+
+/** The statement of `auditNotificationAttempts` (at least one attempt), to go ahead of the claim that marks them delivered. */
+export function notificationAttemptsStatement(attempts: readonly NotificationAttempt[]): { sql: string; params: unknown[] } {
+  return auditRowsStatement(attempts.map(attemptRow));
 }
 
 function attemptRow(a: NotificationAttempt): ReturnType<typeof toAuditRow> {

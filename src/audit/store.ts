@@ -34,6 +34,11 @@ export async function insertAuditRows(q: Queryable, rows: AuditRow[]): Promise<v
   await q.query(INSERT_ROWS, [JSON.stringify(rows)]);
 }
 
+/** The statement of `insertAuditRows` (it returns no rows), for a caller that sends it ahead of another (QueryOptions.ahead). */
+export function auditRowsStatement(rows: AuditRow[]): { sql: string; params: unknown[] } {
+  return { sql: INSERT_ROWS, params: [JSON.stringify(rows)] };
+}
+
 /** The AuditEvent as served: the stored JSON, resourceType, id and meta first. */
 export function servedEvent(content: AuditEvent): AuditEvent {
   const { resourceType, id, meta, ...rest } = content;

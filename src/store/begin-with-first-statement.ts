@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { queryInternals, submitExtended } from './pg-query-internals.ts';
+import { canSendBefore, queueWithBefore, runBefore, type BeforeStatement } from './statement-before.ts';
 
 /**
  * A transaction's BEGIN sent in the same write as its first statement, answered by one ReadyForQuery: one round trip
@@ -79,14 +80,26 @@ async function beginAlone(client: pg.ClientBase): Promise<void> {
 /**
  * Starts a transaction on `client` and runs `config` in it, in one round trip once the connection has BEGIN prepared
  * (its first transaction sends BEGIN alone). The statement goes by the extended protocol, so one statement only (no
- * script of several); the result is the statement's.
+ * script of several); the result is the statement's. `before`: a statement of its own to run first
+ * (src/store/statement-before.ts), in the same write when it can.
  */
-export async function beginWith(client: pg.ClientBase, config: pg.QueryConfig): Promise<pg.QueryResult> {
+export async function beginWith(client: pg.ClientBase, config: pg.QueryConfig, before?: BeforeStatement): Promise<pg.QueryResult> {
+  if (before !== undefined && !canSendBefore(client, before)) {
+    // Not in the same write (its text new on the connection): alone, first.
+    await runBefore(client, before);
+    return beginWith(client, config);
+  }
   if (!beginPrepared.has(client)) {
+    if (before !== undefined) await runBefore(client, before);
     await beginAlone(client);
     return client.query(config);
   }
-  return submitExtended(client, config, (extended, callback) => new BeginThenQuery(extended, callback));
+  return submitExtended(
+    client,
+    config,
+    (extended, callback) => new BeginThenQuery(extended, callback),
+    before === undefined ? undefined : (query) => queueWithBefore(client, before, query),
+  );
 }
 
 /** Starts a transaction on `client` before a statement that cannot go with BEGIN (a text without parameters: maybe a script). */

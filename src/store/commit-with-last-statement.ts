@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { BEGIN_ANSWERS, begin, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
 import { queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
+import { canSendBefore, queueWithBefore, runBefore, type BeforeStatement } from './statement-before.ts';
 
 /**
  * A transaction's COMMIT sent in the same write as its last statement, answered by one ReadyForQuery: the end-of-
@@ -25,6 +26,16 @@ const COMMIT_STATEMENT = 'commit_transaction';
 /** The connections (by their pg client) on which COMMIT is prepared. */
 const commitPrepared = new WeakSet<pg.ClientBase>();
 
+/** Whether COMMIT is prepared on `client`, so that `writeCommit` may send it. */
+export const isCommitPrepared = (client: pg.ClientBase): boolean => commitPrepared.has(client);
+
+/** Writes COMMIT's Bind + Execute and the Sync after a statement's Execute; COMMIT must be prepared on the connection. */
+export function writeCommit(connection: pg.Connection): void {
+  connection.bind({ statement: COMMIT_STATEMENT, portal: '', values: [] }, true);
+  connection.execute({ portal: '' }, true);
+  connection.sync();
+}
+
 class StatementThenCommitQuery extends pg.Query {
   /** Whether BEGIN goes first (the transaction's only statement): its CommandCompletes are then the first, passed over. */
   private readonly withBegin: boolean;
@@ -47,9 +58,7 @@ class StatementThenCommitQuery extends pg.Query {
   // the one Sync. `rows` (a cursor's page size) is never set here: commitWith refuses such a config.
   _getRows(connection: pg.Connection): void {
     connection.execute({ portal: '' }, true);
-    connection.bind({ statement: COMMIT_STATEMENT, portal: '', values: [] }, true);
-    connection.execute({ portal: '' }, true);
-    connection.sync();
+    writeCommit(connection);
   }
 
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {
@@ -80,14 +89,25 @@ class StatementThenCommitQuery extends pg.Query {
  * transaction ended without committing), or a lost connection's (whether it committed is unknown, as for a COMMIT
  * sent alone).
  */
-export async function commitWith(client: pg.ClientBase, config: pg.QueryConfig, begun: boolean): Promise<pg.QueryResult> {
+export async function commitWith(client: pg.ClientBase, config: pg.QueryConfig, begun: boolean, before?: BeforeStatement): Promise<pg.QueryResult> {
   if ((config as { rows?: unknown }).rows !== undefined) throw new Error('commitWith cannot read a statement by pages (rows)');
+  if (before !== undefined && (begun || !canSendBefore(client, before))) {
+    // Not in the same write (its text new on the connection): alone, first.
+    await runBefore(client, before);
+    return commitWith(client, config, begun);
+  }
   if (!commitPrepared.has(client) || (!begun && !isBeginPrepared(client))) {
+    if (before !== undefined) await runBefore(client, before);
     if (!begun) await begin(client);
     const result = await client.query(config);
     await client.query({ name: COMMIT_STATEMENT, text: 'COMMIT', values: [] });
     commitPrepared.add(client);
     return result;
   }
-  return submitExtended(client, config, (extended, callback) => new StatementThenCommitQuery(extended, callback, !begun));
+  return submitExtended(
+    client,
+    config,
+    (extended, callback) => new StatementThenCommitQuery(extended, callback, !begun),
+    before === undefined ? undefined : (query) => queueWithBefore(client, before, query),
+  );
 }

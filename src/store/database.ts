@@ -32,7 +32,7 @@ export interface QueryOptions {
    * In a transaction: a statement whose result nobody reads (it must return no rows: the held writes of
    * src/store/write-behind.ts) to run just before this one; PostgreSQL sends both in one round trip when both are
    * prepared on the connection (src/store/statement-ahead.ts), PGlite runs it first. A failure of either fails this
-   * query, leaving the transaction to be rolled back. Not with `commit`.
+   * query, leaving the transaction to be rolled back. With `commit`, COMMIT goes in the same round trip too.
    */
   ahead?: { sql: string; params: unknown[] };
 }
@@ -56,13 +56,31 @@ export interface ListenStatus {
   reconnects: number;
 }
 
+/** A statement to run just before a transaction, in a transaction of its own (`Database.transaction`'s `before`). */
+export interface StatementBefore {
+  sql: string;
+  params: unknown[];
+  /** Told of its failure, which does not stop the transaction after it. */
+  failed(err: unknown): void;
+}
+
+export interface TransactionOptions {
+  /**
+   * A statement to run just before the transaction, on its connection, in a transaction of its own: committed (or
+   * failed) before the transaction's BEGIN, as if sent alone and answered first. Its result is not read; its failure
+   * goes to `failed`, and the transaction runs all the same. PostgreSQL sends it in the same round trip as the
+   * transaction's first statement once its text is prepared on the connection (src/store/statement-before.ts).
+   */
+  before?: StatementBefore;
+}
+
 /** A connection inside an open transaction. */
 export type Tx = Queryable;
 
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * A dedicated connection (one for all channels of an instance) receives NOTIFY on `channel`; returns a function
    * that stops listening.

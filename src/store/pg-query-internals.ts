@@ -8,6 +8,8 @@ import pg from 'pg';
 export interface QueryInternals {
   /** Writes the statement's messages (Parse when new, Bind, Describe, then `_getRows`: Execute, Sync); called by `submit` between cork and uncork. */
   prepare(connection: pg.Connection): void;
+  /** Writes the statement's Execute and the Sync (or a Flush when reading by pages of `rows`). */
+  _getRows(connection: pg.Connection, rows?: number): void;
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void;
   handleReadyForQuery(connection: pg.Connection): void;
   handleError(err: Error, connection: pg.Connection): void;
@@ -35,11 +37,17 @@ export function isParsed(client: pg.ClientBase, name: string | undefined): boole
 /**
  * Runs `config` on `client` as the Query subclass `make` builds, by the extended protocol even for a statement without
  * a name or values (pg would send those as a simple query: `queryMode`, which pg reads but its type declarations leave
- * out), resolving with the statement's result.
+ * out), resolving with the statement's result. `queue` puts the query on the client (default: `client.query`; a
+ * statement to go before it in the same write: src/store/statement-before.ts).
  */
-export function submitExtended(client: pg.ClientBase, config: pg.QueryConfig, make: (config: pg.QueryConfig, callback: QueryCallback) => pg.Query): Promise<pg.QueryResult> {
+export function submitExtended(
+  client: pg.ClientBase,
+  config: pg.QueryConfig,
+  make: (config: pg.QueryConfig, callback: QueryCallback) => pg.Query,
+  queue: (query: pg.Query) => void = (query) => client.query(query),
+): Promise<pg.QueryResult> {
   const extended: pg.QueryConfig = Object.assign({ ...config }, { queryMode: 'extended' });
   return new Promise<pg.QueryResult>((resolve, reject) => {
-    client.query(make(extended, (err, result) => (err ? reject(err) : resolve(result as pg.QueryResult))));
+    queue(make(extended, (err, result) => (err ? reject(err) : resolve(result as pg.QueryResult))));
   });
 }

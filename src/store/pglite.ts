@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
+import type { Database, ListenStatus, QueryOptions, QueryResult, TransactionOptions, Tx } from './database.ts';
 import { pgliteOptions } from './pglite-options.ts';
 
 /**
@@ -77,7 +77,9 @@ export class PGliteDatabase implements Database {
     await this.db.exec(sql);
   }
 
-  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const before = options?.before;
+    if (before !== undefined) await this.db.query(before.sql, before.params).catch((err: unknown) => before.failed(err));
     return this.db.transaction((tx) => work(new PGliteTx(tx)));
   }
 

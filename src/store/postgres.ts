@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { Database, ListenStatus, QueryOptions, QueryResult, Tx } from './database.ts';
+import type { Database, ListenStatus, QueryOptions, QueryResult, StatementBefore, TransactionOptions, Tx } from './database.ts';
+import { runBefore, type BeforeStatement } from './statement-before.ts';
 import { runWithAhead } from './statement-ahead.ts';
 import { begin, beginWith } from './begin-with-first-statement.ts';
 import { commitWith } from './commit-with-last-statement.ts';
@@ -74,8 +75,26 @@ class ClientTx implements Tx {
   committed = false;
   /** Whether the transaction's statements are planned for their values again (CUSTOM_PLANS sent). */
   private customPlans = false;
-  constructor(client: pg.PoolClient | pg.Client) {
+  /** The statement to run before the transaction (`TransactionOptions.before`), until its first statement takes it. */
+  private before: BeforeStatement | undefined;
+  constructor(client: pg.PoolClient | pg.Client, before?: StatementBefore) {
     this.client = client;
+    if (before !== undefined) {
+      const config = statement(before.sql, before.params, undefined);
+      // Without a name (past PREPARED_LIMIT) it cannot go with the first statement: it runs alone.
+      this.before = { config: typeof config === 'string' ? { text: config } : config, failed: (err) => before.failed(err) };
+    }
+  }
+  /** The statement before, for the transaction's first statement to send (once). */
+  private takeBefore(): BeforeStatement | undefined {
+    const before = this.before;
+    this.before = undefined;
+    return before;
+  }
+  /** Runs the statement before alone, unless a statement took it already (a script first, or nothing sent at all). */
+  async runBefore(): Promise<void> {
+    const before = this.takeBefore();
+    if (before !== undefined) await runBefore(this.client, before);
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     if (this.committed) throw new Error('A statement after the transaction committed');
@@ -92,31 +111,35 @@ class ClientTx implements Tx {
     if (options?.commit === true && typeof config !== 'string') {
       const begun = this.started;
       this.started = true;
-      r = await commitWith(this.client, config, begun);
+      r = await commitWith(this.client, config, begun, begun ? undefined : this.takeBefore());
       this.committed = true;
     } else if (this.started) {
       r = await this.client.query(config as pg.QueryConfig);
     } else {
       this.started = true;
       if (typeof config === 'string') {
+        await this.runBefore();
         await begin(this.client);
         r = await this.client.query(config);
       } else {
-        r = await beginWith(this.client, config);
+        r = await beginWith(this.client, config, this.takeBefore());
       }
     }
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
-  /** `ahead` then the statement: in one round trip when both are prepared on the connection, else one after the other. */
+  /** `ahead` then the statement: in one round trip when both are prepared on the connection (COMMIT too, with `commit`), else one after the other. */
   private async queryAfter<R>(ahead: { sql: string; params: unknown[] }, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<QueryResult<R>> {
     const rest: QueryOptions = { ...options, ahead: undefined };
     const first = statement(ahead.sql, ahead.params, undefined);
     const config = statement(sql, params, rest);
-    if (options?.commit !== true && typeof first !== 'string' && first.name !== undefined && typeof config !== 'string') {
-      const run = runWithAhead(this.client, { name: first.name, values: first.values ?? [] }, config, !this.started);
+    if (typeof first !== 'string' && first.name !== undefined && typeof config !== 'string') {
+      const commit = options?.commit === true;
+      const run = runWithAhead(this.client, { name: first.name, values: first.values ?? [] }, config, !this.started, commit, this.started ? undefined : this.before);
       if (run !== undefined) {
+        this.before = undefined;
         this.started = true;
         const r = await run;
+        if (commit) this.committed = true;
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       }
     }
@@ -127,6 +150,7 @@ class ClientTx implements Tx {
     if (this.committed) throw new Error('A statement after the transaction committed');
     if (!this.started) {
       this.started = true;
+      await this.runBefore();
       await begin(this.client);
     }
     await this.client.query(sql);
@@ -203,7 +227,7 @@ export class PostgresDatabase implements Database {
     await this.pool.query(sql);
   }
 
-  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
     const client = await this.pool.connect();
     // pg-pool takes its idle 'error' listener off a client it hands out: without one of ours, a connection
     // lost during the transaction (a database restart) is an unhandled 'error' event, which ends the process.
@@ -212,12 +236,15 @@ export class PostgresDatabase implements Database {
       broken ??= err;
     };
     client.on('error', onError);
-    const tx = new ClientTx(client);
+    const tx = new ClientTx(client, options?.before);
     try {
       const result = await work(tx);
+      // A transaction that sent nothing: the statement before runs all the same.
+      await tx.runBefore();
       if (tx.started && !tx.committed) await client.query('COMMIT');
       return result;
     } catch (err) {
+      await tx.runBefore();
       // A connection that is gone, or a server that stopped answering, is not asked to roll back: the server
       // rolls back a transaction whose connection ends, and the client is thrown away below.
       const fault = classifyDatabaseError(err);

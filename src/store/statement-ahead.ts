@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { BEGIN_ANSWERS, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
+import { isCommitPrepared, writeCommit } from './commit-with-last-statement.ts';
 import { isParsed, prepareValue, queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
+import { canSendBefore, queueWithBefore, type BeforeStatement } from './statement-before.ts';
 
 /**
  * A statement whose result nobody reads (a write transaction's held writes, src/store/write-behind.ts) sent in the
@@ -15,7 +17,8 @@ import { isParsed, prepareValue, queryInternals, submitExtended, type QueryCallb
  * and the query reports the failure of the one ahead (a constraint of a held write) as that of its own, leaving the
  * transaction aborted, to be rolled back as before. The answers reach this query: the CommandComplete of BEGIN (when
  * it goes first) and of the statement ahead are passed over, so that the statement's result is the query's only
- * result.
+ * result. With `commit` (the transaction's last statement, src/store/commit-with-last-statement.ts) COMMIT goes after
+ * the statement, before the one Sync: a delivery worker's claim with the audit rows of the answers it records ahead.
  *
  * Only when both statements are prepared on the connection already: a Parse sent ahead would be recorded by pg as the
  * next statement's (its ParseComplete goes to the active query), which then, had the one ahead failed, would be taken
@@ -31,13 +34,19 @@ export interface StatementAhead {
 class AheadThenQuery extends pg.Query {
   private readonly ahead: StatementAhead;
   private readonly withBegin: boolean;
+  private readonly withCommit: boolean;
   /** CommandCompletes to pass over before the statement's own: BEGIN's (when it goes first) and the one ahead's. */
   private skip: number;
+  /** Whether the statement's own CommandComplete has come: with `withCommit`, the next is COMMIT's. */
+  private answered = false;
+  /** Set by COMMIT's own CommandComplete: without it the transaction was not committed, whatever else was answered. */
+  private committed = false;
 
-  constructor(config: pg.QueryConfig, callback: QueryCallback, ahead: StatementAhead, withBegin: boolean) {
+  constructor(config: pg.QueryConfig, callback: QueryCallback, ahead: StatementAhead, withBegin: boolean, withCommit: boolean) {
     super(config, callback);
     this.ahead = ahead;
     this.withBegin = withBegin;
+    this.withCommit = withCommit;
     this.skip = withBegin ? BEGIN_ANSWERS + 1 : 1;
   }
 
@@ -49,22 +58,57 @@ class AheadThenQuery extends pg.Query {
     queryInternals.prepare.call(this, connection);
   }
 
+  // Called by `prepare` after the statement's Bind and Describe: its Execute, then (as commit-with-last-statement.ts
+  // does) COMMIT's and the one Sync. `rows` is never set here: runWithAhead refuses such a config.
+  _getRows(connection: pg.Connection): void {
+    if (!this.withCommit) {
+      queryInternals._getRows.call(this, connection);
+      return;
+    }
+    connection.execute({ portal: '' }, true);
+    writeCommit(connection);
+  }
+
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {
     if (this.skip > 0) {
       this.skip--;
       return;
     }
+    if (this.answered) {
+      // A COMMIT of a transaction already aborted answers ROLLBACK (the statement would have failed first, though).
+      this.committed = msg.text === 'COMMIT';
+      return;
+    }
+    this.answered = true;
     queryInternals.handleCommandComplete.call(this, msg, connection);
+  }
+
+  handleReadyForQuery(connection: pg.Connection): void {
+    if (this.withCommit && !this.committed) {
+      queryInternals.handleError.call(this, new Error('The transaction was not committed: COMMIT was not answered with its statement'), connection);
+      return;
+    }
+    queryInternals.handleReadyForQuery.call(this, connection);
   }
 }
 
 /**
- * Runs `ahead`, then `config`, on `client` in one round trip (starting the transaction first when `begin`); undefined
- * when it cannot (a statement not prepared on the connection yet, BEGIN not prepared): the caller then sends them apart.
+ * Runs `ahead`, then `config`, on `client` in one round trip (starting the transaction first when `begin`, committing
+ * it after when `commit`); undefined when it cannot (a statement not prepared on the connection yet, BEGIN or COMMIT
+ * not prepared): the caller then sends them apart. With `commit`, it resolves once COMMIT was answered; a failure of
+ * either statement leaves COMMIT unrun and the transaction aborted, to be rolled back. `before` (with `begin`): a
+ * statement of its own to go first in the same write (src/store/statement-before.ts); undefined when it cannot.
  */
-export function runWithAhead(client: pg.ClientBase, ahead: StatementAhead, config: pg.QueryConfig, begin: boolean): Promise<pg.QueryResult> | undefined {
+export function runWithAhead(client: pg.ClientBase, ahead: StatementAhead, config: pg.QueryConfig, begin: boolean, commit = false, before?: BeforeStatement): Promise<pg.QueryResult> | undefined {
   if (!isParsed(client, ahead.name) || !isParsed(client, config.name)) return undefined;
+  if (before !== undefined && (!begin || !canSendBefore(client, before))) return undefined;
   if (begin && !isBeginPrepared(client)) return undefined;
+  if (commit && !isCommitPrepared(client)) return undefined;
   if ((config as { rows?: unknown }).rows !== undefined) return undefined;
-  return submitExtended(client, config, (extended, callback) => new AheadThenQuery(extended, callback, ahead, begin));
+  return submitExtended(
+    client,
+    config,
+    (extended, callback) => new AheadThenQuery(extended, callback, ahead, begin, commit),
+    before === undefined ? undefined : (query) => queueWithBefore(client, before, query),
+  );
 }

@@ -76,7 +76,8 @@ export const eventQueue = {
    *   cycle instead of per event).
    * Every part of a statement sees one snapshot, in which those subscriptions are still on and those events still
    * being sent: the room and the order per handover leave them out by their end and their ids.
-   * In a transaction it is the last statement: COMMIT goes with it (worker.ts: the claim's transaction).
+   * In a transaction it is the last statement: COMMIT goes with it (worker.ts: the claim's transaction), and `ahead`
+   * before it, in the same round trip.
    */
   async claim(
     q: Queryable,
@@ -89,6 +90,8 @@ export const eventQueue = {
       workerId: string;
       delivered?: readonly string[];
     },
+    /** A statement without rows to run just before, in the same transaction and round trip (the audit rows of `delivered`). */
+    ahead?: { sql: string; params: unknown[] },
   ): Promise<ClaimedEvent[]> {
     const r = await q.query<ClaimedEvent>(
       `WITH ended AS (
@@ -130,7 +133,7 @@ export const eventQueue = {
                  to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
                  (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
       [args.limit, args.workerId, args.perSubscription, args.lease.deadlineSeconds, args.lease.marginSeconds, args.delivered ?? [], args.fast?.ids ?? [], args.fast?.perSubscription ?? args.perSubscription],
-      COMMIT_WITH_LAST,
+      ahead ? { ...COMMIT_WITH_LAST, ahead } : COMMIT_WITH_LAST,
     );
     return r.rows;
   },

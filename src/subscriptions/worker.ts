@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Resource } from '@medplum/fhirtypes';
-import { auditNotificationAttempts, type NotificationAttempt } from '../audit/index.ts';
+import { auditNotificationAttempts, notificationAttemptsStatement, type NotificationAttempt } from '../audit/index.ts';
 import { safeError } from '../observability/logging.ts';
-import type { Database, Queryable } from '../store/database.ts';
+import type { Database, Queryable, StatementBefore } from '../store/database.ts';
+
+/** A statement sent ahead of another (QueryOptions.ahead). */
+type Statement = { sql: string; params: unknown[] };
 import { resourceStore } from '../store/resource-store.ts';
 import type { EndpointPolicy } from './endpoint.ts';
 import type { RenderNative } from './native-payload.ts';
@@ -58,6 +61,9 @@ interface Answered {
 const FAST_MS = 250;
 const FAST_STREAK = 4;
 
+/** Numbers the committed events not yet numbered (migration 023), in a transaction of its own. */
+const NUMBER_EVENTS = 'SELECT subscription_number_events()';
+
 /** However quiet the poll finds things, a full cycle at least this often (its claims, not only the probe, look). */
 const FULL_CYCLE_MS = 10_000;
 
@@ -103,8 +109,19 @@ export class DeliveryWorker {
   private quiet = false;
   private lastFullCycle = 0;
 
+  /**
+   * The numbering as the statement before the claim's transaction: committed before it, as when it went alone, but in
+   * the same round trip (src/store/statement-before.ts). Should it fail, the claim still takes what was numbered.
+   */
+  private readonly numberingBefore: StatementBefore;
+
   constructor(deps: WorkerDeps) {
     this.deps = deps;
+    this.numberingBefore = {
+      sql: NUMBER_EVENTS,
+      params: [],
+      failed: (err) => deps.logger.error({ err: safeError(err) }, 'subscription events not numbered'),
+    };
     this.sender = new HookSender({ db: deps.db, topic: deps.topic, policy: deps.policy });
     this.statusSends = new StatusSends({
       db: deps.db,
@@ -184,10 +201,12 @@ export class DeliveryWorker {
     if (probe && !(await eventQueue.anythingDue(this.deps.db, this.lease()))) return;
     this.lastFullCycle = Date.now();
     // Numbers what was committed since the last cycle: woken by the NOTIFY of a commit, and as the
-    // sweep (poll) for events whose committing process died before any worker heard of them.
-    if (this.numbering) {
+    // sweep (poll) for events whose committing process died before any worker heard of them. A cycle that
+    // sends handshakes and heartbeats numbers first, alone, so that they count the events committed until now;
+    // otherwise the numbering goes just before the claim, in its round trip (below).
+    if (this.numbering && this.maintenance) {
       this.numbering = false;
-      await this.deps.db.query('SELECT subscription_number_events()');
+      await this.deps.db.query(NUMBER_EVENTS);
     }
     if (this.maintenance) {
       this.maintenance = false;
@@ -196,7 +215,10 @@ export class DeliveryWorker {
     // Subscription.end honoured (Backport IG): an ended subscription is off before anything more is claimed for it
     // (the claim's own statement does it), and also when no room is left to claim anything.
     const room = (this.deps.maxInFlight ?? 32) - this.inFlight.size;
+    const numbering = this.numbering;
+    this.numbering = false;
     if (room <= 0 || this.stopped) {
+      if (numbering) await this.deps.db.query(NUMBER_EVENTS);
       await this.recordAnswered();
       await subscriptionStore.endPassed(this.deps.db);
       return;
@@ -205,16 +227,20 @@ export class DeliveryWorker {
     const claimedAt = performance.now();
     const perSubscription = this.deps.maxInFlightPerSubscription ?? 4;
     const fast = [...this.fastStreak].filter(([, n]) => n >= FAST_STREAK).map(([id]) => id);
-    const claim = async (q: Queryable): Promise<ClaimedEvent[]> =>
-      eventQueue.claim(q, {
-        limit: room,
-        perSubscription,
-        fast: { ids: fast, perSubscription: Math.max(perSubscription, Math.floor((this.deps.maxInFlight ?? 32) / 2)) },
-        lease: this.lease(),
-        workerId: this.workerId,
-        delivered: answered.map((a) => a.id),
-      });
-    const claimed = await this.withAnswered(answered, claim);
+    const claim = async (q: Queryable, ahead?: Statement): Promise<ClaimedEvent[]> =>
+      eventQueue.claim(
+        q,
+        {
+          limit: room,
+          perSubscription,
+          fast: { ids: fast, perSubscription: Math.max(perSubscription, Math.floor((this.deps.maxInFlight ?? 32) / 2)) },
+          lease: this.lease(),
+          workerId: this.workerId,
+          delivered: answered.map((a) => a.id),
+        },
+        ahead,
+      );
+    const claimed = await this.withAnswered(answered, claim, numbering ? this.numberingBefore : undefined);
     for (const e of claimed) this.dispatch({ ...e, claimedAt });
   }
 
@@ -226,19 +252,23 @@ export class DeliveryWorker {
 
   /**
    * Runs `work` (which marks `answered` delivered) in the transaction that audits them (NEN 7513: an attempt's row
-   * commits with its outcome), or alone when there are none. Should it fail, they wait for the next cycle: until
-   * then their events stay claimed, so nothing is sent again unless the lease runs out (at least once).
+   * commits with its outcome), or alone when there are none and nothing goes `before` it (the numbering, in a
+   * transaction of its own just before). The audit rows' statement is handed to `work` to send ahead of its own
+   * (QueryOptions.ahead): the numbering, BEGIN, the rows, the claim and COMMIT in one round trip. Should it fail,
+   * they wait for the next cycle: until then their events stay claimed, so nothing is sent again unless the lease
+   * runs out (at least once).
    */
-  private async withAnswered<T>(answered: Answered[], work: (q: Queryable) => Promise<T>): Promise<T> {
-    if (answered.length === 0) return work(this.deps.db);
+  private async withAnswered<T>(answered: Answered[], work: (q: Queryable, ahead?: Statement) => Promise<T>, before?: StatementBefore): Promise<T> {
+    if (answered.length === 0 && before === undefined) return work(this.deps.db);
     try {
-      return await this.deps.db.transaction(async (tx) => {
-        await auditNotificationAttempts(
-          tx,
-          answered.map((a) => a.attempt),
-        );
-        return work(tx);
-      });
+      return await this.deps.db.transaction(
+        async (tx) =>
+          work(
+            tx,
+            answered.length === 0 ? undefined : notificationAttemptsStatement(answered.map((a) => a.attempt)),
+          ),
+        { before },
+      );
     } catch (err) {
       this.answered.unshift(...answered);
       throw err;
@@ -248,12 +278,13 @@ export class DeliveryWorker {
   /** Marks what was answered delivered, without claiming (no room, or the worker stops). */
   private async recordAnswered(): Promise<void> {
     const answered = this.takeAnswered();
-    await this.withAnswered(answered, async (q) =>
-      eventQueue.delivered(
+    await this.withAnswered(answered, async (q, ahead) => {
+      if (ahead) await q.query(ahead.sql, ahead.params);
+      await eventQueue.delivered(
         q,
         answered.map((a) => a.id),
-      ),
-    );
+      );
+    });
   }
 
   private dispatch(e: Claim): void {

@@ -68,3 +68,43 @@ skipOnPglite('sends both in one round trip once both are prepared on the connect
   const stored = await testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM marks WHERE n BETWEEN 20 AND 23');
   expect(stored.rows[0]?.n).toBe(4);
 });
+
+it('with commit: the statement ahead, the statement and COMMIT all commit, or nothing when either fails', async () => {
+  const write = WRITE.replace('SELECT 1', 'SELECT 3');
+  for (let i = 0; i < 3; i++) {
+    const r = await testDb.db.transaction((tx) => tx.query<{ n: number }>('INSERT INTO marks (n) VALUES ($1) RETURNING n', [41 + 2 * i], { ahead: { sql: write, params: [40 + 2 * i, []] }, commit: true }));
+    expect(r.rows).toEqual([{ n: 41 + 2 * i }]);
+  }
+  // The statement fails (n = 0 exists) after the one ahead wrote: neither is kept.
+  for (let i = 0; i < 2; i++) {
+    await expect(testDb.db.transaction((tx) => tx.query('INSERT INTO marks (n) VALUES ($1)', [0], { ahead: { sql: write, params: [50 + i, []] }, commit: true }))).rejects.toMatchObject({ code: '23505' });
+  }
+  const stored = await testDb.db.query<{ n: number }>('SELECT n FROM marks WHERE n BETWEEN 40 AND 59 ORDER BY n');
+  expect(stored.rows.map((r) => r.n)).toEqual([40, 41, 42, 43, 44, 45]);
+});
+
+skipOnPglite('with commit: BEGIN, the statement ahead, the statement and COMMIT in one round trip once prepared', async () => {
+  const write = WRITE.replace('SELECT 1', 'SELECT 4');
+  const insert = 'INSERT INTO marks (n) VALUES ($1) RETURNING n, 4 AS k';
+  const counts: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    await testDb.db.transaction(async (tx) => {
+      const client = (tx as unknown as { client: pg.PoolClient }).client;
+      const connection = (client as unknown as { connection: EventEmitter }).connection;
+      let roundTrips = 0;
+      const count = (): number => roundTrips++;
+      connection.on('readyForQuery', count);
+      await tx.query(insert, [61 + 2 * i], { ahead: { sql: write, params: [60 + 2 * i, []] }, commit: true });
+      connection.off('readyForQuery', count);
+      counts.push(roundTrips);
+      // Committed with its statement: nothing more may be sent in it.
+      await expect(tx.query(READ, [0])).rejects.toThrow('after the transaction committed');
+    });
+  }
+  // The first use of the texts on a connection sends them apart (BEGIN with the write, then the insert with COMMIT,
+  // prepared on this connection by the tests above).
+  expect(counts[0]).toBe(2);
+  expect(counts.slice(1)).toEqual([1, 1, 1]);
+  const stored = await testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM marks WHERE n BETWEEN 60 AND 67');
+  expect(stored.rows[0]?.n).toBe(8);
+});

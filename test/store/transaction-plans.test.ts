@@ -112,7 +112,7 @@ onPostgres('plans in a transaction', () => {
     try {
       await migrate(units);
       for (let i = 1; i <= 8; i++) {
-        const outcome = await unitStore.recordFix(units, { unitId: `u${i % 3}`, ura: '90004567', callSign: `AMB-${i % 3}`, kind: 'ambulance', status: 'beschikbaar', ownStatus: 'beschikbaar', lat: 52.5, lon: 6.1, fixTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
+        const outcome = await unitStore.recordFix(units, { unitId: `u${i % 3}`, ura: '90004567', callSign: `AMB-${i % 3}`, kind: 'AMBULANCE_A', status: 'beschikbaar', ownStatus: 'beschikbaar', lat: 52.5, lon: 6.1, fixTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
         expect(outcome).toBe('stored');
       }
       const plans = await units.query<{ generic: string; custom: string }>(`SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO units%'`);
