@@ -12,6 +12,7 @@ import {
   getDataType,
   getNestedProperty,
   getTypedPropertyValue,
+  isPrimitiveType,
   matchDiscriminant,
 } from '@medplum/core';
 import type { FhirPathAtom, InternalSchemaElement, SlicingRules, TypedValue } from '@medplum/core';
@@ -42,10 +43,46 @@ export const HOLDS_WITHOUT = new Map<string, string>([
   ['orderDetail.empty() or code.exists()', 'orderDetail'],
 ]);
 
-export function without(value: unknown, name: string): boolean {
+/** `shadow` is `_<name>`, made once with the constraint's other facts (errorChecks), not for every value. */
+export function without(value: unknown, name: string, shadow: string): boolean {
   // A resource of type `<name>` would be itself to Medplum's member step `<name>` (never a valid type anyway).
   if (!value || typeof value !== 'object' || (value as { resourceType?: unknown }).resourceType === name) return false;
-  return !(name in value) && !(`_${name}` in value);
+  return !(name in value) && !(shadow in value);
+}
+
+type Constraint = NonNullable<InternalSchemaElement['constraints']>[number];
+
+/** A constraint Medplum evaluates (an error, not skipped), with what lets it hold without an evaluation. */
+export interface ErrorCheck {
+  readonly constraint: Constraint;
+  /** HOLDS_WITHOUT's name for its text, and `_<name>`. */
+  readonly absent: string | undefined;
+  readonly absentShadow: string;
+  readonly ext1: boolean;
+}
+
+const NO_CHECKS: readonly ErrorCheck[] = [];
+const errorChecksOf = new WeakMap<readonly Constraint[], readonly ErrorCheck[]>();
+
+/**
+ * The constraints of a schema element the walk evaluates, worked out once per list of constraints (Medplum makes it
+ * once per schema): every element of every type carries ele-1, which Medplum skips, and most carry nothing else, so
+ * most present values have none to look at. Same constraints, in the same order, as a test of each at each value.
+ */
+export function errorChecks(constraints: readonly Constraint[] | undefined): readonly ErrorCheck[] {
+  if (!constraints) return NO_CHECKS;
+  let checks = errorChecksOf.get(constraints);
+  if (!checks) {
+    const kept = constraints.filter((c) => c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key));
+    checks = kept.length
+      ? kept.map((constraint) => {
+          const absent = HOLDS_WITHOUT.get(constraint.expression);
+          return { constraint, absent, absentShadow: `_${absent}`, ext1: constraint.expression === EXT_1 };
+        })
+      : NO_CHECKS;
+    errorChecksOf.set(constraints, checks);
+  }
+  return checks;
 }
 
 /**
@@ -77,9 +114,29 @@ export function isEmpty(value: unknown): boolean {
   if (typeof value === 'string') return value === '';
   if (typeof value !== 'object') return false;
   const object = value as Record<string, unknown>;
-  if ('length' in object && (object.length as number) > 0) return false;
+  // Either test refuses: an array's length first (for-in would list its indices), an object's own keys first (a
+  // `length` of a plain object is one of its keys, and the lookup of an absent one walks up to Object.prototype).
+  if (Array.isArray(object)) {
+    if (object.length > 0) return false;
+    for (const key in object) if (Object.hasOwn(object, key)) return false;
+    return true;
+  }
   for (const key in object) if (Object.hasOwn(object, key)) return false;
-  return true;
+  return !('length' in object && (object.length as number) > 0);
+}
+
+/**
+ * Medplum's `isPrimitiveType` (a name test against an object of twenty types, which missed for every complex value
+ * walked), remembered per type name. Bounded like the choice names: a contained resource's type is the client's.
+ */
+const primitiveTypes = new Map<string, boolean>();
+export function isPrimitive(type: string): boolean {
+  let primitive = primitiveTypes.get(type);
+  if (primitive === undefined) {
+    primitive = isPrimitiveType(type);
+    if (primitiveTypes.size < 1024) primitiveTypes.set(type, primitive);
+  }
+  return primitive;
 }
 
 export const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
