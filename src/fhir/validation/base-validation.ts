@@ -37,8 +37,6 @@ import {
   isValidBase64Binary,
   matchesSpecifiedValue,
   unpackPrimitiveElement,
-  valueWithoutExtensions,
-  without,
 } from './base-checks.ts';
 import type { ErrorCheck } from './base-checks.ts';
 
@@ -239,8 +237,7 @@ class BaseValidator {
     const checks = errorChecks(field.constraints);
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i] as ErrorCheck;
-      if (check.absent !== undefined && without(value.value, check.absent, check.absentShadow)) continue;
-      if (check.ext1 && value.type === 'Extension' && valueWithoutExtensions(value.value)) continue;
+      if (check.holds?.(value)) continue;
       if (!this.isExpressionTrue(check.constraint.expression, value)) {
         this.issues.push(createConstraintIssue(value.path, check.constraint));
         return;
