@@ -158,6 +158,11 @@ class WalkedValue implements TypedValueWithPath {
     const path = `${this.parent.path}.${this.key}`;
     return this.index < 0 ? path : `${path}[${this.index}]`;
   }
+
+  /** As JSON what Medplum's plain typed value was (an engine's error message may quote one): not the parent chain. */
+  toJSON(): TypedValueWithPath {
+    return { type: this.type, value: this.value, path: this.path };
+  }
 }
 
 /** Medplum's `withPath` over the getter's answer for `key` of `parent`, each path written only when read. */
