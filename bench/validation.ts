@@ -2,6 +2,9 @@
 // alone beside Medplum's `validateResource`, which it replaced on the write path (src/fhir/validation/base-validation.ts).
 // Also the memory each allocates per call (V8's sampling heap profiler, counting what was collected too): what the
 // collector then has to clear, which on the loaded gateway costs more than the walk itself.
+// The eight resources the mapper makes of a native NTS handover (the gateway adds a Provenance) are validated as one
+// handover; BENCH_BASELINE=/path/to/other/checkout (with its node_modules) also validates them with that checkout's
+// validator, in alternating rounds of one process, both orders: CPU µs and KB allocated per handover for each.
 // Run: node bench/validation.ts   (Node 24 from node_modules/.bin)
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -9,7 +12,9 @@ import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { validateBase } from '../src/fhir/validation/base-validation.ts';
 import { loadProfileValidator } from '../src/fhir/validation/index.ts';
+import { loadNativeMapper } from '../src/native/mapping/index.ts';
 import { validEncounter, validPatient, validServiceRequest, validTask } from '../test/fhir/validation-fixtures.ts';
+import { MAPPINGS_DIR, example, formatOf, storeRequest } from '../test/native/mapping-support.ts';
 
 const profilesDir = join(import.meta.dirname, '..', 'profiles');
 const t0 = performance.now();
@@ -80,3 +85,36 @@ async function bench(label: string, resources: Resource[], rounds = 8): Promise<
 await bench('handover Task', [validTask()]);
 await bench('rejected handover Task (invariant path)', [{ ...validTask(), status: 'rejected', statusReason: { text: 'Geen capaciteit' } }]);
 await bench('Task, ServiceRequest, Patient, Encounter', [validTask(), validServiceRequest(), validPatient(), validEncounter()]);
+
+/** A native NTS handover's resources as the mapper makes them, references made literal as the store makes them. */
+function handoverResources(): Resource[] {
+  const name = 'nts-u1-pijn-op-de-borst-naar-ambulance.json';
+  const view = storeRequest(loadNativeMapper(MAPPINGS_DIR).toFhir(formatOf(name), example(name)), 'HAP');
+  return [view.patient, ...view.encounters, ...view.observations, view.serviceRequest, view.task].filter((r): r is NonNullable<typeof r> => r !== undefined);
+}
+
+const handover = handoverResources();
+await bench(`native handover (${handover.length} resources)`, handover, 4);
+
+const baselineRoot = process.env.BENCH_BASELINE;
+if (baselineRoot) {
+  // The other checkout's validator by absolute path: its own modules, on the same resources, in the same process.
+  const { loadProfileValidator: loadBaseline } = (await import(join(baselineRoot, 'src/fhir/validation/index.ts'))) as typeof import('../src/fhir/validation/index.ts');
+  const baseline = loadBaseline(join(baselineRoot, 'profiles'));
+  for (const r of handover) if (baseline.validate(r).length) throw new Error('baseline: fixture is not valid');
+  const runs: [string, () => void][] = [
+    ['this checkout', () => handover.forEach((r) => validator.validate(r))],
+    [`baseline ${baselineRoot}`, () => handover.forEach((r) => baseline.validate(r))],
+  ];
+  for (const [, run] of runs) microseconds(run, 0.5);
+  const us: number[][] = [[], []];
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
+  // Alternating rounds, the order reversed every other round: neither side always runs first after the other.
+  for (let r = 0; r < rounds; r++) for (const i of r % 2 ? [1, 0] : [0, 1]) us[i]?.push(microseconds(runs[i]?.[1] as () => void, 0.4));
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+  const ratios = (us[0] as number[]).map((u, i) => u / (us[1] as number[])[i]!);
+  for (const [i, [name, run]] of runs.entries()) {
+    console.log(`native handover, ${name}: ${median(us[i] as number[]).toFixed(1)} µs CPU (median of ${rounds} rounds), ${(await allocatedKb(run, 1000)).toFixed(1)} KB allocated`);
+  }
+  console.log(`native handover, this checkout / baseline per round: median ${median(ratios).toFixed(3)} [${ratios.map((x) => x.toFixed(2)).join(' ')}]`);
+}

@@ -121,6 +121,26 @@ function specials(resource: Resource): Resource[] {
     { contained: [] },
     { _contained: [{ id: 'x' }] },
     { lastModified: '2000-01-01', authoredOn: '2001-01-01' },
+    // inv-1 at the edges of its reading without an evaluation (base-checks.ts, modifiedSinceAuthored): equal, later by
+    // its characters but not in time, a primitive extension beside either, an empty one, a value of another JSON type.
+    { lastModified: '2001-01-01', authoredOn: '2001-01-01' },
+    { lastModified: '2001-01-01T10:00:00+02:00', authoredOn: '2001-01-01T09:00:00Z' },
+    { lastModified: '2002-01-01', authoredOn: '2001-01-01', _lastModified: { id: 'x' } },
+    { lastModified: '2002-01-01', authoredOn: '2001-01-01', _authoredOn: { extension: [{ url: 'http://example.org/e', valueString: 'x' }] } },
+    { lastModified: '', authoredOn: '2001-01-01' },
+    { lastModified: '2002-01-01', authoredOn: 2001 },
+    { lastModified: ['2002-01-01'], authoredOn: '2001-01-01' },
+    // ext-1 of an Extension with nested extensions (base-checks.ts, extensionsWithoutValue): with a value beside them,
+    // a primitive extension of either, an empty or null nested one, none.
+    { extension: [{ url: 'http://example.org/e', extension: [{ url: 'a', valueString: 'x' }, { url: 'b', valueCoding: { code: 'c' } }] }] },
+    { extension: [{ url: 'http://example.org/e', extension: [{ url: 'a', valueString: 'x' }], valueString: 'v' }] },
+    { extension: [{ url: 'http://example.org/e', extension: [{ url: 'a', valueString: 'x' }], _valueString: { id: 'x' } }] },
+    { extension: [{ url: 'http://example.org/e', extension: [{ url: 'a', valueString: 'x' }], _extension: [{ id: 'x' }] }] },
+    { extension: [{ url: 'http://example.org/e', extension: [{ url: 'a', valueString: 'x' }, {}] }] },
+    { extension: [{ url: 'http://example.org/e', extension: [{ url: 'a', valueString: 'x' }, null] }] },
+    { extension: [{ url: 'http://example.org/e', extension: [] }] },
+    { extension: [{ url: 'http://example.org/e', extension: { url: 'a', valueString: 'x' } }] },
+    { extension: [{ url: 'http://example.org/e', extension: [{ url: 'a', valueString: 'x' }], resourceType: 'Basic' }] },
     // Extensions at the edges of ext-1 (a member step takes an object with that resourceType for the resource itself).
     { extension: [{ url: 'http://example.org/e', valueString: 'v', resourceType: 'extension' }] },
     { extension: [{ url: 'http://example.org/e', valueString: 'v', resourceType: 'value' }] },

@@ -12,11 +12,13 @@ import {
   getDataType,
   getNestedProperty,
   getTypedPropertyValue,
+  isPrimitiveType,
   matchDiscriminant,
 } from '@medplum/core';
-import type { FhirPathAtom, InternalSchemaElement, SlicingRules, TypedValue } from '@medplum/core';
+import type { FhirPathAtom, InternalSchemaElement, InternalTypeSchema, SlicingRules, TypedValue } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { ABSENT, plan, readerFor, settle } from './base-properties.ts';
+import type { Reader } from './base-properties.ts';
 
 /** Medplum's list of constraints it does not evaluate (`skippedConstraintKeys`). */
 export const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
@@ -42,10 +44,51 @@ export const HOLDS_WITHOUT = new Map<string, string>([
   ['orderDetail.empty() or code.exists()', 'orderDetail'],
 ]);
 
-export function without(value: unknown, name: string): boolean {
+/** `shadow` is `_<name>`, made once with the constraint's other facts (errorChecks), not for every value. */
+export function without(value: unknown, name: string, shadow: string): boolean {
   // A resource of type `<name>` would be itself to Medplum's member step `<name>` (never a valid type anyway).
   if (!value || typeof value !== 'object' || (value as { resourceType?: unknown }).resourceType === name) return false;
-  return !(name in value) && !(`_${name}` in value);
+  return !(name in value) && !(shadow in value);
+}
+
+type Constraint = NonNullable<InternalSchemaElement['constraints']>[number];
+
+/** A constraint Medplum evaluates (an error, not skipped), with what lets it hold without an evaluation. */
+export interface ErrorCheck {
+  readonly constraint: Constraint;
+  /** True where the constraint holds for the value by what it says, without Medplum's engine (false: evaluate). */
+  readonly holds: ((value: TypedValue) => boolean) | undefined;
+}
+
+const NO_CHECKS: readonly ErrorCheck[] = [];
+const errorChecksOf = new WeakMap<readonly Constraint[], readonly ErrorCheck[]>();
+
+/** The test of a constraint's text that shows it holds without an evaluation, if it has one. */
+function holdsTest(expression: string): ((value: TypedValue) => boolean) | undefined {
+  const absent = HOLDS_WITHOUT.get(expression);
+  if (absent !== undefined) {
+    const shadow = `_${absent}`;
+    return (value) => without(value.value, absent, shadow);
+  }
+  if (expression === EXT_1) return (value) => value.type === 'Extension' && (valueWithoutExtensions(value.value) || extensionsWithoutValue(value.value));
+  if (expression === TASK_INV_1) return (value) => value.type === 'Task' && modifiedSinceAuthored(value.value);
+  return undefined;
+}
+
+/**
+ * The constraints of a schema element the walk evaluates, worked out once per list of constraints (Medplum makes it
+ * once per schema): every element of every type carries ele-1, which Medplum skips, and most carry nothing else, so
+ * most present values have none to look at. Same constraints, in the same order, as a test of each at each value.
+ */
+export function errorChecks(constraints: readonly Constraint[] | undefined): readonly ErrorCheck[] {
+  if (!constraints) return NO_CHECKS;
+  let checks = errorChecksOf.get(constraints);
+  if (!checks) {
+    const kept = constraints.filter((c) => c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key));
+    checks = kept.length ? kept.map((constraint) => ({ constraint, holds: holdsTest(constraint.expression) })) : NO_CHECKS;
+    errorChecksOf.set(constraints, checks);
+  }
+  return checks;
 }
 
 /**
@@ -57,15 +100,57 @@ export function without(value: unknown, name: string): boolean {
  */
 export const EXT_1 = 'extension.exists() != value.exists()';
 
+/** value[x]'s reader of an Extension (what Medplum's getter tries for it), looked up once per schema. */
+let extensionValue: { schema: InternalTypeSchema; read: Reader | undefined } | undefined;
+function extensionValueReader(): Reader | undefined {
+  const schema = getDataType('Extension');
+  if (extensionValue?.schema !== schema) extensionValue = { schema, read: plan(schema, 'Extension').find((p) => p.key === 'value[x]')?.read };
+  return extensionValue.read;
+}
+
 export function valueWithoutExtensions(holder: unknown): boolean {
   if (!holder || typeof holder !== 'object' || Array.isArray(holder) || 'resourceType' in holder) return false;
   const extension = holder as Record<string, unknown>;
   if (extension.extension !== undefined || extension._extension !== undefined) return false;
-  const read = plan(getDataType('Extension'), 'Extension').find((p) => p.key === 'value[x]')?.read;
+  const read = extensionValueReader();
   const i = read ? settle(extension, read) : ABSENT;
   if (!read || i < 0) return false;
   const value = extension[read.names[i]];
   return !Array.isArray(value) && !isEmpty(value);
+}
+
+/**
+ * ext-1 on a complex Extension (the caller of an NTS handover: nested extensions, no value): with a non-empty array of
+ * nested extensions, each non-empty, and no `_extension`, Medplum's engine reads `extension.exists()` as true (its
+ * exists() asks that every item be non-empty); with no name of value[x] (nor its `_`) holding anything, its getter
+ * finds no value and `value.exists()` is false; `true != false` holds. Anything else is evaluated.
+ */
+export function extensionsWithoutValue(holder: unknown): boolean {
+  if (!holder || typeof holder !== 'object' || Array.isArray(holder) || 'resourceType' in holder) return false;
+  const extension = holder as Record<string, unknown>;
+  const nested = extension.extension;
+  if (!Array.isArray(nested) || nested.length === 0 || extension._extension !== undefined) return false;
+  for (let i = 0; i < nested.length; i++) if (isEmpty(nested[i])) return false;
+  const read = extensionValueReader();
+  return read !== undefined && settle(extension, read) === ABSENT;
+}
+
+/**
+ * R4's inv-1 on every Task. With `lastModified` and `authoredOn` both non-empty strings without a `_` beside them,
+ * Medplum's getter reads each as that string, both `exists().not()` are false, and its `>=` compares the two values
+ * as JavaScript does (strings: by their characters), so the constraint holds exactly when lastModified >= authoredOn.
+ * Only that answer is taken from here: where it is false, or anything differs, Medplum's engine evaluates it.
+ */
+export const TASK_INV_1 = 'lastModified.exists().not() or authoredOn.exists().not() or lastModified >= authoredOn';
+
+export function modifiedSinceAuthored(holder: unknown): boolean {
+  if (!holder || typeof holder !== 'object' || Array.isArray(holder)) return false;
+  const task = holder as Record<string, unknown>;
+  const lastModified = task.lastModified;
+  const authoredOn = task.authoredOn;
+  if (typeof lastModified !== 'string' || typeof authoredOn !== 'string' || lastModified === '' || authoredOn === '') return false;
+  if (task._lastModified !== undefined || task._authoredOn !== undefined) return false;
+  return lastModified >= authoredOn;
 }
 
 /**
@@ -77,9 +162,29 @@ export function isEmpty(value: unknown): boolean {
   if (typeof value === 'string') return value === '';
   if (typeof value !== 'object') return false;
   const object = value as Record<string, unknown>;
-  if ('length' in object && (object.length as number) > 0) return false;
+  // Either test refuses: an array's length first (for-in would list its indices), an object's own keys first (a
+  // `length` of a plain object is one of its keys, and the lookup of an absent one walks up to Object.prototype).
+  if (Array.isArray(object)) {
+    if (object.length > 0) return false;
+    for (const key in object) if (Object.hasOwn(object, key)) return false;
+    return true;
+  }
   for (const key in object) if (Object.hasOwn(object, key)) return false;
-  return true;
+  return !('length' in object && (object.length as number) > 0);
+}
+
+/**
+ * Medplum's `isPrimitiveType` (a name test against an object of twenty types, which missed for every complex value
+ * walked), remembered per type name. Bounded like the choice names: a contained resource's type is the client's.
+ */
+const primitiveTypes = new Map<string, boolean>();
+export function isPrimitive(type: string): boolean {
+  let primitive = primitiveTypes.get(type);
+  if (primitive === undefined) {
+    primitive = isPrimitiveType(type);
+    if (primitiveTypes.size < 1024) primitiveTypes.set(type, primitive);
+  }
+  return primitive;
 }
 
 export const BASE64_BINARY_MAX_BYTES = 1024 * 1024;

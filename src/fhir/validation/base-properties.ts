@@ -132,10 +132,45 @@ function readerOf(valueType: string, key: string): Reader | undefined {
 
 const typeOf = (type: string, v: unknown): string => (type === 'Resource' && isResource(v) ? v.resourceType : type);
 
-/** Medplum's `withPath` over the getter's answer (a closure only for an array: this runs for every value walked). */
-export function withPath(value: unknown, type: string, path: string): TypedValueWithPath | TypedValueWithPath[] {
-  if (Array.isArray(value)) return value.map((v: unknown, i) => ({ type: typeOf(type, v), value: v, path: `${path}[${i}]` }));
-  return { type: typeOf(type, value), value, path };
+/**
+ * A value the walk read itself, typed as Medplum's getter types it. Its path (`Task.input[0].valueCoding`: the
+ * parent's, the key, the index in an array) is written when something reads it, for an issue or by a Medplum function
+ * given the value: a valid resource's values are never asked, and a string (two, in an array) for each was most of
+ * what the walk allocated. The same text as Medplum's `withPath` makes.
+ */
+class WalkedValue implements TypedValueWithPath {
+  readonly type: string;
+  readonly value: unknown;
+  private readonly parent: TypedValueWithPath;
+  private readonly key: string;
+  /** -1: not in an array. */
+  private readonly index: number;
+
+  constructor(type: string, value: unknown, parent: TypedValueWithPath, key: string, index: number) {
+    this.type = type;
+    this.value = value;
+    this.parent = parent;
+    this.key = key;
+    this.index = index;
+  }
+
+  get path(): string {
+    const path = `${this.parent.path}.${this.key}`;
+    return this.index < 0 ? path : `${path}[${this.index}]`;
+  }
+
+  /** As JSON what Medplum's plain typed value was (an engine's error message may quote one): not the parent chain. */
+  toJSON(): TypedValueWithPath {
+    return { type: this.type, value: this.value, path: this.path };
+  }
+}
+
+/** Medplum's `withPath` over the getter's answer for `key` of `parent`, each path written only when read. */
+export function withPath(value: unknown, type: string, parent: TypedValueWithPath, key: string): TypedValueWithPath | TypedValueWithPath[] {
+  if (!Array.isArray(value)) return new WalkedValue(typeOf(type, value), value, parent, key, -1);
+  const values: TypedValueWithPath[] = new Array(value.length);
+  for (let i = 0; i < value.length; i++) values[i] = new WalkedValue(typeOf(type, value[i]), value[i], parent, key, i);
+  return values;
 }
 
 export const ABSENT = -1;

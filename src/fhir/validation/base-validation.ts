@@ -10,7 +10,6 @@ import {
   fhirTypeToJsType,
   getDataType,
   getNestedProperty,
-  isPrimitiveType,
   isResource,
   isResourceType,
   isValidCalendarDate,
@@ -26,22 +25,20 @@ import { ABSENT, plan, presentProperties, settle, withPath } from './base-proper
 import type { Property } from './base-properties.ts';
 import {
   BASE64_BINARY_MAX_BYTES,
-  EXT_1,
   FHIR_INTEGER_MAX,
   FHIR_INTEGER_MIN,
-  HOLDS_WITHOUT,
-  SKIPPED_CONSTRAINTS,
   checkObjectForNull,
   checkSliceElement,
+  errorChecks,
   fhirPathCache,
   isEmpty,
+  isPrimitive,
   isChoiceOfType,
   isValidBase64Binary,
   matchesSpecifiedValue,
   unpackPrimitiveElement,
-  valueWithoutExtensions,
-  without,
 } from './base-checks.ts';
+import type { ErrorCheck } from './base-checks.ts';
 
 /**
  * R4 base validation: Medplum's `validateResource` (@medplum/core 5.2, typeschema/validation.ts and crawler.ts,
@@ -114,13 +111,13 @@ class BaseValidator {
         }
         if (i >= 0) {
           const type = read.types[i] === 'Element' || read.types[i] === 'BackboneElement' ? read.firstType : read.types[i];
-          direct = withPath(value, type, `${obj.path}.${property.key}`);
+          direct = withPath(value, type, obj, property.key);
         }
       }
-      this.crawlProperty(obj, property.key, schema, `${path}.${property.key}`, direct);
+      this.crawlProperty(obj, property.key, schema, childPath(path, property.key), direct);
     }
     this.depth--;
-    this.checkAdditionalProperties(obj, schema.elements, obj.path);
+    this.checkAdditionalProperties(obj, schema.elements);
     if (objIsResource) this.resourceStack.pop();
   }
 
@@ -141,7 +138,7 @@ class BaseValidator {
   }
 
   private crawlValue(value: TypedValueWithPath, schema: InternalTypeSchema, path: string): void {
-    if (!isPrimitiveType(value.type)) this.crawlObject(value, innerType(schema, value.type) ?? getDataType(value.type), path);
+    if (!isPrimitive(value.type)) this.crawlObject(value, innerType(schema, value.type) ?? getDataType(value.type), path);
   }
 
   private visitProperty(key: string, path: string, propertyValues: (TypedValueWithPath | TypedValueWithPath[])[], schema: InternalTypeSchema): void {
@@ -204,7 +201,7 @@ class BaseValidator {
   }
 
   private checkPropertyValue(value: TypedValueWithPath): void {
-    if (isPrimitiveType(value.type)) this.validatePrimitiveType(value);
+    if (isPrimitive(value.type)) this.validatePrimitiveType(value);
     else if (isEmpty(value.value)) this.issues.push(createStructureIssue(value.path, `Invalid empty non-primitive value`));
   }
 
@@ -224,7 +221,7 @@ class BaseValidator {
   }
 
   /** Medplum's check without its warnings (a choice element sent with two types): only the control flow stays. */
-  private checkAdditionalProperties(parent: TypedValueWithPath, properties: Record<string, InternalSchemaElement>, path: string): void {
+  private checkAdditionalProperties(parent: TypedValueWithPath, properties: Record<string, InternalSchemaElement>): void {
     const object = parent.value as Record<string, unknown> | undefined;
     if (!object) return;
     // Own keys through for-in: Object.keys' order without its array, for every object of every resource.
@@ -232,20 +229,18 @@ class BaseValidator {
       if (!Object.hasOwn(object, key)) continue;
       // An element's own name is never refused, choice or not: only an unknown name needs Medplum's choice test.
       if (key === 'resourceType' || key in properties || (key.startsWith('_') && key.slice(1) in properties) || object[key] === undefined) continue;
-      if (!isChoiceOfType(parent, key, properties)) this.issues.push(createStructureIssue(`${path}.${key}`, `Invalid additional property "${key}"`));
+      if (!isChoiceOfType(parent, key, properties)) this.issues.push(createStructureIssue(`${parent.path}.${key}`, `Invalid additional property "${key}"`));
     }
   }
 
   private constraintsCheck(value: TypedValueWithPath, field: InternalTypeSchema | InternalSchemaElement): void {
-    for (const constraint of field.constraints ?? []) {
-      if (constraint.severity === 'error' && !SKIPPED_CONSTRAINTS.has(constraint.key)) {
-        const absent = HOLDS_WITHOUT.get(constraint.expression);
-        if (absent !== undefined && without(value.value, absent)) continue;
-        if (constraint.expression === EXT_1 && value.type === 'Extension' && valueWithoutExtensions(value.value)) continue;
-        if (!this.isExpressionTrue(constraint.expression, value)) {
-          this.issues.push(createConstraintIssue(value.path, constraint));
-          return;
-        }
+    const checks = errorChecks(field.constraints);
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i] as ErrorCheck;
+      if (check.holds?.(value)) continue;
+      if (!this.isExpressionTrue(check.constraint.expression, value)) {
+        this.issues.push(createConstraintIssue(value.path, check.constraint));
+        return;
       }
     }
   }
@@ -268,74 +263,97 @@ class BaseValidator {
     // A value that is no object has nothing to unpack (unpackPrimitiveElement gives it back alone): nearly every
     // primitive of a resource, checked without the pair of typed values made for it.
     if (typeof typedValue.value !== 'object' || !typedValue.value) {
-      this.checkPrimitiveValue(typedValue.type, typedValue.value, typedValue.path);
+      this.checkPrimitiveValue(typedValue.type, typedValue.value, typedValue);
       return;
     }
     const [primitiveValue, extensionElement] = unpackPrimitiveElement(typedValue);
-    const path = typedValue.path;
-    if (primitiveValue && !this.checkPrimitiveValue(primitiveValue.type, primitiveValue.value, path)) return;
+    if (primitiveValue && !this.checkPrimitiveValue(primitiveValue.type, primitiveValue.value, typedValue)) return;
     if (extensionElement) {
       const schema = getDataType('Element');
+      const path = typedValue.path;
       this.crawlObject({ ...extensionElement, path }, schema, path);
     }
   }
 
-  /** false where Medplum stops (no extension is then walked): an unknown type or a value of the wrong JSON type. */
-  private checkPrimitiveValue(type: string, value: unknown, path: string): boolean {
+  /** false where Medplum stops (no extension is then walked): an unknown type or a value of the wrong JSON type. `at`'s path is an issue's. */
+  private checkPrimitiveValue(type: string, value: unknown, at: TypedValueWithPath): boolean {
     if (!(type in fhirTypeToJsType)) {
-      this.issues.push(createStructureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
+      this.issues.push(createStructureIssue(at.path, `Invalid JSON type: ${type} is not a valid FHIR type`));
       return false;
     }
     const expectedType = fhirTypeToJsType[type as keyof typeof fhirTypeToJsType];
     if (typeof value !== expectedType) {
-      if (value !== null) this.issues.push(createStructureIssue(path, `Invalid JSON type: expected ${expectedType}, but got ${typeof value}`));
+      if (value !== null) this.issues.push(createStructureIssue(at.path, `Invalid JSON type: expected ${expectedType}, but got ${typeof value}`));
       return false;
     }
-    if (type === 'base64Binary') this.validateBase64Binary(value as string, path);
-    else if (expectedType === 'string') this.validateString(value as string, type, path);
-    else if (expectedType === 'number') this.validateNumber(value as number, type, path);
+    if (type === 'base64Binary') this.validateBase64Binary(value as string, at);
+    else if (expectedType === 'string') this.validateString(value as string, type, at);
+    else if (expectedType === 'number') this.validateNumber(value as number, type, at);
     return true;
   }
 
-  private validateBase64Binary(str: string, path: string): void {
+  private validateBase64Binary(str: string, at: TypedValueWithPath): void {
     if (!isValidBase64Binary(str)) {
-      this.issues.push(createStructureIssue(path, 'Invalid base64Binary format'));
+      this.issues.push(createStructureIssue(at.path, 'Invalid base64Binary format'));
       return;
     }
     const padding = str.endsWith('==') ? 2 : str.endsWith('=') ? 1 : 0;
     const approxBytes = Math.max(0, Math.floor((str.length * 3) / 4) - padding);
-    if (approxBytes > BASE64_BINARY_MAX_BYTES) this.issues.push(createStructureIssue(path, `base64Binary exceeds ${BASE64_BINARY_MAX_BYTES} bytes`));
+    if (approxBytes > BASE64_BINARY_MAX_BYTES) this.issues.push(createStructureIssue(at.path, `base64Binary exceeds ${BASE64_BINARY_MAX_BYTES} bytes`));
   }
 
-  private validateString(str: string, type: string, path: string): void {
+  private validateString(str: string, type: string, at: TypedValueWithPath): void {
     if (!str.trim()) {
-      this.issues.push(createStructureIssue(path, 'String must contain non-whitespace content'));
+      this.issues.push(createStructureIssue(at.path, 'String must contain non-whitespace content'));
       return;
     }
     if (str.length > 1024 * 1024) {
-      this.issues.push(createStructureIssue(path, 'String cannot be larger than 1 MB'));
+      this.issues.push(createStructureIssue(at.path, 'String cannot be larger than 1 MB'));
       return;
     }
     const regex = validationRegexes[type];
     // test, not exec: the same match (none of these patterns is global or sticky) without a match array per value.
-    if (regex && !regex.test(str)) this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' format'));
+    if (regex && !regex.test(str)) this.issues.push(createStructureIssue(at.path, 'Invalid ' + type + ' format'));
     else if ((type === 'date' || type === 'dateTime' || type === 'instant') && !isValidCalendarDate(str)) {
-      this.issues.push(createStructureIssue(path, 'Invalid ' + type + ' value'));
+      this.issues.push(createStructureIssue(at.path, 'Invalid ' + type + ' value'));
     }
   }
 
-  private validateNumber(n: number, type: string, path: string): void {
+  private validateNumber(n: number, type: string, at: TypedValueWithPath): void {
     const integer = type === PropertyType.integer || type === PropertyType.positiveInt || type === PropertyType.unsignedInt;
-    if (Number.isNaN(n) || !Number.isFinite(n)) this.issues.push(createStructureIssue(path, 'Invalid numeric value'));
-    else if (integer && !Number.isInteger(n)) this.issues.push(createStructureIssue(path, 'Expected number to be an integer'));
+    if (Number.isNaN(n) || !Number.isFinite(n)) this.issues.push(createStructureIssue(at.path, 'Invalid numeric value'));
+    else if (integer && !Number.isInteger(n)) this.issues.push(createStructureIssue(at.path, 'Expected number to be an integer'));
     else if (type === PropertyType.integer && (n < FHIR_INTEGER_MIN || n > FHIR_INTEGER_MAX)) {
-      this.issues.push(createStructureIssue(path, `Expected number to be in the range ${FHIR_INTEGER_MIN}..${FHIR_INTEGER_MAX}`));
+      this.issues.push(createStructureIssue(at.path, `Expected number to be in the range ${FHIR_INTEGER_MIN}..${FHIR_INTEGER_MAX}`));
     } else if (type === PropertyType.positiveInt && (n < 1 || n > FHIR_INTEGER_MAX)) {
-      this.issues.push(createStructureIssue(path, `Expected number to be in the range 1..${FHIR_INTEGER_MAX}`));
+      this.issues.push(createStructureIssue(at.path, `Expected number to be in the range 1..${FHIR_INTEGER_MAX}`));
     } else if (type === PropertyType.unsignedInt && (n < 0 || n > FHIR_INTEGER_MAX)) {
-      this.issues.push(createStructureIssue(path, `Expected number to be in the range 0..${FHIR_INTEGER_MAX}`));
+      this.issues.push(createStructureIssue(at.path, `Expected number to be in the range 0..${FHIR_INTEGER_MAX}`));
     }
   }
+}
+
+/**
+ * Schema paths (`Task.input.value[x]`, the path Medplum's crawler names an element's issues by), each made once: a
+ * handover's resources walk the same few hundred, and they were two strings for every property walked. Bounded: a
+ * primitive's extension is walked under its instance path (validatePrimitiveType), and that is the client's.
+ */
+const childPaths = new Map<string, Map<string, string>>();
+let childPathCount = 0;
+const CHILD_PATHS = 8192;
+
+function childPath(path: string, key: string): string {
+  let byKey = childPaths.get(path);
+  let child = byKey?.get(key);
+  if (child === undefined) {
+    child = `${path}.${key}`;
+    if (childPathCount < CHILD_PATHS) {
+      if (!byKey) childPaths.set(path, (byKey = new Map()));
+      byKey.set(key, child);
+      childPathCount++;
+    }
+  }
+  return child;
 }
 
 function elementOf(schema: InternalTypeSchema, key: string): InternalSchemaElement {

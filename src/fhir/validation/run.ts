@@ -102,9 +102,10 @@ function checkElement(el: CompiledElement, parent: JsonObject, expr: string, sta
   }
   // Most elements are absent and unconstrained in any one resource: leave those at once.
   if (!el.cardinality && !el.slicing && (key === undefined || (parent[key] === undefined && (!el.primitive || parent[shadowKey] === undefined)))) return;
-  const values = key === undefined ? [] : asArray(parent[key]);
-  const shadows = key !== undefined && el.primitive ? asArray(parent[shadowKey]) : [];
-  const count = Math.max(values.length, shadows.length);
+  // A single value (most are) is read where it is, not put in an array of its own: `asArray`'s answer, by index.
+  const value = key === undefined ? undefined : parent[key];
+  const shadow = key !== undefined && el.primitive ? parent[shadowKey] : undefined;
+  const count = Math.max(countOf(value), countOf(shadow));
   const label = key ?? el.key;
 
   if (el.cardinality) {
@@ -119,10 +120,22 @@ function checkElement(el: CompiledElement, parent: JsonObject, expr: string, sta
   }
 
   for (let i = 0; i < count; i++) {
-    checkItem(el, values[i], shadows[i], el.repeats ? `${expr}.${label}[${i}]` : `${expr}.${label}`, state);
+    checkItem(el, itemOf(value, i), itemOf(shadow, i), el.repeats ? `${expr}.${label}[${i}]` : `${expr}.${label}`, state);
   }
 
-  if (el.slicing) checkSlices(el, values, `${expr}.${label}`, state);
+  if (el.slicing) checkSlices(el, asArray(value), `${expr}.${label}`, state);
+}
+
+/** How many values `asArray(value)` holds, and its item `i`, without the array. */
+function countOf(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  return Array.isArray(value) ? value.length : 1;
+}
+
+function itemOf(value: unknown, i: number): unknown {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value[i] as unknown;
+  return i === 0 ? value : undefined;
 }
 
 function checkSlices(el: CompiledElement, items: unknown[], expr: string, state: RunState): void {
