@@ -4,9 +4,6 @@ import type { Resource } from '@medplum/fhirtypes';
 import { auditNotificationAttempts, notificationAttemptsStatement, type NotificationAttempt } from '../audit/index.ts';
 import { safeError } from '../observability/logging.ts';
 import type { Database, Queryable, StatementBefore } from '../store/database.ts';
-
-/** A statement sent ahead of another (QueryOptions.ahead). */
-type Statement = { sql: string; params: unknown[] };
 import { resourceStore } from '../store/resource-store.ts';
 import type { EndpointPolicy } from './endpoint.ts';
 import type { RenderNative } from './native-payload.ts';
@@ -60,6 +57,9 @@ interface Answered {
  */
 const FAST_MS = 250;
 const FAST_STREAK = 4;
+
+/** A statement sent ahead of another (QueryOptions.ahead). */
+type Statement = { sql: string; params: unknown[] };
 
 /** Numbers the committed events not yet numbered (migration 023), in a transaction of its own. */
 const NUMBER_EVENTS = 'SELECT subscription_number_events()';
