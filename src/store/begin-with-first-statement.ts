@@ -32,7 +32,7 @@ const BEGIN_STATEMENT = 'begin_transaction';
 
 /** Generic plans for the transaction's statements (see above), prepared beside BEGIN and sent with it. */
 const GENERIC_PLANS_STATEMENT = 'generic_plans_transaction';
-export const GENERIC_PLANS = 'SET LOCAL plan_cache_mode = force_generic_plan';
+const GENERIC_PLANS = 'SET LOCAL plan_cache_mode = force_generic_plan';
 
 /** CommandCompletes that `writeBegin` brings (BEGIN's and GENERIC_PLANS'), passed over by the query sent with it. */
 export const BEGIN_ANSWERS = 2;

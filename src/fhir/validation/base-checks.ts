@@ -21,7 +21,7 @@ import { ABSENT, plan, readerFor, settle } from './base-properties.ts';
 import type { Reader } from './base-properties.ts';
 
 /** Medplum's list of constraints it does not evaluate (`skippedConstraintKeys`). */
-export const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
+const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
 export const FHIR_INTEGER_MIN = -2_147_483_648;
 export const FHIR_INTEGER_MAX = 2_147_483_647;
 /**
@@ -35,7 +35,7 @@ export const FHIR_INTEGER_MAX = 2_147_483_647;
  * - obs-6 and obs-7 on every Observation: without `dataAbsentReason`, and without `component`.
  * - prr-1 on a ServiceRequest: without `orderDetail`.
  */
-export const HOLDS_WITHOUT = new Map<string, string>([
+const HOLDS_WITHOUT = new Map<string, string>([
   ['contained.contained.empty()', 'contained'],
   ['contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()', 'contained'],
   ['contained.meta.security.empty()', 'contained'],
@@ -45,7 +45,7 @@ export const HOLDS_WITHOUT = new Map<string, string>([
 ]);
 
 /** `shadow` is `_<name>`, made once with the constraint's other facts (errorChecks), not for every value. */
-export function without(value: unknown, name: string, shadow: string): boolean {
+function without(value: unknown, name: string, shadow: string): boolean {
   // A resource of type `<name>` would be itself to Medplum's member step `<name>` (never a valid type anyway).
   if (!value || typeof value !== 'object' || (value as { resourceType?: unknown }).resourceType === name) return false;
   return !(name in value) && !(shadow in value);
@@ -98,7 +98,7 @@ export function errorChecks(constraints: readonly Constraint[] | undefined): rea
  * Anything else (a value in an array, an empty one, a `_value`, a `resourceType`, which the member step would take
  * for a resource) is evaluated.
  */
-export const EXT_1 = 'extension.exists() != value.exists()';
+const EXT_1 = 'extension.exists() != value.exists()';
 
 /** value[x]'s reader of an Extension (what Medplum's getter tries for it), looked up once per schema. */
 let extensionValue: { schema: InternalTypeSchema; read: Reader | undefined } | undefined;
@@ -108,7 +108,7 @@ function extensionValueReader(): Reader | undefined {
   return extensionValue.read;
 }
 
-export function valueWithoutExtensions(holder: unknown): boolean {
+function valueWithoutExtensions(holder: unknown): boolean {
   if (!holder || typeof holder !== 'object' || Array.isArray(holder) || 'resourceType' in holder) return false;
   const extension = holder as Record<string, unknown>;
   if (extension.extension !== undefined || extension._extension !== undefined) return false;
@@ -125,7 +125,7 @@ export function valueWithoutExtensions(holder: unknown): boolean {
  * exists() asks that every item be non-empty); with no name of value[x] (nor its `_`) holding anything, its getter
  * finds no value and `value.exists()` is false; `true != false` holds. Anything else is evaluated.
  */
-export function extensionsWithoutValue(holder: unknown): boolean {
+function extensionsWithoutValue(holder: unknown): boolean {
   if (!holder || typeof holder !== 'object' || Array.isArray(holder) || 'resourceType' in holder) return false;
   const extension = holder as Record<string, unknown>;
   const nested = extension.extension;
@@ -141,9 +141,9 @@ export function extensionsWithoutValue(holder: unknown): boolean {
  * as JavaScript does (strings: by their characters), so the constraint holds exactly when lastModified >= authoredOn.
  * Only that answer is taken from here: where it is false, or anything differs, Medplum's engine evaluates it.
  */
-export const TASK_INV_1 = 'lastModified.exists().not() or authoredOn.exists().not() or lastModified >= authoredOn';
+const TASK_INV_1 = 'lastModified.exists().not() or authoredOn.exists().not() or lastModified >= authoredOn';
 
-export function modifiedSinceAuthored(holder: unknown): boolean {
+function modifiedSinceAuthored(holder: unknown): boolean {
   if (!holder || typeof holder !== 'object' || Array.isArray(holder)) return false;
   const task = holder as Record<string, unknown>;
   const lastModified = task.lastModified;
