@@ -3,6 +3,7 @@
 // first's rows, and a failure of either failing the query and rolling the whole transaction back.
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import type { Tx } from '../../src/store/database.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
@@ -19,6 +20,21 @@ afterAll(async () => {
 const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
 const WRITE = 'WITH w AS (INSERT INTO marks (n, tags) VALUES ($1, $2::text[])) SELECT 1 WHERE false';
 const READ = 'SELECT n, tags FROM marks WHERE n = $1';
+
+/** Runs `work` on the transaction's connection and counts its round trips (ReadyForQuery messages). */
+async function roundTripsOf(tx: Tx, work: () => Promise<unknown>): Promise<number> {
+  const client = (tx as unknown as { client: pg.PoolClient }).client;
+  const connection = (client as unknown as { connection: EventEmitter }).connection;
+  let roundTrips = 0;
+  const count = (): number => roundTrips++;
+  connection.on('readyForQuery', count);
+  try {
+    await work();
+  } finally {
+    connection.off('readyForQuery', count);
+  }
+  return roundTrips;
+}
 
 it('runs the statement ahead first, in the transaction, and gives the query only its own rows', async () => {
   for (let i = 0; i < 4; i++) {
@@ -52,14 +68,7 @@ skipOnPglite('sends both in one round trip once both are prepared on the connect
   const counts: number[] = [];
   for (let i = 0; i < 4; i++) {
     await testDb.db.transaction(async (tx) => {
-      const client = (tx as unknown as { client: pg.PoolClient }).client;
-      const connection = (client as unknown as { connection: EventEmitter }).connection;
-      let roundTrips = 0;
-      const count = (): number => roundTrips++;
-      connection.on('readyForQuery', count);
-      await tx.query(read, [20 + i], { ahead: { sql: write, params: [20 + i, ['x']] } });
-      connection.off('readyForQuery', count);
-      counts.push(roundTrips);
+      counts.push(await roundTripsOf(tx, () => tx.query(read, [20 + i], { ahead: { sql: write, params: [20 + i, ['x']] } })));
     });
   }
   // The first use of the texts on a connection sends them apart (BEGIN with the write, then the read); later ones together.
@@ -89,14 +98,7 @@ skipOnPglite('with commit: BEGIN, the statement ahead, the statement and COMMIT 
   const counts: number[] = [];
   for (let i = 0; i < 4; i++) {
     await testDb.db.transaction(async (tx) => {
-      const client = (tx as unknown as { client: pg.PoolClient }).client;
-      const connection = (client as unknown as { connection: EventEmitter }).connection;
-      let roundTrips = 0;
-      const count = (): number => roundTrips++;
-      connection.on('readyForQuery', count);
-      await tx.query(insert, [61 + 2 * i], { ahead: { sql: write, params: [60 + 2 * i, []] }, commit: true });
-      connection.off('readyForQuery', count);
-      counts.push(roundTrips);
+      counts.push(await roundTripsOf(tx, () => tx.query(insert, [61 + 2 * i], { ahead: { sql: write, params: [60 + 2 * i, []] }, commit: true })));
       // Committed with its statement: nothing more may be sent in it.
       await expect(tx.query(READ, [0])).rejects.toThrow('after the transaction committed');
     });

@@ -18,6 +18,11 @@ let db: PostgresDatabase;
 
 const onPostgres = process.env.TEST_STORE === 'pglite' ? describe.skip : describe;
 
+/** How often the connection of `on` planned the prepared statement whose text `matches` (SQL LIKE), generically and for its values. */
+async function plansOf(on: PostgresDatabase, matches: string): Promise<{ generic: string; custom: string }[]> {
+  return (await on.query<{ generic: string; custom: string }>('SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement LIKE $1', [matches])).rows;
+}
+
 onPostgres('plans in a transaction', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase({ migrate: false, prefix: 'plans' });
@@ -83,15 +88,10 @@ onPostgres('plans in a transaction', () => {
       const r = await db.transaction((tx) => tx.query<{ total: number }>(sql, [[`k${i}`, `k${i + 1}`]]));
       expect(r.rows[0]?.total).toBe(2 * i + 1);
     }
-    const plans = await db.query<{ generic: string; custom: string }>(
-      'SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1',
-      [sql],
-    );
-    expect(plans.rows).toEqual([{ generic: '8', custom: '0' }]);
+    expect(await plansOf(db, sql)).toEqual([{ generic: '8', custom: '0' }]);
     // Outside a transaction, PostgreSQL's choice: custom plans (the first five at least).
     for (let i = 1; i <= 6; i++) await db.query(sql, [[`k${i}`, `k${i + 1}`]]);
-    const after = await db.query<{ custom: string }>('SELECT custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1', [sql]);
-    expect(Number(after.rows[0]?.custom)).toBeGreaterThanOrEqual(5);
+    expect(Number((await plansOf(db, sql))[0]?.custom)).toBeGreaterThanOrEqual(5);
   });
 
   it('keeps the generic plan of a lookup by keys outside a transaction after PostgreSQL\'s five custom plans', async () => {
@@ -102,8 +102,7 @@ onPostgres('plans in a transaction', () => {
       const r = await db.query<{ n: string; v: number }>(sql, [['Task', 'Task'], [`t${i}`, `t${i + 1}`]]);
       expect(r.rows.map((x) => [Number(x.n), x.v])).toEqual([[1, i], [2, i + 1]]);
     }
-    const plans = await db.query<{ generic: string; custom: string }>('SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement = $1', [sql]);
-    expect(plans.rows).toEqual([{ generic: '3', custom: '5' }]);
+    expect(await plansOf(db, sql)).toEqual([{ generic: '3', custom: '5' }]);
   });
 
   it('keeps the generic plan of a unit\'s position fix sent alone, outside a transaction', async () => {
@@ -115,8 +114,7 @@ onPostgres('plans in a transaction', () => {
         const outcome = await unitStore.recordFix(units, { unitId: `u${i % 3}`, ura: '90004567', callSign: `AMB-${i % 3}`, kind: 'AMBULANCE_A', status: 'beschikbaar', ownStatus: 'beschikbaar', lat: 52.5, lon: 6.1, fixTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
         expect(outcome).toBe('stored');
       }
-      const plans = await units.query<{ generic: string; custom: string }>(`SELECT generic_plans::text AS generic, custom_plans::text AS custom FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO units%'`);
-      expect(plans.rows).toEqual([{ generic: '3', custom: '5' }]);
+      expect(await plansOf(units, '%INSERT INTO units%')).toEqual([{ generic: '3', custom: '5' }]);
     } finally {
       await units.close();
       await migrated.drop();
