@@ -57,11 +57,15 @@ function allows(scopes: Iterable<SystemScope>, resourceType: string, interaction
   return false;
 }
 
-/** Whether every permission of `wanted` is granted by some scope in `held` (wildcards included). */
+/**
+ * Whether every permission of `wanted` is granted by some scope in `held` (wildcards included). Asked for every
+ * scope of the token at every request (authenticate.ts, against the client's registration): the scopes parsed once
+ * (parsedScope), not a match, a Set and an object per scope and request.
+ */
 export function covers(held: readonly string[], wanted: string): boolean {
-  const w = parseScope(wanted);
+  const w = parsedScope(wanted);
   if (!w) return false;
-  const parsed = held.map(parseScope).filter((s): s is SystemScope => s !== undefined);
+  const parsed = held.map(parsedScope).filter((s): s is SystemScope => s !== undefined);
   if (w.resourceType === '*') {
     // Only a wildcard can cover a wildcard: per-type scopes never add up to "every type".
     return [...w.permissions].every((p) => parsed.some((s) => s.resourceType === '*' && s.permissions.has(p)));

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../context.ts';
 import type { FhirRouter } from '../fhir/router.ts';
@@ -13,6 +12,7 @@ import { checkAccept, FHIR_JSON, requireContentType } from './media-types.ts';
 import { parseQuery } from './query.ts';
 import { limitPerAddress, limitPerClient, type RateLimiter } from './rate-limit.ts';
 import type { SecureRoutes } from './secure-routes.ts';
+import { securityHeaders } from './security-headers.ts';
 import type { WriteLimit } from './write-limit.ts';
 
 interface Authenticator {
@@ -61,8 +61,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   // Express hands the parser null when a URL has no query string.
   app.set('query parser', (qs: string | null) => parseQuery(qs ? `?${qs}` : ''));
-  app.use(helmet());
+  // helmet's headers (constants, worked out once: security-headers.ts) and the request id, in one step of the
+  // app's router instead of helmet's chain of thirteen and one more layer.
+  const secure = securityHeaders();
   app.use((req, res, next) => {
+    secure(res);
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && /^[A-Za-z0-9._\-]{1,128}$/.test(given) ? given : randomUUID();
     res.locals.requestId = requestId;
@@ -127,51 +130,87 @@ function fhirRoutes(deps: AppDeps, steps: { authenticate: Middleware; readBody: 
       next(err);
     }
   });
+  // One layer of the router for the four steps of every FHIR request (inSeries): each layer is a dispatch of the
+  // router's own (matching, its `next`, restoring the request's URL). With the step above, a read passes six layers
+  // instead of ten (issue 19: with the step above, 5-14% fewer bytes allocated per read, bench/allocation-profile.ts).
   router.use(
-    (req, res, next) => {
-      if (req.path === '/metadata' && req.method === 'GET') {
+    inSeries([
+      (req, res, next) => {
+        if (req.path === '/metadata' && req.method === 'GET') {
+          next();
+          return;
+        }
+        steps.authenticate(req, res, next);
+      },
+      steps.readBody,
+      steps.admitted,
+      async (req, res) => {
+        checkAccept(req);
+        let body: unknown;
+        // HEAD is a GET whose body Node leaves unsent: the same status and headers (R4 http: HEAD on reads).
+        const method = (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'];
+        const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
+        if (['POST', 'PUT', 'PATCH'].includes(method)) {
+          const type = requireContentType(req, ['application/json-patch+json', 'application/x-www-form-urlencoded']);
+          if (type === 'application/x-www-form-urlencoded') {
+            body = hasBody ? Object.fromEntries(Object.entries(parseQuery(`?${(req.body as Buffer).toString('utf8')}`))) : {};
+          } else if (hasBody) {
+            body = parseJsonBody(req.body as Buffer);
+          } else if (!req.path.endsWith('/_search') && !/\/\$[^/]+$/.test(req.path)) {
+            // An operation by POST may have no parameters (`Subscription/{id}/$status`): an empty body is an empty Parameters.
+            throw badRequest('The request body is empty');
+          }
+        }
+        const fhirReq: FhirRequest = {
+          method,
+          path: req.path.replace(/^\/+/, ''),
+          query: req.query as FhirRequest['query'],
+          body,
+          headers: {
+            ifMatch: typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined,
+            ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
+            prefer: typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined,
+            contentType: req.headers['content-type'],
+          },
+          ctx: (res.locals.ctx as RequestContext | undefined) ?? anonymous(res.locals.requestId as string),
+        };
+        const result = await deps.fhir.handle(fhirReq);
+        sendFhir(res, result.status, result.body, result.headers);
+      },
+    ]),
+  );
+  return router;
+}
+
+type Step = (req: Request, res: Response, next: NextFunction) => unknown;
+
+/**
+ * Middleware run one after another as one: as the router runs its layers, each step continues with `next()` and
+ * ends the series with `next(err)` (the error goes to the error handlers after the router, as from any layer), and
+ * an async step's rejection is its `next(err)`, as express 5 does for a layer's promise.
+ */
+function inSeries(steps: Step[]): Middleware {
+  return (req, res, next) => {
+    let at = 0;
+    const step = (err?: unknown): void => {
+      if (err) {
+        next(err);
+        return;
+      }
+      const current = steps[at++];
+      if (!current) {
         next();
         return;
       }
-      steps.authenticate(req, res, next);
-    },
-    steps.readBody,
-    steps.admitted,
-    async (req, res) => {
-      checkAccept(req);
-      let body: unknown;
-      // HEAD is a GET whose body Node leaves unsent: the same status and headers (R4 http: HEAD on reads).
-      const method = (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'];
-      const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
-      if (['POST', 'PUT', 'PATCH'].includes(method)) {
-        const type = requireContentType(req, ['application/json-patch+json', 'application/x-www-form-urlencoded']);
-        if (type === 'application/x-www-form-urlencoded') {
-          body = hasBody ? Object.fromEntries(Object.entries(parseQuery(`?${(req.body as Buffer).toString('utf8')}`))) : {};
-        } else if (hasBody) {
-          body = parseJsonBody(req.body as Buffer);
-        } else if (!req.path.endsWith('/_search') && !/\/\$[^/]+$/.test(req.path)) {
-          // An operation by POST may have no parameters (`Subscription/{id}/$status`): an empty body is an empty Parameters.
-          throw badRequest('The request body is empty');
-        }
+      try {
+        const result = current(req, res, step);
+        if (result instanceof Promise) result.catch((rejected: unknown) => next(rejected ?? new Error('Rejected promise')));
+      } catch (thrown) {
+        next(thrown);
       }
-      const fhirReq: FhirRequest = {
-        method,
-        path: req.path.replace(/^\/+/, ''),
-        query: req.query as FhirRequest['query'],
-        body,
-        headers: {
-          ifMatch: typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined,
-          ifNoneExist: typeof req.headers['if-none-exist'] === 'string' ? req.headers['if-none-exist'] : undefined,
-          prefer: typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined,
-          contentType: req.headers['content-type'],
-        },
-        ctx: (res.locals.ctx as RequestContext | undefined) ?? anonymous(res.locals.requestId as string),
-      };
-      const result = await deps.fhir.handle(fhirReq);
-      sendFhir(res, result.status, result.body, result.headers);
-    },
-  );
-  return router;
+    };
+    step();
+  };
 }
 
 /** Only ever used for GET /fhir/metadata, which reads nothing. */

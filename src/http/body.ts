@@ -14,6 +14,13 @@ function bodyTimedOut(timeoutMs: number): HttpError {
 export function readBodyWithin(limitBytes: number, timeoutMs: number): RequestHandler {
   const parse = express.raw({ type: () => true, limit: limitBytes });
   return (req, res, next) => {
+    // A request without a body (every read and search by GET) is what the parser would make of it, without a timer
+    // set and cleared and the parser's own checks: `req.body` undefined. Its test of a body is type-is's hasBody.
+    if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) {
+      if (!Reflect.has(req, 'body')) req.body = undefined;
+      next();
+      return;
+    }
     let settled = false;
     const timer = setTimeout(() => {
       if (settled) return;
