@@ -12,6 +12,7 @@ import { fetchAgain } from './lib/fetch-again.ts';
 import { fhirOps } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
+import { inspectorOf, type SamplingNode } from './lib/inspector.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
 import type { LoadResult } from './lib/stats.ts';
 
@@ -32,39 +33,6 @@ if (op !== 'ingest' && op !== 'read') {
 }
 const unit = op === 'read' ? 'Task read' : 'native handover';
 const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
-
-interface SamplingNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: SamplingNode[];
-}
-
-/** One inspector session over the protocol's WebSocket (Node's own global WebSocket). */
-async function inspectorOf(port: number): Promise<{ send(method: string, params?: object): Promise<Record<string, unknown>>; close(): void }> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-  const url = targets[0]?.webSocketDebuggerUrl;
-  if (!url) throw new Error('no inspector target');
-  const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let next = 1;
-  const pending = new Map<number, (result: Record<string, unknown>) => void>();
-  ws.onmessage = (m) => {
-    const msg = JSON.parse(String(m.data)) as { id?: number; result?: Record<string, unknown>; error?: unknown };
-    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result ?? { error: msg.error });
-  };
-  return {
-    send: (method, params = {}) =>
-      new Promise((resolve) => {
-        const id = next++;
-        pending.set(id, resolve);
-        ws.send(JSON.stringify({ id, method, params }));
-      }),
-    close: () => ws.close(),
-  };
-}
 
 const inspectPort = 9300 + Math.floor(Math.random() * 600);
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, [`--inspect=127.0.0.1:${inspectPort}`], root);

@@ -1,5 +1,8 @@
 import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { StoredVersion } from '../store/resource-store.ts';
+
+/** What a searchset entry is made of. */
+type Entry = Pick<StoredVersion, 'resourceType' | 'id' | 'content'>;
 import type { Query } from './search/parse.ts';
 
 export function etag(versionId: string): string {
@@ -28,8 +31,8 @@ export function searchsetBundle(args: {
   baseUrl: string;
   path: string;
   query: Query;
-  matches: StoredVersion[];
-  included: StoredVersion[];
+  matches: Entry[];
+  included: Entry[];
   total?: number;
   /** Whether matches follow this page, when the caller knows it without a total. */
   more?: boolean;

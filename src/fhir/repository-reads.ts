@@ -7,7 +7,7 @@ import { canChange, canRead, DIRECTORY_TYPES, OWNER_ONLY_TYPES, ownedParties, re
 import { gone, notFound } from './outcomes.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
 import { parseSearch, type Query, type SearchOptions, type SearchRequest } from './search/parse.ts';
-import { runSearch, type SearchResult } from './search/execute.ts';
+import { runSearch, searchAnswer, type SearchAnswer, type SearchResult } from './search/execute.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import type { RepositoryDeps } from './repository.ts';
 import type { OpenTransaction, TxState } from './write-phases.ts';
@@ -114,5 +114,10 @@ export class RepositoryReads {
 
   async search(req: SearchRequest): Promise<SearchResult> {
     return runSearch(this.q, req, this.scope);
+  }
+
+  /** A search for a FHIR answer: the same matches as `search`, each only as its Bundle entry needs it. */
+  async searchAnswer(req: SearchRequest): Promise<SearchAnswer> {
+    return searchAnswer(this.q, req, this.scope);
   }
 }

@@ -81,7 +81,7 @@ async function searchType(services: RestServices, req: FhirRequest, type: string
   if (search.unknown.length > 0 && strict(req)) {
     throw badRequest(`Unknown search parameters: ${search.unknown.join(', ')}`, search.unknown);
   }
-  const result = await repo.search(search);
+  const result = await repo.searchAnswer(search);
   const unknownOutcome: OperationOutcome | undefined =
     search.unknown.length > 0 ? outcome('not-supported', `Ignored unknown search parameters: ${search.unknown.join(', ')}`, search.unknown, 'warning') : undefined;
   return {

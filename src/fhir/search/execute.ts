@@ -5,14 +5,22 @@ import { VERSIONED_REFERENCE_PATTERN } from '../resource-types.ts';
 import type { Filter, SearchRequest } from './parse.ts';
 import { buildWhere, chainQuery } from './sql.ts';
 
-export interface SearchResult {
-  resources: StoredVersion[];
+/** A match as a search answer carries it: what its Bundle entry is made of, and no more. */
+type Match = Pick<StoredVersion, 'resourceType' | 'id' | 'content'>;
+
+interface SearchPage<M extends Match> {
+  resources: M[];
   included: StoredVersion[];
   total?: number;
   /** Whether matches follow this page: known without counting (one row more is read than the page holds). */
   more: boolean;
   unknown: string[];
 }
+
+/** The matches as stored versions (version, last update, parties): for the gateway's own searches. */
+export type SearchResult = SearchPage<StoredVersion>;
+/** The matches as a FHIR search answer carries them (src/fhir/rest.ts). */
+export type SearchAnswer = SearchPage<Match>;
 
 interface Row {
   resource_type: string;
@@ -23,6 +31,11 @@ interface Row {
   number_texts: Record<string, string> | null;
   parties: string[];
 }
+
+/** The columns of a match as an answer carries it: `content` ordered with `number_texts`, named by type and id. */
+type AnswerRow = Pick<Row, 'resource_type' | 'id' | 'content' | 'number_texts'>;
+
+const toMatch = (r: AnswerRow): Match => ({ resourceType: r.resource_type, id: r.id, content: orderedResource(r.content, r.number_texts) });
 
 const toStored = (r: Row): StoredVersion => ({
   resourceType: r.resource_type,
@@ -58,8 +71,19 @@ export async function resolveChains(q: Queryable, req: SearchRequest, scope: Par
   return { ...req, filters };
 }
 
-export async function runSearch(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
-  const req = await resolveChains(q, request, scope);
+const STORED_COLUMNS = 'r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.number_texts, r.parties';
+// An answer's entries need no version, last update or parties (the resource holds its meta): each of those is a
+// value PostgreSQL writes as text (a timestamptz, an array) and the driver reads back into a Date or an array, per
+// row of every page, for nothing. `last_updated` only where the accurate total's statement orders by it.
+const ANSWER_COLUMNS = 'r.resource_type, r.id, r.content, r.number_texts';
+
+interface Page<R> {
+  rows: R[];
+  total?: number;
+  more: boolean;
+}
+
+async function readPage<R>(q: Queryable, req: SearchRequest, scope: PartyScope, columns: string): Promise<Page<R>> {
   const { where, params } = buildWhere(req, scope);
   // A client's search is planned for its values on every call, not prepared: the generic plan PostgreSQL may
   // switch a prepared statement to cannot know whether a filter matches 20 rows or 20,000, and for 20,000
@@ -69,14 +93,15 @@ export async function runSearch(q: Queryable, request: SearchRequest, scope: Par
   const how = { prepare: !req.planPerCall };
   const countAll = async (): Promise<number> =>
     Number((await q.query<{ n: string }>(`SELECT count(*) AS n FROM resources r WHERE ${where}`, params, how)).rows[0]?.n ?? 0);
-  if (req.summaryCount) return { resources: [], included: [], total: await countAll(), more: false, unknown: req.unknown };
+  if (req.summaryCount) return { rows: [], total: await countAll(), more: false };
 
   const order = req.sort === 'asc' ? 'ASC' : 'DESC';
-  const pageSql = `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.number_texts, r.parties FROM resources r WHERE ${where}
+  const accurate = req.total === 'accurate';
+  const selected = accurate && !columns.includes('r.last_updated') ? `${columns}, r.last_updated` : columns;
+  const pageSql = `SELECT ${selected} FROM resources r WHERE ${where}
      ORDER BY r.last_updated ${order}, r.id ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`;
   const pageParams = [...params, req.count + 1, req.offset];
-  const accurate = req.total === 'accurate';
-  const rows = await q.query<Row & { total?: string | null }>(
+  const rows = await q.query<R & { total?: string | null }>(
     accurate ? withAccurateTotal(pageSql, where, order, params.length + 3) : pageSql,
     accurate ? [...pageParams, req.count] : pageParams,
     how,
@@ -87,9 +112,24 @@ export async function runSearch(q: Queryable, request: SearchRequest, scope: Par
   const shown = !more && (page.length > 0 || req.offset === 0) ? req.offset + page.length : undefined;
   const counted = rows.rows[0]?.total;
   const total = req.total === 'none' ? undefined : (shown ?? (accurate ? (counted == null ? await countAll() : Number(counted)) : undefined));
-  const resources = page.map(toStored);
+  return { rows: page, total, more };
+}
+
+export async function runSearch(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
+  const req = await resolveChains(q, request, scope);
+  const page = await readPage<Row>(q, req, scope, STORED_COLUMNS);
+  const resources = page.rows.map(toStored);
   const included = await includes(q, req, resources, scope);
-  return { resources, included, total, more, unknown: req.unknown };
+  return { resources, included, total: page.total, more: page.more, unknown: req.unknown };
+}
+
+/** runSearch for a FHIR answer: the same statement, rows and scope, reading only the columns the answer is made of. */
+export async function searchAnswer(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchAnswer> {
+  const req = await resolveChains(q, request, scope);
+  const page = await readPage<AnswerRow>(q, req, scope, ANSWER_COLUMNS);
+  const resources = page.rows.map(toMatch);
+  const included = await includes(q, req, resources, scope);
+  return { resources, included, total: page.total, more: page.more, unknown: req.unknown };
 }
 
 /**
@@ -110,7 +150,7 @@ function ownRelative(ref: string | undefined, baseUrl: string | undefined): stri
   return ref && baseUrl && ref.startsWith(`${baseUrl}/`) ? ref.slice(baseUrl.length + 1) : ref;
 }
 
-async function includes(q: Queryable, req: SearchRequest, matches: StoredVersion[], scope: PartyScope): Promise<StoredVersion[]> {
+async function includes(q: Queryable, req: SearchRequest, matches: Match[], scope: PartyScope): Promise<StoredVersion[]> {
   if (matches.length === 0 || (req.includes.length === 0 && req.revIncludes.length === 0)) return [];
   const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
   const wanted: { resourceType: string; id: string }[] = [];
