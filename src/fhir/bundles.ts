@@ -1,9 +1,9 @@
 import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { StoredVersion } from '../store/resource-store.ts';
+import type { Query } from './search/parse.ts';
 
 /** What a searchset entry is made of. */
 type Entry = Pick<StoredVersion, 'resourceType' | 'id' | 'content'>;
-import type { Query } from './search/parse.ts';
 
 export function etag(versionId: string): string {
   return `W/"${versionId}"`;
