@@ -11,6 +11,7 @@ import { referenceToSql, VERSIONED_REFERENCE_PATTERN } from '../fhir/resource-ty
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
 import { textOfShape } from '../store/statement-texts.ts';
 import { rowsByKey } from '../store/key-lookup.ts';
+import { WriteBehindTx } from '../store/write-behind.ts';
 
 /**
  * Which organisations are party to a resource, stored in `resources.parties` at every write (see
@@ -225,11 +226,19 @@ export function partyPropagation(): WriteHooks {
       if (grouped) params.push(groupToken, members, OPEN, task.requester?.reference ?? '');
       const readable = isGateway(ctx) ? undefined : readableParties(ctx);
       if (readable) params.push(readable);
+      const known = state.get(WRITTEN_PARTIES);
+      // What it changes is read back only to update the parties of rows this transaction wrote. When the Task is the
+      // only one (a Task's create or update of its own), there is nothing to update, and it goes with the transaction's
+      // next statement instead of in a round trip of its own: the same statement, in the same place in the
+      // transaction's order (src/store/write-behind.ts, holdStatement).
+      if (tx instanceof WriteBehindTx && onlyWritten(known, `Task/${event.stored.id}`)) {
+        tx.holdStatement({ sql: textOfShape(`parties:propagation ${grouped} ${readable !== undefined} ahead`, () => propagationSql(grouped, readable !== undefined, false)), params });
+        return;
+      }
       const changed = await tx.query<{ resource_type: string; id: string; parties: string[] }>(
         textOfShape(`parties:propagation ${grouped} ${readable !== undefined}`, () => propagationSql(grouped, readable !== undefined)),
         params,
       );
-      const known = state.get(WRITTEN_PARTIES);
       for (const row of changed.rows) {
         if (known.has(`${row.resource_type}/${row.id}`)) known.set(`${row.resource_type}/${row.id}`, row.parties);
       }
@@ -237,11 +246,17 @@ export function partyPropagation(): WriteHooks {
   };
 }
 
+/** Whether `key` is the only row this transaction wrote (the parties of `known`, WRITTEN_PARTIES), or none is known. */
+function onlyWritten(known: ReadonlyMap<string, unknown>, key: string): boolean {
+  return known.size === 0 || (known.size === 1 && known.has(key));
+}
+
 /**
  * The propagation's statement: `$1` the Task's id; when `grouped`, `$2`–`$5` its group's token, member tokens, the
- * open statuses and its requester; when `visible`, the next parameter the parties the writer may read.
+ * open statuses and its requester; when `visible`, the next parameter the parties the writer may read. With
+ * `returning` false it returns no rows (the same change, as a data-modifying CTE), to go ahead of another statement.
  */
-function propagationSql(grouped: boolean, visible: boolean): string {
+function propagationSql(grouped: boolean, visible: boolean, returning = true): string {
   let n = 1;
   // The other open candidates of its group; a Task in no group has none, and its statement leaves their lookup
   // out: a third of the plan's nodes, each set up again at every call (ExecInitNode was a tenth of PostgreSQL's
@@ -289,8 +304,8 @@ function propagationSql(grouped: boolean, visible: boolean): string {
             CROSS JOIN LATERAL (SELECT r.resource_type, r.id FROM resources r, t
                                  WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties${readableOnly}
                                  FOR UPDATE OF r) l)
-         UPDATE resources r SET parties = ARRAY(SELECT DISTINCT p FROM unnest(r.parties || t.parties) AS p ORDER BY p)
+         ${returning ? '' : ', spread AS ('}UPDATE resources r SET parties = ARRAY(SELECT DISTINCT p FROM unnest(r.parties || t.parties) AS p ORDER BY p)
            FROM locked x, t
           WHERE r.resource_type = x.resource_type AND r.id = x.id AND NOT r.parties @> t.parties
-          RETURNING r.resource_type, r.id, r.parties`;
+          ${returning ? 'RETURNING r.resource_type, r.id, r.parties' : ') SELECT 1 WHERE false'}`;
 }

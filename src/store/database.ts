@@ -34,7 +34,19 @@ export interface QueryOptions {
    * prepared on the connection (src/store/statement-ahead.ts), PGlite runs it first. A failure of either fails this
    * query, leaving the transaction to be rolled back. With `commit`, COMMIT goes in the same round trip too.
    */
-  ahead?: { sql: string; params: unknown[] };
+  ahead?: AheadStatement;
+  /**
+   * With `ahead`: more statements of that kind, to run before it, in this order, in the same round trip. A Task
+   * create's party propagation (src/access/parties.ts) goes so, after the Task's held write and before the
+   * transaction's last statement: one round trip for the whole transaction instead of two.
+   */
+  firstAhead?: readonly AheadStatement[];
+}
+
+/** A statement sent ahead of another (QueryOptions.ahead): it returns no rows, and nobody reads its result. */
+export interface AheadStatement {
+  sql: string;
+  params: unknown[];
 }
 
 /** The options of a transaction's last statement, which commits it (`QueryOptions.commit`). */

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { Database, ListenStatus, QueryOptions, QueryResult, StatementBefore, TransactionOptions, Tx } from './database.ts';
+import type { AheadStatement, Database, ListenStatus, QueryOptions, QueryResult, StatementBefore, TransactionOptions, Tx } from './database.ts';
 import { runBefore, type BeforeStatement } from './statement-before.ts';
-import { runWithAhead } from './statement-ahead.ts';
+import { runWithAhead, type StatementAhead } from './statement-ahead.ts';
 import { begin, beginWith } from './begin-with-first-statement.ts';
 import { commitWith } from './commit-with-last-statement.ts';
 import { classifyDatabaseError } from './faults.ts';
@@ -127,14 +127,22 @@ class ClientTx implements Tx {
     }
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
-  /** `ahead` then the statement: in one round trip when both are prepared on the connection (COMMIT too, with `commit`), else one after the other. */
-  private async queryAfter<R>(ahead: { sql: string; params: unknown[] }, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<QueryResult<R>> {
-    const rest: QueryOptions = { ...options, ahead: undefined };
-    const first = statement(ahead.sql, ahead.params, undefined);
+  /**
+   * `firstAhead`, `ahead`, then the statement: in one round trip when all are prepared on the connection (COMMIT too,
+   * with `commit`), else one after the other.
+   */
+  private async queryAfter<R>(ahead: AheadStatement, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<QueryResult<R>> {
+    const rest: QueryOptions = { ...options, ahead: undefined, firstAhead: undefined };
+    const all = [...(options?.firstAhead ?? []), ahead];
     const config = statement(sql, params, rest);
-    if (typeof first !== 'string' && first.name !== undefined && typeof config !== 'string') {
+    const prepared: StatementAhead[] = [];
+    for (const a of all) {
+      const first = statement(a.sql, a.params, undefined);
+      if (typeof first !== 'string' && first.name !== undefined) prepared.push({ name: first.name, values: first.values ?? [] });
+    }
+    if (prepared.length === all.length && typeof config !== 'string') {
       const commit = options?.commit === true;
-      const run = runWithAhead(this.client, { name: first.name, values: first.values ?? [] }, config, !this.started, commit, this.started ? undefined : this.before);
+      const run = runWithAhead(this.client, prepared, config, !this.started, commit, this.started ? undefined : this.before);
       if (run !== undefined) {
         this.before = undefined;
         this.started = true;
@@ -143,7 +151,7 @@ class ClientTx implements Tx {
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       }
     }
-    await this.query(ahead.sql, ahead.params);
+    for (const a of all) await this.query(a.sql, a.params);
     return this.query<R>(sql, params, rest);
   }
   async exec(sql: string): Promise<void> {

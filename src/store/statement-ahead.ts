@@ -32,29 +32,33 @@ export interface StatementAhead {
 }
 
 class AheadThenQuery extends pg.Query {
-  private readonly ahead: StatementAhead;
+  private readonly ahead: readonly StatementAhead[];
   private readonly withBegin: boolean;
   private readonly withCommit: boolean;
-  /** CommandCompletes to pass over before the statement's own: BEGIN's (when it goes first) and the one ahead's. */
+  /** CommandCompletes to pass over before the statement's own: BEGIN's (when it goes first) and those of the ones ahead. */
   private skip: number;
   /** Whether the statement's own CommandComplete has come: with `withCommit`, the next is COMMIT's. */
   private answered = false;
   /** Set by COMMIT's own CommandComplete: without it the transaction was not committed, whatever else was answered. */
   private committed = false;
 
-  constructor(config: pg.QueryConfig, callback: QueryCallback, ahead: StatementAhead, withBegin: boolean, withCommit: boolean) {
+  constructor(config: pg.QueryConfig, callback: QueryCallback, ahead: readonly StatementAhead[], withBegin: boolean, withCommit: boolean) {
     super(config, callback);
     this.ahead = ahead;
     this.withBegin = withBegin;
     this.withCommit = withCommit;
-    this.skip = withBegin ? BEGIN_ANSWERS + 1 : 1;
+    this.skip = (withBegin ? BEGIN_ANSWERS : 0) + ahead.length;
   }
 
   // pg's `submit` corks the socket, calls this and uncorks: everything goes in one write.
   prepare(connection: pg.Connection): void {
     if (this.withBegin) writeBegin(connection);
-    connection.bind({ statement: this.ahead.name, portal: '', values: this.ahead.values, valueMapper: prepareValue } as never, true);
-    connection.execute({ portal: '' }, true);
+    // In a loop over the array, not forEach: no callback made per query.
+    for (let i = 0; i < this.ahead.length; i++) {
+      const ahead = this.ahead[i] as StatementAhead;
+      connection.bind({ statement: ahead.name, portal: '', values: ahead.values, valueMapper: prepareValue } as never, true);
+      connection.execute({ portal: '' }, true);
+    }
     queryInternals.prepare.call(this, connection);
   }
 
@@ -93,14 +97,15 @@ class AheadThenQuery extends pg.Query {
 }
 
 /**
- * Runs `ahead`, then `config`, on `client` in one round trip (starting the transaction first when `begin`, committing
- * it after when `commit`); undefined when it cannot (a statement not prepared on the connection yet, BEGIN or COMMIT
- * not prepared): the caller then sends them apart. With `commit`, it resolves once COMMIT was answered; a failure of
+ * Runs `aheads` (in order), then `config`, on `client` in one round trip (starting the
+ * transaction first when `begin`, committing it after when `commit`); undefined when it cannot (a statement not
+ * prepared on the connection yet, BEGIN or COMMIT not prepared): the caller then sends them apart. With `commit`, it resolves once COMMIT was answered; a failure of
  * either statement leaves COMMIT unrun and the transaction aborted, to be rolled back. `before` (with `begin`): a
  * statement of its own to go first in the same write (src/store/statement-before.ts); undefined when it cannot.
  */
-export function runWithAhead(client: pg.ClientBase, ahead: StatementAhead, config: pg.QueryConfig, begin: boolean, commit = false, before?: BeforeStatement): Promise<pg.QueryResult> | undefined {
-  if (!isParsed(client, ahead.name) || !isParsed(client, config.name)) return undefined;
+export function runWithAhead(client: pg.ClientBase, aheads: readonly StatementAhead[], config: pg.QueryConfig, begin: boolean, commit = false, before?: BeforeStatement): Promise<pg.QueryResult> | undefined {
+  for (const a of aheads) if (!isParsed(client, a.name)) return undefined;
+  if (!isParsed(client, config.name)) return undefined;
   if (before !== undefined && (!begin || !canSendBefore(client, before))) return undefined;
   if (begin && !isBeginPrepared(client)) return undefined;
   if (commit && !isCommitPrepared(client)) return undefined;
@@ -108,7 +113,7 @@ export function runWithAhead(client: pg.ClientBase, ahead: StatementAhead, confi
   return submitExtended(
     client,
     config,
-    (extended, callback) => new AheadThenQuery(extended, callback, ahead, begin, commit),
+    (extended, callback) => new AheadThenQuery(extended, callback, aheads, begin, commit),
     before === undefined ? undefined : (query) => queueWithBefore(client, before, query),
   );
 }

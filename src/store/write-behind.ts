@@ -1,4 +1,4 @@
-import { COMMIT_WITH_LAST, type QueryOptions, type QueryResult, type Tx } from './database.ts';
+import { COMMIT_WITH_LAST, type AheadStatement, type QueryOptions, type QueryResult, type Tx } from './database.ts';
 import { numberedParts, textOfShape } from './statement-texts.ts';
 
 /**
@@ -36,6 +36,8 @@ export class WriteBehindTx implements Tx {
   private readonly inner: Tx;
   private held: HeldWrite[] = [];
   private readonly keys = new Set<string>();
+  /** Statements held (`holdStatement`), with the writes held before each as a statement of their own, in order. */
+  private pending: AheadStatement[] = [];
 
   constructor(inner: Tx) {
     this.inner = inner;
@@ -51,6 +53,26 @@ export class WriteBehindTx implements Tx {
     const last = this.held.at(-1);
     if (!last?.absorb?.(write)) this.held.push(write);
     for (const key of write.keys) this.keys.add(key);
+  }
+
+  /**
+   * Holds `statement` back to go just before the transaction's next statement, after the writes held before it, in
+   * that statement's round trip (QueryOptions.firstAhead): it must return no rows, and its result is not read. Until
+   * it has gone, every statement goes after it (what a statement says it reads is not looked at). A Task create's
+   * party propagation went in a round trip of its own, with the Task's write ahead of it; its commit batch followed in
+   * another. Now BEGIN, the write, the propagation, the commit batch and COMMIT share one.
+   */
+  holdStatement(statement: AheadStatement): void {
+    if (this.held.length > 0) this.pending.push(writesStatement(this.takeHeld()));
+    this.pending.push(statement);
+  }
+
+  /** The statements held and then the writes held (as one statement), in order, no longer held here. */
+  private takeAll(): AheadStatement[] {
+    const all = this.pending;
+    this.pending = [];
+    if (this.held.length > 0) all.push(writesStatement(this.takeHeld()));
+    return all;
   }
 
   /**
@@ -76,6 +98,14 @@ export class WriteBehindTx implements Tx {
    * (QueryOptions.commit). Resolves false when nothing was held (nothing sent: the transaction then commits alone).
    */
   async flush(options?: { commit?: boolean }): Promise<boolean> {
+    if (this.pending.length > 0) {
+      // The last one carries the others ahead of it (and COMMIT, with `commit`): one round trip where it can.
+      const all = this.takeAll();
+      const last = all.pop() as AheadStatement;
+      const ahead = all.pop();
+      await this.inner.query(last.sql, last.params, { ...(options?.commit === true ? COMMIT_WITH_LAST : {}), ...(ahead ? { ahead, firstAhead: all } : {}) });
+      return true;
+    }
     if (this.held.length === 0) return false;
     await runWrites(this.inner, this.takeHeld(), options?.commit === true);
     return true;
@@ -88,6 +118,14 @@ export class WriteBehindTx implements Tx {
    * each in a statement of their own. Anything else sends every held write first, in the order held.
    */
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    if (this.pending.length > 0) {
+      if (options?.ahead !== undefined) await this.flush();
+      else {
+        const all = this.takeAll();
+        const ahead = all.pop() as AheadStatement;
+        return this.inner.query<R>(sql, params, { ...options, ahead, firstAhead: all });
+      }
+    }
     const reads = options?.reads;
     if (reads === undefined || readsAny(reads, this.held)) {
       // In the statement's own round trip where the connection can (QueryOptions.ahead), not in one before it.
