@@ -68,6 +68,8 @@ export function buildCapabilityStatement(args: {
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: false,
+    // A read or vread naming its version's ETag (If-None-Match) or a time not before it (If-Modified-Since) is 304.
+    conditionalRead: 'full-support',
     conditionalCreate: !SERVER_OWNED_TYPES.includes(type),
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',

@@ -45,6 +45,15 @@ export interface AppDeps {
   writeLimit?: WriteLimit;
 }
 
+const FHIR_JSON_UTF8 = `${FHIR_JSON}; charset=utf-8`;
+
+/**
+ * A FHIR answer, written as express's `res.send` would write it less the ETag of its own: `send` hashed every answer
+ * that carries none (sha1 of the whole body: 50–90 µs for a search page of 20 Tasks, about a twentieth of the
+ * gateway's CPU for that page) to offer a 304 nobody asks a search for. A FHIR answer carries the ETag FHIR gives it
+ * (a read's version) or none; a request naming that ETag (`If-None-Match`) still gets its 304, as before. HEAD gets
+ * the same status and headers without the body (Node leaves it unsent).
+ */
 export function sendFhir(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(status);
@@ -52,7 +61,14 @@ export function sendFhir(res: Response, status: number, body: unknown, headers: 
     res.end();
     return;
   }
-  res.type(FHIR_JSON).send(JSON.stringify(body));
+  if (headers.ETag !== undefined && res.req.fresh) {
+    res.status(304).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.setHeader('Content-Type', FHIR_JSON_UTF8);
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 /** HTTP wiring only: the FHIR router, auth and the other parts know nothing of express. */
