@@ -45,3 +45,12 @@ test('HEAD of a read: the status and headers of GET, no body', async () => {
   expect(head.text ?? '').toBe('');
   for (const h of ['etag', 'content-type', 'content-length', 'last-modified']) expect(head.headers[h]).toBe(get.headers[h]);
 });
+
+test('a delete names the version it made; deleting again makes none and names none (no ETag made up from the body)', async () => {
+  const created = await request(tg.app).post('/fhir/Patient').set('Authorization', auth).set('Content-Type', 'application/fhir+json').send({ resourceType: 'Patient', name: [{ family: 'Weg' }] }).expect(201);
+  const gone = (created.body as { id: string }).id;
+  const first = await request(tg.app).delete(`/fhir/Patient/${gone}`).set('Authorization', auth).expect(200);
+  expect(first.headers.etag).toBe('W/"2"');
+  const again = await request(tg.app).delete(`/fhir/Patient/${gone}`).set('Authorization', auth).expect(200);
+  expect(again.headers.etag).toBeUndefined();
+});
