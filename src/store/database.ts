@@ -29,18 +29,13 @@ export interface QueryOptions {
    */
   commit?: boolean;
   /**
-   * In a transaction: a statement whose result nobody reads (it must return no rows: the held writes of
-   * src/store/write-behind.ts) to run just before this one; PostgreSQL sends both in one round trip when both are
-   * prepared on the connection (src/store/statement-ahead.ts), PGlite runs it first. A failure of either fails this
-   * query, leaving the transaction to be rolled back. With `commit`, COMMIT goes in the same round trip too.
+   * In a transaction: statements whose results nobody reads (each must return no rows: the held writes of
+   * src/store/write-behind.ts, a Task create's held party propagation) to run just before this one, in this order;
+   * PostgreSQL sends them all in one round trip when all are prepared on the connection (src/store/statement-ahead.ts),
+   * PGlite runs them first. A failure of any fails this query, leaving the transaction to be rolled back. With
+   * `commit`, COMMIT goes in the same round trip too.
    */
-  ahead?: AheadStatement;
-  /**
-   * With `ahead`: more statements of that kind, to run before it, in this order, in the same round trip. A Task
-   * create's party propagation (src/access/parties.ts) goes so, after the Task's held write and before the
-   * transaction's last statement: one round trip for the whole transaction instead of two.
-   */
-  firstAhead?: readonly AheadStatement[];
+  ahead?: readonly AheadStatement[];
 }
 
 /** A statement sent ahead of another (QueryOptions.ahead): it returns no rows, and nobody reads its result. */

@@ -22,10 +22,7 @@ class PGliteTx implements Tx {
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     if (this.last) throw new Error('A statement after the transaction committed');
-    if (options?.ahead) {
-      for (const first of options.firstAhead ?? []) await this.tx.query(first.sql, first.params);
-      await this.tx.query(options.ahead.sql, options.ahead.params);
-    }
+    for (const ahead of options?.ahead ?? []) await this.tx.query(ahead.sql, ahead.params);
     const r = await this.tx.query<R>(sql, params);
     if (options?.commit === true) this.last = true;
     return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };

@@ -105,7 +105,7 @@ class ClientTx implements Tx {
       await this.exec(CUSTOM_PLANS);
     }
     const ahead = options?.ahead;
-    if (ahead !== undefined) return this.queryAfter(ahead, sql, params, options);
+    if (ahead !== undefined && ahead.length > 0) return this.queryAfter(ahead, sql, params, options);
     const config = statement(sql, params, options);
     let r: pg.QueryResult;
     if (options?.commit === true && typeof config !== 'string') {
@@ -128,12 +128,11 @@ class ClientTx implements Tx {
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
   /**
-   * `firstAhead`, `ahead`, then the statement: in one round trip when all are prepared on the connection (COMMIT too,
-   * with `commit`), else one after the other.
+   * `all` (QueryOptions.ahead), then the statement: in one round trip when all are prepared on the connection (COMMIT
+   * too, with `commit`), else one after the other.
    */
-  private async queryAfter<R>(ahead: AheadStatement, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<QueryResult<R>> {
-    const rest: QueryOptions = { ...options, ahead: undefined, firstAhead: undefined };
-    const all = [...(options?.firstAhead ?? []), ahead];
+  private async queryAfter<R>(all: readonly AheadStatement[], sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<QueryResult<R>> {
+    const rest: QueryOptions = { ...options, ahead: undefined };
     const config = statement(sql, params, rest);
     const prepared: StatementAhead[] = [];
     for (const a of all) {

@@ -57,7 +57,7 @@ export class WriteBehindTx implements Tx {
 
   /**
    * Holds `statement` back to go just before the transaction's next statement, after the writes held before it, in
-   * that statement's round trip (QueryOptions.firstAhead): it must return no rows, and its result is not read. Until
+   * that statement's round trip (QueryOptions.ahead): it must return no rows, and its result is not read. Until
    * it has gone, every statement goes after it (what a statement says it reads is not looked at). A Task create's
    * party propagation went in a round trip of its own, with the Task's write ahead of it; its commit batch followed in
    * another. Now BEGIN, the write, the propagation, the commit batch and COMMIT share one.
@@ -100,10 +100,9 @@ export class WriteBehindTx implements Tx {
   async flush(options?: { commit?: boolean }): Promise<boolean> {
     if (this.pending.length > 0) {
       // The last one carries the others ahead of it (and COMMIT, with `commit`): one round trip where it can.
-      const all = this.takeAll();
-      const last = all.pop() as AheadStatement;
-      const ahead = all.pop();
-      await this.inner.query(last.sql, last.params, { ...(options?.commit === true ? COMMIT_WITH_LAST : {}), ...(ahead ? { ahead, firstAhead: all } : {}) });
+      const ahead = this.takeAll();
+      const last = ahead.pop() as AheadStatement;
+      await this.inner.query(last.sql, last.params, { ...(options?.commit === true ? COMMIT_WITH_LAST : {}), ahead });
       return true;
     }
     if (this.held.length === 0) return false;
@@ -120,17 +119,13 @@ export class WriteBehindTx implements Tx {
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     if (this.pending.length > 0) {
       if (options?.ahead !== undefined) await this.flush();
-      else {
-        const all = this.takeAll();
-        const ahead = all.pop() as AheadStatement;
-        return this.inner.query<R>(sql, params, { ...options, ahead, firstAhead: all });
-      }
+      else return this.inner.query<R>(sql, params, { ...options, ahead: this.takeAll() });
     }
     const reads = options?.reads;
     if (reads === undefined || readsAny(reads, this.held)) {
       // In the statement's own round trip where the connection can (QueryOptions.ahead), not in one before it.
       if (this.held.length > 0 && options?.commit !== true && options?.ahead === undefined) {
-        return this.inner.query<R>(sql, params, { ...options, ahead: writesStatement(this.takeHeld()) });
+        return this.inner.query<R>(sql, params, { ...options, ahead: [writesStatement(this.takeHeld())] });
       }
       await this.flush();
     }

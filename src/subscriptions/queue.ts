@@ -133,7 +133,7 @@ export const eventQueue = {
                  to_jsonb(s) || jsonb_build_object('events_count', s.events_count::text, 'error_count', s.error_count::text) AS sub,
                  (SELECT r.content->'channel'->'header' FROM resources r WHERE r.resource_type = 'Subscription' AND r.id = s.id) AS header`,
       [args.limit, args.workerId, args.perSubscription, args.lease.deadlineSeconds, args.lease.marginSeconds, args.delivered ?? [], args.fast?.ids ?? [], args.fast?.perSubscription ?? args.perSubscription],
-      ahead ? { ...COMMIT_WITH_LAST, ahead } : COMMIT_WITH_LAST,
+      ahead ? { ...COMMIT_WITH_LAST, ahead: [ahead] } : COMMIT_WITH_LAST,
     );
     return r.rows;
   },

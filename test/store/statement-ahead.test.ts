@@ -38,7 +38,7 @@ async function roundTripsOf(tx: Tx, work: () => Promise<unknown>): Promise<numbe
 
 it('runs the statement ahead first, in the transaction, and gives the query only its own rows', async () => {
   for (let i = 0; i < 4; i++) {
-    const r = await testDb.db.transaction((tx) => tx.query<{ n: number; tags: string[] }>(READ, [i], { ahead: { sql: WRITE, params: [i, ['a', `b,${i}`]] } }));
+    const r = await testDb.db.transaction((tx) => tx.query<{ n: number; tags: string[] }>(READ, [i], { ahead: [{ sql: WRITE, params: [i, ['a', `b,${i}`]] }] }));
     expect(r.rows).toEqual([{ n: i, tags: ['a', `b,${i}`] }]);
   }
 });
@@ -49,14 +49,14 @@ it('fails the query when the statement ahead fails, runs nothing after it and ro
       testDb.db.transaction(async (tx) => {
         await tx.query('INSERT INTO marks (n) VALUES ($1)', [1000 + i]);
         // n = 0 exists: the write ahead fails on the primary key, so the read after it does not run.
-        return tx.query(READ, [0], { ahead: { sql: WRITE, params: [0, []] } });
+        return tx.query(READ, [0], { ahead: [{ sql: WRITE, params: [0, []] }] });
       }),
     ).rejects.toMatchObject({ code: '23505' });
     const left = await testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM marks WHERE n = $1', [1000 + i]);
     expect(left.rows[0]?.n).toBe(0);
   }
   // The connections stay usable.
-  const r = await testDb.db.transaction((tx) => tx.query<{ n: number }>(READ, [10], { ahead: { sql: WRITE, params: [10, []] } }));
+  const r = await testDb.db.transaction((tx) => tx.query<{ n: number }>(READ, [10], { ahead: [{ sql: WRITE, params: [10, []] }] }));
   expect(r.rows).toEqual([{ n: 10, tags: [] }]);
 });
 
@@ -68,7 +68,7 @@ skipOnPglite('sends both in one round trip once both are prepared on the connect
   const counts: number[] = [];
   for (let i = 0; i < 4; i++) {
     await testDb.db.transaction(async (tx) => {
-      counts.push(await roundTripsOf(tx, () => tx.query(read, [20 + i], { ahead: { sql: write, params: [20 + i, ['x']] } })));
+      counts.push(await roundTripsOf(tx, () => tx.query(read, [20 + i], { ahead: [{ sql: write, params: [20 + i, ['x']] }] })));
     });
   }
   // The first use of the texts on a connection sends them apart (BEGIN with the write, then the read); later ones together.
@@ -81,12 +81,12 @@ skipOnPglite('sends both in one round trip once both are prepared on the connect
 it('with commit: the statement ahead, the statement and COMMIT all commit, or nothing when either fails', async () => {
   const write = WRITE.replace('SELECT 1', 'SELECT 3');
   for (let i = 0; i < 3; i++) {
-    const r = await testDb.db.transaction((tx) => tx.query<{ n: number }>('INSERT INTO marks (n) VALUES ($1) RETURNING n', [41 + 2 * i], { ahead: { sql: write, params: [40 + 2 * i, []] }, commit: true }));
+    const r = await testDb.db.transaction((tx) => tx.query<{ n: number }>('INSERT INTO marks (n) VALUES ($1) RETURNING n', [41 + 2 * i], { ahead: [{ sql: write, params: [40 + 2 * i, []] }], commit: true }));
     expect(r.rows).toEqual([{ n: 41 + 2 * i }]);
   }
   // The statement fails (n = 0 exists) after the one ahead wrote: neither is kept.
   for (let i = 0; i < 2; i++) {
-    await expect(testDb.db.transaction((tx) => tx.query('INSERT INTO marks (n) VALUES ($1)', [0], { ahead: { sql: write, params: [50 + i, []] }, commit: true }))).rejects.toMatchObject({ code: '23505' });
+    await expect(testDb.db.transaction((tx) => tx.query('INSERT INTO marks (n) VALUES ($1)', [0], { ahead: [{ sql: write, params: [50 + i, []] }], commit: true }))).rejects.toMatchObject({ code: '23505' });
   }
   const stored = await testDb.db.query<{ n: number }>('SELECT n FROM marks WHERE n BETWEEN 40 AND 59 ORDER BY n');
   expect(stored.rows.map((r) => r.n)).toEqual([40, 41, 42, 43, 44, 45]);
@@ -98,7 +98,7 @@ skipOnPglite('with commit: BEGIN, the statement ahead, the statement and COMMIT 
   const counts: number[] = [];
   for (let i = 0; i < 4; i++) {
     await testDb.db.transaction(async (tx) => {
-      counts.push(await roundTripsOf(tx, () => tx.query(insert, [61 + 2 * i], { ahead: { sql: write, params: [60 + 2 * i, []] }, commit: true })));
+      counts.push(await roundTripsOf(tx, () => tx.query(insert, [61 + 2 * i], { ahead: [{ sql: write, params: [60 + 2 * i, []] }], commit: true })));
       // Committed with its statement: nothing more may be sent in it.
       await expect(tx.query(READ, [0])).rejects.toThrow('after the transaction committed');
     });

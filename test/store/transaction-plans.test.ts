@@ -58,7 +58,7 @@ onPostgres('plans in a transaction', () => {
       // The only statement, with BEGIN and COMMIT in its round trip.
       expect(await db.transaction(async (tx) => mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [i], COMMIT_WITH_LAST)))).toBe('force_generic_plan');
       // The first statement with another sent ahead of it (a held write), BEGIN first.
-      expect(await db.transaction(async (tx) => mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [i], { ahead: { sql: 'SELECT $1::int AS ahead WHERE false', params: [i] } })))).toBe('force_generic_plan');
+      expect(await db.transaction(async (tx) => mode(await tx.query<{ mode: string }>(`${MODE}, $1::int AS n`, [i], { ahead: [{ sql: 'SELECT $1::int AS ahead WHERE false', params: [i] }] })))).toBe('force_generic_plan');
     }
   });
 

@@ -32,7 +32,7 @@ function recording(sent: string[]): Pick<Database, 'transaction'> {
         const recorded: Tx = {
           query: async (sql, params, options) => {
             // A statement sent ahead of this one (the held writes, in its round trip) is sent before it.
-            if (options?.ahead) sent.push(options.ahead.sql);
+            for (const ahead of options?.ahead ?? []) sent.push(ahead.sql);
             sent.push(sql);
             return tx.query(sql, params, options);
           },

@@ -115,21 +115,23 @@ async function readPage<R>(q: Queryable, req: SearchRequest, scope: PartyScope, 
   return { rows: page, total, more };
 }
 
-export async function runSearch(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
+/** The page of `request` and what it includes, each match made by `toEntry` of the row it read (`columns`). */
+async function searchWith<R, M extends Match>(q: Queryable, request: SearchRequest, scope: PartyScope, columns: string, toEntry: (row: R) => M): Promise<SearchPage<M>> {
   const req = await resolveChains(q, request, scope);
-  const page = await readPage<Row>(q, req, scope, STORED_COLUMNS);
-  const resources = page.rows.map(toStored);
+  const page = await readPage<R>(q, req, scope, columns);
+  const resources = page.rows.map(toEntry);
   const included = await includes(q, req, resources, scope);
   return { resources, included, total: page.total, more: page.more, unknown: req.unknown };
 }
 
+/** A search for the gateway's own use: every match as a stored version (version, last update, parties). */
+export function runSearch(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchResult> {
+  return searchWith(q, request, scope, STORED_COLUMNS, toStored);
+}
+
 /** runSearch for a FHIR answer: the same statement, rows and scope, reading only the columns the answer is made of. */
-export async function searchAnswer(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchAnswer> {
-  const req = await resolveChains(q, request, scope);
-  const page = await readPage<AnswerRow>(q, req, scope, ANSWER_COLUMNS);
-  const resources = page.rows.map(toMatch);
-  const included = await includes(q, req, resources, scope);
-  return { resources, included, total: page.total, more: page.more, unknown: req.unknown };
+export function searchAnswer(q: Queryable, request: SearchRequest, scope: PartyScope = {}): Promise<SearchAnswer> {
+  return searchWith(q, request, scope, ANSWER_COLUMNS, toMatch);
 }
 
 /**
@@ -175,7 +177,7 @@ async function includes(q: Queryable, req: SearchRequest, matches: Match[], scop
     const partyClause = scope.parties && !(scope.open ?? []).includes(rev.sourceType) ? ` AND r.parties && $${params.push(scope.parties)}::text[]` : '';
     const ownerClause = scope.ownerOnly?.types.includes(rev.sourceType) ? ` AND r.parties && $${params.push(scope.ownerOnly.parties)}::text[]` : '';
     const rows = await q.query<Row>(
-      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content, r.number_texts, r.parties FROM resources r
+      `SELECT ${STORED_COLUMNS} FROM resources r
        WHERE r.resource_type = $1 AND NOT r.deleted AND r.tokens && $2::text[]${partyClause}${ownerClause} LIMIT 1000`,
       params,
     );
