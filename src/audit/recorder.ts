@@ -2,6 +2,7 @@ import type { AuditEventEntity, Coding, OperationOutcome, Resource } from '@medp
 import type { RequestContext } from '../context.ts';
 import { COMMIT_BATCH, TxSlot, type WriteEvent, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Queryable } from '../store/database.ts';
+import type { StoredVersion } from '../store/resource-store.ts';
 import { wellFormed } from './well-formed.ts';
 import { actorOf, outcomeOfStatus, patientOf, toAuditRow, type AuditAction, type AuditFacts, type AuditRow } from './event.ts';
 import { AuditGroupCommit } from './group-commit.ts';
@@ -86,18 +87,29 @@ export class AuditLog {
       if (list.length === 0) return;
       const request = ctx.audit;
       const recorded = new Date().toISOString();
-      const rows = list.map(({ event }) => {
-        const s = event.stored;
+      // One row per patient and interaction, naming every version of it the transaction wrote (as a read or
+      // search is audited once per patient): a native handover's nine new resources are one AuditEvent, not nine
+      // rows each with its chain link and index entries. A row of one version also names it as its resource.
+      const groups = new Map<string, { interaction: WriteEvent['interaction']; patient: string | undefined; versions: StoredVersion[] }>();
+      for (const { event } of list) {
+        const patient = patientOf(event.stored.content);
+        const key = `${event.interaction} ${patient ?? ''}`;
+        const group = groups.get(key);
+        if (group) group.versions.push(event.stored);
+        else groups.set(key, { interaction: event.interaction, patient, versions: [event.stored] });
+      }
+      const rows = [...groups.values()].map(({ interaction, patient, versions }) => {
+        const only = versions.length === 1 ? versions[0] : undefined;
         return toAuditRow(
           {
             ...actorOf(ctx),
             type: request?.description.type ?? { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
-            subtype: request?.description.subtype ?? { system: 'http://hl7.org/fhir/restful-interaction', code: event.interaction },
-            action: WRITE_ACTION[event.interaction],
+            subtype: request?.description.subtype ?? { system: 'http://hl7.org/fhir/restful-interaction', code: interaction },
+            action: WRITE_ACTION[interaction],
             outcome: '0',
-            patient: patientOf(s.content),
-            resource: { type: s.resourceType, id: s.id, version: s.versionId },
-            entities: [ref(s)],
+            patient,
+            resource: only ? { type: only.resourceType, id: only.id, version: only.versionId } : undefined,
+            entities: versions.map(ref),
             description: request?.description.description,
             detail: request?.description.detail,
           },

@@ -21,6 +21,7 @@ interface Row {
   subtype: string;
   resource_type: string | null;
   resource_id: string | null;
+  entities: string[];
   outcome: string;
   status: number | null;
   content: AuditEvent;
@@ -117,20 +118,27 @@ describe('reads', () => {
 });
 
 describe('writes and refusals', () => {
-  it('a native record: one row per resource written, in its transaction, on behalf of the triagist', async () => {
+  it('a native record: one row naming every resource written, in its transaction, on behalf of the triagist', async () => {
     const record = setBsn('nts', example('nts-u1-pijn-op-de-borst-naar-ambulance'), uniqueBsn());
     record.contactId = uniqueId('HAPV');
     const requestId = uniqueId('native');
     const res = await request(tg.app).post('/native/nts').set('Authorization', await tg.auth('hap-vechtdal')).set('X-Request-Id', requestId).set('Content-Type', 'application/json').send(JSON.stringify(record));
     expect(res.status).toBe(201);
     const taskId = idFrom(res.headers.location, 'Task');
+    // Every resource of the handover is about one patient, and all were created: one row (a row per patient and
+    // interaction, as a search is audited once per patient).
     const rows = await rowsOf(requestId);
-    expect(rows.map((r) => r.resource_type)).toEqual(expect.arrayContaining(['Patient', 'Encounter', 'ServiceRequest', 'Task', 'Provenance']));
-    for (const r of rows) expect(r).toMatchObject({ action: 'C', subtype: 'native-record', organization_ura: '90001234', client_id: 'hap-vechtdal', outcome: '0', on_behalf_of: expect.stringContaining('S. Mulder') });
-    expect(rows.find((r) => r.resource_type === 'Task')?.resource_id).toBe(taskId);
-    expect(new Set(rows.map((r) => r.patient))).toEqual(new Set([rows.find((r) => r.resource_type === 'Patient')?.patient]));
-    // The record's identity goes with every row.
-    expect(rows[0]!.content.entity?.some((e) => e.what?.identifier?.value === `${record.contactId}#${record.volgnummer}`)).toBe(true);
+    expect(rows).toHaveLength(1);
+    const row = rows[0]!;
+    expect(row).toMatchObject({ action: 'C', subtype: 'native-record', organization_ura: '90001234', client_id: 'hap-vechtdal', outcome: '0', on_behalf_of: expect.stringContaining('S. Mulder') });
+    expect(new Set(row.entities.map((e) => e.split('/')[0]))).toEqual(new Set(['Patient', 'Encounter', 'Observation', 'ServiceRequest', 'Task', 'Provenance']));
+    expect(row.entities).toContain(`Task/${taskId}`);
+    expect(row.patient).toBe(row.entities.find((e) => e.startsWith('Patient/')));
+    // The AuditEvent names each version written, and the record's identity.
+    const named = row.content.entity?.map((e) => e.what?.reference) ?? [];
+    expect(named).toContain(`Task/${taskId}/_history/1`);
+    expect(named.filter((r) => r?.includes('/_history/'))).toHaveLength(row.entities.length);
+    expect(row.content.entity?.some((e) => e.what?.identifier?.value === `${record.contactId}#${record.volgnummer}`)).toBe(true);
   });
 
   it('an invalid native record is refused, stores nothing, and the refusal is audited with its OperationOutcome', async () => {

@@ -45,6 +45,33 @@ async function countTasks(marker: string): Promise<number> {
 }
 
 describe('transaction', () => {
+  it('is audited in its own commit once per patient and interaction, each row naming every version it wrote', async () => {
+    const first = handoverEntries(unique('tx'));
+    const second = handoverEntries(unique('tx'));
+    const res = await fhir.post('', { resourceType: 'Bundle', type: 'transaction', entry: [...first.entries, ...second.entries] });
+    expect(res.status).toBe(200);
+    const written = (res.body as Bundle).entry!.map((e) => e.resource!);
+    const rows = (
+      await tg.gateway.db.query<{ patient: string; action: string; entities: string[]; resource_id: string | null; content: { entity: { what?: { reference?: string } }[] } }>(
+        'SELECT patient, action, entities, resource_id, content FROM audit_events WHERE entities && $1::text[] ORDER BY patient',
+        [written.map((r) => `${r.resourceType}/${r.id}`)],
+      )
+    ).rows;
+    const perPatient = [written.slice(0, 3), written.slice(3)].map((handover) => ({
+      patient: `Patient/${handover[2]!.id}`,
+      action: 'C',
+      entities: expect.arrayContaining(handover.map((r) => `${r.resourceType}/${r.id}`)),
+      // Several versions: none of them is the row's one resource.
+      resource_id: null,
+    }));
+    expect(rows).toEqual(perPatient.sort((a, b) => a.patient.localeCompare(b.patient)).map((r) => expect.objectContaining(r)));
+    for (const row of rows) {
+      expect(row.entities).toHaveLength(3);
+      const named = row.content.entity.map((e) => e.what?.reference);
+      for (const ref of row.entities) expect(named).toContain(`${ref}/_history/1`);
+    }
+  });
+
   it('resolves urn:uuid references across entries and answers in entry order', async () => {
     const marker = unique('tx');
     const { entries } = handoverEntries(marker);
