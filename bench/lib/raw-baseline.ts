@@ -5,7 +5,7 @@ import { extractIndexValues, type IndexValues } from '../../src/fhir/search/inde
 import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
 import { loadNativeMapper } from '../../src/native/mapping/index.ts';
 import { resourceStore } from '../../src/store/resource-store.ts';
-import { gatewaySubtype, toAuditRow, type AuditRow } from '../../src/audit/event.ts';
+import { gatewaySubtype, toAuditRow } from '../../src/audit/event.ts';
 import { linkPending } from '../../src/audit/chain.ts';
 import { insertAuditRows } from '../../src/audit/store.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
@@ -27,7 +27,8 @@ const AUDIT_BASE = {
 
 /**
  * The floor: the rows one NTS handover stores (ledger, Patient, Encounter, the record's Observations,
- * ServiceRequest, Task and Provenance with history and search index, an audit row per resource, the board's
+ * ServiceRequest, Task and Provenance with history and search index, their audit row (one: every version names
+ * one patient, as the gateway audits a write once per patient and interaction), the board's
  * feed row), written straight through `pg` in the gateway's transaction shape (its store: the same pool and prepared statements), without HTTP, tokens,
  * validation, mapping or access rules. The audit rows are linked into the hash chain as the gateway links
  * them: by the same linker, once a second, beside the load. The ingest benchmark divided by this says what the gateway's own work
@@ -73,17 +74,16 @@ export async function rawBaseline(
           await tx.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND tokens && $1::text[] LIMIT 1`, [[`identifier=bsn|${n}`]]);
           await tx.query(`SELECT id FROM resources WHERE resource_type = 'Encounter' AND tokens && $1::text[] LIMIT 1`, [[`identifier=contact|${recordId}`]]);
           const now = new Date().toISOString();
-          const audit: AuditRow[] = [];
+          const entities: string[] = [];
           let taskId = '';
           for (const { resource, index } of indexed) {
             const id = randomUUID();
             if (resource.resourceType === 'Task') taskId = id;
             await resourceStore.write(tx, { resourceType: resource.resourceType, id, versionId: '1', lastUpdated: now, deleted: false, content: { ...resource, id, meta: { versionId: '1', lastUpdated: now } } as Resource }, index, ['90001234', '90004567'], true);
-            audit.push(
-              toAuditRow({ ...AUDIT_BASE, requestId: recordId, resource: { type: resource.resourceType, id, version: '1' }, entities: [`${resource.resourceType}/${id}/_history/1`] }, now),
-            );
+            entities.push(`${resource.resourceType}/${id}/_history/1`);
           }
-          await insertAuditRows(tx, audit);
+          const patient = entities.find((e) => e.startsWith('Patient/'))?.replace(/\/_history\/.*$/, '');
+          await insertAuditRows(tx, [toAuditRow({ ...AUDIT_BASE, requestId: recordId, patient, entities }, now)]);
           await tx.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [[taskId], 'board_events']);
           await tx.query(
             `WITH head AS (UPDATE native_record_heads SET last_sequence = 1 WHERE sender_ura = $1 AND format = 'nts' AND record_id = $2)
