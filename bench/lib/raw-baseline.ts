@@ -76,13 +76,14 @@ export async function rawBaseline(
           const now = new Date().toISOString();
           const entities: string[] = [];
           let taskId = '';
+          let patient: string | undefined;
           for (const { resource, index } of indexed) {
             const id = randomUUID();
             if (resource.resourceType === 'Task') taskId = id;
+            if (resource.resourceType === 'Patient') patient = `Patient/${id}`;
             await resourceStore.write(tx, { resourceType: resource.resourceType, id, versionId: '1', lastUpdated: now, deleted: false, content: { ...resource, id, meta: { versionId: '1', lastUpdated: now } } as Resource }, index, ['90001234', '90004567'], true);
             entities.push(`${resource.resourceType}/${id}/_history/1`);
           }
-          const patient = entities.find((e) => e.startsWith('Patient/'))?.replace(/\/_history\/.*$/, '');
           await insertAuditRows(tx, [toAuditRow({ ...AUDIT_BASE, requestId: recordId, patient, entities }, now)]);
           await tx.query(`WITH ins AS (INSERT INTO board_events (handover_id) SELECT unnest($1::text[])) SELECT pg_notify($2, '')`, [[taskId], 'board_events']);
           await tx.query(

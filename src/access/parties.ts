@@ -290,7 +290,8 @@ function logWrite(log: WriteLog, event: WriteEvent): void {
  * written here too, since the id is new and server-made. All of them hold the Task's parties already.
  */
 function changesNothing(log: WriteLog, known: ReadonlyMap<string, readonly string[]>, task: Task, id: string): boolean {
-  if (!log.onlyCreates || !log.created.has(`Task/${id}`)) return false;
+  // Logged before this is asked: so the Task itself was created too.
+  if (!log.onlyCreates) return false;
   if (candidateGroup(task) && !log.alone.has(id)) return false;
   const taskParties = known.get(`Task/${id}`);
   if (!taskParties) return false;

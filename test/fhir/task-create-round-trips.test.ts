@@ -3,8 +3,8 @@
 // Sync. The propagation went in a round trip of its own (with the write ahead of it), the batch in a second.
 // Counted on pg's connections: the Syncs sent from a transaction's BEGIN to the one after its COMMIT.
 import type { Task } from '@medplum/fhirtypes';
-import pg from 'pg';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { recordSent } from '../support/pg-sent.ts';
 import { buildEncounter, buildPatient, buildServiceRequest, buildTask, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
 import { createHandover, fhirClient, type Fhir, type Handover } from './helpers.ts';
 
@@ -18,37 +18,12 @@ afterAll(async () => {
 
 const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
 
-type Sent = { kind: 'bind'; text: string } | { kind: 'sync' };
-
 /**
  * Runs `work`, recording what each connection sends (the text of each statement bound, and each Sync), and returns the
  * round trips (Syncs) of every transaction that ran a statement containing `marker`, in the order they began.
  */
 async function roundTripsOfTransactions(marker: string, work: () => Promise<void>): Promise<number[]> {
-  const proto = (pg as unknown as { Connection: { prototype: Record<string, (...args: unknown[]) => unknown> } }).Connection.prototype;
-  const bind = proto.bind as (...args: unknown[]) => unknown;
-  const sync = proto.sync as (...args: unknown[]) => unknown;
-  const sent = new Map<object, Sent[]>();
-  const log = (connection: object, entry: Sent): void => {
-    let list = sent.get(connection);
-    if (!list) sent.set(connection, (list = []));
-    list.push(entry);
-  };
-  proto.bind = function recordBind(this: { parsedStatements?: Record<string, string> }, config: unknown, ...rest: unknown[]): unknown {
-    const name = (config as { statement?: string } | undefined)?.statement ?? '';
-    log(this, { kind: 'bind', text: this.parsedStatements?.[name] ?? '' });
-    return bind.call(this, config, ...rest);
-  };
-  proto.sync = function recordSync(this: object, ...rest: unknown[]): unknown {
-    log(this, { kind: 'sync' });
-    return sync.call(this, ...rest);
-  };
-  try {
-    await work();
-  } finally {
-    proto.bind = bind;
-    proto.sync = sync;
-  }
+  const { sent } = await recordSent(work);
   const counts: number[] = [];
   for (const list of sent.values()) {
     let syncs = -1;

@@ -4,10 +4,10 @@
 // from before the transaction is reached (the patient of an earlier handover), or the rows lack a party (a transaction
 // Bundle's, written with their writer's parties alone), it is sent and those rows are given them.
 import type { Bundle, Provenance, Resource, Task } from '@medplum/fhirtypes';
-import pg from 'pg';
 import type { TestGateway } from '../support/gateway.ts';
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
 import { withNativeGateway, type Native } from '../support/native.ts';
+import { recordSent } from '../support/pg-sent.ts';
 
 let tg: TestGateway;
 let native: Native;
@@ -19,31 +19,10 @@ const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
 const U1 = 'nts-u1-pijn-op-de-borst-naar-ambulance.json';
 const U3 = 'nts-u3-naar-wijkverpleging.json';
 
-/** The texts of the statements bound while `work` runs (pg's connections, this test file's own). */
+/** The texts of the statements bound while `work` runs. */
 async function statementsOf<T>(work: () => Promise<T>): Promise<{ result: T; texts: string[] }> {
-  const proto = (pg as unknown as { Connection: { prototype: Record<string, (...args: unknown[]) => unknown> } }).Connection.prototype;
-  const bind = proto.bind as (...args: unknown[]) => unknown;
-  const parse = proto.parse as (...args: unknown[]) => unknown;
-  const texts: string[] = [];
-  // A statement's text by its name, from its Parse (pg records it as parsed only once the answer came).
-  const named = new WeakMap<object, Map<string, string>>();
-  proto.parse = function recordParse(this: object, config: unknown, ...rest: unknown[]): unknown {
-    const { name, text } = (config ?? {}) as { name?: string; text?: string };
-    if (!named.has(this)) named.set(this, new Map());
-    named.get(this)!.set(name ?? '', text ?? '');
-    return parse.call(this, config, ...rest);
-  };
-  proto.bind = function recordBind(this: { parsedStatements?: Record<string, string> }, config: unknown, ...rest: unknown[]): unknown {
-    const name = (config as { statement?: string } | undefined)?.statement ?? '';
-    texts.push(named.get(this)?.get(name) ?? this.parsedStatements?.[name] ?? '');
-    return bind.call(this, config, ...rest);
-  };
-  try {
-    return { result: await work(), texts };
-  } finally {
-    proto.bind = bind;
-    proto.parse = parse;
-  }
+  const { result, sent } = await recordSent(work);
+  return { result, texts: [...sent.values()].flat().flatMap((e) => (e.kind === 'bind' ? [e.text] : [])) };
 }
 
 async function partiesOf(refs: string[]): Promise<Map<string, string[]>> {
@@ -57,10 +36,9 @@ async function partiesOf(refs: string[]): Promise<Map<string, string[]>> {
 
 /** Every resource of a native handover: what its Provenance names. */
 async function handoverOf(taskId: string): Promise<string[]> {
-  const r = await tg.gateway.db.query<{ content: Provenance }>(`SELECT content FROM resources WHERE resource_type = 'Provenance' AND tokens && $1::text[]`, [[`target=Task/${taskId}`]]);
+  const r = await tg.gateway.db.query<{ id: string; content: Provenance }>(`SELECT id, content FROM resources WHERE resource_type = 'Provenance' AND tokens && $1::text[]`, [[`target=Task/${taskId}`]]);
   const targets = r.rows.flatMap((row) => row.content.target.map((t) => (t.reference ?? '').replace(/\/_history\/.*$/, '')));
-  const provenances = (await tg.gateway.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Provenance' AND tokens && $1::text[]`, [[`target=Task/${taskId}`]])).rows;
-  return [...new Set([...targets, ...provenances.map((p) => `Provenance/${p.id}`)])];
+  return [...new Set([...targets, ...r.rows.map((p) => `Provenance/${p.id}`)])];
 }
 
 function expectEveryRowHolds(parties: Map<string, string[]>, taskParties: string[]): void {

@@ -1,0 +1,43 @@
+// What the gateway's pg connections send while a piece of work runs: each statement bound (by its text) and each Sync,
+// per connection, in order. For tests of round trips and of which statements a write sends; this process's pg
+// connections only (the embedded store, PGlite, sends nothing through them).
+import pg from 'pg';
+
+export type Sent = { kind: 'bind'; text: string } | { kind: 'sync' };
+
+export async function recordSent<T>(work: () => Promise<T>): Promise<{ result: T; sent: Map<object, Sent[]> }> {
+  const proto = (pg as unknown as { Connection: { prototype: Record<string, (...args: unknown[]) => unknown> } }).Connection.prototype;
+  const parse = proto.parse as (...args: unknown[]) => unknown;
+  const bind = proto.bind as (...args: unknown[]) => unknown;
+  const sync = proto.sync as (...args: unknown[]) => unknown;
+  const sent = new Map<object, Sent[]>();
+  // A statement's text by its name, from its Parse: pg records it as parsed only once the answer came.
+  const named = new WeakMap<object, Map<string, string>>();
+  const log = (connection: object, entry: Sent): void => {
+    let list = sent.get(connection);
+    if (!list) sent.set(connection, (list = []));
+    list.push(entry);
+  };
+  proto.parse = function recordParse(this: object, config: unknown, ...rest: unknown[]): unknown {
+    const { name, text } = (config ?? {}) as { name?: string; text?: string };
+    if (!named.has(this)) named.set(this, new Map());
+    named.get(this)!.set(name ?? '', text ?? '');
+    return parse.call(this, config, ...rest);
+  };
+  proto.bind = function recordBind(this: { parsedStatements?: Record<string, string> }, config: unknown, ...rest: unknown[]): unknown {
+    const name = (config as { statement?: string } | undefined)?.statement ?? '';
+    log(this, { kind: 'bind', text: named.get(this)?.get(name) ?? this.parsedStatements?.[name] ?? '' });
+    return bind.call(this, config, ...rest);
+  };
+  proto.sync = function recordSync(this: object, ...rest: unknown[]): unknown {
+    log(this, { kind: 'sync' });
+    return sync.call(this, ...rest);
+  };
+  try {
+    return { result: await work(), sent };
+  } finally {
+    proto.parse = parse;
+    proto.bind = bind;
+    proto.sync = sync;
+  }
+}
