@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cpuPerUnit, cpuSnapshot, measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
 import { databaseName } from './lib/compare-target.ts';
-import { startGatewayProcess, type GatewayProcess } from './lib/gateway-process.ts';
+import { demoToken, startGatewayProcess, type GatewayProcess } from './lib/gateway-process.ts';
 import { gcTime } from './lib/gc-time.ts';
 import { nativeIngest } from './lib/ingest.ts';
 
@@ -64,9 +64,10 @@ try {
       const i = (s + k) % gateways.length;
       const g = gateways[i] as GatewayProcess;
       const database = databaseName(urls[i] as string);
+      const token = await demoToken(g.url, 'hap-vechtdal');
       const gcBefore = await gcTime(g.url);
       const before = cpuSnapshot(g.pid, database);
-      const r = await nativeIngest(g.url, clients, seconds, example);
+      const r = await nativeIngest(g.url, clients, seconds, example, token);
       const cpu = cpuPerUnit(before, cpuSnapshot(g.pid, database), r.ok);
       const gcAfter = await gcTime(g.url);
       const gcMs = (gcAfter.minorMs + gcAfter.majorMs - gcBefore.minorMs - gcBefore.majorMs) / r.ok;

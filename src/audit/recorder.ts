@@ -1,6 +1,6 @@
 import type { AuditEventEntity, Coding, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../context.ts';
-import { COMMIT_BATCH, TxSlot, type WriteEvent, type WriteHooks } from '../fhir/write-phases.ts';
+import { COMMIT_BATCH, TxSlot, type TxState, type WriteEvent, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Queryable } from '../store/database.ts';
 import type { StoredVersion } from '../store/resource-store.ts';
 import { wellFormed } from './well-formed.ts';
@@ -117,14 +117,8 @@ export class AuditLog {
         );
       });
       // In the transaction's last statement (its commit batch), with the other rows written at its end.
-      state.get(COMMIT_BATCH).add({
-        shape: 'audit:rows',
-        sql: (p) => auditInsertSql(p(1)),
-        params: [JSON.stringify(rows)],
-        reads: [],
-        done: () => {
-          if (request) request.written = true;
-        },
+      addAuditRows(state, rows, () => {
+        if (request) request.written = true;
       });
     },
   };
@@ -175,4 +169,9 @@ export class AuditLog {
     if (q === this.db) await this.groupCommit.write([toAuditRow(facts)]);
     else await insertAuditRows(q, [toAuditRow(facts)]);
   }
+}
+
+/** A write transaction's audit rows, in its last statement (its commit batch) with the other rows written at its end. */
+export function addAuditRows(state: TxState, rows: AuditRow[], done?: () => void): void {
+  state.get(COMMIT_BATCH).add({ shape: 'audit:rows', sql: (p) => auditInsertSql(p(1)), params: [JSON.stringify(rows)], reads: [], done });
 }

@@ -1,6 +1,6 @@
 import type { Encounter } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import { COMMIT_BATCH, TxSlot, type WriteHooks } from '../fhir/write-phases.ts';
+import { COMMIT_BATCH, TxSlot, type TxState, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Database } from '../store/database.ts';
 import { lookupType } from '../store/token-lookup.ts';
 import { referencePatternOf } from '../fhir/resource-types.ts';
@@ -40,13 +40,17 @@ export function boardFeedHooks(): WriteHooks {
     },
     // The transaction's events, in the order written, with its other end-of-transaction rows (one statement).
     beforeCommit: async ({ state }) => {
-      const handovers = state.get(BOARD_HANDOVERS).splice(0);
-      if (handovers.length === 0) return;
-      const batch = state.get(COMMIT_BATCH);
-      batch.add({ shape: 'board:events', sql: (p) => `INSERT INTO board_events (handover_id) SELECT h FROM unnest(${p(1)}::text[]) WITH ORDINALITY AS x(h, n) ORDER BY n`, params: [handovers], reads: [] });
-      batch.add({ shape: 'board:notify', sql: (p) => `SELECT pg_notify(${p(1)}, '')`, params: [BOARD_CHANNEL], runForEffect: true, reads: [] });
+      addBoardEvents(state, state.get(BOARD_HANDOVERS).splice(0));
     },
   };
+}
+
+/** The board's events of `handovers`, in this order, and the NOTIFY at commit: parts of the transaction's commit batch. */
+export function addBoardEvents(state: TxState, handovers: string[]): void {
+  if (handovers.length === 0) return;
+  const batch = state.get(COMMIT_BATCH);
+  batch.add({ shape: 'board:events', sql: (p) => `INSERT INTO board_events (handover_id) SELECT h FROM unnest(${p(1)}::text[]) WITH ORDINALITY AS x(h, n) ORDER BY n`, params: [handovers], reads: [] });
+  batch.add({ shape: 'board:notify', sql: (p) => `SELECT pg_notify(${p(1)}, '')`, params: [BOARD_CHANNEL], runForEffect: true, reads: [] });
 }
 
 /** The handovers whose board events this attempt of a transaction adds at its end. */
