@@ -78,9 +78,15 @@ const ESTIMATED_AGE = 'https://handover-gateway.nl/fhir/StructureDefinition/esti
 /** A name as spoken that says the patient is not known (the ambulance's `onbekende man`, `onbekend`). */
 const UNKNOWN_NAME = /^\s*onbekend/i;
 
+/**
+ * The calendar date in Amsterdam, made once: a formatter is costly to make (its time zone data and locale resolved),
+ * and a board's snapshot asks it for every row (a new one per row was most of a snapshot's time).
+ */
+const AMSTERDAM_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Amsterdam', year: 'numeric', month: '2-digit', day: '2-digit' });
+
 /** Today's date on the region's calendar: an age turns at midnight in Amsterdam, not where the server's clock is set. */
 function todayInAmsterdam(): [number, number, number] {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Amsterdam', year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date());
+  const parts = AMSTERDAM_DATE.formatToParts(new Date());
   const part = (type: string): number => Number(parts.find((x) => x.type === type)?.value);
   return [part('year'), part('month'), part('day')];
 }
