@@ -1,6 +1,6 @@
 // The FHIRPath functions of the subset (where, exists, first, extension, startsWith, matches, substring, ...).
 import { literalArg, typeArg } from './ast.ts';
-import { member } from './members.ts';
+import { CHOICE_BASES, member } from './members.ts';
 import { type AstNode, type Fn, Prim, singleton, truth, Unsupported, unwrap } from './values.ts';
 
 /** The compiler, passed in so that `where(criteria)` compiles its argument without an import cycle. */
@@ -19,13 +19,13 @@ export function invoke(name: string, params: AstNode[], input: Fn, model: boolea
     case 'empty':
       return (f, env, root) => [input(f, env, root).length === 0];
     case 'children':
-      return (f, env, root) => children(input(f, env, root));
+      return (f, env, root) => children(input(f, env, root), model);
     case 'descendants':
       // As fhirpath.js: the children, then theirs, level by level (a Twiin rule looks for a masking extension
       // anywhere in a ServiceRequest's subject: one evaluation of fhirpath.js there cost a handover about 50 µs).
       return (f, env, root) => {
         const out: unknown[] = [];
-        for (let level = children(input(f, env, root)); level.length > 0; level = children(level)) for (const item of level) out.push(item);
+        for (let level = children(input(f, env, root), model); level.length > 0; level = children(level, model)) for (const item of level) out.push(item);
         return out;
       };
     case 'first':
@@ -103,10 +103,12 @@ export function invoke(name: string, params: AstNode[], input: Fn, model: boolea
 
 /**
  * Every child of every item, as fhirpath.js's `children()` gives them: each property but `resourceType` in its order,
- * an array's items in theirs. A primitive's `_name` sidecar, a primitive carrying one, and a null are left to
- * fhirpath.js (it makes nodes of a sidecar's own properties, and of a null), as is anything but a plain JSON item.
+ * an array's items in theirs. Left to fhirpath.js: a primitive's `_name` sidecar and a primitive carrying one (it
+ * makes nodes of a sidecar's own properties), a null (it makes a node of it), and, with the model, a property named
+ * as a choice element somewhere (`value`: with the model fhirpath.js reads `valueString` there, and drops a bare
+ * `value` where the element is a choice; without knowing the type, it cannot be told here).
  */
-function children(items: unknown[]): unknown[] {
+function children(items: unknown[], model: boolean): unknown[] {
   const out: unknown[] = [];
   for (const item of items) {
     if (item instanceof Prim) throw new Unsupported('children of a primitive with extensions');
@@ -114,6 +116,7 @@ function children(items: unknown[]): unknown[] {
     for (const key in item) {
       if (key === 'resourceType') continue;
       if (key.charCodeAt(0) === 95 /* _ */) throw new Unsupported('primitive extensions');
+      if (model && CHOICE_BASES.has(key)) throw new Unsupported('a choice element');
       const value = (item as Record<string, unknown>)[key];
       if (Array.isArray(value)) {
         for (const v of value) {

@@ -16,6 +16,8 @@ const subjects: Record<string, unknown> = {
   'another extension': { reference: 'Patient/1', extension: [{ url: 'http://example.org/other', valueString: 'x' }] },
   'an extension in an extension': { extension: [{ url: 'http://example.org/outer', extension: [{ url: DAR, valueCode: 'unknown' }] }] },
   'a null in an array': { extension: [null] },
+  'an Extension with a bare value (a choice element: fhirpath.js drops it)': { extension: [{ url: 'http://example.org/x', value: { url: DAR } }] },
+  'an identifier (its value a plain string)': { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999990111' } },
 };
 
 const slowOf = (expression: string) => {
