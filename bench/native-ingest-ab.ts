@@ -57,7 +57,7 @@ const gateways: GatewayProcess[] = [];
 try {
   for (const [i, v] of variants.entries()) gateways.push(await startGatewayProcess({ DATABASE_URL: urls[i] as string, DEMO: '1' }, v.nodeArgs ?? [], v.root));
   // Warm each up (its code optimised, its caches filled, its heap grown) before the first slice counts: as `npm run
-  // bench` found, the first 10 s after a 2-s warm-up cost a gateway up to 60 % more CPU per handover than later ones.
+  // bench` found, the first 10 s after a 2-s warm-up cost a gateway up to 58 % more CPU per handover than later ones.
   for (const g of gateways) await nativeIngest(g.url, clients, warmupSeconds, example);
   const results: Slice[][] = gateways.map(() => []);
   for (let s = 0; s < slices; s++) {

@@ -113,7 +113,7 @@ const unitFixes: UnitFeedResult[] = [];
 try {
   // Warm-up in slices of 5 s, each slice's CPU per handover kept to show it: the gateway's code is compiled by V8 as it
   // runs and its heap grows to its working size: in three of four runs of 4–20 slices of 5 s, the first two slices
-  // after a 2-s warm-up (what (a) measured before) cost the gateway 35–60 % more CPU per handover than the slices after
+  // after a 2-s warm-up (what (a) measured before) cost the gateway 34–58 % more CPU per handover than the slices after
   // them; in the fourth, no more. A gateway in service runs warm.
   const warmup: number[] = [];
   for (let left = warmupSeconds; left > 0; left -= WARMUP_SLICE_SECONDS) {
@@ -128,12 +128,13 @@ try {
   // PostgreSQL's CPU of each slice: its own database's backends (and the server's own processes), so that what one
   // side leaves running after its slice (the gateway's chain linker linking the rows of its slice) is not charged to
   // the other's.
-  await measurePostgresOf(adminUrl.toString(), [databaseName(ingestDb), databaseName(rawDb)]);
+  const ingestName = databaseName(ingestDb);
+  await measurePostgresOf(adminUrl.toString(), [ingestName, databaseName(rawDb)]);
   for (let i = 0; i < slices; i++) {
     const token = await demoToken(gateway.url, 'hap-vechtdal');
-    const before = cpuSnapshot(gateway.pid, databaseName(ingestDb));
+    const before = cpuSnapshot(gateway.pid, ingestName);
     const part = await nativeIngest(gateway.url, clients, seconds / slices, example, token);
-    ingestParts.push({ load: part, cpu: cpuPerUnit(before, cpuSnapshot(gateway.pid, databaseName(ingestDb)), part.ok) });
+    ingestParts.push({ load: part, cpu: cpuPerUnit(before, cpuSnapshot(gateway.pid, ingestName), part.ok) });
     const rawPart = await rawBaseline(rawDb, clients, seconds / slices, example);
     rawParts.push({ load: rawPart, cpu: rawPart.cpuPerHandoverMs });
   }

@@ -101,6 +101,12 @@ export async function rawBaseline(
     });
   const perHandover = new RegExp(`ph-(\\d+)-ph|${[bsnTemplate, mapped.recordId].filter(Boolean).map(escapeRegExp).join('|')}`, 'g');
   const group = mapped.task?.groupIdentifier;
+  // The identity lookups' tokens as the templates carry them, picked once: each handover puts in its own values.
+  const identifiersOf = (match: (key: string) => boolean): string[] =>
+    templates.filter((t) => match(t.key)).flatMap((t) => t.index.tokens.filter((token) => token.startsWith('identifier=') && token.includes('|')));
+  const patientLookup = identifiersOf((key) => key === 'patient').filter((token) => token.includes('/bsn|'));
+  const encounterLookup = identifiersOf((key) => key === 'encounter');
+  const findingsLookup = identifiersOf((key) => key.startsWith('observation/'));
   // The gateway's own store: the same pool, and the same statements prepared once per connection.
   const db = new PostgresDatabase({ connectionString: databaseUrl, maxConnections: concurrency });
   // Record ids unique to this call: a benchmark runs the baseline several times on one database.
@@ -125,12 +131,10 @@ export async function rawBaseline(
           const tokensOf = (tokens: readonly string[]): string[] => tokens.map((t) => t.replace(perHandover, value));
           await openLedger(tx, 'nts', record, CONTENT_HASH, 'volgnummer');
           // The identity lookups a send needs, in one statement: the patient by BSN, the contact, the findings, the group's open Tasks.
-          const find = (key: string): string[] => tokensOf((templates.find((t) => t.key === key)?.index.tokens ?? []).filter((t) => t.startsWith('identifier=') && t.includes('|')));
-          const findings = templates.filter((t) => t.key.startsWith('observation/')).flatMap((t) => find(t.key));
           await resourceStore.currentByTokens(tx, [
-            { resourceType: 'Patient', tokens: find('patient').filter((t) => t.includes('/bsn|')), limit: 1 },
-            { resourceType: 'Encounter', tokens: find('encounter'), limit: 1 },
-            { resourceType: 'Observation', tokens: findings, limit: Math.min(1000, findings.length * 4) },
+            { resourceType: 'Patient', tokens: tokensOf(patientLookup), limit: 1 },
+            { resourceType: 'Encounter', tokens: tokensOf(encounterLookup), limit: 1 },
+            { resourceType: 'Observation', tokens: tokensOf(findingsLookup), limit: Math.min(1000, findingsLookup.length * 4) },
             ...(group ? [openTasksLookup({ ...group, value: recordId }, OPEN_STATUSES)] : []),
           ]);
           const now = new Date().toISOString();
@@ -152,8 +156,8 @@ export async function rawBaseline(
           const bundle: Bundle = {
             resourceType: 'Bundle',
             type: 'transaction-response',
-            entry: templates.map(({ content }, k) => {
-              const url = `http://localhost/fhir/${content.resourceType}/${ids.get(templates[k]?.key ?? '')}`;
+            entry: templates.map(({ key, content }) => {
+              const url = `http://localhost/fhir/${content.resourceType}/${ids.get(key)}`;
               return { fullUrl: url, response: { status: '201', location: `${url}/_history/1`, etag: 'W/"1"', lastModified: now } };
             }),
           };
