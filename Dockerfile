@@ -36,4 +36,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # Node's options and environment as in `npm start` (see the README, "Memory"): at most two glibc malloc arenas, for V8's
 # compiler threads allocate in arenas of their own that stayed resident (some 130 MB of a 430 MB peak under load).
 ENV MALLOC_ARENA_MAX=2
-CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=16", "--liftoff-only", "src/main.ts"]
+CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=32", "--liftoff-only", "src/main.ts"]

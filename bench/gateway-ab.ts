@@ -4,7 +4,7 @@
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5433/bench_ab node bench/gateway-ab.ts   (an empty database it may fill)
 // Variants: BENCH_VARIANTS, JSON: [{"name": "before", "root": "/path/to/other/checkout"}, {"name": "after"}], each with
 // `root` (a checkout, default this one) and `nodeArgs` (after `npm start`'s own; a later `--max-semi-space-size` wins).
-// Default: the young generation at 4, 8 and 16 MB (`--max-semi-space-size`), this checkout.
+// Default: the young generation at 16, 32 and 64 MB (`--max-semi-space-size`), this checkout.
 // Options: BENCH_OPS (create,read,search by default), BENCH_SLICES per operation and variant (6), BENCH_SECONDS per
 // slice (3), BENCH_CLIENTS (32), BENCH_TASKS (20000).
 import { loadavg } from 'node:os';
@@ -28,7 +28,7 @@ if (!databaseUrl) {
 }
 const variants: Variant[] = process.env.BENCH_VARIANTS
   ? (JSON.parse(process.env.BENCH_VARIANTS) as Variant[])
-  : [4, 8, 16].map((mb) => ({ name: `semi-space ${mb} MB`, nodeArgs: [`--max-semi-space-size=${mb}`] }));
+  : [16, 32, 64].map((mb) => ({ name: `semi-space ${mb} MB`, nodeArgs: [`--max-semi-space-size=${mb}`] }));
 const slices = Number(process.env.BENCH_SLICES ?? 6);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const clients = Number(process.env.BENCH_CLIENTS ?? 32);

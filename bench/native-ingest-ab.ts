@@ -4,7 +4,8 @@
 // third; slices taken one right after the other see the same minutes of the machine.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5433/bench_native_ab node bench/native-ingest-ab.ts   (a database it may fill)
 // Variants: BENCH_VARIANTS, JSON: [{"name": "before", "root": "/path/to/other/checkout"}, {"name": "after"}], each with
-// `root` (a checkout with its node_modules, default this one), `nodeArgs` (after `npm start`'s own) and `databaseUrl`
+// `root` (a checkout with its node_modules, default this one), `nodeArgs` (after `npm start`'s own), `env` (the
+// gateway's settings, e.g. {"MAX_CONCURRENT_WRITES": "4"}) and `databaseUrl`
 // (default DATABASE_URL; a database of its own keeps each gateway's audit chain linker to its own rows: with one
 // database the idle gateway links, on its own CPU, what the measured one wrote). Its PostgreSQL CPU is that database's backends'.
 // Options: BENCH_SLICES per variant (6), BENCH_SECONDS per slice (4), BENCH_CLIENTS (32), BENCH_WARMUP_SECONDS per gateway (15).
@@ -21,6 +22,7 @@ interface Variant {
   name: string;
   root?: string;
   nodeArgs?: string[];
+  env?: Record<string, string>;
   databaseUrl?: string;
 }
 
@@ -55,7 +57,7 @@ const urls = variants.map((v) => v.databaseUrl ?? databaseUrl);
 await measurePostgresOf(databaseUrl, [...new Set(urls.map(databaseName))]);
 const gateways: GatewayProcess[] = [];
 try {
-  for (const [i, v] of variants.entries()) gateways.push(await startGatewayProcess({ DATABASE_URL: urls[i] as string, DEMO: '1' }, v.nodeArgs ?? [], v.root));
+  for (const [i, v] of variants.entries()) gateways.push(await startGatewayProcess({ ...v.env, DATABASE_URL: urls[i] as string, DEMO: '1' }, v.nodeArgs ?? [], v.root));
   // Warm each up (its code optimised, its caches filled, its heap grown) before the first slice counts: as `npm run
   // bench` found, the first 10 s after a 2-s warm-up cost a gateway up to 58 % more CPU per handover than later ones.
   for (const g of gateways) await nativeIngest(g.url, clients, warmupSeconds, example);
