@@ -49,6 +49,20 @@ async function eventsCount(g: ChildGateway, id: string): Promise<number> {
   return Number((await statusOf(g, id)).parameter!.find((p) => p.name === 'events-since-subscription-start')!.valueString);
 }
 
+/**
+ * The subscription's event count once it reaches `expected` (or what it is after 5 s): `$status` numbers what is
+ * committed, but skips a subscription that a worker is numbering at that moment (subscription_number_events, SKIP
+ * LOCKED), so the count reaches a committed write's events within a cycle, not necessarily at once.
+ */
+async function eventsCountReaching(g: ChildGateway, id: string, expected: number): Promise<number> {
+  let total = await eventsCount(g, id);
+  for (let i = 0; i < 100 && total < expected; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    total = await eventsCount(g, id);
+  }
+  return total;
+}
+
 function focusOf(r: Received): [string, number] {
   const status = (JSON.parse(r.body) as Bundle).entry![0]!.resource as Parameters;
   const ref = status.parameter!.find((p) => p.name === 'notification-event')!.part!.find((p) => p.name === 'focus')!.valueReference!.reference!;
@@ -88,7 +102,7 @@ it('a gateway SIGKILLed repeatedly during a stream of handovers loses no event a
     for (const s of await Promise.all(sends)) if (s) created.push(s.taskId);
     g = await child();
   }
-  const total = await eventsCount(g, sub);
+  const total = await eventsCountReaching(g, sub, created.length);
   expect(total).toBeGreaterThanOrEqual(created.length);
   // Claims of the killed processes expire (timeout 2 s + margin) and are delivered by the survivor.
   await receiver.waitFor(() => new Set(receiver.events().map((e) => e.eventNumber)).size >= total, `all ${total} events`, 60_000);
@@ -108,14 +122,7 @@ it('two gateway processes on one database ingest and deliver together: every eve
   // Each answered through the other process.
   await Promise.all(handovers.map((h, i) => (h ? accept(i % 2 ? b : a, h.taskId, h.bsn) : Promise.resolve(false))));
   expect(handovers.every(Boolean)).toBe(true);
-  // $status numbers what is committed, but skips a subscription that a worker is numbering at that moment
-  // (subscription_number_events, SKIP LOCKED): the count reaches 40 within a cycle, not necessarily at once.
-  let total = await eventsCount(b, sub);
-  for (let i = 0; i < 100 && total < 40; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    total = await eventsCount(b, sub);
-  }
-  expect(total).toBe(40);
+  expect(await eventsCountReaching(b, sub, 40)).toBe(40);
   await receiver.waitFor(() => receiver.events().length >= 40, 'all 40 events', 30_000);
   const numbers = receiver.events().map((e) => e.eventNumber);
   expect(numbers.length).toBe(40);
@@ -147,7 +154,7 @@ it('S6: a receiver down while the gateway restarts gets every event afterwards, 
   g = await child(fast);
   const after = (await Promise.all(Array.from({ length: 2 }, () => sendHandover(g)))).filter((h) => h !== undefined);
   expect(before.length + after.length).toBe(5);
-  expect(await eventsCount(g, sub)).toBe(8);
+  expect(await eventsCountReaching(g, sub, 8)).toBe(8);
   expect(receiver.events()).toEqual([]);
 
   receiver.status = 200;
