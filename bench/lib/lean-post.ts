@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 /**
  * POSTs of a load generator over node:http with keep-alive connections, one per client. `fetch` (undici's WHATWG
  * Request, Headers and body streams for every call) cost the benchmark 1.38–1.89 ms of CPU per native handover, the
- * body's JSON.stringify included, against 0.49–0.83 ms this way (three alternating rounds, one process): on the
+ * body's JSON.stringify included, against 0.49–0.83 ms this way (three alternating rounds, one process, beside a CI run): on the
  * 2-core machine that also runs the gateway and PostgreSQL, CPU taken from both. Only what a load generator needs:
  * the status, once the body has been read to its end and dropped.
  */
