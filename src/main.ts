@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import { safeError } from './observability/logging.ts';
-import { listenFailure, serve, shutdown } from './http/serve.ts';
+import { listenFailure, listeningPort, reportListening, serve, shutdown } from './http/serve.ts';
 
 /** Whatever happens, the process is gone by then (an orchestrator's SIGKILL usually follows at 30 s). */
 const HARD_LIMIT_MS = 15_000;
@@ -44,7 +44,9 @@ async function main(): Promise<void> {
   }
   const { logger } = gateway;
   const store = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`;
-  logger.info({ url: config.publicUrl, store }, 'handover gateway listening');
+  const port = listeningPort(server, config.port);
+  logger.info({ url: config.publicUrl, port, store }, 'handover gateway listening');
+  reportListening(port);
   if (config.demo) {
     console.log(`\nHandover gateway: ${config.publicUrl}  (FHIR base ${gateway.fhirBaseUrl}, store: ${store})`);
     console.log(`Get a demo token:\n  curl -s -u hap-vechtdal:${config.demoClientSecret} -d grant_type=client_credentials ${config.publicUrl}/oauth2/token\n`);

@@ -16,6 +16,29 @@ export function serve(server: Server, port: number, host: string): Promise<void>
   });
 }
 
+/** The port `server` listens on: the one the system chose when PORT is 0. */
+export function listeningPort(server: Server, configured: number): number {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : configured;
+}
+
+/** What a parent learns from a gateway it started with an IPC channel. */
+export interface ListeningMessage {
+  listening: number;
+}
+
+/**
+ * Tells a parent that started this process with an IPC channel (a test, a benchmark, a process manager) where it
+ * listens. With PORT=0 the port is chosen as the server binds it, so no other process can take it between a parent
+ * picking a free port and the gateway listening on it. The channel then no longer keeps the process alive.
+ */
+export function reportListening(port: number, to: Pick<NodeJS.Process, 'send' | 'channel'> = process): void {
+  if (!to.send) return;
+  const message: ListeningMessage = { listening: port };
+  to.send(message);
+  to.channel?.unref();
+}
+
 /** What an operator should read when the gateway cannot listen. */
 export function listenFailure(err: unknown, host: string, port: number): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { DEMO_SECRET, type DemoClient } from './gateway.ts';
-import { freePort } from './free-port.ts';
+import type { ListeningMessage } from '../../src/http/serve.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -12,30 +12,41 @@ export interface ChildGateway {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `node src/main.ts` against `databaseUrl` and waits until it answers /health/live. */
+/**
+ * Starts `node src/main.ts` against `databaseUrl` on a port the system chooses (PORT=0) and waits until it answers
+ * /health/live. The child reports its port over the IPC channel once it listens: a port picked free beforehand could be
+ * taken by another test's process in between, whose /health/live would then answer for this one.
+ */
 export async function startChildGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<ChildGateway> {
-  const port = await freePort();
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, LOG_LEVEL: 'silent', ALLOW_HTTP_LOOPBACK_HOOKS: '1', DB_POOL_SIZE: '8', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, LOG_LEVEL: 'silent', ALLOW_HTTP_LOOPBACK_HOOKS: '1', DB_POOL_SIZE: '8', ...env },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
   // Several processes starting together on a busy machine take a while (definitions, profiles, migrations).
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`child gateway exited ${child.exitCode}: ${stderr}`);
-    try {
-      if ((await fetch(`${url}/health/live`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`child gateway did not start within 90 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child gateway did not listen within 90 s: ${stderr}`));
+    }, 90_000);
+    child.on('message', (m: Partial<ListeningMessage>) => {
+      if (typeof m.listening !== 'number') return;
+      clearTimeout(timer);
+      resolve(m.listening);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`child gateway exited ${String(code ?? signal)}: ${stderr}`));
+    });
+  });
+  // The parent's end of the channel would keep this process alive as long as the child runs.
+  child.channel?.unref();
+  const url = `http://127.0.0.1:${port}`;
+  const res = await fetch(`${url}/health/live`);
+  if (!res.ok) throw new Error(`child gateway listens on ${port} but /health/live answered ${res.status}`);
   return {
     url,
     process: child,
