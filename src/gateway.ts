@@ -195,6 +195,9 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     metrics.gauge('gateway_writes_active', 'Write requests at work in this instance (at most MAX_CONCURRENT_WRITES)', async () => writeLimit.state.active);
     metrics.gauge('gateway_writes_waiting', 'Write requests in this instance waiting for their turn', async () => writeLimit.state.waiting);
   }
+  // The hash chain behind the trail: a backlog that grows, or an oldest row that ages, is a linker that does not keep up.
+  metrics.gauge('gateway_audit_chain_backlog', 'Committed audit records not yet linked into the hash chain (all instances; one instance links at a time)', async () => (await audit.backlog()).rows);
+  metrics.gauge('gateway_audit_chain_oldest_unlinked_age_seconds', 'Age of the oldest audit record not yet linked into the hash chain; 0 when there is none', async () => (await audit.backlog()).oldestAgeSeconds);
   // LISTEN/NOTIFY: whether every LISTEN connection is up, and what it heard: a count that grows after a database
   // restart shows that NOTIFY, not the poll, wakes the delivery worker and the board again.
   const sumListen = (f: (l: ListenStatus) => number) => async (): Promise<number> => db.listenStatus().reduce((n, l) => n + f(l), 0);

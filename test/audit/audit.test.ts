@@ -3,7 +3,8 @@
 import type { AuditEvent, Bundle, OperationOutcome, Task } from '@medplum/fhirtypes';
 import pg from 'pg';
 import request from 'supertest';
-import { chainHash, EVENT_COLUMNS, GENESIS_HASH, type EventRecord } from '../../src/audit/chain.ts';
+import { CHAIN_LOCK_KEY, chainHash, EVENT_COLUMNS, GENESIS_HASH, PASS_LIMIT, type EventRecord } from '../../src/audit/chain.ts';
+import { metricValue } from '../support/metrics.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { example, fillHandover, idFrom, setBsn, uniqueBsn, uniqueId, uniqueRide, withNativeGateway, type Native } from '../support/native.ts';
 
@@ -277,6 +278,51 @@ describe('S7: the auditor', () => {
       .send(JSON.stringify({ resourceType: 'Task', status: 'requested', intent: 'order' }));
     expect(write.status).toBe(403);
     expect((await get('/fhir/Task/does-not-exist/$trail', 'auditor')).status).toBe(404);
+  });
+});
+
+describe('the chain linker', () => {
+  it('links a backlog larger than a pass in passes of at most PASS_LIMIT rows, cut inside a transaction, and /metrics shows the backlog until then', async () => {
+    await linkAll();
+    const requestId = uniqueId('backlog');
+    const rows = PASS_LIMIT + PASS_LIMIT / 2;
+    const scrape = async (): Promise<{ backlog: number; age: number }> => {
+      const text = (await request(tg.app).get('/metrics').expect(200)).text;
+      return { backlog: metricValue(text, 'gateway_audit_chain_backlog', {}) ?? Number.NaN, age: metricValue(text, 'gateway_audit_chain_oldest_unlinked_age_seconds', {}) ?? Number.NaN };
+    };
+    // The chain's lock held here: no linker, this instance's background one included, links until it is let go.
+    const admin = await adminClient();
+    try {
+      await admin.query('SELECT pg_advisory_lock($1)', [CHAIN_LOCK_KEY]);
+      // One transaction's rows, as a group commit of many reads writes them: more than a pass links.
+      await tg.gateway.db.query(
+        `INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
+         SELECT gen_random_uuid(), now(), '90001234', 'hap-vechtdal', 'R', 'rest', 'read', '0', $1, json_build_object('n', n)
+           FROM generate_series(1, $2::int) AS n`,
+        [requestId, rows],
+      );
+      expect(await tg.gateway.audit.link()).toBe(0);
+      const waiting = await scrape();
+      expect(waiting.backlog).toBeGreaterThanOrEqual(rows);
+      expect(waiting.age).toBeGreaterThan(0);
+      await admin.query('SELECT pg_advisory_unlock($1)', [CHAIN_LOCK_KEY]);
+    } finally {
+      await admin.end();
+    }
+    await linkAll();
+    // Each pass links its rows at one time (its transaction's now()): no pass over PASS_LIMIT, and the first pass,
+    // cut short inside the transaction, sealed below it so that the next one linked the rest of it.
+    const passes = await tg.gateway.db.query<{ sealed: string; n: number; txid: string }>(
+      `SELECT c.sealed_below::text AS sealed, count(*)::int AS n, min(e.txid)::text AS txid FROM audit_chain c JOIN audit_events e ON e.id = c.event_id
+        WHERE e.request_id = $1 GROUP BY c.linked_at, c.sealed_below ORDER BY c.linked_at`,
+      [requestId],
+    );
+    expect(passes.rows.reduce((sum, p) => sum + p.n, 0)).toBe(rows);
+    expect(passes.rows.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...passes.rows.map((p) => p.n))).toBeLessThanOrEqual(PASS_LIMIT);
+    expect(passes.rows[0]?.sealed).toBe(passes.rows[0]?.txid);
+    expect((await tg.gateway.audit.verify()).problems).toEqual([]);
+    expect(await scrape()).toEqual({ backlog: 0, age: 0 });
   });
 });
 
