@@ -95,7 +95,7 @@ export async function chainHead(q: Queryable): Promise<ChainHead | undefined> {
  */
 const UNLINKED = (e: string): string => `NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = ${e}.id OFFSET 0)`;
 /**
- * The statements that probe `audit_chain` per row (UNLINKED) are planned for the tables as they are at each call, never
+ * The statements that probe `audit_chain` per row (UNLINKED), and the pass's head, are planned for the tables as they are at each call, never
  * kept as a prepared statement: a plan made while the chain was a few rows (a new database, before autovacuum analyses
  * it) probes it with a sequential scan, and a connection kept that plan as the chain grew, so that a pass took seconds
  * and grew with the trail (11.7 s for 5,000 rows at 35,000 links, PostgreSQL's CPU all the while).
@@ -152,6 +152,9 @@ export async function linkPending(db: Database): Promise<number> {
     if (!lock.rows[0]?.ok) return 0;
     const head = await tx.query<{ seq: string; hash: string; sealed_below: string }>(
       'SELECT c.seq::text AS seq, c.hash, c.sealed_below::text AS sealed_below FROM audit_chain c ORDER BY c.seq DESC LIMIT 1',
+      [],
+      // Planned on a chain of a few rows, a sort of the whole chain at every pass.
+      PLANNED_PER_CALL,
     );
     const horizon = await tx.query<{ xmin: string; at: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, ${TIME('now()')} AS at`);
     const { xmin, at } = horizon.rows[0] ?? { xmin: '0', at: new Date().toISOString() };
