@@ -16,6 +16,8 @@ export interface Config {
   dbConnectTimeoutMs: number;
   /** How long a pooled connection may stay idle before it is closed; 0: never. */
   dbPoolIdleMs: number;
+  /** How long a pooled connection is used at most before it is replaced (its statements planned again); 0: no limit. */
+  dbConnectionLifetimeSeconds: number;
   /** PostgreSQL `statement_timeout` of the gateway's connections; 0: none. */
   dbStatementTimeoutMs: number;
   /** The client's own limit on waiting for an answer (a database that stopped answering); 0: none. */
@@ -179,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // planned again (its first five executions each, about 1 ms for a native handover's party propagation). pg's
     // default of 10 s closed connections at every lull of a bursty load (issue 19).
     dbPoolIdleMs: int('DB_POOL_IDLE_SECONDS', 300, 0, 86_400) * 1000,
+    dbConnectionLifetimeSeconds: int('DB_CONNECTION_LIFETIME_SECONDS', 600, 0, 86_400),
     dbStatementTimeoutMs,
     // A little longer than the server's own limit, so that a statement that runs too long is ended by the server (57014).
     dbQueryTimeoutMs: int('DB_QUERY_TIMEOUT_MS', dbStatementTimeoutMs > 0 ? dbStatementTimeoutMs + 5000 : 0, 0, 3_600_000),

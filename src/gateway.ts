@@ -84,6 +84,7 @@ async function openDatabase(config: Config, logger?: Logger): Promise<Database> 
       connectionString: config.databaseUrl,
       maxConnections: config.dbPoolSize,
       idleTimeoutMs: config.dbPoolIdleMs,
+      maxLifetimeSeconds: config.dbConnectionLifetimeSeconds,
       connectTimeoutMs: config.dbConnectTimeoutMs,
       statementTimeoutMs: config.dbStatementTimeoutMs,
       queryTimeoutMs: config.dbQueryTimeoutMs,

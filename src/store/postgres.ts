@@ -25,6 +25,13 @@ export interface PostgresOptions {
   maxConnections?: number;
   /** How long a connection may stay idle in the pool before it is closed (pg's default: 10 s); 0: never. */
   idleTimeoutMs?: number;
+  /**
+   * How long a connection is used at most; then it is closed when next idle (never within a transaction) and a new one
+   * is opened as needed. Each connection keeps the plans of its prepared statements until PostgreSQL analyses a table
+   * they read; without autovacuum that is never, and a plan made while a table was a few rows (a sequential scan) was
+   * kept as the table grew. 0: for as long as the pool keeps it.
+   */
+  maxLifetimeSeconds?: number;
   /** Role every connection works as from its start (see the audit migration and `useRole`). */
   role?: string;
   /** How long to wait for a new connection (then the request fails with 503); 0: no limit. */
@@ -203,7 +210,7 @@ export class PostgresDatabase implements Database {
   }
 
   private static createPool(options: PostgresOptions): pg.Pool {
-    const pool = new pg.Pool({ ...PostgresDatabase.clientConfig(options), max: options.maxConnections ?? 20, idleTimeoutMillis: options.idleTimeoutMs });
+    const pool = new pg.Pool({ ...PostgresDatabase.clientConfig(options), max: options.maxConnections ?? 20, idleTimeoutMillis: options.idleTimeoutMs, maxLifetimeSeconds: options.maxLifetimeSeconds ?? 0 });
     // An idle client that loses its connection must not crash the process; the pool drops it.
     pool.on('error', (err) => options.onFault?.(err, 'an idle database connection was lost'));
     return pool;

@@ -47,3 +47,31 @@ it('the pool keeps idle connections 300 s unless DB_POOL_IDLE_SECONDS says other
   expect(loadConfig({ DB_POOL_IDLE_SECONDS: '0' }).dbPoolIdleMs).toBe(0);
   expect(loadConfig({ DB_POOL_IDLE_SECONDS: '30' }).dbPoolIdleMs).toBe(30_000);
 });
+
+// A connection keeps the plans of the statements it prepared until PostgreSQL analyses a table they read; without
+// autovacuum that is never, and a plan made while a table was a few rows stayed as it grew (the audit chain's pass, the
+// delivery worker's claim). A connection is therefore replaced after DB_CONNECTION_LIFETIME_SECONDS, 600 by default,
+// never within a transaction.
+onPostgres('a pooled connection is replaced once past its lifetime, but not within a transaction', async () => {
+  const db = new PostgresDatabase({ connectionString: testDb.url, maxConnections: 1, maxLifetimeSeconds: 1 });
+  try {
+    const pid = async (q: Pick<typeof db, 'query'> = db): Promise<number | undefined> => (await q.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    const first = await pid();
+    // A transaction that outlives the connection's lifetime runs to its end on the same connection.
+    const inTransaction = await db.transaction(async (tx) => {
+      const before = await pid(tx);
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      return [before, await pid(tx)];
+    });
+    expect(inTransaction).toEqual([first, first]);
+    expect(await pid()).not.toBe(first);
+  } finally {
+    await db.close();
+  }
+});
+
+it('a pooled connection lives 600 s unless DB_CONNECTION_LIFETIME_SECONDS says otherwise', () => {
+  expect(loadConfig({}).dbConnectionLifetimeSeconds).toBe(600);
+  expect(loadConfig({ DB_CONNECTION_LIFETIME_SECONDS: '0' }).dbConnectionLifetimeSeconds).toBe(0);
+  expect(loadConfig({ DB_CONNECTION_LIFETIME_SECONDS: '3600' }).dbConnectionLifetimeSeconds).toBe(3600);
+});
