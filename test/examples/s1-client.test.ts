@@ -15,22 +15,37 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'example-gw-'));
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATA_DIR: dataDir, LOG_LEVEL: 'error' };
-  delete env.DATABASE_URL;
-  gateway = spawn(process.execPath, ['src/main.ts'], { cwd: root, env, stdio: 'ignore' });
+  // Its PUBLIC_URL must name the port before it starts, so the port is picked free first (not PORT=0 as the child
+  // gateways of test/support/child-gateway.ts). Another process may take it in between: then this gateway exits, and
+  // the one answering is recognised by its CapabilityStatement's URL, which is not this one's.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATA_DIR: dataDir, LOG_LEVEL: 'error' };
+    delete env.DATABASE_URL;
+    gateway = spawn(process.execPath, ['src/main.ts'], { cwd: root, env, stdio: 'ignore' });
+    if (await ready(gateway, url)) return;
+    if (attempt === 3) throw new Error('the gateway could not listen on a free port in three tries');
+  }
+}, 90_000);
+
+/** Whether the gateway `child` answers at `url`; false when it exited before (its port was taken). */
+async function ready(child: ChildProcess, url: string): Promise<boolean> {
   const deadline = Date.now() + 60_000;
   for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
     try {
-      if ((await fetch(`${url}/health/ready`)).ok) break;
+      if ((await fetch(`${url}/health/ready`)).ok) {
+        const metadata = (await (await fetch(`${url}/fhir/metadata`)).json()) as { implementation?: { url?: string } };
+        if (metadata.implementation?.url?.startsWith(url)) return true;
+      }
     } catch {
       // still starting
     }
     if (Date.now() > deadline) throw new Error('the gateway did not start within 60 s');
     await new Promise((r) => setTimeout(r, 250));
   }
-}, 90_000);
+}
 
 afterAll(async () => {
   if (gateway.exitCode === null) {
