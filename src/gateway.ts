@@ -3,6 +3,7 @@ import type { RequestListener, Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type express from 'express';
 import { createAudit, GATEWAY_ROLE, type Audit } from './audit/index.ts';
+import type { ChainBacklog } from './audit/chain.ts';
 import { OrganizationDirectory } from './access/organizations.ts';
 import { partiesAtWrite, partyPropagation } from './access/parties.ts';
 import { boardFeedHooks, createBoard } from './board/index.ts';
@@ -197,8 +198,11 @@ async function assemble(config: Config, db: Database, logger: Logger): Promise<G
     metrics.gauge('gateway_writes_waiting', 'Write requests in this instance waiting for their turn', async () => writeLimit.state.waiting);
   }
   // The hash chain behind the trail: a backlog that grows, or an oldest row that ages, is a linker that does not keep up.
-  metrics.gauge('gateway_audit_chain_backlog', 'Committed audit records not yet linked into the hash chain (all instances; one instance links at a time)', async () => (await audit.backlog()).rows);
-  metrics.gauge('gateway_audit_chain_oldest_unlinked_age_seconds', 'Age of the oldest audit record not yet linked into the hash chain; 0 when there is none', async () => (await audit.backlog()).oldestAgeSeconds);
+  // Both gauges of a scrape (collected together) share one statement.
+  let backlog: Promise<ChainBacklog> | undefined;
+  const chainBacklog = (): Promise<ChainBacklog> => (backlog ??= audit.backlog().finally(() => (backlog = undefined)));
+  metrics.gauge('gateway_audit_chain_backlog', 'Committed audit records not yet linked into the hash chain (all instances; one instance links at a time)', async () => (await chainBacklog()).rows);
+  metrics.gauge('gateway_audit_chain_oldest_unlinked_age_seconds', 'Age of the oldest audit record not yet linked into the hash chain; 0 when there is none', async () => (await chainBacklog()).oldestAgeSeconds);
   // LISTEN/NOTIFY: whether every LISTEN connection is up, and what it heard: a count that grows after a database
   // restart shows that NOTIFY, not the poll, wakes the delivery worker and the board again.
   const sumListen = (f: (l: ListenStatus) => number) => async (): Promise<number> => db.listenStatus().reduce((n, l) => n + f(l), 0);

@@ -94,11 +94,15 @@ export async function chainHead(q: Queryable): Promise<ChainHead | undefined> {
  * horizon are those written since the last pass, nearly all unlinked: the first is the answer.
  */
 const UNLINKED = (e: string): string => `NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = ${e}.id OFFSET 0)`;
+/** The rows a pass would link: unlinked, at or above the head's horizon. */
+const LINKABLE = (e: string): string =>
+  `${e}.txid >= coalesce((SELECT c.sealed_below FROM audit_chain c ORDER BY c.seq DESC LIMIT 1), '0'::xid8) AND ${UNLINKED(e)}`;
 /**
- * The statements that probe `audit_chain` per row (UNLINKED), and the pass's head, are planned for the tables as they are at each call, never
- * kept as a prepared statement: a plan made while the chain was a few rows (a new database, before autovacuum analyses
- * it) probes it with a sequential scan, and a connection kept that plan as the chain grew, so that a pass took seconds
- * and grew with the trail (11.7 s for 5,000 rows at 35,000 links, PostgreSQL's CPU all the while).
+ * The statements that probe `audit_chain` per row (UNLINKED), and the pass's head, are planned for the tables as they
+ * are at each call, never kept as a prepared statement: a plan made while the chain was a few rows (a new database,
+ * before autovacuum analyses it) probes it with a sequential scan, and a connection kept that plan as the chain grew,
+ * so that a pass took seconds and grew with the trail (11.7 s for 5,000 rows at 35,000 links, PostgreSQL's CPU all
+ * the while).
  */
 const PLANNED_PER_CALL = { prepare: false } as const;
 
@@ -110,9 +114,7 @@ const PLANNED_PER_CALL = { prepare: false } as const;
 async function anythingToLink(q: Queryable): Promise<boolean> {
   const r = await q.query<{ pending: boolean }>(
     `SELECT EXISTS (
-       SELECT 1 FROM audit_events e
-        WHERE e.txid >= coalesce((SELECT c.sealed_below FROM audit_chain c ORDER BY c.seq DESC LIMIT 1), '0'::xid8)
-          AND ${UNLINKED('e')}) AS pending`,
+       SELECT 1 FROM audit_events e WHERE ${LINKABLE('e')}) AS pending`,
     [],
     PLANNED_PER_CALL,
   );
@@ -134,9 +136,7 @@ export interface ChainBacklog {
 export async function chainBacklog(q: Queryable): Promise<ChainBacklog> {
   const r = await q.query<{ rows: string; age: string }>(
     `SELECT count(*)::text AS rows, coalesce(extract(epoch FROM now() - min(e.recorded)), 0)::text AS age
-       FROM audit_events e
-      WHERE e.txid >= coalesce((SELECT c.sealed_below FROM audit_chain c ORDER BY c.seq DESC LIMIT 1), '0'::xid8)
-        AND ${UNLINKED('e')}`,
+       FROM audit_events e WHERE ${LINKABLE('e')}`,
     [],
     PLANNED_PER_CALL,
   );
