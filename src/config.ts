@@ -194,7 +194,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestMs: int('HTTP_REQUEST_TIMEOUT_MS', 60_000, 1000, 3600_000),
       headersMs: int('HTTP_HEADERS_TIMEOUT_MS', 20_000, 1000, 3600_000),
       bodyMs: int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 3600_000),
-      keepAliveMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 1000, 3600_000),
+      // Longer than the idle time of the clients and proxies in front (60 s for .NET's HttpClient, nginx and most
+      // load balancers; deploy/Caddyfile keeps 30 s): they close an idle connection first, and never send a request
+      // on one the gateway is closing at that moment (a POST caught so fails). Node's 5 s was shorter than all of them.
+      keepAliveMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3600_000),
     },
     tokenLifetimeSeconds: int('TOKEN_LIFETIME_SECONDS', 300, 1, 300),
     logLevel,
