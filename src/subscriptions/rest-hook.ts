@@ -53,36 +53,54 @@ export function postHook(req: HookRequest): Promise<HookResult> {
     const url = new URL(req.endpoint);
     const client = url.protocol === 'https:' ? https : http;
     const body = Buffer.from(req.body);
-    const r = client.request(
-      url,
-      {
-        method: 'POST',
-        agent: url.protocol === 'https:' ? agents.https : agents.http,
-        headers: { ...req.headers, 'Content-Length': String(body.length) },
-        lookup: req.allowPrivate ? undefined : publicOnly,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          settle(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` });
-        });
-        res.on('error', (err) => settle({ ok: false, status: res.statusCode, error: err.message }));
-        // Destroyed before the end of the answer (the deadline, a reset): the error or the reason set below.
-        res.on('close', () => settle({ ok: false, status: res.statusCode, error: 'the answer was cut off' }));
-      },
-    );
+    let current: http.ClientRequest | undefined;
+    const send = (fresh: boolean): void => {
+      let answered = false;
+      const r = client.request(
+        url,
+        {
+          method: 'POST',
+          // `false`: a connection of its own, closed after the answer.
+          agent: fresh ? false : url.protocol === 'https:' ? agents.https : agents.http,
+          headers: { ...req.headers, 'Content-Length': String(body.length) },
+          lookup: req.allowPrivate ? undefined : publicOnly,
+        },
+        (res) => {
+          answered = true;
+          res.resume();
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            settle(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` });
+          });
+          res.on('error', (err) => settle({ ok: false, status: res.statusCode, error: err.message }));
+          // Destroyed before the end of the answer (the deadline, a reset): the error or the reason set below.
+          res.on('close', () => settle({ ok: false, status: res.statusCode, error: 'the answer was cut off' }));
+        },
+      );
+      current = r;
+      r.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the receiver closed as this request went out on it (its keep-alive timeout, which
+        // it need not announce, crossed the request): nothing was answered, so the notification goes again at once
+        // on a new connection, within the same deadline, instead of failing and waiting for the worker's retry.
+        // Only once, and only on a reused connection: any other failure is the receiver's and is retried later.
+        if (!settled && !fresh && !answered && r.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          send(true);
+          return;
+        }
+        settle({ ok: false, error: err.message });
+      });
+      r.end(body);
+    };
     // One timer from the start, whatever the receiver does: the socket is destroyed and the attempt fails.
     const timer = setTimeout(() => {
       settle({ ok: false, error: `no complete answer within ${Math.round(req.deadlineMs)} ms` });
-      r.destroy();
+      current?.destroy();
     }, req.deadlineMs);
     const onAbort = (): void => {
       settle({ ok: false, error: 'cancelled' });
-      r.destroy();
+      current?.destroy();
     };
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    r.on('error', (err) => settle({ ok: false, error: err.message }));
-    r.end(body);
+    send(false);
   });
 }
