@@ -47,7 +47,7 @@ function record(): { contactId: string; record: Record<string, unknown> } {
 
 async function send(r: { contactId: string; record: Record<string, unknown> }): Promise<Sent> {
   try {
-    const res = await gateway.fetch(`/native/nts`, {
+    const res = await gateway.fetch('/native/nts', {
       method: 'POST',
       headers: { Authorization: await childAuth(gateway, 'hap-vechtdal'), 'Content-Type': 'application/json' },
       body: JSON.stringify(r.record),
@@ -67,7 +67,7 @@ async function send(r: { contactId: string; record: Record<string, unknown> }): 
 }
 
 async function ready(): Promise<{ status: number; checks: Record<string, string> }> {
-  const res = await gateway.fetch(`/health/ready`);
+  const res = await gateway.fetch('/health/ready');
   return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
 }
 
@@ -83,7 +83,7 @@ async function untilReady(): Promise<void> {
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await gateway.fetch(`/metrics`)).text();
+  const text = await (await gateway.fetch('/metrics')).text();
   const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
   if (!m) throw new Error(`no metric ${name}`);
   return Number(m[1]);
@@ -123,7 +123,7 @@ it('with the database stopped: 503 with Retry-After and an OperationOutcome (nev
       send(record()),
       gateway.fetch(`/native/nts/${taskId}`, { headers: { Authorization: hap } }),
       gateway.fetch(`/fhir/Task/${taskId}`, { headers: { Authorization: hap } }),
-      gateway.fetch(`/fhir/Task?status=requested`, { headers: { Authorization: hap } }),
+      gateway.fetch('/fhir/Task?status=requested', { headers: { Authorization: hap } }),
     ]);
     const [write, ...reads] = answers as [Sent, Response, Response, Response];
     expect(write.status).toBe(503);
@@ -135,7 +135,7 @@ it('with the database stopped: 503 with Retry-After and an OperationOutcome (nev
       expect(((await res.json()) as OperationOutcome).resourceType).toBe('OperationOutcome');
     }
     // A new token cannot be issued (nor audited) either: OAuth's temporarily_unavailable, 503 with Retry-After.
-    const token = await gateway.fetch(`/oauth2/token`, {
+    const token = await gateway.fetch('/oauth2/token', {
       method: 'POST',
       headers: { Authorization: `Basic ${Buffer.from(`rav-noordoost:${DEMO_SECRET}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=client_credentials',
@@ -148,7 +148,7 @@ it('with the database stopped: 503 with Retry-After and an OperationOutcome (nev
     expect(state.checks.database).toBe('fail');
     // The LISTEN connections went with the database; readiness names them until they are back.
     expect(state.checks.listen).toMatch(/^fail: .*subscription_events/);
-    expect((await gateway.fetch(`/health/live`)).status).toBe(200);
+    expect((await gateway.fetch('/health/live')).status).toBe(200);
   } finally {
     await cluster.start();
   }
@@ -159,7 +159,7 @@ it('with the database stopped: 503 with Retry-After and an OperationOutcome (nev
 }, 120_000);
 
 it('survives three PostgreSQL restarts under a stream of native records: 201 or 503 + Retry-After, nothing lost or doubled, LISTEN back', async () => {
-  const sub = await gateway.fetch(`/fhir/Subscription`, {
+  const sub = await gateway.fetch('/fhir/Subscription', {
     method: 'POST',
     headers: { Authorization: await childAuth(gateway, 'rav-noordoost'), 'Content-Type': 'application/fhir+json' },
     // A generous timeout: the receiver checks its first notification against the OpenAPI description, which it

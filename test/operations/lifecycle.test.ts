@@ -51,7 +51,7 @@ test('SIGTERM with a board stream open and a notification under way: exit 0, str
   children.push(g);
   const receiver = await holdingReceiver();
   try {
-    const sub = await g.fetch(`/fhir/Subscription`, {
+    const sub = await g.fetch('/fhir/Subscription', {
       method: 'POST',
       headers: { Authorization: await childAuth(g, 'rav-noordoost'), 'Content-Type': 'application/fhir+json' },
       body: JSON.stringify(subscriptionBody(receiver.url, RAV, 'id-only', { timeout: 60 })),
@@ -61,14 +61,14 @@ test('SIGTERM with a board stream open and a notification under way: exit 0, str
     await until('the subscription active', async () => (await db.db.query<{ status: string }>('SELECT status FROM subscription_state WHERE id = $1', [subId])).rows[0]?.status === 'active');
 
     // A board open on the wall screen.
-    const board = await g.fetch(`/board/events`, { headers: { Authorization: await childAuth(g, 'zcc-ijsselland') } });
+    const board = await g.fetch('/board/events', { headers: { Authorization: await childAuth(g, 'zcc-ijsselland') } });
     expect(board.status).toBe(200);
     const reader = board.body!.getReader();
     expect((await reader.read()).done).toBe(false);
 
     // A handover whose notification the receiver holds: its event is claimed while the process is asked to stop.
     const record = { ...setBsn('nts', example('nts-u1-pijn-op-de-borst-naar-ambulance'), uniqueBsn()), contactId: uniqueId('HAPV') };
-    const sent = await g.fetch(`/native/nts`, { method: 'POST', headers: { Authorization: await childAuth(g, 'hap-vechtdal'), 'Content-Type': 'application/json' }, body: JSON.stringify(record) });
+    const sent = await g.fetch('/native/nts', { method: 'POST', headers: { Authorization: await childAuth(g, 'hap-vechtdal'), 'Content-Type': 'application/json' }, body: JSON.stringify(record) });
     expect(sent.status).toBe(201);
     await until('the notification under way', () => receiver.held.length > 0);
     const claimed = await db.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM subscription_events WHERE claimed_by IS NOT NULL`);

@@ -33,7 +33,7 @@ test('migrations ran once, in one transaction, although three processes started 
 
 test('records and answers through three instances at once: no duplicate handover, every event delivered once', async () => {
   const [a, b, c] = gateways as [ChildGateway, ChildGateway, ChildGateway];
-  const sub = await a.fetch(`/fhir/Subscription`, {
+  const sub = await a.fetch('/fhir/Subscription', {
     method: 'POST',
     headers: { Authorization: await childAuth(a, 'rav-noordoost'), 'Content-Type': 'application/fhir+json' },
     body: JSON.stringify(subscriptionBody(receiver.url, 'Task?owner=http://fhir.nl/fhir/NamingSystem/ura|90004567', 'id-only')),
@@ -50,7 +50,7 @@ test('records and answers through three instances at once: no duplicate handover
   const sends = await Promise.all(
     records.flatMap(({ record }) =>
       [a, b, c].map(async (g) => {
-        const res = await g.fetch(`/native/nts`, { method: 'POST', headers: { Authorization: await childAuth(g, 'hap-vechtdal'), 'Content-Type': 'application/json' }, body: JSON.stringify(record) });
+        const res = await g.fetch('/native/nts', { method: 'POST', headers: { Authorization: await childAuth(g, 'hap-vechtdal'), 'Content-Type': 'application/json' }, body: JSON.stringify(record) });
         await res.arrayBuffer();
         return { contactId: record.contactId, status: res.status, location: res.headers.get('location') ?? '' };
       }),
@@ -69,14 +69,14 @@ test('records and answers through three instances at once: no duplicate handover
     records.map(async ({ bsn }, i) => {
       const g = [a, b, c][i % 3] as ChildGateway;
       const answer = fillHandover({ ...setBsn('ambulance', example('ambulance-antwoord-geaccepteerd'), bsn), ...uniqueRide() }, taskIds[i] ?? '');
-      const res = await g.fetch(`/native/ambulance`, { method: 'POST', headers: { Authorization: await childAuth(g, 'rav-noordoost'), 'Content-Type': 'application/json' }, body: JSON.stringify(answer) });
+      const res = await g.fetch('/native/ambulance', { method: 'POST', headers: { Authorization: await childAuth(g, 'rav-noordoost'), 'Content-Type': 'application/json' }, body: JSON.stringify(answer) });
       await res.arrayBuffer();
       return res.status;
     }),
   );
   expect(answers.every((s) => s === 200)).toBe(true);
 
-  const all = (await (await b.fetch(`/fhir/Task?_summary=count`, { headers: { Authorization: await childAuth(b, 'zcc-ijsselland') } })).json()) as Bundle;
+  const all = (await (await b.fetch('/fhir/Task?_summary=count', { headers: { Authorization: await childAuth(b, 'zcc-ijsselland') } })).json()) as Bundle;
   expect(all.total).toBe(15);
 
   // 15 creations + 15 acceptances = 30 events, numbered 1..30, each delivered once.

@@ -9,7 +9,7 @@ import { startReceiver, subscriptionBody, type Received, type Receiver } from '.
 const RAV = 'Task?owner=http://fhir.nl/fhir/NamingSystem/ura|90004567';
 
 async function subscribeVia(g: ChildGateway, receiver: Receiver, timeout = 2): Promise<string> {
-  const res = await g.fetch(`/fhir/Subscription`, {
+  const res = await g.fetch('/fhir/Subscription', {
     method: 'POST',
     headers: { Authorization: await childAuth(g, 'rav-noordoost'), 'Content-Type': 'application/fhir+json' },
     body: JSON.stringify(subscriptionBody(receiver.url, RAV, 'id-only', { timeout })),
@@ -25,7 +25,7 @@ async function sendHandover(g: ChildGateway): Promise<{ taskId: string; bsn: str
   const bsn = uniqueBsn();
   const record = { ...setBsn('nts', example('nts-u1-pijn-op-de-borst-naar-ambulance'), bsn), contactId: uniqueId('HAPV') };
   try {
-    const res = await g.fetch(`/native/nts`, { method: 'POST', headers: { Authorization: await childAuth(g, 'hap-vechtdal'), 'Content-Type': 'application/json' }, body: JSON.stringify(record) });
+    const res = await g.fetch('/native/nts', { method: 'POST', headers: { Authorization: await childAuth(g, 'hap-vechtdal'), 'Content-Type': 'application/json' }, body: JSON.stringify(record) });
     if (res.status !== 201) return undefined;
     const m = /\/Task\/([^/]+)$/.exec(res.headers.get('location') ?? '');
     return m ? { taskId: m[1]!, bsn } : undefined;
@@ -36,7 +36,7 @@ async function sendHandover(g: ChildGateway): Promise<{ taskId: string; bsn: str
 
 async function accept(g: ChildGateway, taskId: string, bsn: string): Promise<boolean> {
   const answer = fillHandover({ ...setBsn('ambulance', example('ambulance-antwoord-geaccepteerd'), bsn), ...uniqueRide() }, taskId);
-  const res = await g.fetch(`/native/ambulance`, { method: 'POST', headers: { Authorization: await childAuth(g, 'rav-noordoost'), 'Content-Type': 'application/json' }, body: JSON.stringify(answer) });
+  const res = await g.fetch('/native/ambulance', { method: 'POST', headers: { Authorization: await childAuth(g, 'rav-noordoost'), 'Content-Type': 'application/json' }, body: JSON.stringify(answer) });
   return res.status === 200 || res.status === 201;
 }
 
