@@ -24,7 +24,14 @@ export interface HookResult {
   error?: string;
 }
 
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
+/**
+ * Connections to receivers are kept alive, idle at most a minute, and less when the receiver's answers say how long
+ * it keeps them (`Keep-Alive: timeout=N`: closed a second before). Node's agent reads that hint only when it has a
+ * `timeout` of its own; without one it kept idle connections until the receiver closed them, sometimes just as a
+ * notification went out on one (see the resend in postHook).
+ */
+const IDLE_MS = 60_000;
+const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_MS }), https: new https.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_MS }) };
 
 // Checked at connection time, not only when the subscription was made: DNS can change its answer (rebinding).
 const publicOnly: LookupFunction = (hostname, options, callback) => {
