@@ -30,8 +30,8 @@ export interface HookResult {
  * `timeout` of its own; without one it kept idle connections until the receiver closed them, sometimes just as a
  * notification went out on one (see the resend in postHook).
  */
-const IDLE_MS = 60_000;
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_MS }), https: new https.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_MS }) };
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 64, timeout: 60_000 };
+const agents = { http: new http.Agent(AGENT_OPTIONS), https: new https.Agent(AGENT_OPTIONS) };
 
 // Checked at connection time, not only when the subscription was made: DNS can change its answer (rebinding).
 const publicOnly: LookupFunction = (hostname, options, callback) => {
@@ -58,7 +58,7 @@ export function postHook(req: HookRequest): Promise<HookResult> {
       resolve(result);
     };
     const url = new URL(req.endpoint);
-    const client = url.protocol === 'https:' ? https : http;
+    const [client, agent] = url.protocol === 'https:' ? [https, agents.https] : [http, agents.http];
     const body = Buffer.from(req.body);
     let current: http.ClientRequest | undefined;
     const send = (fresh: boolean): void => {
@@ -68,7 +68,7 @@ export function postHook(req: HookRequest): Promise<HookResult> {
         {
           method: 'POST',
           // `false`: a connection of its own, closed after the answer.
-          agent: fresh ? false : url.protocol === 'https:' ? agents.https : agents.http,
+          agent: fresh ? false : agent,
           headers: { ...req.headers, 'Content-Length': String(body.length) },
           lookup: req.allowPrivate ? undefined : publicOnly,
         },

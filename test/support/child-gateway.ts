@@ -10,9 +10,10 @@ export interface ChildGateway {
   url: string;
   process: ChildProcess;
   kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Whether the child still runs (or how it ended), how long ago it last answered, and the end of what it printed. */
-  describe(): string;
-  /** fetch on this gateway; a request that fails says which one, and what the child was doing (describe()). */
+  /**
+   * fetch on this gateway; a request that fails says which one, whether the child still runs (or how it ended), how
+   * long ago it last answered, and the end of what it printed.
+   */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
@@ -30,9 +31,7 @@ export async function startChildGateway(databaseUrl: string, env: Record<string,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', PUBLIC_URL: 'http://gateway.test', DEMO: '1', DEMO_CLIENT_SECRET: DEMO_SECRET, LOG_LEVEL: 'error', ALLOW_HTTP_LOOPBACK_HOOKS: '1', DB_POOL_SIZE: '8', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  let stderr = '';
   let printed = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const keep = (d: Buffer): void => {
     printed = (printed + d.toString()).slice(-TAIL);
   };
@@ -43,7 +42,7 @@ export async function startChildGateway(databaseUrl: string, env: Record<string,
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`child gateway did not listen within 90 s: ${stderr}`));
+      reject(new Error(`child gateway did not listen within 90 s: ${printed}`));
     }, 90_000);
     child.on('message', (m: Partial<ListeningMessage>) => {
       if (typeof m.listening !== 'number') return;
@@ -52,7 +51,7 @@ export async function startChildGateway(databaseUrl: string, env: Record<string,
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`child gateway exited ${String(code ?? signal)}: ${stderr}`));
+      reject(new Error(`child gateway exited ${String(code ?? signal)}: ${printed}`));
     });
   });
   // The parent's end of the channel would keep this process alive as long as the child runs.
@@ -85,7 +84,6 @@ export async function startChildGateway(databaseUrl: string, env: Record<string,
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
-    describe,
     fetch: childFetch,
   };
 }
