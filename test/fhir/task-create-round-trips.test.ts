@@ -2,6 +2,7 @@
 // write, the party propagation (held: src/store/write-behind.ts, holdStatement), the commit batch and COMMIT, then one
 // Sync. The propagation went in a round trip of its own (with the write ahead of it), the batch in a second.
 // Counted on pg's connections: the Syncs sent from a transaction's BEGIN to the one after its COMMIT.
+import { randomUUID } from 'node:crypto';
 import type { Task } from '@medplum/fhirtypes';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { recordSent } from '../support/pg-sent.ts';
@@ -69,6 +70,17 @@ describe('a Task create', () => {
     expect(counts.length).toBe(5);
     // Under the full suite's load the pool may open a connection meanwhile, whose first transaction prepares.
     expect(counts.filter((n) => n === 1).length).toBeGreaterThanOrEqual(4);
+  });
+
+  skipOnPglite('in a group of candidates, the check that no other requester opened the group goes with the commit batch too', async () => {
+    // A new group each time: the group's advisory lock is a statement of its own, then the write and the batch.
+    const grouped = (): Task => ({ ...task(), groupIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` } });
+    for (let i = 0; i < 25; i++) await hap.create(grouped());
+    const counts = await roundTripsOfTransactions('WITH t AS (SELECT parties FROM resources', async () => {
+      for (let i = 0; i < 5; i++) await hap.create(grouped());
+    });
+    expect(counts.length).toBe(5);
+    expect(counts.filter((n) => n === 2).length).toBeGreaterThanOrEqual(4);
   });
 
   it('still spreads its parties to the rest of the handover, in its transaction', async () => {
