@@ -12,6 +12,7 @@ import { parseQuery } from '../http/query.ts';
 import { safeError } from '../observability/logging.ts';
 import { cloneKeepingNumberTexts, parseKeepingNumberTexts } from './number-text.ts';
 import { newResourceId } from '../store/time-ordered-id.ts';
+import { BUNDLE_ENTRY } from './write-phases.ts';
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 3, GET: 4, HEAD: 4 };
 const MAX_ENTRIES = 1000;
@@ -21,6 +22,11 @@ interface Prepared {
   entry: BundleEntry;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
+}
+
+/** How a refusal names an entry: `Bundle.entry[2] (POST Task)`. */
+function entryLabel(p: Prepared): string {
+  return `Bundle.entry[${p.index}] (${p.method} ${p.url})`;
 }
 
 function prepare(bundle: Bundle): Prepared[] {
@@ -121,6 +127,7 @@ export async function processTransaction(services: RestServices, router: FhirRou
       resolvedConditional.set(ref, resolved);
     }
     const order = [...prepared].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
+    const entry = repo.txState().get(BUNDLE_ENTRY);
     for (const p of order) {
       try {
         const resource = p.entry.resource ? cloneKeepingNumberTexts(p.entry.resource) : undefined;
@@ -132,13 +139,16 @@ export async function processTransaction(services: RestServices, router: FhirRou
             return resolved;
           });
         }
+        entry.label = entryLabel(p);
         responses[p.index] = await processEntry(services, router, repo, req, p, resource, fullUrls, withResource);
       } catch (err) {
         if (err instanceof HttpError) {
           const issue = err.outcome.issue?.[0];
-          if (issue) issue.diagnostics = `Bundle.entry[${p.index}] (${p.method} ${p.url}): ${issue.diagnostics ?? ''}`;
+          if (issue) issue.diagnostics = `${entryLabel(p)}: ${issue.diagnostics ?? ''}`;
         }
         throw err;
+      } finally {
+        entry.label = undefined;
       }
     }
   });

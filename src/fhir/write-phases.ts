@@ -150,6 +150,13 @@ class CommitBatch {
   }
 }
 
+/**
+ * The entry of a transaction Bundle being processed (src/fhir/transaction.ts), as a refusal names it:
+ * `Bundle.entry[2] (POST Task)`. A refusal thrown while the entry is processed gets it from the Bundle's own handler; a
+ * check added to the commit batch for the entry keeps it, as its refusal comes after the last entry.
+ */
+export const BUNDLE_ENTRY = new TxSlot<{ label: string | undefined }>('bundle entry', () => ({ label: undefined }));
+
 /** The transaction's commit batch: phases add to it in `beforeCommit` (or earlier); the pipeline sends it last. */
 export const COMMIT_BATCH = new TxSlot('commit batch', () => new CommitBatch());
 

@@ -2,7 +2,7 @@ import type { Resource, Task } from '@medplum/fhirtypes';
 import { systemContext, type RequestContext } from '../context.ts';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 import { Repository, type RepositoryDeps } from '../fhir/repository.ts';
-import { COMMIT_BATCH, type OpenTransaction, type WriteHooks } from '../fhir/write-phases.ts';
+import { BUNDLE_ENTRY, COMMIT_BATCH, type OpenTransaction, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
@@ -84,6 +84,8 @@ function checkGroupOwnership({ ctx, state }: OpenTransaction & { ctx: RequestCon
   if (namespace && namespace[1] !== ctx.organizationUra) {
     throw new HttpError(422, outcome('business-rule', `This groupIdentifier's system is the numbering of the organisation with URA ${namespace[1]}; only it may open a group in it`, ['Task.groupIdentifier']));
   }
+  // Refused after the last entry of a transaction Bundle: the refusal names the entry, as one refused at once would.
+  const entry = state.get(BUNDLE_ENTRY).label;
   state.get(COMMIT_BATCH).add({
     shape: 'workflow:foreign-group',
     sql: (p) => `SELECT refuse_foreign_group(${p(2)}::text) FROM resources t
@@ -97,7 +99,11 @@ function checkGroupOwnership({ ctx, state }: OpenTransaction & { ctx: RequestCon
       if (e?.code !== FOREIGN_GROUP || e.detail !== id) return undefined;
       return new HttpError(
         422,
-        outcome('business-rule', 'This groupIdentifier belongs to a group of candidates another organisation opened; a Task may only join groups its own requester opened: choose another value', ['Task.groupIdentifier']),
+        outcome(
+          'business-rule',
+          `${entry ? `${entry}: ` : ''}This groupIdentifier belongs to a group of candidates another organisation opened; a Task may only join groups its own requester opened: choose another value`,
+          ['Task.groupIdentifier'],
+        ),
       );
     },
     reads: [],

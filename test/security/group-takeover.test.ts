@@ -76,6 +76,34 @@ describe('a Task in another organisation’s group of candidates', () => {
     if (attacker !== 'zcc-ijsselland') expect((await get(attacker, `Task/${victimTask.id}`)).status).toBe(404);
   });
 
+  it('nor in a transaction Bundle: the refusal, found at commit, names the entry', async () => {
+    const group = { system: 'urn:oid:2.16.840.1.113883.2.4.3.32.5', value: `RAVNO-${randomUUID()}` };
+    expect((await handover('hap-vechtdal', 'rav-noordoost', group)).status).toBe(201);
+    const vvt = await tg.organizationRef('vvt-sallandse-heuvelrug');
+    const [patient, sr] = [`urn:uuid:${randomUUID()}`, `urn:uuid:${randomUUID()}`];
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: patient, resource: buildPatient(), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: sr, resource: buildServiceRequest({ patient, requester: vvt, performer: vvt }), request: { method: 'POST', url: 'ServiceRequest' } },
+        { resource: buildTask({ focus: sr, patient, requester: vvt, owner: vvt }, { groupIdentifier: group }), request: { method: 'POST', url: 'Task' } },
+      ],
+    };
+    const refused = await request(tg.app)
+      .post('/fhir')
+      .set('Authorization', await tg.auth('vvt-sallandse-heuvelrug'))
+      .set('Content-Type', 'application/fhir+json')
+      .send(JSON.stringify(bundle));
+    expect(refused.status).toBe(422);
+    const issue = (refused.body as OperationOutcome).issue?.[0];
+    expect(issue?.expression).toEqual(['Task.groupIdentifier']);
+    expect(issue?.diagnostics).toMatch(/^Bundle\.entry\[2\] \(POST Task\): This groupIdentifier belongs to a group of candidates another organisation opened/);
+    // Nothing of the Bundle was stored.
+    const stored = await tg.gateway.db.query<{ n: string }>(`SELECT count(*) AS n FROM resources WHERE resource_type = 'Task' AND tokens && $1::text[]`, [[`group-identifier=${group.system}|${group.value}`]]);
+    expect(Number(stored.rows[0]!.n)).toBe(1);
+  });
+
   it.each([
     ['nts', 'https://handover-gateway.nl/fhir/NamingSystem/nts-contact/90001234'],
     ['vvt', 'https://handover-gateway.nl/fhir/NamingSystem/vvt-aanvraag/90001234'],
