@@ -151,6 +151,15 @@ class CommitBatch {
 }
 
 /**
+ * The DETAIL of a refusal raised in SQL by a commit-batch part with the gateway's own SQLSTATE `code` (migrations 028,
+ * 030), or undefined when `err` is another error: what a part's `refusal` reads to know the error is its own.
+ */
+export function refusalDetail(err: unknown, code: string): string | undefined {
+  const e = err as { code?: unknown; detail?: unknown } | undefined;
+  return e?.code === code && typeof e.detail === 'string' ? e.detail : undefined;
+}
+
+/**
  * The entry of a transaction Bundle being processed (src/fhir/transaction.ts), as a refusal names it:
  * `Bundle.entry[2] (POST Task)`. A refusal thrown while the entry is processed gets it from the Bundle's own handler; a
  * check added to the commit batch for the entry keeps it, as its refusal comes after the last entry.

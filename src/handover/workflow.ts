@@ -2,7 +2,7 @@ import type { Resource, Task } from '@medplum/fhirtypes';
 import { systemContext, type RequestContext } from '../context.ts';
 import { HttpError, outcome } from '../fhir/outcomes.ts';
 import { Repository, type RepositoryDeps } from '../fhir/repository.ts';
-import { BUNDLE_ENTRY, COMMIT_BATCH, type OpenTransaction, type WriteHooks } from '../fhir/write-phases.ts';
+import { BUNDLE_ENTRY, COMMIT_BATCH, refusalDetail, type OpenTransaction, type WriteHooks } from '../fhir/write-phases.ts';
 import type { Tx } from '../store/database.ts';
 import { resourceStore } from '../store/resource-store.ts';
 import { lookupType, plannedOnce } from '../store/token-lookup.ts';
@@ -75,14 +75,15 @@ const FOREIGN_GROUP = 'GW42G';
  * organisation as requester (`beforeWrite` refuses any other), and the gateway's own writes in it (the cancellations
  * of a group's candidates) change no Task's group or requester.
  */
-function checkGroupOwnership({ ctx, state }: OpenTransaction & { ctx: RequestContext }, task: Task, id: string): void {
+function checkGroupOwnership({ ctx, state }: OpenTransaction & { ctx: RequestContext }, task: Task): void {
   const token = groupToken(task);
   if (!token) return;
+  const id = task.id ?? '';
   // The native formats' group systems carry their sender's URA (nts: the HAP's contacts, vvt: the requester's
   // requests): such a value is its organisation's before any Task uses it, so it cannot be taken in advance.
   const namespace = SENDER_NAMESPACE.exec(task.groupIdentifier?.system ?? '');
   if (namespace && namespace[1] !== ctx.organizationUra) {
-    throw new HttpError(422, outcome('business-rule', `This groupIdentifier's system is the numbering of the organisation with URA ${namespace[1]}; only it may open a group in it`, ['Task.groupIdentifier']));
+    throw refused(`This groupIdentifier's system is the numbering of the organisation with URA ${namespace[1]}; only it may open a group in it`, 'Task.groupIdentifier');
   }
   // Refused after the last entry of a transaction Bundle: the refusal names the entry, as one refused at once would.
   const entry = state.get(BUNDLE_ENTRY).label;
@@ -94,18 +95,13 @@ function checkGroupOwnership({ ctx, state }: OpenTransaction & { ctx: RequestCon
       LIMIT 1`,
     params: [[token], id, ctx.organizationUra],
     runForEffect: true,
-    refusal: (err) => {
-      const e = err as { code?: unknown; detail?: unknown } | undefined;
-      if (e?.code !== FOREIGN_GROUP || e.detail !== id) return undefined;
-      return new HttpError(
-        422,
-        outcome(
-          'business-rule',
-          `${entry ? `${entry}: ` : ''}This groupIdentifier belongs to a group of candidates another organisation opened; a Task may only join groups its own requester opened: choose another value`,
-          ['Task.groupIdentifier'],
-        ),
-      );
-    },
+    refusal: (err) =>
+      refusalDetail(err, FOREIGN_GROUP) === id
+        ? refused(
+            `${entry ? `${entry}: ` : ''}This groupIdentifier belongs to a group of candidates another organisation opened; a Task may only join groups its own requester opened: choose another value`,
+            'Task.groupIdentifier',
+          )
+        : undefined,
     reads: [],
   });
 }
@@ -151,7 +147,7 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
             outcome('business-rule', `Task.requester ${named}; a new handover's requester must be your own organisation (URA ${ctx.organizationUra}), as Organization/<id> or identifier ${URA_SYSTEM}|${ctx.organizationUra}`, ['Task.requester']),
           );
         }
-        checkGroupOwnership(w, next, next.id ?? '');
+        checkGroupOwnership(w, next);
         return;
       }
       const previous = change.previous?.content as Task | undefined;
@@ -165,7 +161,7 @@ export function workflowHooks(deps: () => RepositoryDeps, orgs: OrganizationDire
       if (next.requester?.reference !== previous.requester?.reference) throw refused('The requester of a handover cannot change', 'Task.requester');
       if (groupToken(next) !== groupToken(previous)) {
         if (ctx.organizationUra !== requesterUra) throw refused('Only the requesting organisation may move a handover to another group of candidates', 'Task.groupIdentifier');
-        checkGroupOwnership(w, next, next.id ?? '');
+        checkGroupOwnership(w, next);
       }
       if (next.owner?.reference !== previous.owner?.reference) {
         if (role !== 'requester') throw refused('Only the requesting organisation may re-address a handover', 'Task.owner');

@@ -1,6 +1,6 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RequestContext } from '../../context.ts';
-import { COMMIT_BATCH, TxSlot, type OpenTransaction, type WriteHooks } from '../write-phases.ts';
+import { COMMIT_BATCH, refusalDetail, TxSlot, type OpenTransaction, type WriteHooks } from '../write-phases.ts';
 import { isGateway, partiesToRead } from '../../access/policy.ts';
 import type { OrganizationDirectory } from '../../access/organizations.ts';
 import { URA_SYSTEM } from '../identifier-systems.ts';
@@ -160,9 +160,9 @@ export function referenceHooks(options: { baseUrl: string; orgs: OrganizationDir
 
   /** 422 naming each pending reference the check in SQL found unresolved (its positions in DETAIL), for its own error only. */
   function unresolvedRefusal(open: Pending[], err: unknown): HttpError | undefined {
-    const e = err as { code?: unknown; detail?: unknown } | undefined;
-    if (e?.code !== UNRESOLVED_REFERENCES || typeof e.detail !== 'string') return undefined;
-    const positions = new Set(e.detail.split(',').map(Number));
+    const detail = refusalDetail(err, UNRESOLVED_REFERENCES);
+    if (detail === undefined) return undefined;
+    const positions = new Set(detail.split(',').map(Number));
     const issues: OperationOutcomeIssue[] = open
       .filter((_, i) => positions.has(i + 1))
       .map((p) => ({
