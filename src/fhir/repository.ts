@@ -11,7 +11,8 @@ import type { Query } from './search/parse.ts';
 import { ID_PATTERN } from './resource-types.ts';
 import { parseQuery } from '../http/query.ts';
 import { patchedCopy, sameContent, withMeta } from './version-content.ts';
-import type { Interaction, WritePipeline, WriteTx } from './write-phases.ts';
+import { TxSlot, type Interaction, type WritePipeline, type WriteTx } from './write-phases.ts';
+import { WriteBehindTx } from '../store/write-behind.ts';
 import { newResourceId } from '../store/time-ordered-id.ts';
 
 /** Computes the organisations party to a resource at a write (src/access/parties.ts), stored beside it for authorization. */
@@ -33,6 +34,15 @@ export interface WriteResult {
   /** What the profile says SHOULD be otherwise (warning invariants): the write succeeded; the answer reports them. */
   warnings?: OperationOutcomeIssue[];
 }
+
+/**
+ * An advisory lock by name (`$1`), as a statement that returns no row (the lock's void value is not NULL), so that it
+ * can go ahead of another in one round trip (QueryOptions.ahead).
+ */
+const LOCK_AHEAD = 'SELECT 1 WHERE pg_advisory_xact_lock(hashtext($1)) IS NULL';
+
+/** The lock names this transaction has taken (`takeLocks`): a name is taken once. */
+const LOCKS_TAKEN = new TxSlot<Set<string>>('locks taken', () => new Set());
 
 export function parseIfMatch(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
@@ -153,6 +163,7 @@ export class Repository extends RepositoryReads {
         return { stored: match, changed: false, created: false };
       }
     }
+    await this.takeLocks(resource);
     const { stored, warnings } = await this.writeVersion(resource, id, '1', 'create', undefined);
     return { stored, changed: true, created: true, warnings };
   }
@@ -172,16 +183,35 @@ export class Repository extends RepositoryReads {
     return { stored, changed: true, created: false, warnings };
   }
 
-  private async takeLocks(resource: Resource): Promise<void> {
+  /**
+   * Takes `resource`'s lock names (WritePipeline.lockKeys: a Task's group of candidates) before the write reads
+   * anything, once per transaction. Each goes ahead of the transaction's next statement, in its round trip
+   * (WriteBehindTx.holdStatement): that statement and every later one start after the lock is held, so they see what
+   * the group's previous holder committed. As a statement of its own it was a round trip of every Task update (an
+   * accept, a refusal), and a create took none, so that two organisations opening one group at once both passed the
+   * check that a group is its requester's (src/handover/workflow.ts).
+   * It reads no resource: the resource writes held back (src/store/write-behind.ts) go later, with the next ones. Each
+   * is of a row this transaction already locked (or a new one), so no row lock moves behind the advisory lock.
+   */
+  async takeLocks(resource: Resource): Promise<void> {
     const keys = this.deps.phases.lockKeys(resource);
-    // Reads no resource: the resource writes held back (src/store/write-behind.ts) go later, with the next ones. Each
-    // is of a row this transaction already locked (or a new one), so no row lock moves behind the advisory lock.
-    for (const key of keys) await this.writeTx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key], { reads: [] });
+    if (keys.length === 0) return;
+    const { tx, state } = this.openTransaction();
+    const taken = state.get(LOCKS_TAKEN);
+    for (const key of keys) {
+      if (taken.has(key)) continue;
+      taken.add(key);
+      if (tx instanceof WriteBehindTx) tx.holdStatement({ sql: LOCK_AHEAD, params: [key] }, { readsNoWrite: true });
+      else await tx.query(LOCK_AHEAD, [key], { reads: [] });
+    }
   }
 
   private async deleteInTx(resourceType: string, id: string, options: { ifMatch?: string }): Promise<WriteResult | undefined> {
     const tx = this.writeTx;
-    const current = this.changeable(ID_PATTERN.test(id) ? await resourceStore.current(tx, resourceType, id, true) : undefined);
+    // Its lock names before its row lock, as a patch takes them: a Task deleted leaves its group of candidates.
+    const unlocked = ID_PATTERN.test(id) ? await resourceStore.current(tx, resourceType, id) : undefined;
+    if (unlocked) await this.takeLocks(unlocked.content);
+    const current = this.changeable(unlocked ? await resourceStore.current(tx, resourceType, id, true) : undefined);
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
       throw preconditionFailed(`${resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}`, ['If-Match']);

@@ -58,13 +58,23 @@ export class WriteBehindTx implements Tx {
   /**
    * Holds `statement` back to go just before the transaction's next statement, after the writes held before it, in
    * that statement's round trip (QueryOptions.ahead): it must return no rows, and its result is not read. Until
-   * it has gone, every statement goes after it (what a statement says it reads is not looked at). A Task create's
-   * party propagation went in a round trip of its own, with the Task's write ahead of it; its commit batch followed in
-   * another. Now BEGIN, the write, the propagation, the commit batch and COMMIT share one.
+   * it has gone, every statement goes after it (what a statement says it reads is not looked at; the writes held
+   * after it go too, unless that statement reads none of them). A Task create's party propagation went in a round
+   * trip of its own, with the Task's write ahead of it; its commit batch followed in another. Now BEGIN, the write,
+   * the propagation, the commit batch and COMMIT share one.
+   * `readsNoWrite`: the statement reads no row the writes held before it change (a group's advisory lock), so it goes
+   * ahead of them and they stay held, to go later with the writes after them.
    */
-  holdStatement(statement: AheadStatement): void {
-    if (this.held.length > 0) this.pending.push(writesStatement(this.takeHeld()));
+  holdStatement(statement: AheadStatement, options?: { readsNoWrite?: true }): void {
+    if (this.held.length > 0 && options?.readsNoWrite !== true) this.pending.push(writesStatement(this.takeHeld()));
     this.pending.push(statement);
+  }
+
+  /** The statements held, no longer held here (the caller sends them); the writes held stay. */
+  private takePending(): AheadStatement[] {
+    const pending = this.pending;
+    this.pending = [];
+    return pending;
   }
 
   /** The statements held and then the writes held (as one statement), in order, no longer held here. */
@@ -117,11 +127,12 @@ export class WriteBehindTx implements Tx {
    * each in a statement of their own. Anything else sends every held write first, in the order held.
    */
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const reads = options?.reads;
     if (this.pending.length > 0) {
       if (options?.ahead !== undefined) await this.flush();
-      else return this.inner.query<R>(sql, params, { ...options, ahead: this.takeAll() });
+      // The writes held after the last statement held go too, unless this one says it reads none of them.
+      else return this.inner.query<R>(sql, params, { ...options, ahead: reads !== undefined && !readsAny(reads, this.held) ? this.takePending() : this.takeAll() });
     }
-    const reads = options?.reads;
     if (reads === undefined || readsAny(reads, this.held)) {
       // In the statement's own round trip where the connection can (QueryOptions.ahead), not in one before it.
       if (this.held.length > 0 && options?.commit !== true && options?.ahead === undefined) {

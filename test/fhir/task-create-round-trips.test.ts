@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '@medplum/fhirtypes';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { recordSent } from '../support/pg-sent.ts';
+import { recordSent, roundTripsOfTransactions } from '../support/pg-sent.ts';
 import { buildEncounter, buildPatient, buildServiceRequest, buildTask, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
 import { createHandover, fhirClient, type Fhir, type Handover } from './helpers.ts';
 
@@ -18,37 +18,6 @@ afterAll(async () => {
 });
 
 const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
-
-/**
- * Runs `work`, recording what each connection sends (the text of each statement bound, and each Sync), and returns the
- * round trips (Syncs) of every transaction that ran a statement containing `marker`, in the order they began.
- */
-async function roundTripsOfTransactions(marker: string, work: () => Promise<void>): Promise<number[]> {
-  const { sent } = await recordSent(work);
-  const counts: number[] = [];
-  for (const list of sent.values()) {
-    let syncs = -1;
-    let marked = false;
-    let committing = false;
-    for (const entry of list) {
-      if (entry.kind === 'bind' && /^\s*BEGIN\s*$/i.test(entry.text)) {
-        syncs = 0;
-        marked = false;
-        committing = false;
-      } else if (entry.kind === 'bind' && syncs >= 0) {
-        if (entry.text.includes(marker)) marked = true;
-        if (/^\s*COMMIT\s*$/i.test(entry.text)) committing = true;
-      } else if (entry.kind === 'sync' && syncs >= 0) {
-        syncs++;
-        if (committing) {
-          if (marked) counts.push(syncs);
-          syncs = -1;
-        }
-      }
-    }
-  }
-  return counts;
-}
 
 describe('a Task create', () => {
   let hap: Fhir;
@@ -73,7 +42,8 @@ describe('a Task create', () => {
   });
 
   skipOnPglite('in a group of candidates, the check that no other requester opened the group goes with the commit batch too', async () => {
-    // A new group each time: the group's advisory lock is a statement of its own, then the write and the batch.
+    // A new group each time: the group's advisory lock goes with the lookup of its other candidates' owners (the
+    // Task's parties), then the write with the batch.
     const grouped = (): Task => ({ ...task(), groupIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` } });
     for (let i = 0; i < 25; i++) await hap.create(grouped());
     const counts = await roundTripsOfTransactions('WITH t AS (SELECT parties FROM resources', async () => {
@@ -81,6 +51,30 @@ describe('a Task create', () => {
     });
     expect(counts.length).toBe(5);
     expect(counts.filter((n) => n === 2).length).toBeGreaterThanOrEqual(4);
+  });
+
+  skipOnPglite('takes its group’s lock in the round trip of its next statement, and so does an update', async () => {
+    const grouped = (): Task => ({ ...task(), groupIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` } });
+    const LOCK = 'pg_advisory_xact_lock';
+    const created: Task[] = [];
+    // Every connection of the pool prepares the statements in its first such transaction (then they go apart).
+    for (let i = 0; i < 30; i++) created.push(await hap.create(grouped()));
+    for (const t of created.slice(5)) expect((await hap.put(`Task/${t.id}`, { ...t, description: 'warm' })).status).toBe(200);
+    // The lock is bound in the same round trip as the statement after it: no Sync right after the lock's Bind.
+    const lockAlone = (list: { kind: string; text?: string }[]): number => list.filter((e, k) => e.kind === 'bind' && e.text?.includes(LOCK) && list[k + 1]?.kind === 'sync').length;
+    const creates = await recordSent(async () => {
+      for (let i = 0; i < 5; i++) await hap.create(grouped());
+    });
+    const createSent = [...creates.sent.values()].flat();
+    expect(createSent.filter((e) => e.kind === 'bind' && e.text.includes(LOCK)).length).toBe(5);
+    // Under the full suite's load the pool may open a connection meanwhile, whose first transaction prepares.
+    expect(lockAlone(createSent)).toBeLessThanOrEqual(1);
+    const updates = await recordSent(async () => {
+      for (const t of created.slice(0, 5)) expect((await hap.put(`Task/${t.id}`, { ...t, description: 'changed' })).status).toBe(200);
+    });
+    const updateSent = [...updates.sent.values()].flat();
+    expect(updateSent.filter((e) => e.kind === 'bind' && e.text.includes(LOCK)).length).toBe(5);
+    expect(lockAlone(updateSent)).toBeLessThanOrEqual(1);
   });
 
   it('still spreads its parties to the rest of the handover, in its transaction', async () => {

@@ -116,6 +116,25 @@ describe('a Task in another organisation’s group of candidates', () => {
     expect((await handover('hap-vechtdal', 'rav-noordoost', group)).status).toBe(201);
   });
 
+  it('nor open the group at the same moment as its requester: of two creates at once, one is refused', async () => {
+    // A create took no lock of its group: each create's check ran before the other committed, and both were stored
+    // (20 of 30 rounds here). Now the second waits for the first's lock, then sees its Task.
+    const taskOf = async (requester: DemoClient, owner: DemoClient, group: { system: string; value: string }): Promise<Task> => {
+      const [requesterRef, ownerRef] = await Promise.all([tg.organizationRef(requester), tg.organizationRef(owner)]);
+      const patient = await post(requester, buildPatient());
+      const sr = await post(requester, buildServiceRequest({ patient: `Patient/${patient.body.id}`, requester: requesterRef, performer: ownerRef }));
+      return buildTask({ focus: `ServiceRequest/${sr.body.id}`, patient: `Patient/${patient.body.id}`, requester: requesterRef, owner: ownerRef }, { groupIdentifier: group });
+    };
+    for (let round = 0; round < 10; round++) {
+      const group = { system: 'urn:oid:2.16.840.1.113883.2.4.3.32.5', value: `RAVNO-${randomUUID()}` };
+      const [real, other] = await Promise.all([taskOf('hap-vechtdal', 'rav-noordoost', group), taskOf('vvt-sallandse-heuvelrug', 'vvt-sallandse-heuvelrug', group)]);
+      const answers = await Promise.all([post('hap-vechtdal', real), post('vvt-sallandse-heuvelrug', other)]);
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 422]);
+      const stored = await tg.gateway.db.query<{ n: string }>(`SELECT count(*) AS n FROM resources WHERE resource_type = 'Task' AND tokens && $1::text[]`, [[`group-identifier=${group.system}|${group.value}`]]);
+      expect(Number(stored.rows[0]!.n)).toBe(1);
+    }
+  });
+
   it('nor move a Task of its own into that group afterwards', async () => {
     const group = { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` };
     expect((await handover('hap-vechtdal', 'rav-noordoost', group)).status).toBe(201);

@@ -41,3 +41,34 @@ export async function recordSent<T>(work: () => Promise<T>): Promise<{ result: T
     proto.sync = sync;
   }
 }
+
+/**
+ * Runs `work`, recording what each connection sends (the text of each statement bound, and each Sync), and returns the
+ * round trips (Syncs) of every transaction that ran a statement containing `marker`, in the order they began.
+ */
+export async function roundTripsOfTransactions(marker: string, work: () => Promise<void>): Promise<number[]> {
+  const { sent } = await recordSent(work);
+  const counts: number[] = [];
+  for (const list of sent.values()) {
+    let syncs = -1;
+    let marked = false;
+    let committing = false;
+    for (const entry of list) {
+      if (entry.kind === 'bind' && /^\s*BEGIN\s*$/i.test(entry.text)) {
+        syncs = 0;
+        marked = false;
+        committing = false;
+      } else if (entry.kind === 'bind' && syncs >= 0) {
+        if (entry.text.includes(marker)) marked = true;
+        if (/^\s*COMMIT\s*$/i.test(entry.text)) committing = true;
+      } else if (entry.kind === 'sync' && syncs >= 0) {
+        syncs++;
+        if (committing) {
+          if (marked) counts.push(syncs);
+          syncs = -1;
+        }
+      }
+    }
+  }
+  return counts;
+}
