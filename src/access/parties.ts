@@ -1,4 +1,5 @@
 import type { Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { StoredVersion } from '../store/resource-store.ts';
 import type { RequestContext } from '../context.ts';
 import { TxSlot, type TxState, type WriteEvent, type WriteHooks, type WriteTx } from '../fhir/write-phases.ts';
 import { OPEN_STATUSES } from '../handover/state-machine.ts';
@@ -128,6 +129,8 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
       const owner = await orgs.uraOf(w, task.owner);
       return [...new Set([requester, owner].filter((x): x is string => x !== undefined))];
     }
+    const known = members.length === 0 ? state.get(KNOWN_GROUPS).get(groupToken[0] as string) : undefined;
+    if (known) return groupPartiesFromKnown(orgs, w, task, next.id ?? '', known);
     // The owner may be a HealthcareService (a Twiin owner, stored as sent): its providing Organization is the party.
     const orgIds = [organizationId(task.requester?.reference), organizationId(await organizationOf(tx, task.owner))].filter((x): x is string => x !== undefined);
     const r = await tx.query<{ ura: string; others: boolean }>(
@@ -150,6 +153,59 @@ async function derivedParties(orgs: OrganizationDirectory, w: WriteTx, next: Res
   if (readable) params.push(readable);
   const r = await tx.query<{ p: string }>(readable ? REFERRED_PARTIES_VISIBLE_SQL : REFERRED_PARTIES_SQL, params);
   return r.rows.map((x) => x.p);
+}
+
+/**
+ * The open Tasks of groups (by their identifier's token) as this transaction read them while holding the group's lock
+ * (`knowGroup`), kept as this transaction writes Tasks (`keepKnownGroups`): what `GROUP_PARTIES_SQL` would find.
+ */
+const KNOWN_GROUPS = new TxSlot<Map<string, StoredVersion[]>>('parties.known groups', () => new Map());
+
+/**
+ * Hands the parties of a grouped Task the open Tasks of its group (by groupIdentifier) that this transaction read:
+ * `token` the group's (candidateGroup), `open` every open Task carrying it that the writer may see. Only when
+ * read after the group's lock was taken (Repository.takeLocks, in an earlier statement: a statement sees what was
+ * committed before it began), and so complete: every writer of a group's Tasks holds that lock until it commits.
+ * A native record takes it with its first statement and looks the group up with the record's identities, so that
+ * its Task's parties need no statement of their own (one round trip of each native handover).
+ */
+export function knowGroup(state: TxState, token: string, open: readonly StoredVersion[]): void {
+  state.get(KNOWN_GROUPS).set(token, [...open]);
+}
+
+/** Keeps the known groups as they would be read now: `next` (a Task this transaction writes) in, out, or changed. */
+function keepKnownGroups(state: TxState, next: StoredVersion): void {
+  const known = state.get(KNOWN_GROUPS);
+  if (known.size === 0) return;
+  const task = next.content as Task;
+  const token = next.deleted || !OPEN.includes(task.status) ? undefined : candidateGroup(task)?.token;
+  for (const [group, tasks] of known) {
+    const at = tasks.findIndex((t) => t.id === next.id);
+    if (at >= 0) tasks.splice(at, 1);
+    if (group === token) tasks.push(next);
+  }
+}
+
+/**
+ * A grouped Task's parties from its group as known (`knowGroup`): as `GROUP_PARTIES_SQL` finds them, its requester
+ * (an Organization), its owner (or the Organization providing the HealthcareService it names), and the owners of
+ * the other open Tasks of the group with the same requesting organisation, each URA from the Organization directory.
+ */
+async function groupPartiesFromKnown(orgs: OrganizationDirectory, w: WriteTx, task: Task, id: string, known: readonly StoredVersion[]): Promise<string[]> {
+  const requester = organizationId(task.requester?.reference) ? await orgs.uraOf(w, task.requester) : undefined;
+  const requesterUra = await orgs.uraOf(w, task.requester);
+  const uras = [requester, await orgs.uraOf(w, task.owner)];
+  let others = false;
+  for (const candidate of known) {
+    if (candidate.id === id) continue;
+    const other = candidate.content as Task;
+    if (requesterUra === undefined || (await orgs.uraOf(w, other.requester)) !== requesterUra) continue;
+    others = true;
+    uras.push(await orgs.uraOf(w, other.owner));
+  }
+  const found = [...new Set(uras.filter((x): x is string => x !== undefined))];
+  if (id && found.length > 0 && !others) w.state.get(WRITES).alone.add(id);
+  return found;
 }
 
 /** The handover resources a resource refers to (other than itself), by `Type/id`: what `addReferredHandover` collects. */
@@ -236,6 +292,7 @@ export function partyPropagation(): WriteHooks {
   return {
     afterWrite: async ({ tx, ctx, state }, event) => {
       logWrite(state.get(WRITES), event);
+      if (event.stored.resourceType === 'Task') keepKnownGroups(state, event.stored);
       if (event.stored.resourceType !== 'Task' || event.stored.deleted) return;
       const task = event.stored.content as Task;
       const known = state.get(WRITTEN_PARTIES);

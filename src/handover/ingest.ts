@@ -6,7 +6,7 @@ import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.t
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { openTasksLookup, prefetchIdentifiers, resolveReferences } from './references.ts';
+import { GROUP_LOOKUP_LIMIT, openTasksLookup, prefetchIdentifiers, resolveReferences } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
 import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
@@ -14,7 +14,8 @@ import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
 import { focusOf, type LockedAhead, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
 import { aheadPlan } from './ingest-parties.ts';
-import { sharedAhead } from '../access/parties.ts';
+import { knowGroup, sharedAhead } from '../access/parties.ts';
+import { candidateGroup } from './candidate-group.ts';
 
 /**
  * Stores what one native record says, all of it in one transaction: the ledger entry (idempotent
@@ -41,8 +42,14 @@ export class NativeIngest {
       throw forbidden(`This record is sent on behalf of URA ${mapped.senderUra}, but the access token is for URA ${ctx.organizationUra}: a system may only send its own organisation's records`);
     }
     const hash = contentHash(record);
+    const group = mapped.kind === 'request' ? mapped.task?.groupIdentifier : undefined;
+    const groupTask = group ? ({ resourceType: 'Task', groupIdentifier: group } as Task) : undefined;
     return repo.transaction(async (txRepo) => {
       const tx = txRepo.txHandle();
+      // The group's lock first, with the ledger's statement (it goes ahead of it, in its round trip): so the group's
+      // open Tasks, looked up with the record's identities, are all there are until this transaction commits
+      // (knowGroup), and the lock comes before every row lock, as every writer of a group takes it.
+      if (groupTask) await txRepo.takeLocks(groupTask);
       const ledger = await openLedger(tx, format, mapped, hash, this.texts[format].paths.sequence);
       if ('done' in ledger) return ledger.done;
 
@@ -114,6 +121,9 @@ export class NativeIngest {
       { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
       group ? [openTasksLookup(group, OPEN_STATUSES)] : [],
     );
+    // Complete under the group's lock (taken first, in `ingest`), unless the lookup's limit cut it short.
+    const token = taskIn ? candidateGroup(taskIn)?.token : undefined;
+    if (token && groupTasks.length < GROUP_LOOKUP_LIMIT) knowGroup(state, token, groupTasks);
     const open = group ? await this.senderOwn(repo, groupTasks) : [];
     // What of these the record may update, locked in one statement instead of one per update (a re-sent record updates
     // its patient, encounter and findings). They are written before any Task of the record, whose write would spread

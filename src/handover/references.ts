@@ -69,12 +69,15 @@ export async function prefetchIdentifiers(
   return { find, together: all.length > 0 ? (found[single.length] ?? []) : [], also: also.map((_, k) => found[first + k] ?? []), known: [...known.values()] };
 }
 
+/** The most open Tasks of a group `openTasksLookup` reads. */
+export const GROUP_LOOKUP_LIMIT = 100;
+
 /**
  * The lookup of the open Tasks carrying a group identifier (at most 100, most recently updated first), as the search
  * `Task?group-identifier=<token>&status=<open statuses>` finds them: its index tokens built as `identifier=` is above.
  */
 export function openTasksLookup(group: Identifier, openStatuses: readonly string[]): TokenLookup {
-  return { resourceType: 'Task', tokens: [`group-identifier=${identifierToken(group)}`], andTokens: openStatuses.map((s) => `status=${s}`), limit: 100 };
+  return { resourceType: 'Task', tokens: [`group-identifier=${identifierToken(group)}`], andTokens: openStatuses.map((s) => `status=${s}`), limit: GROUP_LOOKUP_LIMIT };
 }
 
 /** Whether `resource` carries `identifier` (the same system and value; no system matches any). */

@@ -1,0 +1,58 @@
+// A native handover's transaction on its connection, once its statements are prepared there: BEGIN with the group's
+// lock and the ledger's head, the identity lookups (with the group's open Tasks), then the writes with the commit
+// batch and COMMIT. The Task's parties were a round trip of their own (the owners of the group's other open Tasks):
+// they now come from the group's Tasks looked up under its lock.
+import type { TestGateway } from '../support/gateway.ts';
+import { withNativeGateway, type Native } from '../support/native.ts';
+import { recordSent, roundTripsOfTransactions } from '../support/pg-sent.ts';
+
+let tg: TestGateway;
+let native: Native;
+withNativeGateway((g) => ({ tg, native } = g));
+
+const U1 = 'nts-u1-pijn-op-de-borst-naar-ambulance.json';
+const U3 = 'nts-u3-naar-wijkverpleging.json';
+/** The NTS receiver of VVT Sallandse Heuvelrug. */
+const SALLAND = { soort: 'VVT', ura: '90007891', naam: 'Zorggroep Sallandse Heuvelrug' };
+const LEDGER = 'INSERT INTO native_record_heads';
+const GROUP_PARTIES = 'WITH others AS';
+// Counted on pg's connections: the embedded store (PGlite) sends nothing through them.
+const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+
+describe('a native handover', () => {
+  skipOnPglite('is three round trips once its statements are prepared, and asks for no party of its Task', async () => {
+    // Every connection of the pool prepares the statements in its first such transaction.
+    for (let i = 0; i < 25; i++) await native.createHandover(U1, 'hap-vechtdal');
+    const counts = await roundTripsOfTransactions(LEDGER, async () => {
+      for (let i = 0; i < 5; i++) await native.createHandover(U1, 'hap-vechtdal');
+    });
+    expect(counts.length).toBe(5);
+    // Under the full suite's load the pool may open a connection meanwhile, whose first transaction prepares.
+    expect(counts.filter((n) => n === 3).length).toBeGreaterThanOrEqual(4);
+
+    const { result, sent } = await recordSent(() => native.createHandover(U1, 'hap-vechtdal'));
+    const texts = [...sent.values()].flat().flatMap((e) => (e.kind === 'bind' ? [e.text] : []));
+    expect(texts.filter((t) => t.includes(GROUP_PARTIES))).toEqual([]);
+    // Its parties as before: the HAP and the ambulance service.
+    const task = await tg.gateway.db.query<{ parties: string[] }>(`SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1`, [result.taskId]);
+    expect(task.rows[0]?.parties).toEqual(['90001234', '90004567']);
+  });
+
+  it('re-addressed, gives the new Task the HAP and its new receiver only: the cancelled Task is no candidate any more', async () => {
+    const { taskId, record } = await native.createHandover(U3, 'hap-vechtdal');
+    const next = { ...record, volgnummer: record.volgnummer + 1, overdracht: { ...record.overdracht, naar: SALLAND } };
+    const { result: res, sent } = await recordSent(() => native.send('nts', next));
+    expect(res.status).toBe(200);
+    const newId = res.headers.location?.match(/Task\/([^/]+)/)?.[1];
+    expect(newId).toBeDefined();
+    expect(newId).not.toBe(taskId);
+    const parties = async (id: string): Promise<string[]> =>
+      (await tg.gateway.db.query<{ parties: string[] }>(`SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1`, [id])).rows[0]?.parties ?? [];
+    // The cancelled Task keeps its parties; the new one has none of the receiver it replaced.
+    expect(await parties(taskId)).toEqual(['90001234', '90007890']);
+    expect(await parties(newId!)).toEqual(['90001234', '90007891']);
+    if (process.env.TEST_STORE !== 'pglite') {
+      expect([...sent.values()].flat().filter((e) => e.kind === 'bind' && e.text.includes(GROUP_PARTIES))).toEqual([]);
+    }
+  });
+});
