@@ -11,7 +11,7 @@ import { linkPending } from '../../src/audit/chain.ts';
 import { addAuditRows } from '../../src/audit/recorder.ts';
 import { addBoardEvents } from '../../src/board/feed.ts';
 import { COMMIT_BATCH, TxState } from '../../src/fhir/write-phases.ts';
-import { openLedger, recordInLedger } from '../../src/handover/ledger.ts';
+import { openLedger, readLedgerHead, recordInLedger } from '../../src/handover/ledger.ts';
 import { openTasksLookup } from '../../src/handover/references.ts';
 import { OPEN_STATUSES } from '../../src/handover/state-machine.ts';
 import { newResourceId } from '../../src/store/time-ordered-id.ts';
@@ -40,10 +40,10 @@ const AUDIT_BASE = {
  * Task and Provenance with their search index, their one audit row (every version names one patient, as the gateway
  * audits a write once per patient and interaction), the board's feed row), written straight through `pg` in the
  * gateway's own statements, without HTTP, tokens, validation, mapping or access rules: the ledger's head
- * (`openLedger`), the identity lookups of the patient, the contact, the findings and the group's open Tasks in one
- * statement (`currentByTokens`, as `prefetchIdentifiers` sends them), and the nine versions held back
+ * (`readLedgerHead`) with the identity lookups of the patient, the contact, the findings and the group's open Tasks
+ * in one statement (`currentByTokens`, as `prefetchIdentifiers` sends them), and the nine versions held back
  * (`WriteBehindTx`) to go with the audit row, the board's event and the ledger rows in the commit batch, with COMMIT:
- * three round trips. What the gateway sends beyond them (the group's parties and its check) are its rules.
+ * two round trips. What the gateway sends beyond them (the group's lock and its check) are its rules.
  * The index values are computed once from the mapped record, its references made literal to placeholders; each
  * handover's tokens get their own ids (time-ordered, as the gateway's), BSN and contact number, so the token index
  * grows as under the gateway's load. The audit rows are linked into the hash chain as the gateway links them: by the
@@ -129,14 +129,16 @@ export async function rawBaseline(
           const value = (found: string, k?: string): string => (k !== undefined ? (ids.get(placeholders[Number(k)]?.key ?? '') ?? found) : found === bsnTemplate ? patientBsn : recordId);
           const record = { ...mapped, recordId };
           const tokensOf = (tokens: readonly string[]): string[] => tokens.map((t) => t.replace(perHandover, value));
-          await openLedger(tx, 'nts', record, CONTENT_HASH, 'volgnummer');
-          // The identity lookups a send needs, in one statement: the patient by BSN, the contact, the findings, the group's open Tasks.
+          // The ledger's head goes with the identity lookups a send needs, in one round trip (as the gateway sends them),
+          // and these in one statement: the patient by BSN, the contact, the findings, the group's open Tasks.
+          const head = readLedgerHead(tx, 'nts', record);
           await resourceStore.currentByTokens(tx, [
             { resourceType: 'Patient', tokens: tokensOf(patientLookup), limit: 1 },
             { resourceType: 'Encounter', tokens: tokensOf(encounterLookup), limit: 1 },
             { resourceType: 'Observation', tokens: tokensOf(findingsLookup), limit: Math.min(1000, findingsLookup.length * 4) },
             ...(group ? [openTasksLookup({ ...group, value: recordId }, OPEN_STATUSES)] : []),
           ]);
+          await openLedger(tx, head, 'nts', record, CONTENT_HASH, 'volgnummer');
           const now = new Date().toISOString();
           const entities: string[] = [];
           for (const { key, content, index } of templates) {

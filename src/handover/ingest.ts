@@ -1,4 +1,4 @@
-import type { Bundle, BundleEntry, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Encounter, Identifier, Observation, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { etag, fullUrl } from '../fhir/bundles.ts';
 import { businessRule, forbidden, HttpError, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
@@ -6,9 +6,9 @@ import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.t
 import type { StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
-import { GROUP_LOOKUP_LIMIT, openTasksLookup, prefetchIdentifiers, resolveReferences } from './references.ts';
+import { GROUP_LOOKUP_LIMIT, openTasksLookup, prefetchIdentifiers, resolveReferences, type IdentifierLookup } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
-import { contentHash, type IngestResult, openLedger, recordInLedger } from './ledger.ts';
+import { contentHash, type IngestResult, openLedger, readLedgerHead, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
@@ -50,13 +50,16 @@ export class NativeIngest {
       // open Tasks, looked up with the record's identities, are all there are until this transaction commits
       // (knowGroup), and the lock comes before every row lock, as every writer of a group takes it.
       if (groupTask) await txRepo.takeLocks(groupTask);
-      const ledger = await openLedger(tx, format, mapped, hash, this.texts[format].paths.sequence);
+      const head = readLedgerHead(tx, format, mapped);
+      // A request's identity lookups need nothing of the ledger: they carry its statement, in one round trip. For a
+      // re-send the ledger then answers, and what they found is not used.
+      const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped) : undefined;
+      const ledger = await openLedger(tx, head, format, mapped, hash, this.texts[format].paths.sequence);
       if ('done' in ledger) return ledger.done;
 
       const written: Written[] = [];
       const first = ledger.lastSequence === 0;
-      const { location, created } =
-        mapped.kind === 'answer' ? await applyAnswer(txRepo, { baseUrl: this.baseUrl, orgs: this.orgs, texts: this.texts }, mapped, written) : await this.applyRequest(txRepo, mapped, written);
+      const { location, created } = found ? await this.applyRequest(txRepo, mapped, found, written) : await applyAnswer(txRepo, { baseUrl: this.baseUrl, orgs: this.orgs, texts: this.texts }, mapped, written);
       await writeProvenance(txRepo, this.orgs, format, mapped, written);
 
       const bundle: Bundle = {
@@ -90,13 +93,8 @@ export class NativeIngest {
     return map;
   }
 
-  private async applyRequest(repo: Repository, mapped: MappedRecord, written: Written[]): Promise<{ location?: string; created: boolean }> {
-    const clone = <T>(v: T): T => cloneKeepingNumberTexts(v);
-    const patientIn = clone(mapped.patient);
-    const encounterIn = mapped.encounter ? clone(mapped.encounter) : undefined;
-    const srIn = mapped.serviceRequest ? clone(mapped.serviceRequest) : undefined;
-    const taskIn = mapped.task ? clone(mapped.task) : undefined;
-    const observationsIn = clone(mapped.observations);
+  private async applyRequest(repo: Repository, mapped: MappedRecord, found: LookedUp, written: Written[]): Promise<{ location?: string; created: boolean }> {
+    const { patientIn, encounterIn, srIn, taskIn, observationsIn, group, find, knownObservations, groupTasks, known } = found;
     // Organisations first: an unknown URA refuses the record before anything is written.
     await resolveReferences(repo, [patientIn, encounterIn, srIn, taskIn, ...observationsIn], new Map(), (ura) => this.orgs.byUra(repo, ura));
 
@@ -104,23 +102,6 @@ export class NativeIngest {
     const plan = aheadPlan(mapped);
     const state = repo.txState();
     const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
-    // The identity lookups of the patient, the encounter and the findings in one statement, each answered as its own
-    // search would be (nothing this record writes before them is of their types). A record's findings are looked up
-    // together: one search instead of one per finding. The open Tasks of the record's group go in the same statement:
-    // nothing written before them is a Task (this record's Task, and the cancellations, come after them, as before),
-    // and read after the findings they were a round trip of their own that also sent the findings' writes.
-    const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
-    const {
-      find,
-      together: knownObservations,
-      also: [groupTasks = []],
-      known,
-    } = await prefetchIdentifiers(
-      repo,
-      [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
-      { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
-      group ? [openTasksLookup(group, OPEN_STATUSES)] : [],
-    );
     // Complete under the group's lock (taken first, in `ingest`), unless the lookup's limit cut it short.
     const token = taskIn ? candidateGroup(taskIn)?.token : undefined;
     if (token && groupTasks.length < GROUP_LOOKUP_LIMIT) knowGroup(state, token, groupTasks);
@@ -205,6 +186,51 @@ export class NativeIngest {
     const sr = await focusOf(repo, t);
     if (sr) await save(repo, { ...(sr.content as ServiceRequest), status: 'revoked' }, sr, written);
   }
+}
+
+/** What a request record's identity lookups found (`lookUp`), with the copies of its resources to be written. */
+interface LookedUp {
+  patientIn: Patient;
+  encounterIn: Encounter | undefined;
+  srIn: ServiceRequest | undefined;
+  taskIn: Task | undefined;
+  observationsIn: Observation[];
+  group: Identifier | undefined;
+  find: IdentifierLookup;
+  knownObservations: StoredVersion[];
+  /** The open Tasks of the record's group. */
+  groupTasks: StoredVersion[];
+  /** The patient, encounter and findings found: what the record may update. */
+  known: StoredVersion[];
+}
+
+/**
+ * The identity lookups of the patient, the encounter and the findings in one statement, each answered as its own
+ * search would be (nothing this record writes before them is of their types). A record's findings are looked up
+ * together: one search instead of one per finding. The open Tasks of the record's group go in the same statement:
+ * nothing written before them is a Task (this record's Task, and the cancellations, come after them, as before), and
+ * read after the findings they were a round trip of their own that also sent the findings' writes.
+ */
+async function lookUp(repo: Repository, mapped: MappedRecord): Promise<LookedUp> {
+  const clone = <T>(v: T): T => cloneKeepingNumberTexts(v);
+  const patientIn = clone(mapped.patient);
+  const encounterIn = mapped.encounter ? clone(mapped.encounter) : undefined;
+  const srIn = mapped.serviceRequest ? clone(mapped.serviceRequest) : undefined;
+  const taskIn = mapped.task ? clone(mapped.task) : undefined;
+  const observationsIn = clone(mapped.observations);
+  const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
+  const {
+    find,
+    together: knownObservations,
+    also: [groupTasks = []],
+    known,
+  } = await prefetchIdentifiers(
+    repo,
+    [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
+    { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
+    group ? [openTasksLookup(group, OPEN_STATUSES)] : [],
+  );
+  return { patientIn, encounterIn, srIn, taskIn, observationsIn, group, find, knownObservations, groupTasks, known };
 }
 
 function mergeServiceRequest(stored: ServiceRequest, incoming: ServiceRequest): ServiceRequest {

@@ -5,6 +5,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { conflict } from '../fhir/outcomes.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { Tx } from '../store/database.ts';
+import { readWithNext, type HeldRead } from '../store/write-behind.ts';
 import { COMMIT_BATCH, type TxState } from '../fhir/write-phases.ts';
 import { canonicalJson } from '../json/canonical-json.ts';
 
@@ -21,26 +22,37 @@ export function contentHash(record: NativeRecord): string {
   return createHash('sha256').update(canonicalJson(record) ?? '').digest('hex');
 }
 
+/** The record's head row, created or locked, with the last sequence it holds (`readLedgerHead`). */
+export type LedgerHead = HeldRead<{ last_sequence: number }>;
+
 /**
- * Locks the record's head row (creating it) and looks up this sequence: the earlier answer for an identical re-send,
- * an empty answer for a superseded sequence, otherwise the last sequence held (0: the record is new).
- * `sequencePath`: the format's field of the sequence number, named when a sequence comes back with other content.
+ * Creates the record's head row or locks the existing one, answering with the latest sequence, in one statement that
+ * goes with the transaction's next (the identity lookups, which need nothing of it): `openLedger` reads it.
  */
-export async function openLedger(
-  tx: Tx,
-  format: NativeFormat,
-  mapped: MappedRecord,
-  hash: string,
-  sequencePath: string,
-): Promise<{ done: IngestResult } | { lastSequence: number }> {
-  // One statement creates the head row or locks the existing one, and answers with the latest sequence.
-  const head = await tx.query<{ last_sequence: number }>(
+export function readLedgerHead(tx: Tx, format: NativeFormat, mapped: MappedRecord): LedgerHead {
+  return readWithNext(
+    tx,
     `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3)
      ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence
      RETURNING last_sequence`,
     [mapped.senderUra, format, mapped.recordId],
   );
-  const lastSequence = head.rows[0]?.last_sequence ?? 0;
+}
+
+/**
+ * With the record's head row locked (`readLedgerHead`), looks up this sequence: the earlier answer for an identical re-send,
+ * an empty answer for a superseded sequence, otherwise the last sequence held (0: the record is new).
+ * `sequencePath`: the format's field of the sequence number, named when a sequence comes back with other content.
+ */
+export async function openLedger(
+  tx: Tx,
+  head: LedgerHead,
+  format: NativeFormat,
+  mapped: MappedRecord,
+  hash: string,
+  sequencePath: string,
+): Promise<{ done: IngestResult } | { lastSequence: number }> {
+  const lastSequence = (await head.rows())[0]?.last_sequence ?? 0;
   // A sequence is recorded only with the head moved on to it (recordInLedger), so one above the head was never
   // received: a new record or its next sequence, the common case, needs no second look.
   if (mapped.sequence > lastSequence) return { lastSequence };

@@ -38,10 +38,12 @@ export interface QueryOptions {
   ahead?: readonly AheadStatement[];
 }
 
-/** A statement sent ahead of another (QueryOptions.ahead): it returns no rows, and nobody reads its result. */
+/** A statement sent ahead of another (QueryOptions.ahead): it returns no rows, and nobody reads its result, unless it has `answer`. */
 export interface AheadStatement {
   sql: string;
   params: unknown[];
+  /** Takes the statement's rows (a read held to share the next statement's round trip: WriteBehindTx.holdRead). */
+  answer?: (rows: unknown[]) => void;
 }
 
 /** The options of a transaction's last statement, which commits it (`QueryOptions.commit`). */

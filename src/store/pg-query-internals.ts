@@ -10,6 +10,8 @@ export interface QueryInternals {
   prepare(connection: pg.Connection): void;
   /** Writes the statement's Execute and the Sync (or a Flush when reading by pages of `rows`). */
   _getRows(connection: pg.Connection, rows?: number): void;
+  handleRowDescription(msg: { fields: unknown[] }): void;
+  handleDataRow(msg: { fields: unknown[] }): void;
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void;
   handleReadyForQuery(connection: pg.Connection): void;
   handleError(err: Error, connection: pg.Connection): void;

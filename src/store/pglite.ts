@@ -22,7 +22,10 @@ class PGliteTx implements Tx {
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     if (this.last) throw new Error('A statement after the transaction committed');
-    for (const ahead of options?.ahead ?? []) await this.tx.query(ahead.sql, ahead.params);
+    for (const ahead of options?.ahead ?? []) {
+      const r = await this.tx.query(ahead.sql, ahead.params);
+      ahead.answer?.(r.rows);
+    }
     const r = await this.tx.query<R>(sql, params);
     if (options?.commit === true) this.last = true;
     return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };

@@ -144,7 +144,7 @@ class ClientTx implements Tx {
     const prepared: StatementAhead[] = [];
     for (const a of all) {
       const first = statement(a.sql, a.params, undefined);
-      if (typeof first !== 'string' && first.name !== undefined) prepared.push({ name: first.name, values: first.values ?? [] });
+      if (typeof first !== 'string' && first.name !== undefined) prepared.push({ name: first.name, values: first.values ?? [], answer: a.answer });
     }
     if (prepared.length === all.length && typeof config !== 'string') {
       const commit = options?.commit === true;
@@ -157,7 +157,10 @@ class ClientTx implements Tx {
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       }
     }
-    for (const a of all) await this.query(a.sql, a.params);
+    for (const a of all) {
+      const r = await this.query(a.sql, a.params);
+      a.answer?.(r.rows);
+    }
     return this.query<R>(sql, params, rest);
   }
   async exec(sql: string): Promise<void> {

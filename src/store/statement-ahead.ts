@@ -11,8 +11,10 @@ import { canSendBefore, queueWithBefore, type BeforeStatement } from './statemen
  * gateway a socket write and a wake-up for the answer and the PostgreSQL backend a read and a wake-up of its own,
  * whatever the statement does.
  *
- * The statement ahead goes as Bind + Execute of a statement already prepared on the connection (no Parse, no
- * Describe: it must return no rows), then the next statement's own messages and the one Sync. PostgreSQL runs them in
+ * The statement ahead goes as Bind + Execute of a statement already prepared on the connection (no Parse; no
+ * Describe, so it must return no rows, unless it has `answer`: then a Describe too, and its rows, parsed by pg's own
+ * Result, go to `answer`: a native record's ledger head ahead of its identity lookups), then the next statement's own
+ * messages and the one Sync. PostgreSQL runs them in
  * order and skips the rest after an error until the Sync: the statement after never runs when the one ahead failed,
  * and the query reports the failure of the one ahead (a constraint of a held write) as that of its own, leaving the
  * transaction aborted, to be rolled back as before. The answers reach this query: the CommandComplete of BEGIN (when
@@ -25,10 +27,24 @@ import { canSendBefore, queueWithBefore, type BeforeStatement } from './statemen
  * for prepared when it is not. The first use of a text on a connection goes in two round trips, as before.
  */
 
-/** A prepared statement's name and values, run ahead of another (its rows, if any, must be none). */
+/** A prepared statement's name and values, run ahead of another. */
 export interface StatementAhead {
   name: string;
   values: unknown[];
+  /**
+   * Takes its rows, parsed as any query's (it goes with a Describe, so that its row description comes before them).
+   * Without it, the statement must return no rows.
+   */
+  answer?: (rows: unknown[]) => void;
+}
+
+/** pg's result of one statement: the rows of a statement ahead with `answer` are parsed into one of their own. */
+const Result = (pg as unknown as { Result: new (rowMode: undefined, types: unknown) => PgResult }).Result;
+interface PgResult {
+  rows: unknown[];
+  addFields(fields: unknown[]): void;
+  parseRow(fields: unknown[]): unknown;
+  addRow(row: unknown): void;
 }
 
 class AheadThenQuery extends pg.Query {
@@ -37,6 +53,11 @@ class AheadThenQuery extends pg.Query {
   private readonly withCommit: boolean;
   /** CommandCompletes to pass over before the statement's own: BEGIN's (when it goes first) and those of the ones ahead. */
   private skip: number;
+  /** BEGIN's CommandCompletes still to come, then the index of the statement ahead whose answers come now. */
+  private beginLeft: number;
+  private aheadAt = 0;
+  /** The rows of the statement ahead answering now, when it has `answer`. */
+  private aheadRows: PgResult | undefined;
   /** Whether the statement's own CommandComplete has come: with `withCommit`, the next is COMMIT's. */
   private answered = false;
   /** Set by COMMIT's own CommandComplete: without it the transaction was not committed, whatever else was answered. */
@@ -48,6 +69,7 @@ class AheadThenQuery extends pg.Query {
     this.withBegin = withBegin;
     this.withCommit = withCommit;
     this.skip = (withBegin ? BEGIN_ANSWERS : 0) + ahead.length;
+    this.beginLeft = withBegin ? BEGIN_ANSWERS : 0;
   }
 
   // pg's `submit` corks the socket, calls this and uncorks: everything goes in one write.
@@ -57,6 +79,7 @@ class AheadThenQuery extends pg.Query {
     for (let i = 0; i < this.ahead.length; i++) {
       const ahead = this.ahead[i] as StatementAhead;
       connection.bind({ statement: ahead.name, portal: '', values: ahead.values, valueMapper: prepareValue } as never, true);
+      if (ahead.answer !== undefined) connection.describe({ type: 'P', name: '' } as never, true);
       connection.execute({ portal: '' }, true);
     }
     queryInternals.prepare.call(this, connection);
@@ -73,9 +96,37 @@ class AheadThenQuery extends pg.Query {
     writeCommit(connection);
   }
 
+  // While answers of BEGIN or of the statements ahead come (`skip`), a row description and rows are a statement
+  // ahead's: its `answer` gets them, parsed by pg's own Result with this query's types.
+  handleRowDescription(msg: { fields: unknown[] }): void {
+    if (this.skip === 0) {
+      queryInternals.handleRowDescription.call(this, msg);
+      return;
+    }
+    this.aheadRows = new Result(undefined, (this as unknown as { _result: { _types: unknown } })._result._types);
+    this.aheadRows.addFields(msg.fields);
+  }
+
+  handleDataRow(msg: { fields: unknown[] }): void {
+    if (this.skip === 0) {
+      queryInternals.handleDataRow.call(this, msg);
+      return;
+    }
+    // An error parsing it (a value its type's parser refuses) fails the query, as in pg's own.
+    const rows = this.aheadRows;
+    if (rows !== undefined) rows.addRow(rows.parseRow(msg.fields));
+  }
+
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {
     if (this.skip > 0) {
       this.skip--;
+      if (this.beginLeft > 0) {
+        this.beginLeft--;
+        return;
+      }
+      const ahead = this.ahead[this.aheadAt++];
+      ahead?.answer?.(this.aheadRows?.rows ?? []);
+      this.aheadRows = undefined;
       return;
     }
     if (this.answered) {

@@ -70,6 +70,18 @@ export class WriteBehindTx implements Tx {
     this.pending.push(statement);
   }
 
+  /**
+   * Holds the read `sql` back to go just before the transaction's next statement, in its round trip, as
+   * `holdStatement` does (the writes held before it go first), its rows kept for `HeldRead.rows()`; that sends it
+   * alone if no statement has taken it by then. A native record's ledger head went in a round trip of its own before
+   * its identity lookups, which need nothing of it: BEGIN, the group's lock, the head and the lookups now share one.
+   */
+  holdRead<R>(sql: string, params: unknown[]): HeldRead<R> {
+    const read = new HeldRead<R>(() => this.flush());
+    this.holdStatement({ sql, params, answer: (rows) => read.take(rows as R[]) });
+    return read;
+  }
+
   /** The statements held, no longer held here (the caller sends them); the writes held stay. */
   private takePending(): AheadStatement[] {
     const pending = this.pending;
@@ -112,7 +124,8 @@ export class WriteBehindTx implements Tx {
       // The last one carries the others ahead of it (and COMMIT, with `commit`): one round trip where it can.
       const ahead = this.takeAll();
       const last = ahead.pop() as AheadStatement;
-      await this.inner.query(last.sql, last.params, { ...(options?.commit === true ? COMMIT_WITH_LAST : {}), ahead });
+      const r = await this.inner.query(last.sql, last.params, { ...(options?.commit === true ? COMMIT_WITH_LAST : {}), ahead });
+      last.answer?.(r.rows);
       return true;
     }
     if (this.held.length === 0) return false;
@@ -147,6 +160,34 @@ export class WriteBehindTx implements Tx {
     await this.flush();
     return this.inner.exec(sql);
   }
+}
+
+/** A read held to share the round trip of the transaction's next statement (WriteBehindTx.holdRead). */
+export class HeldRead<R> {
+  private answered: R[] | undefined;
+  private readonly send: () => Promise<unknown>;
+
+  constructor(send: () => Promise<unknown>) {
+    this.send = send;
+  }
+
+  /** Its rows, from the statement that took it along, or sent now (with whatever else is held) if none has yet. */
+  async rows(): Promise<R[]> {
+    if (this.answered === undefined) await this.send();
+    if (this.answered === undefined) throw new Error('A read held for the next statement was not answered');
+    return this.answered;
+  }
+
+  take(rows: R[]): void {
+    this.answered = rows;
+  }
+}
+
+/** `sql` read with `tx`'s next statement (WriteBehindTx.holdRead) or, on any other transaction, at once. */
+export function readWithNext<R>(tx: Tx, sql: string, params: unknown[]): HeldRead<R> {
+  if (tx instanceof WriteBehindTx) return tx.holdRead<R>(sql, params);
+  const read: HeldRead<R> = new HeldRead<R>(async (): Promise<void> => read.take((await tx.query<R>(sql, params)).rows));
+  return read;
 }
 
 /**

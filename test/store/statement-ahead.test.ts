@@ -110,3 +110,34 @@ skipOnPglite('with commit: BEGIN, the statement ahead, the statement and COMMIT 
   const stored = await testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM marks WHERE n BETWEEN 60 AND 67');
   expect(stored.rows[0]?.n).toBe(8);
 });
+
+it('hands a statement ahead with `answer` its own rows, parsed as any query’s, and the query only its own', async () => {
+  // Texts of their own: a write that answers (INSERT … RETURNING), then a read of another row, in one transaction.
+  const answering = 'INSERT INTO marks (n, tags) VALUES ($1, $2::text[]) RETURNING n, tags, n * 2 AS twice';
+  const read = `${READ} AND n < 1000`;
+  for (let i = 0; i < 4; i++) {
+    let answered: unknown[] | undefined;
+    const r = await testDb.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO marks (n) VALUES ($1)', [80 + 2 * i]);
+      return tx.query<{ n: number }>(read, [80 + 2 * i], { ahead: [{ sql: answering, params: [81 + 2 * i, ['p', 'q,r']], answer: (rows) => (answered = rows) }] });
+    });
+    expect(answered).toEqual([{ n: 81 + 2 * i, tags: ['p', 'q,r'], twice: 2 * (81 + 2 * i) }]);
+    expect(r.rows).toEqual([{ n: 80 + 2 * i, tags: null }]);
+  }
+});
+
+skipOnPglite('with `answer`, BEGIN, the statement ahead and the statement still go in one round trip once prepared', async () => {
+  const answering = 'INSERT INTO marks (n) VALUES ($1) RETURNING n, 5 AS k';
+  const read = `${READ} AND n < 2000`;
+  const counts: number[] = [];
+  const answers: unknown[] = [];
+  for (let i = 0; i < 4; i++) {
+    await testDb.db.transaction(async (tx) => {
+      counts.push(await roundTripsOf(tx, () => tx.query(read, [0], { ahead: [{ sql: answering, params: [90 + i], answer: (rows) => answers.push(...rows) }] })));
+    });
+  }
+  // The first use of the texts on a connection sends them apart (BEGIN with the insert, then the read).
+  expect(counts[0]).toBe(2);
+  expect(counts.slice(1)).toEqual([1, 1, 1]);
+  expect(answers).toEqual([90, 91, 92, 93].map((n) => ({ n, k: 5 })));
+});

@@ -7,6 +7,7 @@ import type { Patient } from '@medplum/fhirtypes';
 import { systemContext } from '../../src/context.ts';
 import { COMMIT_BATCH, WritePipeline } from '../../src/fhir/write-phases.ts';
 import type { Database, Tx } from '../../src/store/database.ts';
+import type { WriteBehindTx } from '../../src/store/write-behind.ts';
 import { resourceStore, type StoredVersion } from '../../src/store/resource-store.ts';
 import type { IndexValues } from '../../src/fhir/search/index-values.ts';
 import { parseKeepingNumberTexts } from '../../src/fhir/number-text.ts';
@@ -235,4 +236,30 @@ test('a write refused when its statement is sent rolls back the whole transactio
   await expect(attempt).rejects.toThrow();
   expect(await resourceStore.current(testDb.db, 'Patient', other)).toBeUndefined();
   expect((await resourceStore.current(testDb.db, 'Patient', taken))?.content).toMatchObject({ name: [{ family: 'First' }] });
+});
+
+test('a read held for the next statement goes ahead of it with its rows; alone when no statement takes it; a lock held goes ahead of earlier writes', async () => {
+  const sent: string[] = [];
+  const a = randomUUID();
+  await pipeline.transaction(recording(sent), ctx, async ({ tx }) => {
+    const behind = tx as WriteBehindTx;
+    const first = behind.holdRead<{ n: number }>('SELECT 41 + $1::int AS n', [1]);
+    expect(sent).toHaveLength(0);
+    const other = await tx.query<{ m: number }>('SELECT 7 AS m', []);
+    // Both went: the held read ahead of the statement, each with its own rows.
+    expect(sent).toEqual(['SELECT 41 + $1::int AS n', 'SELECT 7 AS m']);
+    expect(other.rows).toEqual([{ m: 7 }]);
+    expect(await first.rows()).toEqual([{ n: 42 }]);
+    // Nothing after it: asked for, it goes alone.
+    const second = behind.holdRead<{ n: number }>('SELECT 43 AS n', []);
+    expect(await second.rows()).toEqual([{ n: 43 }]);
+    expect(sent).toHaveLength(3);
+    // A statement that reads no held write (a lock) goes ahead of them; they stay held past a statement reading none of them.
+    await resourceStore.write(tx, patient(a, '1', 'A'), NO_INDEX, [], true);
+    behind.holdStatement({ sql: 'SELECT 1 WHERE pg_advisory_xact_lock(hashtext($1)) IS NULL', params: ['write-behind-test'] }, { readsNoWrite: true });
+    await tx.query(`SELECT count(*) FROM resources WHERE resource_type = 'Task'`, [], { reads: ['Task'] });
+    expect(sent.slice(3)).toEqual(['SELECT 1 WHERE pg_advisory_xact_lock(hashtext($1)) IS NULL', `SELECT count(*) FROM resources WHERE resource_type = 'Task'`]);
+    expect((await resourceStore.current(tx, 'Patient', a))?.content).toMatchObject({ name: [{ family: 'A' }] });
+    expect(sent[5]).toContain('w0_cur');
+  });
 });
