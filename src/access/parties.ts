@@ -192,9 +192,9 @@ function keepKnownGroups(state: TxState, next: StoredVersion): void {
  * the other open Tasks of the group with the same requesting organisation, each URA from the Organization directory.
  */
 async function groupPartiesFromKnown(orgs: OrganizationDirectory, w: WriteTx, task: Task, id: string, known: readonly StoredVersion[]): Promise<string[]> {
-  const requester = organizationId(task.requester?.reference) ? await orgs.uraOf(w, task.requester) : undefined;
   const requesterUra = await orgs.uraOf(w, task.requester);
-  const uras = [requester, await orgs.uraOf(w, task.owner)];
+  // A party as a requester only when it is an Organization; the group's requester by its organisation either way.
+  const uras = [organizationId(task.requester?.reference) ? requesterUra : undefined, await orgs.uraOf(w, task.owner)];
   let others = false;
   for (const candidate of known) {
     if (candidate.id === id) continue;

@@ -42,6 +42,7 @@ export class NativeIngest {
       throw forbidden(`This record is sent on behalf of URA ${mapped.senderUra}, but the access token is for URA ${ctx.organizationUra}: a system may only send its own organisation's records`);
     }
     const hash = contentHash(record);
+    // A request's group of candidates is its Task's groupIdentifier (nts: the contact); its lock's name is read off that alone.
     const group = mapped.kind === 'request' ? mapped.task?.groupIdentifier : undefined;
     const groupTask = group ? ({ resourceType: 'Task', groupIdentifier: group } as Task) : undefined;
     return repo.transaction(async (txRepo) => {
@@ -103,7 +104,7 @@ export class NativeIngest {
     const state = repo.txState();
     const ahead = (reached: boolean | undefined): string[] => (reached ? plan.uras : []);
     // Complete under the group's lock (taken first, in `ingest`), unless the lookup's limit cut it short.
-    const token = taskIn ? candidateGroup(taskIn)?.token : undefined;
+    const token = group && taskIn ? candidateGroup(taskIn)?.token : undefined;
     if (token && groupTasks.length < GROUP_LOOKUP_LIMIT) knowGroup(state, token, groupTasks);
     const open = group ? await this.senderOwn(repo, groupTasks) : [];
     // What of these the record may update, locked in one statement instead of one per update (a re-sent record updates
