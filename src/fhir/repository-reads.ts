@@ -44,6 +44,11 @@ export class RepositoryReads {
     return canChange(this.ctx, v.resourceType, v.parties);
   }
 
+  /** Whether the caller may read `v` (a version read without that check, such as one locked ahead). */
+  mayRead(v: StoredVersion): boolean {
+    return this.visible(v) !== undefined;
+  }
+
   /** A resource the caller may not read answers exactly as one that does not exist. */
   protected visible(found: StoredVersion | undefined): StoredVersion | undefined {
     return found && canRead(this.ctx, found.resourceType, found.parties) ? found : undefined;

@@ -116,7 +116,8 @@ export class Repository extends RepositoryReads {
    * Reads and locks (FOR UPDATE) the current versions of `refs` in one statement, in (type, id) order, for the updates
    * this transaction is about to make (`update(resource, { locked })`): one round trip instead of one per update (a
    * native record's patient, encounter and findings). Not for a type whose writers take lock names before its row
-   * (a Task: WritePipeline.lockKeys); those names would then follow the row lock.
+   * (a Task: WritePipeline.lockKeys) unless this transaction took them already (`takeLocks`: a native record takes its
+   * group's first); those names would otherwise follow the row lock.
    */
   async lockCurrent(refs: readonly { resourceType: string; id: string }[]): Promise<StoredVersion[]> {
     return this.transaction(async (repo) => resourceStore.currentLocked(repo.writeTx, refs));

@@ -12,7 +12,7 @@ import { contentHash, type IngestResult, openLedger, readLedgerHead, recordInLed
 import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
-import { focusOf, type LockedAhead, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
+import { focusId, focusOf, type LockedAhead, patientMatchIdentifiers, save, upsertByIdentifier, upsertPatient } from './record-writes.ts';
 import { aheadPlan } from './ingest-parties.ts';
 import { knowGroup, sharedAhead } from '../access/parties.ts';
 import { candidateGroup } from './candidate-group.ts';
@@ -107,12 +107,25 @@ export class NativeIngest {
     const token = group && taskIn ? candidateGroup(taskIn)?.token : undefined;
     if (token && groupTasks.length < GROUP_LOOKUP_LIMIT) knowGroup(state, token, groupTasks);
     const open = group ? await this.senderOwn(repo, groupTasks) : [];
+    const receiver = mapped.cancelled ? undefined : mapped.receiver;
+    const receiverOrg = receiver ? await this.orgs.byUra(repo, receiver.ura) : undefined;
+    if (receiver && !receiverOrg) {
+      throw new HttpError(422, outcome('not-found', `No organisation with URA ${receiver.ura} is known to the gateway; nothing was stored`, ['overdracht.naar.ura']));
+    }
+    const receiverRef = receiverOrg ? `Organization/${receiverOrg.id}` : undefined;
+    // The open handover this record goes on with: its Task to the same receiver (the others are cancelled below).
+    const stays = (t: StoredVersion): boolean => receiverRef !== undefined && (t.content as Task).owner?.reference === receiverRef;
+    const current = receiverRef && taskIn && srIn ? open.find(stays) : undefined;
     // What of these the record may update, locked in one statement instead of one per update (a re-sent record updates
-    // its patient, encounter and findings). They are written before any Task of the record, whose write would spread
-    // parties to them, so each is still as locked when it is saved; what is found and not updated stays locked, as
-    // nothing else this transaction locks waits for them.
+    // its patient, encounter and findings; a record's next sequence its Task and that Task's request too). They are
+    // written before any Task of the record, whose write would spread parties to them, so each is still as locked when
+    // it is saved; what is found and not updated stays locked, as nothing else this transaction locks waits for them.
+    // The Task and its request only when no other Task is cancelled first (a cancelled Task spreads parties to the other
+    // candidates and their requests); the Task's lock name, its group's, was taken first, before any row lock.
     const lockedAhead: LockedAhead = new Map();
-    const changeable = known.filter((v) => repo.mayChange(v));
+    const changeable: { resourceType: string; id: string }[] = known.filter((v) => repo.mayChange(v));
+    const currentSrId = current && open.every(stays) && repo.mayChange(current) ? focusId(current.content as Task) : undefined;
+    if (current && currentSrId !== undefined) changeable.push(current, { resourceType: 'ServiceRequest', id: currentSrId });
     for (const v of changeable.length > 0 ? await repo.lockCurrent(changeable) : []) lockedAhead.set(`${v.resourceType}/${v.id}`, v);
     const patient = await sharedAhead(state, ahead(plan.patient), () => upsertPatient(repo, patientIn, written, find, lockedAhead));
     let local = this.localMap(mapped, patient);
@@ -125,35 +138,28 @@ export class NativeIngest {
       knownObservations.unshift(await sharedAhead(state, ahead(plan.observations[i]), () => upsertByIdentifier(repo, obs, written, knownObservations, undefined, lockedAhead)));
     }
 
-    const receiver = mapped.cancelled ? undefined : mapped.receiver;
-    const receiverOrg = receiver ? await this.orgs.byUra(repo, receiver.ura) : undefined;
-    if (receiver && !receiverOrg) {
-      throw new HttpError(422, outcome('not-found', `No organisation with URA ${receiver.ura} is known to the gateway; nothing was stored`, ['overdracht.naar.ura']));
-    }
-    const receiverRef = receiverOrg ? `Organization/${receiverOrg.id}` : undefined;
-
     // Withdrawn or re-addressed: every open handover of this record to another receiver is cancelled.
     for (const task of open) {
-      const t = task.content as Task;
-      if (receiverRef && t.owner?.reference === receiverRef) continue;
+      if (stays(task)) continue;
       await this.cancelTask(repo, task, mapped.cancelled?.reason ?? (receiverRef ? this.texts[mapped.format].reasons.readdressed : this.texts[mapped.format].reasons.withdrawn), written);
     }
 
     let taskStored: StoredVersion | undefined;
     let created = written.some((w) => w.result.created);
     if (receiverRef && taskIn && srIn) {
-      const current = open.find((t) => (t.content as Task).owner?.reference === receiverRef);
-      const currentSr = current ? await focusOf(repo, current.content as Task) : undefined;
+      // Its request as `focusOf` reads it (one the sender may read, not deleted), from the rows locked above when it is there.
+      const lockedSr = currentSrId !== undefined ? lockedAhead.get(`ServiceRequest/${currentSrId}`) : undefined;
+      const currentSr = current ? (lockedSr ? (repo.mayRead(lockedSr) && !lockedSr.deleted ? lockedSr : undefined) : await focusOf(repo, current.content as Task)) : undefined;
       local = this.localMap(mapped, patient, encounter);
       await resolveReferences(repo, [srIn], local, (ura) => this.orgs.byUra(repo, ura));
-      const sr = await sharedAhead(state, ahead(plan.serviceRequest), () => save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written));
+      const sr = await sharedAhead(state, ahead(plan.serviceRequest), () => save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written, lockedAhead));
       local = this.localMap(mapped, patient, encounter, sr);
       await resolveReferences(repo, [taskIn], local, (ura) => this.orgs.byUra(repo, ura));
       if (current) {
         const stored = current.content as Task;
         // A requester's re-send updates the request's data; the handover's state is the owner's to change.
         const next: Task = { ...taskIn, status: stored.status, businessStatus: stored.businessStatus, statusReason: stored.statusReason, output: stored.output, executionPeriod: stored.executionPeriod, lastModified: new Date().toISOString() };
-        taskStored = await save(repo, next, current, written);
+        taskStored = await save(repo, next, current, written, lockedAhead);
       } else {
         // authoredOn (required by the profile) is the record's own time where it has one (nts: the contact);
         // ride and VVT requests carry none, and then the Task is authored when the gateway receives it.

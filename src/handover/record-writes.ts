@@ -81,11 +81,16 @@ export function patientMatchIdentifiers(patient: Patient): { system?: string; va
   return bsn ? [bsn] : (patient.identifier ?? []);
 }
 
+/** The id of the ServiceRequest a Task is about (`focus`), if it names one. */
+export function focusId(task: Task): string | undefined {
+  return /^ServiceRequest\/(.+)$/.exec(task.focus?.reference ?? '')?.[1];
+}
+
 export async function focusOf(repo: Repository, task: Task): Promise<StoredVersion | undefined> {
-  const m = /^ServiceRequest\/(.+)$/.exec(task.focus?.reference ?? '');
-  if (!m) return undefined;
+  const id = focusId(task);
+  if (id === undefined) return undefined;
   try {
-    return await repo.read('ServiceRequest', m[1]);
+    return await repo.read('ServiceRequest', id);
   } catch (err) {
     if (isAbsent(err)) return undefined;
     throw err;

@@ -2,8 +2,9 @@
 // lock, the ledger's head and the identity lookups (with the group's open Tasks), then the writes with the commit
 // batch and COMMIT. The Task's parties were a round trip of their own (the owners of the group's other open Tasks):
 // they now come from the group's Tasks looked up under its lock; and the ledger's head was one before the lookups.
+import type { Patient, Task } from '@medplum/fhirtypes';
 import type { TestGateway } from '../support/gateway.ts';
-import { withNativeGateway, type Native } from '../support/native.ts';
+import { withNativeGateway, type Native, type NativeRecord } from '../support/native.ts';
 import { recordSent, roundTripsOfTransactions } from '../support/pg-sent.ts';
 
 let tg: TestGateway;
@@ -36,6 +37,25 @@ describe('a native handover', () => {
     // Its parties as before: the HAP and the ambulance service.
     const task = await tg.gateway.db.query<{ parties: string[] }>(`SELECT parties FROM resources WHERE resource_type = 'Task' AND id = $1`, [result.taskId]);
     expect(task.rows[0]?.parties).toEqual(['90001234', '90004567']);
+  });
+
+  skipOnPglite('its next sequence, to the same receiver, locks its Task and its request with its patient: five round trips', async () => {
+    // Eight before: the request read, then it and the Task each read again to lock them, in round trips of their own.
+    const made: { taskId: string; record: NativeRecord; bsn: string }[] = [];
+    for (let i = 0; i < 30; i++) made.push(await native.createHandover(U1, 'hap-vechtdal'));
+    const next = (m: (typeof made)[number]): NativeRecord => ({ ...m.record, volgnummer: m.record.volgnummer + 1, patient: { ...m.record.patient, telefoon: '0612345678' } });
+    // Every connection of the pool prepares the statements in its first such transaction.
+    for (const m of made.slice(5)) await native.sendOk('nts', next(m));
+    const counts = await roundTripsOfTransactions(LEDGER, async () => {
+      for (const m of made.slice(0, 5)) expect((await native.sendOk('nts', next(m))).status).toBe(200);
+    });
+    expect(counts.length).toBe(5);
+    expect(counts.filter((n) => n === 5).length).toBeGreaterThanOrEqual(4);
+    // Each Task went on to its second version, its request and patient with it.
+    const task = await native.read<Task>(`Task/${made[0]!.taskId}`);
+    expect(task.meta?.versionId).toBe('2');
+    const patients = await native.search<Patient>('Patient', { identifier: `http://fhir.nl/fhir/NamingSystem/bsn|${made[0]!.bsn}` });
+    expect(patients.map((p) => p.telecom?.map((t) => t.value))).toEqual([expect.arrayContaining(['0612345678'])]);
   });
 
   it('re-addressed, gives the new Task the HAP and its new receiver only: the cancelled Task is no candidate any more', async () => {
