@@ -143,10 +143,14 @@ export class WriteBehindTx implements Tx {
     const reads = options?.reads;
     if (this.pending.length > 0) {
       if (options?.ahead !== undefined) await this.flush();
-      // The writes held after the last statement held go too, unless this one says it reads none of them.
-      else return this.inner.query<R>(sql, params, { ...options, ahead: reads !== undefined && !readsAny(reads, this.held) ? this.takePending() : this.takeAll() });
+      // The writes held after the last statement held go too, unless this one says it reads none of them (and does
+      // not commit: nothing goes after a statement that commits).
+      else {
+        const alone = reads !== undefined && options?.commit !== true && !readsAny(reads, this.held);
+        return this.inner.query<R>(sql, params, { ...options, ahead: alone ? this.takePending() : this.takeAll() });
+      }
     }
-    if (reads === undefined || readsAny(reads, this.held)) {
+    if (reads === undefined || options?.commit === true || readsAny(reads, this.held)) {
       // In the statement's own round trip where the connection can (QueryOptions.ahead), not in one before it.
       if (this.held.length > 0 && options?.commit !== true && options?.ahead === undefined) {
         return this.inner.query<R>(sql, params, { ...options, ahead: [writesStatement(this.takeHeld())] });

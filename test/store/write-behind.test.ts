@@ -263,3 +263,19 @@ test('a read held for the next statement goes ahead of it with its rows; alone w
     expect(sent[5]).toContain('w0_cur');
   });
 });
+
+test('a statement that commits sends every held write and statement before it, whatever it says it reads', async () => {
+  const a = randomUUID();
+  await pipeline.transaction(recording([]), ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(a, '1', 'A'), NO_INDEX, [], true);
+    (tx as WriteBehindTx).holdStatement({ sql: 'SELECT 1 WHERE pg_advisory_xact_lock(hashtext($1)) IS NULL', params: ['write-behind-commit'] }, { readsNoWrite: true });
+    await tx.query(`SELECT count(*) FROM resources WHERE resource_type = 'Task'`, [], { reads: ['Task'], commit: true });
+  });
+  expect((await resourceStore.current(testDb.db, 'Patient', a))?.content).toMatchObject({ name: [{ family: 'A' }] });
+  const b = randomUUID();
+  await pipeline.transaction(recording([]), ctx, async ({ tx }) => {
+    await resourceStore.write(tx, patient(b, '1', 'B'), NO_INDEX, [], true);
+    await tx.query(`SELECT count(*) FROM resources WHERE resource_type = 'Task'`, [], { reads: ['Task'], commit: true });
+  });
+  expect((await resourceStore.current(testDb.db, 'Patient', b))?.content).toMatchObject({ name: [{ family: 'B' }] });
+});
