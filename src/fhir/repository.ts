@@ -131,9 +131,7 @@ export class Repository extends RepositoryReads {
   async patch(resourceType: string, id: string, patch: Operation[], options: { ifMatch?: string } = {}): Promise<WriteResult> {
     checkWriteAllowed(this.ctx, resourceType);
     return this.transaction(async (repo) => {
-      const unlocked = repo.changeable(ID_PATTERN.test(id) ? await resourceStore.current(repo.q, resourceType, id) : undefined);
-      if (unlocked) await repo.takeLocks(unlocked.content);
-      const current = unlocked && (await resourceStore.current(repo.q, resourceType, id, true));
+      const current = repo.changeable(await repo.currentAfterLocks(resourceType, id));
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
       // As a read: a deleted resource is gone (410), not unknown.
       if (current.deleted) throw gone(`${resourceType}/${id} was deleted`);
@@ -207,12 +205,21 @@ export class Repository extends RepositoryReads {
     }
   }
 
+  /**
+   * The current version of `resourceType/id`, locked (FOR UPDATE) after its lock names (`takeLocks`), which it is read
+   * once without the row lock to learn: for a change that has only the id (a patch, a delete). Undefined when absent.
+   */
+  private async currentAfterLocks(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    if (!ID_PATTERN.test(id)) return undefined;
+    const unlocked = await resourceStore.current(this.writeTx, resourceType, id);
+    if (!unlocked) return undefined;
+    await this.takeLocks(unlocked.content);
+    return resourceStore.current(this.writeTx, resourceType, id, true);
+  }
+
   private async deleteInTx(resourceType: string, id: string, options: { ifMatch?: string }): Promise<WriteResult | undefined> {
-    const tx = this.writeTx;
-    // Its lock names before its row lock, as a patch takes them: a Task deleted leaves its group of candidates.
-    const unlocked = ID_PATTERN.test(id) ? await resourceStore.current(tx, resourceType, id) : undefined;
-    if (unlocked) await this.takeLocks(unlocked.content);
-    const current = this.changeable(unlocked ? await resourceStore.current(tx, resourceType, id, true) : undefined);
+    // A Task deleted leaves its group of candidates: its lock names first.
+    const current = this.changeable(await this.currentAfterLocks(resourceType, id));
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
       throw preconditionFailed(`${resourceType}/${id} is at version ${current.versionId}, not ${options.ifMatch}`, ['If-Match']);
@@ -230,7 +237,7 @@ export class Repository extends RepositoryReads {
     };
     await this.deps.phases.beforeWrite(this.phaseCall, { interaction: 'delete', previous: current, next: stored.content, warnings: [] });
     // A deletion keeps its parties: they still read it as gone (410) and its history.
-    await resourceStore.write(tx, stored, { tokens: [], strings: [], dates: [] }, current.parties ?? [], false);
+    await resourceStore.write(this.writeTx, stored, { tokens: [], strings: [], dates: [] }, current.parties ?? [], false);
     await this.deps.phases.afterWrite(this.phaseCall, { interaction: 'delete', previous: current, stored });
     return { stored, changed: true, created: false };
   }

@@ -54,7 +54,7 @@ export class NativeIngest {
       const head = readLedgerHead(tx, format, mapped);
       // A request's identity lookups need nothing of the ledger: they carry its statement, in one round trip. For a
       // re-send the ledger then answers, and what they found is not used.
-      const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped) : undefined;
+      const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped, group) : undefined;
       const ledger = await openLedger(tx, head, format, mapped, hash, this.texts[format].paths.sequence);
       if ('done' in ledger) return ledger.done;
 
@@ -147,9 +147,7 @@ export class NativeIngest {
     let taskStored: StoredVersion | undefined;
     let created = written.some((w) => w.result.created);
     if (receiverRef && taskIn && srIn) {
-      // Its request as `focusOf` reads it (one the sender may read, not deleted), from the rows locked above when it is there.
-      const lockedSr = currentSrId !== undefined ? lockedAhead.get(`ServiceRequest/${currentSrId}`) : undefined;
-      const currentSr = current ? (lockedSr ? (repo.mayRead(lockedSr) && !lockedSr.deleted ? lockedSr : undefined) : await focusOf(repo, current.content as Task)) : undefined;
+      const currentSr = current ? await focusOf(repo, current.content as Task, lockedAhead) : undefined;
       local = this.localMap(mapped, patient, encounter);
       await resolveReferences(repo, [srIn], local, (ura) => this.orgs.byUra(repo, ura));
       const sr = await sharedAhead(state, ahead(plan.serviceRequest), () => save(repo, currentSr ? mergeServiceRequest(currentSr.content as ServiceRequest, srIn) : srIn, currentSr, written, lockedAhead));
@@ -218,14 +216,13 @@ interface LookedUp {
  * nothing written before them is a Task (this record's Task, and the cancellations, come after them, as before), and
  * read after the findings they were a round trip of their own that also sent the findings' writes.
  */
-async function lookUp(repo: Repository, mapped: MappedRecord): Promise<LookedUp> {
+async function lookUp(repo: Repository, mapped: MappedRecord, group: Identifier | undefined): Promise<LookedUp> {
   const clone = <T>(v: T): T => cloneKeepingNumberTexts(v);
   const patientIn = clone(mapped.patient);
   const encounterIn = mapped.encounter ? clone(mapped.encounter) : undefined;
   const srIn = mapped.serviceRequest ? clone(mapped.serviceRequest) : undefined;
   const taskIn = mapped.task ? clone(mapped.task) : undefined;
   const observationsIn = clone(mapped.observations);
-  const group = taskIn?.groupIdentifier ?? mapped.task?.groupIdentifier;
   const {
     find,
     together: knownObservations,

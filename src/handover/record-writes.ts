@@ -86,9 +86,15 @@ export function focusId(task: Task): string | undefined {
   return /^ServiceRequest\/(.+)$/.exec(task.focus?.reference ?? '')?.[1];
 }
 
-export async function focusOf(repo: Repository, task: Task): Promise<StoredVersion | undefined> {
+/**
+ * The ServiceRequest a Task is about, as the caller reads it (one it may read, not deleted), or undefined. `lockedAhead`:
+ * the rows this transaction locked ahead, where it is taken from when it is there (no second read).
+ */
+export async function focusOf(repo: Repository, task: Task, lockedAhead?: LockedAhead): Promise<StoredVersion | undefined> {
   const id = focusId(task);
   if (id === undefined) return undefined;
+  const locked = lockedAhead?.get(`ServiceRequest/${id}`);
+  if (locked) return repo.mayRead(locked) && !locked.deleted ? locked : undefined;
   try {
     return await repo.read('ServiceRequest', id);
   } catch (err) {
