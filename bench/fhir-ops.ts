@@ -2,7 +2,7 @@
 // gateway in its own process, with CPU per operation: part (c) of `npm run bench` on its own.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fhir node bench/fhir-ops.ts   (an empty database it may fill)
 // Options: BENCH_SECONDS per operation (10), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_GATEWAY_ROOT (another checkout), BENCH_VACUUM=1 (VACUUM ANALYZE instead of ANALYZE, as autovacuum would),
-// BENCH_WARMUP (seconds of unmeasured searches on each server before the first operation, 2; 0: none),
+// BENCH_WARMUP (seconds each operation runs unmeasured on each server right before it is measured, 5; 0: none),
 // BENCH_OPS (which operations, comma-separated: create,read,search,searchTotal,searchNoTotal; all by default),
 // BENCH_NODE_ARGS (extra node options for the gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: a profile of
 // only the operations named, written when the gateway stops; read it with bench/cpu-profile-top.ts).
@@ -19,7 +19,7 @@
 import { loadavg } from 'node:os';
 import { cpuLine, cpuTotal, measurePostgresOf } from './lib/cpu-time.ts';
 import { analyzeDatabase, compareTargetFromEnv, databaseName, sampleRss, seedTasksOverFhir } from './lib/compare-target.ts';
-import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
+import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, WARMUP_SECONDS, warmupLine, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { fetchAgain } from './lib/fetch-again.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
@@ -107,12 +107,14 @@ try {
     if (!r) continue;
     console.log(row(OPERATION_LABELS[op], r));
     console.log(`    ${cpuLine('gateway', r.cpu, 'operation')}`);
+    if (r.warmup) console.log(`    ${warmupLine(r, WARMUP_SECONDS)}`);
     if (r.gc) console.log(`    ${gcLine({ minorMs: 0, majorMs: 0 }, r.gc, r.ok, 'operation')}`);
     const o = other?.[op];
     if (!o) continue;
     const peer = baseline ? 'baseline' : 'COMPARE_FHIR_URL';
     console.log(`${row(`${OPERATION_LABELS[op]} at ${peer}`, o)}   gateway/${baseline ? 'baseline' : 'other'} ${(r.perSecond / o.perSecond).toFixed(2)}`);
     console.log(`    ${cpuLine('server', o.cpu, 'operation')}`);
+    if (o.warmup) console.log(`    ${warmupLine(o, WARMUP_SECONDS, 'server')}`);
     const [mine, theirs] = [cpuTotal('gateway', r.cpu), cpuTotal('gateway', o.cpu)];
     if (baseline && mine !== undefined && theirs !== undefined) console.log(`    CPU per operation this checkout/baseline ${(mine / theirs).toFixed(2)}`);
   }

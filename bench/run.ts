@@ -8,6 +8,7 @@
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs), BENCH_UNITS (units reporting every 2 s for (h), 200),
 // BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
 // BENCH_TASKS (Tasks stored before the FHIR operations of (c), all matching its search, 20000),
+// BENCH_WARMUP (seconds each FHIR operation of (c) and (f) runs unmeasured on each server right before it is measured, 5),
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, given as many Tasks through
 // its API, in alternating slices with the gateway's (BENCH_SLICES, at least 3), and the ratios; COMPARE_FHIR_PID: that
 // server's process(es), comma-separated, for its CPU; COMPARE_DATABASE_URL: its database, analyzed as the gateway's, and
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { combineCpu, cpuLine, cpuPerUnit, cpuSnapshot, cpuTotal, measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
 import { analyzeDatabase, compareTargetFromEnv, databaseName, seedTasksOverFhir } from './lib/compare-target.ts';
-import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, type FhirOpsResult, type FhirTarget } from './lib/fhir-ops.ts';
+import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, WARMUP_SECONDS, warmupLine, type FhirOpsResult, type FhirTarget } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 import { latencyLine, notificationBench, type NotificationLatency } from './lib/notification-latency.ts';
@@ -35,6 +36,8 @@ const smoke = process.env.BENCH_SMOKE === '1';
 const seconds = smoke ? 1 : Number(process.env.BENCH_SECONDS ?? 10);
 const clients = smoke ? 4 : Number(process.env.BENCH_CLIENTS ?? 32);
 const warmupSeconds = smoke ? 0.5 : Number(process.env.BENCH_WARMUP_SECONDS ?? 15);
+/** (c) and (f): each FHIR operation runs unmeasured on each server for this long right before it is measured. */
+const opWarmupSeconds = smoke ? 0.5 : WARMUP_SECONDS;
 const WARMUP_SLICE_SECONDS = 5;
 const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
@@ -198,7 +201,7 @@ try {
   if (perDatabase) await measurePostgresOf(adminUrl.toString(), perDatabase);
   // A fresh token: the first may have expired while the peer was being filled.
   const targets: FhirTarget[] = [{ name: 'gateway', base: `${gateway.url}/fhir`, token: await demoToken(gateway.url, 'hap-vechtdal'), pids: [gateway.pid], database: perDatabase?.[0], ownerRef, requesterRef }, ...others];
-  [ops, other] = await fhirOps(targets, clients, seconds, targets.length > 1 ? Math.max(3, slices) : 1, analyze);
+  [ops, other] = await fhirOps(targets, clients, seconds, targets.length > 1 ? Math.max(3, slices) : 1, analyze, undefined, opWarmupSeconds);
   // The read's audit rows are group-committed; the chain linker must still keep up with them.
   lag = await auditLag(ingestDb);
   results.peakRssMb = gateway.peakRssMb();
@@ -253,6 +256,7 @@ lines.push(`(c) FHIR operations on ${storedTasks} stored Tasks (${seedCount} of 
 for (const op of FHIR_OPERATIONS) {
   lines.push(row(`(c) ${OPERATION_LABELS[op]}`, ops[op]));
   lines.push(`    ${cpuLine('gateway', ops[op].cpu, 'operation')}`);
+  if (ops[op].warmup) lines.push(`    ${warmupLine(ops[op], opWarmupSeconds)}`);
 }
 if (lag) lines.push(`    ${auditLagLine(lag)}`);
 results.auditLag = lag;
@@ -277,6 +281,7 @@ if (other) {
   for (const op of FHIR_OPERATIONS) {
     lines.push(`${row(`(f) ${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, other[op])}   gateway/other ${(ops[op].perSecond / other[op].perSecond).toFixed(2)}`);
     lines.push(`    ${cpuLine('server', other[op].cpu, 'operation')}`);
+    if (other[op].warmup) lines.push(`    ${warmupLine(other[op], opWarmupSeconds, 'server')}`);
   }
 } else {
   lines.push('(f) comparison                      set COMPARE_FHIR_URL and COMPARE_FHIR_TOKEN (and COMPARE_FHIR_PID for its CPU) to compare with another FHIR server');

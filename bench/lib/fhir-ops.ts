@@ -20,8 +20,8 @@ export interface FhirTarget {
   requesterRef?: string;
 }
 
-/** Seconds of unmeasured searches on each server before the first operation (BENCH_WARMUP, 2; 0: none). */
-const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);
+/** Seconds each operation runs unmeasured on each server right before it is measured (BENCH_WARMUP, 5; 0: none). */
+export const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 5);
 
 export const FHIR_OPERATIONS = ['create', 'read', 'search', 'searchTotal', 'searchNoTotal'] as const;
 export type FhirOperation = (typeof FHIR_OPERATIONS)[number];
@@ -41,9 +41,18 @@ interface OperationResult extends LoadResult {
   gc?: GcTime;
   /** Each slice on its own, in the order run: how far one slice's CPU per operation is from the next (the noise). */
   perSlice: { ok: number; cpu: CpuPerUnit; gc?: GcTime }[];
+  /** The unmeasured run before the slices (`warmupSeconds`), for what a cold server pays: none when there was none. */
+  warmup?: { ok: number; cpu: CpuPerUnit };
 }
 
 export type FhirOpsResult = Record<FhirOperation, OperationResult>;
+
+/** What the unmeasured run before an operation's slices cost, for the line under its figures; '' when there was none. */
+export function warmupLine(r: OperationResult, seconds: number, server: 'gateway' | 'server' = 'gateway'): string {
+  if (!r.warmup) return '';
+  const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(2)} ms`);
+  return `measured after ${seconds} s of it unmeasured (${r.warmup.ok} operations), in which one cost the ${server} ${ms(r.warmup.cpu.gatewayMs)} + PostgreSQL ${ms(r.warmup.cpu.postgresMs)}`;
+}
 
 interface Prepared {
   target: FhirTarget;
@@ -130,17 +139,27 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
   afterCreate?: () => Promise<void>,
   /** The operations to run (all by default); a result has only these. */
   only?: readonly O[],
+  /** Seconds each operation runs unmeasured on each server right before its slices. */
+  warmupSeconds = WARMUP_SECONDS,
 ): Promise<Record<O, OperationResult>[]> {
   const operations: readonly FhirOperation[] = only ?? FHIR_OPERATIONS;
   const prepared = await Promise.all(targets.map(prepare));
   // Reads without creates before them (`BENCH_OPS=read`) read stored Tasks: without ids every read was a 404.
   if (operations.includes('read') && !operations.includes('create')) await Promise.all(prepared.map(storedTaskIds));
-  // Each server first serves searches unmeasured for a moment: without it the first operation measured carried the
-  // process's start (code still being compiled, the pool's connections opened, each new backend's first plans):
-  // the same search measured first cost the gateway 0.2-0.6 ms more than when measured after another (issue 19.1).
-  if (WARMUP_SECONDS > 0) for (const p of prepared) await load(concurrency, WARMUP_SECONDS, call(p, 'searchNoTotal'));
   const parts = prepared.map(() => new Map<FhirOperation, { load: LoadResult; cpu: CpuPerUnit; gc?: GcTime }[]>());
+  const warmups = prepared.map(() => new Map<FhirOperation, { ok: number; cpu: CpuPerUnit }>());
   for (const op of operations) {
+    // Each operation first runs unmeasured on each server, as a server in service runs warm: measured cold, an
+    // operation carried its code's compilation by V8 and each pooled backend's first plans of its statements. A Task
+    // create's first 4 s cost the gateway 2.70 ms and PostgreSQL 2.50 ms each, the next four slices of 4 s 1.16-1.75
+    // and 1.73-2.04 ms (2026-12-07); before, only 2 s of searches warmed the server, for its start (issue 19.1).
+    if (warmupSeconds > 0) {
+      for (const [k, p] of prepared.entries()) {
+        const before = cpuSnapshot(p.target.pids, p.target.database);
+        const r = await load(concurrency, warmupSeconds, call(p, op));
+        warmups[k]?.set(op, { ok: r.ok, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pids, p.target.database), r.ok) });
+      }
+    }
     for (let s = 0; s < slices; s++) {
       // Each slice starts with another server, so that none always runs right after the same one.
       const order = prepared.map((_, k) => (k + s) % prepared.length);
@@ -160,7 +179,7 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
     }
     if (op === 'create') await afterCreate?.();
   }
-  return parts.map((byOp) => {
+  return parts.map((byOp, k) => {
     const result: Partial<FhirOpsResult> = {};
     for (const op of operations) {
       const list = byOp.get(op) ?? [];
@@ -171,6 +190,7 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
         cpu: combineCpu(list.map((x) => ({ cpu: x.cpu, units: x.load.ok }))),
         gc,
         perSlice: list.map((x) => ({ ok: x.load.ok, cpu: x.cpu, gc: x.gc })),
+        warmup: warmups[k]?.get(op),
       };
     }
     // Every operation asked for has its result.
