@@ -6,7 +6,7 @@
 // `root` (a checkout, default this one) and `nodeArgs` (after `npm start`'s own; a later `--max-semi-space-size` wins).
 // Default: the young generation at 16, 32 and 64 MB (`--max-semi-space-size`), this checkout.
 // Options: BENCH_OPS (create,read,search by default), BENCH_SLICES per operation and variant (6), BENCH_SECONDS per
-// slice (3), BENCH_CLIENTS (32), BENCH_TASKS (20000).
+// slice (3), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_WARMUP (each operation unmeasured on each variant first, 5 s).
 import { loadavg } from 'node:os';
 import { measurePostgresOf, type CpuPerUnit } from './lib/cpu-time.ts';
 import { analyzeDatabase, databaseName } from './lib/compare-target.ts';
