@@ -11,7 +11,7 @@ import { linkPending } from '../../src/audit/chain.ts';
 import { addAuditRows } from '../../src/audit/recorder.ts';
 import { addBoardEvents } from '../../src/board/feed.ts';
 import { COMMIT_BATCH, TxState } from '../../src/fhir/write-phases.ts';
-import { openLedger, readLedgerHead, recordInLedger } from '../../src/handover/ledger.ts';
+import { aboveLedgerHead, openLedger, readLedgerHead, recordInLedger } from '../../src/handover/ledger.ts';
 import { openTasksLookup } from '../../src/handover/references.ts';
 import { OPEN_STATUSES } from '../../src/handover/state-machine.ts';
 import { newResourceId } from '../../src/store/time-ordered-id.ts';
@@ -41,7 +41,7 @@ const AUDIT_BASE = {
  * audits a write once per patient and interaction), the board's feed row), written straight through `pg` in the
  * gateway's own statements, without HTTP, tokens, validation, mapping or access rules: the ledger's head
  * (`readLedgerHead`) with the identity lookups of the patient, the contact, the findings and the group's open Tasks
- * in one statement (`currentByTokens`, as `prefetchIdentifiers` sends them), and the nine versions held back
+ * in one statement (`currentByTokens` with the ledger's condition, as `prefetchIdentifiers` sends them), and the nine versions held back
  * (`WriteBehindTx`) to go with the audit row, the board's event and the ledger rows in the commit batch, with COMMIT:
  * two round trips. What the gateway sends beyond them (the group's lock and its check) are its rules.
  * The index values are computed once from the mapped record, its references made literal to placeholders; each
@@ -137,7 +137,7 @@ export async function rawBaseline(
             { resourceType: 'Encounter', tokens: tokensOf(encounterLookup), limit: 1 },
             { resourceType: 'Observation', tokens: tokensOf(findingsLookup), limit: Math.min(1000, findingsLookup.length * 4) },
             ...(group ? [openTasksLookup({ ...group, value: recordId }, OPEN_STATUSES)] : []),
-          ]);
+          ], undefined, aboveLedgerHead());
           await openLedger(tx, head, 'nts', record, CONTENT_HASH, 'volgnummer');
           const now = new Date().toISOString();
           const entities: string[] = [];

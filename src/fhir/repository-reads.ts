@@ -2,7 +2,7 @@
 // history and searches limited to it. The repository adds transactions and the write path on top.
 import type { RequestContext } from '../context.ts';
 import type { Queryable, Tx } from '../store/database.ts';
-import { resourceStore, type PartyScope, type StoredVersion, type TokenLookup } from '../store/resource-store.ts';
+import { resourceStore, type LookupCondition, type PartyScope, type StoredVersion, type TokenLookup } from '../store/resource-store.ts';
 import { canChange, canRead, DIRECTORY_TYPES, OWNER_ONLY_TYPES, ownedParties, readableParties } from '../access/policy.ts';
 import { gone, notFound } from './outcomes.ts';
 import type { SearchParameterRegistry } from './search/parameters.ts';
@@ -113,8 +113,8 @@ export class RepositoryReads {
   }
 
   /** What `resourceStore.currentByTokens` finds of what this reader may see: several token lookups in one statement. */
-  async currentByTokens(lookups: TokenLookup[]): Promise<StoredVersion[][]> {
-    return resourceStore.currentByTokens(this.q, lookups, this.scope);
+  async currentByTokens(lookups: TokenLookup[], onlyIf?: LookupCondition): Promise<StoredVersion[][]> {
+    return resourceStore.currentByTokens(this.q, lookups, this.scope, onlyIf);
   }
 
   async search(req: SearchRequest): Promise<SearchResult> {

@@ -3,12 +3,12 @@ import { etag, fullUrl } from '../fhir/bundles.ts';
 import { businessRule, forbidden, HttpError, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
-import type { StoredVersion } from '../store/resource-store.ts';
+import type { LookupCondition, StoredVersion } from '../store/resource-store.ts';
 import type { OrganizationDirectory } from '../access/organizations.ts';
 import { cloneKeepingNumberTexts } from '../fhir/number-text.ts';
 import { GROUP_LOOKUP_LIMIT, openTasksLookup, prefetchIdentifiers, resolveReferences, type IdentifierLookup } from './references.ts';
 import { OPEN_STATUSES, type TaskStatus, whoMay } from './state-machine.ts';
-import { contentHash, type IngestResult, openLedger, readLedgerHead, recordInLedger } from './ledger.ts';
+import { aboveLedgerHead, contentHash, type IngestResult, openLedger, readLedgerHead, recordInLedger } from './ledger.ts';
 import { writeProvenance, type Written } from './ingest-provenance.ts';
 import type { IngestTexts } from './ingest-texts.ts';
 import { applyAnswer } from './answer.ts';
@@ -52,15 +52,18 @@ export class NativeIngest {
       // (knowGroup), and the lock comes before every row lock, as every writer of a group takes it.
       if (groupTask) await txRepo.takeLocks(groupTask);
       const head = readLedgerHead(tx, format, mapped);
-      // A request's identity lookups need nothing of the ledger: they carry its statement, in one round trip. For a
-      // re-send the ledger then answers, and what they found is not used.
-      const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped, group) : undefined;
+      // A request's identity lookups carry the ledger's statement, in one round trip. They find something only when
+      // the ledger will let the ingest go on (aboveLedgerHead): a re-send, answered from the ledger, reads none of their rows.
+      const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped, group, aboveLedgerHead()) : undefined;
       const ledger = await openLedger(tx, head, format, mapped, hash, this.texts[format].paths.sequence);
       if ('done' in ledger) return ledger.done;
+      // Sequences count from 1 (the formats' schemas), so a record the ledger lets on is above its head and its lookups
+      // found what there is; should one not be, they run again without the condition.
+      const lookedUp = found && mapped.sequence <= ledger.lastSequence ? await lookUp(txRepo, mapped, group) : found;
 
       const written: Written[] = [];
       const first = ledger.lastSequence === 0;
-      const { location, created } = found ? await this.applyRequest(txRepo, mapped, found, written) : await applyAnswer(txRepo, { baseUrl: this.baseUrl, orgs: this.orgs, texts: this.texts }, mapped, written);
+      const { location, created } = lookedUp ? await this.applyRequest(txRepo, mapped, lookedUp, written) : await applyAnswer(txRepo, { baseUrl: this.baseUrl, orgs: this.orgs, texts: this.texts }, mapped, written);
       await writeProvenance(txRepo, this.orgs, format, mapped, written);
 
       const bundle: Bundle = {
@@ -216,7 +219,7 @@ interface LookedUp {
  * nothing written before them is a Task (this record's Task, and the cancellations, come after them, as before), and
  * read after the findings they were a round trip of their own that also sent the findings' writes.
  */
-async function lookUp(repo: Repository, mapped: MappedRecord, group: Identifier | undefined): Promise<LookedUp> {
+async function lookUp(repo: Repository, mapped: MappedRecord, group: Identifier | undefined, onlyIf?: LookupCondition): Promise<LookedUp> {
   const clone = <T>(v: T): T => cloneKeepingNumberTexts(v);
   const patientIn = clone(mapped.patient);
   const encounterIn = mapped.encounter ? clone(mapped.encounter) : undefined;
@@ -233,6 +236,7 @@ async function lookUp(repo: Repository, mapped: MappedRecord, group: Identifier 
     [...patientMatchIdentifiers(patientIn).map((identifier) => ({ type: 'Patient', identifier })), ...(encounterIn?.identifier ?? []).map((identifier) => ({ type: 'Encounter', identifier }))],
     { type: 'Observation', identifiers: observationsIn.flatMap((o) => o.identifier ?? []) },
     group ? [openTasksLookup(group, OPEN_STATUSES)] : [],
+    onlyIf,
   );
   return { patientIn, encounterIn, srIn, taskIn, observationsIn, group, find, knownObservations, groupTasks, known };
 }

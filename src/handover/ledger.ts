@@ -5,6 +5,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { conflict } from '../fhir/outcomes.ts';
 import type { MappedRecord, NativeFormat, NativeRecord } from '../native/types.ts';
 import type { Tx } from '../store/database.ts';
+import type { LookupCondition } from '../store/resource-store.ts';
 import { readWithNext, type HeldRead } from '../store/write-behind.ts';
 import { COMMIT_BATCH, type TxState } from '../fhir/write-phases.ts';
 import { canonicalJson } from '../json/canonical-json.ts';
@@ -26,17 +27,34 @@ export function contentHash(record: NativeRecord): string {
 export type LedgerHead = HeldRead<{ last_sequence: number }>;
 
 /**
+ * Whether this record's sequence is above its head's last one, as `readLedgerHead` found it: a setting of the transaction
+ * (`set_config(…, true)`), for the statements after it in the same round trip to read without reading the head again.
+ */
+const ABOVE_HEAD_SETTING = 'handover.above_ledger_head';
+
+/**
  * Creates the record's head row or locks the existing one, answering with the latest sequence, in one statement that
- * goes with the transaction's next (the identity lookups, which need nothing of it): `openLedger` reads it.
+ * goes with the transaction's next (the identity lookups, which need nothing of it): `openLedger` reads it. It also
+ * notes whether this sequence is above the head, for `aboveLedgerHead`.
  */
 export function readLedgerHead(tx: Tx, format: NativeFormat, mapped: MappedRecord): LedgerHead {
   return readWithNext(
     tx,
     `INSERT INTO native_record_heads (sender_ura, format, record_id) VALUES ($1, $2, $3)
      ON CONFLICT (sender_ura, format, record_id) DO UPDATE SET last_sequence = native_record_heads.last_sequence
-     RETURNING last_sequence`,
-    [mapped.senderUra, format, mapped.recordId],
+     RETURNING last_sequence, set_config('${ABOVE_HEAD_SETTING}', ($4::integer > last_sequence)::text, true) AS above`,
+    [mapped.senderUra, format, mapped.recordId, mapped.sequence],
   );
+}
+
+/**
+ * SQL: whether this record's sequence is above its head's last one, the one case in which `openLedger` lets the ingest
+ * go on. The identity lookups go with the head, before `openLedger` has read it, and meet this too: a re-send or a
+ * superseded sequence, answered from the ledger, reads none of their rows. The head's statement runs first in that
+ * round trip and notes it in a setting of the transaction (`readLedgerHead`); unset (it has not run), the lookups run.
+ */
+export function aboveLedgerHead(): LookupCondition {
+  return () => `current_setting('${ABOVE_HEAD_SETTING}', true) IS DISTINCT FROM 'false'`;
 }
 
 /**

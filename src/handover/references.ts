@@ -1,7 +1,7 @@
 import type { HealthcareService, Organization, Resource } from '@medplum/fhirtypes';
 import { HttpError, isAbsent, outcome } from '../fhir/outcomes.ts';
 import type { Repository } from '../fhir/repository.ts';
-import type { StoredVersion, TokenLookup } from '../store/resource-store.ts';
+import type { LookupCondition, StoredVersion, TokenLookup } from '../store/resource-store.ts';
 import { URA_SYSTEM } from '../fhir/identifier-systems.ts';
 import { REFERENCE_PATTERN } from '../fhir/resource-types.ts';
 import { forEachReference } from '../fhir/references/walk.ts';
@@ -47,17 +47,20 @@ export type IdentifierLookup = (type: string, identifier: Identifier | undefined
  * the most recent resource carrying it as `repo` may see it), answered afterwards by `find` (anything else it is asked
  * is looked up as before), `findByIdentifiers` for `together` (its type, and the identifiers searched at once), and
  * `also` (other lookups of what `repo` may see, answered in `also`'s order). `known`: what `each` and `together` found.
+ * `onlyIf`: a condition of them all (LookupCondition); when it is false they find nothing, and their answers must not
+ * be used.
  */
 export async function prefetchIdentifiers(
   repo: Repository,
   each: { type: string; identifier: Identifier }[],
   together: { type: string; identifiers: readonly (Identifier | undefined)[] },
   also: readonly TokenLookup[] = [],
+  onlyIf?: LookupCondition,
 ): Promise<{ find: IdentifierLookup; together: StoredVersion[]; also: StoredVersion[][]; known: StoredVersion[] }> {
   const single = each.filter((w) => Boolean(w.identifier.value)).map((w) => ({ key: `${w.type} ${identifierToken(w.identifier)}`, resourceType: w.type, tokens: [`identifier=${identifierToken(w.identifier)}`], limit: 1 }));
   const tokens = identifierTokens(together.identifiers);
   const all = tokens.length > 0 ? [{ resourceType: together.type, tokens, limit: identifiersLimit(tokens) }] : [];
-  const found = await repo.currentByTokens([...single, ...all, ...also]);
+  const found = await repo.currentByTokens([...single, ...all, ...also], onlyIf);
   const answers = new Map(single.map((l, k) => [l.key, found[k]?.[0]]));
   const find: IdentifierLookup = async (type, identifier) => {
     const key = `${type} ${identifier ? identifierToken(identifier) : ''}`;

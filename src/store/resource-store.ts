@@ -80,6 +80,12 @@ export interface TokenLookup {
 }
 
 /**
+ * A condition every lookup of `currentByTokens` also meets, as SQL (`param` gives a value's placeholder): when it is
+ * false the lookups find nothing, unread. For a caller that sends its lookups before it knows whether it will use them.
+ */
+export type LookupCondition = (param: (value: unknown) => string) => string;
+
+/**
  * Who may see which rows, as SQL: rows of `open` types are visible to all; others only when they share a
  * party with `parties`. Undefined parties: no restriction. The repository decides; the store only applies it.
  */
@@ -351,17 +357,21 @@ export const resourceStore = {
   /**
    * For each lookup, the current resources of its type carrying one of its tokens (and, with `andTokens`, one of
    * those too), most recently updated first, at most `limit`: several token lookups (a native record's patient and
-   * encounter identifiers, its group's open Tasks) in one statement.
+   * encounter identifiers, its group's open Tasks) in one statement. `onlyIf`: a condition they all meet (see
+   * LookupCondition), checked once per lookup before its rows are read.
    */
-  async currentByTokens(q: Queryable, lookups: TokenLookup[], scope?: PartyScope): Promise<StoredVersion[][]> {
+  async currentByTokens(q: Queryable, lookups: TokenLookup[], scope?: PartyScope, onlyIf?: LookupCondition): Promise<StoredVersion[][]> {
     if (lookups.length === 0) return [];
     const params: unknown[] = [];
     const visible = scopeCondition(scope, params, 'r.');
+    // The condition once, for every lookup (each reads it as a one-time filter, skipping its scan when it is false).
+    const prefix = onlyIf ? `WITH only_if AS MATERIALIZED (SELECT (${onlyIf((value) => `$${params.push(value)}`)}) AS ok) ` : '';
+    const condition = onlyIf ? ' AND (SELECT ok FROM only_if)' : '';
     const parts = lookups.map(
-      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && ${plannedOnce(`$${params.push(l.tokens)}`)}${l.andTokens ? ` AND r.tokens && $${params.push(l.andTokens)}::text[]` : ''}${visible}
+      (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && ${plannedOnce(`$${params.push(l.tokens)}`)}${l.andTokens ? ` AND r.tokens && $${params.push(l.andTokens)}::text[]` : ''}${visible}${condition}
                ORDER BY r.last_updated DESC, r.id DESC LIMIT $${params.push(l.limit)})`,
     );
-    const r = await q.query<VersionRow & { lookup: number }>(parts.join(' UNION ALL '), params);
+    const r = await q.query<VersionRow & { lookup: number }>(prefix + parts.join(' UNION ALL '), params);
     const found = lookups.map((): StoredVersion[] => []);
     for (const row of r.rows) found[row.lookup]?.push(toVersion(row));
     return found;

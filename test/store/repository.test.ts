@@ -8,6 +8,8 @@ import { Repository, type RepositoryDeps } from '../../src/fhir/repository.ts';
 import { SearchParameterRegistry } from '../../src/fhir/search/parameters.ts';
 import { WritePipeline } from '../../src/fhir/write-phases.ts';
 import { ROOT_DIR } from '../../src/gateway.ts';
+import { aboveLedgerHead, readLedgerHead } from '../../src/handover/ledger.ts';
+import type { MappedRecord } from '../../src/native/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { buildPatient, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
 
@@ -206,4 +208,40 @@ it('a conditional create does not answer with a resource that no longer matches 
   const third = await repo.create(withIdentifier(value), { ifNoneExist: condition });
   expect(third).toMatchObject({ created: false });
   expect(third.stored.id).toBe(second.stored.id);
+});
+
+it('token lookups with a condition find nothing when it is false, and what there is when it is true', async () => {
+  const value = unique('lookup');
+  const created = await repo.create(withIdentifier(value));
+  const lookups = [
+    { resourceType: 'Patient', tokens: [`identifier=${IDENTIFIER_SYSTEM}|${value}`], limit: 1 },
+    { resourceType: 'Patient', tokens: [`identifier=${IDENTIFIER_SYSTEM}|${value}`, 'identifier=none|none'], limit: 5 },
+  ];
+  // Two parameters of its own, among the lookups' (numbered wrongly, the statement would fail on their types).
+  const above = (sequence: number) => (p: (value: unknown) => string) => `${p(sequence)}::integer > ${p(2)}::integer`;
+  expect((await repo.currentByTokens(lookups, above(3))).map((found) => found.map((v) => v.id))).toEqual([[created.stored.id], [created.stored.id]]);
+  expect(await repo.currentByTokens(lookups, above(2))).toEqual([[], []]);
+  expect((await repo.currentByTokens(lookups)).map((found) => found.length)).toEqual([1, 1]);
+});
+
+it("a native record's identity lookups, sent with its ledger head, find something only above the head's last sequence", async () => {
+  const value = unique('ledger');
+  const created = await repo.create(withIdentifier(value));
+  const lookups = [{ resourceType: 'Patient', tokens: [`identifier=${IDENTIFIER_SYSTEM}|${value}`], limit: 1 }];
+  const recordId = unique('record');
+  /** As the native ingest sends them: the head held, then the lookups carrying it in their round trip. */
+  const sendAt = (sequence: number) =>
+    repo.transaction(async (txRepo) => {
+      const head = readLedgerHead(txRepo.txHandle(), 'nts', { senderUra: '90001234', recordId, sequence } as MappedRecord);
+      const found = await txRepo.currentByTokens(lookups, aboveLedgerHead());
+      return { last: (await head.rows())[0]?.last_sequence, found: found.map((f) => f.map((v) => v.id)) };
+    });
+  // A record never received: its head is made at 0, and its lookups find the patient.
+  expect(await sendAt(1)).toEqual({ last: 0, found: [[created.stored.id]] });
+  await testDb.db.query(`UPDATE native_record_heads SET last_sequence = 2 WHERE sender_ura = '90001234' AND format = 'nts' AND record_id = $1`, [recordId]);
+  // Its last sequence again (a re-send) or an older one: the ledger answers, and the lookups read nothing.
+  expect(await sendAt(2)).toEqual({ last: 2, found: [[]] });
+  expect(await sendAt(1)).toEqual({ last: 2, found: [[]] });
+  // Its next sequence: the lookups find the patient.
+  expect(await sendAt(3)).toEqual({ last: 2, found: [[created.stored.id]] });
 });
