@@ -57,8 +57,8 @@ export class NativeIngest {
       const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped, group, aboveLedgerHead()) : undefined;
       const ledger = await openLedger(tx, head, format, mapped, hash, this.texts[format].paths.sequence);
       if ('done' in ledger) return ledger.done;
-      // Sequences count from 1 (the formats' schemas), so a record the ledger lets on is above its head and its lookups
-      // found what there is; should one not be, they run again without the condition.
+      // A record the ledger lets on is above its head, and its lookups found what there is; not so only if the row of
+      // the head's own sequence is missing (retention keeps it; sequences count from 1): they then run again, unconditioned.
       const lookedUp = found && mapped.sequence <= ledger.lastSequence ? await lookUp(txRepo, mapped, group) : found;
 
       const written: Written[] = [];

@@ -289,6 +289,21 @@ describe('sequence numbers', () => {
     expect(await native.count('Task')).toBe(tasks);
   });
 
+  it('sends its last volgnummer on as new when the ledger lost its row, finding the patient and handover it made', async () => {
+    // The identity lookups read nothing when the ledger will answer (src/handover/ledger.ts, aboveLedgerHead); a sequence
+    // the ledger lets on without being above its head (its own row missing) must still find what the record made.
+    const bsn = uniqueBsn();
+    const record = freshExample(U1, bsn);
+    const first = await native.sendOk('nts', record);
+    await tg.gateway.db.query(`DELETE FROM native_records WHERE record_id = $1 AND sequence = $2`, [record.contactId, record.volgnummer]);
+    const tasks = await native.count('Task');
+    const again = await native.send('nts', record);
+    expect(again.status).toBe(200);
+    expect(again.headers.location).toBe(first.headers.location);
+    expect(await native.count('Patient', { identifier: `${BSN_SYSTEM}|${bsn}` })).toBe(1);
+    expect(await native.count('Task')).toBe(tasks);
+  });
+
   it('takes a higher volgnummer as an update of the same handover', async () => {
     const record = freshExample(U1);
     const first = await native.sendOk('nts', record);
