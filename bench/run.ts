@@ -23,7 +23,7 @@ import { analyzeDatabase, compareTargetFromEnv, databaseName, seedTasksOverFhir 
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, WARMUP_SECONDS, warmupLine, type FhirOpsResult, type FhirTarget } from './lib/fhir-ops.ts';
 import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
-import { latencyLine, notificationBench, type NotificationLatency } from './lib/notification-latency.ts';
+import { latencyLine, notificationBench, type NotificationLatency, type NotifyWriteKind } from './lib/notification-latency.ts';
 import { pgliteMemory, pgliteMemoryLines, type PgliteMemory } from './lib/pglite-memory.ts';
 import { auditLag, auditLagLine, type AuditLag } from './lib/audit-lag.ts';
 import { rawBaseline } from './lib/raw-baseline.ts';
@@ -235,7 +235,7 @@ try {
     // process's start, not the delivery (Task creates at 100/s on a fresh gateway, commit → receiver p99 over 20 s:
     // 31.8 ms after 3 s of them, its slow ones in the first 7 s; 14.4 ms after 10 s); and the Task creates are not
     // measured in the wake of the native records' heavier load.
-    const warm = async (rate: number, kind: 'native' | 'fhir'): Promise<void> => {
+    const warm = async (rate: number, kind: NotifyWriteKind): Promise<void> => {
       if (notifyWarmupSeconds > 0) notifyWarmup.push(await bench.run(rate, notifyWarmupSeconds, kind));
     };
     await warm(notifyRate, 'native');

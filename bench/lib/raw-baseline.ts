@@ -137,7 +137,7 @@ export async function rawBaseline(
             { resourceType: 'Encounter', tokens: tokensOf(encounterLookup), limit: 1 },
             { resourceType: 'Observation', tokens: tokensOf(findingsLookup), limit: Math.min(1000, findingsLookup.length * 4) },
             ...(group ? [openTasksLookup({ ...group, value: recordId }, OPEN_STATUSES)] : []),
-          ], undefined, aboveLedgerHead());
+          ], undefined, aboveLedgerHead);
           await openLedger(tx, head, 'nts', record, CONTENT_HASH, 'volgnummer');
           const now = new Date().toISOString();
           const entities: string[] = [];

@@ -54,7 +54,7 @@ export class NativeIngest {
       const head = readLedgerHead(tx, format, mapped);
       // A request's identity lookups carry the ledger's statement, in one round trip. They find something only when
       // the ledger will let the ingest go on (aboveLedgerHead): a re-send, answered from the ledger, reads none of their rows.
-      const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped, group, aboveLedgerHead()) : undefined;
+      const found = mapped.kind === 'request' ? await lookUp(txRepo, mapped, group, aboveLedgerHead) : undefined;
       const ledger = await openLedger(tx, head, format, mapped, hash, this.texts[format].paths.sequence);
       if ('done' in ledger) return ledger.done;
       // A record the ledger lets on is above its head, and its lookups found what there is; not so only if the row of

@@ -51,9 +51,10 @@ class AheadThenQuery extends pg.Query {
   private readonly ahead: readonly StatementAhead[];
   private readonly withBegin: boolean;
   private readonly withCommit: boolean;
-  /** CommandCompletes to pass over before the statement's own: BEGIN's (when it goes first) and those of the ones ahead. */
-  private skip: number;
-  /** BEGIN's CommandCompletes still to come, then the index of the statement ahead whose answers come now. */
+  /**
+   * The answers that come before the statement's own: BEGIN's CommandCompletes still to come (when it goes first),
+   * then the index of the statement ahead whose answers come now.
+   */
   private beginLeft: number;
   private aheadAt = 0;
   /** The rows of the statement ahead answering now, when it has `answer`. */
@@ -68,8 +69,12 @@ class AheadThenQuery extends pg.Query {
     this.ahead = ahead;
     this.withBegin = withBegin;
     this.withCommit = withCommit;
-    this.skip = (withBegin ? BEGIN_ANSWERS : 0) + ahead.length;
     this.beginLeft = withBegin ? BEGIN_ANSWERS : 0;
+  }
+
+  /** Whether the answers coming now are BEGIN's or a statement ahead's, not the statement's own. */
+  private get beforeOwn(): boolean {
+    return this.beginLeft > 0 || this.aheadAt < this.ahead.length;
   }
 
   // pg's `submit` corks the socket, calls this and uncorks: everything goes in one write.
@@ -96,10 +101,10 @@ class AheadThenQuery extends pg.Query {
     writeCommit(connection);
   }
 
-  // While answers of BEGIN or of the statements ahead come (`skip`), a row description and rows are a statement
+  // While answers of BEGIN or of the statements ahead come (`beforeOwn`), a row description and rows are a statement
   // ahead's: its `answer` gets them, parsed by pg's own Result with this query's types.
   handleRowDescription(msg: { fields: unknown[] }): void {
-    if (this.skip === 0) {
+    if (!this.beforeOwn) {
       queryInternals.handleRowDescription.call(this, msg);
       return;
     }
@@ -108,7 +113,7 @@ class AheadThenQuery extends pg.Query {
   }
 
   handleDataRow(msg: { fields: unknown[] }): void {
-    if (this.skip === 0) {
+    if (!this.beforeOwn) {
       queryInternals.handleDataRow.call(this, msg);
       return;
     }
@@ -118,8 +123,7 @@ class AheadThenQuery extends pg.Query {
   }
 
   handleCommandComplete(msg: { text?: string }, connection: pg.Connection): void {
-    if (this.skip > 0) {
-      this.skip--;
+    if (this.beforeOwn) {
       if (this.beginLeft > 0) {
         this.beginLeft--;
         return;

@@ -187,7 +187,7 @@ export class HeldRead<R> {
   }
 }
 
-/** `sql` read with `tx`'s next statement (WriteBehindTx.holdRead) or, on any other transaction, at once. */
+/** `sql` read with `tx`'s next statement (WriteBehindTx.holdRead) or, on any other transaction, when its rows are asked for. */
 export function readWithNext<R>(tx: Tx, sql: string, params: unknown[]): HeldRead<R> {
   if (tx instanceof WriteBehindTx) return tx.holdRead<R>(sql, params);
   const read: HeldRead<R> = new HeldRead<R>(async (): Promise<void> => read.take((await tx.query<R>(sql, params)).rows));

@@ -233,7 +233,7 @@ it("a native record's identity lookups, sent with its ledger head, find somethin
   const sendAt = (sequence: number) =>
     repo.transaction(async (txRepo) => {
       const head = readLedgerHead(txRepo.txHandle(), 'nts', { senderUra: '90001234', recordId, sequence } as MappedRecord);
-      const found = await txRepo.currentByTokens(lookups, aboveLedgerHead());
+      const found = await txRepo.currentByTokens(lookups, aboveLedgerHead);
       return { last: (await head.rows())[0]?.last_sequence, found: found.map((f) => f.map((v) => v.id)) };
     });
   // A record never received: its head is made at 0, and its lookups find the patient.
