@@ -81,7 +81,9 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     // A few rows at a time, each its own reads, in the order given: the reads of rows under way at once share their
     // statements (the shared reads, src/store/shared-reads.ts) and their round trips overlap. One after the other, a
     // snapshot of 1,000 open handovers was some 7,000 statements in a row (3–5 s before the board showed anything).
-    const projected = await inTurn(ids, PROJECTED_AT_ONCE, (id) => projectRow(repo, id, deps.targets, deps.locate));
+    // Once the connection is gone no further row is read: a board that had fallen behind a busy region (a batch of
+    // thousands of changes) or left during its snapshot kept the pool and PostgreSQL busy for seconds after it went.
+    const projected = await inTurn(ids, PROJECTED_AT_ONCE, (id) => projectRow(repo, id, deps.targets, deps.locate), () => closed);
     for (const [i, id] of ids.entries()) {
       const p = projected[i];
       if (!p) continue;
@@ -100,6 +102,8 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
     const last = new Map<string, number>();
     for (const e of fresh) last.set(e.handoverId, e.number);
     const { rows, removed, resources } = await project([...last.keys()]);
+    // What was not shown is not audited as shown.
+    if (closed) return;
     if (resources.length) await deps.audit(ctx, resources);
     const out: { number: number; event: string; data: unknown }[] = [];
     for (const r of rows) out.push({ number: last.get(r.id) ?? 0, event: 'row', data: r });
@@ -160,6 +164,7 @@ export async function openStream(deps: StreamDeps, ctx: RequestContext, res: Res
       return;
     }
     const { rows, resources } = await project(await openHandoverIds(repo));
+    if (closed) return;
     if (resources.length) await deps.audit(ctx, resources);
     if (closed) return;
     send(res, 'snapshot', head, { rows, viewer: { ura: ctx.organizationUra, client: ctx.clientId, regional: ctx.roles.includes('zcc') || ctx.roles.includes('auditor') } });

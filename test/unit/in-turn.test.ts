@@ -36,6 +36,24 @@ describe('inTurn (a board snapshot projects its rows a few at a time)', () => {
     expect(started).toEqual([1, 2, 3]);
   });
 
+  test('starts nothing once stopped (the board connection went away); the work under way ends, the rest has no result', async () => {
+    const started: number[] = [];
+    let stopped = false;
+    const results = await inTurn(
+      [1, 2, 3, 4, 5, 6, 7, 8],
+      2,
+      async (n) => {
+        started.push(n);
+        await tick(1);
+        if (n === 3) stopped = true;
+        return n * 10;
+      },
+      () => stopped,
+    );
+    expect(started).toEqual([1, 2, 3, 4]);
+    expect(results).toEqual([10, 20, 30, 40, undefined, undefined, undefined, undefined]);
+  });
+
   test('an empty list is an empty result', async () => {
     expect(await inTurn([], 8, async () => 1)).toEqual([]);
   });
