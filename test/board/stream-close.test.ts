@@ -37,8 +37,8 @@ describe('a board connection that goes away', () => {
   const boardReads = async (): Promise<number> =>
     Number((await tg.gateway.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_events WHERE client_id = 'zcc-ijsselland' AND action = 'R'`)).rows[0]?.n);
 
-  /** Opens /board/events as the ZCC and calls `onFirstBytes` with the request once the stream has begun. */
-  const openBoard = async (onFirstBytes: (req: http.ClientRequest, body: string) => void): Promise<void> => {
+  /** Opens /board/events as the ZCC and calls `onData` with the request and the body so far at each chunk; resolves once closed. */
+  const openBoard = async (onData: (req: http.ClientRequest, body: string) => void): Promise<void> => {
     const authorization = await tg.auth('zcc-ijsselland');
     await new Promise<void>((resolve, reject) => {
       const req = http.get({ host: '127.0.0.1', port, path: '/board/events', headers: { Authorization: authorization, Accept: 'text/event-stream' } }, (res) => {
@@ -47,7 +47,7 @@ describe('a board connection that goes away', () => {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           body += chunk;
-          onFirstBytes(req, body);
+          onData(req, body);
         });
         res.on('close', () => resolve());
       });
