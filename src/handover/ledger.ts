@@ -53,7 +53,7 @@ export function readLedgerHead(tx: Tx, format: NativeFormat, mapped: MappedRecor
  * superseded sequence, answered from the ledger, reads none of their rows. The head's statement runs first in that
  * round trip and notes it in a setting of the transaction (`readLedgerHead`); unset (it has not run), the lookups run.
  */
-export const aboveLedgerHead: LookupCondition = () => `current_setting('${ABOVE_HEAD_SETTING}', true) IS DISTINCT FROM 'false'`;
+export const aboveLedgerHead: LookupCondition = `current_setting('${ABOVE_HEAD_SETTING}', true) IS DISTINCT FROM 'false'`;
 
 /**
  * With the record's head row locked (`readLedgerHead`), looks up this sequence: the earlier answer for an identical re-send,

@@ -80,10 +80,11 @@ export interface TokenLookup {
 }
 
 /**
- * A condition every lookup of `currentByTokens` also meets, as SQL (`param` gives a value's placeholder): when it is
- * false the lookups find nothing, unread. For a caller that sends its lookups before it knows whether it will use them.
+ * A condition every lookup of `currentByTokens` also meets, as SQL without parameters (its text is part of the
+ * prepared statement's): when it is false the lookups find nothing, unread. For a caller that sends its lookups before
+ * it knows whether it will use them.
  */
-export type LookupCondition = (param: (value: unknown) => string) => string;
+export type LookupCondition = string;
 
 /**
  * Who may see which rows, as SQL: rows of `open` types are visible to all; others only when they share a
@@ -365,7 +366,7 @@ export const resourceStore = {
     const params: unknown[] = [];
     const visible = scopeCondition(scope, params, 'r.');
     // The condition once, for every lookup (each reads it as a one-time filter, skipping its scan when it is false).
-    const prefix = onlyIf ? `WITH only_if AS MATERIALIZED (SELECT (${onlyIf((value) => `$${params.push(value)}`)}) AS ok) ` : '';
+    const prefix = onlyIf ? `WITH only_if AS MATERIALIZED (SELECT (${onlyIf}) AS ok) ` : '';
     const condition = onlyIf ? ' AND (SELECT ok FROM only_if)' : '';
     const parts = lookups.map(
       (l, k) => `(SELECT ${k} AS lookup, ${CURRENT_COLUMNS} FROM resources r WHERE ${lookupType('r', `$${params.push(l.resourceType)}`)} AND NOT r.deleted AND r.tokens && ${plannedOnce(`$${params.push(l.tokens)}`)}${l.andTokens ? ` AND r.tokens && $${params.push(l.andTokens)}::text[]` : ''}${visible}${condition}
