@@ -7,6 +7,15 @@ import type { Database, ListenStatus, QueryOptions, QueryResult, TransactionOpti
 import { pgliteOptions } from './pglite-options.ts';
 
 /**
+ * A turn of the event loop before each statement. PGlite runs a statement in this thread and answers through promises
+ * alone, so a chain of statements never let the event loop run: a ZCC board's snapshot of 667 open handovers (some
+ * 5,000 statements) held every other request of the embedded gateway, its liveness probe included, for 2.6–3.6 s, and
+ * a board that had closed was read to its end. PGlite's own lock still lets one transaction run at a time; a statement
+ * outside it waits for its end, as before.
+ */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
  * The embedded default: real PostgreSQL compiled to WASM, one connection in this process.
  * PGlite serialises transactions itself, so code inside a transaction must use its `tx`.
  */
@@ -22,6 +31,7 @@ class PGliteTx implements Tx {
   }
   async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     if (this.last) throw new Error('A statement after the transaction committed');
+    await nextTurn();
     for (const ahead of options?.ahead ?? []) {
       const r = await this.tx.query(ahead.sql, ahead.params);
       ahead.answer?.(r.rows);
@@ -32,6 +42,7 @@ class PGliteTx implements Tx {
   }
   async exec(sql: string): Promise<void> {
     if (this.last) throw new Error('A statement after the transaction committed');
+    await nextTurn();
     await this.tx.exec(sql);
   }
 }
@@ -72,11 +83,13 @@ export class PGliteDatabase implements Database {
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    await nextTurn();
     const r = await this.db.query<R>(sql, params);
     return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
   }
 
   async exec(sql: string): Promise<void> {
+    await nextTurn();
     await this.db.exec(sql);
   }
 

@@ -10,10 +10,6 @@ import { nativeClient } from '../support/native.ts';
 import { inTurn } from '../../src/board/in-turn.ts';
 
 const HANDOVERS = 48;
-// PGlite answers in the gateway's own thread without waiting on a socket: the snapshot's reads run to their end
-// before the event loop gets to the closed connection, so there a snapshot is still read, audited and written into
-// the closed connection, as before.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? test.skip : test;
 
 describe('a board connection that goes away', () => {
   let tg: TestGateway;
@@ -68,7 +64,9 @@ describe('a board connection that goes away', () => {
     }
   };
 
-  onPostgres('a snapshot whose connection closed before it was sent is not read on, nor audited as shown', async () => {
+  // On PGlite too: its statements run in the gateway's own thread, and until the store gave the event loop a turn
+  // between them (src/store/pglite.ts) the snapshot was read to its end before the close was seen.
+  test('a snapshot whose connection closed before it was sent is not read on, nor audited as shown', async () => {
     const before = await settled();
     // Gone as soon as the stream began (its first bytes come before the snapshot is read).
     await openBoard((req) => req.destroy());

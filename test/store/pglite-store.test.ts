@@ -36,3 +36,36 @@ test('a data directory that cannot be made says so', async () => {
   writeFileSync(file, 'x');
   await expect(PGliteDatabase.open(join(file, 'data'))).rejects.toThrow(/The embedded database could not be created in .*not-a-directory\/data/);
 });
+
+// PGlite answers in this thread through promises alone: without a turn of the event loop between statements, a chain
+// of them (a board's snapshot: thousands) held every other request of the embedded gateway until it ended.
+test('a chain of statements lets the event loop run between them, inside a transaction and outside', async () => {
+  const db = await PGliteDatabase.open();
+  try {
+    const statements = 20;
+    let ran = 0;
+    let seenAfter: number | undefined;
+    const chain = (async () => {
+      for (let i = 0; i < statements; i++) {
+        await db.query('SELECT 1');
+        ran++;
+        if (i === 1) setImmediate(() => (seenAfter = ran));
+      }
+    })();
+    await chain;
+    expect(seenAfter).toBeLessThan(statements);
+
+    let seenInTransaction: number | undefined;
+    ran = 0;
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < statements; i++) {
+        await tx.query('SELECT 1');
+        ran++;
+        if (i === 1) setImmediate(() => (seenInTransaction = ran));
+      }
+    });
+    expect(seenInTransaction).toBeLessThan(statements);
+  } finally {
+    await db.close();
+  }
+});
