@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type Results, type Transaction } from '@electric-sql/pglite';
 import type { Database, ListenStatus, QueryOptions, QueryResult, TransactionOptions, Tx } from './database.ts';
 import { pgliteOptions } from './pglite-options.ts';
 
@@ -14,6 +14,13 @@ import { pgliteOptions } from './pglite-options.ts';
  * outside it waits for its end, as before.
  */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A statement's result as `pg` gives it. `rowCount` is what PostgreSQL's command tag says: the rows a SELECT returned,
+ * the rows an INSERT, UPDATE or DELETE changed. PGlite's `affectedRows` is 0 for a SELECT (and for a data-modifying CTE
+ * under one), so its rows are counted instead.
+ */
+const asQueryResult = <R>(r: Results<R>): QueryResult<R> => ({ rows: r.rows, rowCount: r.affectedRows || r.rows.length });
 
 /**
  * The embedded default: real PostgreSQL compiled to WASM, one connection in this process.
@@ -38,7 +45,7 @@ class PGliteTx implements Tx {
     }
     const r = await this.tx.query<R>(sql, params);
     if (options?.commit === true) this.last = true;
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    return asQueryResult(r);
   }
   async exec(sql: string): Promise<void> {
     if (this.last) throw new Error('A statement after the transaction committed');
@@ -84,8 +91,7 @@ export class PGliteDatabase implements Database {
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
     await nextTurn();
-    const r = await this.db.query<R>(sql, params);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    return asQueryResult(await this.db.query<R>(sql, params));
   }
 
   async exec(sql: string): Promise<void> {
