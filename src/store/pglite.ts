@@ -8,9 +8,9 @@ import { pgliteOptions } from './pglite-options.ts';
 
 /**
  * A turn of the event loop before each statement. PGlite runs a statement in this thread and answers through promises
- * alone, so a chain of statements never let the event loop run: a ZCC board's snapshot of 667 open handovers (some
- * 5,000 statements) held every other request of the embedded gateway, its liveness probe included, for 2.6–3.6 s, and
- * a board that had closed was read to its end. PGlite's own lock still lets one transaction run at a time; a statement
+ * alone, so a chain of statements never let the event loop run: a ZCC board's snapshot of 814 open handovers held
+ * every other request of the embedded gateway, its liveness probe included, for 2.9–4.1 s, and a board that had
+ * closed was read to its end. PGlite's own lock still lets one transaction run at a time; a statement
  * outside it waits for its end, as before.
  */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
