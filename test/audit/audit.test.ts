@@ -8,6 +8,11 @@ import { metricValue } from '../support/metrics.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { example, fillHandover, idFrom, setBsn, uniqueBsn, uniqueId, uniqueRide, withNativeGateway, type Native } from '../support/native.ts';
 
+// These need PostgreSQL itself: an administrator's own connection to the test database (a broken insert, links made
+// as an older linker made them, records changed behind the gateway), or a transaction left open beside the linker.
+// PGlite is one connection in the gateway's process.
+const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+
 let tg: TestGateway;
 let native: Native;
 withNativeGateway((g) => ({ tg, native } = g));
@@ -100,7 +105,7 @@ describe('reads', () => {
     }
   });
 
-  it('fail, without detail, when the audit record cannot be written', async () => {
+  onPostgres('fail, without detail, when the audit record cannot be written', async () => {
     const { taskId } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
     const admin = await adminClient();
     try {
@@ -282,7 +287,7 @@ describe('S7: the auditor', () => {
 });
 
 describe('the chain linker', () => {
-  it('links a backlog larger than a pass in passes of at most PASS_LIMIT rows, cut inside a transaction, and /metrics shows the backlog until then', async () => {
+  onPostgres('links a backlog larger than a pass in passes of at most PASS_LIMIT rows, cut inside a transaction, and /metrics shows the backlog until then', async () => {
     await linkAll();
     const requestId = uniqueId('backlog');
     const rows = PASS_LIMIT + PASS_LIMIT / 2;
@@ -350,7 +355,7 @@ describe('tamper evidence', () => {
       VALUES (gen_random_uuid(), now(), '90001234', 'hap-vechtdal', 'Patient/hidden', '{Task/1}', 'R', 'rest', 'read', '0', 'forged', '{}')`)).rejects.toThrow(/audit_events_patient_in_entities/);
   });
 
-  it('$verify checks links of both forms (the AuditEvent itself, as before migration 024, and its digest) and names an AuditEvent changed in either', async () => {
+  onPostgres('$verify checks links of both forms (the AuditEvent itself, as before migration 024, and its digest) and names an AuditEvent changed in either', async () => {
     await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
     await linkAll();
     const admin = await adminClient();
@@ -397,7 +402,7 @@ describe('tamper evidence', () => {
     }
   });
 
-  it('$verify names the record an administrator changed, the one removed and the one inserted', async () => {
+  onPostgres('$verify names the record an administrator changed, the one removed and the one inserted', async () => {
     for (let i = 0; i < 3; i++) await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
     await linkAll();
     const before = await tg.gateway.audit.verify();

@@ -7,6 +7,10 @@ import type { Tx } from '../../src/store/database.ts';
 import { buildPatient } from '../support/fhir-builders.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
+// A write is held by a row another transaction keeps locked: PGlite runs one transaction at a time, so the other
+// would wait for that one's end instead.
+const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+
 let tg: TestGateway;
 let server: Server;
 let base: string;
@@ -49,7 +53,7 @@ async function whileOneWriteIsStuck(work: () => Promise<void>): Promise<Response
   return stuck!;
 }
 
-it('a write waits while the one allowed is at work; a read does not', async () => {
+onPostgres('a write waits while the one allowed is at work; a read does not', async () => {
   let second: Promise<Response> | undefined;
   let secondDone = false;
   const stuck = await whileOneWriteIsStuck(async () => {
@@ -67,7 +71,7 @@ it('a write waits while the one allowed is at work; a read does not', async () =
   expect((await second!).status).toBe(201);
 });
 
-it('a write given up while waiting does not keep its place: the next one still gets a turn', async () => {
+onPostgres('a write given up while waiting does not keep its place: the next one still gets a turn', async () => {
   let third: Promise<Response> | undefined;
   const stuck = await whileOneWriteIsStuck(async () => {
     const abort = new AbortController();
@@ -81,7 +85,7 @@ it('a write given up while waiting does not keep its place: the next one still g
   expect((await third!).status).toBe(201);
 });
 
-it('a unit\'s position fix does not wait for a turn (issue 20: the map must not lag the handovers)', async () => {
+onPostgres('a unit\'s position fix does not wait for a turn (issue 20: the map must not lag the handovers)', async () => {
   const rav = await tg.auth('rav-noordoost');
   const fix = { berichttype: 'EENHEID_STATUS', ura: '90004567', roepnaam: `WL-${process.pid}`, soort: 'AMBULANCE_A', status: '5', positie: { lat: 52.5, lon: 6.1 }, tijd: new Date().toISOString() };
   const stuck = await whileOneWriteIsStuck(async () => {

@@ -8,6 +8,10 @@ import request from 'supertest';
 import { example, fillHandover, nativeClient, setBsn, uniqueRide, type Native } from '../support/native.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
+// Each request meets a connection the server cut off while it waited on a lock: PostgreSQL's, reached on its own
+// connection. PGlite has one connection, in this process, that nothing cuts off.
+const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+
 let tg: TestGateway;
 let native: Native;
 let databaseUrl: string;
@@ -66,7 +70,7 @@ async function handover(): Promise<{ taskId: string; bsn: string }> {
   return { taskId, bsn };
 }
 
-it('reading a handover in a native format: 503, not "No handover with id … is known"', async () => {
+onPostgres('reading a handover in a native format: 503, not "No handover with id … is known"', async () => {
   const { taskId } = await handover();
   const auth = await tg.auth('hap-vechtdal');
   const res = await withConnectionCutOff(() => request(tg.app).get(`/native/nts/${taskId}`).set('Authorization', auth).then((r) => r));
@@ -74,7 +78,7 @@ it('reading a handover in a native format: 503, not "No handover with id … is 
   expect((await native.get(`/native/nts/${taskId}`)).status).toBe(200);
 });
 
-it("the board's handover detail: 503, not 404", async () => {
+onPostgres("the board's handover detail: 503, not 404", async () => {
   const { taskId } = await handover();
   const auth = await tg.auth('hap-vechtdal');
   const res = await withConnectionCutOff(() => request(tg.app).get(`/board/handovers/${taskId}`).set('Authorization', auth).then((r) => r));
@@ -82,7 +86,7 @@ it("the board's handover detail: 503, not 404", async () => {
   expect((await request(tg.app).get(`/board/handovers/${taskId}`).set('Authorization', auth)).status).toBe(200);
 });
 
-it('an answer to a handover: 503 (nothing stored), not "No handover with id … is known"; sent again, it is taken', async () => {
+onPostgres('an answer to a handover: 503 (nothing stored), not "No handover with id … is known"; sent again, it is taken', async () => {
   const { taskId, bsn } = await handover();
   const answer = fillHandover({ ...setBsn('ambulance', example('ambulance-antwoord-geaccepteerd'), bsn), ...uniqueRide() }, taskId);
   const auth = await tg.auth('rav-noordoost');
@@ -96,7 +100,7 @@ it('an answer to a handover: 503 (nothing stored), not "No handover with id … 
   expect(again.headers['x-handover-note']).toBeUndefined();
 });
 
-it('a batch entry meeting the fault: a 503 entry with its outcome, not a bare 500', async () => {
+onPostgres('a batch entry meeting the fault: a 503 entry with its outcome, not a bare 500', async () => {
   const { taskId } = await handover();
   const auth = await tg.auth('hap-vechtdal');
   const batch: Bundle = { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Task/${taskId}` } }] };

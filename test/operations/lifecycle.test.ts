@@ -10,6 +10,10 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { example, setBsn, uniqueBsn, uniqueId } from '../support/native.ts';
 import { subscriptionBody } from '../support/receiver.ts';
 
+// The child gateway works on this test's database, which only PostgreSQL can share with another process (on PGlite it
+// would open a store of its own in ./data).
+const onPostgres = process.env.TEST_STORE === 'pglite' ? test.skip : test;
+
 const ROOT = join(import.meta.dirname, '../..');
 const RAV = 'Task?owner=http://fhir.nl/fhir/NamingSystem/ura|90004567';
 
@@ -46,7 +50,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   }
 }
 
-test('SIGTERM with a board stream open and a notification under way: exit 0, stream ended, no claim held', async () => {
+onPostgres('SIGTERM with a board stream open and a notification under way: exit 0, stream ended, no claim held', async () => {
   const g = await startChildGateway(db.url);
   children.push(g);
   const receiver = await holdingReceiver();
@@ -91,7 +95,7 @@ test('SIGTERM with a board stream open and a notification under way: exit 0, str
   }
 }, 90_000);
 
-test('a port already taken: a clear message, a non-zero exit, no "listening"', async () => {
+onPostgres('a port already taken: a clear message, a non-zero exit, no "listening"', async () => {
   const taken = createTcpServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   const port = (taken.address() as AddressInfo).port;

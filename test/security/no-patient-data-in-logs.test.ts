@@ -14,6 +14,10 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { DEMO_SECRET, type DemoClient, type TestGateway } from '../support/gateway.ts';
 import { nativeClient, uniqueBsn, type Native } from '../support/native.ts';
 
+// These break a table through an administrator's own connection to the test database, which PGlite (one connection
+// in the gateway's process) does not have.
+const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+
 const lines: string[] = [];
 let testDb: TestDatabase;
 let gateway: Gateway;
@@ -87,7 +91,7 @@ describe('native records', () => {
 });
 
 describe('FHIR', () => {
-  it('create, search by name and a 500 whose database error quotes the row leave nothing in the log', async () => {
+  onPostgres('create, search by name and a 500 whose database error quotes the row leave nothing in the log', async () => {
     const auth = await token('hap-vechtdal');
     const family = uniqueName();
     const bsn = uniqueBsn();
@@ -142,7 +146,7 @@ describe('FHIR', () => {
 });
 
 describe('the board stream', () => {
-  it('a failure while it is under way is logged without the row and ends the stream; nothing unaudited is sent', async () => {
+  onPostgres('a failure while it is under way is logged without the row and ends the stream; nothing unaudited is sent', async () => {
     // An open handover the ZCC's board shows, so that the snapshot has rows to audit.
     const { bsn } = await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
     secrets.push(bsn);

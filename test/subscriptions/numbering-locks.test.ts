@@ -3,6 +3,9 @@
 import type { Database } from '../../src/store/database.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
+// A writer's transaction left open beside the numbering: PGlite runs one transaction at a time.
+const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+
 let t: TestDatabase;
 let db: Database;
 
@@ -28,7 +31,7 @@ const addEvent = async (q: Pick<Database, 'query'>, handover: string): Promise<v
 };
 const numberEvents = async (): Promise<string> => (await db.query<{ n: string }>('SELECT subscription_number_events()::text AS n')).rows[0]!.n;
 
-it('numbers committed events while a writer of the same subscription has not committed yet, gap-free once it has', async () => {
+onPostgres('numbers committed events while a writer of the same subscription has not committed yet, gap-free once it has', async () => {
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
   let inserted!: () => void;
