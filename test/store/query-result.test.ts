@@ -21,24 +21,22 @@ const cases: [string, number, number][] = [
   ['DELETE FROM counted WHERE n > 12 RETURNING n', 2, 2],
 ];
 
-test('rowCount outside a transaction: the rows a SELECT returned, the rows a change touched', async () => {
-  await t.db.exec('DELETE FROM counted');
-  const seen = [];
+/** Each case's statement through `query`, from an empty table: what its result said. */
+async function counted(query: (sql: string) => Promise<{ rowCount: number; rows: unknown[] }>): Promise<[string, number, number][]> {
+  const seen: [string, number, number][] = [];
   for (const [sql] of cases) {
-    const r = await t.db.query(sql);
+    const r = await query(sql);
     seen.push([sql, r.rowCount, r.rows.length]);
   }
-  expect(seen).toEqual(cases);
+  return seen;
+}
+
+test('rowCount outside a transaction: the rows a SELECT returned, the rows a change touched', async () => {
+  await t.db.exec('DELETE FROM counted');
+  expect(await counted((sql) => t.db.query(sql))).toEqual(cases);
 });
 
 test('rowCount inside a transaction, the same', async () => {
   await t.db.exec('DELETE FROM counted');
-  const seen: [string, number, number][] = [];
-  await t.db.transaction(async (tx: Tx) => {
-    for (const [sql] of cases) {
-      const r = await tx.query(sql);
-      seen.push([sql, r.rowCount, r.rows.length]);
-    }
-  });
-  expect(seen).toEqual(cases);
+  expect(await t.db.transaction((tx: Tx) => counted((sql) => tx.query(sql)))).toEqual(cases);
 });
