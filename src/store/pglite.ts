@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite, type Results, type Transaction } from '@electric-sql/pglite';
 import type { Database, ListenStatus, QueryOptions, QueryResult, TransactionOptions, Tx } from './database.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { pgliteOptions } from './pglite-options.ts';
 
 /**
@@ -76,17 +77,30 @@ async function createCluster(dataDir: string): Promise<void> {
 export class PGliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   private readonly db: PGlite;
+  /** Gives the data directory back (src/store/data-dir-lock.ts); nothing to give for a database in memory. */
+  private readonly unlock: () => void;
 
-  private constructor(db: PGlite) {
+  private constructor(db: PGlite, unlock: () => void) {
     this.db = db;
+    this.unlock = unlock;
   }
 
-  /** `dataDir` undefined keeps the database in memory (tests). */
+  /** `dataDir` undefined keeps the database in memory (tests). A directory another running gateway holds is refused. */
   static async open(dataDir?: string): Promise<PGliteDatabase> {
-    if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) await createCluster(dataDir);
-    const db = new PGlite({ dataDir, ...pgliteOptions() });
+    if (dataDir === undefined) return PGliteDatabase.ready(new PGlite(pgliteOptions()), () => {});
+    const unlock = lockDataDir(dataDir);
+    try {
+      if (!existsSync(join(dataDir, 'PG_VERSION'))) await createCluster(dataDir);
+      return await PGliteDatabase.ready(new PGlite({ dataDir, ...pgliteOptions() }), unlock);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+  }
+
+  private static async ready(db: PGlite, unlock: () => void): Promise<PGliteDatabase> {
     await db.waitReady;
-    return new PGliteDatabase(db);
+    return new PGliteDatabase(db, unlock);
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -141,6 +155,10 @@ export class PGliteDatabase implements Database {
   async close(): Promise<void> {
     // Closing twice is harmless: the gateway and whoever opened the database (a test) may both close it.
     if (this.db.closed) return;
-    await this.db.close();
+    try {
+      await this.db.close();
+    } finally {
+      this.unlock();
+    }
   }
 }

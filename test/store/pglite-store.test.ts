@@ -19,6 +19,8 @@ test('a new data directory gets a cluster, with a small buffer pool, and keeps w
     // 128 MB (PostgreSQL's default) would all be resident: Emscripten zeroes the memory it maps.
     expect((await first.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0]?.shared_buffers).toBe('16MB');
     await first.exec('CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)');
+    // One PostgreSQL on these files at a time (src/store/data-dir-lock.ts); closed, the directory is free again.
+    await expect(PGliteDatabase.open(dataDir)).rejects.toThrow(/is in use by another gateway/);
   } finally {
     await first.close();
   }
