@@ -46,8 +46,9 @@ function holderOf(file: string): number | undefined {
  * one cluster (or the second stopped with WASM's bare "Aborted()"). The lock file names its process and appears
  * whole or not at all (written aside, then hard-linked into place, which fails if it exists). One left by a process
  * that no longer runs (a crash, SIGKILL) is taken over, as is one naming this very process but not held by it (a
- * container restarted with the same pid); one this process holds is refused as any other. As with PostgreSQL's own postmaster.pid, two processes taking over the same stale lock at the
- * same instant are not told apart.
+ * container restarted with the same pid); one this process holds is refused as any other. As with PostgreSQL's own
+ * postmaster.pid, two processes taking over the same stale lock at the same instant are not told apart, nor are
+ * processes of two containers sharing the folder (each sees only its own process ids).
  */
 export function lockDataDir(dataDir: string): () => void {
   const key = resolve(dataDir);
