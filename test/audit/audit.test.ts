@@ -7,11 +7,12 @@ import { CHAIN_LOCK_KEY, chainHash, EVENT_COLUMNS, GENESIS_HASH, PASS_LIMIT, typ
 import { metricValue } from '../support/metrics.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { example, fillHandover, idFrom, setBsn, uniqueBsn, uniqueId, uniqueRide, withNativeGateway, type Native } from '../support/native.ts';
+import { postgresOnly } from '../support/database.ts';
 
 // These need PostgreSQL itself: an administrator's own connection to the test database (a broken insert, links made
 // as an older linker made them, records changed behind the gateway), or a transaction left open beside the linker.
 // PGlite is one connection in the gateway's process.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 let tg: TestGateway;
 let native: Native;

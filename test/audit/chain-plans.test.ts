@@ -4,9 +4,9 @@
 // then, a pass must read the grown chain through its indexes.
 import { linkPending } from '../../src/audit/chain.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
-const onPostgres = process.env.TEST_STORE === 'pglite' ? test.skip : test;
+const onPostgres = postgresOnly(test);
 
 let testDb: TestDatabase;
 beforeAll(async () => {

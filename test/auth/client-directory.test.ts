@@ -5,8 +5,9 @@
 import pg from 'pg';
 import request from 'supertest';
 import { startSecondInstance, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { postgresOnly } from '../support/database.ts';
 
-const onPostgres = process.env.TEST_STORE === 'pglite' ? describe.skip : describe;
+const onPostgres = postgresOnly(describe);
 
 onPostgres('client rows behind tokens', () => {
   let tg: TestGateway;

@@ -8,12 +8,13 @@ import { example, setBsn, uniqueBsn, uniqueId, withNativeGateway, type Native } 
 import type { TestGateway } from '../support/gateway.ts';
 import { buildPatient, buildTask, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
 import { createHandover, fhirClient, type Fhir, type Handover } from './helpers.ts';
+import { postgresOnly } from '../support/database.ts';
 
 let tg: TestGateway;
 let native: Native;
 withNativeGateway((g) => ({ tg, native } = g));
 
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 /** Whether `config` is the named COMMIT sent alone to prepare it on `client`'s connection (pg records a Parse sent there). */
 function preparesCommit(client: object, config: unknown): boolean {
@@ -52,7 +53,7 @@ async function commitsAlone(marker: string, work: () => Promise<void>): Promise<
 
 const handover = (): string => JSON.stringify({ ...setBsn('nts', example('nts-u1-pijn-op-de-borst-naar-ambulance.json'), uniqueBsn()), contactId: uniqueId('COMMIT') });
 
-skipOnPglite('a new native handover commits with its last statement (no COMMIT round trip of its own)', async () => {
+onPostgres('a new native handover commits with its last statement (no COMMIT round trip of its own)', async () => {
   // Every connection of the pool prepares COMMIT in its first such transaction (then COMMIT is sent alone).
   for (let i = 0; i < 25; i++) expect((await native.send('nts', handover())).status).toBe(201);
   const alone = await commitsAlone('INSERT INTO native_records', async () => {
@@ -74,7 +75,7 @@ describe('a Task create', () => {
     refs = await createHandover(tg, hap);
   });
 
-  skipOnPglite('commits with its last statement, the check of its references (no COMMIT round trip of its own)', async () => {
+  onPostgres('commits with its last statement, the check of its references (no COMMIT round trip of its own)', async () => {
     for (let i = 0; i < 25; i++) await hap.create(task(unique('warm')));
     const alone = await commitsAlone('refuse_unresolved_references', async () => {
       for (let i = 0; i < 5; i++) await hap.create(task(unique('counted')));

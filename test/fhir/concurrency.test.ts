@@ -6,9 +6,10 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { buildPatient, buildServiceRequest, buildTask, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
 import type { Tx } from '../../src/store/database.ts';
 import { createHandover, FHIR_JSON, fhirClient } from './helpers.ts';
+import { postgresOnly } from '../support/database.ts';
 
 // Row locks between transactions running at once: PGlite runs one transaction at a time.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? describe.skip : describe;
+const onPostgres = postgresOnly(describe);
 
 let tg: TestGateway;
 let server: Server;

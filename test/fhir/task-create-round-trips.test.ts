@@ -8,6 +8,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { recordSent, roundTripsOfTransactions } from '../support/pg-sent.ts';
 import { buildEncounter, buildPatient, buildServiceRequest, buildTask, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
 import { createHandover, fhirClient, type Fhir, type Handover } from './helpers.ts';
+import { postgresOnly } from '../support/database.ts';
 
 let tg: TestGateway;
 beforeAll(async () => {
@@ -17,7 +18,7 @@ afterAll(async () => {
   await tg?.stop();
 });
 
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 describe('a Task create', () => {
   let hap: Fhir;
@@ -30,7 +31,7 @@ describe('a Task create', () => {
     refs = await createHandover(tg, hap);
   });
 
-  skipOnPglite('is one round trip once its statements are prepared: the party propagation goes with the commit batch', async () => {
+  onPostgres('is one round trip once its statements are prepared: the party propagation goes with the commit batch', async () => {
     // Every connection of the pool prepares the statements in its first such transaction (then they go apart).
     for (let i = 0; i < 25; i++) await hap.create(task());
     const counts = await roundTripsOfTransactions('WITH t AS (SELECT parties FROM resources', async () => {
@@ -41,7 +42,7 @@ describe('a Task create', () => {
     expect(counts.filter((n) => n === 1).length).toBeGreaterThanOrEqual(4);
   });
 
-  skipOnPglite('in a group of candidates, the check that no other requester opened the group goes with the commit batch too', async () => {
+  onPostgres('in a group of candidates, the check that no other requester opened the group goes with the commit batch too', async () => {
     // A new group each time: the group's advisory lock goes with the lookup of its other candidates' owners (the
     // Task's parties), then the write with the batch.
     const grouped = (): Task => ({ ...task(), groupIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` } });
@@ -53,7 +54,7 @@ describe('a Task create', () => {
     expect(counts.filter((n) => n === 2).length).toBeGreaterThanOrEqual(4);
   });
 
-  skipOnPglite('takes its group’s lock in the round trip of its next statement, and so does an update', async () => {
+  onPostgres('takes its group’s lock in the round trip of its next statement, and so does an update', async () => {
     const grouped = (): Task => ({ ...task(), groupIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` } });
     const LOCK = 'pg_advisory_xact_lock';
     const created: Task[] = [];

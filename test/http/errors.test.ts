@@ -1,10 +1,10 @@
 // How database failures reach a client: a transaction PostgreSQL broke off to end a deadlock is the client's to
 // send again (503 with Retry-After), not a server fault (500).
 import { toHttpError } from '../../src/http/errors.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 // A deadlock needs two transactions at once: PGlite runs one at a time.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 let tdb: TestDatabase;
 beforeAll(async () => {

@@ -6,10 +6,11 @@ import type { Patient } from '@medplum/fhirtypes';
 import type { Tx } from '../../src/store/database.ts';
 import { buildPatient } from '../support/fhir-builders.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { postgresOnly } from '../support/database.ts';
 
 // A write is held by a row another transaction keeps locked: PGlite runs one transaction at a time, so the other
 // would wait for that one's end instead.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 let tg: TestGateway;
 let server: Server;

@@ -6,6 +6,7 @@ import type { Patient, Task } from '@medplum/fhirtypes';
 import type { TestGateway } from '../support/gateway.ts';
 import { withNativeGateway, type Native, type NativeRecord } from '../support/native.ts';
 import { recordSent, roundTripsOfTransactions } from '../support/pg-sent.ts';
+import { postgresOnly } from '../support/database.ts';
 
 let tg: TestGateway;
 let native: Native;
@@ -18,10 +19,10 @@ const SALLAND = { soort: 'VVT', ura: '90007891', naam: 'Zorggroep Sallandse Heuv
 const LEDGER = 'INSERT INTO native_record_heads';
 const GROUP_PARTIES = 'WITH others AS';
 // Counted on pg's connections: the embedded store (PGlite) sends nothing through them.
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 describe('a native handover', () => {
-  skipOnPglite('is two round trips once its statements are prepared, and asks for no party of its Task', async () => {
+  onPostgres('is two round trips once its statements are prepared, and asks for no party of its Task', async () => {
     // Every connection of the pool prepares the statements in its first such transaction.
     for (let i = 0; i < 25; i++) await native.createHandover(U1, 'hap-vechtdal');
     const counts = await roundTripsOfTransactions(LEDGER, async () => {
@@ -39,7 +40,7 @@ describe('a native handover', () => {
     expect(task.rows[0]?.parties).toEqual(['90001234', '90004567']);
   });
 
-  skipOnPglite('its next sequence, to the same receiver, locks its Task and its request with its patient: five round trips', async () => {
+  onPostgres('its next sequence, to the same receiver, locks its Task and its request with its patient: five round trips', async () => {
     // Eight before: the request read, then it and the Task each read again to lock them, in round trips of their own.
     const made: { taskId: string; record: NativeRecord; bsn: string }[] = [];
     for (let i = 0; i < 30; i++) made.push(await native.createHandover(U1, 'hap-vechtdal'));

@@ -8,6 +8,7 @@ import type { TestGateway } from '../support/gateway.ts';
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
 import { withNativeGateway, type Native } from '../support/native.ts';
 import { recordSent } from '../support/pg-sent.ts';
+import { postgresOnly } from '../support/database.ts';
 
 let tg: TestGateway;
 let native: Native;
@@ -15,7 +16,7 @@ withNativeGateway((g) => ({ tg, native } = g));
 
 const PROPAGATION = 'WITH t AS (SELECT parties FROM resources';
 // The statements are read off pg's connections: the embedded store (PGlite) sends none through them.
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 const U1 = 'nts-u1-pijn-op-de-borst-naar-ambulance.json';
 const U3 = 'nts-u3-naar-wijkverpleging.json';
 
@@ -48,7 +49,7 @@ function expectEveryRowHolds(parties: Map<string, string[]>, taskParties: string
 }
 
 describe('party propagation left out where it could change nothing', () => {
-  skipOnPglite('a native record creating a whole handover sends no propagation, and each of its rows holds every party of its Task', async () => {
+  onPostgres('a native record creating a whole handover sends no propagation, and each of its rows holds every party of its Task', async () => {
     const { result, texts } = await statementsOf(() => native.createHandover(U1, 'hap-vechtdal'));
     expect(texts.length).toBeGreaterThan(3);
     expect(texts.filter((t) => t.includes(PROPAGATION))).toEqual([]);
@@ -64,7 +65,7 @@ describe('party propagation left out where it could change nothing', () => {
     for (const ref of rows) expect((await native.get(`/fhir/${ref}`, 'rav-noordoost')).status).toBe(200);
   });
 
-  skipOnPglite('a second handover of the same patient to another organisation sends it, and the patient from before gets the new receiver', async () => {
+  onPostgres('a second handover of the same patient to another organisation sends it, and the patient from before gets the new receiver', async () => {
     const first = await native.createHandover(U1, 'hap-vechtdal');
     const { result, texts } = await statementsOf(() => native.createHandover(U3, 'hap-vechtdal', { bsn: first.bsn }));
     const rows = await handoverOf(result.taskId);
@@ -80,7 +81,7 @@ describe('party propagation left out where it could change nothing', () => {
     if (!patientWritten) expect(texts.some((t) => t.includes(PROPAGATION))).toBe(true);
   });
 
-  skipOnPglite('a transaction Bundle creating a whole handover sends it: its rows were written with their writer alone, and are given the owner', async () => {
+  onPostgres('a transaction Bundle creating a whole handover sends it: its rows were written with their writer alone, and are given the owner', async () => {
     const requester = await tg.organizationRef('hap-vechtdal');
     const owner = await tg.organizationRef('vvt-ijsseldelta');
     const urns = { patient: 'urn:uuid:6c8e2a4e-0c1b-4f57-9d38-5f0e9a7b1c01', sr: 'urn:uuid:6c8e2a4e-0c1b-4f57-9d38-5f0e9a7b1c02', task: 'urn:uuid:6c8e2a4e-0c1b-4f57-9d38-5f0e9a7b1c03' };
@@ -105,7 +106,7 @@ describe('party propagation left out where it could change nothing', () => {
     for (const ref of written) expect((await native.get(`/fhir/${ref}`, 'vvt-ijsseldelta')).status).toBe(200);
   });
 
-  skipOnPglite('a Task created for a request and patient stored before sends it, and they are given the Task\'s owner', async () => {
+  onPostgres('a Task created for a request and patient stored before sends it, and they are given the Task\'s owner', async () => {
     const requester = await tg.organizationRef('hap-vechtdal');
     const owner = await tg.organizationRef('vvt-ijsseldelta');
     const patient = JSON.parse((await native.post('/fhir/Patient', buildPatient())).text) as Resource;

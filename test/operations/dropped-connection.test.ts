@@ -7,10 +7,11 @@ import pg from 'pg';
 import request from 'supertest';
 import { example, fillHandover, nativeClient, setBsn, uniqueRide, type Native } from '../support/native.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { postgresOnly } from '../support/database.ts';
 
 // Each request meets a connection the server cut off while it waited on a lock: PostgreSQL's, reached on its own
 // connection. PGlite has one connection, in this process, that nothing cuts off.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 let tg: TestGateway;
 let native: Native;

@@ -6,13 +6,13 @@ import { createServer as createHttpServer, type ServerResponse, type Server } fr
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { childAuth, startChildGateway, type ChildGateway } from '../support/child-gateway.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 import { example, setBsn, uniqueBsn, uniqueId } from '../support/native.ts';
 import { subscriptionBody } from '../support/receiver.ts';
 
 // The child gateway works on this test's database, which only PostgreSQL can share with another process (on PGlite it
 // would open a store of its own in ./data).
-const onPostgres = process.env.TEST_STORE === 'pglite' ? test.skip : test;
+const onPostgres = postgresOnly(test);
 
 const ROOT = join(import.meta.dirname, '../..');
 const RAV = 'Task?owner=http://fhir.nl/fhir/NamingSystem/ura|90004567';

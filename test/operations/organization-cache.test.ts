@@ -6,9 +6,10 @@ import type { Organization } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { buildPatient, buildServiceRequest, buildTask } from '../support/fhir-builders.ts';
 import { startSecondInstance, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { postgresOnly } from '../support/database.ts';
 
 // A second instance needs a database it can share with the first: PostgreSQL.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? test.skip : test;
+const onPostgres = postgresOnly(test);
 
 const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 let a: TestGateway;

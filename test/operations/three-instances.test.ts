@@ -3,13 +3,13 @@
 // notification arrives once (a repeat would carry the same idempotency key).
 import type { Bundle } from '@medplum/fhirtypes';
 import { childAuth, startChildGateway, type ChildGateway } from '../support/child-gateway.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 import { example, fillHandover, setBsn, uniqueBsn, uniqueId, uniqueRide } from '../support/native.ts';
 import { startReceiver, subscriptionBody, type Receiver } from '../support/receiver.ts';
 import { loadMigrations } from '../../src/store/migrate.ts';
 
 // Three processes on one database: only PostgreSQL can be shared so.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? test.skip : test;
+const onPostgres = postgresOnly(test);
 
 let db: TestDatabase;
 let receiver: Receiver;

@@ -10,13 +10,13 @@ import { loadConfig } from '../../src/config.ts';
 import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { safeError, scrubMessage } from '../../src/observability/logging.ts';
 import { buildPatient, BSN_SYSTEM } from '../support/fhir-builders.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 import { DEMO_SECRET, type DemoClient, type TestGateway } from '../support/gateway.ts';
 import { nativeClient, uniqueBsn, type Native } from '../support/native.ts';
 
 // These break a table through an administrator's own connection to the test database, which PGlite (one connection
 // in the gateway's process) does not have.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 const lines: string[] = [];
 let testDb: TestDatabase;

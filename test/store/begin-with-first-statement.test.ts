@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { beginWith } from '../../src/store/begin-with-first-statement.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
 
@@ -16,7 +16,7 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 it('runs the first statement inside the transaction, in every transaction of a connection', async () => {
   // Sequential transactions reuse the pool's idle connection: the first prepares BEGIN, the next send it along.
@@ -57,7 +57,7 @@ it('sends nothing for a transaction that runs no statement', async () => {
   await expect(testDb.db.transaction(async () => 'nothing')).resolves.toBe('nothing');
 });
 
-skipOnPglite('answers BEGIN and the first statement with one ReadyForQuery once BEGIN is prepared on the connection', async () => {
+onPostgres('answers BEGIN and the first statement with one ReadyForQuery once BEGIN is prepared on the connection', async () => {
   const client = new pg.Client({ connectionString: testDb.url });
   await client.connect();
   try {

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { beginWith } from '../../src/store/begin-with-first-statement.ts';
 import { commitWith } from '../../src/store/commit-with-last-statement.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, onPglite, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
 
@@ -17,7 +17,7 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 const marks = async (from: number, to: number): Promise<number[]> =>
   (await testDb.db.query<{ n: number }>('SELECT n FROM marks WHERE n >= $1 AND n < $2 ORDER BY n', [from, to])).rows.map((r) => r.n);
 
@@ -62,7 +62,7 @@ it('refuses a statement after the one that committed', async () => {
     await tx.query('INSERT INTO marks (n) VALUES ($1)', [1601]);
   })).rejects.toThrow(/after the transaction committed/);
   // What committed stays committed (the PGlite store commits when the work returns: there the throw rolls back).
-  expect(await marks(1600, 1700)).toEqual(process.env.TEST_STORE === 'pglite' ? [] : [1600]);
+  expect(await marks(1600, 1700)).toEqual(onPglite ? [] : [1600]);
 });
 
 /** A client whose connection counts the ReadyForQuery messages it receives: one per round trip. */
@@ -81,7 +81,7 @@ async function countingClient(): Promise<{ client: pg.Client; roundTrips: () => 
 
 // These fail when pg's Query internals this relies on (prepare, _getRows, handleCommandComplete,
 // handleReadyForQuery) change: COMMIT would then not go with the statement, or not be noticed.
-skipOnPglite('answers the last statement and COMMIT with one ReadyForQuery once COMMIT is prepared, the connection then out of any transaction', async () => {
+onPostgres('answers the last statement and COMMIT with one ReadyForQuery once COMMIT is prepared, the connection then out of any transaction', async () => {
   const { client, roundTrips, status } = await countingClient();
   const other = new pg.Client({ connectionString: testDb.url });
   await other.connect();
@@ -121,7 +121,7 @@ skipOnPglite('answers the last statement and COMMIT with one ReadyForQuery once 
   }
 });
 
-skipOnPglite('reports a COMMIT that fails as the statement\'s error (a deferred constraint), with nothing committed', async () => {
+onPostgres('reports a COMMIT that fails as the statement\'s error (a deferred constraint), with nothing committed', async () => {
   await testDb.db.exec('CREATE TABLE deferred_marks (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)');
   const { client, status } = await countingClient();
   try {

@@ -3,7 +3,7 @@
 // few index pages at every execution (about 100 ms each). The server's own default (on) must not hold for them.
 import { loadConfig } from '../../src/config.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
 
@@ -23,7 +23,7 @@ it('every connection of the pool has JIT compilation off', async () => {
 // A pooled connection carries the statements the gateway prepared on it, each planned at its first executions: the
 // pool keeps it through a lull (DB_POOL_IDLE_SECONDS, 300 s by default) instead of pg's 10 s, which closed and
 // opened connections again at every pause of a bursty load. 0 keeps idle connections for good.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 onPostgres('an idle pooled connection is closed after idleTimeoutMs, and never with 0', async () => {
   const backendAfterIdle = async (idleTimeoutMs: number): Promise<[number | undefined, number | undefined]> => {
     const db = new PostgresDatabase({ connectionString: testDb.url, maxConnections: 1, idleTimeoutMs });

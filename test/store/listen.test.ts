@@ -2,9 +2,9 @@
 // again by itself, says so (listenStatus), wakes its listener once for what it missed, and hears NOTIFY again.
 import pg from 'pg';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
-const onPostgres = process.env.TEST_STORE === 'pglite' ? describe.skip : describe;
+const onPostgres = postgresOnly(describe);
 
 onPostgres('LISTEN on PostgreSQL', () => {
   let testDb: TestDatabase;

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Tx } from '../../src/store/database.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
 
@@ -17,7 +17,7 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 const WRITE = 'WITH w AS (INSERT INTO marks (n, tags) VALUES ($1, $2::text[])) SELECT 1 WHERE false';
 const READ = 'SELECT n, tags FROM marks WHERE n = $1';
 
@@ -60,7 +60,7 @@ it('fails the query when the statement ahead fails, runs nothing after it and ro
   expect(r.rows).toEqual([{ n: 10, tags: [] }]);
 });
 
-skipOnPglite('sends both in one round trip once both are prepared on the connection', async () => {
+onPostgres('sends both in one round trip once both are prepared on the connection', async () => {
   // One connection of the database's pool: sequential transactions reuse the idle one.
   // Texts of their own, new on the connection (the tests above prepared theirs).
   const write = WRITE.replace('SELECT 1', 'SELECT 2');
@@ -92,7 +92,7 @@ it('with commit: the statement ahead, the statement and COMMIT all commit, or no
   expect(stored.rows.map((r) => r.n)).toEqual([40, 41, 42, 43, 44, 45]);
 });
 
-skipOnPglite('with commit: BEGIN, the statement ahead, the statement and COMMIT in one round trip once prepared', async () => {
+onPostgres('with commit: BEGIN, the statement ahead, the statement and COMMIT in one round trip once prepared', async () => {
   const write = WRITE.replace('SELECT 1', 'SELECT 4');
   const insert = 'INSERT INTO marks (n) VALUES ($1) RETURNING n, 4 AS k';
   const counts: number[] = [];
@@ -126,7 +126,7 @@ it('hands a statement ahead with `answer` its own rows, parsed as any query’s,
   }
 });
 
-skipOnPglite('with `answer`, BEGIN, the statement ahead and the statement still go in one round trip once prepared', async () => {
+onPostgres('with `answer`, BEGIN, the statement ahead and the statement still go in one round trip once prepared', async () => {
   const answering = 'INSERT INTO marks (n) VALUES ($1) RETURNING n, 5 AS k';
   const read = `${READ} AND n < 2000`;
   const counts: number[] = [];

@@ -3,7 +3,7 @@
 // stopping the transaction, and sent in the same write as the transaction's first statement once prepared.
 import pg from 'pg';
 import type { StatementBefore } from '../../src/store/database.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
 
@@ -16,7 +16,7 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-const skipOnPglite = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 const MARK = 'INSERT INTO marks (n) VALUES ($1) RETURNING n';
 const marks = async (from: number, to: number): Promise<number[]> =>
   (await testDb.db.query<{ n: number }>('SELECT n FROM marks WHERE n >= $1 AND n < $2 ORDER BY n', [from, to])).rows.map((r) => r.n);
@@ -54,7 +54,7 @@ it('keeps the statement before when the transaction fails, and the transaction w
   expect(await marks(300, 301)).toEqual([300]);
 });
 
-skipOnPglite('sends the statement before in the same write as the first statement once its text is prepared on the connection', async () => {
+onPostgres('sends the statement before in the same write as the first statement once its text is prepared on the connection', async () => {
   const text = `${MARK} -- before`;
   const writes: number[] = [];
   for (let i = 0; i < 4; i++) {

@@ -10,13 +10,13 @@ import { rowsByKey } from '../../src/store/key-lookup.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { unitStore } from '../../src/units/store.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 let testDb: TestDatabase;
 /** One connection, so that the first transaction (BEGIN prepared) and the later ones (BEGIN sent along) both run. */
 let db: PostgresDatabase;
 
-const onPostgres = process.env.TEST_STORE === 'pglite' ? describe.skip : describe;
+const onPostgres = postgresOnly(describe);
 
 /** How often the connection of `on` planned the prepared statement whose text `matches` (SQL LIKE), generically and for its values. */
 async function plansOf(on: PostgresDatabase, matches: string): Promise<{ generic: string; custom: string }[]> {

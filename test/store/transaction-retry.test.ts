@@ -11,7 +11,7 @@ import { ROOT_DIR } from '../../src/gateway.ts';
 import { toHttpError } from '../../src/http/errors.ts';
 import { TRANSACTION_RETRY } from '../../src/store/faults.ts';
 import type { Tx } from '../../src/store/database.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 import { buildPatient, IDENTIFIER_SYSTEM, unique } from '../support/fhir-builders.ts';
 
 let testDb: TestDatabase;
@@ -103,7 +103,7 @@ it('a joined transaction is not retried on its own: the whole outer one is', asy
   expect(await stored(b)).toBe(1);
 });
 
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 onPostgres('a real deadlock with another transaction is retried and both get through', async () => {
   const { default: pg } = await import('pg');

@@ -1,10 +1,10 @@
 // The numbering of notifications beside writers still in their transaction: a writer's outbox row holds FOR KEY
 // SHARE on its subscription's row (the foreign key) until it commits, and at 100 writes/s one nearly always does.
 import type { Database } from '../../src/store/database.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 
 // A writer's transaction left open beside the numbering: PGlite runs one transaction at a time.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 let t: TestDatabase;
 let db: Database;

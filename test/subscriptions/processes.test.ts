@@ -2,13 +2,13 @@
 // skips no event; two running together deliver every event exactly once, in order per handover.
 import type { Bundle, Parameters } from '@medplum/fhirtypes';
 import { childAuth, startChildGateway, type ChildGateway } from '../support/child-gateway.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
 import { example, fillHandover, setBsn, uniqueBsn, uniqueId, uniqueRide } from '../support/native.ts';
 import { startReceiver, subscriptionBody, type Received, type Receiver } from '../support/receiver.ts';
 
 // The gateway processes here work on this test's database, which only PostgreSQL can share with another process (on
 // PGlite each would open a store of its own in ./data).
-const onPostgres = process.env.TEST_STORE === 'pglite' ? it.skip : it;
+const onPostgres = postgresOnly(it);
 
 const RAV = 'Task?owner=http://fhir.nl/fhir/NamingSystem/ura|90004567';
 

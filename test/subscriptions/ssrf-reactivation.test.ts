@@ -6,9 +6,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
 import { subscriptionBody } from '../support/receiver.ts';
 import { startSecondInstance, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { postgresOnly } from '../support/database.ts';
 
 // A second instance needs a database it can share with the first: PostgreSQL.
-const onPostgres = process.env.TEST_STORE === 'pglite' ? test.skip : test;
+const onPostgres = postgresOnly(test);
 
 const HAP = '90001234';
 let listener: Server;

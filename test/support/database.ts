@@ -33,9 +33,21 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** The tests run on the embedded PGlite store (`TEST_STORE=pglite`) instead of PostgreSQL. */
+export const onPglite = process.env.TEST_STORE === 'pglite';
+
+/**
+ * `it`, `test` or `describe` for what needs PostgreSQL itself (an administrator's own connection, several processes on
+ * one database, row locks between transactions, statements read off pg's connections): skipped on PGlite. Each file
+ * that uses it says why.
+ */
+export function postgresOnly<T extends { skip: T }>(run: T): T {
+  return onPglite ? run.skip : run;
+}
+
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const runMigrations = options.migrate ?? true;
-  if (process.env.TEST_STORE === 'pglite') {
+  if (onPglite) {
     const db = await PGliteDatabase.open();
     if (runMigrations) await migrate(db);
     let closed = false;
