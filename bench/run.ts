@@ -8,6 +8,7 @@
 // BENCH_WARMUP_SECONDS (native ingest before (a) is measured, 15: the gateway's code compiled and its heap grown, as in service),
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs), BENCH_UNITS (units reporting every 2 s for (h), 200),
 // BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
+// (i) at the end: the run's figures against issue 19's aims, kept as data in bench/aims.json.
 // BENCH_TASKS (Tasks stored before the FHIR operations of (c), all matching its search, 20000),
 // BENCH_WARMUP (seconds each FHIR operation of (c) and (f) runs unmeasured on each server right before it is measured, 5),
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, given as many Tasks through
@@ -25,6 +26,7 @@ import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 import { latencyLine, notificationBench, type NotificationLatency, type NotifyWriteKind } from './lib/notification-latency.ts';
 import { pgliteMemory, pgliteMemoryLines, type PgliteMemory } from './lib/pglite-memory.ts';
+import { aimLines, figuresOf, loadAims } from './lib/aims.ts';
 import { auditLag, auditLagLine, type AuditLag } from './lib/audit-lag.ts';
 import { rawBaseline } from './lib/raw-baseline.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
@@ -305,6 +307,11 @@ if (other) {
 }
 
 lines.push(...pgliteMemoryLines(pglite));
+
+// (i) the figures above against issue 19's aims (bench/aims.json), with this machine's floor beside the aims' machine's.
+const figures = figuresOf({ ingest, ingestCpu, rawCpu, ops, other, notifyFhir, peakRssMb: results.peakRssMb as number | undefined });
+results.aims = figures;
+lines.push(...aimLines(loadAims(), figures));
 
 await dropDatabase('bench_ingest');
 await dropDatabase('bench_raw');
