@@ -8,13 +8,13 @@
 // BENCH_WARMUP_SECONDS (native ingest before (a) is measured, 15: the gateway's code compiled and its heap grown, as in service),
 // BENCH_SMOKE=1 (1 s each: CI checks that it runs), BENCH_UNITS (units reporting every 2 s for (h), 200),
 // BENCH_SETTLE_SECONDS (how long the embedded demo of (g) is left alone after start before its idle RSS is read, 10).
-// (i) at the end: the run's figures against issue 19's aims, kept as data in bench/aims.json.
 // BENCH_TASKS (Tasks stored before the FHIR operations of (c), all matching its search, 20000),
 // BENCH_WARMUP (seconds each FHIR operation of (c) and (f) runs unmeasured on each server right before it is measured, 5),
 // COMPARE_FHIR_URL + COMPARE_FHIR_TOKEN (the same FHIR operations against another server, given as many Tasks through
 // its API, in alternating slices with the gateway's (BENCH_SLICES, at least 3), and the ratios; COMPARE_FHIR_PID: that
 // server's process(es), comma-separated, for its CPU; COMPARE_DATABASE_URL: its database, analyzed as the gateway's, and
 // PostgreSQL's CPU in (c) and (f) then counted per database: each server's slices only its own database's backends).
+// (i) at the end: the run's figures against issue 19's aims, kept as data in bench/aims.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
