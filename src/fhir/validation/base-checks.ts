@@ -5,6 +5,7 @@
 
 import {
   LRUCache,
+  PropertyType,
   arrayify,
   createStructureIssue,
   deepEquals,
@@ -13,7 +14,10 @@ import {
   getNestedProperty,
   getTypedPropertyValue,
   isPrimitiveType,
+  isResourceType,
+  isValidCalendarDate,
   matchDiscriminant,
+  validationRegexes,
 } from '@medplum/core';
 import type { FhirPathAtom, InternalSchemaElement, InternalTypeSchema, SlicingRules, TypedValue } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -44,6 +48,56 @@ const HOLDS_WITHOUT = new Map<string, string>([
   ['orderDetail.empty() or code.exists()', 'orderDetail'],
 ]);
 
+/**
+ * dom-2, dom-4 and dom-5 with contained resources (a Twiin Encounter contains its Location): what each reads of every
+ * contained resource, which must hold none of it for the constraint to hold without an evaluation. Medplum's engine
+ * reads `contained` as its resources (an array of them, none a `_contained`), and `<name>` of each as the key, which
+ * none holds (nor its `_`); a resource of a type its schema has no such element for reads no such key either.
+ */
+const CONTAINED_HOLDS = new Map<string, { readonly keys: readonly string[]; readonly metaKeys: readonly string[] }>([
+  ['contained.contained.empty()', { keys: ['contained', '_contained'], metaKeys: [] }],
+  ['contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()', { keys: ['_meta'], metaKeys: ['versionId', '_versionId', 'lastUpdated', '_lastUpdated'] }],
+  ['contained.meta.security.empty()', { keys: ['_meta'], metaKeys: ['security', '_security'] }],
+]);
+
+/**
+ * Constraints of HOLDS_WITHOUT that hold by their text with the element there too: the other side of their `or`.
+ * - prr-1 with a ServiceRequest's `code` (a non-empty object, no `_code`): `code.exists()` is true.
+ * - obs-7 on an Observation without a value (a blood pressure: its components, no value[x] nor its `_`, whose names
+ *   all begin with `value`): `value.empty()` is true.
+ */
+const HOLDS_ALSO = new Map<string, (holder: unknown) => boolean>([
+  ...[...CONTAINED_HOLDS].map(([expression, what]) => [expression, (holder: unknown) => containedHold(holder, what)] as const),
+  ['orderDetail.empty() or code.exists()', (holder) => isPlainRecord(holder) && !('_code' in holder) && isPlainRecord(holder.code) && !isEmpty(holder.code)],
+  [
+    'value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()',
+    (holder) => isPlainRecord(holder) && !Object.keys(holder).some((key) => key.startsWith('value') || key.startsWith('_value')),
+  ],
+]);
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function containedHold(holder: unknown, what: { readonly keys: readonly string[]; readonly metaKeys: readonly string[] }): boolean {
+  if (!holder || typeof holder !== 'object' || Array.isArray(holder)) return false;
+  const resource = holder as Record<string, unknown>;
+  const contained = resource.contained;
+  if (!Array.isArray(contained) || '_contained' in resource) return false;
+  for (const item of contained) {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) return false;
+    const inner = item as Record<string, unknown>;
+    // A valid type's name is never the name of an element, which a member step would take the resource itself for.
+    if (typeof inner.resourceType !== 'string' || !isResourceType(inner.resourceType)) return false;
+    for (const key of what.keys) if (key in inner) return false;
+    if (what.metaKeys.length === 0 || !('meta' in inner)) continue;
+    const meta = inner.meta;
+    if (!meta || typeof meta !== 'object' || Array.isArray(meta)) return false;
+    for (const key of what.metaKeys) if (key in meta) return false;
+  }
+  return true;
+}
+
 /** `shadow` is `_<name>`, made once with the constraint's other facts (errorChecks), not for every value. */
 function without(value: unknown, name: string, shadow: string): boolean {
   // A resource of type `<name>` would be itself to Medplum's member step `<name>` (never a valid type anyway).
@@ -68,7 +122,8 @@ function holdsTest(expression: string): ((value: TypedValue) => boolean) | undef
   const absent = HOLDS_WITHOUT.get(expression);
   if (absent !== undefined) {
     const shadow = `_${absent}`;
-    return (value) => without(value.value, absent, shadow);
+    const also = HOLDS_ALSO.get(expression);
+    return also ? (value) => without(value.value, absent, shadow) || also(value.value) : (value) => without(value.value, absent, shadow);
   }
   if (expression === EXT_1) return (value) => value.type === 'Extension' && (valueWithoutExtensions(value.value) || extensionsWithoutValue(value.value));
   if (expression === TASK_INV_1) return (value) => value.type === 'Task' && modifiedSinceAuthored(value.value);
@@ -139,6 +194,8 @@ function extensionsWithoutValue(holder: unknown): boolean {
  * R4's inv-1 on every Task. With `lastModified` and `authoredOn` both non-empty strings without a `_` beside them,
  * Medplum's getter reads each as that string, both `exists().not()` are false, and its `>=` compares the two values
  * as JavaScript does (strings: by their characters), so the constraint holds exactly when lastModified >= authoredOn.
+ * Without either (nor a `_` beside it: as HOLDS_WITHOUT), its getter finds nothing, that `exists().not()` is true and
+ * so is the `or` (a Task created is authored, not yet modified: most Tasks are written without lastModified).
  * Only that answer is taken from here: where it is false, or anything differs, Medplum's engine evaluates it.
  */
 const TASK_INV_1 = 'lastModified.exists().not() or authoredOn.exists().not() or lastModified >= authoredOn';
@@ -146,6 +203,7 @@ const TASK_INV_1 = 'lastModified.exists().not() or authoredOn.exists().not() or 
 function modifiedSinceAuthored(holder: unknown): boolean {
   if (!holder || typeof holder !== 'object' || Array.isArray(holder)) return false;
   const task = holder as Record<string, unknown>;
+  if (without(task, 'lastModified', '_lastModified') || without(task, 'authoredOn', '_authoredOn')) return true;
   const lastModified = task.lastModified;
   const authoredOn = task.authoredOn;
   if (typeof lastModified !== 'string' || typeof authoredOn !== 'string' || lastModified === '' || authoredOn === '') return false;
@@ -333,6 +391,44 @@ export function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, 
     { type: v.type, value: primitiveValue },
     { type: 'Element', value: extensionElement },
   ];
+}
+
+/**
+ * What is wrong with a primitive value of its FHIR type's JSON type (`expectedType`, from fhirTypeToJsType), in the
+ * words of Medplum's issue; undefined where nothing is. At most one problem, as Medplum reports at most one.
+ */
+export function primitiveValueProblem(type: string, expectedType: string, value: string | number | boolean): string | undefined {
+  if (type === 'base64Binary') return base64BinaryProblem(value as string);
+  if (expectedType === 'string') return stringProblem(value as string, type);
+  if (expectedType === 'number') return numberProblem(value as number, type);
+  return undefined;
+}
+
+function base64BinaryProblem(str: string): string | undefined {
+  if (!isValidBase64Binary(str)) return 'Invalid base64Binary format';
+  const padding = str.endsWith('==') ? 2 : str.endsWith('=') ? 1 : 0;
+  const approxBytes = Math.max(0, Math.floor((str.length * 3) / 4) - padding);
+  return approxBytes > BASE64_BINARY_MAX_BYTES ? `base64Binary exceeds ${BASE64_BINARY_MAX_BYTES} bytes` : undefined;
+}
+
+function stringProblem(str: string, type: string): string | undefined {
+  if (!str.trim()) return 'String must contain non-whitespace content';
+  if (str.length > 1024 * 1024) return 'String cannot be larger than 1 MB';
+  const regex = validationRegexes[type];
+  // test, not exec: the same match (none of these patterns is global or sticky) without a match array per value.
+  if (regex && !regex.test(str)) return 'Invalid ' + type + ' format';
+  if ((type === 'date' || type === 'dateTime' || type === 'instant') && !isValidCalendarDate(str)) return 'Invalid ' + type + ' value';
+  return undefined;
+}
+
+function numberProblem(n: number, type: string): string | undefined {
+  const integer = type === PropertyType.integer || type === PropertyType.positiveInt || type === PropertyType.unsignedInt;
+  if (Number.isNaN(n) || !Number.isFinite(n)) return 'Invalid numeric value';
+  if (integer && !Number.isInteger(n)) return 'Expected number to be an integer';
+  if (type === PropertyType.integer && (n < FHIR_INTEGER_MIN || n > FHIR_INTEGER_MAX)) return `Expected number to be in the range ${FHIR_INTEGER_MIN}..${FHIR_INTEGER_MAX}`;
+  if (type === PropertyType.positiveInt && (n < 1 || n > FHIR_INTEGER_MAX)) return `Expected number to be in the range 1..${FHIR_INTEGER_MAX}`;
+  if (type === PropertyType.unsignedInt && (n < 0 || n > FHIR_INTEGER_MAX)) return `Expected number to be in the range 0..${FHIR_INTEGER_MAX}`;
+  return undefined;
 }
 
 export function isValidBase64Binary(str: string): boolean {
