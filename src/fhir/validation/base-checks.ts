@@ -26,8 +26,8 @@ import type { Reader } from './base-properties.ts';
 
 /** Medplum's list of constraints it does not evaluate (`skippedConstraintKeys`). */
 const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
-export const FHIR_INTEGER_MIN = -2_147_483_648;
-export const FHIR_INTEGER_MAX = 2_147_483_647;
+const FHIR_INTEGER_MIN = -2_147_483_648;
+const FHIR_INTEGER_MAX = 2_147_483_647;
 /**
  * R4 constraints of the form `<name>.… or …` / `… .empty()` that hold whenever the value has no `<name>` (nor
  * `_<name>`): Medplum's engine then reads `<name>` as empty (its getter finds neither name), each path on it as empty,
@@ -245,7 +245,7 @@ export function isPrimitive(type: string): boolean {
   return primitive;
 }
 
-export const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
+const BASE64_BINARY_MAX_BYTES = 1024 * 1024;
 export const fhirPathCache = new LRUCache<FhirPathAtom>(1_000);
 
 
@@ -431,7 +431,7 @@ function numberProblem(n: number, type: string): string | undefined {
   return undefined;
 }
 
-export function isValidBase64Binary(str: string): boolean {
+function isValidBase64Binary(str: string): boolean {
   if (str.length === 0) return false;
   const padding = str.endsWith('==') ? 2 : str.endsWith('=') ? 1 : 0;
   const dataLen = str.length - padding;

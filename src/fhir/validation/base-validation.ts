@@ -353,7 +353,8 @@ export function verifyBaseAcceptance(on: boolean): void {
   verifying = on;
 }
 
-function walkedIssues(resource: Resource): OperationOutcomeIssue[] {
+/** The walk alone, without the shortcut: what validateBase answers where base-accept.ts does not (bench/validation.ts measures both). */
+export function walkedIssues(resource: Resource): OperationOutcomeIssue[] {
   let issues: OperationOutcomeIssue[];
   try {
     issues = baseErrors(resource);
