@@ -1,7 +1,8 @@
 // Part of the R4 base validation (base-validation.ts): a shortcut for what it accepts. Per type, a function generated
 // from the same schemas the walk reads, which answers true only where the walk would find no error; anything it is not
-// sure of (a primitive extension, a contained resource, a constraint that needs Medplum's FHIRPath engine, an empty
-// value, a choice element sent twice) answers false, and the walk then gives the issues, in its words and order.
+// sure of (a constraint that needs Medplum's FHIRPath engine, an empty value, a choice element sent twice, an unknown
+// name, a primitive's extension without its value) answers false, and the walk then decides and words the issues.
+// The generated source holds names and types from the R4 schemas only, never anything a client sent.
 //
 // Why generated code: the walk interprets the schemas, and every property it reads goes through maps and generic
 // property loads that see every type's objects (megamorphic in V8). Under load those cost three times what they cost
@@ -24,7 +25,8 @@ const rootChecks = new Map<string, readonly Holds[] | null>();
 
 /**
  * True only where `validateBase(resource)` gives no issue. False says nothing: the walk decides. The resource is not
- * changed (the walk may change one with a primitive extension, which this never accepts).
+ * changed (the walk's getter merges an extension sent for a complex element into the element, which this never
+ * accepts).
  */
 export function acceptsBase(resource: unknown): boolean {
   if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) return false;
