@@ -11,7 +11,8 @@
 import { fhirTypeToJsType, getDataType, isResourceType } from '@medplum/core';
 import type { InternalSchemaElement, InternalTypeSchema, TypedValue } from '@medplum/core';
 import { plan } from './base-properties.ts';
-import type { Property } from './base-properties.ts';
+import type { Reader } from './base-properties.ts';
+import { isObject } from './json.ts';
 import { errorChecks, isPrimitive, primitiveValueProblem } from './base-checks.ts';
 
 type Accept = (value: unknown) => boolean;
@@ -29,14 +30,23 @@ const rootChecks = new Map<string, readonly Holds[] | null>();
  * accepts).
  */
 export function acceptsBase(resource: unknown): boolean {
-  if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) return false;
-  const type = (resource as { resourceType?: unknown }).resourceType;
-  if (typeof type !== 'string' || !isResourceType(type)) return false;
-  const schema = getDataType(type);
-  const checks = rootChecksOf(type, schema);
+  const type = resourceTypeOf(resource);
+  if (type === undefined) return false;
+  const checks = rootChecksOf(type, getDataType(type));
   if (!checks) return false;
   for (let i = 0; i < checks.length; i++) if (!(checks[i] as Holds)({ type, value: resource })) return false;
-  return (accepts[acceptIndex(schema, type)] as Accept)(resource);
+  return acceptResource(type, resource);
+}
+
+/** The resource type a value names, where it is an object naming a known one. */
+function resourceTypeOf(value: unknown): string | undefined {
+  const type = isObject(value) ? value.resourceType : undefined;
+  return typeof type === 'string' && isResourceType(type) ? type : undefined;
+}
+
+/** A resource by the function of its type, as the walk walks it with its type's schema. */
+function acceptResource(type: string, resource: unknown): boolean {
+  return (accepts[acceptIndex(getDataType(type), type)] as Accept)(resource);
 }
 
 function rootChecksOf(type: string, schema: InternalTypeSchema): readonly Holds[] | null {
@@ -83,9 +93,7 @@ class Constants {
 const read = (name: string): string => (IDENTIFIER.test(name) ? `o.${name}` : `o[${JSON.stringify(name)}]`);
 
 /** The value type the walk gives a JSON name of a property (its getter's, Element/BackboneElement as its element's first type). */
-function typeOfName(property: Property, i: number): string {
-  const reader = property.read;
-  if (!reader) throw new Error('no reader');
+function typeOfName(reader: Reader, i: number): string {
   const type = reader.types[i] as string;
   return type === 'Element' || type === 'BackboneElement' ? reader.firstType : type;
 }
@@ -111,21 +119,22 @@ function generate(schema: InternalTypeSchema, valueType: string): Accept {
 
   const constants = new Constants();
   const isResource = isResourceType(valueType);
-  const cases: string[] = [];
+  // The scan of the object's keys: a plain name falls through to one break; a choice name records which it is.
+  const plainCases: string[] = [];
+  const choiceCases: string[] = [];
   const body: string[] = [];
   properties.forEach((property, j) => {
-    const reader = property.read;
-    if (!reader) return;
+    const reader = property.read as Reader;
     const element = property.element;
     if (reader.names.length === 1) {
       const name = reader.names[0] as string;
-      const type = typeOfName(property, 0);
-      cases.push(`case ${JSON.stringify(name)}:`);
+      const type = typeOfName(reader, 0);
+      plainCases.push(`case ${JSON.stringify(name)}:`);
       body.push(`v = ${read(name)};`);
       if (isPrimitive(type)) {
         // A primitive's extensions (`_family` beside `family`, nl-core's name parts): the walk's getter merges
         // them into the value and walks them as an Element.
-        cases.push(`case ${JSON.stringify(`_${name}`)}:`);
+        plainCases.push(`case ${JSON.stringify(`_${name}`)}:`);
         body.push(`s = ${read(`_${name}`)};`, `if (s !== undefined) {`, ...primitiveExtensionChecks(element), `}`);
       }
       body.push(`if (v !== undefined) {`, ...valueChecks(schema, element, type, constants), `}`);
@@ -133,12 +142,12 @@ function generate(schema: InternalTypeSchema, valueType: string): Accept {
       return;
     }
     // A choice element: which of its names the object holds, found by the scan of its keys; two are the walk's.
-    reader.names.forEach((name, i) => cases.push(`case ${JSON.stringify(name)}: if (c${j} !== -1) return false; c${j} = ${i}; break;`));
+    reader.names.forEach((name, i) => choiceCases.push(`case ${JSON.stringify(name)}: if (c${j} !== -1) return false; c${j} = ${i}; break;`));
     body.push(`switch (c${j}) {`);
     body.push(`case -1: ${element.min > 0 ? 'return false;' : 'break;'}`);
     reader.names.forEach((name, i) => {
       body.push(`case ${i}: v = ${read(name)};`);
-      body.push(`if (v !== undefined) {`, ...valueChecks(schema, element, typeOfName(property, i), constants), `}`);
+      body.push(`if (v !== undefined) {`, ...valueChecks(schema, element, typeOfName(reader, i), constants), `}`);
       if (element.min > 0) body.push(`else return false;`);
       body.push(`break;`);
     });
@@ -152,10 +161,9 @@ function generate(schema: InternalTypeSchema, valueType: string): Accept {
     `for (const k in o) {`,
     `n++;`,
     `switch (k) {`,
-    // Plain names fall through to one break; a choice name's case records itself and breaks.
-    ...cases.filter((c) => !c.includes('break;')),
-    ...(cases.some((c) => !c.includes('break;')) ? ['break;'] : []),
-    ...cases.filter((c) => c.includes('break;')),
+    ...plainCases,
+    ...(plainCases.length > 0 ? ['break;'] : []),
+    ...choiceCases,
     ...(isResource ? [`case "resourceType": if (o.resourceType !== ${JSON.stringify(valueType)}) return false; break;`] : []),
     `default: return false;`,
     `}`,
@@ -215,12 +223,10 @@ function primitiveExtensionChecks(element: InternalSchemaElement): string[] {
   return [`if (v === undefined || v === null || Array.isArray(v) || !${acceptElement}(s)) return false;`];
 }
 
-/** A contained resource (or a Bundle's entry): accepted by the function of its own type, as the walk walks it with its type's schema. */
+/** A contained resource (or a Bundle's entry): accepted as its own type is, without the root's constraints (the walk tests those only at the root). */
 function acceptInner(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const type = (value as { resourceType?: unknown }).resourceType;
-  if (typeof type !== 'string' || !isResourceType(type)) return false;
-  return (accepts[acceptIndex(getDataType(type), type)] as Accept)(value);
+  const type = resourceTypeOf(value);
+  return type !== undefined && acceptResource(type, value);
 }
 
 /** The checks of one item `x`: its constraints (those holding by their text), then its JSON type and format, or its type's function. */
@@ -243,9 +249,15 @@ function itemChecks(schema: InternalTypeSchema, element: InternalSchemaElement, 
   return lines;
 }
 
-/** Whether a value is a primitive of `type` the walk finds nothing wrong with (checkPrimitiveValue without its issues). */
-function primitiveTest(type: string): (value: unknown) => boolean {
-  if (!(type in fhirTypeToJsType)) return NEVER;
-  const expected = fhirTypeToJsType[type as keyof typeof fhirTypeToJsType];
-  return (value) => typeof value === expected && primitiveValueProblem(type, expected, value as string | number | boolean) === undefined;
+const primitiveTests = new Map<string, Accept>();
+
+/** Whether a value is a primitive of `type` the walk finds nothing wrong with (checkPrimitiveValue without its issues); one test per type. */
+function primitiveTest(type: string): Accept {
+  let test = primitiveTests.get(type);
+  if (!test) {
+    const expected = type in fhirTypeToJsType ? fhirTypeToJsType[type as keyof typeof fhirTypeToJsType] : undefined;
+    test = expected ? (value) => typeof value === expected && primitiveValueProblem(type, expected, value as string | number | boolean) === undefined : NEVER;
+    primitiveTests.set(type, test);
+  }
+  return test;
 }

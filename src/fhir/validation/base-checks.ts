@@ -23,6 +23,7 @@ import type { FhirPathAtom, InternalSchemaElement, InternalTypeSchema, SlicingRu
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { ABSENT, plan, readerFor, settle } from './base-properties.ts';
 import type { Reader } from './base-properties.ts';
+import { isObject } from './json.ts';
 
 /** Medplum's list of constraints it does not evaluate (`skippedConstraintKeys`). */
 const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
@@ -68,31 +69,25 @@ const CONTAINED_HOLDS = new Map<string, { readonly keys: readonly string[]; read
  */
 const HOLDS_ALSO = new Map<string, (holder: unknown) => boolean>([
   ...[...CONTAINED_HOLDS].map(([expression, what]) => [expression, (holder: unknown) => containedHold(holder, what)] as const),
-  ['orderDetail.empty() or code.exists()', (holder) => isPlainRecord(holder) && !('_code' in holder) && isPlainRecord(holder.code) && !isEmpty(holder.code)],
+  ['orderDetail.empty() or code.exists()', (holder) => isObject(holder) && !('_code' in holder) && isObject(holder.code) && !isEmpty(holder.code)],
   [
     'value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()',
-    (holder) => isPlainRecord(holder) && !Object.keys(holder).some((key) => key.startsWith('value') || key.startsWith('_value')),
+    (holder) => isObject(holder) && !Object.keys(holder).some((key) => key.startsWith('value') || key.startsWith('_value')),
   ],
 ]);
 
-function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function containedHold(holder: unknown, what: { readonly keys: readonly string[]; readonly metaKeys: readonly string[] }): boolean {
-  if (!holder || typeof holder !== 'object' || Array.isArray(holder)) return false;
-  const resource = holder as Record<string, unknown>;
-  const contained = resource.contained;
-  if (!Array.isArray(contained) || '_contained' in resource) return false;
-  for (const item of contained) {
-    if (!item || typeof item !== 'object' || Array.isArray(item)) return false;
-    const inner = item as Record<string, unknown>;
+  if (!isObject(holder)) return false;
+  const contained = holder.contained;
+  if (!Array.isArray(contained) || '_contained' in holder) return false;
+  for (const inner of contained) {
+    if (!isObject(inner)) return false;
     // A valid type's name is never the name of an element, which a member step would take the resource itself for.
     if (typeof inner.resourceType !== 'string' || !isResourceType(inner.resourceType)) return false;
     for (const key of what.keys) if (key in inner) return false;
     if (what.metaKeys.length === 0 || !('meta' in inner)) continue;
     const meta = inner.meta;
-    if (!meta || typeof meta !== 'object' || Array.isArray(meta)) return false;
+    if (!isObject(meta)) return false;
     for (const key of what.metaKeys) if (key in meta) return false;
   }
   return true;
