@@ -115,14 +115,18 @@ export function createApp(deps: AppDeps): express.Express {
   // layers, each a path match and, for a router, its own dispatch (issue 19: a tenth of a read's allocations).
   app.use('/fhir', fhirRoutes(deps, { authenticate, readBody, admitted }));
 
+  // The protected routes under their own mounts (/native/eenheid, /native) come next, for the same reason: none of
+  // the public routes serves anything under them, and those routers, mounted at the root, are each entered and walked
+  // by every request that reaches them (issue 19: a native record walked some thirty layers before its own).
+  const [mounted, atRoot] = partition(deps.protectedRoutes ?? [], (routes) => routes.mount !== '');
+  for (const routes of mounted) app.use(routes.mount, authenticate, readBody, admitted, routes.router);
+
   for (const r of deps.publicRoutes ?? []) app.use(r);
   // Before the client is known: guessing secrets or flooding the token endpoint costs per address.
   if (deps.rateLimiter) app.use('/oauth2/token', limitPerAddress(deps.rateLimiter));
   app.use(deps.auth.router);
 
-  for (const routes of deps.protectedRoutes ?? []) {
-    app.use(routes.mount, authenticate, readBody, admitted, routes.router);
-  }
+  for (const routes of atRoot) app.use(authenticate, readBody, admitted, routes.router);
 
   app.use((req, _res, next) => next(notFound(`Nothing at ${req.method} ${req.path}`)));
   if (deps.auditFailures) app.use(deps.auditFailures);
@@ -131,6 +135,10 @@ export function createApp(deps: AppDeps): express.Express {
 }
 
 type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
+}
 
 /** Everything under /fhir: the CapabilityStatement without a token, every other request authenticated and handed to the FHIR router. */
 function fhirRoutes(deps: AppDeps, steps: { authenticate: Middleware; readBody: RequestHandler; admitted: Middleware }): Router {

@@ -109,3 +109,14 @@ it('checks the native format before the scopes, as the FHIR router checks a type
   refusal(await request(tg.app).post('/native/no-such-format').set('Authorization', auth).set('Content-Type', 'application/json').send('{}'), [404]);
   refusal(await request(tg.app).get('/native/no-such-format/x').set('Authorization', auth), [404]);
 });
+
+it('routes a native record to its router before the routers mounted at the root (health, docs, metrics, admin, board, OAuth), which it would walk layer by layer', () => {
+  const stack = (tg.gateway.app as unknown as { router: { stack: LayerShape[] } }).router.stack;
+  const isRouter = (layer: LayerShape): boolean => typeof layer.handle === 'function' && 'stack' in layer.handle;
+  const atRoot = (layer: LayerShape): boolean => layer.rawPath === undefined || layer.rawPath === '/' || layer.rawPath === '';
+  const firstNative = stack.findIndex((layer) => layer.rawPath === '/native/eenheid' || layer.rawPath === '/native');
+  expect(firstNative).toBeGreaterThan(0);
+  expect(stack.slice(0, firstNative).filter((layer) => isRouter(layer) && atRoot(layer))).toEqual([]);
+  // The routers at the root are still there, after the native ones.
+  expect(stack.slice(firstNative).filter((layer) => isRouter(layer) && atRoot(layer)).length).toBeGreaterThanOrEqual(5);
+});
