@@ -245,3 +245,16 @@ it("a native record's identity lookups, sent with its ledger head, find somethin
   // Its next sequence: the lookups find the patient.
   expect(await sendAt(3)).toEqual({ last: 2, found: [[created.stored.id]] });
 });
+
+it('keeps a version of 3 kB in its row as it is, neither compressed nor moved out of line, and its history too (migration 031)', async () => {
+  // About 3 kB of JSON, as a native handover's Encounter: above the 2 kB at which PostgreSQL would compress it by default.
+  const names = Array.from({ length: 40 }, (_, i) => ({ family: `Achternaam-${i}-${unique('x')}`, given: [`Voornaam-${i}`] }));
+  const created = await repo.create(buildPatient({ name: names }));
+  expect(JSON.stringify(created.stored.content).length).toBeGreaterThan(2500);
+  const { id } = created.stored;
+  await repo.update({ ...(created.stored.content as Patient), gender: 'female' });
+  const current = await testDb.db.query<{ compression: string | null }>(`SELECT pg_column_compression(content) AS compression FROM resources WHERE resource_type = 'Patient' AND id = $1`, [id]);
+  const replaced = await testDb.db.query<{ compression: string | null }>(`SELECT pg_column_compression(content) AS compression FROM resource_history WHERE resource_type = 'Patient' AND id = $1`, [id]);
+  expect(current.rows).toEqual([{ compression: null }]);
+  expect(replaced.rows).toEqual([{ compression: null }]);
+});
