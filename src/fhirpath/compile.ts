@@ -2,7 +2,7 @@
 // subset. Throws `Unsupported` for anything else.
 import { children, functionName, literal, paramList } from './ast.ts';
 import { invoke } from './functions.ts';
-import { CHOICE_BASES, member } from './members.ts';
+import { CHOICE_BASES, memberStep } from './members.ts';
 import { type AstNode, equal, type Fn, integers, safe, singleton, truth, Unsupported, unwrap } from './values.ts';
 
 export function compileNode(node: AstNode | undefined, model: boolean): Fn {
@@ -32,9 +32,8 @@ export function compileNode(node: AstNode | undefined, model: boolean): Fn {
     }
     case 'MemberInvocation': {
       const name = node.text ?? '';
-      const choice = model && CHOICE_BASES.has(name);
-      const sidecar = `_${name}`;
-      return (f) => member(f, name, choice, sidecar);
+      const step = memberStep(name, model && CHOICE_BASES.has(name));
+      return (f) => step(f);
     }
     case 'FunctionInvocation': {
       const name = functionName(node);
@@ -54,9 +53,8 @@ export function compileNode(node: AstNode | undefined, model: boolean): Fn {
       const step = kids[1];
       if (step.type === 'MemberInvocation') {
         const name = step.text ?? '';
-        const choice = model && CHOICE_BASES.has(name);
-        const sidecar = `_${name}`;
-        return (f, env, root) => member(base(f, env, root), name, choice, sidecar);
+        const next = memberStep(name, model && CHOICE_BASES.has(name));
+        return (f, env, root) => next(base(f, env, root));
       }
       if (step.type === 'FunctionInvocation') {
         if (functionName(step) === 'iif') throw new Unsupported('iif on a collection');
