@@ -31,9 +31,8 @@ export default {
       testPathIgnorePatterns: ['/node_modules/', ...UNIT_TESTS.filter((p) => !p.includes('*')).map((p) => `<rootDir>/${p}$`), '<rootDir>/test/unit/'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       // Every response a test receives from the gateway is checked against its OpenAPI description, and every resource
-      // the base validation's shortcut accepts is walked as well (validation-setup.ts), and every mapping evaluation is
-      // made by the interpreter as well as by the generated code (mapping-setup.ts).
-      setupFilesAfterEnv: ['<rootDir>/test/support/contract-setup.ts', '<rootDir>/test/support/validation-setup.ts', '<rootDir>/test/support/mapping-setup.ts'],
+      // the base validation's shortcut accepts is walked as well (validation-setup.ts).
+      setupFilesAfterEnv: ['<rootDir>/test/support/contract-setup.ts', '<rootDir>/test/support/validation-setup.ts'],
     },
   ],
   // Hooks start whole gateways (and child processes); a busy 2-core machine needs the room.

@@ -1,10 +1,7 @@
 // Evaluates a compiled template against one input. Absent values (empty collections, empty strings)
-// leave their field out, so templates say what exists only where data decides it. The interpreter here says what a
-// template means; what runs is the same template generated as JavaScript once (generate.ts), which the tests check
-// against it on every record they map (`verifyGeneratedMapping`).
+// leave their field out, so templates say what exists only where data decides it.
 import type { Env, Node, ObjNode } from './compile.ts';
 import type { TransformContext } from './transforms/index.ts';
-import { generateNode, generateObject, type Helpers, type NodeFn, type ObjectFn } from './generate.ts';
 import { keepNumberText } from '../../fhir/number-text.ts';
 
 function present(value: unknown): boolean {
@@ -21,7 +18,7 @@ export function truthy(result: unknown[]): boolean {
   return result.length > 0 && result[0] !== false;
 }
 
-export function interpretNode(node: Node, focus: unknown, env: Env, ctx: TransformContext): unknown {
+export function evaluateNode(node: Node, focus: unknown, env: Env, ctx: TransformContext): unknown {
   switch (node.t) {
     case 'lit':
       return node.value;
@@ -37,28 +34,28 @@ export function interpretNode(node: Node, focus: unknown, env: Env, ctx: Transfo
       return result.length > 0 ? transform.fn(result[0], node.args, ctx) : undefined;
     }
     case 'input': {
-      const input = interpretObject(node.input, focus, env, ctx, false);
+      const input = evaluateObject(node.input, focus, env, ctx, false);
       return input === undefined ? undefined : node.transform.fn(input, node.args, ctx);
     }
     case 'first':
       for (const alt of node.alts) {
-        const value = interpretNode(alt, focus, env, ctx);
+        const value = evaluateNode(alt, focus, env, ctx);
         if (present(value)) return value;
       }
       return undefined;
     case 'obj':
-      return interpretObject(node, focus, env, ctx, false);
+      return evaluateObject(node, focus, env, ctx, false);
     case 'arr': {
       const out: unknown[] = [];
       for (const item of node.items) {
         if (item.t === 'obj' && item.each) {
           for (const member of item.each(focus, env)) {
-            const value = interpretObject(item, member, env, ctx, false);
+            const value = evaluateObject(item, member, env, ctx, false);
             if (present(value)) out.push(value);
           }
           continue;
         }
-        const value = interpretNode(item, focus, env, ctx);
+        const value = evaluateNode(item, focus, env, ctx);
         if (Array.isArray(value) && item.t !== 'arr') out.push(...value);
         else if (present(value)) out.push(value);
       }
@@ -68,7 +65,7 @@ export function interpretNode(node: Node, focus: unknown, env: Env, ctx: Transfo
 }
 
 /** `skipWhen`: the caller already decided the object exists (resources whose fullUrls were handed out). */
-export function interpretObject(node: ObjNode, focus: unknown, env: Env, ctx: TransformContext, skipWhen: boolean): Record<string, unknown> | undefined {
+export function evaluateObject(node: ObjNode, focus: unknown, env: Env, ctx: TransformContext, skipWhen: boolean): Record<string, unknown> | undefined {
   if (node.when && !skipWhen && !truthy(node.when(focus, env))) return undefined;
   if (node.in) {
     const inner = node.in(focus, env);
@@ -84,7 +81,7 @@ export function interpretObject(node: ObjNode, focus: unknown, env: Env, ctx: Tr
   let anyData = false;
   let anyDynamic = false;
   for (const field of node.fields) {
-    const value = interpretNode(field.node, focus, scope, ctx);
+    const value = evaluateNode(field.node, focus, scope, ctx);
     if (field.dynamic) anyDynamic = true;
     if (!present(value)) continue;
     // An empty object exists only when its own `$when` said so (e.g. `cancelled: {}` without a reason).
@@ -100,40 +97,4 @@ export function interpretObject(node: ObjNode, focus: unknown, env: Env, ctx: Tr
   if (node.prune && anyDynamic && !anyData) return undefined;
   for (const key of node.require) if (!(key in out)) return undefined;
   return out;
-}
-
-/** The interpreter's tests of a value, which the generated functions call too. */
-export const MAPPING_HELPERS: Helpers = { present, isEmptyObject, truthy };
-const objects = new WeakMap<ObjNode, ObjectFn>();
-const nodes = new WeakMap<Node, NodeFn>();
-let verifying = false;
-
-/**
- * Tests: every evaluation is made both ways, generated and interpreted, and a difference in what they give (as JSON,
- * with the texts numbers keep) throws, naming no value (a record holds patient data).
- */
-export function verifyGeneratedMapping(on: boolean): void {
-  verifying = on;
-}
-
-/** `node`'s value at `focus`: what `interpretNode` gives, by the node's generated function. */
-export function evaluateNode(node: Node, focus: unknown, env: Env, ctx: TransformContext): unknown {
-  let fn = nodes.get(node);
-  if (!fn) nodes.set(node, (fn = generateNode(node, MAPPING_HELPERS)));
-  const value = fn(focus, env, ctx);
-  if (verifying) same(value, interpretNode(node, focus, env, ctx));
-  return value;
-}
-
-/** The object a template makes of `focus`, or undefined where it makes none: what `interpretObject` gives, generated. */
-export function evaluateObject(node: ObjNode, focus: unknown, env: Env, ctx: TransformContext, skipWhen: boolean): Record<string, unknown> | undefined {
-  let fn = objects.get(node);
-  if (!fn) objects.set(node, (fn = generateObject(node, MAPPING_HELPERS)));
-  const value = fn(focus, env, ctx, skipWhen);
-  if (verifying) same(value, interpretObject(node, focus, env, ctx, skipWhen));
-  return value;
-}
-
-function same(generated: unknown, interpreted: unknown): void {
-  if (JSON.stringify(generated) !== JSON.stringify(interpreted)) throw new Error('the generated mapping gives another result than the interpreted template');
 }
