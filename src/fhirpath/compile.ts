@@ -32,8 +32,7 @@ export function compileNode(node: AstNode | undefined, model: boolean): Fn {
     }
     case 'MemberInvocation': {
       const name = node.text ?? '';
-      const step = memberStep(name, model && CHOICE_BASES.has(name));
-      return (f) => step(f);
+      return memberStep(name, model && CHOICE_BASES.has(name));
     }
     case 'FunctionInvocation': {
       const name = functionName(node);

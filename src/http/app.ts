@@ -117,7 +117,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // The protected routes under their own mounts (/native/eenheid, /native) come next, for the same reason: none of
   // the public routes serves anything under them, and those routers, mounted at the root, are each entered and walked
-  // by every request that reaches them (issue 19: a native record walked some thirty layers before its own).
+  // by every request that reaches them (issue 19: a native record walked all their layers before its own).
   const [mounted, atRoot] = partition(deps.protectedRoutes ?? [], (routes) => routes.mount !== '');
   for (const routes of mounted) app.use(routes.mount, authenticate, readBody, admitted, routes.router);
 
