@@ -1,6 +1,6 @@
 // The FHIRPath functions of the subset (where, exists, first, extension, startsWith, matches, substring, ...).
 import { literalArg, typeArg } from './ast.ts';
-import { CHOICE_BASES, member } from './members.ts';
+import { CHOICE_BASES, memberStep } from './members.ts';
 import { type AstNode, type Fn, Prim, singleton, truth, Unsupported, unwrap } from './values.ts';
 
 /** The compiler, passed in so that `where(criteria)` compiles its argument without an import cycle. */
@@ -37,7 +37,8 @@ export function invoke(name: string, params: AstNode[], input: Fn, model: boolea
       };
     case 'extension': {
       const url = literalArg(params, 0);
-      return (f, env, root) => member(input(f, env, root), 'extension', false, '_extension').filter((e) => (e as { url?: string })?.url === url);
+      const extensions = memberStep('extension', false);
+      return (f, env, root) => extensions(input(f, env, root)).filter((e) => (e as { url?: string })?.url === url);
     }
     case 'ofType': {
       const type = typeArg(params);

@@ -16,71 +16,37 @@ function isChoiceHere(item: object, name: string): boolean {
   return false;
 }
 
-/**
- * `sidecar`: `_${name}`, made once where the path is compiled: a key built per item is a new string each time,
- * which V8 must look up in its string table before it can read the property (such lookups were 2 % of the ingest's
- * CPU samples under `perf`).
- */
-export function member(items: unknown[], name: string, choice = false, sidecarName = `_${name}`): unknown[] {
-  // Made at the first value: most steps give one, and an array literal of one takes a third of the memory of an empty
-  // array grown by push (room for 17). Member steps were 5 % of all a native handover allocated.
-  let out: unknown[] | undefined;
-  for (const item of items) {
-    if (item === null || typeof item !== 'object') continue;
-    if (item instanceof Prim) {
-      if (name === 'extension' && item.sidecar?.extension) for (const e of item.sidecar.extension) out = append(out, e);
-      continue;
-    }
-    const value = (item as Record<string, unknown>)[name];
-    const sidecar = (item as Record<string, unknown>)[sidecarName];
-    if (Array.isArray(value)) {
-      const side = Array.isArray(sidecar) ? sidecar : undefined;
-      for (let i = 0; i < value.length; i++) {
-        const v: unknown = value[i];
-        if (v === null || v === undefined) continue;
-        out = append(out, side?.[i] && typeof v !== 'object' ? new Prim(v, side[i] as Prim['sidecar']) : v);
-      }
-    } else if (value !== undefined && value !== null) {
-      out = append(out, sidecar && typeof value !== 'object' ? new Prim(value, sidecar as Prim['sidecar']) : value);
-    } else if (sidecar && typeof sidecar === 'object' && !Array.isArray(sidecar)) {
-      out = append(out, new Prim(undefined, sidecar as Prim['sidecar']));
-    } else if (choice && isChoiceHere(item, name)) {
-      throw new Unsupported('choice element');
-    }
-  }
-  return out ?? [];
-}
-
 function append(out: unknown[] | undefined, value: unknown): unknown[] {
   if (out === undefined) return [value];
   out.push(value);
   return out;
 }
 
-/** A member step for one name: `member(items, name, choice)` with the name's loads written into the function. */
+/** A member step for one name (`items.status`): the items' values of that name, primitives lifted with their sidecar. */
 export type MemberStep = (items: unknown[]) => unknown[];
 
 const steps = new Map<string, MemberStep>();
 
 /**
- * `member(items, name, choice)` as a function of its own per name, generated once: `item.status` where the shared
- * function reads `item[name]`, a load that saw every name and every shape of every expression (V8's megamorphic
- * keyed loads, 2 % of the ingest's on-CPU samples under `perf`). A name that is not a plain identifier keeps the
- * shared function.
+ * The step for `name`, generated once per name: `item["status"]` and `item["_status"]` are written into its source,
+ * where one shared function read `item[name]`, a load that saw every name and every shape of every expression (V8's
+ * megamorphic keyed loads, 2 % of the ingest's on-CPU samples under `perf`), and a sidecar key built per item was a
+ * new string to look up each time. `choice`: a missing `value` beside `valueString` is refused (Unsupported), as only
+ * fhirpath.js with the model resolves it. The result array is made at the first value: most steps give one, and an
+ * array literal of one takes a third of the memory of an empty array grown by push (member steps were 5 % of all a
+ * native handover allocated).
  */
 export function memberStep(name: string, choice: boolean): MemberStep {
   const key = `${choice ? '1' : '0'}${name}`;
   let step = steps.get(key);
-  if (!step) {
-    step = /^[A-Za-z][A-Za-z0-9]*$/.test(name) ? generateStep(name, choice) : (items) => member(items, name, choice);
-    steps.set(key, step);
-  }
+  if (!step) steps.set(key, (step = generateStep(name, choice)));
   return step;
 }
 
 function generateStep(name: string, choice: boolean): MemberStep {
+  const [value, sidecar] = [JSON.stringify(name), JSON.stringify(`_${name}`)];
   const source = `'use strict';
-return function member_${name}(items) {
+return function member(items) {
   let out;
   for (let k = 0; k < items.length; k++) {
     const item = items[k];
@@ -89,8 +55,8 @@ return function member_${name}(items) {
       ${name === 'extension' ? 'if (item.sidecar?.extension) for (const e of item.sidecar.extension) out = append(out, e);' : ''}
       continue;
     }
-    const value = item.${name};
-    const sidecar = item._${name};
+    const value = item[${value}];
+    const sidecar = item[${sidecar}];
     if (Array.isArray(value)) {
       const side = Array.isArray(sidecar) ? sidecar : undefined;
       for (let i = 0; i < value.length; i++) {
@@ -102,7 +68,7 @@ return function member_${name}(items) {
       out = append(out, sidecar && typeof value !== 'object' ? new Prim(value, sidecar) : value);
     } else if (sidecar && typeof sidecar === 'object' && !Array.isArray(sidecar)) {
       out = append(out, new Prim(undefined, sidecar));
-    }${choice ? ` else if (isChoiceHere(item, ${JSON.stringify(name)})) {
+    }${choice ? ` else if (isChoiceHere(item, ${value})) {
       throw new Unsupported('choice element');
     }` : ''}
   }
