@@ -106,14 +106,14 @@ try {
     const r = ops?.[op];
     if (!r) continue;
     console.log(row(OPERATION_LABELS[op], r));
-    console.log(`    ${cpuLine('gateway', r.cpu, 'operation')}`);
+    console.log(`    ${cpuLine('gateway', r.cpu, 'operation', { loadGenerator: true })}`);
     if (r.warmup) console.log(`    ${warmupLine(r, WARMUP_SECONDS)}`);
     if (r.gc) console.log(`    ${gcLine({ minorMs: 0, majorMs: 0 }, r.gc, r.ok, 'operation')}`);
     const o = other?.[op];
     if (!o) continue;
     const peer = baseline ? 'baseline' : 'COMPARE_FHIR_URL';
     console.log(`${row(`${OPERATION_LABELS[op]} at ${peer}`, o)}   gateway/${baseline ? 'baseline' : 'other'} ${(r.perSecond / o.perSecond).toFixed(2)}`);
-    console.log(`    ${cpuLine('server', o.cpu, 'operation')}`);
+    console.log(`    ${cpuLine('server', o.cpu, 'operation', { loadGenerator: true })}`);
     if (o.warmup) console.log(`    ${warmupLine(o, WARMUP_SECONDS, 'server')}`);
     const [mine, theirs] = [cpuTotal('gateway', r.cpu), cpuTotal('gateway', o.cpu)];
     if (baseline && mine !== undefined && theirs !== undefined) console.log(`    CPU per operation this checkout/baseline ${(mine / theirs).toFixed(2)}`);

@@ -273,7 +273,7 @@ lines.push(`    (a)/(b) = ${(100 * ingest.perSecond / raw.perSecond).toFixed(0)}
 lines.push(`(c) FHIR operations on ${storedTasks} stored Tasks (${seedCount} of them all matching the search), ${clients} clients:`);
 for (const op of FHIR_OPERATIONS) {
   lines.push(row(`(c) ${OPERATION_LABELS[op]}`, ops[op]));
-  lines.push(`    ${cpuLine('gateway', ops[op].cpu, 'operation')}`);
+  lines.push(`    ${cpuLine('gateway', ops[op].cpu, 'operation', { loadGenerator: true })}`);
   if (ops[op].warmup) lines.push(`    ${warmupLine(ops[op], opWarmupSeconds)}`);
 }
 if (lag) lines.push(`    ${auditLagLine(lag)}`);
@@ -299,7 +299,7 @@ if (other) {
   results.compare = { url: compare?.target.base, ...other };
   for (const op of FHIR_OPERATIONS) {
     lines.push(`${row(`(f) ${OPERATION_LABELS[op]} at COMPARE_FHIR_URL`, other[op])}   gateway/other ${(ops[op].perSecond / other[op].perSecond).toFixed(2)}`);
-    lines.push(`    ${cpuLine('server', other[op].cpu, 'operation')}`);
+    lines.push(`    ${cpuLine('server', other[op].cpu, 'operation', { loadGenerator: true })}`);
     if (other[op].warmup) lines.push(`    ${warmupLine(other[op], opWarmupSeconds, 'server')}`);
   }
 } else {

@@ -176,11 +176,14 @@ export function cpuTotal(first: 'gateway' | 'client', cpu: CpuPerUnit): number |
 }
 
 /** "CPU per handover: gateway 21.9 ms + PostgreSQL 14.8 ms, together 36.7 ms". */
-export function cpuLine(first: 'gateway' | 'client' | 'server', cpu: CpuPerUnit, unit = 'handover'): string {
+export function cpuLine(first: 'gateway' | 'client' | 'server', cpu: CpuPerUnit, unit = 'handover', options: { loadGenerator?: boolean } = {}): string {
   const own = first === 'client' ? 'client' : 'gateway';
   const total = cpuTotal(own, cpu);
   const digits = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(unit === 'handover' ? 1 : 2)} ms`);
-  return `CPU per ${unit}: ${first} ${digits(ownMs(own, cpu))} + PostgreSQL ${digits(cpu.postgresMs)}${total === undefined ? '' : `, together ${digits(total)}`}`;
+  // The benchmark's own process shares the cores with the servers: what it takes per request is what a server's
+  // throughput could not use (an issue's measurement with wrk took almost none).
+  const generator = options.loadGenerator ? ` (the benchmark's own client ${digits(cpu.selfMs)})` : '';
+  return `CPU per ${unit}: ${first} ${digits(ownMs(own, cpu))} + PostgreSQL ${digits(cpu.postgresMs)}${total === undefined ? '' : `, together ${digits(total)}`}${generator}`;
 }
 
 /** CPU per unit over several runs: each run's figures weighted by the units it did. */

@@ -3,6 +3,7 @@ import { combineCpu, cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time
 import { gcTime, type GcTime } from './gc-time.ts';
 import { combineLoads, load, type LoadResult } from './stats.ts';
 import { benchServiceRequest, benchTask } from './bench-resources.ts';
+import { LeanClient } from './lean-post.ts';
 
 /** A FHIR R4 server to measure: the gateway, or another named by COMPARE_FHIR_URL (HAPI FHIR, Medplum, ...). */
 export interface FhirTarget {
@@ -93,27 +94,25 @@ async function storedTaskIds(p: Prepared): Promise<void> {
   if (p.created.length === 0) throw new Error(`${p.target.name}: no Tasks to read`);
 }
 
-function call(p: Prepared, op: FhirOperation): () => Promise<boolean | string> {
-  const { base } = p.target;
+function call(p: Prepared, op: FhirOperation, client: LeanClient): () => Promise<boolean | string> {
+  const base = new URL(p.target.base).pathname.replace(/\/$/, '');
   const search = (extra: string) => async (): Promise<boolean | string> => {
-    const res = await fetch(`${base}/Task?status=requested&owner=${encodeURIComponent(p.owner)}&_count=20${extra}`, { headers: p.headers });
-    await res.arrayBuffer();
+    const res = await client.send('GET', `${base}/Task?status=requested&owner=${encodeURIComponent(p.owner)}&_count=20${extra}`, p.headers);
     return res.status === 200 || `HTTP ${res.status}`;
   };
+  const task = JSON.stringify(p.task);
   switch (op) {
     case 'create':
       return async () => {
-        const res = await fetch(`${base}/Task`, { method: 'POST', headers: { ...p.headers, Prefer: 'return=minimal' }, body: JSON.stringify(p.task) });
-        await res.arrayBuffer();
-        const id = /Task\/([^/]+)/.exec(res.headers.get('location') ?? '')?.[1];
+        const res = await client.send('POST', `${base}/Task`, { ...p.headers, Prefer: 'return=minimal' }, task);
+        const id = /Task\/([^/]+)/.exec(res.location ?? '')?.[1];
         if (id) p.created.push(id);
         return res.status === 201 || `HTTP ${res.status}`;
       };
     case 'read':
       return async () => {
         const id = p.created[p.next++ % Math.max(p.created.length, 1)];
-        const res = await fetch(`${base}/Task/${id}`, { headers: p.headers });
-        await res.arrayBuffer();
+        const res = await client.send('GET', `${base}/Task/${id}`, p.headers);
         return res.status === 200 || `HTTP ${res.status}`;
       };
     case 'search':
@@ -122,6 +121,20 @@ function call(p: Prepared, op: FhirOperation): () => Promise<boolean | string> {
       return search('&_total=accurate');
     case 'searchNoTotal':
       return search('&_total=none');
+  }
+}
+
+/**
+ * Runs `op` against `p` from `concurrency` clients for `seconds`, over keep-alive connections of their own (LeanClient:
+ * a load generator that takes little of the cores the servers share), closed at the end: a connection left idle
+ * while the other server's slice runs may be closed by its server just as it is reused.
+ */
+async function loadOn(p: Prepared, op: FhirOperation, concurrency: number, seconds: number): Promise<LoadResult> {
+  const client = new LeanClient(p.target.base, concurrency);
+  try {
+    return await load(concurrency, seconds, call(p, op, client));
+  } finally {
+    client.close();
   }
 }
 
@@ -156,7 +169,7 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
     if (warmupSeconds > 0) {
       for (const [k, p] of prepared.entries()) {
         const before = cpuSnapshot(p.target.pids, p.target.database);
-        const r = await load(concurrency, warmupSeconds, call(p, op));
+        const r = await loadOn(p, op, concurrency, warmupSeconds);
         warmups[k]?.set(op, { ok: r.ok, cpu: cpuPerUnit(before, cpuSnapshot(p.target.pids, p.target.database), r.ok) });
       }
     }
@@ -168,7 +181,7 @@ export async function fhirOps<O extends FhirOperation = FhirOperation>(
         const url = p.target.gatewayUrl;
         const gcBefore = url === undefined ? undefined : await gcTime(url);
         const before = cpuSnapshot(p.target.pids, p.target.database);
-        const r = await load(concurrency, seconds / slices, call(p, op));
+        const r = await loadOn(p, op, concurrency, seconds / slices);
         const cpu = cpuPerUnit(before, cpuSnapshot(p.target.pids, p.target.database), r.ok);
         const gcAfter = url === undefined ? undefined : await gcTime(url);
         const gc = gcBefore && gcAfter ? { minorMs: gcAfter.minorMs - gcBefore.minorMs, majorMs: gcAfter.majorMs - gcBefore.majorMs } : undefined;

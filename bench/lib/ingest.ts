@@ -1,5 +1,5 @@
 import { demoToken } from './gateway-process.ts';
-import { LeanPoster } from './lean-post.ts';
+import { LeanClient } from './lean-post.ts';
 import { load, type LoadResult } from './stats.ts';
 
 /** A BSN passing the 11-proof, different for every n (up to 10^8). */
@@ -24,8 +24,8 @@ export async function nativeIngest(url: string, concurrency: number, seconds: nu
   let n = 0;
   const patient = example.patient as Record<string, unknown>;
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-  // A connection per client, kept alive (as fetch's were), sent through node:http: see LeanPoster.
-  const poster = new LeanPoster(url, concurrency);
+  // A connection per client, kept alive (as fetch's were), sent through node:http: see LeanClient.
+  const poster = new LeanClient(url, concurrency);
   try {
     return await load(concurrency, seconds, async () => {
       const i = ++n;

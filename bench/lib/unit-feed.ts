@@ -2,7 +2,7 @@
 // POST /native/eenheid, while a ZCC board is connected to /board/events and receives each fix as a `unit` event.
 // Measures the fixes' answers and how long after a fix was sent it reached the board.
 import { demoToken } from './gateway-process.ts';
-import { LeanPoster } from './lean-post.ts';
+import { LeanClient } from './lean-post.ts';
 import { percentile } from './stats.ts';
 
 const ORGS: { ura: string; client: string; kind: string; status: string }[] = [
@@ -51,9 +51,9 @@ export async function unitFeed(url: string, units = 200, everySeconds = 2, batch
   let inFlight: Promise<void>[] = [];
   let lastTime = 0;
   // Open loop: as many connections as fixes in flight, as fetch opened; node:http for the benchmark's own CPU
-  // (LeanPoster). New at each start() and closed at stop(): a connection left idle between slices may be closed by
+  // (LeanClient). New at each start() and closed at stop(): a connection left idle between slices may be closed by
   // the gateway (its keep-alive timeout) just as the next slice sends on it.
-  let poster = new LeanPoster(url, Number.POSITIVE_INFINITY);
+  let poster = new LeanClient(url, Number.POSITIVE_INFINITY);
 
   // The board: a ZCC's stream, parsed as the page parses it.
   const board = new AbortController();
@@ -124,7 +124,7 @@ export async function unitFeed(url: string, units = 200, everySeconds = 2, batch
   return {
     start() {
       poster.close();
-      poster = new LeanPoster(url, Number.POSITIVE_INFINITY);
+      poster = new LeanClient(url, Number.POSITIVE_INFINITY);
       const started = performance.now();
       let n = 0;
       // Open loop: the fixes due by now are sent, whatever the answers do (a tick every 10 ms).
