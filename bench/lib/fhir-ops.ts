@@ -3,7 +3,7 @@ import { combineCpu, cpuPerUnit, cpuSnapshot, type CpuPerUnit } from './cpu-time
 import { gcTime, type GcTime } from './gc-time.ts';
 import { combineLoads, load, type LoadResult } from './stats.ts';
 import { benchServiceRequest, benchTask } from './bench-resources.ts';
-import { LeanClient } from './lean-post.ts';
+import { LeanClient } from './lean-client.ts';
 
 /** A FHIR R4 server to measure: the gateway, or another named by COMPARE_FHIR_URL (HAPI FHIR, Medplum, ...). */
 export interface FhirTarget {

@@ -1,5 +1,5 @@
 import { demoToken } from './gateway-process.ts';
-import { LeanClient } from './lean-post.ts';
+import { LeanClient } from './lean-client.ts';
 import { load, type LoadResult } from './stats.ts';
 
 /** A BSN passing the 11-proof, different for every n (up to 10^8). */

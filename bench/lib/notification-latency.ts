@@ -5,7 +5,7 @@ import { bsn } from './ingest.ts';
 import { benchServiceRequest, benchTask } from './bench-resources.ts';
 import { demoToken } from './gateway-process.ts';
 import { percentile } from './stats.ts';
-import { LeanClient } from './lean-post.ts';
+import { LeanClient } from './lean-client.ts';
 
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 

@@ -2,7 +2,7 @@
 // POST /native/eenheid, while a ZCC board is connected to /board/events and receives each fix as a `unit` event.
 // Measures the fixes' answers and how long after a fix was sent it reached the board.
 import { demoToken } from './gateway-process.ts';
-import { LeanClient } from './lean-post.ts';
+import { LeanClient } from './lean-client.ts';
 import { percentile } from './stats.ts';
 
 const ORGS: { ura: string; client: string; kind: string; status: string }[] = [

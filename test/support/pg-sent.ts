@@ -46,12 +46,12 @@ export async function recordSent<T>(work: () => Promise<T>): Promise<{ result: T
 }
 
 /**
- * Runs `work`, recording what each connection sends (the text of each statement bound, and each Sync), and returns the
- * round trips (Syncs) of every transaction that ran a statement containing `marker`, in the order they began.
- * `steadyOnly`: only the transactions that prepared no statement on their connection (its BEGIN's included): a
- * connection's first such transaction prepares its statements, which takes round trips of their own.
+ * Runs `work`, recording what each connection sends (the text of each statement bound, each Sync, each named Parse),
+ * and returns the round trips (Syncs) of every transaction that ran a statement containing `marker` and prepared no
+ * statement on its connection (its BEGIN's included): a connection's first such transaction prepares its statements,
+ * which takes round trips of their own.
  */
-async function roundTripsOfTransactions(marker: string, work: () => Promise<void>, options: { steadyOnly?: boolean } = {}): Promise<number[]> {
+async function steadyRoundTripsOf(marker: string, work: () => Promise<unknown>): Promise<number[]> {
   const { sent } = await recordSent(work);
   const counts: number[] = [];
   for (const list of sent.values()) {
@@ -78,7 +78,7 @@ async function roundTripsOfTransactions(marker: string, work: () => Promise<void
         if (syncs < 0) continue;
         syncs++;
         if (committing) {
-          if (marked && !(options.steadyOnly && prepared)) counts.push(syncs);
+          if (marked && !prepared) counts.push(syncs);
           syncs = -1;
         }
       }
@@ -97,15 +97,7 @@ async function roundTripsOfTransactions(marker: string, work: () => Promise<void
 export async function steadyRoundTrips(marker: string, once: () => Promise<unknown>, wanted = 5, tries = 25): Promise<number[]> {
   const counts: number[] = [];
   for (let i = 0; i < tries && counts.length < wanted; i++) {
-    counts.push(
-      ...(await roundTripsOfTransactions(
-        marker,
-        async () => {
-          await once();
-        },
-        { steadyOnly: true },
-      )),
-    );
+    counts.push(...(await steadyRoundTripsOf(marker, once)));
   }
   return counts.slice(0, wanted);
 }

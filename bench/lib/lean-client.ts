@@ -9,12 +9,13 @@ export interface LeanAnswer {
 /**
  * Requests of a load generator over node:http with keep-alive connections, one per client. `fetch` (undici's WHATWG
  * Request, Headers and body streams for every call) cost the benchmark 1.38–1.89 ms of CPU per native handover, the
- * body's JSON.stringify included, against 0.49–0.83 ms this way (three alternating rounds, one process, beside a CI run).
- * For the FHIR operations (bench/fhir-ops.ts against the gateway and Medplum, 2026-12-07): a Task create 0.72–0.79 against
- * 0.28–0.29 ms, a read 0.21–0.22 against 0.10–0.12 ms, a search page 0.43–0.69 against 0.20–0.30 ms. On the 2-core
- * machine that also runs the gateway and PostgreSQL (and, in (f), the server compared with) that is CPU taken from the
- * servers, and more of it from the one that answers more requests a second. Only what a load generator needs: the status and Location, once
- * the body has been read to its end and dropped.
+ * body's JSON.stringify included, against 0.49–0.83 ms this way (three alternating rounds, one process, beside a CI
+ * run). For the FHIR operations (bench/fhir-ops.ts against the gateway and Medplum, 2026-12-07): a Task create
+ * 0.72–0.79 against 0.28–0.29 ms, a read 0.21–0.22 against 0.10–0.12 ms, a search page 0.43–0.69 against 0.20–0.30 ms.
+ * On the 2-core machine that also runs the gateway and PostgreSQL (and, in (f), the server compared with) that is CPU
+ * taken from the servers, and more of it from the one that answers more requests a second. Only what a load generator
+ * needs: the status and Location, once the body has been read to its end and dropped. Like wrk, and unlike fetch, it
+ * asks for no compressed answers.
  */
 export class LeanClient {
   private readonly agent: Agent;
