@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import pg from 'pg';
 
 /**
@@ -52,4 +53,17 @@ export function submitExtended(
   return new Promise<pg.QueryResult>((resolve, reject) => {
     queue(make(extended, (err, result) => (err ? reject(err) : resolve(result as pg.QueryResult))));
   });
+}
+
+/**
+ * Whether `client` waits for PostgreSQL's answer to a statement it sent (pg's active query; a query queued behind it
+ * has not been sent). pg 8 keeps it in `_activeQuery`.
+ */
+export function awaitsAnswer(client: pg.ClientBase): boolean {
+  return (client as unknown as { _activeQuery: unknown })._activeQuery != null;
+}
+
+/** The socket of `client`'s connection (pg's Connection keeps it as `stream`). */
+export function socketOf(client: pg.ClientBase): Socket {
+  return (client as unknown as { connection: { stream: Socket } }).connection.stream;
 }

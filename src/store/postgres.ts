@@ -6,6 +6,7 @@ import { begin, beginWith } from './begin-with-first-statement.ts';
 import { commitWith } from './commit-with-last-statement.ts';
 import { classifyDatabaseError } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
+import { QUERY_READ_TIMEOUT, QueryDeadline } from './query-deadline.ts';
 import { plainTextArray } from './text-array.ts';
 import { plainTimestamp } from './timestamp-text.ts';
 
@@ -38,7 +39,7 @@ export interface PostgresOptions {
   connectTimeoutMs?: number;
   /**
    * The longest a statement may run: `statement_timeout` on the server, and a client-side read timeout
-   * `queryTimeoutMs` for a server that stopped answering altogether. Only for the gateway's role (after
+   * `queryTimeoutMs` for a server that stopped answering altogether (src/store/query-deadline.ts). Only for the gateway's role (after
    * `useRole`): the migrations, run before as the administrator, may take as long as they need.
    */
   statementTimeoutMs?: number;
@@ -192,10 +193,13 @@ export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool;
   private options: PostgresOptions;
+  /** The pool's client-side read timeout (`queryTimeoutMs`), for the gateway's role only. */
+  private deadline: QueryDeadline | undefined;
 
   constructor(options: PostgresOptions) {
     this.options = options;
     this.pool = PostgresDatabase.createPool(options);
+    this.deadline = PostgresDatabase.deadlineOf(this.pool, options);
   }
 
   private static clientConfig(options: PostgresOptions): pg.ClientConfig {
@@ -205,7 +209,6 @@ export class PostgresDatabase implements Database {
       options: connectionOptions(options.role),
       connectionTimeoutMillis: options.connectTimeoutMs ?? 0,
       statement_timeout: limited && options.statementTimeoutMs ? options.statementTimeoutMs : undefined,
-      query_timeout: limited && options.queryTimeoutMs ? options.queryTimeoutMs : undefined,
       // A connection to a database that vanished without a word (a failover) is noticed, not waited on for hours.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
@@ -219,18 +222,28 @@ export class PostgresDatabase implements Database {
     return pool;
   }
 
+  /** Only for the gateway's role (after `useRole`): the migrations, run before as the administrator, may take as long as they need. */
+  private static deadlineOf(pool: pg.Pool, options: PostgresOptions): QueryDeadline | undefined {
+    if (options.role === undefined || !options.queryTimeoutMs) return undefined;
+    return new QueryDeadline(pool, options.queryTimeoutMs, (err) => options.onFault?.(err, `a database connection gave no answer for ${options.queryTimeoutMs} ms and was given up`));
+  }
+
   async useRole(role: string): Promise<void> {
     const next = { ...this.options, role };
     const pool = PostgresDatabase.createPool(next);
+    const deadline = PostgresDatabase.deadlineOf(pool, next);
     try {
       const r = await pool.query<{ current_user: string }>('SELECT current_user');
       if (r.rows[0]?.current_user !== role) throw new Error(`The database connection works as '${String(r.rows[0]?.current_user)}', not '${role}'`);
     } catch (err) {
+      deadline?.stop();
       await pool.end().catch(() => undefined);
       throw err;
     }
     const old = this.pool;
+    this.deadline?.stop();
     this.pool = pool;
+    this.deadline = deadline;
     this.options = next;
     await old.end();
   }
@@ -266,7 +279,7 @@ export class PostgresDatabase implements Database {
       // rolls back a transaction whose connection ends, and the client is thrown away below.
       const fault = classifyDatabaseError(err);
       // A transaction that committed with its last statement has nothing left to roll back.
-      if (tx.started && !tx.committed && broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === 'Query read timeout')) {
+      if (tx.started && !tx.committed && broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === QUERY_READ_TIMEOUT)) {
         await client.query('ROLLBACK').catch((rollbackFailed: unknown) => {
           broken ??= rollbackFailed;
         });
@@ -327,6 +340,7 @@ export class PostgresDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    this.deadline?.stop();
     await this.pool.end();
   }
 }
