@@ -49,13 +49,22 @@ class BeforeQuery extends pg.Query {
 }
 
 /**
+ * `submit` of a query queued behind a statement before it: made active at the first ReadyForQuery, it writes nothing
+ * when its messages went with that statement's. One function for every such query, not a closure per query holding
+ * it (a closure per statement holding the statement kept whole requests through the young generation's collections:
+ * src/store/query-deadline.ts).
+ */
+function submitUnlessSent(this: pg.Query, connection: pg.Connection): Error | null | undefined {
+  if (sentAlready.has(this)) return null;
+  return (Object.getPrototypeOf(this) as { submit(connection: pg.Connection): Error | null | undefined }).submit.call(this, connection);
+}
+
+/**
  * Queues `before`, then `next` (whose messages `before` writes) on `client`, which must be idle (a transaction's
  * first statement). `next` must be a query that writes its messages in `prepare`, as every extended-protocol one does.
  */
 export function queueWithBefore(client: pg.ClientBase, before: BeforeStatement, next: pg.Query): void {
-  const submit = next.submit.bind(next);
-  // Made active at the first ReadyForQuery: its messages are on their way already.
-  next.submit = (connection: pg.Connection) => (sentAlready.has(next) ? null : submit(connection));
+  next.submit = submitUnlessSent;
   const config: pg.QueryConfig = Object.assign({ ...before.config }, { queryMode: 'extended' });
   client.query(new BeforeQuery(config, (err) => err && before.failed(err), next));
   client.query(next);
