@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { queryInternals, submitExtended } from './pg-query-internals.ts';
+import { queryInternals, runQuery, submitExtended } from './pg-query-internals.ts';
 import { canSendBefore, queueWithBefore, runBefore, type BeforeStatement } from './statement-before.ts';
 
 /**
@@ -72,8 +72,8 @@ class BeginThenQuery extends pg.Query {
 
 /** Starts a transaction on `client` on its own (two round trips), preparing BEGIN for the next ones on that connection. */
 async function beginAlone(client: pg.ClientBase): Promise<void> {
-  await client.query({ name: BEGIN_STATEMENT, text: 'BEGIN', values: [] });
-  await client.query({ name: GENERIC_PLANS_STATEMENT, text: GENERIC_PLANS, values: [] });
+  await runQuery(client, { name: BEGIN_STATEMENT, text: 'BEGIN', values: [] });
+  await runQuery(client, { name: GENERIC_PLANS_STATEMENT, text: GENERIC_PLANS, values: [] });
   beginPrepared.add(client);
 }
 
@@ -92,7 +92,7 @@ export async function beginWith(client: pg.ClientBase, config: pg.QueryConfig, b
   if (!beginPrepared.has(client)) {
     if (before !== undefined) await runBefore(client, before);
     await beginAlone(client);
-    return client.query(config);
+    return runQuery(client, config);
   }
   return submitExtended(
     client,
@@ -104,6 +104,6 @@ export async function beginWith(client: pg.ClientBase, config: pg.QueryConfig, b
 
 /** Starts a transaction on `client` before a statement that cannot go with BEGIN (a text without parameters: maybe a script). */
 export async function begin(client: pg.ClientBase): Promise<void> {
-  if (beginPrepared.has(client)) await client.query(`BEGIN; ${GENERIC_PLANS}`);
+  if (beginPrepared.has(client)) await runQuery(client, `BEGIN; ${GENERIC_PLANS}`);
   else await beginAlone(client);
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { BEGIN_ANSWERS, begin, isBeginPrepared, writeBegin } from './begin-with-first-statement.ts';
-import { queryInternals, submitExtended, type QueryCallback } from './pg-query-internals.ts';
+import { queryInternals, runQuery, submitExtended, type QueryCallback } from './pg-query-internals.ts';
 import { canSendBefore, queueWithBefore, runBefore, type BeforeStatement } from './statement-before.ts';
 
 /**
@@ -99,8 +99,8 @@ export async function commitWith(client: pg.ClientBase, config: pg.QueryConfig, 
   if (!commitPrepared.has(client) || (!begun && !isBeginPrepared(client))) {
     if (before !== undefined) await runBefore(client, before);
     if (!begun) await begin(client);
-    const result = await client.query(config);
-    await client.query({ name: COMMIT_STATEMENT, text: 'COMMIT', values: [] });
+    const result = await runQuery(client, config);
+    await runQuery(client, { name: COMMIT_STATEMENT, text: 'COMMIT', values: [] });
     commitPrepared.add(client);
     return result;
   }

@@ -67,3 +67,18 @@ export function awaitsAnswer(client: pg.ClientBase): boolean {
 export function socketOf(client: pg.ClientBase): Socket {
   return (client as unknown as { connection: { stream: Socket } }).connection.stream;
 }
+
+/**
+ * `client.query(config)`, resolving with its result, with a callback of its own instead of pg's promise form. That
+ * form stores on the query a callback whose closures hold the query itself, and with the query what the request that
+ * sent it allocated survived the young generation's collections (src/store/query-deadline.ts says more): in a plain
+ * node:http server running three statements per request this way, 9.8 MB promoted in 15 s against 2.1 MB.
+ * `config` is copied, as pg writes the callback into the config it is given.
+ */
+export function runQuery(client: pg.ClientBase, config: pg.QueryConfig | string): Promise<pg.QueryResult> {
+  const own: pg.QueryConfig = typeof config === 'string' ? { text: config } : { ...config };
+  return new Promise<pg.QueryResult>((resolve, reject) => {
+    const callback: QueryCallback = (err, result) => (err ? reject(err) : resolve(result as pg.QueryResult));
+    client.query(new pg.Query(own, callback as never));
+  });
+}

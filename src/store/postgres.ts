@@ -6,6 +6,7 @@ import { begin, beginWith } from './begin-with-first-statement.ts';
 import { commitWith } from './commit-with-last-statement.ts';
 import { classifyDatabaseError } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
+import { runQuery } from './pg-query-internals.ts';
 import { QUERY_READ_TIMEOUT, QueryDeadline } from './query-deadline.ts';
 import { plainTextArray } from './text-array.ts';
 import { plainTimestamp } from './timestamp-text.ts';
@@ -122,13 +123,13 @@ class ClientTx implements Tx {
       r = await commitWith(this.client, config, begun, begun ? undefined : this.takeBefore());
       this.committed = true;
     } else if (this.started) {
-      r = await this.client.query(config as pg.QueryConfig);
+      r = await runQuery(this.client, config);
     } else {
       this.started = true;
       if (typeof config === 'string') {
         await this.runBefore();
         await begin(this.client);
-        r = await this.client.query(config);
+        r = await runQuery(this.client, config);
       } else {
         r = await beginWith(this.client, config, this.takeBefore());
       }
@@ -171,7 +172,7 @@ class ClientTx implements Tx {
       await this.runBefore();
       await begin(this.client);
     }
-    await this.client.query(sql);
+    await runQuery(this.client, sql);
   }
 }
 
@@ -271,7 +272,7 @@ export class PostgresDatabase implements Database {
       const result = await work(tx);
       // A transaction that sent nothing: the statement before runs all the same.
       await tx.runBefore();
-      if (tx.started && !tx.committed) await client.query('COMMIT');
+      if (tx.started && !tx.committed) await runQuery(client, 'COMMIT');
       return result;
     } catch (err) {
       await tx.runBefore();
@@ -280,7 +281,7 @@ export class PostgresDatabase implements Database {
       const fault = classifyDatabaseError(err);
       // A transaction that committed with its last statement has nothing left to roll back.
       if (tx.started && !tx.committed && broken === undefined && fault !== 'unavailable' && !(err instanceof Error && err.message === QUERY_READ_TIMEOUT)) {
-        await client.query('ROLLBACK').catch((rollbackFailed: unknown) => {
+        await runQuery(client, 'ROLLBACK').catch((rollbackFailed: unknown) => {
           broken ??= rollbackFailed;
         });
       } else {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { isParsed, queryInternals, type QueryCallback } from './pg-query-internals.ts';
+import { isParsed, queryInternals, runQuery, type QueryCallback } from './pg-query-internals.ts';
 
 /**
  * A statement that runs in a transaction of its own just before a transaction on the same connection (the delivery
@@ -73,7 +73,7 @@ export function queueWithBefore(client: pg.ClientBase, before: BeforeStatement, 
 /** Runs `before` alone, a round trip of its own (its text not yet prepared on the connection, or nothing to go with). */
 export async function runBefore(client: pg.ClientBase, before: BeforeStatement): Promise<void> {
   try {
-    await client.query(before.config);
+    await runQuery(client, before.config);
   } catch (err) {
     before.failed(err);
   }
