@@ -37,7 +37,13 @@ export interface GatewayProcess {
  * The gateway as production runs it: its own process (`node src/main.ts`), so the load generator does not share its CPU.
  * `nodeArgs` come after `npm start`'s options (a later `--max-semi-space-size` wins); `root`: another checkout.
  */
-export async function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = [], root = ROOT): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  root = ROOT,
+  /** Every other line the gateway prints (what V8 traces with `--trace-gc-nvp`, bench/promotion.ts). */
+  onOtherLine?: (line: string) => void,
+): Promise<GatewayProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const start = startCommand(root);
@@ -52,6 +58,7 @@ export async function startGatewayProcess(env: Record<string, string>, nodeArgs:
   if (child.stdout) {
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('{')) console.error(`gateway ${child.pid}: ${line}`);
+      else onOtherLine?.(line);
     });
   }
   const deadline = Date.now() + 60_000;
