@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import { adminSql } from './lib/admin-sql.ts';
 import { startGatewayProcess } from './lib/gateway-process.ts';
 import { nativeIngest } from './lib/ingest.ts';
 import { latencyLine, notificationBench, type NotifyWriteKind } from './lib/notification-latency.ts';
@@ -27,15 +27,7 @@ const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/native-examples/nts-u1-pijn-op-de-borst-naar-ambulance.json'), 'utf8')) as Record<string, unknown>;
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl.toString() });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string): Promise<void> => adminSql(adminUrl, sql);
 
 // Its own name (a leftover is dropped by CI after a day), so that it never meets `npm run bench`'s bench_notify.
 const name = `bench_notify_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;

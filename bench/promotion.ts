@@ -15,8 +15,8 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { freePort } from '../test/support/free-port.ts';
+import { adminSql } from './lib/admin-sql.ts';
 import { benchTask } from './lib/bench-resources.ts';
 import { fetchAgain } from './lib/fetch-again.ts';
 import { demoToken, startCommand, startGatewayProcess } from './lib/gateway-process.ts';
@@ -36,15 +36,7 @@ const PG_VARIANTS: Record<string, [Record<string, string>, string]> = {
 };
 const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl.toString() });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string): Promise<void> => adminSql(adminUrl, sql);
 
 /** `send` at `rate` a second for `s` seconds, open loop; the answers that were not 2xx–4xx. */
 async function offer(send: () => Promise<number>, s: number): Promise<{ sent: number; failed: number }> {
