@@ -20,10 +20,11 @@ export const QUERY_READ_TIMEOUT = 'Query read timeout';
  * pg's `query_timeout` sets a timer for every statement and wraps the statement's callback in a closure made inside
  * `Client.query`, whose context holds the statement (its text, parameters and rows) and the callback into the request
  * that sent it. With it, what a request allocated survived the young generation's collections and was promoted: in a
- * plain node:http server running three pg statements per request at 100 requests a second, 15–16 MB promoted in 20 s
- * with it against 2 MB without; the same closure made in a function of its own, holding only the callback, promoted
- * 2 MB. In the gateway the old generation filled with it to a major collection every few seconds (issue 19's
- * notification tail; docs/performance.md, the twenty-sixth round).
+ * plain node:http server running three pg statements per request at 100 requests a second, 16 MB promoted in 20 s
+ * with it against 2 MB without; the same closure made in a function of its own, holding only the callback, 2 MB
+ * (bench/promotion.ts). In the gateway that filled the old generation to a major collection every ten seconds or so
+ * at 100 Task creates a second, whose marking and pauses were the notifications' slowest (docs/performance.md, the
+ * twenty-sixth round).
  *
  * A connection that waits for an answer and has read nothing for `timeoutMs` is given up: its socket is destroyed with
  * pg's own error, which fails the statement waiting (and those queued behind it) and leaves the connection unusable, so
