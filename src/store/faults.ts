@@ -31,7 +31,8 @@ const UNAVAILABLE_MESSAGES = [
   /is not queryable$/, // a client that already lost its connection
   /^Cannot use a pool after calling end on the pool$/, // the gateway is shutting down
 ];
-const TIMEOUT_MESSAGES = [/^Query read timeout$/]; // query_timeout (client side)
+/** The error of a statement given up by the client-side read timeout: pg's own for its `query_timeout`, and the gateway's (src/store/query-deadline.ts). */
+export const QUERY_READ_TIMEOUT = 'Query read timeout';
 
 interface ErrorLike {
   code?: unknown;
@@ -49,7 +50,7 @@ function classifyOne(e: ErrorLike): DatabaseFault | undefined {
     if (/^[0-9A-Z]{5}$/.test(code) && UNAVAILABLE_CLASSES.has(code.slice(0, 2))) return 'unavailable';
   }
   const message = typeof e.message === 'string' ? e.message : '';
-  if (TIMEOUT_MESSAGES.some((m) => m.test(message))) return 'timeout';
+  if (message === QUERY_READ_TIMEOUT) return 'timeout';
   if (UNAVAILABLE_MESSAGES.some((m) => m.test(message))) return 'unavailable';
   return undefined;
 }

@@ -49,9 +49,13 @@ export function submitExtended(
   make: (config: pg.QueryConfig, callback: QueryCallback) => pg.Query,
   queue: (query: pg.Query) => void = (query) => client.query(query),
 ): Promise<pg.QueryResult> {
-  const extended: pg.QueryConfig = Object.assign({ ...config }, { queryMode: 'extended' });
+  return resultOf(Object.assign({ ...config }, { queryMode: 'extended' }), make, queue);
+}
+
+/** The result of the query `make` builds from `config` and `queue` puts on a client: its callback, a promise. */
+function resultOf(config: pg.QueryConfig, make: (config: pg.QueryConfig, callback: QueryCallback) => pg.Query, queue: (query: pg.Query) => void): Promise<pg.QueryResult> {
   return new Promise<pg.QueryResult>((resolve, reject) => {
-    queue(make(extended, (err, result) => (err ? reject(err) : resolve(result as pg.QueryResult))));
+    queue(make(config, (err, result) => (err ? reject(err) : resolve(result as pg.QueryResult))));
   });
 }
 
@@ -76,9 +80,9 @@ export function socketOf(client: pg.ClientBase): Socket {
  * `config` is copied, as pg writes the callback into the config it is given.
  */
 export function runQuery(client: pg.ClientBase, config: pg.QueryConfig | string): Promise<pg.QueryResult> {
-  const own: pg.QueryConfig = typeof config === 'string' ? { text: config } : { ...config };
-  return new Promise<pg.QueryResult>((resolve, reject) => {
-    const callback: QueryCallback = (err, result) => (err ? reject(err) : resolve(result as pg.QueryResult));
-    client.query(new pg.Query(own, callback as never));
-  });
+  return resultOf(
+    typeof config === 'string' ? { text: config } : { ...config },
+    (own, callback) => new pg.Query(own, callback as never),
+    (query) => client.query(query),
+  );
 }

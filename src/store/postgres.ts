@@ -4,10 +4,10 @@ import { runBefore, type BeforeStatement } from './statement-before.ts';
 import { runWithAhead, type StatementAhead } from './statement-ahead.ts';
 import { begin, beginWith } from './begin-with-first-statement.ts';
 import { commitWith } from './commit-with-last-statement.ts';
-import { classifyDatabaseError } from './faults.ts';
+import { classifyDatabaseError, QUERY_READ_TIMEOUT } from './faults.ts';
 import { ReconnectingListener } from './pg-listener.ts';
 import { runQuery } from './pg-query-internals.ts';
-import { QUERY_READ_TIMEOUT, QueryDeadline } from './query-deadline.ts';
+import { QueryDeadline } from './query-deadline.ts';
 import { plainTextArray } from './text-array.ts';
 import { plainTimestamp } from './timestamp-text.ts';
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { QUERY_READ_TIMEOUT } from './faults.ts';
 import { awaitsAnswer, socketOf } from './pg-query-internals.ts';
 
 /** What the watchdog keeps per connection: numbers only, never the statement (see below). */
@@ -8,9 +9,6 @@ interface Watched {
   /** Since when (performance.now()) the connection has been waiting with nothing read; undefined: not waiting. */
   since: number | undefined;
 }
-
-/** The error pg's own `query_timeout` gives: src/store/faults.ts calls it a `timeout` (503). */
-export const QUERY_READ_TIMEOUT = 'Query read timeout';
 
 /**
  * The client-side read timeout of a pool's connections (`DB_QUERY_TIMEOUT_MS`: a server that stopped answering
@@ -37,19 +35,19 @@ export class QueryDeadline {
   private readonly watched = new Map<pg.Client, Watched>();
   private readonly timer: NodeJS.Timeout;
   private readonly timeoutMs: number;
-  /** Connections given up since start (tests, the log). */
-  givenUp = 0;
+  private readonly onGiveUp: ((err: Error) => void) | undefined;
 
   constructor(pool: pg.Pool, timeoutMs: number, onGiveUp?: (err: Error) => void) {
     this.timeoutMs = timeoutMs;
+    this.onGiveUp = onGiveUp;
     pool.on('connect', (client) => this.watched.set(client, { bytesRead: 0, since: undefined }));
     pool.on('remove', (client) => this.watched.delete(client));
     const tickMs = Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
-    this.timer = setInterval(() => this.check(performance.now(), onGiveUp), tickMs);
+    this.timer = setInterval(() => this.check(performance.now()), tickMs);
     this.timer.unref();
   }
 
-  private check(now: number, onGiveUp?: (err: Error) => void): void {
+  private check(now: number): void {
     for (const [client, w] of this.watched) {
       if (!awaitsAnswer(client)) {
         w.since = undefined;
@@ -64,9 +62,8 @@ export class QueryDeadline {
       }
       if (now - w.since < this.timeoutMs) continue;
       this.watched.delete(client);
-      this.givenUp++;
       const err = new Error(QUERY_READ_TIMEOUT);
-      onGiveUp?.(err);
+      this.onGiveUp?.(err);
       socket.destroy(err);
     }
   }
