@@ -14,6 +14,9 @@
 // its API, in alternating slices with the gateway's (BENCH_SLICES, at least 3), and the ratios; COMPARE_FHIR_PID: that
 // server's process(es), comma-separated, for its CPU; COMPARE_DATABASE_URL: its database, analyzed as the gateway's, and
 // PostgreSQL's CPU in (c) and (f) then counted per database: each server's slices only its own database's backends).
+// BENCH_NODE_ARGS: Node options for the gateway of (a) and (c) (after `npm start`'s own), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`:
+// a profile of that gateway through the whole run, as (c) meets it after the native ingest (read it with
+// `node bench/cpu-profile-top.ts <file> --timeline`, then `--window=FROM-TO` for one operation's seconds).
 // (i) at the end: the run's figures against issue 19's aims, kept as data in bench/aims.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -102,7 +105,7 @@ const rawDatabase = new PostgresDatabase({ connectionString: rawDb });
 await migrate(rawDatabase);
 await rawDatabase.close();
 const ingestDb = await freshDatabase('bench_ingest');
-const gateway = await startGatewayProcess({ DATABASE_URL: ingestDb, DEMO: '1' });
+const gateway = await startGatewayProcess({ DATABASE_URL: ingestDb, DEMO: '1' }, process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []);
 let ingest: LoadResult;
 let ingestCpu: CpuPerUnit;
 let raw: LoadResult;
