@@ -3,7 +3,8 @@
 // apart from the machine's drift only when it is larger than the spread of one variant's slices, which is printed.
 // Run: DATABASE_URL=postgres://postgres@127.0.0.1:5433/bench_ab node bench/gateway-ab.ts   (an empty database it may fill)
 // Variants: BENCH_VARIANTS, JSON: [{"name": "before", "root": "/path/to/other/checkout"}, {"name": "after"}], each with
-// `root` (a checkout, default this one) and `nodeArgs` (after `npm start`'s own; a later `--max-semi-space-size` wins).
+// `root` (a checkout, default this one), `nodeArgs` (after `npm start`'s own; a later `--max-semi-space-size` wins) and
+// `env` (the gateway's settings, e.g. {"MAX_CONCURRENT_WRITES": "16"}).
 // Default: the young generation at 16, 32 and 64 MB (`--max-semi-space-size`), this checkout.
 // Options: BENCH_OPS (create,read,search by default), BENCH_SLICES per operation and variant (6), BENCH_SECONDS per
 // slice (3), BENCH_CLIENTS (32), BENCH_TASKS (20000), BENCH_WARMUP (each operation unmeasured on each variant first, 5 s).
@@ -19,6 +20,7 @@ interface Variant {
   name: string;
   root?: string;
   nodeArgs?: string[];
+  env?: Record<string, string>;
 }
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -54,7 +56,7 @@ const loadBefore = loadavg()[0] ?? 0;
 await measurePostgresOf(databaseUrl, [databaseName(databaseUrl)]);
 const gateways: GatewayProcess[] = [];
 try {
-  for (const v of variants) gateways.push(await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, v.nodeArgs ?? [], v.root));
+  for (const v of variants) gateways.push(await startGatewayProcess({ ...v.env, DATABASE_URL: databaseUrl, DEMO: '1' }, v.nodeArgs ?? [], v.root));
   const first = gateways[0] as GatewayProcess;
   const token = await demoToken(first.url, 'hap-vechtdal');
   const orgId = async (ura: string): Promise<string> => {
