@@ -22,7 +22,7 @@ import { analyzeDatabase, compareTargetFromEnv, databaseName, sampleRss, seedTas
 import { FHIR_OPERATIONS, fhirOps, OPERATION_LABELS, WARMUP_SECONDS, warmupLine, type FhirOperation, type FhirTarget } from './lib/fhir-ops.ts';
 import { auditLag, auditLagLine } from './lib/audit-lag.ts';
 import { fetchAgain } from './lib/fetch-again.ts';
-import { demoToken, startGatewayProcess } from './lib/gateway-process.ts';
+import { benchNodeArgs, demoToken, startGatewayProcess } from './lib/gateway-process.ts';
 import { gcLine } from './lib/gc-time.ts';
 import { seedTasks } from './lib/seed-tasks.ts';
 import type { LoadResult } from './lib/stats.ts';
@@ -59,7 +59,7 @@ const row = (label: string, r: LoadResult): string =>
 const peerDatabaseUrl = baselineUrl ?? compare?.databaseUrl;
 const measuredDatabases = compare && !compare.databaseUrl ? undefined : [databaseUrl, ...(peerDatabaseUrl ? [peerDatabaseUrl] : [])].map(databaseName);
 await measurePostgresOf(databaseUrl, measuredDatabases);
-const nodeArgs = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+const nodeArgs = benchNodeArgs();
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
 const baseline = baselineRoot && baselineUrl ? await startGatewayProcess({ DATABASE_URL: baselineUrl, DEMO: '1' }, nodeArgs, baselineRoot) : undefined;
 try {

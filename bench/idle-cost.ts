@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { startGatewayProcess } from './lib/gateway-process.ts';
+import { benchNodeArgs, startGatewayProcess } from './lib/gateway-process.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -17,7 +17,7 @@ if (!databaseUrl) {
 }
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 15);
-const nodeArgs = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+const nodeArgs = benchNodeArgs();
 
 // USER_HZ: /proc counts CPU time in ticks of 1/100 s.
 const MS_PER_TICK = 10;

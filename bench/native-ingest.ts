@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cpuLine, cpuPerUnit, cpuSnapshot, measurePostgresOf } from './lib/cpu-time.ts';
-import { startGatewayProcess } from './lib/gateway-process.ts';
+import { benchNodeArgs, startGatewayProcess } from './lib/gateway-process.ts';
 import { gcLine, gcTime } from './lib/gc-time.ts';
 import { nativeIngest } from './lib/ingest.ts';
 
@@ -21,7 +21,7 @@ const example = JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtu
 
 await measurePostgresOf(databaseUrl);
 // BENCH_NODE_ARGS: Node options added after those of `npm start` (they win), e.g. to try another heap setting.
-const nodeArgs = [...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : []), ...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
+const nodeArgs = [...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : []), ...benchNodeArgs()];
 const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, DEMO: '1' }, nodeArgs);
 try {
   await nativeIngest(gateway.url, clients, Math.min(2, seconds), example);

@@ -23,6 +23,11 @@ export function startCommand(root: string): { env: Record<string, string>; optio
   return { env, options: words.filter((word) => word.startsWith('--')) };
 }
 
+/** `BENCH_NODE_ARGS`: Node options for a benchmark's gateway, after `npm start`'s own (they win), e.g. `--cpu-prof`. */
+export function benchNodeArgs(): string[] {
+  return process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+}
+
 export interface GatewayProcess {
   url: string;
   pid: number;
