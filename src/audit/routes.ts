@@ -2,7 +2,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { CapabilityContribution } from '../fhir/capability.ts';
 import { methodNotAllowed } from '../fhir/outcomes.ts';
 import type { FhirRouter } from '../fhir/router.ts';
-import type { Queryable } from '../store/database.ts';
+import type { Database } from '../store/database.ts';
 import { AUDIT_SEARCH_PARAMETERS, readAuditEvent, searchAuditEvents } from './search.ts';
 import { patientTrail, taskTrail } from './trail.ts';
 import { verifyChain, type VerifyResult } from './verify.ts';
@@ -26,7 +26,7 @@ function verifyOutcome(result: VerifyResult): OperationOutcome {
 }
 
 /** The auditor's FHIR routes; registered before the generic REST routes, which would otherwise claim `AuditEvent`. */
-export function registerAuditRoutes(router: FhirRouter, db: Queryable, baseUrl: string): CapabilityContribution {
+export function registerAuditRoutes(router: FhirRouter, db: Database, baseUrl: string): CapabilityContribution {
   // The auditor's: the router checks the role and hands over what the auditor may read (src/access/auditor.ts).
   router.operation('AuditEvent/$verify', { interaction: 'operation', type: 'AuditEvent', access: 'auditor' }, async (req) => {
     const head = req.query.head?.[0];

@@ -1,4 +1,4 @@
-import type { Queryable } from '../store/database.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { chainHash, CONTENT_SHA256, EVENT_COLUMNS, GENESIS_HASH, RECORD_COLUMNS, type EventRecord } from './chain.ts';
 import { AUDIT_CONTENT } from './store.ts';
 
@@ -40,8 +40,20 @@ function hashedRecord(event: EventRecord & { content?: unknown; content_sha256?:
   return digested ? { ...columns, content_sha256 } : { ...columns, content };
 }
 
-/** Walks the whole chain and every row not yet linked; `exportedHead` is a head hash kept elsewhere, to be found in the chain. */
-export async function verifyChain(q: Queryable, exportedHead?: string): Promise<VerifyResult> {
+/**
+ * Walks the whole chain and every row not yet linked; `exportedHead` is a head hash kept elsewhere, to be found in the chain.
+ * Both in one snapshot: read one after the other, a pass of the linker committed between them would take a row out of
+ * the unlinked rows after the chain was read without it, and the row, forged or not, would be checked by neither.
+ * A read-only transaction takes no transaction id, so it does not hold back the linker's horizon while it walks.
+ */
+export async function verifyChain(db: Pick<Database, 'transaction'>, exportedHead?: string): Promise<VerifyResult> {
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return walkChain(tx, exportedHead);
+  });
+}
+
+async function walkChain(q: Queryable, exportedHead: string | undefined): Promise<VerifyResult> {
   const problems: ChainProblem[] = [];
   const report = (p: ChainProblem): void => {
     if (problems.length < MAX_PROBLEMS) problems.push(p);

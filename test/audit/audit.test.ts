@@ -8,6 +8,8 @@ import { metricValue } from '../support/metrics.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { example, fillHandover, idFrom, setBsn, uniqueBsn, uniqueId, uniqueRide, withNativeGateway, type Native } from '../support/native.ts';
 import { postgresOnly } from '../support/database.ts';
+import { verifyChain } from '../../src/audit/verify.ts';
+import type { Database, Queryable } from '../../src/store/database.ts';
 
 // These need PostgreSQL itself: an administrator's own connection to the test database (a broken insert, links made
 // as an older linker made them, records changed behind the gateway), or a transaction left open beside the linker.
@@ -454,5 +456,48 @@ describe('tamper evidence', () => {
     // Linking the forged record does not make it legitimate.
     await tg.gateway.audit.link();
     expect(problems(await check())).toEqual(expect.arrayContaining([{ kind: 'inserted', text: expect.stringContaining(inserted) }]));
+  });
+
+  onPostgres('$verify reads the chain and the unlinked records in one snapshot: a pass linking a forged record between the two does not hide it', async () => {
+    await native.createHandover('nts-u1-pijn-op-de-borst-naar-ambulance.json', 'hap-vechtdal');
+    await linkAll();
+    const admin = await adminClient();
+    let inserted: string;
+    try {
+      await admin.query('SET session_replication_role = replica');
+      inserted = (
+        await admin.query<{ event_id: string }>(
+          `INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
+           SELECT gen_random_uuid(), recorded - interval '1 day', organization_ura, client_id, action, type_code, subtype, outcome, 'forged', content
+           FROM audit_events ORDER BY id DESC LIMIT 1 RETURNING event_id::text`,
+        )
+      ).rows[0]!.event_id;
+    } finally {
+      await admin.end();
+    }
+    // The linker's pass, on a connection of its own, commits after the chain was read and before the unlinked records are:
+    // the moment the background linker hit in a CI run, made certain here.
+    const db = tg.gateway.db;
+    let linkedBetween = false;
+    const passInBetween: Pick<Database, 'transaction'> = {
+      transaction: (work, options) =>
+        db.transaction((tx) => {
+          const between: Queryable = {
+            query: async (sql, params, queryOptions) => {
+              if (sql.includes('NOT EXISTS (SELECT 1 FROM audit_chain')) {
+                await linkAll();
+                linkedBetween = true;
+              }
+              return tx.query(sql, params, queryOptions);
+            },
+            exec: (sql) => tx.exec(sql),
+          };
+          return work(between);
+        }, options),
+    };
+    const result = await verifyChain(passInBetween);
+    expect(linkedBetween).toBe(true);
+    expect((await db.query('SELECT 1 FROM audit_chain c JOIN audit_events e ON e.id = c.event_id WHERE e.event_id = $1', [inserted])).rows).toHaveLength(1);
+    expect(result.problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'inserted', eventId: inserted })]));
   });
 });
