@@ -184,10 +184,19 @@ class ClientTx implements Tx {
 // party lookup of a native handover, 11 blocks read, took 95 ms of which JIT 110 ms (sic: emission 94 ms) at 5,000
 // handovers stored, and the ingest fell from 98 to 15 handovers/s (auto_explain, bench/native-ingest-ab.ts).
 // Costs: a long scan the gateway ran (none is on its request path) would not be compiled either. PGlite has no JIT.
+// max_parallel_workers_per_gather=0: for the same reason, past a few hundred MB of `resources` the generic plan of a
+// token lookup (its tokens hidden from the planner: src/store/token-lookup.ts) is estimated at a share of the table
+// and becomes a Gather Merge over a parallel bitmap heap scan: two worker processes started for every native
+// handover's identity lookups, which then read one index page and one row. At 468,000 resources, 52,000 handovers,
+// never analyzed: 74 handovers/s at 4.6 + 21.1 ms of CPU each, and 361/s at 2.5 + 1.9 ms with no workers
+// (bench/native-ingest.ts, one after the other). Costs: a count or an auditor's search over many rows runs in one
+// process, as every request does, instead of taking cores from the others. PGlite has no parallel workers.
+const SESSION_SETTINGS = '-c jit=off -c max_parallel_workers_per_gather=0';
+
 function connectionOptions(role: string | undefined): string {
-  if (role === undefined) return '-c jit=off';
+  if (role === undefined) return SESSION_SETTINGS;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error(`Invalid database role name '${role}'`);
-  return `-c role=${role} -c jit=off`;
+  return `-c role=${role} ${SESSION_SETTINGS}`;
 }
 
 export class PostgresDatabase implements Database {

@@ -1,6 +1,8 @@
-// The gateway's PostgreSQL connections run without JIT compilation (src/store/postgres.ts): the planner's estimates
-// grow with tables never analyzed and passed jit_above_cost, and PostgreSQL then compiled a statement that reads a
-// few index pages at every execution (about 100 ms each). The server's own default (on) must not hold for them.
+// The gateway's PostgreSQL connections run without JIT compilation and without parallel workers (src/store/postgres.ts):
+// the planner's estimates grow with tables never analyzed and passed jit_above_cost, and PostgreSQL then compiled a
+// statement that reads a few index pages at every execution (about 100 ms each); past a few hundred MB of resources
+// the same estimates made a native handover's identity lookups start two worker processes each (21 instead of 2 ms of
+// PostgreSQL's CPU per handover). The server's own defaults must not hold for them.
 import { loadConfig } from '../../src/config.ts';
 import { PostgresDatabase } from '../../src/store/postgres.ts';
 import { createTestDatabase, postgresOnly, type TestDatabase } from '../support/database.ts';
@@ -20,10 +22,22 @@ it('every connection of the pool has JIT compilation off', async () => {
   expect(seen).toEqual(['off', 'off', 'off']);
 });
 
+const onPostgres = postgresOnly(it);
+
+// PGlite is one process: it never starts workers, whatever the setting says.
+onPostgres('every connection of the pool starts no parallel workers, where the server would (its default is 2)', async () => {
+  const setting = 'max_parallel_workers_per_gather';
+  const server = (await testDb.db.query<{ boot_val: string }>('SELECT boot_val FROM pg_settings WHERE name = $1', [setting])).rows[0]?.boot_val;
+  expect(Number(server)).toBeGreaterThan(0);
+  const seen = await Promise.all(
+    Array.from({ length: 3 }, () => testDb.db.transaction(async (tx) => (await tx.query<{ workers: string }>(`SELECT current_setting('${setting}') AS workers`)).rows[0]?.workers)),
+  );
+  expect(seen).toEqual(['0', '0', '0']);
+});
+
 // A pooled connection carries the statements the gateway prepared on it, each planned at its first executions: the
 // pool keeps it through a lull (DB_POOL_IDLE_SECONDS, 300 s by default) instead of pg's 10 s, which closed and
 // opened connections again at every pause of a bursty load. 0 keeps idle connections for good.
-const onPostgres = postgresOnly(it);
 onPostgres('an idle pooled connection is closed after idleTimeoutMs, and never with 0', async () => {
   const backendAfterIdle = async (idleTimeoutMs: number): Promise<[number | undefined, number | undefined]> => {
     const db = new PostgresDatabase({ connectionString: testDb.url, maxConnections: 1, idleTimeoutMs });
