@@ -189,8 +189,10 @@ class ClientTx implements Tx {
 // and becomes a Gather Merge over a parallel bitmap heap scan: two worker processes started for every native
 // handover's identity lookups, which then read one index page and one row. At 468,000 resources, 52,000 handovers,
 // never analyzed: 74 handovers/s at 4.6 + 21.1 ms of CPU each, and 361/s at 2.5 + 1.9 ms with no workers
-// (bench/native-ingest.ts, one after the other). Costs: a count or an auditor's search over many rows runs in one
-// process, as every request does, instead of taking cores from the others. PGlite has no parallel workers.
+// (bench/native-ingest.ts, one after the other). Once analyzed, the same table planned no workers (336/s before this
+// setting): a server with autovacuum runs into it only while a table grows faster than it is analyzed. Costs: a count
+// or an auditor's search over many rows runs in one process, as every request does, instead of taking cores from the
+// others. PGlite has no parallel workers.
 const SESSION_SETTINGS = '-c jit=off -c max_parallel_workers_per_gather=0';
 
 function connectionOptions(role: string | undefined): string {
