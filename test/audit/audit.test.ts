@@ -50,6 +50,20 @@ async function adminClient(): Promise<pg.Client> {
   return client;
 }
 
+/**
+ * As an administrator with the triggers off (`session_replication_role = replica`): a copy of the audit record
+ * `eventId` under a new id, claiming a day earlier, as a forger would backdate it. Returns the copy's event id.
+ */
+async function insertBackdatedCopy(admin: pg.Client, eventId: string): Promise<string> {
+  const r = await admin.query<{ event_id: string }>(
+    `INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
+     SELECT gen_random_uuid(), recorded - interval '1 day', organization_ura, client_id, action, type_code, subtype, outcome, 'forged', content
+     FROM audit_events WHERE event_id = $1 RETURNING event_id::text`,
+    [eventId],
+  );
+  return r.rows[0]!.event_id;
+}
+
 const get = async (path: string, client: Parameters<TestGateway['auth']>[0], requestId = uniqueId('req')) =>
   request(tg.app).get(path).set('Authorization', await tg.auth(client)).set('Accept', 'application/fhir+json').set('X-Request-Id', requestId);
 
@@ -424,14 +438,7 @@ describe('tamper evidence', () => {
       removed = linked[3]!.event_id;
       await admin.query(`UPDATE audit_events SET client_id = 'someone-else' WHERE event_id = $1`, [changed]);
       await admin.query('DELETE FROM audit_events WHERE event_id = $1', [removed]);
-      inserted = (
-        await admin.query<{ event_id: string }>(
-          `INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
-           SELECT gen_random_uuid(), recorded - interval '1 day', organization_ura, client_id, action, type_code, subtype, outcome, 'forged', content
-           FROM audit_events WHERE event_id = $1 RETURNING event_id::text`,
-          [linked[0]!.event_id],
-        )
-      ).rows[0]!.event_id;
+      inserted = await insertBackdatedCopy(admin, linked[0]!.event_id);
     } finally {
       await admin.end();
     }
@@ -465,13 +472,8 @@ describe('tamper evidence', () => {
     let inserted: string;
     try {
       await admin.query('SET session_replication_role = replica');
-      inserted = (
-        await admin.query<{ event_id: string }>(
-          `INSERT INTO audit_events (event_id, recorded, organization_ura, client_id, action, type_code, subtype, outcome, request_id, content)
-           SELECT gen_random_uuid(), recorded - interval '1 day', organization_ura, client_id, action, type_code, subtype, outcome, 'forged', content
-           FROM audit_events ORDER BY id DESC LIMIT 1 RETURNING event_id::text`,
-        )
-      ).rows[0]!.event_id;
+      const latest = (await admin.query<{ event_id: string }>('SELECT event_id::text FROM audit_events ORDER BY id DESC LIMIT 1')).rows[0]!.event_id;
+      inserted = await insertBackdatedCopy(admin, latest);
     } finally {
       await admin.end();
     }
